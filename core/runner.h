@@ -1,0 +1,36 @@
+/* Executes one run on this process's device: builds the mask and seeded inputs, plans the
+ * kernel, warm-up and timed reps (L2 flushed before each), the check against the CPU
+ * reference, and reports through events. Used in-process by `longca run` and by every
+ * worker rank. CP runs go through the method table registered by cp/. */
+#ifndef LC_RUNNER_H
+#define LC_RUNNER_H
+
+#include "device.h"
+#include "event.h"
+#include "spec.h"
+#include "timeline.h"
+
+struct cp_group; /* the communicator of the ranks sharing one CP run (cp/) */
+
+struct runner_env {
+    const struct device_ops *device;
+    int rank;                 /* 1..N on workers; 1 in-process */
+    struct event_sink sink;   /* where events go */
+    volatile int *cancel;     /* non-zero: stop at the next iteration boundary */
+    struct timeline *timeline;
+    const struct timeline_recorder *recorder; /* NULL: host clock stamps only */
+    struct cp_group *cp;      /* NULL for single-device runs */
+};
+
+/* Emits EV_RUN_STARTED, EV_PROGRESS, EV_INTERVALS and EV_RESULT (or EV_ERROR); fills *out too.
+ * Unsupported or out-of-memory configurations are results with that status, not errors. */
+enum lc_status runner_execute(const struct runner_env *env, const struct run_spec *spec, int run_id,
+                              struct run_result *out);
+
+/* Seeded inputs in [-1, 1): the same bits on every backend for the same spec. */
+void runner_fill_inputs(float *buf, size_t n, uint64_t seed, uint64_t stream_id);
+
+/* Timing protocol statistics: median, 20th and 80th percentile of n samples (sorted in place). */
+void stats_percentiles(double *samples, int n, double *median, double *p20, double *p80);
+
+#endif

@@ -1,0 +1,27 @@
+/* Error returns shared by every room: an enum plus a message buffer filled by the callee. */
+#ifndef LC_STATUS_H
+#define LC_STATUS_H
+
+#include <stddef.h>
+
+enum lc_status {
+    LC_OK = 0,
+    LC_ERR_INVALID,     /* bad input: a flag, a size, a combination */
+    LC_ERR_UNSUPPORTED, /* valid, but this kernel / method cannot do it */
+    LC_ERR_OOM,         /* needs more memory than the device has */
+    LC_ERR_IO,          /* a file could not be read or written */
+    LC_ERR_COMM,        /* a peer failed, timed out or vanished */
+    LC_ERR_DEVICE,      /* a CUDA / driver / library call failed */
+    LC_ERR_CANCELLED,   /* the user cancelled the sweep */
+    LC_ERR_INTERNAL
+};
+
+#define LC_ERRMSG_LEN 256
+
+const char *lc_status_name(enum lc_status status);
+
+/* printf into err (may be NULL) and return status: `return lc_fail(err, LC_ERR_INVALID, "...")`. */
+enum lc_status lc_fail(char *err, enum lc_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

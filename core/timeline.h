@@ -1,0 +1,37 @@
+/* Timeline intervals recorded while a run executes. On the CPU backend they come from clock
+ * stamps around each kernel call and communication wait; on GPUs CUPTI (profiling/) feeds the
+ * same buffer. Thread-safe: CUPTI delivers records on its own thread. */
+#ifndef LC_TIMELINE_H
+#define LC_TIMELINE_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "event.h"
+
+struct timeline {
+    pthread_mutex_t lock;
+    struct interval *items;
+    int n, cap;
+    int iter;    /* stamped into each interval added */
+    int cp_step; /* -1 outside CP */
+    int64_t clock_offset_ns; /* added to every timestamp: aligns this rank with rank 0 */
+};
+
+void timeline_init(struct timeline *tl);
+void timeline_destroy(struct timeline *tl);
+void timeline_add(struct timeline *tl, enum interval_kind kind, const char *name, int64_t start_ns,
+                  int64_t end_ns, int stream);
+void timeline_add_interval(struct timeline *tl, const struct interval *iv); /* offset applied */
+/* Moves everything recorded so far out (caller frees *out); returns the count. */
+int timeline_take(struct timeline *tl, struct interval **out);
+
+/* A recorder of device activity (CUPTI) that fills a timeline between start and stop. */
+struct timeline_recorder {
+    const char *name;
+    enum lc_status (*start)(struct timeline *tl, char *err);
+    void (*flush)(void); /* deliver completed records now */
+    void (*stop)(void);
+};
+
+#endif

@@ -1,0 +1,46 @@
+/* longca: wires the rooms together (kernels, CP methods, recorders register into core's
+ * tables) and dispatches to a sub-command. */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/commands.h"
+#include "kernels/kernels.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: longca [COMMAND] [OPTIONS]\n"
+            "  (no command)   the live terminal profiler (ncurses front end on MPI rank 0)\n"
+            "  run            execute a sweep headless and print a table (csv/json with --format)\n"
+            "  mask NAME      print a mask's slices, area, density and picture\n"
+            "  list           kernels, masks and CP methods with their capabilities\n"
+            "  view FILE      open a saved capture in the TUI (no MPI, no GPU)\n"
+            "  export FILE    write a capture as Chrome trace JSON (-o trace.json)\n"
+            "Each command takes --help.\n");
+}
+
+int main(int argc, char **argv)
+{
+    kernels_register_all();
+
+    if (argc < 2 || argv[1][0] == '-') {
+        if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+            usage(stdout);
+            return LC_EXIT_OK;
+        }
+        return cmd_tui(argc, argv);
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "mask")) return cmd_mask(argc - 1, argv + 1);
+    if (!strcmp(cmd, "list")) return cmd_list(argc - 1, argv + 1);
+    if (!strcmp(cmd, "view")) return cmd_view(argc - 1, argv + 1);
+    if (!strcmp(cmd, "export")) return cmd_export(argc - 1, argv + 1);
+    if (!strcmp(cmd, "worker")) return cmd_worker(argc - 1, argv + 1);
+    if (!strcmp(cmd, "help")) {
+        usage(stdout);
+        return LC_EXIT_OK;
+    }
+    fprintf(stderr, "longca: unknown command '%s' (try: run, mask, list, view, export)\n", cmd);
+    return LC_EXIT_USAGE;
+}
