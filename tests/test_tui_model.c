@@ -1,0 +1,237 @@
+/* The front end's model fed hand-made events: workers come and go, runs queue, progress,
+ * finish, fail and get cancelled; CP results merge; intervals of the last run and counters. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tui/model.h"
+
+static int failures;
+#define EXPECT(cond)                                                                                               \
+    do {                                                                                                           \
+        if (!(cond)) {                                                                                             \
+            fprintf(stderr, "%s:%d: expected %s\n", __FILE__, __LINE__, #cond);                                    \
+            failures++;                                                                                            \
+        }                                                                                                          \
+    } while (0)
+
+static struct event make(enum event_type type, int run_id, int rank)
+{
+    struct event ev;
+    event_init(&ev, type, run_id, rank);
+    return ev;
+}
+
+static void hello(struct tui_model *m, int rank, const char *backend)
+{
+    struct event ev = make(EV_HELLO, -1, rank);
+    snprintf(ev.u.hello.host, sizeof(ev.u.hello.host), "node%d", rank);
+    snprintf(ev.u.hello.backend, sizeof(ev.u.hello.backend), "%s", backend);
+    tui_model_apply(m, &ev);
+}
+
+static void queue(struct tui_model *m, int run_id, enum mask_pattern mask, int64_t seqlen, int gpus, const char *cp)
+{
+    struct event ev = make(EV_RUN_QUEUED, run_id, 0);
+    run_spec_defaults(&ev.u.spec, false);
+    ev.u.spec.mask = mask;
+    ev.u.spec.seqlen = seqlen;
+    ev.u.spec.gpus = gpus;
+    ev.u.spec.cp_degree = gpus;
+    snprintf(ev.u.spec.cp_method, sizeof(ev.u.spec.cp_method), "%s", cp);
+    tui_model_apply(m, &ev);
+}
+
+static void progress(struct tui_model *m, int run_id, int rank, int iter, int total)
+{
+    struct event ev = make(EV_PROGRESS, run_id, rank);
+    ev.u.progress.phase = PHASE_TIMED;
+    ev.u.progress.iter = iter;
+    ev.u.progress.total = total;
+    tui_model_apply(m, &ev);
+}
+
+static void result(struct tui_model *m, int run_id, int rank, double ms, double tflops)
+{
+    struct event ev = make(EV_RESULT, run_id, rank);
+    ev.u.result.status = LC_OK;
+    ev.u.result.ms_median = ms;
+    ev.u.result.tflops = tflops;
+    ev.u.result.peak_mem_bytes = (int64_t)(ms * 1e6);
+    ev.u.result.ranks = rank < 0 ? 2 : 1;
+    tui_model_apply(m, &ev);
+}
+
+static void test_workers(void)
+{
+    struct tui_model m;
+    tui_model_init(&m);
+    hello(&m, 2, "cpu");
+    hello(&m, 1, "cpu");
+    EXPECT(m.n_workers == 2 && m.workers[0].rank == 1 && m.workers[1].rank == 2);
+    EXPECT(tui_model_cpu_only(&m));
+    struct event lost = make(EV_WORKER_LOST, -1, 2);
+    lost.u.error.status = LC_ERR_COMM;
+    snprintf(lost.u.error.message, sizeof(lost.u.error.message), "silent for 5.0 s");
+    tui_model_apply(&m, &lost);
+    EXPECT(tui_model_worker(&m, 2)->lost);
+    EXPECT(strstr(tui_model_worker(&m, 2)->reason, "silent") != NULL);
+    EXPECT(!tui_model_worker(&m, 1)->lost);
+    hello(&m, 3, "cuda");
+    EXPECT(!tui_model_cpu_only(&m));
+    tui_model_free(&m);
+}
+
+static void test_runs(void)
+{
+    struct tui_model m;
+    tui_model_init(&m);
+    unsigned gen = m.generation;
+    queue(&m, 0, MASK_CAUSAL, 1024, 1, "none");
+    queue(&m, 1, MASK_SLIDING_WINDOW, 2048, 1, "none");
+    queue(&m, 2, MASK_CAUSAL, 2048, 2, "ring");
+    queue(&m, 3, MASK_FULL, 2048, 1, "none");
+    EXPECT(m.generation != gen);
+    EXPECT(m.n_runs == 4 && tui_model_count(&m, TUI_RUN_QUEUED) == 4);
+    EXPECT(tui_model_current(&m) == NULL);
+
+    struct event started = make(EV_RUN_STARTED, 0, 1);
+    tui_model_apply(&m, &started);
+    EXPECT(tui_model_current(&m) == tui_model_run(&m, 0));
+    progress(&m, 0, 1, 3, 5);
+    const struct tui_run *r0 = tui_model_run(&m, 0);
+    EXPECT(r0->state == TUI_RUN_RUNNING && r0->n_ranks == 1 && r0->ranks[0].iter == 3 && r0->ranks[0].total == 5);
+    result(&m, 0, 1, 2.5, 1.25);
+    EXPECT(r0->state == TUI_RUN_DONE && r0->have_result && r0->result.tflops == 1.25);
+
+    /* An impossible configuration fails on one rank: the rank and reason are kept. */
+    struct event err = make(EV_ERROR, 1, 1);
+    err.u.error.status = LC_ERR_UNSUPPORTED;
+    snprintf(err.u.error.message, sizeof(err.u.error.message), "window larger than the sequence");
+    tui_model_apply(&m, &err);
+    const struct tui_run *r1 = tui_model_run(&m, 1);
+    EXPECT(r1->state == TUI_RUN_FAILED && r1->error_rank == 1);
+    EXPECT(!strcmp(r1->error, "window larger than the sequence"));
+
+    /* CP run: per-rank results are not the headline, the merged one (rank -1) is. */
+    progress(&m, 2, 1, 1, 5);
+    progress(&m, 2, 2, 2, 5);
+    const struct tui_run *r2 = tui_model_run(&m, 2);
+    EXPECT(r2->n_ranks == 2 && r2->ranks[1].iter == 2);
+    result(&m, 2, 1, 3.0, 2.0);
+    result(&m, 2, 2, 4.0, 1.5);
+    EXPECT(!r2->have_result && r2->state == TUI_RUN_RUNNING);
+    EXPECT(r2->ranks[0].finished && r2->ranks[1].finished);
+    result(&m, 2, -1, 4.0, 1.5);
+    EXPECT(r2->have_result && r2->result_merged && r2->result.ms_median == 4.0 && r2->state == TUI_RUN_DONE);
+
+    /* Cancelled: the sweep ends with run 3 never started. */
+    struct event done = make(EV_SWEEP_DONE, -1, 0);
+    tui_model_apply(&m, &done);
+    EXPECT(m.sweep_done && tui_model_run(&m, 3)->state == TUI_RUN_CANCELLED);
+    EXPECT(tui_model_count(&m, TUI_RUN_DONE) == 2 && tui_model_count(&m, TUI_RUN_FAILED) == 1);
+
+    /* A result for a run never announced (a capture cut short) still shows. */
+    result(&m, 9, 1, 1.0, 9.0);
+    EXPECT(tui_model_run(&m, 9) && !tui_model_run(&m, 9)->have_spec && tui_model_run(&m, 9)->have_result);
+    char label[64];
+    tui_run_label(tui_model_run(&m, 9), label, sizeof(label));
+    EXPECT(!strcmp(label, "run 9"));
+
+    /* Sort by TFLOP/s, best first; runs without a figure go last; filter by description. */
+    int idx[8];
+    int n = tui_model_select(&m, NULL, TUI_SORT_TFLOPS, true, idx);
+    EXPECT(n == 5);
+    EXPECT(m.runs[idx[0]].id == 9 && m.runs[idx[1]].id == 2 && m.runs[idx[2]].id == 0);
+    EXPECT(m.runs[idx[3]].id == 1 && m.runs[idx[4]].id == 3);
+    n = tui_model_select(&m, NULL, TUI_SORT_MS, false, idx);
+    EXPECT(m.runs[idx[0]].id == 9 && m.runs[idx[1]].id == 0 && m.runs[idx[2]].id == 2);
+    n = tui_model_select(&m, "SLIDING", TUI_SORT_ID, false, idx);
+    EXPECT(n == 1 && m.runs[idx[0]].id == 1);
+    n = tui_model_select(&m, "no such run", TUI_SORT_ID, false, idx);
+    EXPECT(n == 0);
+    tui_model_free(&m);
+}
+
+static void test_worker_lost_fails_its_run(void)
+{
+    struct tui_model m;
+    tui_model_init(&m);
+    queue(&m, 0, MASK_CAUSAL, 1024, 2, "ring");
+    progress(&m, 0, 2, 1, 5);
+    struct event lost = make(EV_WORKER_LOST, -1, 2);
+    lost.u.error.status = LC_ERR_COMM;
+    snprintf(lost.u.error.message, sizeof(lost.u.error.message), "exited");
+    tui_model_apply(&m, &lost);
+    const struct tui_run *r = tui_model_run(&m, 0);
+    EXPECT(r->state == TUI_RUN_FAILED && r->error_rank == 2 && strstr(r->error, "exited"));
+    tui_model_free(&m);
+}
+
+static void intervals(struct tui_model *m, int run_id, int rank, int64_t start, int64_t end, enum interval_kind kind)
+{
+    struct event ev = make(EV_INTERVALS, run_id, rank);
+    ev.intervals = calloc(1, sizeof(*ev.intervals));
+    ev.n_intervals = 1;
+    ev.intervals[0].start_ns = start;
+    ev.intervals[0].end_ns = end;
+    ev.intervals[0].kind = (uint8_t)kind;
+    tui_model_apply(m, &ev);
+    event_free(&ev);
+}
+
+static void test_timeline(void)
+{
+    struct tui_model m;
+    tui_model_init(&m);
+    EXPECT(m.timeline.run_id == -1 && m.timeline.n_lanes == 0);
+    intervals(&m, 0, 1, 100, 200, IV_COMPUTE);
+    intervals(&m, 0, 2, 150, 400, IV_COMM);
+    intervals(&m, 0, 1, 250, 300, IV_COMM);
+    EXPECT(m.timeline.run_id == 0 && m.timeline.n_lanes == 2);
+    EXPECT(m.timeline.lanes[0].rank == 1 && m.timeline.lanes[0].n == 2);
+    EXPECT(m.timeline.t0_ns == 100 && m.timeline.t1_ns == 400);
+    /* The next run replaces the last one's intervals. */
+    intervals(&m, 1, 2, 1000, 1100, IV_COMPUTE);
+    EXPECT(m.timeline.run_id == 1 && m.timeline.n_lanes == 1 && m.timeline.lanes[0].rank == 2);
+    EXPECT(m.timeline.t0_ns == 1000 && m.timeline.t1_ns == 1100);
+    tui_model_free(&m);
+}
+
+static void test_counters(void)
+{
+    struct tui_model m;
+    tui_model_init(&m);
+    for (int i = 0; i < TUI_SERIES_LEN + 10; i++) {
+        struct event ev = make(EV_COUNTERS, 0, 1);
+        ev.samples = calloc(2, sizeof(*ev.samples));
+        ev.n_samples = 2;
+        snprintf(ev.samples[0].metric, sizeof(ev.samples[0].metric), "sm__throughput.avg.pct_of_peak_sustained_elapsed");
+        ev.samples[0].value = i;
+        snprintf(ev.samples[1].metric, sizeof(ev.samples[1].metric), "dram__throughput.avg.pct_of_peak_sustained_elapsed");
+        ev.samples[1].value = 2.0 * i;
+        tui_model_apply(&m, &ev);
+        event_free(&ev);
+    }
+    EXPECT(m.n_series == 2);
+    const struct tui_series *s = &m.series[0];
+    EXPECT(s->n == TUI_SERIES_LEN && s->last == TUI_SERIES_LEN + 9);
+    EXPECT(s->values[s->head] == 10); /* the oldest kept */
+    EXPECT(m.series[1].last == 2.0 * (TUI_SERIES_LEN + 9));
+    tui_model_free(&m);
+}
+
+int main(void)
+{
+    test_workers();
+    test_runs();
+    test_worker_lost_fails_its_run();
+    test_timeline();
+    test_counters();
+    if (failures) {
+        fprintf(stderr, "%d failures\n", failures);
+        return 1;
+    }
+    printf("tui model: all passed\n");
+    return 0;
+}

@@ -1,0 +1,110 @@
+/* The front end's state, fed only by events (core/event.h): the workers, the runs of the
+ * sweep with their per-rank progress and results, the last run's timeline intervals and the
+ * counter samples. No ncurses here: tests feed it hand-made events, and `longca view` feeds
+ * it a capture. */
+#ifndef LC_TUI_MODEL_H
+#define LC_TUI_MODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/event.h"
+
+struct tui_worker {
+    int rank;
+    struct ev_hello hello;
+    bool lost, left;
+    char reason[LC_ERRMSG_LEN]; /* why it was lost */
+};
+
+enum tui_run_state { TUI_RUN_QUEUED = 0, TUI_RUN_RUNNING, TUI_RUN_DONE, TUI_RUN_FAILED, TUI_RUN_CANCELLED };
+const char *tui_run_state_name(enum tui_run_state s);
+
+struct tui_rank_progress {
+    bool started, finished;
+    enum run_phase phase;
+    int iter, total;
+};
+
+struct tui_run {
+    int id;
+    bool have_spec; /* false when the capture lost its EV_RUN_QUEUED */
+    struct run_spec spec;
+    enum tui_run_state state;
+    struct tui_rank_progress *ranks; /* index rank - 1; n_ranks = workers the run uses */
+    int n_ranks;
+    bool have_result, result_merged;
+    struct run_result result; /* merged over ranks (rank -1), or the only rank's */
+    int error_rank;           /* the rank that failed; 0 = none, -1 = the front end */
+    enum lc_status error_status;
+    char error[LC_ERRMSG_LEN];
+};
+
+/* One rank's intervals of the last run that recorded any. */
+struct tui_lane {
+    int rank;
+    struct interval *items;
+    int n, cap;
+};
+
+struct tui_timeline {
+    int run_id; /* -1 before any intervals */
+    struct tui_lane *lanes;
+    int n_lanes;
+    int64_t t0_ns, t1_ns; /* over every lane */
+};
+
+#define TUI_SERIES_LEN 64
+
+/* The recent values of one counter on one rank, oldest first (a ring). */
+struct tui_series {
+    int rank;
+    char metric[64];
+    double values[TUI_SERIES_LEN];
+    int n, head;
+    double last;
+};
+
+struct tui_model {
+    struct tui_worker *workers; /* sorted by rank */
+    int n_workers;
+    struct tui_run *runs; /* in queue order */
+    int n_runs, cap_runs;
+    struct tui_timeline timeline;
+    struct tui_series *series;
+    int n_series, cap_series;
+    bool sweep_done;     /* every queued run has an outcome */
+    int64_t events;      /* applied so far */
+    unsigned generation; /* moves on every change: screens redraw when it does */
+    bool dropped;        /* memory ran out and some data was not kept */
+};
+
+void tui_model_init(struct tui_model *m);
+void tui_model_free(struct tui_model *m);
+void tui_model_apply(struct tui_model *m, const struct event *ev);
+/* A sink that applies every event to m. */
+struct event_sink tui_model_sink(struct tui_model *m);
+
+const struct tui_run *tui_model_run(const struct tui_model *m, int run_id);
+const struct tui_worker *tui_model_worker(const struct tui_model *m, int rank);
+int tui_model_count(const struct tui_model *m, enum tui_run_state state);
+/* The run in flight (the first running one), or NULL. */
+const struct tui_run *tui_model_current(const struct tui_model *m);
+/* True when every worker that said hello runs the CPU backend (no counters exist there). */
+bool tui_model_cpu_only(const struct tui_model *m);
+
+/* The results table: which runs to show and in what order. */
+enum tui_sort_key { TUI_SORT_ID = 0, TUI_SORT_MS, TUI_SORT_TFLOPS, TUI_SORT_MEMORY, TUI_SORT_KEY_COUNT };
+const char *tui_sort_key_name(enum tui_sort_key k);
+
+/* Fills idx with indexes into m->runs of the runs whose description contains filter (case
+ * blind; NULL or "" keeps all), sorted by key (runs without that figure last); returns the count. */
+int tui_model_select(const struct tui_model *m, const char *filter, enum tui_sort_key key, bool descending,
+                     int *idx);
+
+/* The short description shown in tables and matched by the filter ("cpu_flash causal 1K h8:2 d64 fp32 fwd"). */
+void tui_run_label(const struct tui_run *r, char *buf, size_t len);
+/* "1K", "512K", "1M", or the plain number when not a multiple of 1024. */
+void tui_format_tokens(int64_t n, char *buf, size_t len);
+
+#endif
