@@ -43,4 +43,9 @@ struct device_ops {
 
 extern const struct device_ops device_cpu;
 
+/* Back ends other than the CPU register here (kernels/ registers CUDA when built with it). */
+void device_register(const struct device_ops *ops);
+/* The back end of that kind with at least one device visible, or NULL (the CPU always is). */
+const struct device_ops *device_for(enum lc_device_kind kind);
+
 #endif

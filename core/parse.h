@@ -2,6 +2,7 @@
 #ifndef LC_PARSE_H
 #define LC_PARSE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "status.h"

@@ -71,6 +71,8 @@ enum lc_status run_spec_validate(const struct run_spec *spec, char *err)
     if (spec->warmup < 0 || spec->warmup > 100000) return lc_fail(err, LC_ERR_INVALID, "warm-up iterations must be in [0, 100000]");
     if (spec->iters < 1 || spec->iters > 100000) return lc_fail(err, LC_ERR_INVALID, "timed iterations must be in [1, 100000]");
     if (spec->gpus < 1 || spec->gpus > 4096) return lc_fail(err, LC_ERR_INVALID, "GPU count must be in [1, 4096], got %d", spec->gpus);
+    enum lc_status st = mask_params_check(spec->mask, &spec->mask_params, spec->seqlen, err);
+    if (st) return st;
     /* Bytes of Q, K, V and O alone; a size whose tensors overflow 2^50 bytes is a typo. */
     double tensor_bytes = (double)spec->batch * (double)spec->seqlen * (2.0 * spec->heads_q + 2.0 * spec->heads_kv) *
                           spec->head_dim * (double)dtype_size(spec->dtype);
