@@ -37,6 +37,18 @@ int mask_pattern_parse(const char *name, enum mask_pattern *out); /* 0 on succes
 bool mask_pattern_is_block_sparse(enum mask_pattern p);
 bool mask_pattern_uses_documents(enum mask_pattern p);
 
+/* Which struct mask_params fields a pattern reads (bits), so front ends show only those. */
+enum {
+    MASK_USES_WINDOW = 1 << 0,
+    MASK_USES_GLOBAL = 1 << 1,
+    MASK_USES_PREFIX = 1 << 2,
+    MASK_USES_BLOCK = 1 << 3,
+    MASK_USES_DENSITY = 1 << 4,
+    MASK_USES_DOCLEN = 1 << 5,
+    MASK_USES_SEED = 1 << 6
+};
+unsigned mask_pattern_params(enum mask_pattern p);
+
 enum doclen_source { DOCLEN_AUTO = 0, DOCLEN_PILE, DOCLEN_PROLONG64K, DOCLEN_PROLONG512K, DOCLEN_LONG };
 
 /* Pattern parameters; 0 means "default" for every field (filled in by mask_build). */
@@ -71,6 +83,10 @@ struct mask_rule {
 struct mask_rule mask_slice_rule(const struct mask_slice *s);
 /* Number of visible pairs of a rule inside [qa, qb) x [ka, kb); O(1). */
 int64_t mask_rule_area_in(const struct mask_rule *r, int64_t qa, int64_t qb, int64_t ka, int64_t kb);
+/* The rule's visible pairs inside [qa, qb) x [ka, kb) as a rule shrunk to the rows and columns
+ * that see something, with diagonals the rectangle implies set to NONE; false if none. */
+bool mask_rule_clip(const struct mask_rule *r, int64_t qa, int64_t qb, int64_t ka, int64_t kb,
+                    struct mask_rule *out);
 static inline bool mask_rule_visible(const struct mask_rule *r, int64_t q, int64_t k)
 {
     int64_t d = k - q;
@@ -97,9 +113,24 @@ struct mask {
     int words_per_row;
 };
 
+/* Checks parameters against a pattern and sequence length without building anything
+ * (one-line reason on failure: "--window -3 is negative", "--prefix 9000 exceeds seqlen 4096"). */
+enum lc_status mask_params_check(enum mask_pattern pattern, const struct mask_params *params, int64_t seqlen,
+                                 char *err);
+
+/* Parses one mask-parameter flag (--window --global --prefix --block --density --doclen --seed)
+ * into p; *consumed is false for flags that are not mask parameters. Shared by every CLI. */
+enum lc_status mask_params_parse_flag(const char *flag, const char *value, struct mask_params *p, bool *consumed,
+                                      char *err);
+
 /* Builds the mask for sequence length seqlen (S_q = S_k); heads_kv matters for block-sparse only. */
 enum lc_status mask_build(enum mask_pattern pattern, const struct mask_params *params, int64_t seqlen,
                           int heads_kv, struct mask *out, char *err);
+/* The same with given document lengths (n_docs entries summing to seqlen) instead of sampled
+ * ones; doc_lens NULL samples as mask_build does. Ignored by patterns without documents. */
+enum lc_status mask_build_with_docs(enum mask_pattern pattern, const struct mask_params *params,
+                                    int64_t seqlen, int heads_kv, const int64_t *doc_lens, int n_docs,
+                                    struct mask *out, char *err);
 void mask_free(struct mask *m);
 
 bool mask_block_kept(const struct mask *m, int head, int qblock, int kblock);
