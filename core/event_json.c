@@ -148,7 +148,6 @@ void event_write_json(FILE *f, const struct event *ev)
         put_i64(f, "local_index", ev->u.hello.local_index);
         break;
     case EV_RUN_QUEUED:
-    case EV_RUN_STARTED:
         fputs(",\"spec\":", f);
         write_spec(f, &ev->u.spec);
         break;
@@ -459,8 +458,7 @@ enum lc_status event_parse_json(const char *line, struct event *out, char *err)
             copy_string(&fr, "backend", out->u.hello.backend, sizeof out->u.hello.backend);
             out->u.hello.local_index = (int)get_int(&fr, "local_index", INT32_MIN, INT32_MAX);
             break;
-        case EV_RUN_QUEUED:
-        case EV_RUN_STARTED: read_spec(&fr, &out->u.spec); break;
+        case EV_RUN_QUEUED: read_spec(&fr, &out->u.spec); break;
         case EV_PROGRESS: {
             const char *phase = get_string(&fr, "phase");
             bool known = false;

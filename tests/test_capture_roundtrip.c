@@ -92,9 +92,7 @@ static int make_events(struct event *evs)
     fill_spec(&e->u.spec);
 
     e = &evs[n++];
-    event_init(e, EV_RUN_STARTED, 7, 1);
-    fill_spec(&e->u.spec);
-    e->u.spec.mask = MASK_CAUSAL_DOCUMENT;
+    event_init(e, EV_RUN_STARTED, 7, 1); /* no payload: the spec came with EV_RUN_QUEUED */
 
     e = &evs[n++];
     event_init(e, EV_PROGRESS, 7, 2);
