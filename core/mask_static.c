@@ -55,13 +55,11 @@ static void emit_piece(struct slice_list *l, int64_t qb, int64_t qe, int64_t kmi
 static void emit_region(struct slice_list *l, int64_t qb, int64_t qe, int64_t kmin, int64_t kmax, int64_t dlo,
                         int64_t dhi)
 {
-    if (qb >= qe || kmin >= kmax) return;
-    /* Diagonals beyond the box change nothing; clamping keeps the arithmetic small. */
-    dlo = max64(dlo, kmin - (qe - 1));
-    dhi = min64(dhi, (kmax - 1) - qb);
-    if (dlo > dhi) return;
-    /* L has slope 1 from q_l on, R is constant from q_r on. */
-    int64_t q_l = kmin - dlo, q_r = kmax - dhi;
+    /* Empty when the band misses the box (diagonals beyond the box change nothing). */
+    if (qb >= qe || kmin >= kmax || max64(dlo, kmin - (qe - 1)) > min64(dhi, (kmax - 1) - qb)) return;
+    /* L has slope 1 from q_l on, R is constant from q_r on. Where both forms agree (one row), L
+     * takes the constant form and R the slope, so a causal box stays one slice. */
+    int64_t q_l = kmin - dlo + 1, q_r = kmax - dhi;
     int64_t cuts[4] = {qb, min64(max64(q_l, qb), qe), min64(max64(q_r, qb), qe), qe};
     if (cuts[1] > cuts[2]) {
         int64_t t = cuts[1];
@@ -69,11 +67,13 @@ static void emit_region(struct slice_list *l, int64_t qb, int64_t qe, int64_t km
         cuts[2] = t;
     }
     for (int i = 0; i < 3; i++) {
-        int64_t mid = cuts[i]; /* the piece's first row decides its shape */
-        if (cuts[i] < cuts[i + 1]) emit_piece(l, cuts[i], cuts[i + 1], kmin, kmax, dlo, dhi, mid >= q_l, mid < q_r);
+        int64_t first = cuts[i]; /* the piece's first row decides its shape */
+        if (cuts[i] < cuts[i + 1])
+            emit_piece(l, cuts[i], cuts[i + 1], kmin, kmax, dlo, dhi, first >= q_l, first < q_r);
     }
 }
 
+/* "No diagonal": far enough to never bind, small enough that sums cannot overflow. */
 #define NO_DIAG_LO INT64_MIN / 4
 #define NO_DIAG_HI INT64_MAX / 4
 

@@ -22,7 +22,7 @@ static int tests_failed;
     } while (0)
 
 /* doc[i] = index of the document holding position i (all 0 without documents); caller frees. */
-static int *ref_doc_index(const struct mask *m)
+static inline int *ref_doc_index(const struct mask *m)
 {
     int *doc = calloc((size_t)m->seqlen + 1, sizeof *doc);
     for (int d = 0; d < m->n_docs; d++)
@@ -32,7 +32,7 @@ static int *ref_doc_index(const struct mask *m)
 
 /* Static patterns: visible(q, k) from the definitions; documents and resolved parameters are
  * taken from the built mask (they are data, drawn by seed), the geometry is not. */
-static bool ref_static_visible(const struct mask *m, const int *doc, int64_t q, int64_t k)
+static inline bool ref_static_visible(const struct mask *m, const int *doc, int64_t q, int64_t k)
 {
     const int64_t *cu = m->doc_bounds;
     const int n = m->n_docs;
@@ -73,7 +73,7 @@ struct ref_score {
     int index;
 };
 
-static int ref_cmp_score_desc(const void *a, const void *b)
+static inline int ref_cmp_score_desc(const void *a, const void *b)
 {
     const struct ref_score *x = a, *y = b;
     if (x->score != y->score) return x->score < y->score ? 1 : -1;
@@ -81,7 +81,7 @@ static int ref_cmp_score_desc(const void *a, const void *b)
 }
 
 /* Block-sparse keep sets recomputed by a full sort of the seeded scores. */
-static bool *ref_block_keep(const struct mask *m)
+static inline bool *ref_block_keep(const struct mask *m)
 {
     int nq = m->n_qblocks, nk = m->n_kblocks;
     bool *keep = calloc((size_t)m->n_heads * nq * nk + 1, 1);
