@@ -9,6 +9,7 @@
 #define LC_MASK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "status.h"
@@ -112,6 +113,14 @@ struct mask {
     uint64_t *keep_bits;                    /* [n_heads][n_qblocks][words_per_row] */
     int words_per_row;
 };
+
+/* Mask parameter flags shared by `longca mask`, `longca run` and the TUI (core/mask_params.c):
+ * --window --global --prefix --block (sizes: 1024, 1k), --density (0, 1], --doclen NAME, --seed N.
+ * *consumed = false (and LC_OK) when flag is not one of them; value NULL means it was missing. */
+enum lc_status mask_params_parse_flag(const char *flag, const char *value, struct mask_params *p, bool *consumed,
+                                      char *err);
+/* The parameters a pattern uses, resolved or as given ("W=1024 G=1024", "p=517", "" for none). */
+void mask_params_describe(enum mask_pattern pattern, const struct mask_params *p, char *buf, size_t len);
 
 /* Checks parameters against a pattern and sequence length without building anything
  * (one-line reason on failure: "--window -3 is negative", "--prefix 9000 exceeds seqlen 4096"). */
