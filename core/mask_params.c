@@ -28,9 +28,9 @@ enum lc_status mask_params_parse_flag(const char *flag, const char *value, struc
     }
     if (!strcmp(flag, "--density")) {
         double d;
-        enum lc_status st = parse_double(flag, value, 0, 1, &d, err);
+        enum lc_status st = parse_double(flag, value, -1e300, 1e300, &d, err);
         if (st != LC_OK) return st;
-        if (d <= 0) return lc_fail(err, LC_ERR_INVALID, "--density %s must be in (0, 1] (the kept fraction)", value);
+        if (!(d > 0 && d <= 1)) return lc_fail(err, LC_ERR_INVALID, "--density %s must be in (0, 1] (the kept fraction)", value);
         p->density = d;
         return LC_OK;
     }
