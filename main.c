@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/commands.h"
+#include "cp/cp.h"
 #include "kernels/kernels.h"
 
 static void usage(FILE *f)
@@ -22,6 +23,7 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     kernels_register_all();
+    cp_register_all();
 
     if (argc < 2 || argv[1][0] == '-') {
         if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {

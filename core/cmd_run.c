@@ -14,6 +14,7 @@
 #include "run_workers.h"
 #include "runner.h"
 #include "sweep.h"
+#include "worker.h"
 
 static void run_usage(FILE *f)
 {
@@ -182,34 +183,43 @@ int cmd_run(int argc, char **argv)
     struct run_options opt;
     char err[LC_ERRMSG_LEN];
     bool help = false;
+    int worker_status;
+    /* Under mpirun every rank runs this command; ranks above 0 become workers at once. */
+    if (run_under_mpirun() && worker_take_rank(&worker_status)) return worker_status;
     if (parse_args(argc, argv, &axes, &opt, &help, err)) {
         fprintf(stderr, "longca run: %s\n", err);
+        run_release_workers();
         return LC_EXIT_USAGE;
     }
     if (help) {
         run_usage(stdout);
+        run_release_workers();
         return LC_EXIT_OK;
     }
     struct run_spec *runs = NULL;
     int n_runs = 0;
     if (sweep_expand(&axes, &runs, &n_runs, err)) {
         fprintf(stderr, "longca run: %s\n", err);
+        run_release_workers();
         return LC_EXIT_USAGE;
     }
     if (opt.dry_run) {
         print_dry_run(runs, n_runs);
         free(runs);
+        run_release_workers();
         return LC_EXIT_OK;
     }
+    bool with_workers = run_needs_workers(&opt, runs, n_runs);
     struct headless h = {.runs = runs, .n_runs = n_runs, .progress = isatty(STDERR_FILENO) && !opt.quiet};
-    if (opt.capture && capture_open(opt.capture, &h.capture, err)) {
+    /* A session writes its own capture; in-process runs write theirs here. */
+    if (!with_workers && opt.capture && capture_open(opt.capture, &h.capture, err)) {
         fprintf(stderr, "longca run: %s\n", err);
         free(runs);
         return LC_EXIT_USAGE;
     }
     report_begin(&h.report, stdout, opt.format, runs, n_runs);
     int status = LC_EXIT_OK;
-    if (run_needs_workers(&opt, runs, n_runs)) {
+    if (with_workers) {
         struct event_sink sink = {headless_emit, &h};
         status = run_with_workers(&opt, runs, n_runs, &sink);
     } else {
