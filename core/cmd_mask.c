@@ -132,7 +132,7 @@ static void print_text(const struct mask_cmd *c, const struct mask *m, const flo
             printf("  head %-3d kept %lld of %lld blocks, area %lld (density %.4f)\n", h, (long long)kept_blocks(m, h),
                    (long long)m->n_qblocks * m->n_kblocks, (long long)mask_area_head(m, h),
                    (double)mask_area_head(m, h) / S2);
-        printf("area: %lld pairs over %d KV heads, density %.6f\n", (long long)mask_area_sum(m), m->n_heads,
+        printf("area: %lld pairs over %d KV heads, density %.6g\n", (long long)mask_area_sum(m), m->n_heads,
                mask_density(m));
     } else {
         printf("slices: %d\n", m->n_slices);
@@ -143,7 +143,7 @@ static void print_text(const struct mask_cmd *c, const struct mask *m, const flo
         }
         if (m->n_slices > TEXT_MAX_SLICES)
             printf("  ... %d more (--format json lists them all)\n", m->n_slices - TEXT_MAX_SLICES);
-        printf("area: %lld of %.0f pairs, density %.6f\n", (long long)mask_area_head(m, 0), S2, mask_density(m));
+        printf("area: %lld of %.0f pairs, density %.6g\n", (long long)mask_area_head(m, 0), S2, mask_density(m));
     }
     printf("picture: %d x %d cells of about %lld x %lld pairs%s (%s all visible, %s over 2/3, %s over 1/3, %s some)\n",
            c->rows, c->cols, (long long)(m->seqlen / c->rows), (long long)(m->seqlen / c->cols),

@@ -19,8 +19,8 @@ static const struct {
     [MASK_CAUSAL] = {"causal", "k <= q", 0},
     [MASK_FULL_DOCUMENT] = {"full_document", "doc(q) = doc(k) (varlen full)", DOCS},
     [MASK_CAUSAL_DOCUMENT] = {"causal_document", "doc(q) = doc(k) and k <= q (varlen causal)", DOCS},
-    [MASK_SLIDING_WINDOW] = {"sliding_window", "|q - k| <= W (bidirectional band; W = 1024)", MASK_USES_WINDOW},
-    [MASK_SLIDING_WINDOW_CAUSAL] = {"sliding_window_causal", "0 <= q - k <= W (W = 1024)", MASK_USES_WINDOW},
+    [MASK_SLIDING_WINDOW] = {"sliding_window", "|q - k| <= W (bidirectional band; default W = 1024)", MASK_USES_WINDOW},
+    [MASK_SLIDING_WINDOW_CAUSAL] = {"sliding_window_causal", "0 <= q - k <= W (default W = 1024)", MASK_USES_WINDOW},
     [MASK_SHARED_QUESTION] = {"shared_question",
                               "doc 0 is the question (causal); answer docs see all of doc 0 and are causal "
                               "within themselves",
@@ -38,19 +38,19 @@ static const struct {
                                  "within the doc; p uniform in [1, shortest doc] by seed",
                                  DOCS | MASK_USES_PREFIX},
     [MASK_GLOBAL_SLIDING_WINDOW] = {"global_sliding_window",
-                                    "the first G tokens see and are seen by all, plus |q - k| <= W; G = W = 1024 "
+                                    "the first G tokens see and are seen by all, plus |q - k| <= W; default G = W = 1024 "
                                     "(canonical Longformer form; LongCA draws G at random)",
                                     MASK_USES_GLOBAL | MASK_USES_WINDOW},
     [MASK_BLOCK_CAUSAL_DOCUMENT] = {"block_causal_document",
-                                    "docs of 1-8 blocks of B = 1024 (seeded); block j of a doc sees the doc's "
+                                    "docs of 1-8 blocks of B (default 1024, seeded); block j of a doc sees the doc's "
                                     "first (j+1)*B tokens (Magi-1 video)",
                                     MASK_USES_BLOCK | MASK_USES_SEED},
     [MASK_BLOCK_SPARSE] = {"block_sparse",
                            "B x B blocks (B = 64 or 128); per KV head and query block keep the top "
-                           "floor(density * key blocks) by seeded random score (density = kept fraction, 0.5)",
+                           "floor(density * key blocks) by seeded random score (density = kept fraction, default 0.5)",
                            MASK_USES_BLOCK | MASK_USES_DENSITY | MASK_USES_SEED},
     [MASK_VARIABLE_BLOCK_SPARSE] = {"variable_block_sparse",
-                                    "seeded random blocks >= 128 tokens of mean 128/256/512/1024 (256), rows and "
+                                    "seeded random blocks >= 128 tokens of mean 128/256/512/1024 (default 256), rows and "
                                     "columns apart; same keep rule as block_sparse",
                                     MASK_USES_BLOCK | MASK_USES_DENSITY | MASK_USES_SEED},
 };
