@@ -1,0 +1,251 @@
+/* Zigzag layouts, layout slicing, and the mask views of CP blocks (cp/shard.h). */
+#include "cp/shard.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int64_t round_up(int64_t x, int64_t unit) { return (x + unit - 1) / unit * unit; }
+
+/* Appends a run, merging it into the previous one when they continue each other. */
+static int push_segment(struct cp_layout *l, int *cap, int64_t src, int64_t len)
+{
+    if (len <= 0) return 0;
+    if (l->n > 0) {
+        struct cp_segment *last = &l->seg[l->n - 1];
+        bool continues = src == CP_PAD ? last->src == CP_PAD : last->src != CP_PAD && last->src + last->len == src;
+        if (continues) {
+            last->len += len;
+            l->rows += len;
+            return 0;
+        }
+    }
+    if (l->n == *cap) {
+        int grown_cap = *cap ? 2 * *cap : 16;
+        struct cp_segment *grown = realloc(l->seg, (size_t)grown_cap * sizeof *grown);
+        if (!grown) return -1;
+        l->seg = grown;
+        *cap = grown_cap;
+    }
+    l->seg[l->n++] = (struct cp_segment){src, len};
+    l->rows += len;
+    return 0;
+}
+
+/* The balancing units: documents for document masks, else the whole sequence. */
+static int unit_count(const struct mask *m) { return m->doc_bounds && m->n_docs > 0 ? m->n_docs : 1; }
+static void unit_range(const struct mask *m, int u, int64_t *begin, int64_t *len)
+{
+    if (m->doc_bounds && m->n_docs > 0) {
+        *begin = m->doc_bounds[u];
+        *len = m->doc_bounds[u + 1] - m->doc_bounds[u];
+    } else {
+        *begin = 0;
+        *len = m->seqlen;
+    }
+}
+
+static int64_t chunks_per_unit(int ring) { return ring > 1 ? 2 * (int64_t)ring : 1; }
+
+static int64_t padded_total(const struct mask *m, int ring)
+{
+    int64_t total = 0;
+    for (int u = 0; u < unit_count(m); u++) {
+        int64_t begin, len;
+        unit_range(m, u, &begin, &len);
+        total += round_up(len, chunks_per_unit(ring));
+    }
+    return total;
+}
+
+int64_t cp_zigzag_rows(const struct mask *m, int ring, int64_t multiple)
+{
+    return round_up(padded_total(m, ring), multiple) / ring;
+}
+
+/* Rank `rank`'s share of one unit of `len` real tokens from `begin`, padded to `padded`. */
+static int push_unit(struct cp_layout *l, int *cap, int64_t begin, int64_t len, int64_t padded, int ring, int rank)
+{
+    const int64_t n_chunks = chunks_per_unit(ring), chunk = padded / n_chunks;
+    const int64_t mine[2] = {rank, n_chunks - 1 - rank};
+    for (int i = 0; i < (ring > 1 ? 2 : 1); i++) {
+        int64_t from = (ring > 1 ? mine[i] : 0) * chunk, size = ring > 1 ? chunk : padded;
+        int64_t real = from < len ? (len - from < size ? len - from : size) : 0;
+        if (push_segment(l, cap, begin + from, real) || push_segment(l, cap, CP_PAD, size - real)) return -1;
+    }
+    return 0;
+}
+
+enum lc_status cp_layout_zigzag(const struct mask *m, int ring, int ring_rank, int64_t multiple, struct cp_layout *out,
+                                char *err)
+{
+    memset(out, 0, sizeof *out);
+    if (ring < 1 || ring_rank < 0 || ring_rank >= ring || multiple < 1 || multiple % chunks_per_unit(ring))
+        return lc_fail(err, LC_ERR_INTERNAL, "zigzag layout: ring %d, rank %d, multiple %lld", ring, ring_rank,
+                       (long long)multiple);
+    int cap = 0;
+    for (int u = 0; u < unit_count(m); u++) {
+        int64_t begin, len;
+        unit_range(m, u, &begin, &len);
+        if (push_unit(out, &cap, begin, len, round_up(len, chunks_per_unit(ring)), ring, ring_rank)) goto oom;
+    }
+    int64_t total = padded_total(m, ring), extra = round_up(total, multiple) - total;
+    if (extra > 0 && push_unit(out, &cap, 0, 0, extra, ring, ring_rank)) goto oom;
+    return LC_OK;
+oom:
+    cp_layout_free(out);
+    return lc_fail(err, LC_ERR_OOM, "out of host memory for a CP layout");
+}
+
+enum lc_status cp_layout_slice(const struct cp_layout *in, int64_t begin, int64_t end, struct cp_layout *out,
+                               char *err)
+{
+    memset(out, 0, sizeof *out);
+    if (begin < 0 || begin > end || end > in->rows)
+        return lc_fail(err, LC_ERR_INTERNAL, "layout slice [%lld, %lld) of %lld rows", (long long)begin,
+                       (long long)end, (long long)in->rows);
+    int cap = 0;
+    int64_t at = 0;
+    for (int i = 0; i < in->n && at < end; i++) {
+        const struct cp_segment *s = &in->seg[i];
+        int64_t lo = begin > at ? begin - at : 0, hi = end - at < s->len ? end - at : s->len;
+        if (lo < hi && push_segment(out, &cap, s->src == CP_PAD ? CP_PAD : s->src + lo, hi - lo)) {
+            cp_layout_free(out);
+            return lc_fail(err, LC_ERR_OOM, "out of host memory for a CP layout");
+        }
+        at += s->len;
+    }
+    return LC_OK;
+}
+
+enum lc_status cp_layout_concat(const struct cp_layout *parts, int n, struct cp_layout *out, char *err)
+{
+    memset(out, 0, sizeof *out);
+    int cap = 0;
+    for (int p = 0; p < n; p++)
+        for (int i = 0; i < parts[p].n; i++)
+            if (push_segment(out, &cap, parts[p].seg[i].src, parts[p].seg[i].len)) {
+                cp_layout_free(out);
+                return lc_fail(err, LC_ERR_OOM, "out of host memory for a CP layout");
+            }
+    return LC_OK;
+}
+
+void cp_layout_free(struct cp_layout *l)
+{
+    free(l->seg);
+    memset(l, 0, sizeof *l);
+}
+
+int64_t cp_layout_tokens(const struct cp_layout *l)
+{
+    int64_t n = 0;
+    for (int i = 0; i < l->n; i++)
+        if (l->seg[i].src != CP_PAD) n += l->seg[i].len;
+    return n;
+}
+
+struct rule_buf {
+    struct mask_rule *v;
+    int64_t n, cap;
+};
+
+static int push_rule(struct rule_buf *b, const struct mask_rule *r)
+{
+    if (b->n == b->cap) {
+        int64_t cap = b->cap ? 2 * b->cap : 64;
+        struct mask_rule *grown = realloc(b->v, (size_t)cap * sizeof *grown);
+        if (!grown) return -1;
+        b->v = grown;
+        b->cap = cap;
+    }
+    b->v[b->n++] = *r;
+    return 0;
+}
+
+/* Local row offsets of each segment. */
+static int64_t *segment_offsets(const struct cp_layout *l)
+{
+    int64_t *off = malloc(((size_t)l->n + 1) * sizeof *off);
+    if (!off) return NULL;
+    off[0] = 0;
+    for (int i = 0; i < l->n; i++) off[i + 1] = off[i] + l->seg[i].len;
+    return off;
+}
+
+/* Clips every rule of one head to every (q run, k run) pair and moves it to local rows. */
+static int view_head(const struct mask_view *g, int head, const struct cp_layout *q, const int64_t *q_off,
+                     const struct cp_layout *k, const int64_t *k_off, int64_t *cand, struct rule_buf *out)
+{
+    for (int qi = 0; qi < q->n; qi++) {
+        const struct cp_segment *qs = &q->seg[qi];
+        if (qs->src == CP_PAD) continue;
+        /* Rules that reach these rows at all: few per run for document masks. */
+        int64_t n_cand = 0;
+        for (int64_t r = g->rule_offsets[head]; r < g->rule_offsets[head + 1]; r++)
+            if (g->rules[r].q_begin < qs->src + qs->len && g->rules[r].q_end > qs->src) cand[n_cand++] = r;
+        for (int ki = 0; ki < k->n && n_cand; ki++) {
+            const struct cp_segment *ks = &k->seg[ki];
+            if (ks->src == CP_PAD) continue;
+            const int32_t shift_q = (int32_t)(q_off[qi] - qs->src), shift_k = (int32_t)(k_off[ki] - ks->src);
+            for (int64_t c = 0; c < n_cand; c++) {
+                struct mask_rule r;
+                if (!mask_rule_clip(&g->rules[cand[c]], qs->src, qs->src + qs->len, ks->src, ks->src + ks->len, &r))
+                    continue;
+                r.q_begin += shift_q, r.q_end += shift_q, r.k_begin += shift_k, r.k_end += shift_k;
+                if (r.diag_lo != MASK_DIAG_NONE_LO) r.diag_lo += shift_k - shift_q;
+                if (r.diag_hi != MASK_DIAG_NONE_HI) r.diag_hi += shift_k - shift_q;
+                if (push_rule(out, &r)) return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+enum lc_status cp_view_between(const struct mask_view *global, const struct cp_layout *q, const struct cp_layout *k,
+                               struct mask_view *out, char *err)
+{
+    memset(out, 0, sizeof *out);
+    int64_t max_rules = 0;
+    for (int h = 0; h < global->n_heads; h++) {
+        int64_t n = global->rule_offsets[h + 1] - global->rule_offsets[h];
+        if (n > max_rules) max_rules = n;
+    }
+    int64_t *q_off = segment_offsets(q), *k_off = segment_offsets(k);
+    int64_t *cand = malloc(((size_t)max_rules + 1) * sizeof *cand);
+    out->rule_offsets = calloc((size_t)global->n_heads + 1, sizeof *out->rule_offsets);
+    struct rule_buf rules = {0};
+    int fail = !q_off || !k_off || !cand || !out->rule_offsets;
+    for (int h = 0; h < global->n_heads && !fail; h++) {
+        fail = view_head(global, h, q, q_off, k, k_off, cand, &rules);
+        out->rule_offsets[h + 1] = rules.n;
+    }
+    free(q_off);
+    free(k_off);
+    free(cand);
+    out->n_heads = global->n_heads;
+    out->seqlen_q = q->rows;
+    out->seqlen_k = k->rows;
+    out->rules = rules.v;
+    if (fail) {
+        mask_view_free(out);
+        return lc_fail(err, LC_ERR_OOM, "out of host memory for a CP block's mask view");
+    }
+    return LC_OK;
+}
+
+int64_t cp_view_area(const struct mask_view *v)
+{
+    int64_t area = 0;
+    for (int h = 0; h < v->n_heads; h++) area += mask_view_area(v, h);
+    return area;
+}
+
+double cp_imbalance(const double *work, int n)
+{
+    double max = 0, sum = 0;
+    for (int i = 0; i < n; i++) {
+        sum += work[i];
+        if (work[i] > max) max = work[i];
+    }
+    return sum > 0 ? max / (sum / n) : 0.0;
+}

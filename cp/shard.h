@@ -1,0 +1,57 @@
+/* How a sequence is spread over CP ranks, and what each rank's attention blocks see.
+ *
+ * A layout lists, in local row order, the global tokens a rank holds: runs of consecutive
+ * tokens and runs of padding rows (which see nothing and are seen by nothing). The zigzag
+ * layout (DualChunkSwap) cuts each balancing unit into 2R chunks and gives ring rank r chunks r
+ * and 2R-1-r, so causal work is even; the unit is each document for document masks (padded to
+ * a multiple of 2R, as LongCA-bench and TransformerEngine's THD format do) and the whole
+ * sequence otherwise. With R = 1 the layout is the sequence itself, unpadded.
+ *
+ * The mask of a (Q layout, KV layout) block comes from the global rules clipped to every pair of
+ * runs and moved to local coordinates: one view per block, whatever the runs, so one kernel call
+ * does a whole ring step and the visible area of the view is the step's exact work. */
+#ifndef LC_CP_SHARD_H
+#define LC_CP_SHARD_H
+
+#include <stdint.h>
+
+#include "core/mask.h"
+#include "core/status.h"
+
+#define CP_PAD (-1) /* segment source of padding rows */
+
+struct cp_segment {
+    int64_t src; /* first global token, or CP_PAD */
+    int64_t len;
+};
+
+struct cp_layout {
+    struct cp_segment *seg;
+    int n;
+    int64_t rows; /* sum of len */
+};
+
+/* Rows every ring rank holds for ring size `ring` when the padded total must also be a multiple
+ * of `multiple` (a multiple of 2 * ring, or anything for ring 1): documents are padded one by
+ * one, then a run of padding closes the sequence. */
+int64_t cp_zigzag_rows(const struct mask *m, int ring, int64_t multiple);
+enum lc_status cp_layout_zigzag(const struct mask *m, int ring, int ring_rank, int64_t multiple, struct cp_layout *out,
+                                char *err);
+/* Rows [begin, end) of a layout, and layouts one after another. */
+enum lc_status cp_layout_slice(const struct cp_layout *in, int64_t begin, int64_t end, struct cp_layout *out,
+                               char *err);
+enum lc_status cp_layout_concat(const struct cp_layout *parts, int n, struct cp_layout *out, char *err);
+void cp_layout_free(struct cp_layout *l);
+/* Number of real (non-padding) rows. */
+int64_t cp_layout_tokens(const struct cp_layout *l);
+
+/* The mask seen by local Q rows `q` against local KV rows `k`, from the global view. */
+enum lc_status cp_view_between(const struct mask_view *global, const struct cp_layout *q, const struct cp_layout *k,
+                               struct mask_view *out, char *err);
+/* Visible pairs of a view summed over its heads (static masks have one). */
+int64_t cp_view_area(const struct mask_view *v);
+
+/* max / mean of per-rank work (1 = perfectly even; 0 when there is no work at all). */
+double cp_imbalance(const double *work, int n);
+
+#endif
