@@ -209,7 +209,7 @@ static void test_roundtrip(const char *dir)
 {
     struct event evs[16];
     int n = make_events(evs);
-    char path[512], err[LC_ERRMSG_LEN];
+    char path[1024], err[LC_ERRMSG_LEN];
     snprintf(path, sizeof path, "%s/run.lccap", dir);
 
     struct capture_writer *w;
@@ -253,7 +253,7 @@ static void test_roundtrip(const char *dir)
 /* The reader delivers the good lines, then stops at the first bad one with a clear message. */
 static void expect_read_error(const char *dir, const char *content, int good_lines, const char *expect)
 {
-    char path[512], err[LC_ERRMSG_LEN] = "";
+    char path[1024], err[LC_ERRMSG_LEN] = "";
     snprintf(path, sizeof path, "%s/bad.lccap", dir);
     write_file(path, content);
     struct collected got = {.n = 0};
@@ -300,7 +300,7 @@ static void test_bad_files(const char *dir)
     expect_read_error(dir, text, 0, "field \"host\" is too long");
 
     /* Binary garbage with a NUL byte in it. */
-    char path[512], err[LC_ERRMSG_LEN] = "";
+    char path[1024], err[LC_ERRMSG_LEN] = "";
     snprintf(path, sizeof path, "%s/bin.lccap", dir);
     FILE *f = fopen(path, "wb");
     fwrite("{\"ty\0pe\":1}\n\xff\xfe", 1, 14, f);
@@ -324,7 +324,7 @@ static void test_bad_files(const char *dir)
  * under the final name; a capture in a missing directory fails to open. */
 static void test_failures(const char *dir)
 {
-    char path[512], err[LC_ERRMSG_LEN] = "";
+    char path[1024], err[LC_ERRMSG_LEN] = "";
     snprintf(path, sizeof path, "%s/lost.lccap", dir);
     struct capture_writer *w;
     CHECK(capture_open(path, &w, err) == LC_OK);
