@@ -235,7 +235,7 @@ static enum lc_status timed_reps(struct run_context *c, int run_id, struct run_r
 
 /* Compares out (dtype bytes from the device) with ref (fp32): |d| <= atol * max|ref| + rtol * |ref|
  * element by element; NaN anywhere fails. Updates the running maxima. */
-static bool compare_tensor(const float *out, const float *ref, size_t n, enum lc_dtype dtype, struct run_result *res)
+bool runner_compare(const float *out, const float *ref, size_t n, enum lc_dtype dtype, struct run_result *res)
 {
     double atol, rtol, ref_max = 0, abs_max = 0;
     dtype_tolerance(dtype, &atol, &rtol);
@@ -295,16 +295,16 @@ static enum lc_status check_against_reference(struct run_context *c, struct run_
     if (!st && bwd) st = ref->backward(plan, &t, ws, err);
     bool pass = true;
     if (!st) st = download_f32(c, c->dev.o, c->nq, true, got, err);
-    if (!st) pass &= compare_tensor(got, o, c->nq, c->spec->dtype, res);
+    if (!st) pass &= runner_compare(got, o, c->nq, c->spec->dtype, res);
     if (!st) st = download_f32(c, c->dev.lse, c->nlse, false, got_lse, err);
-    if (!st) pass &= compare_tensor(got_lse, lse, c->nlse, LC_FP32, res);
+    if (!st) pass &= runner_compare(got_lse, lse, c->nlse, LC_FP32, res);
     if (bwd) {
         const void *dev_out[3] = {c->dev.dq, c->dev.dk, c->dev.dv};
         const float *refs[3] = {dq, dk, dv};
         size_t counts[3] = {c->nq, c->nk, c->nk};
         for (int i = 0; i < 3 && !st; i++) {
             st = download_f32(c, dev_out[i], counts[i], true, got, err);
-            if (!st) pass &= compare_tensor(got, refs[i], counts[i], c->spec->dtype, res);
+            if (!st) pass &= runner_compare(got, refs[i], counts[i], c->spec->dtype, res);
         }
     }
     if (plan) ref->plan_destroy(plan);

@@ -30,6 +30,11 @@ enum lc_status runner_execute(const struct runner_env *env, const struct run_spe
 /* Seeded inputs in [-1, 1): the same bits on every backend for the same spec. */
 void runner_fill_inputs(float *buf, size_t n, uint64_t seed, uint64_t stream_id);
 
+/* The check's comparison (CP methods use it too): out against ref element by element,
+ * |out - ref| <= atol * max(max|ref|, 1) + rtol * |ref| for dtype's tolerance, NaN failing;
+ * raises res->max_abs_err and res->max_rel_err. */
+bool runner_compare(const float *out, const float *ref, size_t n, enum lc_dtype dtype, struct run_result *res);
+
 /* Timing protocol statistics: median, 20th and 80th percentile of n samples (sorted in place). */
 void stats_percentiles(double *samples, int n, double *median, double *p20, double *p80);
 
