@@ -118,11 +118,17 @@ static void test_panes(void)
         if (s.body.h >= 12) EXPECT(ru.table.h >= 5);
 
         struct tui_timeline_layout tl;
-        tui_layout_timeline(&s.body, 2, 2, &tl);
+        tui_layout_timeline(&s.body, 2, 2, 6, &tl);
         EXPECT(inside(&tl.lanes, &s.body) && inside(&tl.axis, &s.body) && inside(&tl.breakdown, &s.body));
-        EXPECT(tl.lanes_shown * 2 <= tl.lanes.h);
-        if (s.body.h >= 20) EXPECT(tl.lanes_shown == 2 && tl.breakdown.h >= 4);
+        EXPECT(1 + tl.lanes_shown * 2 <= tl.lanes.h || tl.lanes_shown == 0);
+        EXPECT(tl.breakdown.y == tl.axis.y + 2);
+        if (s.body.h >= 20) EXPECT(tl.lanes_shown == 2 && tl.breakdown.h == 6);
     }
+    /* Eight ranks at 80x24: the breakdown keeps half the body, the lanes fall back to one row. */
+    struct tui_timeline_layout tl8;
+    tui_layout_screen(24, 80, &s);
+    tui_layout_timeline(&s.body, 8, 1, 18, &tl8);
+    EXPECT(tl8.breakdown.h == 10 && tl8.lanes_shown == 7);
     EXPECT(tui_picture_cells(20, 40) == 20);
     EXPECT(tui_picture_cells(20, 24) == 12);
     EXPECT(tui_picture_cells(0, 24) == 0);

@@ -183,16 +183,16 @@ void tui_layout_runs(const struct tui_rect *body, int n_workers, int n_progress_
     out->detail = rect(body->y + body->h - 1, body->x, 1, body->w);
 }
 
-void tui_layout_timeline(const struct tui_rect *body, int n_lanes, int rows_per_lane, struct tui_timeline_layout *out)
+void tui_layout_timeline(const struct tui_rect *body, int n_lanes, int rows_per_lane, int breakdown_rows,
+                         struct tui_timeline_layout *out)
 {
-    /* The breakdown table (heading + one row per rank) gets up to half; the axis 2 rows. */
-    int bh = tui_clamp(n_lanes + 2, 3, body->h / 2);
+    int bh = tui_clamp(breakdown_rows, 1, body->h / 2);
     int lane_rows = body->h - bh - 2;
     if (lane_rows < 0) lane_rows = 0;
     int per = rows_per_lane > 0 ? rows_per_lane : 1;
-    int shown = lane_rows / per < n_lanes ? lane_rows / per : n_lanes;
+    int fit = lane_rows > 1 ? (lane_rows - 1) / per : 0; /* below the title row */
     out->label_w = 8;
-    out->lanes_shown = shown;
+    out->lanes_shown = fit < n_lanes ? fit : n_lanes;
     out->lanes = rect(body->y, body->x, lane_rows, body->w);
     out->axis = rect(body->y + lane_rows, body->x, 2, body->w);
     out->breakdown = rect(body->y + lane_rows + 2, body->x, body->h - lane_rows - 2, body->w);

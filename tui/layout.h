@@ -77,12 +77,14 @@ struct tui_runs_layout {
 };
 void tui_layout_runs(const struct tui_rect *body, int n_workers, int n_progress_rows, struct tui_runs_layout *out);
 
-/* Timeline screen: one lane per rank (rows_per_lane rows each), the axis, the breakdown table. */
+/* Timeline screen: a title row and one lane per rank (rows_per_lane rows each), the axis (2 rows),
+ * and the breakdown table, which asks for breakdown_rows and gets at most half the body. */
 struct tui_timeline_layout {
     struct tui_rect lanes, axis, breakdown;
     int label_w;    /* columns left of the lanes for "rank N" */
     int lanes_shown; /* lanes that fit */
 };
-void tui_layout_timeline(const struct tui_rect *body, int n_lanes, int rows_per_lane, struct tui_timeline_layout *out);
+void tui_layout_timeline(const struct tui_rect *body, int n_lanes, int rows_per_lane, int breakdown_rows,
+                         struct tui_timeline_layout *out);
 
 #endif

@@ -1,0 +1,77 @@
+/* Actions the keys and the function bar share: start, cancel, export; the status line. */
+#include "tui/app.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "tui/export.h"
+
+void tui_app_say(struct tui_app *app, bool error, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(app->message, sizeof(app->message), fmt, ap);
+    va_end(ap);
+    app->message_error = error;
+}
+
+int tui_key_delta(int key, int page)
+{
+    switch (key) {
+    case KEY_UP:
+    case 'k': return -1;
+    case KEY_DOWN:
+    case 'j': return 1;
+    case KEY_PPAGE: return -page;
+    case KEY_NPAGE: return page;
+    case KEY_HOME: return -1000000;
+    case KEY_END: return 1000000;
+    default: return 0;
+    }
+}
+
+void tui_app_start_sweep(struct tui_app *app)
+{
+    if (!app->session) {
+        tui_app_say(app, true, "replaying a capture: nothing runs here (start `longca` for a live session)");
+        return;
+    }
+    struct run_spec *runs = NULL;
+    int n = 0;
+    char err[LC_ERRMSG_LEN];
+    if (tui_setup_build(&app->setup, &runs, &n, err) != LC_OK) {
+        tui_app_say(app, true, "not started: %s", err);
+        return;
+    }
+    enum lc_status st = session_submit(app->session, runs, n, err);
+    free(runs);
+    if (st != LC_OK) {
+        tui_app_say(app, true, "not started: %s", err);
+        return;
+    }
+    tui_app_say(app, false, "queued %d run%s", n, n == 1 ? "" : "s");
+    app->screen = TUI_SCREEN_RUNS;
+}
+
+void tui_app_cancel(struct tui_app *app)
+{
+    if (!app->session || !session_busy(app->session)) {
+        tui_app_say(app, false, "nothing to cancel");
+        return;
+    }
+    session_cancel(app->session);
+    tui_app_say(app, false, "cancelling the sweep...");
+}
+
+void tui_app_export(struct tui_app *app)
+{
+    char base[3072], err[LC_ERRMSG_LEN];
+    int rows = 0;
+    tui_export_base(base, sizeof(base));
+    if (tui_export_results(&app->model, base, &rows, err) != LC_OK) {
+        tui_app_say(app, true, "export failed: %s", err);
+        return;
+    }
+    tui_app_say(app, false, "exported %d row%s: %s.csv and .json", rows, rows == 1 ? "" : "s", base);
+}

@@ -1,0 +1,90 @@
+/* The front end as a whole: the model the events build, the Setup choices, the session (absent
+ * when replaying a capture), and what each screen remembers (cursor, scroll, filter, sort). */
+#ifndef LC_TUI_APP_H
+#define LC_TUI_APP_H
+
+#include <curses.h>
+#include <stdbool.h>
+
+#include "core/session.h"
+#include "tui/layout.h"
+#include "tui/model.h"
+#include "tui/setup.h"
+
+enum tui_screen_id {
+    TUI_SCREEN_SETUP = 0,
+    TUI_SCREEN_RUNS,
+    TUI_SCREEN_TIMELINE,
+    TUI_SCREEN_COUNTERS,
+    TUI_SCREEN_HELP,
+    TUI_SCREEN_COUNT
+};
+
+/* The mask picture of the Setup screen, rebuilt only when what it shows changes. */
+struct tui_picture {
+    bool valid;
+    enum mask_pattern mask;
+    int64_t seqlen;
+    struct mask_params params;
+    int heads_kv, cells;
+    float *coverage; /* cells x cells, from mask_picture */
+    double density;
+    char error[LC_ERRMSG_LEN];
+};
+
+struct tui_app {
+    struct tui_model model;
+    struct tui_setup setup;
+    struct session *session; /* NULL when replaying a capture */
+    const char *capture;     /* live: where events are written; view: the file replayed */
+    int workers;             /* live: workers the session has */
+    enum tui_screen_id screen;
+
+    int runs_sel, runs_top;  /* Runs: cursor and first row of the results table */
+    char filter[64];
+    bool filter_editing;
+    enum tui_sort_key sort_key;
+    bool sort_desc;
+
+    int lanes_top;           /* Timeline: first rank lane shown */
+    int zoom;                /* 1, 2, 4 ...: the axis shows 1/zoom of the run */
+    double pan;              /* left edge of the view, as a fraction of the run */
+
+    int counters_top;
+    int help_top;
+
+    struct tui_picture picture;
+
+    char message[LC_ERRMSG_LEN + 128]; /* the status line */
+    bool message_error;
+    bool quit;
+};
+
+/* The status line says fmt (an error in the error colour). */
+void tui_app_say(struct tui_app *app, bool error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Actions shared by keys and the function bar (tui_main.c). */
+void tui_app_start_sweep(struct tui_app *app);
+void tui_app_cancel(struct tui_app *app);
+void tui_app_export(struct tui_app *app);
+
+/* Screens: draw into win inside r; a key the screen understands returns true. Drawing only
+ * reads the model; it may adjust scroll positions to keep the cursor in view. */
+struct tui_screen {
+    const char *name;
+    void (*draw)(WINDOW *win, const struct tui_rect *r, struct tui_app *app);
+    bool (*key)(struct tui_app *app, int key);
+    void (*click)(struct tui_app *app, const struct tui_rect *r, int y, int x); /* NULL: clicks ignored */
+    const char *hint; /* the status line when there is nothing to say */
+};
+
+extern const struct tui_screen tui_screen_setup;
+extern const struct tui_screen tui_screen_runs;
+extern const struct tui_screen tui_screen_timeline;
+extern const struct tui_screen tui_screen_counters;
+extern const struct tui_screen tui_screen_help;
+
+/* Cursor keys as deltas: up/k -1, down/j +1, page keys by page, home/end to the ends; 0 otherwise. */
+int tui_key_delta(int key, int page);
+
+#endif

@@ -1,0 +1,70 @@
+/* The results table to CSV and JSON files (see export.h). */
+#define _POSIX_C_SOURCE 200809L
+#include "tui/export.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/file_atomic.h"
+#include "core/report.h"
+
+/* The result a run is reported with: its own, or one made from its failure. */
+static bool row_result(const struct tui_run *r, struct run_result *out)
+{
+    if (!r->have_spec) return false;
+    if (r->state == TUI_RUN_FAILED || r->state == TUI_RUN_CANCELLED) {
+        memset(out, 0, sizeof(*out));
+        out->status = r->state == TUI_RUN_CANCELLED ? LC_ERR_CANCELLED : r->error_status;
+        if (out->status == LC_OK) out->status = LC_ERR_INTERNAL;
+        if (r->error_rank > 0)
+            snprintf(out->message, sizeof(out->message), "rank %d: %.200s", r->error_rank, r->error);
+        else
+            snprintf(out->message, sizeof(out->message), "%s", r->error);
+        return true;
+    }
+    if (r->state != TUI_RUN_DONE || !r->have_result) return false;
+    *out = r->result;
+    return true;
+}
+
+static enum lc_status write_one(const struct tui_model *m, const char *path, enum report_format format, int *rows,
+                                char *err)
+{
+    struct file_atomic fa;
+    enum lc_status st = file_atomic_open(&fa, path, err);
+    if (st) return st;
+    /* report_begin looks at the specs only to decide whether CP columns exist. */
+    struct report rep;
+    report_begin(&rep, fa.f, format, NULL, 0);
+    for (int i = 0; i < m->n_runs; i++) {
+        struct run_result res;
+        if (row_result(&m->runs[i], &res)) report_row(&rep, &m->runs[i].spec, &res);
+    }
+    report_end(&rep);
+    *rows = rep.rows;
+    return file_atomic_commit(&fa, err);
+}
+
+enum lc_status tui_export_results(const struct tui_model *m, const char *base, int *rows, char *err)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s.csv", base);
+    enum lc_status st = write_one(m, path, REPORT_CSV, rows, err);
+    if (st) return st;
+    snprintf(path, sizeof(path), "%s.json", base);
+    return write_one(m, path, REPORT_JSON, rows, err);
+}
+
+void tui_export_base(char *buf, size_t len)
+{
+    char cwd[2048];
+    if (!getcwd(cwd, sizeof(cwd))) snprintf(cwd, sizeof(cwd), ".");
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    char stamp[32];
+    strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
+    snprintf(buf, len, "%s/longca-results-%s", cwd, stamp);
+}

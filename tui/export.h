@@ -1,0 +1,18 @@
+/* `e` on the Runs screen: the results table as CSV and JSON (core/report.c's formats, the same
+ * `longca run --format` prints), each written whole or not at all. */
+#ifndef LC_TUI_EXPORT_H
+#define LC_TUI_EXPORT_H
+
+#include <stddef.h>
+
+#include "core/status.h"
+#include "tui/model.h"
+
+/* Writes base.csv and base.json with one row per finished run (failed runs carry the failing
+ * rank and reason as their message); *rows gets the count. */
+enum lc_status tui_export_results(const struct tui_model *m, const char *base, int *rows, char *err);
+
+/* "longca-results-20250101-120000" in the current directory, as an absolute path. */
+void tui_export_base(char *buf, size_t len);
+
+#endif

@@ -1,0 +1,269 @@
+/* Runs: the workers, the run in flight with per-rank progress, and the queue as a results
+ * table that fills in as runs finish (ms, TFLOP/s, memory, check). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/report.h"
+#include "tui/app.h"
+#include "tui/widgets.h"
+
+enum col { C_ID, C_KERNEL, C_MASK, C_S, C_HEADS, C_D, C_DTYPE, C_DIR, C_CP, C_MS, C_TFLOPS, C_MEM, C_CHECK, C_COUNT };
+
+static const struct tui_column columns[C_COUNT] = {
+    [C_ID] = {3, 0, false},     [C_KERNEL] = {8, 1, false}, [C_MASK] = {14, 0, true}, [C_S] = {5, 0, false},
+    [C_HEADS] = {5, 3, false},  [C_D] = {3, 4, false},      [C_DTYPE] = {5, 3, false}, [C_DIR] = {7, 4, false},
+    [C_CP] = {10, 2, false},    [C_MS] = {9, 0, false},     [C_TFLOPS] = {8, 0, false}, [C_MEM] = {9, 1, false},
+    [C_CHECK] = {10, 0, false},
+};
+static const char *const titles[C_COUNT] = {"#",  "kernel", "mask",   "S",  "heads",   "d",      "dtype",
+                                            "dir", "cp",    "ms",     "TFLOP/s", "memory", "check"};
+static const bool right_aligned[C_COUNT] = {[C_ID] = true, [C_S] = true, [C_D] = true, [C_MS] = true,
+                                            [C_TFLOPS] = true, [C_MEM] = true};
+
+static void draw_workers(WINDOW *win, const struct tui_rect *r, const struct tui_app *app)
+{
+    if (r->h < 1) return;
+    const struct tui_model *m = &app->model;
+    tui_putf(win, r->y, r->x, r->w, TUI_ROLE_HEADER, "Workers: %d", m->n_workers);
+    tui_fill(win, r->y, r->x + 11, r->w - 11, TUI_ROLE_NORMAL);
+    if (m->n_workers == 0) {
+        if (r->h > 1)
+            tui_put(win, r->y + 1, r->x + 2, r->w - 2, TUI_ROLE_DIM,
+                    app->session ? "waiting for workers to say hello..." : "(no worker hello in this capture)");
+        return;
+    }
+    for (int i = 0; i < m->n_workers && i + 1 < r->h; i++) {
+        const struct tui_worker *w = &m->workers[i];
+        int y = r->y + 1 + i;
+        int x = r->x + 2 + tui_putf(win, y, r->x + 2, r->w - 2, TUI_ROLE_NORMAL, "rank %-3d %-16.16s %-34.34s ",
+                                    w->rank, w->hello.host, w->hello.device);
+        int room = r->x + r->w - x;
+        if (w->lost)
+            tui_putf(win, y, x, room, TUI_ROLE_FAIL, "LOST: %s", w->reason);
+        else if (w->left)
+            tui_put(win, y, x, room, TUI_ROLE_DIM, "left");
+        else
+            tui_putf(win, y, x, room, TUI_ROLE_OK, "%s ready", w->hello.backend);
+    }
+}
+
+static void progress_label(const struct tui_rank_progress *p, char *buf, size_t len, double *frac)
+{
+    *frac = 0;
+    if (p->finished) {
+        snprintf(buf, len, "finished");
+        *frac = 1;
+    } else if (!p->started) {
+        snprintf(buf, len, "waiting");
+    } else if (p->total > 0) {
+        snprintf(buf, len, "%s %d/%d", run_phase_name(p->phase), p->iter, p->total);
+        *frac = (double)p->iter / p->total;
+    } else {
+        snprintf(buf, len, "%s", run_phase_name(p->phase));
+    }
+}
+
+static void draw_progress(WINDOW *win, const struct tui_rect *r, const struct tui_app *app)
+{
+    if (r->h < 1) return;
+    const struct tui_model *m = &app->model;
+    const struct tui_run *cur = tui_model_current(m);
+    int done = tui_model_count(m, TUI_RUN_DONE), failed = tui_model_count(m, TUI_RUN_FAILED);
+    int cancelled = tui_model_count(m, TUI_RUN_CANCELLED);
+    char label[160];
+    if (cur) {
+        tui_run_label(cur, label, sizeof(label));
+        int pos = 0;
+        for (int i = 0; i < m->n_runs; i++)
+            if (&m->runs[i] == cur) pos = i + 1;
+        tui_putf(win, r->y, r->x, r->w, TUI_ROLE_HEADER, "Running %d of %d: run %d  %s", pos, m->n_runs, cur->id,
+                 label);
+        for (int i = 0; i < cur->n_ranks && i + 1 < r->h; i++) {
+            double frac;
+            char what[48];
+            progress_label(&cur->ranks[i], what, sizeof(what), &frac);
+            int y = r->y + 1 + i;
+            tui_putf(win, y, r->x + 2, 8, TUI_ROLE_NORMAL, "rank %d", i + 1);
+            tui_draw_bar(win, y, r->x + 10, r->w - 10 > 60 ? 60 : r->w - 10, frac, what);
+        }
+    } else if (m->n_runs == 0) {
+        tui_put(win, r->y, r->x, r->w, TUI_ROLE_HEADER,
+                app->session ? "No runs yet: choose them on Setup (F2), start with F5" : "No runs in this capture");
+    } else {
+        tui_putf(win, r->y, r->x, r->w, TUI_ROLE_HEADER, "%s: %d done, %d failed, %d cancelled, %d queued",
+                 m->sweep_done ? "Sweep finished" : "Idle", done, failed, cancelled,
+                 tui_model_count(m, TUI_RUN_QUEUED));
+    }
+}
+
+/* The cell text of column c for run rn, and its role. */
+static enum tui_role cell(const struct tui_run *rn, enum col c, char *buf, size_t len)
+{
+    const struct run_spec *s = &rn->spec;
+    const struct run_result *res = &rn->result;
+    bool figures = rn->have_result && res->status == LC_OK;
+    buf[0] = 0;
+    if (!rn->have_spec && c != C_ID && c != C_CHECK && !figures) return TUI_ROLE_DIM;
+    switch (c) {
+    case C_ID: snprintf(buf, len, "%d", rn->id); break;
+    case C_KERNEL: snprintf(buf, len, "%s", s->kernel); break;
+    case C_MASK: snprintf(buf, len, "%s", mask_pattern_name(s->mask)); break;
+    case C_S: tui_format_tokens(s->seqlen, buf, len); break;
+    case C_HEADS: snprintf(buf, len, "%d:%d", s->heads_q, s->heads_kv); break;
+    case C_D: snprintf(buf, len, "%d", s->head_dim); break;
+    case C_DTYPE: snprintf(buf, len, "%s", dtype_name(s->dtype)); break;
+    case C_DIR: snprintf(buf, len, "%s", direction_name(s->direction)); break;
+    case C_CP:
+        if (strcmp(s->cp_method, "none") != 0)
+            snprintf(buf, len, "%s x%d", s->cp_method, s->cp_degree);
+        else
+            snprintf(buf, len, "-");
+        break;
+    case C_MS:
+        if (figures) tui_format_number(res->ms_median, buf, len);
+        break;
+    case C_TFLOPS:
+        if (figures) tui_format_number(res->tflops, buf, len);
+        break;
+    case C_MEM:
+        if (figures) format_bytes((double)res->peak_mem_bytes, buf, len);
+        break;
+    case C_CHECK:
+        switch (rn->state) {
+        case TUI_RUN_QUEUED: snprintf(buf, len, "queued"); return TUI_ROLE_DIM;
+        case TUI_RUN_RUNNING: snprintf(buf, len, "running"); return TUI_ROLE_WARN;
+        case TUI_RUN_CANCELLED: snprintf(buf, len, "cancelled"); return TUI_ROLE_DIM;
+        case TUI_RUN_FAILED:
+            if (rn->error_rank > 0)
+                snprintf(buf, len, "FAIL r%d", rn->error_rank);
+            else
+                snprintf(buf, len, "FAILED");
+            return TUI_ROLE_FAIL;
+        case TUI_RUN_DONE:
+            if (res->status != LC_OK) {
+                snprintf(buf, len, "%s", lc_status_name(res->status));
+                return TUI_ROLE_WARN;
+            }
+            if (!res->check_ran) {
+                snprintf(buf, len, "-");
+                return TUI_ROLE_NORMAL;
+            }
+            snprintf(buf, len, "%s", res->check_pass ? "pass" : "WRONG");
+            return res->check_pass ? TUI_ROLE_OK : TUI_ROLE_FAIL;
+        }
+        break;
+    case C_COUNT: break;
+    }
+    return TUI_ROLE_NORMAL;
+}
+
+static void draw_detail(WINDOW *win, const struct tui_rect *r, const struct tui_run *rn)
+{
+    if (!rn || r->h < 1) return;
+    char label[160];
+    tui_run_label(rn, label, sizeof(label));
+    if (rn->state == TUI_RUN_FAILED || rn->state == TUI_RUN_CANCELLED) {
+        if (rn->error_rank > 0)
+            tui_putf(win, r->y, r->x, r->w, TUI_ROLE_FAIL, "run %d %s on rank %d: %s", rn->id,
+                     tui_run_state_name(rn->state), rn->error_rank, rn->error);
+        else
+            tui_putf(win, r->y, r->x, r->w, TUI_ROLE_FAIL, "run %d %s: %s", rn->id, tui_run_state_name(rn->state),
+                     rn->error);
+    } else if (rn->have_result && rn->result.status != LC_OK) {
+        tui_putf(win, r->y, r->x, r->w, TUI_ROLE_WARN, "run %d %s: %s", rn->id, lc_status_name(rn->result.status),
+                 rn->result.message);
+    } else if (rn->have_result) {
+        const struct run_result *res = &rn->result;
+        tui_putf(win, r->y, r->x, r->w, TUI_ROLE_NORMAL,
+                 "run %d: %s | p20-p80 %.3f-%.3f ms, density %.1f%%, max err %.2g%s", rn->id, label, res->ms_p20,
+                 res->ms_p80, 100.0 * res->density, res->max_abs_err,
+                 res->ranks > 1 ? " (slowest of the CP ranks)" : "");
+    } else {
+        tui_putf(win, r->y, r->x, r->w, TUI_ROLE_NORMAL, "run %d: %s", rn->id, label);
+    }
+}
+
+static void draw_table(WINDOW *win, const struct tui_rect *r, const struct tui_rect *detail, struct tui_app *app)
+{
+    const struct tui_model *m = &app->model;
+    int xs[C_COUNT], ws[C_COUNT];
+    tui_layout_columns(columns, C_COUNT, r->w, xs, ws);
+    tui_fill(win, r->y, r->x, r->w, TUI_ROLE_HEADER);
+    for (int c = 0; c < C_COUNT; c++) {
+        if (!ws[c]) continue;
+        char title[24];
+        bool sorted = (c == C_MS && app->sort_key == TUI_SORT_MS) ||
+                      (c == C_TFLOPS && app->sort_key == TUI_SORT_TFLOPS) ||
+                      (c == C_MEM && app->sort_key == TUI_SORT_MEMORY) || (c == C_ID && app->sort_key == TUI_SORT_ID);
+        snprintf(title, sizeof(title), "%s%s", titles[c], sorted ? (app->sort_desc ? "v" : "^") : "");
+        if (right_aligned[c])
+            tui_put_right(win, r->y, r->x + xs[c], ws[c], TUI_ROLE_HEADER, title);
+        else
+            tui_put(win, r->y, r->x + xs[c], ws[c], TUI_ROLE_HEADER, title);
+    }
+    int *idx = malloc(sizeof(int) * (size_t)(m->n_runs > 0 ? m->n_runs : 1));
+    if (!idx) return;
+    int n = tui_model_select(m, app->filter, app->sort_key, app->sort_desc, idx);
+    int visible = r->h - 1;
+    app->runs_sel = tui_clamp(app->runs_sel, 0, n - 1);
+    app->runs_top = tui_scroll_top(app->runs_sel, app->runs_top, visible, n);
+    if (n == 0 && m->n_runs > 0 && visible > 0)
+        tui_putf(win, r->y + 1, r->x + 2, r->w - 2, TUI_ROLE_DIM, "no run matches the filter \"%s\"", app->filter);
+    for (int i = 0; i < visible && app->runs_top + i < n; i++) {
+        int at = app->runs_top + i;
+        const struct tui_run *rn = &m->runs[idx[at]];
+        int y = r->y + 1 + i;
+        bool sel = at == app->runs_sel;
+        if (sel) tui_fill(win, y, r->x, r->w, TUI_ROLE_SELECTED);
+        for (int c = 0; c < C_COUNT; c++) {
+            if (!ws[c]) continue;
+            char text[64];
+            enum tui_role role = cell(rn, (enum col)c, text, sizeof(text));
+            if (sel) role = TUI_ROLE_SELECTED;
+            if (right_aligned[c])
+                tui_put_right(win, y, r->x + xs[c], ws[c], role, text);
+            else
+                tui_put(win, y, r->x + xs[c], ws[c], role, text);
+        }
+    }
+    draw_detail(win, detail, n > 0 ? &m->runs[idx[app->runs_sel]] : NULL);
+    free(idx);
+}
+
+static void draw(WINDOW *win, const struct tui_rect *r, struct tui_app *app)
+{
+    const struct tui_run *cur = tui_model_current(&app->model);
+    struct tui_runs_layout l;
+    tui_layout_runs(r, app->model.n_workers, cur ? cur->n_ranks : 0, &l);
+    draw_workers(win, &l.workers, app);
+    draw_progress(win, &l.progress, app);
+    draw_table(win, &l.table, &l.detail, app);
+}
+
+static bool key(struct tui_app *app, int k)
+{
+    int d = tui_key_delta(k, 10);
+    if (d) {
+        app->runs_sel += d;
+        if (app->runs_sel < 0) app->runs_sel = 0;
+        return true;
+    }
+    return false;
+}
+
+static void click(struct tui_app *app, const struct tui_rect *r, int y, int x)
+{
+    const struct tui_run *cur = tui_model_current(&app->model);
+    struct tui_runs_layout l;
+    tui_layout_runs(r, app->model.n_workers, cur ? cur->n_ranks : 0, &l);
+    if (y > l.table.y && y < l.table.y + l.table.h) app->runs_sel = app->runs_top + (y - l.table.y - 1);
+}
+
+const struct tui_screen tui_screen_runs = {
+    .name = "Runs",
+    .draw = draw,
+    .key = key,
+    .click = click,
+    .hint = "arrows/jk move  / filter  s sort  I invert  e export  F5 start  F7 cancel",
+};

@@ -1,0 +1,470 @@
+/* The front end's main loop (live session or capture replay): never blocks. Each turn waits
+ * at most 50 ms for a key, takes whatever events the workers sent, and redraws only when
+ * something changed (wnoutrefresh on each window, one doupdate). */
+#define _POSIX_C_SOURCE 200809L
+#include <curses.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/capture.h"
+#include "core/commands.h"
+#include "core/parse.h"
+#include "core/report.h"
+#include "core/kernel.h"
+#include "core/worker.h"
+#include "tui/app.h"
+#include "tui/widgets.h"
+
+static const struct tui_screen *const screens[TUI_SCREEN_COUNT] = {
+    &tui_screen_setup, &tui_screen_runs, &tui_screen_timeline, &tui_screen_counters, &tui_screen_help,
+};
+
+enum action { ACT_HELP, ACT_SETUP, ACT_RUNS, ACT_FILTER, ACT_START, ACT_SORT, ACT_CANCEL, ACT_EXPORT, ACT_QUIT, ACT_COUNT };
+static const char *const fbar_keys[ACT_COUNT] = {"F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8", "F10"};
+static const char *const fbar_labels[ACT_COUNT] = {"Help", "Setup", "Runs", "Filter", "Start", "Sort", "Cancel",
+                                                   "Export", "Quit"};
+static const char *const tab_keys[TUI_SCREEN_COUNT] = {" 1 ", " 2 ", " 3 ", " 4 ", " 5 "};
+static const char *const tab_labels[TUI_SCREEN_COUNT] = {"Setup ", "Runs ", "Timeline ", "Counters ", "Help "};
+
+struct tui_options {
+    bool color, mouse;
+    int workers;
+    const char *capture;
+};
+
+/* The terminal: one window per part of the screen, rebuilt on resize. */
+struct term {
+    struct tui_screen_layout layout;
+    WINDOW *title, *tabs, *body, *status, *fbar;
+    struct tui_button fbar_buttons[ACT_COUNT], tab_buttons[TUI_SCREEN_COUNT];
+    unsigned drawn_generation, drawn_setup;
+    bool dirty;
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void term_free_windows(struct term *t)
+{
+    WINDOW **wins[] = {&t->title, &t->tabs, &t->body, &t->status, &t->fbar};
+    for (size_t i = 0; i < sizeof(wins) / sizeof(wins[0]); i++)
+        if (*wins[i]) {
+            delwin(*wins[i]);
+            *wins[i] = NULL;
+        }
+}
+
+static WINDOW *window_for(const struct tui_rect *r)
+{
+    return r->h > 0 && r->w > 0 ? newwin(r->h, r->w, r->y, r->x) : NULL;
+}
+
+static void term_layout(struct term *t)
+{
+    term_free_windows(t);
+    int rows, cols;
+    getmaxyx(stdscr, rows, cols);
+    tui_layout_screen(rows, cols, &t->layout);
+    struct tui_screen_layout *l = &t->layout;
+    if (!l->too_small) {
+        t->title = window_for(&l->title);
+        t->tabs = window_for(&l->tabs);
+        t->status = window_for(&l->status);
+        t->fbar = window_for(&l->fbar);
+    }
+    t->body = window_for(&l->body);
+    tui_layout_buttons(fbar_keys, fbar_labels, ACT_COUNT, cols, 1, t->fbar_buttons);
+    tui_layout_buttons(tab_keys, tab_labels, TUI_SCREEN_COUNT, cols, 1, t->tab_buttons);
+    t->dirty = true;
+}
+
+static bool term_start(struct term *t, const struct tui_options *opt)
+{
+    if (!initscr()) return false;
+    raw(); /* Ctrl-C arrives as a key: quit cleanly, never leave workers behind */
+    noecho();
+    keypad(stdscr, TRUE);
+    curs_set(0);
+    set_escdelay(25);
+    timeout(50);
+    tui_theme_init(opt->color);
+    if (opt->mouse) {
+        mousemask(BUTTON1_CLICKED | BUTTON1_PRESSED | BUTTON4_PRESSED | BUTTON5_PRESSED, NULL);
+        mouseinterval(0);
+    }
+    memset(t, 0, sizeof(*t));
+    term_layout(t);
+    return true;
+}
+
+static void term_stop(struct term *t)
+{
+    term_free_windows(t);
+    endwin();
+}
+
+static void draw_title(WINDOW *w, int width, const struct tui_app *app)
+{
+    werase(w);
+    tui_fill(w, 0, 0, width, TUI_ROLE_TITLE);
+    const struct tui_model *m = &app->model;
+    char right[96];
+    int done = tui_model_count(m, TUI_RUN_DONE) + tui_model_count(m, TUI_RUN_FAILED) +
+               tui_model_count(m, TUI_RUN_CANCELLED);
+    snprintf(right, sizeof(right), " runs %d/%d%s ", done, m->n_runs,
+             tui_model_current(m) ? " running" : m->sweep_done ? " done" : "");
+    int rw = (int)strlen(right);
+    if (app->session)
+        tui_putf(w, 0, 0, width - rw, TUI_ROLE_TITLE, " longca  live, %d worker%s  capture: %s", m->n_workers,
+                 m->n_workers == 1 ? "" : "s", app->capture);
+    else
+        tui_putf(w, 0, 0, width - rw, TUI_ROLE_TITLE, " longca view  %s", app->capture);
+    tui_put_right(w, 0, 0, width, TUI_ROLE_TITLE, right);
+    wnoutrefresh(w);
+}
+
+static void draw_status(WINDOW *w, int width, const struct tui_app *app)
+{
+    werase(w);
+    if (app->filter_editing)
+        tui_putf(w, 0, 0, width, TUI_ROLE_WARN, "Filter: %s_   (Enter keep, Esc clear)", app->filter);
+    else if (app->message[0])
+        tui_put(w, 0, 0, width, app->message_error ? TUI_ROLE_FAIL : TUI_ROLE_OK, app->message);
+    else if (app->filter[0] && app->screen == TUI_SCREEN_RUNS)
+        tui_putf(w, 0, 0, width, TUI_ROLE_DIM, "filter \"%s\" (/ to change)   %s", app->filter,
+                 screens[app->screen]->hint);
+    else
+        tui_put(w, 0, 0, width, TUI_ROLE_DIM, screens[app->screen]->hint);
+    wnoutrefresh(w);
+}
+
+static void draw_all(struct term *t, struct tui_app *app)
+{
+    const struct tui_screen_layout *l = &t->layout;
+    /* stdscr is never drawn on, but a resize touches it: refreshing it here (a no-op otherwise)
+     * stops getch's implicit refresh of stdscr from blanking the screen afterwards. */
+    wnoutrefresh(stdscr);
+    if (l->too_small) {
+        werase(t->body);
+        tui_putf(t->body, 0, 0, l->cols, TUI_ROLE_FAIL, "too small: %dx%d < %dx%d; q quits", l->cols,
+                 l->rows, TUI_MIN_COLS, TUI_MIN_ROWS);
+        wnoutrefresh(t->body);
+        doupdate();
+        return;
+    }
+    draw_title(t->title, l->cols, app);
+    werase(t->tabs);
+    tui_draw_buttons(t->tabs, 0, t->tab_buttons, tab_keys, tab_labels, TUI_SCREEN_COUNT, app->screen, true);
+    wnoutrefresh(t->tabs);
+    werase(t->body);
+    struct tui_rect body = {0, 0, l->body.h, l->body.w};
+    screens[app->screen]->draw(t->body, &body, app);
+    wnoutrefresh(t->body);
+    draw_status(t->status, l->cols, app);
+    werase(t->fbar);
+    tui_draw_buttons(t->fbar, 0, t->fbar_buttons, fbar_keys, fbar_labels, ACT_COUNT, -1, false);
+    wnoutrefresh(t->fbar);
+    doupdate();
+}
+
+static void run_action(struct tui_app *app, enum action a)
+{
+    switch (a) {
+    case ACT_HELP: app->screen = TUI_SCREEN_HELP; break;
+    case ACT_SETUP: app->screen = TUI_SCREEN_SETUP; break;
+    case ACT_RUNS: app->screen = TUI_SCREEN_RUNS; break;
+    case ACT_FILTER:
+        app->screen = TUI_SCREEN_RUNS;
+        app->filter_editing = true;
+        break;
+    case ACT_START: tui_app_start_sweep(app); break;
+    case ACT_SORT:
+        app->screen = TUI_SCREEN_RUNS;
+        app->sort_key = (enum tui_sort_key)((app->sort_key + 1) % TUI_SORT_KEY_COUNT);
+        /* Faster first: short times, high throughput, small memory. */
+        app->sort_desc = app->sort_key == TUI_SORT_TFLOPS;
+        tui_app_say(app, false, "sorted by %s", tui_sort_key_name(app->sort_key));
+        break;
+    case ACT_CANCEL: tui_app_cancel(app); break;
+    case ACT_EXPORT: tui_app_export(app); break;
+    case ACT_QUIT: app->quit = true; break;
+    case ACT_COUNT: break;
+    }
+}
+
+static void filter_key(struct tui_app *app, int ch)
+{
+    size_t n = strlen(app->filter);
+    if (ch == 27) {
+        app->filter[0] = 0;
+        app->filter_editing = false;
+    } else if (ch == '\n' || ch == '\r' || ch == KEY_ENTER) {
+        app->filter_editing = false;
+    } else if (ch == KEY_BACKSPACE || ch == 127 || ch == 8) {
+        if (n > 0) app->filter[n - 1] = 0;
+    } else if (ch >= 32 && ch < 127 && n + 1 < sizeof(app->filter)) {
+        app->filter[n] = (char)ch;
+        app->filter[n + 1] = 0;
+    }
+    app->runs_sel = 0;
+}
+
+static void mouse_event(struct term *t, struct tui_app *app)
+{
+    MEVENT ev;
+    if (getmouse(&ev) != OK) return;
+    const struct tui_screen_layout *l = &t->layout;
+    if (ev.bstate & (BUTTON4_PRESSED | BUTTON5_PRESSED)) {
+        int key = ev.bstate & BUTTON4_PRESSED ? KEY_UP : KEY_DOWN;
+        for (int i = 0; i < 3; i++) screens[app->screen]->key(app, key);
+        return;
+    }
+    if (!(ev.bstate & (BUTTON1_CLICKED | BUTTON1_PRESSED)) || l->too_small) return;
+    if (tui_rect_contains(&l->fbar, ev.y, ev.x)) {
+        int b = tui_button_at(t->fbar_buttons, ACT_COUNT, ev.x);
+        if (b >= 0) run_action(app, (enum action)b);
+    } else if (tui_rect_contains(&l->tabs, ev.y, ev.x)) {
+        int b = tui_button_at(t->tab_buttons, TUI_SCREEN_COUNT, ev.x);
+        if (b >= 0) app->screen = (enum tui_screen_id)b;
+    } else if (tui_rect_contains(&l->body, ev.y, ev.x) && screens[app->screen]->click) {
+        struct tui_rect body = {0, 0, l->body.h, l->body.w};
+        screens[app->screen]->click(app, &body, ev.y - l->body.y, ev.x - l->body.x);
+    }
+}
+
+static void handle_key(struct term *t, struct tui_app *app, int ch)
+{
+    t->dirty = true;
+    if (ch == KEY_RESIZE) {
+        term_layout(t);
+        return;
+    }
+    if (ch == KEY_MOUSE) {
+        mouse_event(t, app);
+        return;
+    }
+    app->message[0] = 0; /* a key press acknowledges the last message */
+    if (app->filter_editing) {
+        filter_key(app, ch);
+        return;
+    }
+    if (ch >= KEY_F(1) && ch <= KEY_F(8)) {
+        run_action(app, (enum action)(ch - KEY_F(1)));
+        return;
+    }
+    switch (ch) {
+    case 'q':
+    case 3: /* Ctrl-C */
+    case KEY_F(10): run_action(app, ACT_QUIT); return;
+    case '?': run_action(app, ACT_HELP); return;
+    case '/': run_action(app, ACT_FILTER); return;
+    case 'r': run_action(app, ACT_START); return;
+    case 's': run_action(app, ACT_SORT); return;
+    case 'c': run_action(app, ACT_CANCEL); return;
+    case 'e': run_action(app, ACT_EXPORT); return;
+    case 'I':
+        app->sort_desc = !app->sort_desc;
+        return;
+    case '\t': app->screen = (enum tui_screen_id)((app->screen + 1) % TUI_SCREEN_COUNT); return;
+    case KEY_BTAB: app->screen = (enum tui_screen_id)((app->screen + TUI_SCREEN_COUNT - 1) % TUI_SCREEN_COUNT); return;
+    case 12: /* Ctrl-L */
+        clearok(curscr, TRUE);
+        return;
+    }
+    if (screens[app->screen]->key(app, ch)) return;
+    if (ch >= '1' && ch < '1' + TUI_SCREEN_COUNT) app->screen = (enum tui_screen_id)(ch - '1');
+}
+
+/* The loop both front ends share; returns when the user quits (or a signal asks us to). */
+static void main_loop(struct tui_app *app, const struct tui_options *opt)
+{
+    struct term t;
+    if (!term_start(&t, opt)) return;
+    struct event_sink sink = tui_model_sink(&app->model);
+    while (!app->quit && !stop_requested) {
+        int ch = getch();
+        if (ch != ERR) handle_key(&t, app, ch);
+        if (app->session) session_poll(app->session, &sink);
+        if (t.dirty || t.drawn_generation != app->model.generation || t.drawn_setup != app->setup.generation) {
+            draw_all(&t, app);
+            t.dirty = false;
+            t.drawn_generation = app->model.generation;
+            t.drawn_setup = app->setup.generation;
+        }
+    }
+    term_stop(&t);
+}
+
+static void app_init(struct tui_app *app)
+{
+    memset(app, 0, sizeof(*app));
+    tui_model_init(&app->model);
+    app->zoom = 1;
+    app->screen = TUI_SCREEN_SETUP;
+}
+
+static void app_free(struct tui_app *app)
+{
+    free(app->picture.coverage);
+    tui_model_free(&app->model);
+}
+
+static void usage(FILE *f, bool view)
+{
+    if (view)
+        fprintf(f, "usage: longca view FILE [--no-color] [--no-mouse]\n"
+                   "  Replays a capture in the terminal UI (no MPI, no GPU). When stdout is not a\n"
+                   "  terminal, prints the capture's results table instead.\n");
+    else
+        fprintf(f, "usage: longca [--workers N] [--capture FILE] [--no-color] [--no-mouse]\n"
+                   "  The live terminal profiler. Under mpirun rank 0 draws and ranks 1..N work; otherwise\n"
+                   "  it spawns N workers (default: one per GPU, or 2 CPU workers).\n"
+                   "  --workers N     workers to spawn when not under mpirun\n"
+                   "  --capture FILE  where the session's events are written (default: a new file in $TMPDIR)\n"
+                   "  --no-color      monochrome (also when the terminal has no colours)\n"
+                   "  --no-mouse      leave the mouse to the terminal\n");
+}
+
+/* Parses the flags both front ends take; view takes one positional FILE. Returns -1 to go on,
+ * else the exit status. */
+static int parse_options(int argc, char **argv, bool view, struct tui_options *opt, const char **file)
+{
+    memset(opt, 0, sizeof(*opt));
+    opt->color = opt->mouse = true;
+    char err[LC_ERRMSG_LEN];
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout, view);
+            return LC_EXIT_OK;
+        } else if (!strcmp(a, "--no-color") || !strcmp(a, "--no-colour")) {
+            opt->color = false;
+        } else if (!strcmp(a, "--no-mouse")) {
+            opt->mouse = false;
+        } else if (!view && !strcmp(a, "--workers") && i + 1 < argc) {
+            int64_t n;
+            if (parse_int("--workers", argv[++i], 1, 4096, &n, err) != LC_OK) {
+                fprintf(stderr, "longca: %s\n", err);
+                return LC_EXIT_USAGE;
+            }
+            opt->workers = (int)n;
+        } else if (!view && !strcmp(a, "--capture") && i + 1 < argc) {
+            opt->capture = argv[++i];
+        } else if (view && a[0] != '-' && !*file) {
+            *file = a;
+        } else {
+            fprintf(stderr, "longca%s: unknown or incomplete option '%s' (try --help)\n", view ? " view" : "", a);
+            return LC_EXIT_USAGE;
+        }
+    }
+    if (view && !*file) {
+        fprintf(stderr, "longca view: which capture? usage: longca view FILE\n");
+        return LC_EXIT_USAGE;
+    }
+    return -1;
+}
+
+static void catch_stop_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+int cmd_tui(int argc, char **argv)
+{
+    struct tui_options opt;
+    const char *unused = NULL;
+    int rc = parse_options(argc, argv, false, &opt, &unused);
+    if (rc >= 0) return rc;
+    /* Under mpirun every rank but 0 is a worker. */
+    int worker_status;
+    if (worker_take_rank(&worker_status)) return worker_status;
+    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+        fprintf(stderr, "longca: the live profiler needs a terminal; for batch use: longca run (see --help)\n");
+        return LC_EXIT_USAGE;
+    }
+    struct session_options so = {
+        .workers = opt.workers, .capture_path = opt.capture, .lost_after_s = 0, .self_path = argv[0]};
+    static struct tui_app app;
+    app_init(&app);
+    char err[LC_ERRMSG_LEN];
+    if (session_open(&so, &app.session, err) != LC_OK) {
+        fprintf(stderr, "longca: %s\n", err);
+        app_free(&app);
+        return LC_EXIT_FAILED;
+    }
+    app.capture = session_capture_path(app.session);
+    app.workers = session_worker_count(app.session);
+    bool gpu = false;
+    for (int i = 0; i < kernel_count(); i++) gpu |= kernel_at(i)->device == DEVICE_CUDA;
+    tui_setup_init(&app.setup, app.workers, gpu);
+    catch_stop_signals();
+    main_loop(&app, &opt);
+    if (session_busy(app.session)) session_cancel(app.session);
+    rc = LC_EXIT_OK;
+    if (session_close(app.session, err) != LC_OK) {
+        fprintf(stderr, "longca: %s\n", err);
+        rc = LC_EXIT_FAILED;
+    } else {
+        printf("longca: capture written to %s\n", app.capture);
+    }
+    app_free(&app);
+    return rc;
+}
+
+static void capture_event(void *ctx, const struct event *ev)
+{
+    tui_model_apply(ctx, ev);
+}
+
+/* Not a terminal: print the capture's results table (core/report.c's table) and stop. */
+static int print_results(const struct tui_model *m)
+{
+    struct report rep;
+    report_begin(&rep, stdout, REPORT_TABLE, NULL, 0);
+    for (int i = 0; i < m->n_runs; i++) {
+        const struct tui_run *r = &m->runs[i];
+        if (r->have_spec && r->have_result) report_row(&rep, &r->spec, &r->result);
+    }
+    report_end(&rep);
+    return LC_EXIT_OK;
+}
+
+int cmd_view(int argc, char **argv)
+{
+    struct tui_options opt;
+    const char *file = NULL;
+    int rc = parse_options(argc, argv, true, &opt, &file);
+    if (rc >= 0) return rc;
+    static struct tui_app app;
+    app_init(&app);
+    char err[LC_ERRMSG_LEN];
+    if (capture_read(file, capture_event, &app.model, err) != LC_OK) {
+        fprintf(stderr, "longca view: %s\n", err);
+        app_free(&app);
+        return LC_EXIT_USAGE;
+    }
+    app.capture = file;
+    app.screen = TUI_SCREEN_RUNS;
+    tui_setup_init(&app.setup, app.model.n_workers, !tui_model_cpu_only(&app.model));
+    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+        rc = print_results(&app.model);
+    } else {
+        catch_stop_signals();
+        main_loop(&app, &opt);
+        rc = LC_EXIT_OK;
+    }
+    app_free(&app);
+    return rc;
+}
