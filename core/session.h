@@ -20,6 +20,8 @@ struct session_options {
 
 enum lc_status session_open(const struct session_options *opt, struct session **out, char *err);
 int session_worker_count(const struct session *s);
+/* Process id of worker `rank` (1..N) on its host, 0 until it has reported in. */
+int session_worker_pid(const struct session *s, int rank);
 const char *session_capture_path(const struct session *s);
 /* Queues runs (EV_RUN_QUEUED for each, run ids assigned in order). */
 enum lc_status session_submit(struct session *s, const struct run_spec *runs, int n, char *err);
@@ -28,7 +30,8 @@ enum lc_status session_submit(struct session *s, const struct run_spec *runs, in
 int session_poll(struct session *s, const struct event_sink *sink);
 bool session_busy(const struct session *s); /* runs queued or in flight */
 void session_cancel(struct session *s);     /* stop the sweep on every worker */
-/* Goodbye to the workers (bounded wait), capture closed and renamed into place. */
+/* Goodbye to the workers (bounded wait), capture closed and renamed into place, MPI finalized
+ * (so a process opens one session). Lost workers on this host are killed, so nothing waits on them. */
 enum lc_status session_close(struct session *s, char *err);
 
 #endif
