@@ -21,6 +21,12 @@ void format_bytes(double bytes, char *buf, size_t len)
     else snprintf(buf, len, "%.1f KiB", bytes / 1024.0);
 }
 
+void format_tflops(double tflops, char *buf, size_t len)
+{
+    /* GPU figures need one decimal; CPU ones are thousandths of a TFLOP/s. */
+    snprintf(buf, len, tflops >= 100 ? "%.1f" : tflops >= 1 ? "%.2f" : "%.4f", tflops);
+}
+
 static const char *check_text(const struct run_result *res)
 {
     if (!res->check_ran) return "-";
@@ -112,8 +118,11 @@ static void row_table(struct report *r, const struct run_spec *s, const struct r
     }
     char spread[32];
     snprintf(spread, sizeof spread, "%.3f-%.3f", res->ms_p20, res->ms_p80);
-    fprintf(f, " %10.3f %17s %9.2f", res->ms_median, spread, res->tflops);
-    if (r->any_cp) fprintf(f, " %9.2f %6.2f %9.2f", res->tflops_mean, res->work_imbalance, res->busbw_gbs);
+    char tflops[16], tflops_mean[16];
+    format_tflops(res->tflops, tflops, sizeof tflops);
+    format_tflops(res->tflops_mean, tflops_mean, sizeof tflops_mean);
+    fprintf(f, " %10.3f %17s %9s", res->ms_median, spread, tflops);
+    if (r->any_cp) fprintf(f, " %9s %6.2f %9.2f", tflops_mean, res->work_imbalance, res->busbw_gbs);
     format_bytes((double)res->peak_mem_bytes, mem, sizeof mem);
     char err[16] = "-";
     if (res->check_ran) snprintf(err, sizeof err, "%.2e", res->max_rel_err);
