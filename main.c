@@ -20,6 +20,17 @@ static void usage(FILE *f)
             "Each command takes --help.\n");
 }
 
+#ifndef LONGCA_HAVE_TUI
+/* Built without ncurses headers (e.g. on a GPU node): the headless commands still work. */
+static int no_tui(void)
+{
+    fprintf(stderr, "longca: this build has no TUI (ncurses headers were missing); use longca run\n");
+    return LC_EXIT_USAGE;
+}
+int cmd_tui(int argc, char **argv) { return no_tui(); }
+int cmd_view(int argc, char **argv) { return no_tui(); }
+#endif
+
 int main(int argc, char **argv)
 {
     kernels_register_all();
