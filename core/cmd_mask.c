@@ -108,9 +108,9 @@ static enum lc_status parse_args(int argc, char **argv, struct mask_cmd *c, char
 
 static int64_t kept_blocks(const struct mask *m, int head)
 {
+    const uint64_t *bits = m->keep_bits + (size_t)head * m->n_qblocks * m->words_per_row;
     int64_t n = 0;
-    for (int qb = 0; qb < m->n_qblocks; qb++)
-        for (int kb = 0; kb < m->n_kblocks; kb++) n += mask_block_kept(m, head, qb, kb);
+    for (size_t w = 0; w < (size_t)m->n_qblocks * m->words_per_row; w++) n += __builtin_popcountll(bits[w]);
     return n;
 }
 
@@ -218,9 +218,10 @@ int cmd_mask(int argc, char **argv)
     }
     struct mask_view v;
     float *picture = malloc((size_t)c.rows * c.cols * sizeof *picture);
-    st = picture ? mask_view_build(&m, &v, err) : lc_fail(err, LC_ERR_OOM, "out of host memory for the picture");
+    st = picture ? mask_view_build_head(&m, c.head, &v, err)
+                 : lc_fail(err, LC_ERR_OOM, "out of host memory for the picture");
     if (st == LC_OK) {
-        st = mask_picture(&v, c.head, c.rows, c.cols, picture, err);
+        st = mask_picture(&v, 0, c.rows, c.cols, picture, err);
         mask_view_free(&v);
     }
     if (st == LC_OK) print_text(&c, &m, picture);

@@ -156,6 +156,18 @@ bool mask_visible(const struct mask *m, int head, int64_t q, int64_t k)
     return false;
 }
 
+/* Tokens in the kept key blocks of one block row. */
+static int64_t kept_columns(const struct mask *m, const uint64_t *row)
+{
+    int64_t cols = 0;
+    for (int w = 0; w < m->words_per_row; w++)
+        for (uint64_t bits = row[w]; bits; bits &= bits - 1) {
+            int kb = w * 64 + __builtin_ctzll(bits);
+            cols += m->kblock_bounds[kb + 1] - m->kblock_bounds[kb];
+        }
+    return cols;
+}
+
 int64_t mask_area_head(const struct mask *m, int head)
 {
     int64_t area = 0;
@@ -168,12 +180,8 @@ int64_t mask_area_head(const struct mask *m, int head)
     }
     if (head < 0 || head >= m->n_heads) return 0;
     for (int qb = 0; qb < m->n_qblocks; qb++) {
-        int64_t rows = m->qblock_bounds[qb + 1] - m->qblock_bounds[qb];
         const uint64_t *row = m->keep_bits + ((size_t)head * m->n_qblocks + qb) * m->words_per_row;
-        int64_t cols = 0;
-        for (int kb = 0; kb < m->n_kblocks; kb++)
-            if ((row[kb / 64] >> (kb % 64)) & 1) cols += m->kblock_bounds[kb + 1] - m->kblock_bounds[kb];
-        area += rows * cols;
+        area += (m->qblock_bounds[qb + 1] - m->qblock_bounds[qb]) * kept_columns(m, row);
     }
     return area;
 }

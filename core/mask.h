@@ -164,6 +164,8 @@ struct mask_view {
 };
 
 enum lc_status mask_view_build(const struct mask *m, struct mask_view *out, char *err);
+/* The view of one head's map only (a one-head view; static masks: head 0), e.g. to draw it. */
+enum lc_status mask_view_build_head(const struct mask *m, int head, struct mask_view *out, char *err);
 /* Rules of src inside [q_begin, q_end) x [k_begin, k_end), shifted to start at (0, 0). */
 enum lc_status mask_view_sub(const struct mask_view *src, int64_t q_begin, int64_t q_end, int64_t k_begin,
                              int64_t k_end, struct mask_view *out, char *err);

@@ -65,18 +65,46 @@ static uint64_t kth_largest(uint64_t *v, int n, int k)
     return v[lo];
 }
 
+/* The k-th largest score: a histogram of the top 8 bits finds its bucket, a selection inside
+ * that bucket (about n / 256 scores) finishes. */
+static uint64_t score_threshold(const uint64_t *scores, uint64_t *scratch, int n, int k)
+{
+    int count[256] = {0};
+    for (int i = 0; i < n; i++) count[scores[i] >> 56]++;
+    int bucket = 255, above = 0;
+    while (above + count[bucket] < k) above += count[bucket--];
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if ((int)(scores[i] >> 56) == bucket) scratch[m++] = scores[i];
+    return kth_largest(scratch, m, k - above);
+}
+
 static void keep_top(uint64_t *row_bits, const uint64_t *scores, uint64_t *scratch, int n, int keep)
 {
     if (keep <= 0) return;
-    for (int i = 0; i < n; i++) scratch[i] = scores[i];
-    uint64_t threshold = kth_largest(scratch, n, keep);
-    int above = 0;
-    for (int i = 0; i < n; i++) above += scores[i] > threshold;
-    int ties_left = keep - above; /* equal scores: the lowest block indices win */
-    for (int i = 0; i < n; i++)
-        if (scores[i] > threshold || (scores[i] == threshold && ties_left-- > 0))
+    uint64_t threshold = score_threshold(scores, scratch, n, keep);
+    int kept = 0;
+    for (int i = 0; i < n; i++) { /* branch-free: half the blocks pass */
+        uint64_t above = scores[i] > threshold;
+        row_bits[i / 64] |= above << (i % 64);
+        kept += (int)above;
+    }
+    for (int i = 0; i < n && kept < keep; i++) /* equal scores: the lowest block indices win */
+        if (scores[i] == threshold) {
             row_bits[i / 64] |= 1ull << (i % 64);
+            kept++;
+        }
 }
+
+/* Random scores of one (KV head, query block) row: a splitmix64 stream keyed by the row. */
+static void row_scores(uint64_t seed, int head, int qblock, uint64_t *scores, int n)
+{
+    uint64_t state = rng_hash3(seed, (uint64_t)head, (uint64_t)qblock);
+    for (int i = 0; i < n; i++) scores[i] = rng_splitmix64(&state);
+}
+
+/* Block scores drawn at most (heads x query blocks x key blocks); a few seconds' work. */
+#define MAX_BLOCK_SCORES (1ll << 32)
 
 enum lc_status mask_compile_sparse(struct mask *m, int heads_kv, char *err)
 {
@@ -89,6 +117,11 @@ enum lc_status mask_compile_sparse(struct mask *m, int heads_kv, char *err)
         m->kblock_bounds = variable_bounds(m->seqlen, p->block, p->seed, STREAM_COL_BLOCKS, &m->n_kblocks);
     }
     m->n_heads = heads_kv;
+    if (m->qblock_bounds && m->kblock_bounds &&
+        (double)heads_kv * m->n_qblocks * m->n_kblocks > (double)MAX_BLOCK_SCORES)
+        return lc_fail(err, LC_ERR_INVALID,
+                       "%s: %d KV heads x %d x %d blocks is too many to draw; use a larger --block or fewer KV heads",
+                       mask_pattern_name(m->pattern), heads_kv, m->n_qblocks, m->n_kblocks);
     m->words_per_row = (m->n_kblocks + 63) / 64;
     size_t words = (size_t)heads_kv * (size_t)m->n_qblocks * (size_t)m->words_per_row;
     m->keep_bits = calloc(words, sizeof *m->keep_bits);
@@ -103,8 +136,7 @@ enum lc_status mask_compile_sparse(struct mask *m, int heads_kv, char *err)
     int keep = (int)(p->density * (double)m->n_kblocks + 1e-9);
     for (int h = 0; h < heads_kv; h++)
         for (int qb = 0; qb < m->n_qblocks; qb++) {
-            for (int kb = 0; kb < m->n_kblocks; kb++)
-                scores[kb] = rng_hash3(p->seed, (uint64_t)h, ((uint64_t)qb << 32) | (uint64_t)kb);
+            row_scores(p->seed, h, qb, scores, m->n_kblocks);
             uint64_t *row = m->keep_bits + ((size_t)h * m->n_qblocks + qb) * m->words_per_row;
             keep_top(row, scores, scratch, m->n_kblocks, keep);
         }

@@ -25,19 +25,26 @@ static int push_rule(struct rule_list *l, const struct mask_rule *r)
 /* Kept blocks of one query-block row, consecutive ones merged into one rectangle. */
 static int push_block_row(struct rule_list *l, const struct mask *m, int head, int qb)
 {
+    const uint64_t *row = m->keep_bits + ((size_t)head * m->n_qblocks + qb) * m->words_per_row;
+#define KEPT(kb) ((row[(kb) / 64] >> ((kb) % 64)) & 1)
     for (int kb = 0; kb < m->n_kblocks;) {
-        if (!mask_block_kept(m, head, qb, kb)) {
+        if (!row[kb / 64]) { /* a whole word of dropped blocks */
+            kb = (kb / 64 + 1) * 64;
+            continue;
+        }
+        if (!KEPT(kb)) {
             kb++;
             continue;
         }
         int end = kb + 1;
-        while (end < m->n_kblocks && mask_block_kept(m, head, qb, end)) end++;
+        while (end < m->n_kblocks && KEPT(end)) end++;
         struct mask_rule r = {(int32_t)m->qblock_bounds[qb], (int32_t)m->qblock_bounds[qb + 1],
                               (int32_t)m->kblock_bounds[kb], (int32_t)m->kblock_bounds[end], MASK_DIAG_NONE_LO,
                               MASK_DIAG_NONE_HI};
         if (push_rule(l, &r)) return -1;
         kb = end;
     }
+#undef KEPT
     return 0;
 }
 
@@ -52,14 +59,14 @@ static enum lc_status view_alloc(struct mask_view *out, int n_heads, int64_t sq,
     return LC_OK;
 }
 
-enum lc_status mask_view_build(const struct mask *m, struct mask_view *out, char *err)
+/* The maps of heads [first, first + count) (static masks: the one map) as a view. */
+static enum lc_status build_heads(const struct mask *m, int first, int count, struct mask_view *out, char *err)
 {
-    bool sparse = mask_pattern_is_block_sparse(m->pattern);
-    enum lc_status st = view_alloc(out, sparse ? m->n_heads : 1, m->seqlen, m->seqlen, err);
+    enum lc_status st = view_alloc(out, count, m->seqlen, m->seqlen, err);
     if (st != LC_OK) return st;
     struct rule_list l = {0};
     int fail = 0;
-    if (!sparse) {
+    if (!mask_pattern_is_block_sparse(m->pattern)) {
         for (int i = 0; i < m->n_slices && !fail; i++) {
             struct mask_rule r, whole = mask_slice_rule(&m->slices[i]);
             /* clipping drops rows and columns that see nothing, and implied diagonals */
@@ -67,8 +74,8 @@ enum lc_status mask_view_build(const struct mask *m, struct mask_view *out, char
         }
         out->rule_offsets[1] = l.n;
     } else {
-        for (int h = 0; h < m->n_heads && !fail; h++) {
-            for (int qb = 0; qb < m->n_qblocks && !fail; qb++) fail = push_block_row(&l, m, h, qb);
+        for (int h = 0; h < count && !fail; h++) {
+            for (int qb = 0; qb < m->n_qblocks && !fail; qb++) fail = push_block_row(&l, m, first + h, qb);
             out->rule_offsets[h + 1] = l.n;
         }
     }
@@ -78,6 +85,21 @@ enum lc_status mask_view_build(const struct mask *m, struct mask_view *out, char
         return lc_fail(err, LC_ERR_OOM, "out of host memory for a mask view");
     }
     return LC_OK;
+}
+
+enum lc_status mask_view_build(const struct mask *m, struct mask_view *out, char *err)
+{
+    return build_heads(m, 0, mask_pattern_is_block_sparse(m->pattern) ? m->n_heads : 1, out, err);
+}
+
+enum lc_status mask_view_build_head(const struct mask *m, int head, struct mask_view *out, char *err)
+{
+    int heads = mask_pattern_is_block_sparse(m->pattern) ? m->n_heads : 1;
+    if (head < 0 || head >= heads) {
+        memset(out, 0, sizeof *out);
+        return lc_fail(err, LC_ERR_INVALID, "head %d of a mask with %d head map%s", head, heads, heads == 1 ? "" : "s");
+    }
+    return build_heads(m, head, 1, out, err);
 }
 
 enum lc_status mask_view_sub(const struct mask_view *src, int64_t q_begin, int64_t q_end, int64_t k_begin,

@@ -1,13 +1,5 @@
 #include "rng.h"
 
-uint64_t rng_splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 uint64_t rng_hash3(uint64_t a, uint64_t b, uint64_t c)
 {
     uint64_t st = a;

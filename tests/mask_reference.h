@@ -89,8 +89,9 @@ static inline bool *ref_block_keep(const struct mask *m)
     int kept = (int)(m->params.density * nk + 1e-9);
     for (int h = 0; h < m->n_heads; h++)
         for (int qb = 0; qb < nq; qb++) {
-            for (int kb = 0; kb < nk; kb++)
-                s[kb] = (struct ref_score){rng_hash3(m->params.seed, (uint64_t)h, ((uint64_t)qb << 32) | (uint64_t)kb), kb};
+            /* key block j's score: the j-th draw of splitmix64 keyed by (seed, head, query block) */
+            uint64_t state = rng_hash3(m->params.seed, (uint64_t)h, (uint64_t)qb);
+            for (int kb = 0; kb < nk; kb++) s[kb] = (struct ref_score){rng_splitmix64(&state), kb};
             qsort(s, (size_t)nk, sizeof *s, ref_cmp_score_desc);
             for (int i = 0; i < kept; i++) keep[((size_t)h * nq + qb) * nk + s[i].index] = true;
         }

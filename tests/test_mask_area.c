@@ -148,8 +148,14 @@ static void check_sparse(enum mask_pattern pat, int64_t S, int64_t block, int he
         CHECK(mask_area_head(&m, h) == dense, "%s: head %d area %lld, dense %lld", what, h,
               (long long)mask_area_head(&m, h), (long long)dense);
         CHECK(mask_view_area(&v, h) == dense, "%s: head %d view area", what, h);
+        struct mask_view one;
+        CHECK(mask_view_build_head(&m, h, &one, err) == LC_OK && one.n_heads == 1 && mask_view_area(&one, 0) == dense,
+              "%s: one-head view of head %d", what, h);
+        mask_view_free(&one);
         sum += dense;
     }
+    struct mask_view past;
+    CHECK(mask_view_build_head(&m, heads, &past, err) == LC_ERR_INVALID, "%s: view of head %d accepted", what, heads);
     CHECK(mask_area_sum(&m) == sum, "%s: area sum %lld, dense %lld", what, (long long)mask_area_sum(&m), (long long)sum);
     CHECK(mask_area_for_heads(&m, 4 * heads, heads) == 4.0 * sum, "%s: area for heads", what);
     free(keep);
