@@ -1,5 +1,6 @@
 /* The two block-sparse patterns: block bounds on each axis, then per (KV head, query block) the
- * top floor(density * n_kblocks) key blocks by a seeded random score. */
+ * top floor(density * n_kblocks) key blocks by a seeded random score. Key block j's score in
+ * row (h, qb) is the j-th splitmix64 draw from the state rng_hash3(seed, h, qb). */
 #include <stdlib.h>
 
 #include "mask_build.h"
