@@ -176,7 +176,7 @@ bool mask_view_visible(const struct mask_view *v, int head, int64_t q, int64_t k
 /* Per-query-tile key tile lists (CSR), one row per (head, q tile): row = head * n_qtiles + qt.
  * Entries are in ascending key tile order; full[i] says the tile needs no elementwise mask.
  * A partial entry i carries the rules clipped to its tile: rules[rule_offsets[i] .. rule_offsets[i+1]),
- * in the view's coordinates (not tile-local). Built in time proportional to the tiles listed.
+ * in the view's coordinates (not tile-local).
  * Work proportional to the visible area: empty tiles never appear. */
 struct mask_tiles {
     int tile_q, tile_k;
