@@ -2,9 +2,10 @@
  * MPI_Improbe and received with MPI_Imrecv, sends are MPI_Isend tested later, so a worker that
  * dies mid-message never stalls the front end. Workers answer a ping every second; one silent
  * for lost_after_s is reported lost, its part of the running run fails, and the session goes on. */
-#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* realpath */
 #include "session.h"
 
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -427,14 +428,14 @@ static int default_worker_count(void)
 /* Spawns the workers and merges them into one communicator where this process is rank 0. */
 static enum lc_status spawn_workers(const struct session_options *opt, int n, MPI_Comm *out, char *err)
 {
-    char exe[4096];
-    const char *path = opt->self_path;
-    /* A bare name was found on PATH by the shell; Open MPI's launcher needs the file itself. */
-    if (!path || !strchr(path, '/')) {
+    char exe[PATH_MAX];
+    const char *path = exe;
+    /* The launcher needs the file itself, whatever the working directory: a bare name was found
+     * on PATH by the shell, a relative one is relative to here. */
+    if (!opt->self_path || !strchr(opt->self_path, '/') || !realpath(opt->self_path, exe)) {
         ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
         if (len <= 0) return lc_fail(err, LC_ERR_COMM, "cannot find this program's path to spawn workers from");
         exe[len] = '\0';
-        path = exe;
     }
     char *args[] = {"worker", NULL};
     int *codes = calloc((size_t)n, sizeof *codes);

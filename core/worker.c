@@ -230,6 +230,27 @@ static void *finalize_watchdog(void *arg)
     return NULL;
 }
 
+/* Until the worker loop listens, a front end that never joins the set-up collectives (it
+ * failed before opening its session) would leave this rank waiting in them forever. */
+static volatile int setup_done;
+
+static void *setup_watchdog(void *arg)
+{
+    (void)arg;
+    sleep((unsigned)PROTO_FRONT_SILENCE_S);
+    if (!setup_done) {
+        fprintf(stderr, "longca worker: the front end never opened its session; leaving\n");
+        _exit(LC_EXIT_FAILED);
+    }
+    return NULL;
+}
+
+static void start_setup_watchdog(void)
+{
+    pthread_t t;
+    if (pthread_create(&t, NULL, setup_watchdog, NULL) == 0) pthread_detach(t);
+}
+
 static void say_hello(struct worker *w)
 {
     struct proto_info info = {.pid = (int32_t)getpid()};
@@ -271,6 +292,7 @@ int worker_main(MPI_Comm session, MPI_Comm workers)
         fprintf(stderr, "longca worker %d: cannot start its listener thread\n", w.rank);
         return LC_EXIT_FAILED;
     }
+    setup_done = 1;
     say_hello(&w);
 
     for (;;) {
@@ -329,6 +351,7 @@ int cmd_worker(int argc, char **argv)
         return LC_EXIT_USAGE;
     }
     MPI_Comm_set_errhandler(parent, MPI_ERRORS_RETURN);
+    start_setup_watchdog();
     /* The same steps, in the same order, as session_open on the spawning side. */
     MPI_Intercomm_merge(parent, 1, &session);
     MPI_Comm_dup(MPI_COMM_WORLD, &workers);
@@ -346,6 +369,7 @@ bool worker_take_rank(int *exit_status)
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     if (size <= 1 || rank == 0) return false;
+    start_setup_watchdog();
     /* The same collective steps, in the same order, as session_open on rank 0. */
     MPI_Comm session, workers;
     MPI_Comm_dup(MPI_COMM_WORLD, &session);
