@@ -8,14 +8,23 @@
  * tiles (the tile list transposed) gives dK and dV, so every output has one writer and the
  * sums run in a fixed order whatever the thread count. Accumulation is fp32 throughout. */
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* GCC keeps loops whose selects guard floating-point work scalar unless it may assume that
- * floating-point operations do not trap; without this the softmax exponentials (the tile's
- * second largest cost) stay scalar. Clang assumes it already. */
+ * floating-point operations do not trap (the softmax exponentials would stay scalar), and it
+ * fuses multiply-adds only when told to (ISO C mode turns contraction off). Clang does both. */
 #if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("no-trapping-math")
+#pragma GCC optimize("no-trapping-math", "fp-contract=fast")
+#endif
+
+/* The per-tile functions are built twice on x86-64 Linux, for AVX2+FMA and for the baseline,
+ * and the loader picks one for the machine (the build itself targets the baseline only). */
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__)
+#define TILE_FUNCTION __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define TILE_FUNCTION
 #endif
 
 #include "core/kernel.h"
@@ -72,49 +81,73 @@ static void load_transposed(float *restrict dst, const float *restrict src, size
         for (int c = 0; c < d; c++) dst[(size_t)c * TILE_K + j] = src[(size_t)j * stride + c];
 }
 
+/* The one matrix product of the kernel: c[r][n] (+)= sum_k a(r, k) * b[k][n], where a(r, k) =
+ * a[r * a_row + k * a_k] (so a can be read transposed) and b, c are row-major with strides
+ * b_row, c_row. Blocks of 4 x 16 outputs stay in registers across the k loop; the ragged edge
+ * takes the plain loop. */
+#define BLOCK_M 4
+#define BLOCK_N 16
+
+static inline void gemm_block(float *restrict c, size_t c_row, const float *restrict a, size_t a_row, size_t a_k,
+                              const float *restrict b, size_t b_row, int kdim, bool accumulate)
+{
+    float acc[BLOCK_M][BLOCK_N];
+    for (int r = 0; r < BLOCK_M; r++)
+        for (int n = 0; n < BLOCK_N; n++) acc[r][n] = accumulate ? c[r * c_row + (size_t)n] : 0.0f;
+    for (int k = 0; k < kdim; k++) {
+        const float *restrict bk = b + (size_t)k * b_row;
+#pragma GCC unroll 4
+        for (int r = 0; r < BLOCK_M; r++) {
+            const float ark = a[r * a_row + (size_t)k * a_k];
+#pragma omp simd
+            for (int n = 0; n < BLOCK_N; n++) acc[r][n] += ark * bk[n];
+        }
+    }
+    for (int r = 0; r < BLOCK_M; r++)
+        for (int n = 0; n < BLOCK_N; n++) c[r * c_row + (size_t)n] = acc[r][n];
+}
+
+static inline void gemm(float *restrict c, size_t c_row, const float *restrict a, size_t a_row, size_t a_k,
+                        const float *restrict b, size_t b_row, int m, int n, int kdim, bool accumulate)
+{
+    const int m_blocked = m - m % BLOCK_M, n_blocked = n - n % BLOCK_N;
+    for (int r0 = 0; r0 < m_blocked; r0 += BLOCK_M)
+        for (int n0 = 0; n0 < n_blocked; n0 += BLOCK_N)
+            gemm_block(c + (size_t)r0 * c_row + n0, c_row, a + (size_t)r0 * a_row, a_row, a_k, b + n0, b_row, kdim,
+                       accumulate);
+    for (int r = 0; r < m; r++) { /* the edge: rows below the blocks, columns right of them */
+        const int n_from = r < m_blocked ? n_blocked : 0;
+        if (n_from == n) continue;
+        float *restrict cr = c + (size_t)r * c_row;
+        if (!accumulate)
+            for (int j = n_from; j < n; j++) cr[j] = 0.0f;
+        for (int k = 0; k < kdim; k++) {
+            const float ark = a[(size_t)r * a_row + (size_t)k * a_k];
+            const float *restrict bk = b + (size_t)k * b_row;
+            for (int j = n_from; j < n; j++) cr[j] += ark * bk[j];
+        }
+    }
+}
+
 /* s[i][j] = sum_c a[i][c] * bt[c][j] for a [rows][d], bt [d][TILE_K], s [TILE_Q][TILE_K]. */
 static void tile_matmul_nt(float *restrict s, const float *restrict a, const float *restrict bt, int rows, int cols,
                            int d)
 {
-    for (int i = 0; i < rows; i++) {
-        float *restrict si = s + (size_t)i * TILE_K;
-        for (int j = 0; j < cols; j++) si[j] = 0.0f;
-        for (int c = 0; c < d; c++) {
-            const float ac = a[(size_t)i * d + c];
-            const float *restrict bc = bt + (size_t)c * TILE_K;
-            for (int j = 0; j < cols; j++) si[j] += ac * bc[j];
-        }
-    }
+    gemm(s, TILE_K, a, (size_t)d, 1, bt, TILE_K, rows, cols, d, false);
 }
 
 /* out[i][c] += sum_j p[i][j] * x[j][c] for p [TILE_Q][TILE_K], x [cols][d], out [rows][d]. */
 static void tile_matmul_nn_acc(float *restrict out, const float *restrict p, const float *restrict x, int rows,
                                int cols, int d)
 {
-    for (int i = 0; i < rows; i++) {
-        float *restrict oi = out + (size_t)i * d;
-        for (int j = 0; j < cols; j++) {
-            const float pij = p[(size_t)i * TILE_K + j];
-            if (pij == 0.0f) continue; /* masked or underflowed: common on partial tiles */
-            const float *restrict xj = x + (size_t)j * d;
-            for (int c = 0; c < d; c++) oi[c] += pij * xj[c];
-        }
-    }
+    gemm(out, (size_t)d, p, TILE_K, 1, x, (size_t)d, rows, d, cols, true);
 }
 
 /* out[j][c] += sum_i p[i][j] * x[i][c] for p [TILE_Q][TILE_K], x [rows][d], out [cols][d]. */
 static void tile_matmul_tn_acc(float *restrict out, const float *restrict p, const float *restrict x, int rows,
                                int cols, int d)
 {
-    for (int i = 0; i < rows; i++) {
-        const float *restrict xi = x + (size_t)i * d;
-        for (int j = 0; j < cols; j++) {
-            const float pij = p[(size_t)i * TILE_K + j];
-            if (pij == 0.0f) continue;
-            float *restrict oj = out + (size_t)j * d;
-            for (int c = 0; c < d; c++) oj[c] += pij * xi[c];
-        }
-    }
+    gemm(out, (size_t)d, p, 1, TILE_K, x, (size_t)d, cols, d, rows, true);
 }
 
 /* Sets s[i][j] = -inf where the clipped rules of tile entry e leave (q0 + i, k0 + j) hidden. */
@@ -231,7 +264,7 @@ static float *scratch_floats(char **cursor, size_t n)
     return f;
 }
 
-static void forward_tile(const struct flash_plan *fp, const struct attn_tensors *t, const float *q, const float *k,
+TILE_FUNCTION static void forward_tile(const struct flash_plan *fp, const struct attn_tensors *t, const float *q, const float *k,
                          const float *v, int b, int h, int qt, struct fwd_scratch *w)
 {
     const struct attn_problem *p = &fp->p;
@@ -353,7 +386,7 @@ struct bwd_inputs {
 
 /* P and dS of one (query tile, key tile) pair, into w->s and w->dp: the recomputation both
  * passes share. Expects w->q (scaled Q), w->d_o, w->kt, w->vt, w->lse, w->dsum loaded. */
-static void tile_probs_and_grads(const struct mask_tiles *mt, int64_t e, int64_t q0, int rows, int64_t k0, int cols,
+TILE_FUNCTION static void tile_probs_and_grads(const struct mask_tiles *mt, int64_t e, int64_t q0, int rows, int64_t k0, int cols,
                                  int d, struct bwd_scratch *w)
 {
     tile_matmul_nt(w->s, w->q, w->kt, rows, cols, d);
@@ -392,7 +425,7 @@ static void load_query_side(const struct attn_problem *p, const struct attn_tens
 }
 
 /* dQ of one (batch, query head, query tile): sum over its key tiles of dS K, times scale. */
-static void backward_dq_tile(const struct flash_plan *fp, const struct attn_tensors *t, const struct bwd_inputs *in,
+TILE_FUNCTION static void backward_dq_tile(const struct flash_plan *fp, const struct attn_tensors *t, const struct bwd_inputs *in,
                              int b, int h, int qt, struct bwd_scratch *w)
 {
     const struct attn_problem *p = &fp->p;
@@ -426,7 +459,7 @@ static void backward_dq_tile(const struct flash_plan *fp, const struct attn_tens
 
 /* dK and dV of one (batch, KV head, key tile): every query head of the group, every query
  * tile that sees it. Q is loaded scaled, so dS^T (scale Q) is already dK. */
-static void backward_dkv_tile(const struct flash_plan *fp, const struct attn_tensors *t, const struct bwd_inputs *in,
+TILE_FUNCTION static void backward_dkv_tile(const struct flash_plan *fp, const struct attn_tensors *t, const struct bwd_inputs *in,
                               int b, int hk, int kt, struct bwd_scratch *w)
 {
     const struct attn_problem *p = &fp->p;
