@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""Side-by-side table for bench/kernels.sh: longca's CSV (longca run --format csv) beside the
+PyTorch peers' CSV (bench/peers.py), TFLOP/s with flash's ratios to SDPA flash and FlexAttention,
+then the peak device memory of every run. Markdown, so it pastes into RESULTS.md."""
+import csv
+import sys
+
+PEERS = ["sdpa_flash", "sdpa_cudnn", "sdpa_efficient", "flex"]
+OURS = ["flash", "naive"]
+
+
+def load(longca_csvs, peers_csv):
+    runs = {}  # (mask, seqlen, direction) -> {name: (status, tflops, peak, message)}
+    for path in longca_csvs:
+        with open(path) as f:
+            for r in csv.DictReader(f):
+                key = (r["mask"], int(r["seqlen"]), r["direction"])
+                ok = r["status"] == "ok"
+                runs.setdefault(key, {})[r["kernel"]] = (r["status"], float(r["tflops"]) if ok else None,
+                                                         int(r["peak_mem_bytes"]) if ok else None, r["message"])
+    with open(peers_csv) as f:
+        for r in csv.DictReader(f):
+            key = (r["mask"], int(r["seqlen"]), r["direction"])
+            ok = r["status"] == "ok"
+            runs.setdefault(key, {})[r["peer"]] = (r["status"], float(r["tflops"]) if ok else None,
+                                                   int(r["peak_mem_bytes"]) if ok else None, r["note"])
+    return runs
+
+
+def cell(entry, what):
+    if entry is None:
+        return "-"
+    status, tflops, peak, _ = entry
+    if status != "ok":
+        return status.lower()
+    return f"{tflops:.1f}" if what == "tflops" else f"{peak / 2**30:.2f}"
+
+
+def ratio(a, b):
+    if not a or not b or a[1] is None or b[1] is None:
+        return "-"
+    return f"{a[1] / b[1]:.2f}x"
+
+
+def main():
+    if len(sys.argv) < 3:
+        sys.exit("usage: table.py LONGCA_CSV [LONGCA_CSV...] PEERS_CSV")
+    runs = load(sys.argv[1:-1], sys.argv[-1])
+    names = OURS + PEERS
+    order = sorted(runs, key=lambda k: (k[2], ["full", "causal", "sliding_window_causal", "causal_document"].index(k[0])
+                                        if k[0] in ("full", "causal", "sliding_window_causal", "causal_document") else 9, k[1]))
+    print("TFLOP/s (fwd 4*area*h_q*d, bwd 2.5x; area from the mask)\n")
+    print("| dir | mask | S | " + " | ".join(names) + " | flash/sdpa_flash | flash/flex |")
+    print("|" + "---|" * (len(names) + 5))
+    for key in order:
+        row = runs[key]
+        cells = [cell(row.get(n), "tflops") for n in names]
+        print(f"| {key[2]} | {key[0]} | {key[1] // 1024}K | " + " | ".join(cells) +
+              f" | {ratio(row.get('flash'), row.get('sdpa_flash'))} | {ratio(row.get('flash'), row.get('flex'))} |")
+    print("\nPeak device memory, GiB (inputs, outputs and workspace of the run)\n")
+    print("| dir | mask | S | " + " | ".join(names) + " |")
+    print("|" + "---|" * (len(names) + 3))
+    for key in order:
+        row = runs[key]
+        print(f"| {key[2]} | {key[0]} | {key[1] // 1024}K | " + " | ".join(cell(row.get(n), "mem") for n in names) + " |")
+    notes = {(n, e[3]) for row in runs.values() for n, e in row.items() if e[3] and e[0] != "ok" or (e[3] and n in PEERS)}
+    if notes:
+        print("\nNotes")
+        for n, msg in sorted(notes):
+            print(f"- {n}: {msg}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,13 @@
+/* The CUDA backend as the rest of longca sees it: the device table and the kernels' tables
+ * (registered by kernels/kernels.c when built with CUDA). */
+#ifndef LC_CUDA_BACKEND_H
+#define LC_CUDA_BACKEND_H
+
+#include "core/device.h"
+#include "core/kernel.h"
+
+extern const struct device_ops device_cuda;     /* kernels/cuda/device_cuda.c */
+extern const struct kernel_ops kernel_naive;    /* "naive": cuBLAS QK^T, masked softmax, cuBLAS PV */
+extern const struct kernel_ops kernel_flash;    /* "flash": fused tiled attention, fwd + bwd */
+
+#endif
