@@ -144,6 +144,32 @@ int64_t cp_layout_tokens(const struct cp_layout *l)
     return n;
 }
 
+void cp_layout_gather(const struct cp_layout *l, void *dst, const void *src, int64_t batch, int64_t src_rows,
+                      size_t row_bytes)
+{
+    char *d = dst;
+    for (int64_t b = 0; b < batch; b++)
+        for (int i = 0; i < l->n; i++) {
+            size_t bytes = (size_t)l->seg[i].len * row_bytes;
+            if (l->seg[i].src == CP_PAD) memset(d, 0, bytes);
+            else memcpy(d, (const char *)src + ((size_t)(b * src_rows + l->seg[i].src)) * row_bytes, bytes);
+            d += bytes;
+        }
+}
+
+void cp_layout_scatter(const struct cp_layout *l, void *dst, const void *src, int64_t batch, int64_t dst_rows,
+                       size_t row_bytes)
+{
+    const char *s = src;
+    for (int64_t b = 0; b < batch; b++)
+        for (int i = 0; i < l->n; i++) {
+            size_t bytes = (size_t)l->seg[i].len * row_bytes;
+            if (l->seg[i].src != CP_PAD)
+                memcpy((char *)dst + ((size_t)(b * dst_rows + l->seg[i].src)) * row_bytes, s, bytes);
+            s += bytes;
+        }
+}
+
 struct rule_buf {
     struct mask_rule *v;
     int64_t n, cap;

@@ -45,6 +45,14 @@ void cp_layout_free(struct cp_layout *l);
 /* Number of real (non-padding) rows. */
 int64_t cp_layout_tokens(const struct cp_layout *l);
 
+/* Host copies between a [batch, rows, row_bytes] global array and a layout's local rows: gather
+ * zeroes padding rows, scatter skips them. LSE-like [batch, heads, rows] arrays pass
+ * batch * heads as batch and 4 bytes a row. */
+void cp_layout_gather(const struct cp_layout *l, void *dst, const void *src, int64_t batch, int64_t src_rows,
+                      size_t row_bytes);
+void cp_layout_scatter(const struct cp_layout *l, void *dst, const void *src, int64_t batch, int64_t dst_rows,
+                       size_t row_bytes);
+
 /* The mask seen by local Q rows `q` against local KV rows `k`, from the global view. */
 enum lc_status cp_view_between(const struct mask_view *global, const struct cp_layout *q, const struct cp_layout *k,
                                struct mask_view *out, char *err);

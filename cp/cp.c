@@ -1,0 +1,35 @@
+/* Registration of the CP methods, and the input checks they share. */
+#include "cp/cp.h"
+
+#include "cp/methods.h"
+
+void cp_register_all(void)
+{
+    cp_method_register(&cp_method_allgather);
+    cp_method_register(&cp_method_ring);
+    cp_method_register(&cp_method_ulysses);
+    cp_method_register(&cp_method_usp);
+    cp_method_register(&cp_method_double_ring);
+}
+
+enum lc_status cp_validate_common(const struct run_spec *spec, int64_t unit, const char *why_unit, char *err)
+{
+    if (mask_pattern_is_block_sparse(spec->mask))
+        return lc_fail(err, LC_ERR_UNSUPPORTED, "%s: CP methods support the 12 static masks, not %s", spec->cp_method,
+                       mask_pattern_name(spec->mask));
+    if (spec->seqlen % unit)
+        return lc_fail(err, LC_ERR_INVALID, "%s on %d GPUs: sequence length %lld is not divisible by %lld (%s)",
+                       spec->cp_method, spec->gpus, (long long)spec->seqlen, (long long)unit, why_unit);
+    return LC_OK;
+}
+
+enum lc_status cp_validate_heads(const struct run_spec *spec, int degree, const char *what, char *err)
+{
+    if (spec->heads_q % degree)
+        return lc_fail(err, LC_ERR_INVALID, "%s: %d query heads are not divisible by %s (%d)", spec->cp_method,
+                       spec->heads_q, what, degree);
+    if (spec->heads_kv % degree && degree % spec->heads_kv)
+        return lc_fail(err, LC_ERR_INVALID, "%s: %d KV heads neither divide into nor replicate over %s (%d)",
+                       spec->cp_method, spec->heads_kv, what, degree);
+    return LC_OK;
+}

@@ -1,0 +1,36 @@
+/* LoongTrain's double ring (cp.md B5): windows of consecutive ranks run an inner ring while the
+ * outer ring moves each window's KV to the next window, hidden behind the inner steps; dK/dV
+ * travel back on inner and outer rings of their own. The window is --cp-inner, or by default
+ * the largest proper divisor of the GPU count up to 8 (a node's NVLink domain). */
+#include "cp/methods.h"
+
+static int double_ring_window(const struct run_spec *spec)
+{
+    if (spec->cp_inner > 0) return spec->cp_inner;
+    int best = 1;
+    for (int w = 2; w < spec->gpus && w <= 8; w++)
+        if (spec->gpus % w == 0) best = w;
+    return best;
+}
+
+static enum lc_status double_ring_validate(const struct run_spec *spec, char *err)
+{
+    int w = double_ring_window(spec);
+    if (w < 1 || spec->gpus % w)
+        return lc_fail(err, LC_ERR_INVALID, "double_ring: window %d does not divide %d GPUs", w, spec->gpus);
+    return cp_validate_common(spec, spec->gpus > 1 ? 2 * (int64_t)spec->gpus : 1, "zigzag chunks: 2 x GPUs", err);
+}
+
+static enum lc_status double_ring_execute(const struct runner_env *env, const struct run_spec *spec, int run_id,
+                                          struct run_result *out)
+{
+    const struct cp_degrees degrees = {1, double_ring_window(spec)};
+    return cp_execute(env, spec, run_id, out, &cp_hybrid_algo, &degrees);
+}
+
+const struct cp_method_ops cp_method_double_ring = {
+    .name = "double_ring",
+    .summary = "LoongTrain double ring: inner ring in windows (--cp-inner), outer ring across them",
+    .validate = double_ring_validate,
+    .execute = double_ring_execute,
+};

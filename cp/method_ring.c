@@ -1,0 +1,23 @@
+/* Ring attention (cp.md B2): K and V travel around all ranks, one zigzag-balanced block per
+ * step, communication posted before each step's attention; the dK/dV ring follows one step
+ * behind in fp32. The engine is cp/ring.c with a single window. */
+#include "cp/methods.h"
+
+static enum lc_status ring_validate(const struct run_spec *spec, char *err)
+{
+    return cp_validate_common(spec, spec->gpus > 1 ? 2 * (int64_t)spec->gpus : 1, "zigzag chunks: 2 x GPUs", err);
+}
+
+static enum lc_status ring_execute(const struct runner_env *env, const struct run_spec *spec, int run_id,
+                                   struct run_result *out)
+{
+    const struct cp_degrees degrees = {1, spec->gpus};
+    return cp_execute(env, spec, run_id, out, &cp_hybrid_algo, &degrees);
+}
+
+const struct cp_method_ops cp_method_ring = {
+    .name = "ring",
+    .summary = "ring attention: P2P KV ring, zigzag balance, fp32 LSE merge, dK/dV ring one step behind",
+    .validate = ring_validate,
+    .execute = ring_execute,
+};

@@ -1,0 +1,25 @@
+/* DeepSpeed-Ulysses (cp.md B3): an all-to-all turns sequence shards into head shards, every
+ * rank attends over the whole sequence for heads/P query heads (any mask, no imbalance), and an
+ * all-to-all turns the output back. KV heads fewer than the ranks are replicated, their
+ * gradients summed. The engine is cp/hybrid.c with rings of one rank. */
+#include "cp/methods.h"
+
+static enum lc_status ulysses_validate(const struct run_spec *spec, char *err)
+{
+    enum lc_status st = cp_validate_heads(spec, spec->gpus, "GPUs", err);
+    return st ? st : cp_validate_common(spec, spec->gpus, "one slice per GPU", err);
+}
+
+static enum lc_status ulysses_execute(const struct runner_env *env, const struct run_spec *spec, int run_id,
+                                      struct run_result *out)
+{
+    const struct cp_degrees degrees = {spec->gpus, 1};
+    return cp_execute(env, spec, run_id, out, &cp_hybrid_algo, &degrees);
+}
+
+const struct cp_method_ops cp_method_ulysses = {
+    .name = "ulysses",
+    .summary = "DeepSpeed-Ulysses: all-to-all sequence<->heads; GQA KV heads replicated when fewer than GPUs",
+    .validate = ulysses_validate,
+    .execute = ulysses_execute,
+};

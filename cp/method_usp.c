@@ -1,0 +1,46 @@
+/* USP (cp.md B4): Ulysses all-to-all inside groups of u consecutive ranks, zigzag ring attention
+ * across the P / u groups. u is --cp-inner, or by default the largest that the heads allow
+ * without replication, within a node (8) and dividing the GPU count: Ulysses while it can, the
+ * ring beyond (the degree rule of the USP paper). */
+#include "cp/methods.h"
+
+static int64_t usp_unit(int gpus, int u)
+{
+    int r = gpus / u;
+    return (r > 1 ? 2 * (int64_t)r : 1) * u;
+}
+
+static int usp_ulysses(const struct run_spec *spec)
+{
+    if (spec->cp_inner > 0) return spec->cp_inner;
+    int best = 1;
+    for (int u = 2; u <= spec->gpus && u <= 8; u++)
+        if (spec->gpus % u == 0 && spec->heads_q % u == 0 && spec->heads_kv % u == 0 &&
+            spec->seqlen % usp_unit(spec->gpus, u) == 0)
+            best = u;
+    return best;
+}
+
+static enum lc_status usp_validate(const struct run_spec *spec, char *err)
+{
+    int u = usp_ulysses(spec);
+    if (u < 1 || spec->gpus % u)
+        return lc_fail(err, LC_ERR_INVALID, "usp: ulysses degree %d does not divide %d GPUs", u, spec->gpus);
+    enum lc_status st = cp_validate_heads(spec, u, "the ulysses degree", err);
+    return st ? st : cp_validate_common(spec, usp_unit(spec->gpus, u), "ulysses degree x 2 x ring degree", err);
+}
+
+static enum lc_status usp_execute(const struct runner_env *env, const struct run_spec *spec, int run_id,
+                                  struct run_result *out)
+{
+    const int u = usp_ulysses(spec);
+    const struct cp_degrees degrees = {u, spec->gpus / u};
+    return cp_execute(env, spec, run_id, out, &cp_hybrid_algo, &degrees);
+}
+
+const struct cp_method_ops cp_method_usp = {
+    .name = "usp",
+    .summary = "USP 2D: Ulysses in groups of --cp-inner ranks x zigzag ring across (default: best split)",
+    .validate = usp_validate,
+    .execute = usp_execute,
+};

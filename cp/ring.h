@@ -1,0 +1,52 @@
+/* Ring attention over one ring of CP ranks, plain or double (LoongTrain).
+ *
+ * The ring's members are cut into windows of `window` consecutive members. Each outer step
+ * passes every member's current KV to the same position in the next window (the outer ring),
+ * while an inner ring inside the window passes it on member to member; a plain ring is one
+ * window of the whole ring. Every transfer is posted before the attention of its step, on its
+ * own communicator, double-buffered, and waited for only when its data is needed. Partial
+ * results merge in fp32 (cp/array.h). The backward runs the same KV rings, plus dK/dV rings one
+ * step behind (fp32): the inner one gathers a window's contributions to the KV block it held
+ * at the outer step, the outer one carries those sums home. */
+#ifndef LC_CP_RING_H
+#define LC_CP_RING_H
+
+#include "cp/run.h"
+
+struct cp_ring_config {
+    int size, window; /* members; consecutive members of one inner ring (divides size) */
+    int rank;         /* this rank's position in the ring */
+    int ring_id;      /* which ring (several rings run side by side under Ulysses) */
+    int heads_q, heads_kv;
+};
+
+struct cp_ring {
+    struct cp_ring_config cfg;
+    int64_t rows;       /* every member's */
+    int steps;          /* = size: one per KV block */
+    struct mask_view *views; /* per step: this rank's rows against the block's */
+    void **plans;            /* per step; NULL when the block has no visible pair */
+    double work;             /* visible pairs x heads_q x batch over all steps */
+    struct cp_comm *kv_inner, *kv_outer, *dkv_inner, *dkv_outer;
+    /* buffers (device) */
+    void *kv_in[2], *kv_out[2];
+    float *o_acc;
+    void *o_part;
+    float *lse_part;
+    float *dq_acc, *dkv_sum[4]; /* inner send / receive, outer send / receive */
+    void *dq_part, *dkv_part;
+};
+
+/* layouts: every member's rows (all the same count), in ring order. Makes the communicators
+ * (collective over the whole CP group), the per-step views and plans, and the buffers. */
+enum lc_status cp_ring_plan(struct cp_run *run, struct cp_ring *ring, const struct cp_ring_config *cfg,
+                            const struct cp_layout *layouts, char *err);
+/* q, kv (K then V) of this member in; o (dtype), lse out. */
+enum lc_status cp_ring_forward(struct cp_run *run, struct cp_ring *ring, const void *q, const void *kv, void *o,
+                               float *lse, char *err);
+/* The forward's q, kv, o, lse and d_o in; dq and dkv (dK then dV, dtype) out. */
+enum lc_status cp_ring_backward(struct cp_run *run, struct cp_ring *ring, const void *q, const void *kv, const void *o,
+                                const float *lse, const void *d_o, void *dq, void *dkv, char *err);
+void cp_ring_release(struct cp_run *run, struct cp_ring *ring);
+
+#endif
