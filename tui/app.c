@@ -31,6 +31,13 @@ int tui_key_delta(int key, int page)
     }
 }
 
+void tui_app_workers_ready(struct tui_app *app)
+{
+    if (app->setup_for_workers || app->model.n_workers < app->workers) return;
+    app->setup_for_workers = true;
+    if (!tui_model_cpu_only(&app->model)) tui_setup_init(&app->setup, app->workers, true);
+}
+
 void tui_app_start_sweep(struct tui_app *app)
 {
     if (!app->session) {

@@ -36,8 +36,9 @@ struct tui_app {
     struct tui_model model;
     struct tui_setup setup;
     struct session *session; /* NULL when replaying a capture */
-    const char *capture;     /* live: where events are written; view: the file replayed */
+    char capture[4096];      /* live: where events are written; view: the file replayed */
     int workers;             /* live: workers the session has */
+    bool setup_for_workers;  /* Setup's defaults follow the workers' backend (after their hello) */
     enum tui_screen_id screen;
 
     int runs_sel, runs_top;  /* Runs: cursor and first row of the results table */
@@ -63,7 +64,10 @@ struct tui_app {
 /* The status line says fmt (an error in the error colour). */
 void tui_app_say(struct tui_app *app, bool error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* Actions shared by keys and the function bar (tui_main.c). */
+/* Once every worker said hello: GPU workers get GPU defaults on Setup (CPU ones already have theirs). */
+void tui_app_workers_ready(struct tui_app *app);
+
+/* Actions shared by keys and the function bar. */
 void tui_app_start_sweep(struct tui_app *app);
 void tui_app_cancel(struct tui_app *app);
 void tui_app_export(struct tui_app *app);

@@ -149,9 +149,10 @@ int tui_picture_cells(int rows, int cols)
 
 void tui_layout_setup(const struct tui_rect *body, struct tui_setup_layout *out)
 {
-    /* Fields take about 40 % (30..44 columns); choices 22..30; the picture the rest. */
+    /* Fields take about 40 % (30..44 columns); choices 26..30 (the longest mask name fits);
+     * the picture the rest. */
     int fw = tui_clamp(body->w * 2 / 5, 30, 44);
-    int cw = tui_clamp(body->w / 4, 22, 30);
+    int cw = tui_clamp(body->w / 4, 26, 30);
     if (fw + cw > body->w) {
         fw = body->w / 2;
         cw = body->w - fw;

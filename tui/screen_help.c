@@ -52,7 +52,7 @@ static void draw(WINDOW *win, const struct tui_rect *r, struct tui_app *app)
         else
             tui_put(win, r->y + i, r->x, r->w, TUI_ROLE_NORMAL, line);
     }
-    if (app->capture && r->h > 0 && app->help_top + r->h >= N_LINES && N_LINES < r->h)
+    if (app->capture[0] && r->h > 0 && app->help_top + r->h >= N_LINES && N_LINES < r->h)
         tui_putf(win, r->y + N_LINES, r->x, r->w, TUI_ROLE_DIM, "  capture: %s", app->capture);
 }
 

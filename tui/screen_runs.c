@@ -36,8 +36,11 @@ static void draw_workers(WINDOW *win, const struct tui_rect *r, const struct tui
     for (int i = 0; i < m->n_workers && i + 1 < r->h; i++) {
         const struct tui_worker *w = &m->workers[i];
         int y = r->y + 1 + i;
-        int x = r->x + 2 + tui_putf(win, y, r->x + 2, r->w - 2, TUI_ROLE_NORMAL, "rank %-3d %-16.16s %-34.34s ",
-                                    w->rank, w->hello.host, w->hello.device);
+        int pid = app->session ? session_worker_pid(app->session, w->rank) : 0;
+        char pid_text[24] = "";
+        if (pid > 0) snprintf(pid_text, sizeof(pid_text), "pid %d", pid);
+        int x = r->x + 2 + tui_putf(win, y, r->x + 2, r->w - 2, TUI_ROLE_NORMAL, "rank %-3d %-12.12s %-34.34s %-10s ",
+                                    w->rank, w->hello.host, w->hello.device, pid_text);
         int room = r->x + r->w - x;
         if (w->lost)
             tui_putf(win, y, x, room, TUI_ROLE_FAIL, "LOST: %s", w->reason);

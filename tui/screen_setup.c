@@ -9,7 +9,7 @@
 #include "tui/app.h"
 #include "tui/widgets.h"
 
-#define LABEL_W 19
+#define LABEL_W 12
 
 /* Rebuilds the picture when the mask, its parameters or the room for it changed. */
 static void picture_refresh(struct tui_picture *p, const struct tui_setup *s, int cells)

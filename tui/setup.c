@@ -79,20 +79,20 @@ void tui_setup_init(struct tui_setup *s, int workers, bool gpu)
     for (int p = 0; p < MASK_PATTERN_COUNT; p++)
         add(&f[TUI_F_MASKS], mask_pattern_name((enum mask_pattern)p), p, p == (int)d.mask);
 
-    f[TUI_F_WINDOW] = (struct tui_field){.label = "Window W"};
+    f[TUI_F_WINDOW] = (struct tui_field){.label = "Window"};
     const int64_t windows[] = {128, 256, 512, 1024, 2048, 4096, 8192};
     for (int i = 0; i < 7; i++) add_tokens(&f[TUI_F_WINDOW], windows[i], windows[i] == 1024);
 
-    f[TUI_F_GLOBAL] = (struct tui_field){.label = "Global tokens G"};
+    f[TUI_F_GLOBAL] = (struct tui_field){.label = "Global"};
     const int64_t globals[] = {64, 256, 1024, 4096};
     for (int i = 0; i < 4; i++) add_tokens(&f[TUI_F_GLOBAL], globals[i], globals[i] == 1024);
 
-    f[TUI_F_BLOCK] = (struct tui_field){.label = "Block B"};
+    f[TUI_F_BLOCK] = (struct tui_field){.label = "Block"};
     add(&f[TUI_F_BLOCK], "default", 0, true);
     const int64_t blocks[] = {64, 128, 256, 512, 1024};
     for (int i = 0; i < 5; i++) add_tokens(&f[TUI_F_BLOCK], blocks[i], false);
 
-    f[TUI_F_DENSITY] = (struct tui_field){.label = "Sparse density"};
+    f[TUI_F_DENSITY] = (struct tui_field){.label = "Density"};
     const int densities[] = {10, 25, 50, 75, 90}; /* percent */
     for (int i = 0; i < 5; i++) {
         char label[TUI_CHOICE_LEN];
@@ -129,7 +129,7 @@ void tui_setup_init(struct tui_setup *s, int workers, bool gpu)
     add(&f[TUI_F_CP], "none", -1, true);
     for (int i = 0; i < cp_method_count(); i++) add(&f[TUI_F_CP], cp_method_at(i)->name, i, false);
 
-    f[TUI_F_GPUS] = (struct tui_field){.label = "GPUs (ranks)", .multi = true};
+    f[TUI_F_GPUS] = (struct tui_field){.label = "GPUs", .multi = true};
     int max_gpus = workers > 0 ? workers : 1;
     if (max_gpus > TUI_MAX_CHOICES) max_gpus = TUI_MAX_CHOICES;
     for (int g = 1; g <= max_gpus; g++) add_number(&f[TUI_F_GPUS], g, g == 1);
@@ -139,7 +139,7 @@ void tui_setup_init(struct tui_setup *s, int workers, bool gpu)
     for (int i = 0; i < 7; i++) add_number(&f[TUI_F_ITERS], iters[i], iters[i] == d.iters);
     ensure_selected(&f[TUI_F_ITERS]);
 
-    f[TUI_F_CHECK] = (struct tui_field){.label = "Check vs reference"};
+    f[TUI_F_CHECK] = (struct tui_field){.label = "Check"};
     add(&f[TUI_F_CHECK], "off", 0, gpu);
     add(&f[TUI_F_CHECK], "on", 1, !gpu);
 }

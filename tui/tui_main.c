@@ -13,7 +13,6 @@
 #include "core/commands.h"
 #include "core/parse.h"
 #include "core/report.h"
-#include "core/kernel.h"
 #include "core/worker.h"
 #include "tui/app.h"
 #include "tui/widgets.h"
@@ -292,7 +291,10 @@ static void main_loop(struct tui_app *app, const struct tui_options *opt)
     while (!app->quit && !stop_requested) {
         int ch = getch();
         if (ch != ERR) handle_key(&t, app, ch);
-        if (app->session) session_poll(app->session, &sink);
+        if (app->session) {
+            session_poll(app->session, &sink);
+            tui_app_workers_ready(app);
+        }
         if (t.dirty || t.drawn_generation != app->model.generation || t.drawn_setup != app->setup.generation) {
             draw_all(&t, app);
             t.dirty = false;
@@ -404,11 +406,9 @@ int cmd_tui(int argc, char **argv)
         app_free(&app);
         return LC_EXIT_FAILED;
     }
-    app.capture = session_capture_path(app.session);
+    snprintf(app.capture, sizeof(app.capture), "%s", session_capture_path(app.session));
     app.workers = session_worker_count(app.session);
-    bool gpu = false;
-    for (int i = 0; i < kernel_count(); i++) gpu |= kernel_at(i)->device == DEVICE_CUDA;
-    tui_setup_init(&app.setup, app.workers, gpu);
+    tui_setup_init(&app.setup, app.workers, false);
     catch_stop_signals();
     main_loop(&app, &opt);
     if (session_busy(app.session)) session_cancel(app.session);
@@ -455,7 +455,7 @@ int cmd_view(int argc, char **argv)
         app_free(&app);
         return LC_EXIT_USAGE;
     }
-    app.capture = file;
+    snprintf(app.capture, sizeof(app.capture), "%s", file);
     app.screen = TUI_SCREEN_RUNS;
     tui_setup_init(&app.setup, app.model.n_workers, !tui_model_cpu_only(&app.model));
     if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {

@@ -1,0 +1,204 @@
+#!/bin/bash
+# End to end: the live TUI under tmux, with `longca` spawning 2 real CPU worker ranks.
+# Chooses causal and sliding-window masks at 1K and 2K, runs the sweep and checks the results
+# table (TFLOP/s cells are numbers) and the Timeline breakdown (percentages sum to 100 +- 0.1);
+# resizes mid-run; opens help; cancels a sweep; makes a run fail on a worker and checks its rank
+# and reason show; quits with status 0 and no process left; then `longca view` of the capture
+# shows the same results table. Every wait has a deadline.
+set -u
+LONGCA=$(realpath "${1:?usage: tui_test.sh PATH_TO_LONGCA}")
+command -v tmux >/dev/null || { echo "skipped: tmux is not installed"; exit 77; }
+"$LONGCA" --help >/dev/null 2>&1 || { echo "FAIL: $LONGCA does not run"; exit 1; }
+
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+WORK=$(mktemp -d)
+SOCK="$WORK/tmux.sock" # a private tmux server: the user's sessions are never touched
+tm() { tmux -S "$SOCK" "$@"; }
+cleanup() {
+    tm kill-server 2>/dev/null
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+screen() { tm capture-pane -p -t tui 2>/dev/null; }
+fail() {
+    echo "FAIL: $*"
+    echo "---- screen ----"
+    screen
+    exit 1
+}
+# wait_for SECONDS PATTERN: until the screen shows PATTERN (grep -E).
+wait_for() {
+    local deadline=$((SECONDS + $1))
+    while ((SECONDS < deadline)); do
+        screen | grep -Eq -- "$2" && return 0
+        sleep 0.2
+    done
+    fail "no '$2' on screen after $1 s"
+}
+keys() {
+    tm send-keys -t tui "$@"
+    sleep 0.2
+}
+# The row of the Setup field LABEL (the line starting with it).
+field() { screen | grep -E "^$1 " | head -1; }
+# Moves the Setup cursor onto field number N (0 = Kernels) from the top.
+goto_field() {
+    keys Home
+    for ((i = 0; i < $1; i++)); do keys j; done
+}
+# Inside a field's choices: moves to the choice labelled LABEL and toggles it.
+toggle_choice() {
+    keys Home
+    local n first
+    n=$(screen | grep -nE "(\[[ x]\]|\([ *]\)) $1( |\$)" | head -1 | cut -d: -f1)
+    first=$(screen | grep -nE "(\[[ x]\]|\([ *]\)) " | head -1 | cut -d: -f1)
+    [ -n "$n" ] && [ -n "$first" ] || fail "no choice '$1'"
+    for ((i = first; i < n; i++)); do keys j; done
+    keys Space
+}
+
+cd "$WORK" || exit 1
+tm new-session -d -s tui -x 100 -y 30 \
+    "'$LONGCA' --capture '$WORK/session.lccap'; echo \$? > '$WORK/exit_status'; sleep 600"
+
+# 1. Setup appears once both workers said hello.
+wait_for 60 "live, 2 workers"
+wait_for 5 "^Kernels "
+
+# 2. Masks: causal (the default) and sliding_window; sequence lengths 1K and 2K.
+goto_field 1
+keys l
+toggle_choice sliding_window
+keys h
+field Masks | grep -q "causal,sliding_window" || fail "masks not chosen: $(field Masks)"
+goto_field 7
+keys l
+toggle_choice 2K
+keys h
+field "Seq lengths" | grep -q "1K,2K" || fail "sequence lengths not chosen: $(field 'Seq lengths')"
+wait_for 5 "Start 4 runs"
+
+# 3. Start; resize while it runs; wait for the four result rows.
+keys F5
+wait_for 10 "Running [0-9]+ of 4"
+tm resize-window -t tui -x 80 -y 24
+sleep 0.5
+wait_for 5 "F1Help"
+screen | head -1 | grep -q "runs" || fail "title lost after resizing to 80x24"
+tm resize-window -t tui -x 100 -y 30
+wait_for 300 "Sweep finished: 4 done"
+
+rows=$(screen | grep -E "^ +[0-3] (cpu|cpu_ref) ")
+[ "$(echo "$rows" | wc -l)" -eq 4 ] || fail "expected 4 result rows, got: $rows"
+# Columns at 100 wide: ... ms TFLOP/s memory(2 words) check: TFLOP/s is the 4th field from the end.
+echo "$rows" | awk '{ t = $(NF-3); if (t !~ /^[0-9]+(\.[0-9]+)?$/) { print "bad TFLOP/s cell: " t " in: " $0; bad = 1 } }
+                    END { exit bad }' || fail "TFLOP/s cells are not numbers"
+echo "$rows" | grep -q "pass" || fail "no check passed"
+
+# 4. Timeline: per-rank breakdown percentages sum to 100 +- 0.1.
+keys 3
+wait_for 5 "comp-only"
+pct=$(screen | grep -E "^ +% ")
+[ -n "$pct" ] || fail "no breakdown percentages"
+echo "$pct" | awk '{ s = $2 + $3 + $4 + $5 + $6; if (s < 99.9 || s > 100.1) { print "sum " s ": " $0; bad = 1 } }
+                   END { exit bad }' || fail "breakdown percentages do not sum to 100"
+
+# 5. Help opens (F1), and ? too.
+keys F1
+wait_for 5 "Breakdown \\(Holistic Trace Analysis"
+keys 1
+keys '?'
+wait_for 5 "^Keys"
+
+# 6. Cancel a sweep: 8 runs of 4K, cancelled at once.
+keys 1
+goto_field 7
+keys l
+toggle_choice 4K
+keys h
+keys F5
+wait_for 10 "Running [0-9]+ of (1[0-9]|[0-9])"
+keys F7
+wait_for 120 "Sweep finished: [0-9]+ done, [0-9]+ failed, [1-9][0-9]* cancelled"
+
+# 7. A run that fails on a worker. If this build has a kernel that needs a CUDA device, the CPU
+#    workers refuse it (rank and reason in the message); in any build, killing the worker of a
+#    running run fails it with that rank.
+keys 1
+goto_field 7
+keys l
+toggle_choice 4K
+toggle_choice 2K
+keys h
+goto_field 0
+keys l
+gpu_kernel=$(screen | grep -Eo "\[[ x]\] [a-z0-9_]+" | awk '{print $3}' | grep -vE "^(cpu|cpu_ref)$" | head -1)
+if [ -n "$gpu_kernel" ]; then
+    toggle_choice "$gpu_kernel"
+    toggle_choice cpu
+    keys h
+    keys F5
+    wait_for 120 "Sweep finished"
+    keys End
+    wait_for 10 "needs a CUDA device; rank [12]"
+    keys 1
+    goto_field 0
+    keys l
+    toggle_choice cpu
+    toggle_choice "$gpu_kernel"
+else
+    echo "note: no CUDA kernel in this build"
+fi
+keys h
+# 8K with 100 iterations keeps the run busy while its worker (rank 1) is killed.
+goto_field 7
+keys l
+toggle_choice 8K
+toggle_choice 1K
+keys h
+goto_field 14
+keys l
+toggle_choice 100
+keys h
+keys F5
+wait_for 20 "Running [0-9]+ of"
+pid=$(screen | grep -Eo "rank 1 .*pid [0-9]+" | grep -Eo "pid [0-9]+" | awk '{print $2}')
+[ -n "$pid" ] || fail "no pid shown for rank 1"
+kill -9 "$pid"
+wait_for 60 "LOST"
+wait_for 60 "FAIL r1"
+# The TUI keeps working: screens switch and help opens.
+keys Tab
+keys F1
+wait_for 5 "^Keys"
+
+# 8. Quit: exit status 0, no process left behind.
+keys q
+deadline=$((SECONDS + 60))
+while [ ! -f "$WORK/exit_status" ] && ((SECONDS < deadline)); do sleep 0.2; done
+[ -f "$WORK/exit_status" ] || fail "longca did not exit within 60 s of q"
+status=$(cat "$WORK/exit_status")
+[ "$status" = 0 ] || fail "exit status $status"
+# The tmux server's own command line names the binary: stop it before looking.
+last_screen=$(screen)
+tm kill-server 2>/dev/null
+sleep 1
+left=$(pgrep -f "$LONGCA")
+[ -z "$left" ] || { echo "$last_screen"; fail "processes left: $(ps -o pid,args -p "$(echo $left | tr ' ' ,)")"; }
+
+# 9. `longca view` of the capture shows the same results table.
+[ -f "$WORK/session.lccap" ] || fail "no capture written"
+tm new-session -d -s tui -x 100 -y 30 "'$LONGCA' view '$WORK/session.lccap'; echo \$? > '$WORK/view_status'; sleep 600"
+wait_for 10 "longca view"
+view_rows=$(screen | grep -E "^ +[0-3] (cpu|cpu_ref) ")
+[ "$view_rows" = "$rows" ] || fail "view shows a different table:
+live:
+$rows
+view:
+$view_rows"
+keys q
+deadline=$((SECONDS + 10))
+while [ ! -f "$WORK/view_status" ] && ((SECONDS < deadline)); do sleep 0.2; done
+[ "$(cat "$WORK/view_status" 2>/dev/null)" = 0 ] || fail "longca view did not quit with status 0"
+echo "tui_test: all passed"
