@@ -25,7 +25,13 @@ const float *cpu_stage_f32(enum lc_dtype dtype, const void *src, size_t n, char 
 {
     if (dtype == LC_FP32) return src;
     float *dst = (float *)*cursor;
-    dtype_to_f32(dtype, dst, src, n);
+    const size_t chunk = 1 << 16; /* converted by all threads: a serial pass shows in short runs */
+    const int64_t n_chunks = (int64_t)((n + chunk - 1) / chunk);
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n_chunks; i++) {
+        size_t at = (size_t)i * chunk, len = n - at < chunk ? n - at : chunk;
+        dtype_to_f32(dtype, dst + at, (const char *)src + at * dtype_size(dtype), len);
+    }
     *cursor += n * sizeof(float);
     return dst;
 }
