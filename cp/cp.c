@@ -26,10 +26,11 @@ enum lc_status cp_validate_common(const struct run_spec *spec, int64_t unit, con
 enum lc_status cp_validate_heads(const struct run_spec *spec, int degree, const char *what, char *err)
 {
     if (spec->heads_q % degree)
-        return lc_fail(err, LC_ERR_INVALID, "%s: %d query heads are not divisible by %s (%d)", spec->cp_method,
-                       spec->heads_q, what, degree);
+        return lc_fail(err, LC_ERR_INVALID, "%s: %d query heads do not split evenly over %d %s", spec->cp_method,
+                       spec->heads_q, degree, what);
     if (spec->heads_kv % degree && degree % spec->heads_kv)
-        return lc_fail(err, LC_ERR_INVALID, "%s: %d KV heads neither divide into nor replicate over %s (%d)",
-                       spec->cp_method, spec->heads_kv, what, degree);
+        return lc_fail(err, LC_ERR_INVALID,
+                       "%s: %d KV heads neither split evenly over %d %s nor replicate onto them (%d is no multiple of %d)",
+                       spec->cp_method, spec->heads_kv, degree, what, degree, spec->heads_kv);
     return LC_OK;
 }

@@ -26,7 +26,7 @@ static enum lc_status usp_validate(const struct run_spec *spec, char *err)
     int u = usp_ulysses(spec);
     if (u < 1 || spec->gpus % u)
         return lc_fail(err, LC_ERR_INVALID, "usp: ulysses degree %d does not divide %d GPUs", u, spec->gpus);
-    enum lc_status st = cp_validate_heads(spec, u, "the ulysses degree", err);
+    enum lc_status st = cp_validate_heads(spec, u, "Ulysses ranks", err);
     return st ? st : cp_validate_common(spec, usp_unit(spec->gpus, u), "ulysses degree x 2 x ring degree", err);
 }
 

@@ -148,8 +148,8 @@ static void test_bad_input(void)
         enum mask_pattern mask;
         const char *expect;
     } cases[] = {
-        {"ulysses", 4, 6, 6, 0, 512, MASK_CAUSAL, "query heads are not divisible"},
-        {"ulysses", 4, 12, 3, 0, 512, MASK_CAUSAL, "KV heads neither divide"},
+        {"ulysses", 4, 6, 6, 0, 512, MASK_CAUSAL, "6 query heads do not split evenly over 4 GPUs"},
+        {"ulysses", 4, 12, 3, 0, 512, MASK_CAUSAL, "3 KV heads neither split evenly over 4 GPUs"},
         {"ring", 4, 8, 2, 0, 500, MASK_CAUSAL, "not divisible by 8"},
         {"allgather", 3, 8, 2, 0, 512, MASK_CAUSAL, "not divisible by 6"},
         {"ulysses", 4, 8, 2, 0, 510, MASK_CAUSAL, "not divisible by 4"},

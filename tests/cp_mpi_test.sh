@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Context parallelism under MPI, as CI runs it: every method x {full, causal, causal_document,
+# sliding_window_causal} x {fwd, bwd} x {8:8, 8:2} against the single-device reference on 4 and
+# on 2 ranks (tests/test_cp_methods.c), then the whole path through `longca run` with a front end
+# and 4 CPU workers, and bad CP input refused with one line and exit status 2.
+set -u
+longca=$1
+bin=$(dirname "$longca")/tests/test_cp_methods
+command -v mpirun >/dev/null || { echo "mpirun not found: skipping the MPI tests"; exit 77; }
+[ -x "$bin" ] || { echo "no test_cp_methods beside $longca: skipping"; exit 77; }
+# The ranks already share the cores; one OpenMP thread each keeps them from thrashing.
+export OMP_NUM_THREADS=1
+fail=0
+say() { echo "FAIL: $*"; fail=1; }
+
+for np in 4 2; do
+  timeout 600 mpirun --oversubscribe -np "$np" -x OMP_NUM_THREADS "$bin" || say "test_cp_methods on $np ranks"
+done
+
+methods=allgather,ring,ulysses,usp,double_ring
+masks=full,causal,causal_document,sliding_window_causal
+out=$(timeout 600 mpirun --oversubscribe -np 5 -x OMP_NUM_THREADS "$longca" run --cp "$methods" --gpus 4 \
+      --mask "$masks" --window 100 --seqlen 512 --heads 8:2 --head-dim 32 --direction fwd,bwd \
+      --warmup 0 --iters 1 --check --quiet --format csv)
+rc=$?
+passed=$(grep -c ',pass,' <<<"$out")
+[ "$rc" -eq 0 ] && [ "$passed" -eq 40 ] || say "longca run --cp $methods --gpus 4: exit $rc, $passed of 40 checks passed"$'\n'"$out"
+
+# Bad input: a clear line before anything runs.
+expect_refusal() {
+  local want=$1; shift
+  local err rc
+  err=$(timeout 60 mpirun --oversubscribe -np 3 "$longca" run --seqlen 512 --quiet "$@" 2>&1 >/dev/null); rc=$?
+  [ "$rc" -eq 2 ] && [[ $err == *"$want"* ]] || say "longca run $*: exit $rc, wanted 2 and '$want': $err"
+}
+expect_refusal "ulysses: 6 query heads do not split evenly over 4 GPUs" --cp ulysses --gpus 4 --heads 6:6
+expect_refusal "not divisible by 8" --cp ring --gpus 4 --seqlen 500
+expect_refusal "static masks" --cp ring --gpus 2 --mask block_sparse
+expect_refusal "session has 2 workers" --cp ring --gpus 4
+exit $fail
