@@ -185,12 +185,13 @@ static enum lc_status make_cp_comm(struct worker *w, const struct proto_run *run
 {
     MPI_Group all, members;
     MPI_Comm_group(w->workers, &all);
-    int range[1][3] = {{0, run->spec.gpus - 1, 1}};
+    int members_n = run->spec.gpus > 0 ? run->spec.gpus : 1; /* as the front end counts them */
+    int range[1][3] = {{0, members_n - 1, 1}};
     int rc = MPI_Group_range_incl(all, 1, range, &members);
     if (rc == MPI_SUCCESS) rc = MPI_Comm_create_group(w->workers, members, run->run_id & 0x7fff, out);
     MPI_Group_free(&all);
     if (rc == MPI_SUCCESS) MPI_Group_free(&members);
-    if (rc != MPI_SUCCESS) return lc_fail(err, LC_ERR_COMM, "cannot form the group of %d CP ranks", run->spec.gpus);
+    if (rc != MPI_SUCCESS) return lc_fail(err, LC_ERR_COMM, "cannot form the group of %d CP ranks", members_n);
     return LC_OK;
 }
 
@@ -203,7 +204,7 @@ static enum lc_status execute_run(struct worker *w, const struct proto_run *run)
     MPI_Comm cp_comm = MPI_COMM_NULL;
     struct cp_group *group = NULL;
     bool cp = strcmp(run->spec.cp_method, "none") != 0;
-    if (cp && run->spec.gpus > 1) {
+    if (cp) {
         enum lc_status st = make_cp_comm(w, run, &cp_comm, err);
         if (st == LC_OK) st = cp_group_create(cp_comm, dev, &group, err);
         if (st != LC_OK) {
