@@ -5,6 +5,7 @@
 #define LC_TIMELINE_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "event.h"
@@ -29,9 +30,26 @@ int timeline_take(struct timeline *tl, struct interval **out);
 /* A recorder of device activity (CUPTI) that fills a timeline between start and stop. */
 struct timeline_recorder {
     const char *name;
+    /* LC_OK with err left non-empty (clear it first) means it runs without a part, e.g.
+     * counters refused: show err and carry on. */
     enum lc_status (*start)(struct timeline *tl, char *err);
     void (*flush)(void); /* deliver completed records now */
     void (*stop)(void);
+
+    /* The members below are optional (NULL: not offered). */
+
+    /* Where the host is, called before it launches the work of a run, a timed iteration or a CP
+     * step (-1: outside any): tags the device records of what is launched next from this thread
+     * with iter and cp_step, and opens NVTX ranges. mark(-1, -1, -1) closes them. */
+    void (*mark)(int run_id, int iter, int cp_step);
+    /* Hardware counters over one range of work, in profiling iterations apart from timed ones:
+     * launch the work between counters_begin and counters_end, and again while *replay comes
+     * back true (metric sets needing several passes). LC_ERR_UNSUPPORTED carries the CUPTI
+     * reason (no privileges, busy counters, unsupported device): show it and carry on. */
+    enum lc_status (*counters_begin)(const char *range_name, char *err);
+    enum lc_status (*counters_end)(bool *replay, char *err);
+    /* Counter samples gathered since the last call (range results, PM samples); caller frees. */
+    int (*take_samples)(struct counter_sample **out);
 };
 
 #endif
