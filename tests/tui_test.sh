@@ -106,7 +106,7 @@ echo "$pct" | awk '{ s = $2 + $3 + $4 + $5 + $6; if (s < 99.9 || s > 100.1) { pr
 
 # 5. Help opens (F1), and ? too.
 keys F1
-wait_for 5 "Breakdown \\(Holistic Trace Analysis"
+wait_for 5 "Breakdown: Holistic Trace Analysis"
 keys 1
 keys '?'
 wait_for 5 "^Keys"

@@ -10,8 +10,7 @@
 #include "core/file_atomic.h"
 #include "core/report.h"
 
-/* The result a run is reported with: its own, or one made from its failure. */
-static bool row_result(const struct tui_run *r, struct run_result *out)
+bool tui_run_outcome(const struct tui_run *r, struct run_result *out)
 {
     if (!r->have_spec) return false;
     if (r->state == TUI_RUN_FAILED || r->state == TUI_RUN_CANCELLED) {
@@ -40,7 +39,7 @@ static enum lc_status write_one(const struct tui_model *m, const char *path, enu
     report_begin(&rep, fa.f, format, NULL, 0);
     for (int i = 0; i < m->n_runs; i++) {
         struct run_result res;
-        if (row_result(&m->runs[i], &res)) report_row(&rep, &m->runs[i].spec, &res);
+        if (tui_run_outcome(&m->runs[i], &res)) report_row(&rep, &m->runs[i].spec, &res);
     }
     report_end(&rep);
     *rows = rep.rows;

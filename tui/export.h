@@ -3,10 +3,15 @@
 #ifndef LC_TUI_EXPORT_H
 #define LC_TUI_EXPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/status.h"
 #include "tui/model.h"
+
+/* The result a finished run is reported with: its own, or one made from its failure (status and
+ * "rank N: reason"); false for runs without an outcome or a spec. */
+bool tui_run_outcome(const struct tui_run *r, struct run_result *out);
 
 /* Writes base.csv and base.json with one row per finished run (failed runs carry the failing
  * rank and reason as their message); *rows gets the count. */

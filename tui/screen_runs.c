@@ -190,8 +190,17 @@ static void draw_detail(WINDOW *win, const struct tui_rect *r, const struct tui_
 static void draw_table(WINDOW *win, const struct tui_rect *r, const struct tui_rect *detail, struct tui_app *app)
 {
     const struct tui_model *m = &app->model;
+    /* With CP runs in the table the CP column matters more than the kernel's name. */
+    struct tui_column cols[C_COUNT];
+    memcpy(cols, columns, sizeof(cols));
+    for (int i = 0; i < m->n_runs; i++)
+        if (strcmp(m->runs[i].spec.cp_method, "none") != 0 && m->runs[i].have_spec) {
+            cols[C_CP].priority = 1;
+            cols[C_KERNEL].priority = 2;
+            break;
+        }
     int xs[C_COUNT], ws[C_COUNT];
-    tui_layout_columns(columns, C_COUNT, r->w, xs, ws);
+    tui_layout_columns(cols, C_COUNT, r->w, xs, ws);
     tui_fill(win, r->y, r->x, r->w, TUI_ROLE_HEADER);
     for (int c = 0; c < C_COUNT; c++) {
         if (!ws[c]) continue;

@@ -15,6 +15,7 @@
 #include "core/report.h"
 #include "core/worker.h"
 #include "tui/app.h"
+#include "tui/export.h"
 #include "tui/widgets.h"
 
 static const struct tui_screen *const screens[TUI_SCREEN_COUNT] = {
@@ -434,8 +435,8 @@ static int print_results(const struct tui_model *m)
     struct report rep;
     report_begin(&rep, stdout, REPORT_TABLE, NULL, 0);
     for (int i = 0; i < m->n_runs; i++) {
-        const struct tui_run *r = &m->runs[i];
-        if (r->have_spec && r->have_result) report_row(&rep, &r->spec, &r->result);
+        struct run_result res;
+        if (tui_run_outcome(&m->runs[i], &res)) report_row(&rep, &m->runs[i].spec, &res);
     }
     report_end(&rep);
     return LC_EXIT_OK;
