@@ -92,7 +92,7 @@ static void row_csv(struct report *r, const struct run_spec *s, const struct run
     snprintf(message, sizeof message, "%s", res->message);
     for (char *c = message; *c; c++)
         if (*c == '"') *c = '\'';
-    fprintf(r->out, "%s,%s,%lld,%d,%d,%d,%d,%s,%s,%s,%d,%s,%.6f,%.6f,%.6f,%.3f,%.3f,%.6g,%.4f,%lld,%s,%.3g,%.3g,%.4f,%.6g,"
+    fprintf(r->out, "%s,%s,%lld,%d,%d,%d,%d,%s,%s,%s,%d,%s,%.6f,%.6f,%.6f,%.6g,%.6g,%.6g,%.4f,%lld,%s,%.3g,%.3g,%.4f,%.6g,"
                     "%.3f,%.3f,\"%s\"\n",
             s->kernel, mask_pattern_name(s->mask), (long long)s->seqlen, s->batch, s->heads_q, s->heads_kv, s->head_dim,
             dtype_name(s->dtype), direction_name(s->direction), s->cp_method, s->gpus, lc_status_name(res->status),
