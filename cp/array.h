@@ -28,6 +28,11 @@ struct cp_array_ops {
                                 const float *part_lse, int batch, int64_t rows, int heads, int head_dim, char *err);
 };
 
+extern const struct cp_array_ops cp_array_host; /* cp/array_cpu.c */
+#ifdef LONGCA_HAVE_CUDA
+extern const struct cp_array_ops cp_array_cuda; /* cp/cuda/array_cuda.c, on the CUDA device's stream */
+#endif
+
 /* The table for dev: the host one on the CPU backend; LC_ERR_UNSUPPORTED where none is built. */
 enum lc_status cp_array_ops_for(const struct device_ops *dev, const struct cp_array_ops **out, char *err);
 

@@ -49,18 +49,8 @@ static enum lc_status host_lse_merge(float *acc_o, float *acc_lse, const void *p
     return LC_OK;
 }
 
-static const struct cp_array_ops host_array_ops = {
+const struct cp_array_ops cp_array_host = {
     .copy2d = host_copy2d,
     .fill_f32 = host_fill_f32,
     .lse_merge = host_lse_merge,
 };
-
-enum lc_status cp_array_ops_for(const struct device_ops *dev, const struct cp_array_ops **out, char *err)
-{
-    if (dev->kind == DEVICE_CPU) {
-        *out = &host_array_ops;
-        return LC_OK;
-    }
-    return lc_fail(err, LC_ERR_UNSUPPORTED, "context parallelism on %s devices needs cp/cuda's array kernels (not in this build)",
-                   dev->name);
-}
