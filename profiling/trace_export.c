@@ -557,7 +557,11 @@ static void write_breakdown_fields(FILE *f, const struct prof_breakdown *b)
 
 /* HTA classifies GPU work by name: communication is "^nccl.*Kernel" (hta/utils/utils.py; older
  * releases took any "^nccl" or ".*ncclKernel"), memory "^(hip)?Memcpy|^(hip)?Memset|^dma". */
-static bool hta_sees_comm(const char *n) { return !strncmp(n, "nccl", 4) && strstr(n + 4, "Kernel"); }
+static bool hta_sees_comm(const char *n)
+{
+    const char *kernel = strstr(n, "Kernel");
+    return !strncmp(n, "nccl", 4) && kernel && kernel >= n + 4;
+}
 
 static bool hta_sees_memory(const char *n)
 {

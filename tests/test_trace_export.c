@@ -198,7 +198,8 @@ static int64_t ns_of(const struct json_value *us) { return llround(us->number * 
  * (hta/utils/utils.py, 0.5) and the older "^nccl|^hip|^hccl|.*ncclKernel.*" must both agree. */
 static bool hta_comm(const char *n)
 {
-    bool now = !strncmp(n, "nccl", 4) && strstr(n + 4, "Kernel");
+    const char *kernel = strstr(n, "Kernel");
+    bool now = !strncmp(n, "nccl", 4) && kernel && kernel >= n + 4;
     bool before = !strncmp(n, "nccl", 4) || !strncmp(n, "hip", 3) || !strncmp(n, "hccl", 4) || strstr(n, "ncclKernel");
     return now && before;
 }
