@@ -214,9 +214,11 @@ static enum lc_status trace_start(struct timeline *tl, char *err)
     pthread_mutex_unlock(&rec.lock);
     if (running) return lc_fail(err, LC_ERR_INTERNAL, "CUPTI tracing is already running");
 
-    CUptiResult r = cuptiActivityRegisterCallbacks(buffer_requested, buffer_completed);
+    static bool registered; /* buffers keep flowing to the same callbacks across runs */
+    CUptiResult r = registered ? CUPTI_SUCCESS : cuptiActivityRegisterCallbacks(buffer_requested, buffer_completed);
     if (r != CUPTI_SUCCESS)
         return lc_fail(err, LC_ERR_UNSUPPORTED, "CUPTI tracing unavailable: %s", cupti_error(r));
+    registered = true;
     for (size_t k = 0; k < N_KINDS; k++) {
         r = cuptiActivityEnable(traced_kinds[k]);
         if (r != CUPTI_SUCCESS) {
