@@ -36,6 +36,7 @@ static void run_usage(FILE *f)
             "  --iters N     timed iterations (default 20 GPU, 3 CPU)\n"
             "  --check       compare outputs and gradients with the CPU reference\n"
             "  --deterministic  deterministic backward where a kernel offers it\n"
+            "  --counters    GPU counters: pm (live sampling, default), range (profiling reps), off\n"
             "  --window --global --prefix --block --density --doclen --seed   mask parameters\n"
             "  --format      table (default), csv, json\n"
             "  --capture F   write the event stream to F (open it with longca view F)\n"

@@ -172,7 +172,7 @@ static struct attn_tensors device_tensors(const struct run_context *c)
 static enum lc_status run_once(struct run_context *c, enum run_direction dir, char *err)
 {
     struct attn_tensors t = device_tensors(c);
-    bool stamp = c->env->device->kind == DEVICE_CPU && !c->env->recorder;
+    bool stamp = c->env->device->kind == DEVICE_CPU && !c->env->recorder; /* GPUs: CUPTI's records */
     enum lc_status st = LC_OK;
     if (dir & DIR_FWD) {
         int64_t t0 = lc_now_ns();
@@ -188,49 +188,101 @@ static enum lc_status run_once(struct run_context *c, enum run_direction dir, ch
     return st;
 }
 
+static void recorder_mark(const struct runner_env *env, int run_id, int iter, int cp_step)
+{
+    if (env->recorder && env->recorder->mark) env->recorder->mark(run_id, iter, cp_step);
+}
+
+static void recorder_flush(const struct runner_env *env)
+{
+    if (env->recorder && env->recorder->flush) env->recorder->flush();
+}
+
+/* Counter samples gathered so far go out as one event (dropped when counters are off). */
+static void emit_counters(const struct runner_env *env, const struct run_spec *spec, int run_id)
+{
+    if (!env->recorder || !env->recorder->take_samples) return;
+    struct event ev;
+    event_init(&ev, EV_COUNTERS, run_id, env->rank);
+    ev.n_samples = env->recorder->take_samples(&ev.samples);
+    if (ev.n_samples && spec->counters != COUNTERS_OFF) emit(env, &ev);
+    event_free(&ev);
+}
+
 static enum lc_status timed_reps(struct run_context *c, int run_id, struct run_result *res, char *err)
 {
-    const struct device_ops *d = c->env->device;
+    const struct runner_env *env = c->env;
+    const struct device_ops *d = env->device;
     const struct run_spec *s = c->spec;
     enum lc_status st;
     /* A backward needs O and LSE: one untimed forward first. */
     if (s->direction == DIR_BWD && (st = run_once(c, DIR_FWD, err))) return st;
     if ((st = d->sync(err))) return st;
-    drop_intervals(c->env->timeline);
+    recorder_flush(env);
+    drop_intervals(env->timeline);
 
     struct device_event *from = d->event_create(), *to = d->event_create();
     double *ms = calloc((size_t)s->iters, sizeof *ms);
     if (!from || !to || !ms) st = lc_fail(err, LC_ERR_OOM, "no host memory for timers");
     int total = s->warmup + s->iters;
     for (int i = 0; i < total && !st; i++) {
-        if (c->env->cancel && *c->env->cancel) {
+        if (env->cancel && *env->cancel) {
             st = lc_fail(err, LC_ERR_CANCELLED, "cancelled at iteration %d of %d", i, total);
             break;
         }
         bool timed = i >= s->warmup;
-        c->env->timeline->iter = timed ? i - s->warmup : -1;
+        int iter = timed ? i - s->warmup : -1;
+        env->timeline->iter = iter;
         if (timed) d->flush_cache();
-        if (c->env->recorder && timed && c->env->recorder->flush) c->env->recorder->flush();
+        recorder_mark(env, run_id, iter, -1);
         d->event_record(from);
         st = run_once(c, s->direction, err);
         d->event_record(to);
         if (!st) st = d->sync(err);
         if (st) break;
+        /* Records of this iteration are complete after the sync: deliver them now, so warm-up
+         * kernels never arrive tagged as a timed iteration. */
+        recorder_flush(env);
         if (timed) {
-            ms[i - s->warmup] = d->event_elapsed_ms(from, to);
-            if (c->env->recorder && c->env->recorder->flush) c->env->recorder->flush();
-            emit_intervals(c->env, run_id);
+            ms[iter] = d->event_elapsed_ms(from, to);
+            emit_intervals(env, run_id);
         } else {
-            drop_intervals(c->env->timeline);
+            drop_intervals(env->timeline);
         }
-        emit_progress(c->env, run_id, timed ? PHASE_TIMED : PHASE_WARMUP, timed ? i - s->warmup + 1 : i + 1,
+        emit_counters(env, s, run_id);
+        emit_progress(env, run_id, timed ? PHASE_TIMED : PHASE_WARMUP, timed ? iter + 1 : i + 1,
                       timed ? s->iters : s->warmup);
     }
+    recorder_mark(env, -1, -1, -1);
     if (!st) stats_percentiles(ms, s->iters, &res->ms_median, &res->ms_p20, &res->ms_p80);
     free(ms);
     if (from) d->event_destroy(from);
     if (to) d->event_destroy(to);
     return st;
+}
+
+/* Range-profiler counters over profiling iterations apart from the timed ones (replayed while
+ * the metric set needs more passes). A refusal is noted in the result; the run still counts. */
+static void profile_counters(struct run_context *c, int run_id, struct run_result *res)
+{
+    const struct timeline_recorder *rec = c->env->recorder;
+    if (c->spec->counters != COUNTERS_RANGE || !rec || !rec->counters_begin) return;
+    emit_progress(c->env, run_id, PHASE_PROFILE, 0, 1);
+    char why[LC_ERRMSG_LEN] = "";
+    bool replay = false;
+    int passes = 0;
+    enum lc_status st;
+    do {
+        st = rec->counters_begin("attention", why);
+        if (!st) st = run_once(c, c->spec->direction, why);
+        if (!st) st = c->env->device->sync(why);
+        enum lc_status end = rec->counters_end(&replay, st ? NULL : why);
+        if (!st) st = end;
+    } while (!st && replay && ++passes < 64);
+    recorder_flush(c->env);
+    drop_intervals(c->env->timeline); /* replayed work is not the timeline users see */
+    emit_counters(c->env, c->spec, run_id);
+    if (st) snprintf(res->message, sizeof res->message, "counters unavailable: %.200s", why);
 }
 
 /* Compares out (dtype bytes from the device) with ref (fp32): |d| <= atol * max|ref| + rtol * |ref|
@@ -352,6 +404,7 @@ static enum lc_status execute_single(struct run_context *c, int run_id, struct r
     if ((s->direction & DIR_BWD) && (st = host_tensor_make(&c->d_o, c->nq, s->dtype, seed, 4, err))) return st;
     if ((st = device_alloc_all(c, err)) || (st = upload_inputs(c, err))) return st;
     if ((st = timed_reps(c, run_id, res, err))) return st;
+    profile_counters(c, run_id, res);
     res->peak_mem_bytes = (int64_t)d->peak_memory();
     double seconds = res->ms_median * 1e-3;
     res->tflops = res->tflops_mean = seconds > 0 ? res->flops / seconds / 1e12 : 0;
@@ -379,6 +432,7 @@ enum lc_status runner_execute(const struct runner_env *env, const struct run_spe
     struct event ev;
     event_init(&ev, EV_RUN_STARTED, run_id, env->rank);
     emit(env, &ev);
+    recorder_mark(env, run_id, -1, -1);
 
     memset(out, 0, sizeof *out);
     char err[LC_ERRMSG_LEN] = "";
@@ -403,7 +457,7 @@ enum lc_status runner_execute(const struct runner_env *env, const struct run_spe
         return st;
     }
     out->status = st;
-    snprintf(out->message, sizeof out->message, "%s", err);
+    if (st) snprintf(out->message, sizeof out->message, "%s", err); /* ok runs may carry a counters note */
     event_init(&ev, EV_RESULT, run_id, env->rank);
     ev.u.result = *out;
     emit(env, &ev);

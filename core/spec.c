@@ -25,6 +25,26 @@ int direction_parse(const char *name, enum run_direction *out)
     return 0;
 }
 
+const char *counter_mode_name(enum counter_mode m)
+{
+    switch (m) {
+    case COUNTERS_PM: return "pm";
+    case COUNTERS_RANGE: return "range";
+    case COUNTERS_OFF: return "off";
+    }
+    return "?";
+}
+
+int counter_mode_parse(const char *name, enum counter_mode *out)
+{
+    for (int m = COUNTERS_PM; m <= COUNTERS_OFF; m++)
+        if (!strcmp(name, counter_mode_name((enum counter_mode)m))) {
+            *out = (enum counter_mode)m;
+            return 0;
+        }
+    return -1;
+}
+
 void run_spec_defaults(struct run_spec *spec, bool gpu_kernel)
 {
     memset(spec, 0, sizeof *spec);

@@ -14,6 +14,12 @@ enum run_direction { DIR_FWD = 1, DIR_BWD = 2, DIR_FWD_BWD = 3 };
 const char *direction_name(enum run_direction d);
 int direction_parse(const char *name, enum run_direction *out);
 
+/* Hardware counters on GPUs: live PM sampling during the run (sparklines), or the range profiler
+ * over profiling iterations apart from the timed ones (one figure per metric); never both. */
+enum counter_mode { COUNTERS_PM = 0, COUNTERS_RANGE, COUNTERS_OFF };
+const char *counter_mode_name(enum counter_mode m);
+int counter_mode_parse(const char *name, enum counter_mode *out);
+
 #define LC_NAME_LEN 32
 #define LC_MAX_SEQLEN (1ll << 30) /* 1G tokens: anything beyond is a typo, not a run */
 
@@ -34,6 +40,7 @@ struct run_spec {
     int warmup, iters;
     bool check;
     bool deterministic;
+    enum counter_mode counters;
 };
 
 /* Defaults: LongCA-bench's shape on GPUs, a laptop-sized one on the CPU backend. */

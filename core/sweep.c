@@ -172,7 +172,7 @@ enum lc_status sweep_parse_flag(struct sweep_axes *axes, const char *flag, const
         /* Only say "needs a value" for flags that are ours. */
         static const char *const ours[] = {"--kernel", "--mask", "--seqlen", "--batch", "--heads", "--head-dim",
                                            "--dtype", "--direction", "--cp", "--gpus", "--cp-inner", "--warmup",
-                                           "--iters"};
+                                           "--iters", "--counters"};
         for (size_t i = 0; i < sizeof ours / sizeof *ours; i++)
             if (!strcmp(flag, ours[i])) return lc_fail(err, LC_ERR_INVALID, "%s needs a value", flag);
     }
@@ -188,6 +188,11 @@ enum lc_status sweep_parse_flag(struct sweep_axes *axes, const char *flag, const
     if (!strcmp(flag, "--direction")) return parse_directions(flag, value, axes, err);
     if (!strcmp(flag, "--cp")) return parse_names(flag, value, axes->cp_methods, &axes->n_cp_methods, err);
     if (!strcmp(flag, "--gpus")) return parse_int_list(flag, value, 1, 4096, axes->gpus, &axes->n_gpus, err);
+    if (!strcmp(flag, "--counters")) {
+        if (counter_mode_parse(value, &axes->counters))
+            return lc_fail(err, LC_ERR_INVALID, "--counters takes pm, range or off");
+        return LC_OK;
+    }
     if (!strcmp(flag, "--cp-inner")) {
         if ((st = parse_int(flag, value, 1, 4096, &v, err))) return st;
         axes->cp_inner = (int)v;
@@ -240,6 +245,7 @@ static void expand_one(const struct sweep_axes *axes, const int *sizes, long ind
     if (axes->iters >= 1) s->iters = axes->iters;
     s->check = axes->check;
     s->deterministic = axes->deterministic;
+    s->counters = axes->counters;
 }
 
 enum lc_status sweep_expand(const struct sweep_axes *axes, struct run_spec **runs, int *n_runs, char *err)

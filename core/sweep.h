@@ -35,6 +35,7 @@ struct sweep_axes {
     /* scalars; negative = kernel default */
     int warmup, iters, cp_inner;
     bool check, deterministic;
+    enum counter_mode counters;
     struct mask_params mask_params;
 };
 
