@@ -19,7 +19,8 @@ enum proto_tag {
     PROTO_RUN = 7801, /* front -> worker: struct proto_run; the worker executes it */
     PROTO_CANCEL,     /* front -> worker: int32 run id; that run and earlier ones stop at the next iteration */
     PROTO_PING,       /* front -> worker: empty, once a second; the worker answers PROTO_PONG */
-    PROTO_GOODBYE,    /* front -> worker: empty; the worker finishes, sends EV_GOODBYE and leaves */
+    PROTO_GOODBYE,    /* front -> worker: int32 "a peer was lost"; the worker finishes, sends EV_GOODBYE and
+                         leaves, skipping MPI_Finalize when a peer was lost (it could wait forever) */
     PROTO_PONG,       /* worker -> front: empty */
     PROTO_INFO,       /* worker -> front: struct proto_info, once, before anything else */
     PROTO_EVENT,      /* worker -> front: a packed event */

@@ -605,8 +605,10 @@ enum lc_status session_close(struct session *s, char *err)
     for (int i = 0; i < s->n_outbox; i++) event_free(&s->outbox[i]);
     s->n_outbox = 0;
     s->closing = true;
+    int32_t peer_lost = 0;
+    for (int r = 1; r <= s->n_workers; r++) peer_lost |= s->link[r].lost;
     for (int r = 1; r <= s->n_workers; r++)
-        if (!s->link[r].lost && !s->link[r].gone) send_to(s, r, PROTO_GOODBYE, NULL, 0);
+        if (!s->link[r].lost && !s->link[r].gone) send_copy(s, r, PROTO_GOODBYE, &peer_lost, (int)sizeof peer_lost);
 
     double deadline = proto_now_s() + SESSION_GOODBYE_S;
     for (;;) {
@@ -626,15 +628,16 @@ enum lc_status session_close(struct session *s, char *err)
     enum lc_status st = LC_OK;
     if (s->capture) st = capture_close(s->capture, err);
 
-    /* A lost worker on this host may still exist, stopped or stuck; MPI_Finalize (and mpirun)
-     * would wait for it forever, so it goes. One on another host cannot be reached: then this
-     * process leaves without MPI_Finalize rather than hang. */
-    bool unreachable = false;
+    /* A lost worker on this host may still exist, stopped or stuck: it goes, so that nothing
+     * (mpirun included) waits for it. MPI_Finalize after a lost peer sometimes waits forever in
+     * Open MPI 4.1 (its closing fence still counts the dead process), so then this process
+     * leaves without it: the runtime cleans up after a process that exits. */
+    bool any_lost = false;
     for (int r = 1; r <= s->n_workers; r++) {
         struct worker_link *l = &s->link[r];
         if (!l->lost) continue;
+        any_lost = true;
         if (l->pid > 0 && strcmp(l->host, s->host) == 0) kill(l->pid, SIGKILL);
-        else unreachable = true;
     }
     /* Sends and receives still pending belong to lost workers: MPI may hold their buffers, so
      * those are left to the process's end. */
@@ -646,6 +649,6 @@ enum lc_status session_close(struct session *s, char *err)
     free(s->sends);
     free(s->outbox);
     free(s);
-    if (!unreachable) MPI_Finalize();
+    if (!any_lost) MPI_Finalize();
     return st;
 }

@@ -36,6 +36,7 @@ struct worker {
     int current_run;   /* -1 when idle */
     int cancel_upto;   /* runs with ids up to this one are cancelled */
     bool quit;         /* goodbye received */
+    bool skip_finalize; /* the front end lost a peer: MPI_Finalize could wait for it forever */
     bool stop_listener;
     volatile int cancel; /* the runner's flag for the current run */
 
@@ -76,12 +77,16 @@ static void handle_front_message(struct worker *w, const MPI_Status *st)
         if (w->current_run >= 0 && w->current_run <= w->cancel_upto) w->cancel = 1;
         break;
     }
-    case PROTO_GOODBYE:
+    case PROTO_GOODBYE: {
+        int32_t peer_lost = 0;
+        if (bytes == (int)sizeof peer_lost) memcpy(&peer_lost, buf, sizeof peer_lost);
+        w->skip_finalize = peer_lost != 0;
         w->quit = true;
         w->cancel_upto = INT_MAX;
         w->cancel = 1;
         pthread_cond_signal(&w->cond);
         break;
+    }
     default: break; /* PROTO_PING: answered below; anything else is dropped */
     }
     pthread_mutex_unlock(&w->lock);
@@ -328,6 +333,7 @@ int worker_main(MPI_Comm session, MPI_Comm workers)
     if (w.cpu_open) device_cpu.close();
     timeline_destroy(&w.timeline);
 
+    if (w.skip_finalize) return LC_EXIT_OK; /* the runtime cleans up after a process that exits */
     pthread_t watchdog;
     if (pthread_create(&watchdog, NULL, finalize_watchdog, NULL) == 0) pthread_detach(watchdog);
     MPI_Comm_free(&workers);
