@@ -4,7 +4,7 @@
 # table (TFLOP/s cells are numbers) and the Timeline breakdown (percentages sum to 100 +- 0.1);
 # resizes mid-run; opens help; cancels a sweep; makes a run fail on a worker and checks its rank
 # and reason show; quits with status 0 and no process left; then `longca view` of the capture
-# shows the same results table. Every wait has a deadline.
+# shows the same results table; and under mpirun rank 0 draws. Every wait has a deadline.
 set -u
 LONGCA=$(realpath "${1:?usage: tui_test.sh PATH_TO_LONGCA}")
 command -v tmux >/dev/null || { echo "skipped: tmux is not installed"; exit 77; }
@@ -77,6 +77,12 @@ keys l
 toggle_choice 2K
 keys h
 field "Seq lengths" | grep -q "1K,2K" || fail "sequence lengths not chosen: $(field 'Seq lengths')"
+# One timed iteration keeps the sweep short under the sanitizers too.
+goto_field 14
+keys l
+toggle_choice 1
+keys h
+field Iterations | grep -Eq "^Iterations +1 " || fail "iterations not chosen: $(field Iterations)"
 wait_for 5 "Start 4 runs"
 
 # 3. Start; resize while it runs; wait for the four result rows.
@@ -87,7 +93,7 @@ sleep 0.5
 wait_for 5 "F1Help"
 screen | head -1 | grep -q "runs" || fail "title lost after resizing to 80x24"
 tm resize-window -t tui -x 100 -y 30
-wait_for 300 "Sweep finished: 4 done"
+wait_for 600 "Sweep finished: 4 done"
 
 rows=$(screen | grep -E "^ +[0-3] (cpu|cpu_ref) ")
 [ "$(echo "$rows" | wc -l)" -eq 4 ] || fail "expected 4 result rows, got: $rows"
@@ -201,4 +207,15 @@ keys q
 deadline=$((SECONDS + 10))
 while [ ! -f "$WORK/view_status" ] && ((SECONDS < deadline)); do sleep 0.2; done
 [ "$(cat "$WORK/view_status" 2>/dev/null)" = 0 ] || fail "longca view did not quit with status 0"
+# 10. Under mpirun: rank 0 draws (keys from the terminal, though mpirun holds stdin), ranks 1-2 work.
+tm kill-server 2>/dev/null
+tm new-session -d -s tui -x 100 -y 30 \
+    "mpirun -np 3 '$LONGCA' --capture '$WORK/mpirun.lccap'; echo \$? > '$WORK/mpirun_status'; sleep 600"
+wait_for 60 "live, 2 workers"
+keys 2
+wait_for 5 "rank 2 .*cpu ready"
+keys q
+deadline=$((SECONDS + 60))
+while [ ! -f "$WORK/mpirun_status" ] && ((SECONDS < deadline)); do sleep 0.2; done
+[ "$(cat "$WORK/mpirun_status" 2>/dev/null)" = 0 ] || fail "mpirun -np 3 longca did not quit with status 0"
 echo "tui_test: all passed"

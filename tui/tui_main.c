@@ -3,10 +3,13 @@
  * something changed (wnoutrefresh on each window, one doupdate). */
 #define _POSIX_C_SOURCE 200809L
 #include <curses.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "core/capture.h"
@@ -42,6 +45,9 @@ struct term {
     struct tui_button fbar_buttons[ACT_COUNT], tab_buttons[TUI_SCREEN_COUNT];
     unsigned drawn_generation, drawn_setup;
     bool dirty;
+    SCREEN *screen;
+    FILE *tty; /* /dev/tty when stdin is not the terminal (rank 0 under mpirun); else NULL */
+    pid_t saved_foreground; /* the terminal's foreground group before we took it; 0 = untouched */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -86,9 +92,50 @@ static void term_layout(struct term *t)
     t->dirty = true;
 }
 
+/* The terminal to draw on: stdin/stdout when they are one; else the controlling terminal, as
+ * for rank 0 under mpirun, whose stdin is mpirun's pipe. NULL when there is none. */
+static FILE *open_terminal(bool *own)
+{
+    *own = false;
+    if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) return stdout;
+    FILE *f = fopen("/dev/tty", "r+");
+    if (f) *own = true;
+    return f;
+}
+
+/* Makes group pgrp the terminal's foreground (SIGTTOU blocked: we may be in the background). */
+static void set_foreground(int fd, pid_t pgrp)
+{
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGTTOU);
+    sigprocmask(SIG_BLOCK, &block, &old);
+    tcsetpgrp(fd, pgrp);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
 static bool term_start(struct term *t, const struct tui_options *opt)
 {
-    if (!initscr()) return false;
+    memset(t, 0, sizeof(*t));
+    bool own;
+    FILE *f = open_terminal(&own);
+    if (!f) return false;
+    t->tty = own ? f : NULL;
+    /* mpirun starts rank 0 outside the terminal's foreground group, where reading keys fails;
+     * take the foreground for the session and give it back at the end. */
+    if (own) {
+        pid_t fg = tcgetpgrp(fileno(f));
+        if (fg > 0 && fg != getpgrp()) {
+            t->saved_foreground = fg;
+            set_foreground(fileno(f), getpgrp());
+        }
+    }
+    t->screen = newterm(NULL, f, own ? f : stdin);
+    if (!t->screen) {
+        if (t->tty) fclose(t->tty);
+        return false;
+    }
+    set_term(t->screen);
     raw(); /* Ctrl-C arrives as a key: quit cleanly, never leave workers behind */
     noecho();
     keypad(stdscr, TRUE);
@@ -100,7 +147,6 @@ static bool term_start(struct term *t, const struct tui_options *opt)
         mousemask(BUTTON1_CLICKED | BUTTON1_PRESSED | BUTTON4_PRESSED | BUTTON5_PRESSED, NULL);
         mouseinterval(0);
     }
-    memset(t, 0, sizeof(*t));
     term_layout(t);
     return true;
 }
@@ -109,6 +155,9 @@ static void term_stop(struct term *t)
 {
     term_free_windows(t);
     endwin();
+    delscreen(t->screen);
+    if (t->saved_foreground > 0) set_foreground(fileno(t->tty), t->saved_foreground);
+    if (t->tty) fclose(t->tty);
 }
 
 static void draw_title(WINDOW *w, int width, const struct tui_app *app)
@@ -283,11 +332,12 @@ static void handle_key(struct term *t, struct tui_app *app, int ch)
     if (ch >= '1' && ch < '1' + TUI_SCREEN_COUNT) app->screen = (enum tui_screen_id)(ch - '1');
 }
 
-/* The loop both front ends share; returns when the user quits (or a signal asks us to). */
-static void main_loop(struct tui_app *app, const struct tui_options *opt)
+/* The loop both front ends share; returns when the user quits (or a signal asks us to), false
+ * when the terminal could not be started. */
+static bool main_loop(struct tui_app *app, const struct tui_options *opt)
 {
     struct term t;
-    if (!term_start(&t, opt)) return;
+    if (!term_start(&t, opt)) return false;
     struct event_sink sink = tui_model_sink(&app->model);
     while (!app->quit && !stop_requested) {
         int ch = getch();
@@ -304,6 +354,7 @@ static void main_loop(struct tui_app *app, const struct tui_options *opt)
         }
     }
     term_stop(&t);
+    return true;
 }
 
 static void app_init(struct tui_app *app)
@@ -375,6 +426,42 @@ static int parse_options(int argc, char **argv, bool view, struct tui_options *o
     return -1;
 }
 
+/* While the TUI owns the terminal, what MPI, its daemons and the workers print on stderr would
+ * tear the screen: it goes to a file instead (inherited by the processes spawned after this),
+ * reported at exit when not empty. */
+struct stderr_log {
+    int saved_fd;
+    char path[512];
+};
+
+static void stderr_to_file(struct stderr_log *log)
+{
+    log->saved_fd = -1;
+    const char *dir = getenv("TMPDIR") && getenv("TMPDIR")[0] ? getenv("TMPDIR") : "/tmp";
+    snprintf(log->path, sizeof(log->path), "%s/longca-stderr-%ld.log", dir, (long)getpid());
+    int fd = open(log->path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) return;
+    fflush(stderr);
+    log->saved_fd = dup(STDERR_FILENO);
+    dup2(fd, STDERR_FILENO);
+    close(fd);
+}
+
+/* Restores stderr; keeps and names the file if anything was written to it. */
+static void stderr_restore(struct stderr_log *log)
+{
+    if (log->saved_fd < 0) return;
+    fflush(stderr);
+    dup2(log->saved_fd, STDERR_FILENO);
+    close(log->saved_fd);
+    log->saved_fd = -1;
+    struct stat st;
+    if (stat(log->path, &st) == 0 && st.st_size == 0)
+        unlink(log->path);
+    else
+        fprintf(stderr, "longca: messages printed during the session are in %s\n", log->path);
+}
+
 static void catch_stop_signals(void)
 {
     struct sigaction sa;
@@ -393,16 +480,22 @@ int cmd_tui(int argc, char **argv)
     /* Under mpirun every rank but 0 is a worker. */
     int worker_status;
     if (worker_take_rank(&worker_status)) return worker_status;
-    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+    bool own;
+    FILE *tty = open_terminal(&own);
+    if (!tty) {
         fprintf(stderr, "longca: the live profiler needs a terminal; for batch use: longca run (see --help)\n");
         return LC_EXIT_USAGE;
     }
+    if (own) fclose(tty);
     struct session_options so = {
         .workers = opt.workers, .capture_path = opt.capture, .lost_after_s = 0, .self_path = argv[0]};
     static struct tui_app app;
     app_init(&app);
     char err[LC_ERRMSG_LEN];
+    struct stderr_log log;
+    stderr_to_file(&log);
     if (session_open(&so, &app.session, err) != LC_OK) {
+        stderr_restore(&log);
         fprintf(stderr, "longca: %s\n", err);
         app_free(&app);
         return LC_EXIT_FAILED;
@@ -411,10 +504,13 @@ int cmd_tui(int argc, char **argv)
     app.workers = session_worker_count(app.session);
     tui_setup_init(&app.setup, app.workers, false);
     catch_stop_signals();
-    main_loop(&app, &opt);
+    bool drew = main_loop(&app, &opt);
     if (session_busy(app.session)) session_cancel(app.session);
-    rc = LC_EXIT_OK;
-    if (session_close(app.session, err) != LC_OK) {
+    enum lc_status closed = session_close(app.session, err);
+    stderr_restore(&log);
+    rc = drew ? LC_EXIT_OK : LC_EXIT_FAILED;
+    if (!drew) fprintf(stderr, "longca: cannot start the terminal (TERM=%s)\n", getenv("TERM") ? getenv("TERM") : "");
+    if (closed != LC_OK) {
         fprintf(stderr, "longca: %s\n", err);
         rc = LC_EXIT_FAILED;
     } else {
@@ -463,8 +559,11 @@ int cmd_view(int argc, char **argv)
         rc = print_results(&app.model);
     } else {
         catch_stop_signals();
-        main_loop(&app, &opt);
         rc = LC_EXIT_OK;
+        if (!main_loop(&app, &opt)) {
+            fprintf(stderr, "longca view: cannot start the terminal (TERM=%s)\n", getenv("TERM") ? getenv("TERM") : "");
+            rc = LC_EXIT_FAILED;
+        }
     }
     app_free(&app);
     return rc;
