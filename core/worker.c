@@ -124,9 +124,10 @@ static void *listener_main(void *arg)
 
 static void send_event(struct worker *w, const struct event *ev)
 {
-    /* Events leave on rank 0's clock, like the intervals the timeline already corrected. */
+    /* Stamped here, on rank 0's clock, whatever clock the producer (runner, CP method) used:
+     * sinks are called the moment an event is made, so this is its time. */
     struct event shifted = *ev;
-    shifted.t_ns += w->clock_offset_ns;
+    shifted.t_ns = lc_now_ns() + w->clock_offset_ns;
     void *buf;
     int bytes;
     char err[LC_ERRMSG_LEN];
