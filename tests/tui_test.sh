@@ -190,7 +190,7 @@ status=$(cat "$WORK/exit_status")
 last_screen=$(screen)
 tm kill-server 2>/dev/null
 sleep 1
-left=$(pgrep -f "$LONGCA")
+left=$(pgrep -f "^$LONGCA") # the front end and its workers (not this script, which names it too)
 [ -z "$left" ] || { echo "$last_screen"; fail "processes left: $(ps -o pid,args -p "$(echo $left | tr ' ' ,)")"; }
 
 # 9. `longca view` of the capture shows the same results table.
