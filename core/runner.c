@@ -21,7 +21,7 @@ void runner_fill_inputs(float *buf, size_t n, uint64_t seed, uint64_t stream_id)
 
 static void emit(const struct runner_env *env, struct event *ev)
 {
-    ev->t_ns = lc_now_ns() + (env->timeline ? env->timeline->clock_offset_ns : 0); /* on rank 0's clock */
+    ev->t_ns = lc_now_ns(); /* workers move it onto rank 0's clock when they forward it */
     env->sink.emit(env->sink.ctx, ev);
 }
 
