@@ -1,9 +1,14 @@
 /* The front end's model fed hand-made events: workers come and go, runs queue, progress,
  * finish, fail and get cancelled; CP results merge; intervals of the last run and counters. */
+#define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "core/json.h"
+#include "tui/export.h"
 #include "tui/model.h"
 
 static int failures;
@@ -221,6 +226,84 @@ static void test_counters(void)
     tui_model_free(&m);
 }
 
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = calloc(1, 1 << 16);
+    if (buf) fread(buf, 1, (1 << 16) - 1, f);
+    fclose(f);
+    return buf;
+}
+
+/* Export: CSV and JSON of every finished run, failures with their rank; no temp file left. */
+static void test_export(void)
+{
+    struct tui_model m;
+    tui_model_init(&m);
+    queue(&m, 0, MASK_CAUSAL, 1024, 1, "none");
+    queue(&m, 1, MASK_SLIDING_WINDOW, 2048, 1, "none");
+    queue(&m, 2, MASK_FULL, 1024, 1, "none");
+    result(&m, 0, 1, 2.5, 1.25);
+    struct event err = make(EV_ERROR, 1, 1);
+    err.u.error.status = LC_ERR_DEVICE;
+    snprintf(err.u.error.message, sizeof(err.u.error.message), "kernel launch failed");
+    tui_model_apply(&m, &err);
+    /* run 2 stays queued: not exported */
+
+    char dir[] = "/tmp/longca-export-XXXXXX";
+    EXPECT(mkdtemp(dir) != NULL);
+    char base[128], path[160], msg[LC_ERRMSG_LEN];
+    snprintf(base, sizeof(base), "%s/results", dir);
+    int rows = -1;
+    EXPECT(tui_export_results(&m, base, &rows, msg) == LC_OK && rows == 2);
+
+    snprintf(path, sizeof(path), "%s.csv", base);
+    char *csv = slurp(path);
+    EXPECT(csv && !strncmp(csv, "kernel,mask,seqlen", 18));
+    int lines = 0;
+    for (char *c = csv; c && *c; c++) lines += *c == '\n';
+    EXPECT(lines == 3);
+    EXPECT(csv && strstr(csv, "rank 1: kernel launch failed"));
+    free(csv);
+
+    snprintf(path, sizeof(path), "%s.json", base);
+    char *text = slurp(path);
+    struct json_value doc;
+    EXPECT(text && json_parse(text, &doc, msg) == LC_OK);
+    if (text && doc.type == JSON_OBJECT) {
+        const struct json_value *list = json_get(&doc, "runs");
+        EXPECT(list && list->type == JSON_ARRAY && list->count == 2);
+        if (list && list->count == 2) {
+            double ms = 0;
+            EXPECT(json_as_double(json_get(&list->items[0], "ms_median"), &ms) && ms == 2.5);
+            const struct json_value *st = json_get(&list->items[1], "status");
+            EXPECT(st && st->type == JSON_STRING && !strcmp(st->string, lc_status_name(LC_ERR_DEVICE)));
+        }
+        json_free(&doc);
+    }
+    free(text);
+
+    /* Only the two files: the temp files were renamed into place. */
+    DIR *d = opendir(dir);
+    int files = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (e->d_name[0] != '.') files++;
+    if (d) closedir(d);
+    EXPECT(files == 2);
+    /* A directory that does not exist: an error, no crash. */
+    char missing[200];
+    snprintf(missing, sizeof(missing), "%s/no/such/dir/results", dir);
+    EXPECT(tui_export_results(&m, missing, &rows, msg) != LC_OK && msg[0]);
+
+    snprintf(path, sizeof(path), "%s.csv", base);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s.json", base);
+    unlink(path);
+    rmdir(dir);
+    tui_model_free(&m);
+}
+
 int main(void)
 {
     test_workers();
@@ -228,6 +311,7 @@ int main(void)
     test_worker_lost_fails_its_run();
     test_timeline();
     test_counters();
+    test_export();
     if (failures) {
         fprintf(stderr, "%d failures\n", failures);
         return 1;
