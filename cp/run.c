@@ -239,7 +239,7 @@ static void collect_comm(struct cp_run *run, bool timed, struct comm_totals *tot
         free(recs);
     }
     if (!timed) return;
-    qsort(all, (size_t)n_all, sizeof *all, by_start);
+    if (n_all) qsort(all, (size_t)n_all, sizeof *all, by_start);
     int64_t busy = 0, open_from = 0, open_to = -1;
     for (int i = 0; i < n_all; i++) {
         tot->alg_bytes += all[i].alg_bytes;
