@@ -176,12 +176,17 @@ static void draw_detail(WINDOW *win, const struct tui_rect *r, const struct tui_
     } else if (rn->have_result && rn->result.status != LC_OK) {
         tui_putf(win, r->y, r->x, r->w, TUI_ROLE_WARN, "run %d %s: %s", rn->id, lc_status_name(rn->result.status),
                  rn->result.message);
-    } else if (rn->have_result) {
+    } else if (rn->have_result && rn->result.ranks > 1) {
         const struct run_result *res = &rn->result;
         tui_putf(win, r->y, r->x, r->w, TUI_ROLE_NORMAL,
-                 "run %d: %s | p20-p80 %.3f-%.3f ms, density %.1f%%, max err %.2g%s", rn->id, label, res->ms_p20,
-                 res->ms_p80, 100.0 * res->density, res->max_abs_err,
-                 res->ranks > 1 ? " (slowest of the CP ranks)" : "");
+                 "run %d: %d ranks, slowest %.3f ms / mean %.3f ms, TFLOP/s %.4g (mean rank %.4g), busbw %.2f GB/s, "
+                 "imbalance %.2f | %s",
+                 rn->id, res->ranks, res->ms_median, res->ms_mean_ranks, res->tflops, res->tflops_mean, res->busbw_gbs,
+                 res->work_imbalance, label);
+    } else if (rn->have_result) {
+        const struct run_result *res = &rn->result;
+        tui_putf(win, r->y, r->x, r->w, TUI_ROLE_NORMAL, "run %d: p20-p80 %.3f-%.3f ms, density %.1f%%, max err %.2g | %s",
+                 rn->id, res->ms_p20, res->ms_p80, 100.0 * res->density, res->max_abs_err, label);
     } else {
         tui_putf(win, r->y, r->x, r->w, TUI_ROLE_NORMAL, "run %d: %s", rn->id, label);
     }
