@@ -5,6 +5,7 @@
 #
 #   bench/kernels.sh                      # b=1, 64:8 heads, d=128, bf16, S = 4K..32K, 4 masks
 #   SEQLENS=8k,16k MASKS=causal bench/kernels.sh
+#   LONGCA=path/to/longca bench/kernels.sh   # use a longca built elsewhere instead of building
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,19 +14,22 @@ BUILD=${BUILD:-$ROOT/build-bench}
 SEQLENS=${SEQLENS:-4k,8k,16k,32k}
 MASKS=${MASKS:-full,causal,sliding_window_causal,causal_document}
 PEERS=${PEERS:-sdpa_flash,sdpa_cudnn,sdpa_efficient,flex}
+KERNELS=${KERNELS:-flash,naive}
 export NCCL_NVLS_ENABLE=0
 mkdir -p "$OUT"
 
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv,noheader | tee "$OUT/gpu.txt"
-cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLONGCA_TUI=OFF >"$OUT/cmake.log"
-cmake --build "$BUILD" -j"$(nproc)" --target longca >"$OUT/build.log" 2>&1 || {
-    tail -30 "$OUT/build.log"
-    exit 1
-}
-LONGCA=$BUILD/longca
+if [ -z "${LONGCA:-}" ]; then
+    cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLONGCA_TUI=OFF >"$OUT/cmake.log"
+    cmake --build "$BUILD" -j"$(nproc)" --target longca >"$OUT/build.log" 2>&1 || {
+        tail -30 "$OUT/build.log"
+        exit 1
+    }
+    LONGCA=$BUILD/longca
+fi
 
 for dir in fwd bwd; do
-    "$LONGCA" run --kernel flash,naive --mask "$MASKS" --seqlen "$SEQLENS" --heads 64:8 --head-dim 128 \
+    "$LONGCA" run --kernel "$KERNELS" --mask "$MASKS" --seqlen "$SEQLENS" --heads 64:8 --head-dim 128 \
         --dtype bf16 --direction "$dir" --format csv --quiet >"$OUT/longca_$dir.csv"
 done
 

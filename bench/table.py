@@ -6,7 +6,7 @@ import csv
 import sys
 
 PEERS = ["sdpa_flash", "sdpa_cudnn", "sdpa_efficient", "flex"]
-OURS = ["flash", "naive"]
+OURS = ["flash", "flash_mma", "naive"]
 
 
 def load(longca_csvs, peers_csv):
@@ -46,7 +46,8 @@ def main():
     if len(sys.argv) < 3:
         sys.exit("usage: table.py LONGCA_CSV [LONGCA_CSV...] PEERS_CSV")
     runs = load(sys.argv[1:-1], sys.argv[-1])
-    names = OURS + PEERS
+    present = {n for row in runs.values() for n in row}
+    names = [n for n in OURS + PEERS if n in present]
     order = sorted(runs, key=lambda k: (k[2], ["full", "causal", "sliding_window_causal", "causal_document"].index(k[0])
                                         if k[0] in ("full", "causal", "sliding_window_causal", "causal_document") else 9, k[1]))
     print("TFLOP/s (fwd 4*area*h_q*d, bwd 2.5x; area from the mask)\n")
@@ -63,11 +64,15 @@ def main():
     for key in order:
         row = runs[key]
         print(f"| {key[2]} | {key[0]} | {key[1] // 1024}K | " + " | ".join(cell(row.get(n), "mem") for n in names) + " |")
-    notes = {(n, e[3]) for row in runs.values() for n, e in row.items() if e[3] and e[0] != "ok" or (e[3] and n in PEERS)}
+    notes = {}
+    for key in order:
+        for n, e in runs[key].items():
+            if e[3]:
+                notes.setdefault((n, e[3].split(":")[0][:60]), (key, e[3]))
     if notes:
-        print("\nNotes")
-        for n, msg in sorted(notes):
-            print(f"- {n}: {msg}")
+        print("\nNotes (first occurrence of each)")
+        for (n, _), (key, msg) in sorted(notes.items()):
+            print(f"- {n} {key[2]} {key[0]} {key[1] // 1024}K: {msg}")
 
 
 if __name__ == "__main__":

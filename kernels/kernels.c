@@ -16,6 +16,7 @@ void kernels_register_all(void)
      * count() == 0 where no GPU or driver is present. */
     device_register(&device_cuda);
     kernel_register(&kernel_flash);
+    kernel_register(&kernel_flash_mma);
     kernel_register(&kernel_naive);
 #endif
 }

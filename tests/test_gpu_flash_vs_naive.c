@@ -1,13 +1,14 @@
 /* At medium sizes (S = 4096, GQA 8:2, d = 128, bf16), where the CPU reference is too slow,
- * flash equals the cuBLAS-based naive kernel on all 14 masks, forward and backward; the
- * deterministic backward gives the same bits twice; and naive asks for more memory than the
+ * flash and flash_mma equal the cuBLAS-based naive kernel on all 14 masks, forward and
+ * backward; their deterministic backwards give the same bits twice (d = 128 and 64); and naive asks for more memory than the
  * GPU has at S = 64K, which the device reports as out of memory with the bytes asked.
  * Skipped (77) where no GPU is visible. */
 #include "gpu_test_util.h"
 
 #define SEQLEN 4096
 
-static int compare_flash_naive(enum mask_pattern pat, const struct kernel_ops *flash, const struct kernel_ops *naive)
+static int compare_with_naive(enum mask_pattern pat, const struct kernel_ops *const fused[], int n_fused,
+                              const struct kernel_ops *naive)
 {
     struct mask m;
     struct mask_view view;
@@ -22,37 +23,49 @@ static int compare_flash_naive(enum mask_pattern pat, const struct kernel_ops *f
     }
     for (int i = 0; i < GT_OUT_COUNT; i++) a[i] = test_alloc(out_n[i] * 4), b[i] = test_alloc(out_n[i] * 4);
     char err[LC_ERRMSG_LEN] = "";
-    int bad = 0;
-    if (gpu_run_kernel(naive, &p, in, b, true, err) || gpu_run_kernel(flash, &p, in, a, true, err)) {
-        printf("FAIL %s: %s\n", mask_pattern_name(pat), err);
-        bad = 1;
+    int failed = 0;
+    if (gpu_run_kernel(naive, &p, in, b, true, err)) {
+        printf("FAIL %s naive: %s\n", mask_pattern_name(pat), err);
+        failed = n_fused;
     }
-    char detail[256] = "";
-    size_t used = 0;
-    for (int i = 0; i < GT_OUT_COUNT && !bad; i++) {
-        size_t worst;
-        double e = gt_error_ratio(a[i], b[i], out_n[i], i == GT_LSE ? LC_FP32 : LC_BF16, &worst);
-        used += (size_t)snprintf(detail + used, sizeof detail - used, " %s %.2f", gt_out_name[i], e);
-        if (e > 1) {
-            printf("    %s: worst at %zu: flash %.6g naive %.6g\n", gt_out_name[i], worst, a[i][worst], b[i][worst]);
-            bad = 1;
+    for (int f = 0; f < n_fused && !failed; f++) {
+        bool bad = false;
+        if (gpu_run_kernel(fused[f], &p, in, a, true, err)) {
+            printf("FAIL %s %s: %s\n", mask_pattern_name(pat), fused[f]->name, err);
+            failed++;
+            continue;
         }
+        char detail[256] = "";
+        size_t used = 0;
+        for (int i = 0; i < GT_OUT_COUNT; i++) {
+            size_t worst;
+            double e = gt_error_ratio(a[i], b[i], out_n[i], i == GT_LSE ? LC_FP32 : LC_BF16, &worst);
+            used += (size_t)snprintf(detail + used, sizeof detail - used, " %s %.2f", gt_out_name[i], e);
+            if (e > 1) {
+                printf("    %s: worst at %zu: %s %.6g naive %.6g\n", gt_out_name[i], worst, fused[f]->name, a[i][worst],
+                       b[i][worst]);
+                bad = true;
+            }
+        }
+        printf("%-4s %-9s %-24s fwd+bwd (error / allowance:%s)\n", bad ? "FAIL" : "pass", fused[f]->name,
+               mask_pattern_name(pat), detail);
+        failed += bad;
     }
-    if (used) printf("%-4s %-24s fwd+bwd (error / allowance:%s)\n", bad ? "FAIL" : "pass", mask_pattern_name(pat), detail);
     for (int i = 0; i < GT_IN_COUNT; i++) free(in[i]);
     for (int i = 0; i < GT_OUT_COUNT; i++) free(a[i]), free(b[i]);
     mask_view_free(&view);
     mask_free(&m);
-    return bad;
+    return failed;
 }
 
 /* Two deterministic backward runs give identical dQ, dK, dV. */
-static int check_deterministic(const struct kernel_ops *flash)
+static int check_deterministic(const struct kernel_ops *flash, int head_dim)
 {
     struct mask m;
     struct mask_view view;
     if (gt_build_mask(MASK_CAUSAL_DOCUMENT, SEQLEN, 2, &m, &view)) return 1;
-    struct attn_problem p = {1, 8, 2, 128, SEQLEN, SEQLEN, LC_BF16, (float)(1.0 / sqrt(128.0)), &view, true};
+    struct attn_problem p = {1, 8, 2, head_dim, SEQLEN, SEQLEN, LC_BF16, (float)(1.0 / sqrt((double)head_dim)), &view,
+                             true};
     size_t in_n[GT_IN_COUNT], out_n[GT_OUT_COUNT];
     gt_sizes(&p, in_n, out_n);
     float *in[GT_IN_COUNT], *r[2][GT_OUT_COUNT];
@@ -71,10 +84,10 @@ static int check_deterministic(const struct kernel_ops *flash)
     }
     for (int i = GT_DQ; i < GT_OUT_COUNT && !bad; i++)
         if (memcmp(r[0][i], r[1][i], out_n[i] * 4)) {
-            printf("FAIL deterministic: two runs give different %s\n", gt_out_name[i]);
+            printf("FAIL %s deterministic d=%d: two runs give different %s\n", flash->name, head_dim, gt_out_name[i]);
             bad = 1;
         }
-    if (!bad) printf("pass deterministic backward: identical dQ, dK, dV over two runs\n");
+    if (!bad) printf("pass %s deterministic backward d=%d: identical dQ, dK, dV over two runs\n", flash->name, head_dim);
     for (int i = 0; i < GT_IN_COUNT; i++) free(in[i]);
     for (int t = 0; t < 2; t++)
         for (int i = 0; i < GT_OUT_COUNT; i++) free(r[t][i]);
@@ -118,14 +131,15 @@ int main(void)
     int skip = gpu_open_or_skip();
     if (skip) return skip;
     kernels_register_all();
-    const struct kernel_ops *flash = kernel_find("flash"), *naive = kernel_find("naive");
-    if (!flash || !naive) {
-        printf("FAIL: flash and naive must be registered\n");
+    const struct kernel_ops *fused[2] = {kernel_find("flash"), kernel_find("flash_mma")};
+    const struct kernel_ops *naive = kernel_find("naive");
+    if (!fused[0] || !fused[1] || !naive) {
+        printf("FAIL: flash, flash_mma and naive must be registered\n");
         return 1;
     }
     int failed = 0;
-    for (int pat = 0; pat < MASK_PATTERN_COUNT; pat++) failed += compare_flash_naive((enum mask_pattern)pat, flash, naive);
-    failed += check_deterministic(flash);
+    for (int pat = 0; pat < MASK_PATTERN_COUNT; pat++) failed += compare_with_naive((enum mask_pattern)pat, fused, 2, naive);
+    for (int f = 0; f < 2; f++) failed += check_deterministic(fused[f], 128) + check_deterministic(fused[f], 64);
     failed += check_naive_oom(naive);
     device_cuda.close();
     printf("%s: %d failure(s)\n", failed ? "FAIL" : "pass", failed);

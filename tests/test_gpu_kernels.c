@@ -1,4 +1,4 @@
-/* Every CUDA kernel (naive, flash) on every mask (12 static, 2 block-sparse), forward and
+/* Every CUDA kernel (naive, flash, flash_mma) on every mask (12 static, 2 block-sparse), forward and
  * backward, equals the CPU reference cpu_ref at small sizes: GQA and MHA, bf16 and fp16, head
  * dims 128 and 64, sequence lengths that are not multiples of any tile, batch 2. Outputs are
  * poisoned with NaN before each run. LONGCA_GPU_TEST_QUICK=1 runs a few cases (for
@@ -20,8 +20,8 @@ static const struct config configs[] = {
 /* compute-sanitizer runs: small, deterministic backward, GQA 2:1 */
 static const struct config quick_config = {300, 1, 2, 1, 128, LC_BF16, true};
 
-static const char *const kernel_names[] = {"naive", "flash"};
-#define N_KERNELS 2
+static const char *const kernel_names[] = {"naive", "flash", "flash_mma"};
+#define N_KERNELS 3
 
 /* Compares outputs [first, last) of a GPU run with the reference; prints the worst one. */
 static bool outputs_pass(const char *label, const struct attn_problem *p, float *got[], float *want[], int first,

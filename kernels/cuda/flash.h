@@ -1,5 +1,7 @@
 /* The fused attention kernels' launch interface, shared by the plan (C) and the kernels (CUDA).
- * Tile shapes are fixed by the kernels; the plan builds its tile lists with these. */
+ * Two designs share it: "flash" (warpgroup wgmma, sm_90a) and "flash_mma" (warp-level
+ * mma.sync m16n8k16, the FlashAttention-2 design). Tile shapes are fixed by the kernels; the
+ * plan builds its tile lists with these. */
 #ifndef LC_FLASH_H
 #define LC_FLASH_H
 
@@ -15,12 +17,16 @@
 extern "C" {
 #endif
 
-/* Forward: a CTA owns FLASH_FWD_TILE_Q query rows and walks key tiles of FLASH_FWD_TILE_K. */
+/* Forward: a CTA owns TILE_Q query rows and walks key tiles of TILE_K. */
 #define FLASH_FWD_TILE_Q 128
-#define FLASH_FWD_TILE_K 64
-/* Backward: a CTA owns FLASH_BWD_TILE_K keys and walks query tiles of FLASH_BWD_TILE_Q. */
+#define FLASH_FWD_TILE_K 128
+#define FLASH_MMA_FWD_TILE_Q 128
+#define FLASH_MMA_FWD_TILE_K 64
+/* Backward: a CTA owns TILE_K keys and walks query tiles of TILE_Q. */
 #define FLASH_BWD_TILE_Q 64
 #define FLASH_BWD_TILE_K 128
+#define FLASH_MMA_BWD_TILE_Q 64
+#define FLASH_MMA_BWD_TILE_K 128
 
 struct flash_shape {
     int batch, heads_q, heads_kv, head_dim;
@@ -34,7 +40,16 @@ struct flash_fwd_args {
     const void *q, *k, *v;
     void *o;
     float *lse;
-    const struct gpu_tiles *tiles; /* by query tile, FLASH_FWD_TILE_Q x FLASH_FWD_TILE_K */
+    const struct gpu_tiles *tiles; /* by query tile */
+};
+
+/* The backward's fp32 scratch, carved from the caller's workspace by the plan. */
+struct flash_bwd_buffers {
+    float *dq_acc;       /* [b, S_q, heads_q, d]: dQ summed over key tiles */
+    float *dk_acc, *dv_acc; /* [b, S_k, heads_q, d]: per query head, summed over its GQA group last */
+    float *dsum;         /* [b, heads_q, S_q]: rowsum(dO * O) */
+    int *turns;          /* deterministic dQ order: [b, heads_q, query tiles] */
+    size_t turns_bytes;
 };
 
 struct flash_bwd_args {
@@ -42,14 +57,15 @@ struct flash_bwd_args {
     const void *q, *k, *v, *o, *d_o;
     const float *lse;
     void *dq, *dk, *dv;
-    const struct gpu_tiles *tiles; /* by key tile, FLASH_BWD_TILE_Q x FLASH_BWD_TILE_K */
+    const struct gpu_tiles *tiles; /* by key tile */
     bool deterministic;
-    void *workspace; /* flash_bwd_workspace_bytes(shape) bytes */
+    struct flash_bwd_buffers buf;
 };
 
 enum lc_status flash_fwd_launch(const struct flash_fwd_args *a, void *stream, char *err);
-size_t flash_bwd_workspace_bytes(const struct flash_shape *s);
 enum lc_status flash_bwd_launch(const struct flash_bwd_args *a, void *stream, char *err);
+enum lc_status flash_mma_fwd_launch(const struct flash_fwd_args *a, void *stream, char *err);
+enum lc_status flash_mma_bwd_launch(const struct flash_bwd_args *a, void *stream, char *err);
 
 #ifdef __cplusplus
 }

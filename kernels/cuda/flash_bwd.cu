@@ -1,15 +1,17 @@
-/* Fused attention backward by recomputation (mma.sync m16n8k16).
+/* Fused attention backward by recomputation on Hopper's warpgroup MMA (wgmma, sm_90a).
  *
- * A preprocessing kernel forms Dsum = rowsum(dO * O). The main kernel gives each CTA 128 keys
- * of one query head (8 warps, 16 keys each) and walks the query tiles its tile-list row names:
- * per tile it recomputes P^T = exp(K Q^T - LSE) from the saved LSE, accumulates dV += P^T dO,
- * forms dS^T = P^T (V dO^T - Dsum) * scale, accumulates dK += dS^T Q, and adds its share of
- * dQ = dS K into an fp32 buffer: with atomics, or, when deterministic, in key-tile order under
- * a per-query-tile turn counter. dK and dV are written per query head in fp32 and summed over
- * each GQA group afterwards (attn_aux.cu), which also converts dQ; no K/V copy is ever made. */
-#include <math.h>
-
+ * Each CTA owns 128 keys of one query head: two warpgroups of 64 keys, K and V resident in
+ * shared memory. It walks the query tiles (64 queries) its tile-list row names; Q, dO, LSE and
+ * Dsum of a tile arrive by cp.async in a two-stage ring. Per tile and warpgroup:
+ *   S^T = K Q^T and dP^T = V dO^T      (both operands from shared memory)
+ *   P^T = exp(S^T - LSE), dS^T = P^T (dP^T - Dsum) * scale   (registers; mask on partial tiles)
+ *   dV += P^T dO, dK += dS^T Q         (A from registers, B transposed by the descriptor)
+ *   dQ += dS K                         (dS^T staged in shared memory, read transposed)
+ * dQ goes to an fp32 buffer with vector atomics, or, when deterministic, in key-tile order
+ * under a per-query-tile turn counter. dK and dV are written per query head in fp32 and folded
+ * over each GQA group afterwards (attn_aux.cu), which also converts dQ. */
 #include "kernels/cuda/flash_common.cuh"
+#include "kernels/cuda/wgmma.cuh"
 
 extern "C" {
 #include "kernels/cuda/attn_aux.h"
@@ -20,8 +22,8 @@ namespace {
 struct bwd_params {
     const uint16_t *q, *k, *v, *d_o;
     const float *lse, *dsum;
-    float *dq_acc, *dk_acc, *dv_acc; /* [b, S, heads_q, D] fp32 */
-    int *turns;                      /* deterministic: [b, heads_q, n_qtiles] */
+    float *dq_acc, *dk_acc, *dv_acc;
+    int *turns;
     int64_t seqlen_q, seqlen_k;
     int heads_q, heads_kv, group, mask_heads, n_ktiles, n_qtiles;
     float scale, scale_log2;
@@ -35,114 +37,28 @@ struct bwd_params {
 template <int D>
 struct bwd_cfg {
     static constexpr int BM = FLASH_BWD_TILE_Q, BN = FLASH_BWD_TILE_K;
-    static constexpr int WARPS = 8, THREADS = WARPS * 32;
-    static constexpr int NT = BM / 8;  /* 8-column (query) score tiles per warp */
-    static constexpr int DT = D / 8;   /* 8-column dK / dV tiles */
-    static constexpr int CH = D / 8;   /* 16-byte chunks per Q/K/V row */
-    static constexpr int RB = D * 2;   /* bytes per Q/K/V smem row */
+    static constexpr int THREADS = 256; /* two warpgroups, 64 keys each */
+    static constexpr int NT = BM / 8, DT = D / 8;
     static constexpr int KV_BYTES = BN * D * 2, QT_BYTES = BM * D * 2, DS_BYTES = BN * BM * 2;
-    static constexpr int VEC_BYTES = BM * 4; /* LSE or Dsum of one query tile */
-    /* K, V, then two stages of (Q, dO, LSE, Dsum), then dS^T. */
-    static constexpr int STAGE_BYTES = 2 * QT_BYTES + 2 * VEC_BYTES;
-    static constexpr int SMEM = 2 * KV_BYTES + 2 * STAGE_BYTES + DS_BYTES;
+    static constexpr int VEC_BYTES = BM * 4;
+    /* K, V, two stages of (Q, dO), dS^T, then two stages of (LSE, Dsum); + alignment slack */
+    static constexpr int SMEM = 2 * KV_BYTES + 4 * QT_BYTES + DS_BYTES + 4 * VEC_BYTES + 1024;
 };
-
-/* The transpose of the forward's mask: rows are keys, columns queries. Row r of this thread is
- * key k_base + lane/4 + 8*hf; column (j, e) is query q0 + 8*j + 2*(lane%4) + e. */
-template <int NT>
-__device__ __forceinline__ void mask_partial_t(float (&s)[NT][4], const mask_rule *rules, int count, int k_base,
-                                               int q0, int lane)
-{
-    uint32_t vis[2] = {};
-    for (int r = 0; r < count; r++) {
-        const mask_rule rule = rules[r];
-#pragma unroll
-        for (int hf = 0; hf < 2; hf++) {
-            const int k = k_base + lane / 4 + 8 * hf;
-            if (k < rule.k_begin || k >= rule.k_end) continue;
-            /* queries q with k - q in [diag_lo, diag_hi] */
-            long long a = (long long)k - rule.diag_hi, b = (long long)k - rule.diag_lo;
-            const int lo = a > rule.q_begin ? (int)a : rule.q_begin;
-            const int hi = b < rule.q_end - 1 ? (int)(b < -1 ? -1 : b) : rule.q_end - 1;
-#pragma unroll
-            for (int j = 0; j < NT; j++)
-#pragma unroll
-                for (int e = 0; e < 2; e++) {
-                    const int q = q0 + 8 * j + 2 * (lane % 4) + e;
-                    if (q >= lo && q <= hi) vis[hf] |= 1u << (2 * j + e);
-                }
-        }
-    }
-#pragma unroll
-    for (int hf = 0; hf < 2; hf++)
-#pragma unroll
-        for (int j = 0; j < NT; j++)
-#pragma unroll
-            for (int e = 0; e < 2; e++)
-                if (!(vis[hf] >> (2 * j + e) & 1u)) s[j][2 * hf + e] = -INFINITY;
-}
-
-/* acc[NT][4] = A_w B^T where A_w is this warp's 16 rows of a [*, D] smem tile (a_row_off: its
- * lane offset) and B the BM rows of another [BM, D] tile (b_off: lane offset). */
-template <typename E, int D, int NT>
-__device__ __forceinline__ void gemm_rows(float (&acc)[NT][4], uint32_t a_tile, uint32_t a_off, uint32_t b_tile,
-                                          uint32_t b_off)
-{
-    constexpr int RB = D * 2;
-#pragma unroll
-    for (int j = 0; j < NT; j++)
-#pragma unroll
-        for (int c = 0; c < 4; c++) acc[j][c] = 0.f;
-#pragma unroll 2
-    for (int ks = 0; ks < D / 16; ks++) {
-        uint32_t a[4];
-        ldmatrix_x4(a, a_tile + (a_off ^ (ks * 32)));
-#pragma unroll
-        for (int np = 0; np < NT / 2; np++) {
-            uint32_t b[4];
-            ldmatrix_x4(b, b_tile + np * 16 * RB + (b_off ^ (ks * 32)));
-            mma_16816<E>(acc[2 * np], a, b);
-            mma_16816<E>(acc[2 * np + 1], a, b + 2);
-        }
-    }
-}
-
-/* acc[DT][4] += P[16 x BM] X[BM x D]: P from score registers, X a [BM, D] smem tile read
- * transposed (x_off: lane offset). */
-template <typename E, int D, int NT>
-__device__ __forceinline__ void gemm_p_x(float (&acc)[D / 8][4], const float (&p)[NT][4], uint32_t x_tile,
-                                         uint32_t x_off)
-{
-    constexpr int RB = D * 2;
-#pragma unroll
-    for (int kk = 0; kk < NT / 2; kk++) {
-        uint32_t a[4];
-        a[0] = E::pack(p[2 * kk][0], p[2 * kk][1]);
-        a[1] = E::pack(p[2 * kk][2], p[2 * kk][3]);
-        a[2] = E::pack(p[2 * kk + 1][0], p[2 * kk + 1][1]);
-        a[3] = E::pack(p[2 * kk + 1][2], p[2 * kk + 1][3]);
-#pragma unroll
-        for (int dp = 0; dp < D / 16; dp++) {
-            uint32_t b[4];
-            ldmatrix_x4_trans(b, x_tile + kk * 16 * RB + (x_off ^ (dp * 32)));
-            mma_16816<E>(acc[2 * dp], a, b);
-            mma_16816<E>(acc[2 * dp + 1], a, b + 2);
-        }
-    }
-}
 
 template <typename E, int D>
 __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const bwd_params p)
 {
     typedef bwd_cfg<D> C;
-    constexpr int BM = C::BM, BN = C::BN, NT = C::NT, DT = C::DT, CH = C::CH, RB = C::RB;
-    extern __shared__ __align__(128) unsigned char smem[];
+    constexpr int BM = C::BM, BN = C::BN, NT = C::NT, DT = C::DT;
+    extern __shared__ unsigned char smem_raw[];
 
-    const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
-    const int h = blockIdx.x, b = blockIdx.z;
+    const int tid = threadIdx.x, wg = tid / 128, lane = tid % 32, warp_in_wg = (tid / 32) % 4;
+    /* key tiles vary fastest: the CTAs in flight share a few heads, so the dQ accumulator they
+     * add into and the Q, dO they read stay in L2 */
+    const int h = blockIdx.y, b = blockIdx.z;
     const int hk = h / p.group;
     const int mh = p.mask_heads == 1 ? 0 : hk;
-    const int kt = p.row_order[(int64_t)mh * p.n_ktiles + blockIdx.y];
+    const int kt = p.row_order[(int64_t)mh * p.n_ktiles + blockIdx.x];
     const int64_t row = (int64_t)mh * p.n_ktiles + kt;
     const int64_t e_begin = p.row_offsets[row];
     const int n = (int)(p.row_offsets[row + 1] - e_begin);
@@ -154,34 +70,34 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
     const float *lseg = p.lse + ((int64_t)b * p.heads_q + h) * p.seqlen_q;
     const float *dsumg = p.dsum + ((int64_t)b * p.heads_q + h) * p.seqlen_q;
 
-    const uint32_t s_k = smem_addr(smem), s_v = s_k + C::KV_BYTES, s_stage = s_v + C::KV_BYTES;
-    const uint32_t s_ds = s_stage + 2 * C::STAGE_BYTES;
-    const float *f_stage = reinterpret_cast<const float *>(smem + 2 * C::KV_BYTES);
+    const uint32_t base = (smem_addr(smem_raw) + 1023u) & ~1023u;
+    const uint32_t s_k = base, s_v = s_k + C::KV_BYTES, s_qd = s_v + C::KV_BYTES;
+    const uint32_t s_ds = s_qd + 4 * C::QT_BYTES, s_vec = s_ds + C::DS_BYTES;
+    const float *f_vec = reinterpret_cast<const float *>(smem_raw + (s_vec - smem_addr(smem_raw)));
 
+    int committed = 0;
     auto load_q_tile = [&](int i, int stage) {
         const int q0 = ents[i].tile * BM;
         const int valid = (int)min((int64_t)BM, p.seqlen_q - q0);
-        const uint32_t base = s_stage + stage * C::STAGE_BYTES;
-        load_tile_async<BM, CH, C::THREADS>(base, qg + q0 * q_stride, q_stride, valid, tid);
-        load_tile_async<BM, CH, C::THREADS>(base + C::QT_BYTES, dog + q0 * q_stride, q_stride, valid, tid);
-        /* LSE and Dsum: BM floats each, one per thread (rows need not be 16-byte aligned) */
-        if (tid < 2 * BM) {
+        const uint32_t dst = s_qd + stage * 2 * C::QT_BYTES;
+        load_tile_sw128<BM, D, C::THREADS>(dst, qg + q0 * q_stride, q_stride, valid, tid);
+        load_tile_sw128<BM, D, C::THREADS>(dst + C::QT_BYTES, dog + q0 * q_stride, q_stride, valid, tid);
+        if (tid < 2 * BM) { /* LSE and Dsum, one float per thread: rows need not be 16-byte aligned */
             const int which = tid / BM, c = tid % BM;
             const bool ok = q0 + c < p.seqlen_q;
             const float *src = ok ? (which ? dsumg : lseg) + q0 + c : lseg;
-            asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(base + 2 * C::QT_BYTES +
-                                                                               which * C::VEC_BYTES + c * 4),
+            asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(s_vec + (stage * 2 + which) * C::VEC_BYTES +
+                                                                               c * 4),
                          "l"(src), "r"(ok ? 4 : 0));
         }
         cp_async_commit();
+        committed++;
     };
-
     {
         const int valid = (int)min((int64_t)BN, p.seqlen_k - k0);
-        load_tile_async<BN, CH, C::THREADS>(s_k, p.k + ((int64_t)b * p.seqlen_k + k0) * kv_stride + (int64_t)hk * D,
-                                            kv_stride, valid, tid);
-        load_tile_async<BN, CH, C::THREADS>(s_v, p.v + ((int64_t)b * p.seqlen_k + k0) * kv_stride + (int64_t)hk * D,
-                                            kv_stride, valid, tid);
+        const int64_t kv_off = ((int64_t)b * p.seqlen_k + k0) * kv_stride + (int64_t)hk * D;
+        load_tile_sw128<BN, D, C::THREADS>(s_k, p.k + kv_off, kv_stride, valid, tid);
+        load_tile_sw128<BN, D, C::THREADS>(s_v, p.v + kv_off, kv_stride, valid, tid);
         if (n > 0) load_q_tile(0, 0);
         else cp_async_commit();
         if (n > 1) load_q_tile(1, 1);
@@ -192,133 +108,161 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
     for (int dt = 0; dt < DT; dt++)
 #pragma unroll
         for (int c = 0; c < 4; c++) acc_dk[dt][c] = acc_dv[dt][c] = 0.f;
-
-    const int warp_key = warp * 16;
-    /* ldmatrix lane offsets (see flash_fwd.cu): rows of this warp's keys as A operands, query
-     * rows as B operands, and query rows read transposed as B of the P X products. */
-    const uint32_t a_off = (warp_key + lane % 16) * RB + ((lane / 16) ^ (lane & 7)) * 16;
-    const uint32_t b_off = ((lane / 16) * 8 + lane % 8) * RB + (((lane / 8) & 1) ^ (lane & 7)) * 16;
-    const uint32_t x_off = (((lane / 8) & 1) * 8 + lane % 8) * RB + ((lane / 16) ^ (lane & 7)) * 16;
-    /* dQ: this warp's 16 queries x D/2 columns; A = dS read transposed from [key][query] rows of
-     * BM*2 bytes, B = K read transposed. */
-    const int dq_rows = (warp % 4) * 16, dq_col_chunk = (warp / 4) * (D / 16);
-    constexpr int DS_RB = BM * 2;
-    const uint32_t ds_off = ((lane / 16) * 8 + lane % 8) * DS_RB + (((warp % 4) * 2 + ((lane / 8) & 1)) ^ (lane & 7)) * 16;
-    const uint32_t kx_off = (((lane / 8) & 1) * 8 + lane % 8) * RB + ((dq_col_chunk + lane / 16) ^ (lane & 7)) * 16;
+    wgmma_pin(acc_dk);
+    wgmma_pin(acc_dv);
+    const int key_base = k0 + wg * 64 + warp_in_wg * 16; /* this thread's keys: + lane/4 (+8) */
+    const uint32_t s_kw = s_k + wg * 64 * 128, s_vw = s_v + wg * 64 * 128;
 
     for (int i = 0; i < n; i++) {
-        if (i + 1 < n)
+        if (committed - 1 - i >= 1)
             cp_async_wait<1>();
         else
             cp_async_wait<0>();
+        fence_proxy_async();
         __syncthreads();
         const int stage = i & 1;
-        const uint32_t s_q = s_stage + stage * C::STAGE_BYTES, s_do = s_q + C::QT_BYTES;
-        const float *f_lse = f_stage + (stage * C::STAGE_BYTES + 2 * C::QT_BYTES) / 4;
-        const float *f_dsum = f_lse + BM;
+        const uint32_t s_q = s_qd + stage * 2 * C::QT_BYTES, s_do = s_q + C::QT_BYTES;
+        const float *f_lse = f_vec + stage * 2 * BM, *f_dsum = f_lse + BM;
         const gpu_tile_entry ent = ents[i];
         const int q0 = ent.tile * BM;
 
-        /* P^T = exp(S^T - LSE), S^T = K Q^T for this warp's keys */
-        float pt[NT][4];
-        gemm_rows<E, D, NT>(pt, s_k, a_off, s_q, b_off);
-        if (ent.rule_count) mask_partial_t<NT>(pt, p.rules + ent.rule_begin, ent.rule_count, k0 + warp_key, q0, lane);
+        /* S^T = K Q^T and dP^T = V dO^T for this warpgroup's 64 keys */
+        float st[1][NT][4], dpt[1][NT][4];
+        wgmma_fence();
+#pragma unroll
+        for (int s = 0; s < D / 16; s++) {
+            const uint32_t ko = (s / 4) * BN * 128 + (s % 4) * 32, qo = (s / 4) * BM * 128 + (s % 4) * 32;
+            wgmma_ss<E, BM, 0, 0>::run(st[0], wgmma_desc(s_kw + ko, 16, 1024), wgmma_desc(s_q + qo, 16, 1024), s > 0);
+        }
+#pragma unroll
+        for (int s = 0; s < D / 16; s++) {
+            const uint32_t ko = (s / 4) * BN * 128 + (s % 4) * 32, qo = (s / 4) * BM * 128 + (s % 4) * 32;
+            wgmma_ss<E, BM, 0, 0>::run(dpt[0], wgmma_desc(s_vw + ko, 16, 1024), wgmma_desc(s_do + qo, 16, 1024),
+                                       s > 0);
+        }
+        wgmma_commit();
+        wgmma_wait<0>();
+        wgmma_pin(st[0]);
+        wgmma_pin(dpt[0]);
+
+        if (ent.rule_count) mask_partial_t<1, NT>(st, p.rules + ent.rule_begin, ent.rule_count, key_base, q0, lane);
+        uint32_t pa[BM / 16][4], da[BM / 16][4];
 #pragma unroll
         for (int j = 0; j < NT; j++) {
             const float2 l2 = *reinterpret_cast<const float2 *>(f_lse + 8 * j + 2 * (lane % 4));
+            const float2 d2 = *reinterpret_cast<const float2 *>(f_dsum + 8 * j + 2 * (lane % 4));
             const float lo = l2.x == -INFINITY ? 0.f : l2.x * FLASH_LOG2E;
             const float hi = l2.y == -INFINITY ? 0.f : l2.y * FLASH_LOG2E;
 #pragma unroll
             for (int hf = 0; hf < 2; hf++) {
-                pt[j][2 * hf] = exp2f(fmaf(pt[j][2 * hf], p.scale_log2, -lo));
-                pt[j][2 * hf + 1] = exp2f(fmaf(pt[j][2 * hf + 1], p.scale_log2, -hi));
+                const float p0 = exp2f(fmaf(st[0][j][2 * hf], p.scale_log2, -lo));
+                const float p1 = exp2f(fmaf(st[0][j][2 * hf + 1], p.scale_log2, -hi));
+                st[0][j][2 * hf] = p0;
+                st[0][j][2 * hf + 1] = p1;
+                dpt[0][j][2 * hf] = p0 * (dpt[0][j][2 * hf] - d2.x) * p.scale;
+                dpt[0][j][2 * hf + 1] = p1 * (dpt[0][j][2 * hf + 1] - d2.y) * p.scale;
             }
         }
-        /* dV += P^T dO */
-        gemm_p_x<E, D, NT>(acc_dv, pt, s_do, x_off);
-        /* dS^T = P^T (dP^T - Dsum) * scale, dP^T = V dO^T */
-        float ds[NT][4];
-        gemm_rows<E, D, NT>(ds, s_v, a_off, s_do, b_off);
+        /* A fragments: k-step kk covers query columns 16kk..16kk+15, i.e. score tiles 2kk, 2kk+1 */
 #pragma unroll
-        for (int j = 0; j < NT; j++) {
-            const float2 d2 = *reinterpret_cast<const float2 *>(f_dsum + 8 * j + 2 * (lane % 4));
-#pragma unroll
-            for (int hf = 0; hf < 2; hf++) {
-                ds[j][2 * hf] = pt[j][2 * hf] * (ds[j][2 * hf] - d2.x) * p.scale;
-                ds[j][2 * hf + 1] = pt[j][2 * hf + 1] * (ds[j][2 * hf + 1] - d2.y) * p.scale;
-            }
+        for (int kk = 0; kk < BM / 16; kk++) {
+            pa[kk][0] = E::pack(st[0][2 * kk][0], st[0][2 * kk][1]);
+            pa[kk][1] = E::pack(st[0][2 * kk][2], st[0][2 * kk][3]);
+            pa[kk][2] = E::pack(st[0][2 * kk + 1][0], st[0][2 * kk + 1][1]);
+            pa[kk][3] = E::pack(st[0][2 * kk + 1][2], st[0][2 * kk + 1][3]);
+            da[kk][0] = E::pack(dpt[0][2 * kk][0], dpt[0][2 * kk][1]);
+            da[kk][1] = E::pack(dpt[0][2 * kk][2], dpt[0][2 * kk][3]);
+            da[kk][2] = E::pack(dpt[0][2 * kk + 1][0], dpt[0][2 * kk + 1][1]);
+            da[kk][3] = E::pack(dpt[0][2 * kk + 1][2], dpt[0][2 * kk + 1][3]);
         }
-        /* dK += dS^T Q */
-        gemm_p_x<E, D, NT>(acc_dk, ds, s_q, x_off);
-        /* dS^T to smem as [key][query] for the dQ product */
+        /* dV += P^T dO and dK += dS^T Q: B is [queries][d], d-major, transposed by the descriptor */
+        wgmma_fence();
 #pragma unroll
-        for (int j = 0; j < NT; j++)
+        for (int kk = 0; kk < BM / 16; kk++)
+            wgmma_rs<E, D, 1>::run(acc_dv, pa[kk], wgmma_desc(s_do + kk * 16 * 128, BM * 128, 1024), 1);
 #pragma unroll
-            for (int hf = 0; hf < 2; hf++) {
-                const int r = warp_key + lane / 4 + 8 * hf;
-                const uint32_t addr = s_ds + r * DS_RB + ((j ^ (r & 7)) * 16) + (lane % 4) * 4;
-                const uint32_t v = E::pack(ds[j][2 * hf], ds[j][2 * hf + 1]);
-                asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(addr), "r"(v));
+        for (int kk = 0; kk < BM / 16; kk++)
+            wgmma_rs<E, D, 1>::run(acc_dk, da[kk], wgmma_desc(s_q + kk * 16 * 128, BM * 128, 1024), 1);
+        wgmma_commit();
+        /* dS^T to shared memory, [key][query] rows of 128 bytes, 128-byte swizzle: the dQ
+         * product reads it as a query-major A operand */
+#pragma unroll
+        for (int kk = 0; kk < BM / 16; kk++)
+#pragma unroll
+            for (int r = 0; r < 4; r++) {
+                const int key = wg * 64 + warp_in_wg * 16 + lane / 4 + 8 * (r & 1); /* row within the tile */
+                const int chunk = 2 * kk + (r >> 1);
+                const uint32_t addr = s_ds + key * 128 + ((chunk ^ (key & 7)) * 16) + (lane % 4) * 4;
+                asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(addr), "r"(da[kk][r]));
             }
+        wgmma_wait<0>();
+        wgmma_pin(acc_dv);
+        wgmma_pin(acc_dk);
+        fence_proxy_async();
         __syncthreads(); /* dS^T complete; this stage's Q and dO are free */
         if (i + 2 < n) load_q_tile(i + 2, stage);
 
-        /* dQ[16 queries x D/2] = dS K for this warp's share */
-        float dq[D / 16][4];
+        /* dQ[64 queries x 64 columns] = dS K. d = 128: warpgroup w takes columns 64w.. over all
+         * 128 keys; d = 64: each warpgroup takes its own 64 keys, both add into dQ. */
+        float dq[8][4];
+        constexpr int KSTEPS = D == 128 ? BN / 16 : 4;
+        const uint32_t ds_from = D == 128 ? s_ds : s_ds + wg * 64 * 128;
+        const uint32_t k_from = D == 128 ? s_k + wg * BN * 128 : s_k + wg * 64 * 128;
+        wgmma_fence();
 #pragma unroll
-        for (int j = 0; j < D / 16; j++)
-#pragma unroll
-            for (int c = 0; c < 4; c++) dq[j][c] = 0.f;
-#pragma unroll
-        for (int kk = 0; kk < BN / 16; kk++) {
-            uint32_t a[4];
-            ldmatrix_x4_trans(a, s_ds + kk * 16 * DS_RB + ds_off);
-#pragma unroll
-            for (int dp = 0; dp < D / 32; dp++) {
-                uint32_t bq[4];
-                ldmatrix_x4_trans(bq, s_k + kk * 16 * RB + (kx_off ^ (dp * 32)));
-                mma_16816<E>(dq[2 * dp], a, bq);
-                mma_16816<E>(dq[2 * dp + 1], a, bq + 2);
-            }
-        }
+        for (int kk = 0; kk < KSTEPS; kk++)
+            wgmma_ss<E, 64, 1, 1>::run(dq, wgmma_desc(ds_from + kk * 16 * 128, 64 * 128, 1024),
+                                       wgmma_desc(k_from + kk * 16 * 128, BN * 128, 1024), kk > 0);
+        wgmma_commit();
+        wgmma_wait<0>();
+        wgmma_pin(dq);
+
         int *turn = p.turns + ((int64_t)b * p.heads_q + h) * p.n_qtiles + ent.tile;
+        /* d = 64 adds twice per tile (one per warpgroup): their turns are 2 rank and 2 rank + 1 */
+        const int my_turn = D == 128 ? ent.rank : 2 * ent.rank + wg;
         if (p.deterministic) {
-            if (tid == 0) {
-                while (atomicAdd(turn, 0) != ent.rank) __nanosleep(64);
+            if (D == 128 ? tid == 0 : tid % 128 == 0) {
+                while (atomicAdd(turn, 0) != my_turn) __nanosleep(64);
                 __threadfence();
             }
-            __syncthreads();
+            if (D == 128)
+                __syncthreads();
+            else
+                asm volatile("bar.sync %0, 128;\n" ::"r"(1 + wg));
         }
+        const int dq_col = D == 128 ? wg * 64 : 0;
 #pragma unroll
         for (int hf = 0; hf < 2; hf++) {
-            const int q = q0 + dq_rows + lane / 4 + 8 * hf;
+            const int q = q0 + warp_in_wg * 16 + lane / 4 + 8 * hf;
             if (q >= p.seqlen_q) continue;
-            float *dst = p.dq_acc + (((int64_t)b * p.seqlen_q + q) * p.heads_q + h) * D + dq_col_chunk * 8 + 2 * (lane % 4);
+            float *dst = p.dq_acc + (((int64_t)b * p.seqlen_q + q) * p.heads_q + h) * D + dq_col + 2 * (lane % 4);
 #pragma unroll
-            for (int j = 0; j < D / 16; j++) {
+            for (int j = 0; j < 8; j++) {
                 if (p.deterministic) {
                     float2 old = __ldcg(reinterpret_cast<const float2 *>(dst + 8 * j));
                     old.x += dq[j][2 * hf];
                     old.y += dq[j][2 * hf + 1];
                     __stcg(reinterpret_cast<float2 *>(dst + 8 * j), old);
                 } else {
-                    atomicAdd(reinterpret_cast<float2 *>(dst + 8 * j), make_float2(dq[j][2 * hf], dq[j][2 * hf + 1]));
+                    red_add_f32x2(dst + 8 * j, dq[j][2 * hf], dq[j][2 * hf + 1]);
                 }
             }
         }
         if (p.deterministic) {
             __threadfence();
-            __syncthreads();
-            if (tid == 0) atomicExch(turn, ent.rank + 1);
+            if (D == 128)
+                __syncthreads();
+            else
+                asm volatile("bar.sync %0, 128;\n" ::"r"(1 + wg));
+            if (D == 128 ? tid == 0 : tid % 128 == 0) atomicExch(turn, my_turn + 1);
         }
     }
-
     cp_async_wait<0>(); /* a key tile no query sees still loaded K and V */
 
     /* dK, dV of this query head, fp32; attn_group_sum folds the GQA group. */
 #pragma unroll
     for (int hf = 0; hf < 2; hf++) {
-        const int k = k0 + warp_key + lane / 4 + 8 * hf;
+        const int k = key_base + lane / 4 + 8 * hf;
         if (k >= p.seqlen_k) continue;
         const int64_t off = (((int64_t)b * p.seqlen_k + k) * p.heads_q + h) * D + 2 * (lane % 4);
 #pragma unroll
@@ -329,42 +273,20 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
     }
 }
 
-size_t align_up(size_t x) { return (x + 255) & ~(size_t)255; }
-
-struct bwd_layout {
-    size_t dq, dk, dv, dsum, turns, total;
-};
-
-bwd_layout layout_of(const flash_shape &s)
-{
-    const size_t n_q = (size_t)s.batch * s.seqlen_q * s.heads_q * s.head_dim;
-    const size_t n_kx = (size_t)s.batch * s.seqlen_k * s.heads_q * s.head_dim;
-    const size_t n_qt = (size_t)((s.seqlen_q + FLASH_BWD_TILE_Q - 1) / FLASH_BWD_TILE_Q);
-    bwd_layout l;
-    l.dq = 0;
-    l.dk = l.dq + align_up(n_q * 4);
-    l.dv = l.dk + align_up(n_kx * 4);
-    l.dsum = l.dv + align_up(n_kx * 4);
-    l.turns = l.dsum + align_up((size_t)s.batch * s.heads_q * s.seqlen_q * 4);
-    l.total = l.turns + align_up((size_t)s.batch * s.heads_q * n_qt * 4);
-    return l;
-}
-
 template <typename E, int D>
-cudaError_t launch(bwd_params p, const flash_bwd_args *a, cudaStream_t stream)
+cudaError_t launch(const bwd_params &p, const flash_bwd_args *a, cudaStream_t stream)
 {
     typedef bwd_cfg<D> C;
     const flash_shape &s = a->shape;
-    const bwd_layout l = layout_of(s);
     cudaError_t e;
     if ((e = cudaMemsetAsync(p.dq_acc, 0, (size_t)s.batch * s.seqlen_q * s.heads_q * D * 4, stream))) return e;
-    if (p.deterministic && (e = cudaMemsetAsync(p.turns, 0, l.total - l.turns, stream))) return e;
-    if ((e = (cudaError_t)attn_dsum_launch(s.dtype, D, a->o, p.d_o, const_cast<float *>(p.dsum), s.batch, s.seqlen_q,
-                                           s.heads_q, stream)))
+    if (p.deterministic && (e = cudaMemsetAsync(p.turns, 0, a->buf.turns_bytes, stream))) return e;
+    if ((e = (cudaError_t)attn_dsum_launch(s.dtype, D, a->o, p.d_o, a->buf.dsum, s.batch, s.seqlen_q, s.heads_q,
+                                           stream)))
         return e;
     if ((e = cudaFuncSetAttribute(flash_bwd_kernel<E, D>, cudaFuncAttributeMaxDynamicSharedMemorySize, C::SMEM)))
         return e;
-    dim3 grid(s.heads_q, p.n_ktiles, s.batch);
+    dim3 grid(p.n_ktiles, s.heads_q, s.batch);
     flash_bwd_kernel<E, D><<<grid, C::THREADS, C::SMEM, stream>>>(p);
     if ((e = cudaGetLastError())) return e;
     const int64_t q_rows = (int64_t)s.batch * s.seqlen_q * s.heads_q;
@@ -373,12 +295,10 @@ cudaError_t launch(bwd_params p, const flash_bwd_args *a, cudaStream_t stream)
         (e = (cudaError_t)attn_group_sum_launch(s.dtype, p.dk_acc, a->dk, kv_rows, p.group, D, stream)) ||
         (e = (cudaError_t)attn_group_sum_launch(s.dtype, p.dv_acc, a->dv, kv_rows, p.group, D, stream)))
         return e;
-    return cudaGetLastError();
+    return cudaSuccess;
 }
 
 } // namespace
-
-extern "C" size_t flash_bwd_workspace_bytes(const struct flash_shape *s) { return layout_of(*s).total; }
 
 extern "C" enum lc_status flash_bwd_launch(const struct flash_bwd_args *a, void *stream, char *err)
 {
@@ -386,20 +306,17 @@ extern "C" enum lc_status flash_bwd_launch(const struct flash_bwd_args *a, void 
     const gpu_tiles *t = a->tiles;
     if (t->row_tile != FLASH_BWD_TILE_K || t->col_tile != FLASH_BWD_TILE_Q || !t->by_key)
         return lc_fail(err, LC_ERR_INTERNAL, "flash backward given tile lists of the wrong shape");
-    if (t->n_rows > 65535) return lc_fail(err, LC_ERR_UNSUPPORTED, "flash: %d key tiles exceed the grid", t->n_rows);
-    const bwd_layout l = layout_of(s);
-    unsigned char *ws = static_cast<unsigned char *>(a->workspace);
     bwd_params p;
     p.q = static_cast<const uint16_t *>(a->q);
     p.k = static_cast<const uint16_t *>(a->k);
     p.v = static_cast<const uint16_t *>(a->v);
     p.d_o = static_cast<const uint16_t *>(a->d_o);
     p.lse = a->lse;
-    p.dsum = reinterpret_cast<const float *>(ws + l.dsum);
-    p.dq_acc = reinterpret_cast<float *>(ws + l.dq);
-    p.dk_acc = reinterpret_cast<float *>(ws + l.dk);
-    p.dv_acc = reinterpret_cast<float *>(ws + l.dv);
-    p.turns = reinterpret_cast<int *>(ws + l.turns);
+    p.dsum = a->buf.dsum;
+    p.dq_acc = a->buf.dq_acc;
+    p.dk_acc = a->buf.dk_acc;
+    p.dv_acc = a->buf.dv_acc;
+    p.turns = a->buf.turns;
     p.seqlen_q = s.seqlen_q;
     p.seqlen_k = s.seqlen_k;
     p.heads_q = s.heads_q;

@@ -6,6 +6,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
+#include <math.h>
 #include <stdint.h>
 
 extern "C" {
@@ -120,6 +121,36 @@ __device__ __forceinline__ void load_tile_async(uint32_t smem, const uint16_t *s
     }
 }
 
+/* Copies ROWS rows of D 2-byte elements into the layout wgmma's 128-byte-swizzle descriptors
+ * read: column blocks of 64 elements (block b at b * ROWS * 128 bytes), rows 128 bytes apart,
+ * the 16-byte chunk index XORed with row % 8. The tile must start on a 1024-byte boundary.
+ * Rows at or past valid_rows are zero-filled. */
+template <int ROWS, int D, int THREADS>
+__device__ __forceinline__ void load_tile_sw128(uint32_t smem, const uint16_t *src, int64_t stride, int valid_rows,
+                                                int tid)
+{
+    constexpr int CH = D / 8, STEP = THREADS / CH;
+    static_assert(THREADS % CH == 0 && STEP % 8 == 0 && ROWS % STEP == 0, "tile must divide among threads");
+    const int row0 = tid / CH, c = tid % CH;
+    const uint16_t *g = src + row0 * stride + c * 8;
+    const uint32_t s = smem + (c / 8) * ROWS * 128 + row0 * 128 + (((c % 8) ^ (row0 & 7)) * 16);
+#pragma unroll
+    for (int i = 0; i < ROWS / STEP; i++) {
+        const bool valid = row0 + i * STEP < valid_rows;
+        cp_async_16(s + i * STEP * 128, valid ? g + i * STEP * stride : src, valid);
+    }
+}
+
+/* dst[0..1] += (a, b) in global memory, no value returned (a reduction, not an atomic exchange). */
+__device__ __forceinline__ void red_add_f32x2(float *dst, float a, float b)
+{
+    asm volatile("red.global.add.v2.f32 [%0], {%1, %2};\n" ::"l"(dst), "f"(a), "f"(b) : "memory");
+}
+
+/* Makes this thread's completed cp.async writes visible to the tensor cores' (async proxy)
+ * reads; a barrier must follow before another thread's wgmma reads them. */
+__device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
+
 /* The visible keys of query row q under rule r, as an inclusive interval [lo, hi] (empty when
  * lo > hi). Rules here are already clipped to one tile, so the bounds fit in 32 bits. */
 __device__ __forceinline__ void rule_row_span(const mask_rule &r, int q, int &lo, int &hi)
@@ -132,6 +163,179 @@ __device__ __forceinline__ void rule_row_span(const mask_rule &r, int q, int &lo
     long long a = (long long)q + r.diag_lo, b = (long long)q + r.diag_hi;
     lo = a > r.k_begin ? (int)a : r.k_begin;
     hi = b < r.k_end - 1 ? (int)(b < -1 ? -1 : b) : r.k_end - 1;
+}
+
+/* Sets the scores of pairs no rule of a partial tile covers to -inf. Row r of this thread is
+ * q_base + mt*16 + lane/4 + 8*hf; column (j, e) is k0 + 8*j + 2*(lane%4) + e. */
+template <int MT, int NT>
+__device__ __forceinline__ void mask_partial(float (&s)[MT][NT][4], const mask_rule *rules, int count, int q_base,
+                                             int k0, int lane)
+{
+    const int c0 = k0 + 2 * (lane % 4); /* this thread's first column */
+    if (count == 1) { /* the common case (a diagonal, a window edge): one interval per row */
+        const mask_rule rule = rules[0];
+#pragma unroll
+        for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+            for (int hf = 0; hf < 2; hf++) {
+                int lo, hi;
+                rule_row_span(rule, q_base + mt * 16 + lane / 4 + 8 * hf, lo, hi);
+                lo -= c0;
+                hi -= c0;
+#pragma unroll
+                for (int j = 0; j < NT; j++)
+#pragma unroll
+                    for (int e = 0; e < 2; e++)
+                        if (8 * j + e < lo || 8 * j + e > hi) s[mt][j][2 * hf + e] = -INFINITY;
+            }
+        return;
+    }
+    uint32_t vis[MT][2] = {};
+    for (int r = 0; r < count; r++) {
+        const mask_rule rule = rules[r];
+#pragma unroll
+        for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+            for (int hf = 0; hf < 2; hf++) {
+                int lo, hi;
+                rule_row_span(rule, q_base + mt * 16 + lane / 4 + 8 * hf, lo, hi);
+#pragma unroll
+                for (int j = 0; j < NT; j++)
+#pragma unroll
+                    for (int e = 0; e < 2; e++) {
+                        const int o = 8 * j + e;
+                        if (o >= lo - c0 && o <= hi - c0) vis[mt][hf] |= 1u << (2 * j + e);
+                    }
+            }
+    }
+#pragma unroll
+    for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+        for (int hf = 0; hf < 2; hf++)
+#pragma unroll
+            for (int j = 0; j < NT; j++)
+#pragma unroll
+                for (int e = 0; e < 2; e++)
+                    if (!(vis[mt][hf] >> (2 * j + e) & 1u)) s[mt][j][2 * hf + e] = -INFINITY;
+}
+
+/* The transpose of mask_partial for the backward: rows are keys, columns queries. Row (mt, hf)
+ * of this thread is key k_base + mt*16 + lane/4 + 8*hf; column (j, e) is query
+ * q0 + 8*j + 2*(lane%4) + e. */
+template <int MT, int NT>
+__device__ __forceinline__ void mask_partial_t(float (&s)[MT][NT][4], const mask_rule *rules, int count, int k_base,
+                                               int q0, int lane)
+{
+    const int c0 = q0 + 2 * (lane % 4); /* this thread's first column */
+    uint32_t vis[MT][2] = {};
+    for (int r = 0; r < count; r++) {
+        const mask_rule rule = rules[r];
+#pragma unroll
+        for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+            for (int hf = 0; hf < 2; hf++) {
+                const int k = k_base + mt * 16 + lane / 4 + 8 * hf;
+                int lo = 1, hi = 0;
+                if (k >= rule.k_begin && k < rule.k_end) {
+                    /* queries q with k - q in [diag_lo, diag_hi] */
+                    const long long a = (long long)k - rule.diag_hi, b = (long long)k - rule.diag_lo;
+                    lo = a > rule.q_begin ? (int)a : rule.q_begin;
+                    hi = b < rule.q_end - 1 ? (int)(b < -1 ? -1 : b) : rule.q_end - 1;
+                }
+                lo -= c0;
+                hi -= c0;
+                if (count == 1) { /* one interval per row: mask directly */
+#pragma unroll
+                    for (int j = 0; j < NT; j++)
+#pragma unroll
+                        for (int e = 0; e < 2; e++)
+                            if (8 * j + e < lo || 8 * j + e > hi) s[mt][j][2 * hf + e] = -INFINITY;
+                    continue;
+                }
+#pragma unroll
+                for (int j = 0; j < NT; j++)
+#pragma unroll
+                    for (int e = 0; e < 2; e++)
+                        if (8 * j + e >= lo && 8 * j + e <= hi) vis[mt][hf] |= 1u << (2 * j + e);
+            }
+    }
+    if (count == 1) return;
+#pragma unroll
+    for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+        for (int hf = 0; hf < 2; hf++)
+#pragma unroll
+            for (int j = 0; j < NT; j++)
+#pragma unroll
+                for (int e = 0; e < 2; e++)
+                    if (!(vis[mt][hf] >> (2 * j + e) & 1u)) s[mt][j][2 * hf + e] = -INFINITY;
+}
+
+/* One key tile of the online softmax, base 2: s becomes p = 2^(s*scale*log2e - m*scale*log2e)
+ * with m the running row max; the running sums and O are rescaled to the new max. Rows as in
+ * mask_partial; each row's four threads (lane / 4 equal) reduce with two shuffles. */
+template <int MT, int NT, int DT>
+__device__ __forceinline__ void online_softmax(float (&acc_s)[MT][NT][4], float (&acc_o)[MT][DT][4],
+                                               float (&row_max)[MT][2], float (&row_sum)[MT][2], float scale_log2)
+{
+#pragma unroll
+    for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+        for (int hf = 0; hf < 2; hf++) {
+            float mx = -INFINITY;
+#pragma unroll
+            for (int j = 0; j < NT; j++) mx = fmaxf(mx, fmaxf(acc_s[mt][j][2 * hf], acc_s[mt][j][2 * hf + 1]));
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+            const float m_new = fmaxf(row_max[mt][hf], mx);
+            const float m_scaled = m_new == -INFINITY ? 0.f : m_new * scale_log2;
+            const float alpha = exp2f(row_max[mt][hf] * scale_log2 - m_scaled);
+            row_max[mt][hf] = m_new;
+            float sum = 0.f;
+#pragma unroll
+            for (int j = 0; j < NT; j++)
+#pragma unroll
+                for (int e = 0; e < 2; e++) {
+                    float pv = exp2f(fmaf(acc_s[mt][j][2 * hf + e], scale_log2, -m_scaled));
+                    acc_s[mt][j][2 * hf + e] = pv;
+                    sum += pv;
+                }
+            row_sum[mt][hf] = row_sum[mt][hf] * alpha + sum;
+#pragma unroll
+            for (int dt = 0; dt < DT; dt++) {
+                acc_o[mt][dt][2 * hf] *= alpha;
+                acc_o[mt][dt][2 * hf + 1] *= alpha;
+            }
+        }
+}
+
+/* O / l and the natural-log LSE of this thread's rows (q_base as in mask_partial); a row that
+ * saw nothing gets O = 0, LSE = -inf. O is [b, S, heads, D], LSE [b, heads, S]. */
+template <typename E, int MT, int DT>
+__device__ __forceinline__ void store_output(const float (&acc_o)[MT][DT][4], const float (&row_max)[MT][2],
+                                             const float (&row_sum)[MT][2], uint16_t *o, float *lse, int b, int h,
+                                             int q_base, int64_t seqlen_q, int heads_q, int d, float scale_log2,
+                                             int lane)
+{
+#pragma unroll
+    for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+        for (int hf = 0; hf < 2; hf++) {
+            float l = row_sum[mt][hf];
+            l += __shfl_xor_sync(0xffffffffu, l, 1);
+            l += __shfl_xor_sync(0xffffffffu, l, 2);
+            const float inv = l > 0.f ? 1.f / l : 0.f;
+            const int q = q_base + mt * 16 + lane / 4 + 8 * hf;
+            if (q >= seqlen_q) continue;
+            uint16_t *orow = o + (((int64_t)b * seqlen_q + q) * heads_q + h) * d + 2 * (lane % 4);
+#pragma unroll
+            for (int dt = 0; dt < DT; dt++)
+                *reinterpret_cast<uint32_t *>(orow + dt * 8) =
+                    E::pack(acc_o[mt][dt][2 * hf] * inv, acc_o[mt][dt][2 * hf + 1] * inv);
+            if (lane % 4 == 0)
+                lse[((int64_t)b * heads_q + h) * seqlen_q + q] =
+                    l > 0.f ? (row_max[mt][hf] * scale_log2 + log2f(l)) * FLASH_LN2 : -INFINITY;
+        }
 }
 
 #endif

@@ -1,14 +1,15 @@
-/* Fused attention forward: tiled online softmax on tensor cores (mma.sync m16n8k16).
+/* Fused attention forward on Hopper's warpgroup MMA (wgmma, sm_90a).
  *
- * One CTA owns 128 query rows of one head (4 warps, 32 rows each) and walks the key tiles its
- * tile-list row names, last first: K and V tiles arrive by cp.async into a two-stage ring of
- * swizzled shared memory while the previous tile computes; fragments come out with ldmatrix.
- * Scores stay in registers, the softmax runs in base 2 with the scale folded into one FMA,
- * and only partial tiles pay for the elementwise mask. GQA reads the shared KV head in place.
- * Output: O in the input dtype and the natural-log LSE (scale included) that CP merges use. */
-#include <math.h>
-
+ * One CTA owns 128 query rows of one head: two warpgroups of 64 rows each. Key tiles of 128
+ * (those its tile-list row names, last first) arrive by cp.async into a three-stage ring laid out
+ * as wgmma's 128-byte-swizzled operands; S = Q K^T reads Q and K straight from shared memory,
+ * the online softmax runs on the accumulators in registers (base 2, scale folded into one FMA,
+ * the elementwise mask only on partial tiles), and O += P V takes P from registers and V from
+ * shared memory, transposed by the descriptor. The next tile's S is issued before this tile's
+ * P V completes, so the tensor cores always hold queued work while the softmax runs.
+ * GQA reads the shared KV head in place. Output: O in the input dtype and the natural-log LSE. */
 #include "kernels/cuda/flash_common.cuh"
+#include "kernels/cuda/wgmma.cuh"
 
 namespace {
 
@@ -28,58 +29,21 @@ struct fwd_params {
 template <int D>
 struct fwd_cfg {
     static constexpr int BM = FLASH_FWD_TILE_Q, BN = FLASH_FWD_TILE_K;
-    static constexpr int WARPS = 4, THREADS = WARPS * 32;
-    static constexpr int MT = BM / (16 * WARPS); /* 16-row MMA tiles per warp */
-    static constexpr int NT = BN / 8;             /* 8-column score tiles */
-    static constexpr int DT = D / 8;              /* 8-column output tiles */
-    static constexpr int CH = D / 8;              /* 16-byte chunks per row */
+    static constexpr int THREADS = 256; /* two warpgroups */
+    static constexpr int NT = BN / 8, DT = D / 8;
     static constexpr int Q_BYTES = BM * D * 2, KV_BYTES = BN * D * 2;
-    static constexpr int SMEM = Q_BYTES + 4 * KV_BYTES; /* Q, K x2, V x2 */
+    static constexpr int STAGES = 3;
+    static constexpr int SMEM = Q_BYTES + STAGES * 2 * KV_BYTES + 1024; /* + alignment slack */
 };
 
-/* Sets the scores of pairs no rule of a partial tile covers to -inf. Row r of this thread is
- * q_base + mt*16 + lane/4 + 8*hf; column (j, e) is k0 + 8*j + 2*(lane%4) + e. */
-template <int MT, int NT>
-__device__ __forceinline__ void mask_partial(float (&s)[MT][NT][4], const mask_rule *rules, int count, int q_base,
-                                             int k0, int lane)
-{
-    uint32_t vis[MT][2] = {};
-    for (int r = 0; r < count; r++) {
-        const mask_rule rule = rules[r];
-#pragma unroll
-        for (int mt = 0; mt < MT; mt++)
-#pragma unroll
-            for (int hf = 0; hf < 2; hf++) {
-                int lo, hi;
-                rule_row_span(rule, q_base + mt * 16 + lane / 4 + 8 * hf, lo, hi);
-#pragma unroll
-                for (int j = 0; j < NT; j++)
-#pragma unroll
-                    for (int e = 0; e < 2; e++) {
-                        int k = k0 + 8 * j + 2 * (lane % 4) + e;
-                        if (k >= lo && k <= hi) vis[mt][hf] |= 1u << (2 * j + e);
-                    }
-            }
-    }
-#pragma unroll
-    for (int mt = 0; mt < MT; mt++)
-#pragma unroll
-        for (int hf = 0; hf < 2; hf++)
-#pragma unroll
-            for (int j = 0; j < NT; j++)
-#pragma unroll
-                for (int e = 0; e < 2; e++)
-                    if (!(vis[mt][hf] >> (2 * j + e) & 1u)) s[mt][j][2 * hf + e] = -INFINITY;
-}
-
 template <typename E, int D>
-__global__ void __launch_bounds__(fwd_cfg<D>::THREADS, 2) flash_fwd_kernel(const fwd_params p)
+__global__ void __launch_bounds__(fwd_cfg<D>::THREADS, 1) flash_fwd_kernel(const fwd_params p)
 {
     typedef fwd_cfg<D> C;
-    constexpr int BM = C::BM, BN = C::BN, MT = C::MT, NT = C::NT, DT = C::DT, CH = C::CH;
-    extern __shared__ __align__(128) unsigned char smem[];
+    constexpr int BM = C::BM, BN = C::BN, NT = C::NT, DT = C::DT;
+    extern __shared__ unsigned char smem_raw[];
 
-    const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+    const int tid = threadIdx.x, wg = tid / 128, lane = tid % 32, warp_in_wg = (tid / 32) % 4;
     const int h = blockIdx.x, b = blockIdx.z;
     const int hk = h / p.group;
     const int mh = p.mask_heads == 1 ? 0 : hk;
@@ -91,158 +55,105 @@ __global__ void __launch_bounds__(fwd_cfg<D>::THREADS, 2) flash_fwd_kernel(const
     const int64_t q_stride = (int64_t)p.heads_q * D, kv_stride = (int64_t)p.heads_kv * D;
     const uint16_t *kg = p.k + (int64_t)b * p.seqlen_k * kv_stride + (int64_t)hk * D;
     const uint16_t *vg = p.v + (int64_t)b * p.seqlen_k * kv_stride + (int64_t)hk * D;
-
-    const uint32_t s_q = smem_addr(smem), s_k = s_q + C::Q_BYTES, s_v = s_k + 2 * C::KV_BYTES;
     const gpu_tile_entry *ents = p.entries + e_begin;
 
-    /* Key tiles are walked last entry first: a causal row meets its diagonal tile first. */
+    /* 128-byte-swizzle atoms must start on 1024-byte boundaries */
+    const uint32_t s_q = (smem_addr(smem_raw) + 1023u) & ~1023u;
+    /* stage st holds K at s_q + Q_BYTES + st * 2 * KV_BYTES, V right after it */
+    const uint32_t s_kv = s_q + C::Q_BYTES;
+
+    int committed = 0; /* cp.async groups issued: one per key tile (the first also carries Q) */
     auto load_kv = [&](int i, int stage) {
         const int k0 = ents[n - 1 - i].tile * BN;
         const int valid = (int)min((int64_t)BN, p.seqlen_k - k0);
-        load_tile_async<BN, CH, C::THREADS>(s_k + stage * C::KV_BYTES, kg + k0 * kv_stride, kv_stride, valid, tid);
-        load_tile_async<BN, CH, C::THREADS>(s_v + stage * C::KV_BYTES, vg + k0 * kv_stride, kv_stride, valid, tid);
+        const uint32_t dst = s_kv + stage * 2 * C::KV_BYTES;
+        load_tile_sw128<BN, D, C::THREADS>(dst, kg + k0 * kv_stride, kv_stride, valid, tid);
+        load_tile_sw128<BN, D, C::THREADS>(dst + C::KV_BYTES, vg + k0 * kv_stride, kv_stride, valid, tid);
         cp_async_commit();
+        committed++;
     };
     if (n > 0) {
-        load_tile_async<BM, CH, C::THREADS>(s_q, p.q + ((int64_t)b * p.seqlen_q + q0) * q_stride + (int64_t)h * D,
-                                            q_stride, (int)min((int64_t)BM, p.seqlen_q - q0), tid);
-        load_kv(0, 0);
-        if (n > 1) load_kv(1, 1);
+        load_tile_sw128<BM, D, C::THREADS>(s_q, p.q + ((int64_t)b * p.seqlen_q + q0) * q_stride + (int64_t)h * D,
+                                           q_stride, (int)min((int64_t)BM, p.seqlen_q - q0), tid);
+        for (int i = 0; i < C::STAGES && i < n; i++) load_kv(i, i);
     }
 
-    float acc_o[MT][DT][4];
-    float row_max[MT][2], row_sum[MT][2];
+    float acc_o[1][DT][4], acc_s[1][NT][4];
+    float row_max[1][2] = {{-INFINITY, -INFINITY}}, row_sum[1][2] = {{0.f, 0.f}};
 #pragma unroll
-    for (int mt = 0; mt < MT; mt++) {
+    for (int dt = 0; dt < DT; dt++)
 #pragma unroll
-        for (int dt = 0; dt < DT; dt++)
-#pragma unroll
-            for (int c = 0; c < 4; c++) acc_o[mt][dt][c] = 0.f;
-        row_max[mt][0] = row_max[mt][1] = -INFINITY;
-        row_sum[mt][0] = row_sum[mt][1] = 0.f;
-    }
-    const int warp_row = warp * MT * 16;
-    /* ldmatrix addresses: a lane-dependent offset, XORed with the k-step's chunk bits (the
-     * swizzle is an XOR, and the row part stays clear of those bits). */
-    constexpr int RB = D * 2; /* bytes per smem row */
-    const uint32_t q_off = (warp_row + lane % 16) * RB + ((lane / 16) ^ (lane & 7)) * 16;
-    const uint32_t k_off = ((lane / 16) * 8 + lane % 8) * RB + (((lane / 8) & 1) ^ (lane & 7)) * 16;
-    const uint32_t v_off = (((lane / 8) & 1) * 8 + lane % 8) * RB + ((lane / 16) ^ (lane & 7)) * 16;
+        for (int c = 0; c < 4; c++) acc_o[0][dt][c] = 0.f;
+    const int row_base = q0 + wg * 64 + warp_in_wg * 16;
 
-    for (int i = 0; i < n; i++) {
-        if (i + 1 < n)
+    /* S = Q K^T of the key tile in `stage` for this warpgroup's 64 rows, issued, not awaited. */
+    auto issue_s = [&](int stage) {
+        const uint32_t kt = s_kv + stage * 2 * C::KV_BYTES, qw = s_q + wg * 64 * 128;
+        wgmma_fence();
+#pragma unroll
+        for (int s = 0; s < D / 16; s++) {
+            const uint64_t da = wgmma_desc(qw + (s / 4) * BM * 128 + (s % 4) * 32, 16, 1024);
+            const uint64_t db = wgmma_desc(kt + (s / 4) * BN * 128 + (s % 4) * 32, 16, 1024);
+            wgmma_ss<E, BN, 0, 0>::run(acc_s[0], da, db, s > 0);
+        }
+        wgmma_commit();
+    };
+    /* Waits for key tile i's copies (later tiles may stay in flight) and publishes them to the
+     * tensor cores of both warpgroups. */
+    auto tile_ready = [&](int i) {
+        const int later = committed - 1 - i;
+        if (later >= 2)
+            cp_async_wait<2>();
+        else if (later == 1)
             cp_async_wait<1>();
         else
             cp_async_wait<0>();
+        fence_proxy_async();
         __syncthreads();
-        const uint32_t s_ks = s_k + (i & 1) * C::KV_BYTES, s_vs = s_v + (i & 1) * C::KV_BYTES;
+    };
 
-        /* S = Q K^T for this warp's rows. */
-        float acc_s[MT][NT][4];
-#pragma unroll
-        for (int mt = 0; mt < MT; mt++)
-#pragma unroll
-            for (int j = 0; j < NT; j++)
-#pragma unroll
-                for (int c = 0; c < 4; c++) acc_s[mt][j][c] = 0.f;
-#pragma unroll 2
-        for (int ks = 0; ks < D / 16; ks++) {
-            uint32_t a[MT][4];
-#pragma unroll
-            for (int mt = 0; mt < MT; mt++)
-                ldmatrix_x4(a[mt], s_q + mt * 16 * RB + (q_off ^ (ks * 32)));
-#pragma unroll
-            for (int np = 0; np < NT / 2; np++) {
-                uint32_t bk[4];
-                ldmatrix_x4(bk, s_ks + np * 16 * RB + (k_off ^ (ks * 32)));
-#pragma unroll
-                for (int mt = 0; mt < MT; mt++) {
-                    mma_16816<E>(acc_s[mt][2 * np], a[mt], bk);
-                    mma_16816<E>(acc_s[mt][2 * np + 1], a[mt], bk + 2);
-                }
-            }
-        }
+    wgmma_pin(acc_o[0]); /* the zeros are written before any wgmma is in flight */
+    if (n > 0) {
+        tile_ready(0);
+        issue_s(0);
+    }
+    for (int i = 0, stage = 0; i < n; i++, stage = stage == C::STAGES - 1 ? 0 : stage + 1) {
+        wgmma_wait<0>(); /* S of tile i and P V of tile i-1 are complete */
+        wgmma_pin(acc_s[0]);
+        wgmma_pin(acc_o[0]);
         const gpu_tile_entry cur = ents[n - 1 - i];
         if (cur.rule_count)
-            mask_partial<MT, NT>(acc_s, p.rules + cur.rule_begin, cur.rule_count, q0 + warp_row, cur.tile * BN, lane);
+            mask_partial<1, NT>(acc_s, p.rules + cur.rule_begin, cur.rule_count, row_base, cur.tile * BN, lane);
+        online_softmax<1, NT, DT>(acc_s, acc_o, row_max, row_sum, p.scale_log2);
 
-        /* Online softmax, base 2: p = 2^(s*scale*log2e - m*scale*log2e). */
-#pragma unroll
-        for (int mt = 0; mt < MT; mt++)
-#pragma unroll
-            for (int hf = 0; hf < 2; hf++) {
-                float mx = -INFINITY;
-#pragma unroll
-                for (int j = 0; j < NT; j++) mx = fmaxf(mx, fmaxf(acc_s[mt][j][2 * hf], acc_s[mt][j][2 * hf + 1]));
-                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-                const float m_new = fmaxf(row_max[mt][hf], mx);
-                const float m_scaled = m_new == -INFINITY ? 0.f : m_new * p.scale_log2;
-                const float alpha = exp2f(row_max[mt][hf] * p.scale_log2 - m_scaled);
-                row_max[mt][hf] = m_new;
-                float sum = 0.f;
-#pragma unroll
-                for (int j = 0; j < NT; j++)
-#pragma unroll
-                    for (int e = 0; e < 2; e++) {
-                        float pv = exp2f(fmaf(acc_s[mt][j][2 * hf + e], p.scale_log2, -m_scaled));
-                        acc_s[mt][j][2 * hf + e] = pv;
-                        sum += pv;
-                    }
-                row_sum[mt][hf] = row_sum[mt][hf] * alpha + sum;
-#pragma unroll
-                for (int dt = 0; dt < DT; dt++) {
-                    acc_o[mt][dt][2 * hf] *= alpha;
-                    acc_o[mt][dt][2 * hf + 1] *= alpha;
-                }
-            }
-
-        /* O += P V, P straight from the score registers. */
+        uint32_t pa[BN / 16][4];
 #pragma unroll
         for (int kk = 0; kk < BN / 16; kk++) {
-            uint32_t a[MT][4];
-#pragma unroll
-            for (int mt = 0; mt < MT; mt++) {
-                a[mt][0] = E::pack(acc_s[mt][2 * kk][0], acc_s[mt][2 * kk][1]);
-                a[mt][1] = E::pack(acc_s[mt][2 * kk][2], acc_s[mt][2 * kk][3]);
-                a[mt][2] = E::pack(acc_s[mt][2 * kk + 1][0], acc_s[mt][2 * kk + 1][1]);
-                a[mt][3] = E::pack(acc_s[mt][2 * kk + 1][2], acc_s[mt][2 * kk + 1][3]);
-            }
-#pragma unroll
-            for (int dp = 0; dp < DT / 2; dp++) {
-                uint32_t bv[4];
-                ldmatrix_x4_trans(bv, s_vs + kk * 16 * RB + (v_off ^ (dp * 32)));
-#pragma unroll
-                for (int mt = 0; mt < MT; mt++) {
-                    mma_16816<E>(acc_o[mt][2 * dp], a[mt], bv);
-                    mma_16816<E>(acc_o[mt][2 * dp + 1], a[mt], bv + 2);
-                }
-            }
+            pa[kk][0] = E::pack(acc_s[0][2 * kk][0], acc_s[0][2 * kk][1]);
+            pa[kk][1] = E::pack(acc_s[0][2 * kk][2], acc_s[0][2 * kk][3]);
+            pa[kk][2] = E::pack(acc_s[0][2 * kk + 1][0], acc_s[0][2 * kk + 1][1]);
+            pa[kk][3] = E::pack(acc_s[0][2 * kk + 1][2], acc_s[0][2 * kk + 1][3]);
         }
-        __syncthreads(); /* every warp is done with this stage before it is refilled */
-        if (i + 2 < n) load_kv(i + 2, i & 1);
+        /* O += P V: B is V [keys][d], d-major, so the descriptor transposes it */
+        const uint32_t vt = s_kv + stage * 2 * C::KV_BYTES + C::KV_BYTES;
+        wgmma_fence();
+#pragma unroll
+        for (int kk = 0; kk < BN / 16; kk++)
+            wgmma_rs<E, D, 1>::run(acc_o[0], pa[kk], wgmma_desc(vt + kk * 16 * 128, BN * 128, 1024), 1);
+        wgmma_commit();
+        /* the next tile's scores queue behind this P V */
+        if (i + 1 < n) {
+            tile_ready(i + 1);
+            /* past that barrier both warpgroups have waited out tile i-1's P V: its stage
+             * takes tile i+2 (tiles 0..2 came with the prologue) */
+            if (i > 0 && i + 2 < n) load_kv(i + 2, stage == 0 ? C::STAGES - 1 : stage - 1);
+            issue_s(stage == C::STAGES - 1 ? 0 : stage + 1);
+        }
     }
-
-    /* O / l and the LSE; a row that saw nothing gets O = 0, LSE = -inf. */
-#pragma unroll
-    for (int mt = 0; mt < MT; mt++)
-#pragma unroll
-        for (int hf = 0; hf < 2; hf++) {
-            float l = row_sum[mt][hf];
-            l += __shfl_xor_sync(0xffffffffu, l, 1);
-            l += __shfl_xor_sync(0xffffffffu, l, 2);
-            const float inv = l > 0.f ? 1.f / l : 0.f;
-            const int q = q0 + warp_row + mt * 16 + lane / 4 + 8 * hf;
-            if (q >= p.seqlen_q) continue;
-            uint16_t *orow = p.o + (((int64_t)b * p.seqlen_q + q) * p.heads_q + h) * D + 2 * (lane % 4);
-#pragma unroll
-            for (int dt = 0; dt < DT; dt++)
-                *reinterpret_cast<uint32_t *>(orow + dt * 8) =
-                    E::pack(acc_o[mt][dt][2 * hf] * inv, acc_o[mt][dt][2 * hf + 1] * inv);
-            if (lane % 4 == 0)
-                p.lse[((int64_t)b * p.heads_q + h) * p.seqlen_q + q] =
-                    l > 0.f ? (row_max[mt][hf] * p.scale_log2 + log2f(l)) * FLASH_LN2 : -INFINITY;
-        }
+    wgmma_wait<0>();
+    wgmma_pin(acc_o[0]);
+    store_output<E, 1, DT>(acc_o, row_max, row_sum, p.o, p.lse, b, h, row_base, p.seqlen_q, p.heads_q, D,
+                           p.scale_log2, lane);
 }
 
 template <typename E, int D>

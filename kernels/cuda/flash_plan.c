@@ -1,18 +1,35 @@
-/* "flash": our fused attention. The plan holds the mask's tile lists on the device (by query
- * tile for the forward, by key tile for the backward) and the shape; the kernels live in
- * flash_fwd.cu and flash_bwd.cu. */
+/* The fused attention kernels as longca kernels: "flash" (wgmma, flash_fwd.cu / flash_bwd.cu)
+ * and "flash_mma" (mma.sync, flash_mma_fwd.cu / flash_mma_bwd.cu). A plan holds the mask's
+ * tile lists on the device (by query tile for the forward, by key tile for the backward) in
+ * the design's tile shapes, and carves the backward's fp32 scratch out of the workspace. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/flash.h"
 
+struct flash_design {
+    int fwd_tile_q, fwd_tile_k, bwd_tile_q, bwd_tile_k;
+    enum lc_status (*fwd)(const struct flash_fwd_args *a, void *stream, char *err);
+    enum lc_status (*bwd)(const struct flash_bwd_args *a, void *stream, char *err);
+};
+
+static const struct flash_design design_wgmma = {FLASH_FWD_TILE_Q, FLASH_FWD_TILE_K, FLASH_BWD_TILE_Q,
+                                                 FLASH_BWD_TILE_K, flash_fwd_launch, flash_bwd_launch};
+static const struct flash_design design_mma = {FLASH_MMA_FWD_TILE_Q, FLASH_MMA_FWD_TILE_K, FLASH_MMA_BWD_TILE_Q,
+                                               FLASH_MMA_BWD_TILE_K, flash_mma_fwd_launch, flash_mma_bwd_launch};
+
 struct flash_plan {
+    const struct flash_design *design;
     struct flash_shape shape;
     bool deterministic;
     bool has_bwd;
     struct gpu_tiles fwd, bwd;
+    /* backward workspace layout: byte offsets */
+    size_t dq_acc, dk_acc, dv_acc, dsum, turns, turns_bytes, total;
 };
+
+static size_t align_up(size_t x) { return (x + 255) & ~(size_t)255; }
 
 static enum lc_status flash_supports(const struct attn_problem *p, enum run_direction dir, char *why)
 {
@@ -39,51 +56,80 @@ static void flash_plan_destroy(void *plan)
     free(fp);
 }
 
-static enum lc_status flash_plan_create(const struct attn_problem *p, enum run_direction dir, void **plan,
-                                        size_t *workspace_bytes, char *err)
+static enum lc_status plan_create(const struct flash_design *design, const struct attn_problem *p,
+                                  enum run_direction dir, void **plan, size_t *workspace_bytes, char *err)
 {
     enum lc_status st = flash_supports(p, dir, err);
     if (st) return st;
     struct flash_plan *fp = calloc(1, sizeof *fp);
     if (!fp) return lc_fail(err, LC_ERR_OOM, "out of host memory for the flash plan");
+    fp->design = design;
     fp->shape = (struct flash_shape){p->batch, p->heads_q, p->heads_kv, p->head_dim, p->seqlen_q, p->seqlen_k,
                                      p->dtype, p->softmax_scale};
     fp->deterministic = p->deterministic;
     fp->has_bwd = (dir & DIR_BWD) != 0;
     /* The forward runs in every direction: the backward needs its O and LSE. */
-    st = gpu_tiles_build(p->mask, FLASH_FWD_TILE_Q, FLASH_FWD_TILE_K, false, false, &fp->fwd, err);
+    st = gpu_tiles_build(p->mask, design->fwd_tile_q, design->fwd_tile_k, false, false, &fp->fwd, err);
     if (!st && fp->has_bwd)
-        st = gpu_tiles_build(p->mask, FLASH_BWD_TILE_Q, FLASH_BWD_TILE_K, true, fp->deterministic, &fp->bwd, err);
+        st = gpu_tiles_build(p->mask, design->bwd_tile_q, design->bwd_tile_k, true, fp->deterministic, &fp->bwd, err);
     if (st) {
         flash_plan_destroy(fp);
         return st;
     }
-    *workspace_bytes = fp->has_bwd ? flash_bwd_workspace_bytes(&fp->shape) : 0;
+    if (fp->has_bwd) {
+        const size_t n_q = (size_t)p->batch * p->seqlen_q * p->heads_q * p->head_dim;
+        const size_t n_kx = (size_t)p->batch * p->seqlen_k * p->heads_q * p->head_dim;
+        /* two turns per query tile: designs that add dQ twice per key tile take both */
+        const size_t n_turns = (size_t)p->batch * p->heads_q * fp->bwd.n_cols * 2;
+        size_t at = 0;
+        fp->dq_acc = at, at += align_up(n_q * 4);
+        fp->dk_acc = at, at += align_up(n_kx * 4);
+        fp->dv_acc = at, at += align_up(n_kx * 4);
+        fp->dsum = at, at += align_up((size_t)p->batch * p->heads_q * p->seqlen_q * 4);
+        fp->turns = at, fp->turns_bytes = n_turns * 4, at += align_up(fp->turns_bytes);
+        fp->total = at;
+    }
+    *workspace_bytes = fp->total;
     *plan = fp;
     return LC_OK;
+}
+
+static enum lc_status flash_plan_create(const struct attn_problem *p, enum run_direction dir, void **plan,
+                                        size_t *workspace_bytes, char *err)
+{
+    return plan_create(&design_wgmma, p, dir, plan, workspace_bytes, err);
+}
+
+static enum lc_status flash_mma_plan_create(const struct attn_problem *p, enum run_direction dir, void **plan,
+                                            size_t *workspace_bytes, char *err)
+{
+    return plan_create(&design_mma, p, dir, plan, workspace_bytes, err);
 }
 
 static enum lc_status flash_forward(void *plan, const struct attn_tensors *t, void *workspace, char *err)
 {
     const struct flash_plan *fp = plan;
     struct flash_fwd_args a = {fp->shape, t->q, t->k, t->v, t->o, t->lse, &fp->fwd};
-    return flash_fwd_launch(&a, device_cuda.stream(), err);
+    return fp->design->fwd(&a, device_cuda.stream(), err);
 }
 
 static enum lc_status flash_backward(void *plan, const struct attn_tensors *t, void *workspace, char *err)
 {
     const struct flash_plan *fp = plan;
     if (!fp->has_bwd) return lc_fail(err, LC_ERR_INTERNAL, "flash plan was made without the backward");
+    char *ws = workspace;
+    struct flash_bwd_buffers buf = {(float *)(ws + fp->dq_acc), (float *)(ws + fp->dk_acc), (float *)(ws + fp->dv_acc),
+                                    (float *)(ws + fp->dsum), (int *)(ws + fp->turns), fp->turns_bytes};
     struct flash_bwd_args a = {fp->shape, t->q, t->k, t->v, t->o, t->d_o, t->lse, t->dq, t->dk, t->dv,
-                               &fp->bwd, fp->deterministic, workspace};
-    return flash_bwd_launch(&a, device_cuda.stream(), err);
+                               &fp->bwd, fp->deterministic, buf};
+    return fp->design->bwd(&a, device_cuda.stream(), err);
 }
 
 static const int flash_head_dims[] = {64, 128, 0};
 
 const struct kernel_ops kernel_flash = {
     .name = "flash",
-    .summary = "fused tiled attention on tensor cores (mma.sync), mask tile lists, GQA in place, LSE out",
+    .summary = "fused tiled attention on Hopper warpgroup MMA (wgmma), mask tile lists, GQA in place, LSE out",
     .device = DEVICE_CUDA,
     .dtypes = (1u << LC_BF16) | (1u << LC_FP16),
     .directions = DIR_FWD | DIR_BWD,
@@ -92,6 +138,22 @@ const struct kernel_ops kernel_flash = {
     .block_sparse_masks = true,
     .supports = flash_supports,
     .plan_create = flash_plan_create,
+    .forward = flash_forward,
+    .backward = flash_backward,
+    .plan_destroy = flash_plan_destroy,
+};
+
+const struct kernel_ops kernel_flash_mma = {
+    .name = "flash_mma",
+    .summary = "fused tiled attention, FlashAttention-2 design on warp mma.sync m16n8k16 (ldmatrix, cp.async)",
+    .device = DEVICE_CUDA,
+    .dtypes = (1u << LC_BF16) | (1u << LC_FP16),
+    .directions = DIR_FWD | DIR_BWD,
+    .head_dims = flash_head_dims,
+    .static_masks = true,
+    .block_sparse_masks = true,
+    .supports = flash_supports,
+    .plan_create = flash_mma_plan_create,
     .forward = flash_forward,
     .backward = flash_backward,
     .plan_destroy = flash_plan_destroy,
