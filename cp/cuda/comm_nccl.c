@@ -70,16 +70,19 @@ static enum lc_status settle(struct nccl_comm *n, ncclResult_t rc, const char *w
     const struct timespec nap = {0, 20000};
     while (rc == ncclInProgress) {
         if (lc_now_ns() > deadline) {
-            ncclCommAbort(n->comm);
+            if (n->comm) ncclCommAbort(n->comm);
             n->comm = NULL;
             return fail_comm(n, LC_ERR_COMM, err, what, "no answer from a peer; aborted");
         }
         nanosleep(&nap, NULL);
-        if (ncclCommGetAsyncError(n->comm, &rc) != ncclSuccess) break;
+        ncclResult_t query = ncclCommGetAsyncError(n->comm, &rc);
+        if (query != ncclSuccess) rc = query;
     }
     if (rc == ncclSuccess) return LC_OK;
-    const char *why = ncclGetErrorString(rc);
-    ncclCommAbort(n->comm);
+    char why[160];
+    const char *last = ncclGetLastError(n->comm);
+    snprintf(why, sizeof why, "%s%s%s", ncclGetErrorString(rc), last && *last ? ": " : "", last ? last : "");
+    if (n->comm) ncclCommAbort(n->comm);
     n->comm = NULL;
     return fail_comm(n, LC_ERR_COMM, err, what, why);
 }
@@ -353,10 +356,11 @@ static enum lc_status nccl_split(struct cp_comm *c, int color, int key, const ch
         return st;
     }
     ncclConfig_t config = nonblocking_config();
-    ncclResult_t rc = ncclCommSplit(n->comm, color, key, &s->comm, &config);
-    /* The new communicator settles on its own: poll it until it is ready. */
-    st = rc == ncclSuccess || rc == ncclInProgress ? settle(s, ncclInProgress, "NCCL split", err)
-                                                   : settle(n, rc, "NCCL split", err);
+    /* A nonblocking split runs as a job of the parent, which reports its progress; the child
+     * appears once it is done, and then settles on its own. */
+    st = settle(n, ncclCommSplit(n->comm, color, key, &s->comm, &config), "NCCL split", err);
+    if (!st && !s->comm) st = lc_fail(err, LC_ERR_COMM, "NCCL split of %s gave no communicator", c->name);
+    if (!st) st = settle(s, ncclInProgress, "NCCL split", err);
     if (st) {
         nccl_destroy(&s->base);
         return st;

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# CP on GPUs: the NCCL communicator and CP's CUDA kernels on 2 GPUs (tests/test_gpu_cp_comm.c),
+# then every method x {full, causal, causal_document, sliding_window_causal} x {fwd, bwd}
+# through `longca run` with the flash kernel on 2 GPU workers, checked against the reference.
+# Skipped (77) without 2 GPUs or without a CUDA build.
+set -u
+longca=$1
+bin=$(dirname "$longca")/tests/test_gpu_cp_comm
+command -v mpirun >/dev/null || { echo "mpirun not found: skipping"; exit 77; }
+[ -x "$bin" ] || { echo "built without CUDA: skipping"; exit 77; }
+gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
+[ "$gpus" -ge 2 ] || { echo "needs 2 GPUs, $gpus visible: skipping"; exit 77; }
+fail=0
+say() { echo "FAIL: $*"; fail=1; }
+
+timeout 300 mpirun --oversubscribe -np 2 "$bin" || say "test_gpu_cp_comm on 2 GPUs"
+
+methods=allgather,ring,ulysses,usp,double_ring
+masks=full,causal,causal_document,sliding_window_causal
+out=$(timeout 900 mpirun --oversubscribe -np 3 "$longca" run --kernel flash --cp "$methods" --gpus 2 \
+      --mask "$masks" --seqlen 4k --heads 8:2 --head-dim 128 --direction fwd,bwd --warmup 1 --iters 3 \
+      --check --quiet --format csv)
+rc=$?
+echo "$out"
+passed=$(grep -c ',pass,' <<<"$out")
+[ "$rc" -eq 0 ] && [ "$passed" -eq 40 ] || say "longca run --kernel flash --cp $methods --gpus 2: exit $rc, $passed of 40 checks passed"
+exit $fail
