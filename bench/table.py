@@ -48,8 +48,8 @@ def main():
     runs = load(sys.argv[1:-1], sys.argv[-1])
     present = {n for row in runs.values() for n in row}
     names = [n for n in OURS + PEERS if n in present]
-    order = sorted(runs, key=lambda k: (k[2], ["full", "causal", "sliding_window_causal", "causal_document"].index(k[0])
-                                        if k[0] in ("full", "causal", "sliding_window_causal", "causal_document") else 9, k[1]))
+    masks = ["full", "causal", "sliding_window_causal", "causal_document"]
+    order = sorted(runs, key=lambda k: (k[2] != "fwd", masks.index(k[0]) if k[0] in masks else len(masks), k[0], k[1]))
     print("TFLOP/s (fwd 4*area*h_q*d, bwd 2.5x; area from the mask)\n")
     print("| dir | mask | S | " + " | ".join(names) + " | flash/sdpa_flash | flash/flex |")
     print("|" + "---|" * (len(names) + 5))

@@ -1,5 +1,8 @@
-/* Device building blocks shared by the fused kernels: the m16n8k16 tensor-core MMA, ldmatrix,
- * cp.async, the shared-memory swizzle, and the elementwise mask of a partial tile. */
+/* Device building blocks shared by the fused kernels (flash on wgmma, flash_mma on mma.sync):
+ * the m16n8k16 MMA, ldmatrix, cp.async into swizzled tiles (the ldmatrix layout and wgmma's
+ * 128-byte-swizzle layout), the elementwise mask of a partial tile and its transpose, the
+ * online-softmax step and the output epilogue. Score and output fragments use the m16n8
+ * accumulator layout, which wgmma's m64nN accumulators share warp by warp. */
 #ifndef LC_FLASH_COMMON_CUH
 #define LC_FLASH_COMMON_CUH
 

@@ -1,4 +1,4 @@
-/* Fused attention backward by recomputation (mma.sync m16n8k16).
+/* flash_mma backward by recomputation on warp-level tensor-core MMA (mma.sync m16n8k16).
  *
  * A preprocessing kernel forms Dsum = rowsum(dO * O). The main kernel gives each CTA 128 keys
  * of one query head (8 warps, 16 keys each) and walks the query tiles its tile-list row names:
@@ -161,7 +161,7 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
         for (int c = 0; c < 4; c++) acc_dk[dt][c] = acc_dv[dt][c] = 0.f;
 
     const int warp_key = warp * 16;
-    /* ldmatrix lane offsets (see flash_fwd.cu): rows of this warp's keys as A operands, query
+    /* ldmatrix lane offsets (see flash_mma_fwd.cu): rows of this warp's keys as A operands, query
      * rows as B operands, and query rows read transposed as B of the P X products. */
     const uint32_t a_off = (warp_key + lane % 16) * RB + ((lane / 16) ^ (lane & 7)) * 16;
     const uint32_t b_off = ((lane / 16) * 8 + lane % 8) * RB + (((lane / 8) & 1) ^ (lane & 7)) * 16;

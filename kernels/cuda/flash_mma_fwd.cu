@@ -1,4 +1,4 @@
-/* Fused attention forward: tiled online softmax on tensor cores (mma.sync m16n8k16).
+/* flash_mma forward: tiled online softmax on warp-level tensor-core MMA (mma.sync m16n8k16).
  *
  * One CTA owns 128 query rows of one head (4 warps, 32 rows each) and walks the key tiles its
  * tile-list row names, last first: K and V tiles arrive by cp.async into a two-stage ring of
