@@ -1,11 +1,16 @@
-/* longca: wires the rooms together (kernels, CP methods, recorders register into core's
- * tables) and dispatches to a sub-command. */
+/* longca: wires the rooms together (kernels, CP methods, CP groups, clock alignment and the GPU
+ * recorder register into core's tables) and dispatches to a sub-command. */
 #include <stdio.h>
 #include <string.h>
 
 #include "core/commands.h"
+#include "core/services.h"
 #include "cp/cp.h"
 #include "kernels/kernels.h"
+#include "profiling/clock_sync.h"
+#ifdef LONGCA_HAVE_CUDA
+#include "profiling/cuda/cupti_trace.h"
+#endif
 
 static void usage(FILE *f)
 {
@@ -31,10 +36,20 @@ int cmd_tui(int argc, char **argv) { return no_tui(); }
 int cmd_view(int argc, char **argv) { return no_tui(); }
 #endif
 
+static const struct lc_services wiring = {
+    .cp_group_create = cp_group_create,
+    .cp_group_destroy = cp_group_destroy,
+    .clock_sync = prof_clock_align,
+#ifdef LONGCA_HAVE_CUDA
+    .gpu_recorder = &prof_cupti_recorder,
+#endif
+};
+
 int main(int argc, char **argv)
 {
     kernels_register_all();
     cp_register_all();
+    services_register(&wiring);
 
     if (argc < 2 || argv[1][0] == '-') {
         if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {

@@ -13,6 +13,7 @@
 #include "report.h"
 #include "run_workers.h"
 #include "runner.h"
+#include "services.h"
 #include "sweep.h"
 #include "worker.h"
 
@@ -60,7 +61,14 @@ static void headless_emit(void *ctx, const struct event *ev)
 {
     struct headless *h = ctx;
     if (h->capture) capture_write(h->capture, ev);
-    if (ev->run_id < 0 || ev->run_id >= h->n_runs) return;
+    if (ev->run_id < 0 || ev->run_id >= h->n_runs) {
+        /* About the session, not a run (clocks not aligned, a GPU recorder without counters):
+         * worth a line, not a failure. */
+        if (ev->type == EV_ERROR)
+            fprintf(stderr, "%slongca run: rank %d: %s\n", h->progress ? "\r\033[K" : "", ev->rank,
+                    ev->u.error.message);
+        return;
+    }
     const struct run_spec *spec = &h->runs[ev->run_id];
     if (ev->type == EV_PROGRESS && h->progress) {
         char what[160];
@@ -94,11 +102,30 @@ static void emit_queued(struct headless *h, int run_id)
     headless_emit(h, &ev);
 }
 
+/* The GPU recorder on tl, from the device's opening to the end of the sweep; a note about it
+ * goes out as an event of no run, as a worker's would. */
+static const struct timeline_recorder *start_recorder(struct headless *h, struct timeline *tl)
+{
+    const struct timeline_recorder *rec;
+    char note[LC_ERRMSG_LEN];
+    enum lc_status st = services_start_gpu_recorder(tl, &rec, note);
+    if (note[0]) {
+        struct event ev;
+        event_init(&ev, EV_ERROR, -1, 1);
+        ev.t_ns = lc_now_ns();
+        ev.u.error.status = st != LC_OK ? st : LC_ERR_UNSUPPORTED;
+        snprintf(ev.u.error.message, sizeof ev.u.error.message, "%s", note);
+        headless_emit(h, &ev);
+    }
+    return rec;
+}
+
 /* Runs every spec in this process, opening each device kind once. */
 static void run_in_process(struct headless *h)
 {
     static volatile int never_cancelled;
     const struct device_ops *opened[2] = {NULL, NULL};
+    const struct timeline_recorder *recorder = NULL;
     struct timeline tl;
     timeline_init(&tl);
     for (int i = 0; i < h->n_runs; i++) {
@@ -110,12 +137,14 @@ static void run_in_process(struct headless *h)
             char describe[128], err[LC_ERRMSG_LEN];
             if (dev->open(0, describe, sizeof describe, err)) dev = &device_cpu;
             opened[dev->kind] = dev;
+            if (dev->kind == DEVICE_CUDA) recorder = start_recorder(h, &tl);
         }
         struct runner_env env = {.device = dev, .rank = 1, .sink = {headless_emit, h}, .cancel = &never_cancelled,
-                                 .timeline = &tl};
+                                 .timeline = &tl, .recorder = dev->kind == DEVICE_CUDA ? recorder : NULL};
         struct run_result res;
         runner_execute(&env, &h->runs[i], i, &res);
     }
+    if (recorder) recorder->stop();
     for (int d = 0; d < 2; d++)
         if (opened[d]) opened[d]->close();
     timeline_destroy(&tl);

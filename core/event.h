@@ -40,6 +40,8 @@ struct ev_hello {
     char device[96];  /* "NVIDIA H200, 132 SMs, 140.4 GiB" or "CPU, 16 threads" */
     char backend[16]; /* "cpu" | "cuda" */
     int local_index;  /* GPU index on its node */
+    int64_t clock_offset_ns;   /* added to this worker's clock to read rank 0's */
+    int64_t clock_residual_ns; /* error left after the correction, as re-measured; -1: clocks not aligned */
 };
 
 struct ev_progress {

@@ -76,6 +76,7 @@ static void write_spec(FILE *f, const struct run_spec *s)
     put_i64(f, "iters", s->iters);
     put_bool(f, "check", s->check);
     put_bool(f, "deterministic", s->deterministic);
+    put_string(f, "counters", counter_mode_name(s->counters));
     fputc('}', f);
 }
 
@@ -146,6 +147,8 @@ void event_write_json(FILE *f, const struct event *ev)
         put_string(f, "device", ev->u.hello.device);
         put_string(f, "backend", ev->u.hello.backend);
         put_i64(f, "local_index", ev->u.hello.local_index);
+        put_i64(f, "clock_offset_ns", ev->u.hello.clock_offset_ns);
+        put_i64(f, "clock_residual_ns", ev->u.hello.clock_residual_ns);
         break;
     case EV_RUN_QUEUED:
         fputs(",\"spec\":", f);
@@ -321,6 +324,8 @@ static void read_spec(struct fields *parent, struct run_spec *s)
     s->iters = (int)get_int(&fr, "iters", INT32_MIN, INT32_MAX);
     s->check = get_bool(&fr, "check");
     s->deterministic = get_bool(&fr, "deterministic");
+    if (counter_mode_parse(get_string(&fr, "counters"), &s->counters) != 0)
+        bad_value(&fr, "counters", "is not a counter mode");
     parent->st = fr.st;
 }
 
@@ -457,6 +462,8 @@ enum lc_status event_parse_json(const char *line, struct event *out, char *err)
             copy_string(&fr, "device", out->u.hello.device, sizeof out->u.hello.device);
             copy_string(&fr, "backend", out->u.hello.backend, sizeof out->u.hello.backend);
             out->u.hello.local_index = (int)get_int(&fr, "local_index", INT32_MIN, INT32_MAX);
+            out->u.hello.clock_offset_ns = get_int(&fr, "clock_offset_ns", INT64_MIN, INT64_MAX);
+            out->u.hello.clock_residual_ns = get_int(&fr, "clock_residual_ns", INT64_MIN, INT64_MAX);
             break;
         case EV_RUN_QUEUED: read_spec(&fr, &out->u.spec); break;
         case EV_PROGRESS: {

@@ -16,8 +16,8 @@
 
 #include "capture.h"
 #include "device.h"
-#include "profiling/clock_sync.h"
 #include "protocol.h"
+#include "services.h"
 
 #define SESSION_DEFAULT_LOST_S 5.0
 #define SESSION_CLOCK_SYNC_S 10.0  /* bound on each wait of the start-up clock alignment */
@@ -517,9 +517,10 @@ enum lc_status session_open(const struct session_options *opt, struct session **
     st = capture_open(path, &s->capture, err);
 
     /* Collective with every worker, before any other traffic on the session communicator. */
-    struct prof_clock_sync sync;
+    const struct lc_services *svc = services();
+    struct clock_alignment mine; /* rank 0's clock is the reference: offset 0 */
     char why[LC_ERRMSG_LEN];
-    if (prof_clock_sync(s->comm, NULL, SESSION_CLOCK_SYNC_S, &sync, NULL, why) != LC_OK)
+    if (svc->clock_sync && svc->clock_sync(s->comm, SESSION_CLOCK_SYNC_S, &mine, why) != LC_OK)
         emit_status(s, EV_ERROR, -1, 0, LC_ERR_COMM, "clocks not aligned: %.200s", why);
     if (under_mpirun && !getenv("OMPI_MCA_orte_enable_recovery"))
         emit_status(s, EV_ERROR, -1, 0, LC_ERR_COMM,

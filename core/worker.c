@@ -13,12 +13,11 @@
 #include <unistd.h>
 
 #include "commands.h"
-#include "cp/cp.h"
 #include "device.h"
 #include "kernel.h"
-#include "profiling/clock_sync.h"
 #include "protocol.h"
 #include "runner.h"
+#include "services.h"
 
 #define WORKER_QUEUE_MAX 16
 #define WORKER_FINALIZE_LIMIT_S 10 /* MPI_Finalize can hang on a lost peer: leave anyway after this */
@@ -27,7 +26,7 @@ struct worker {
     MPI_Comm session, workers;
     int rank;        /* in session: 1..N */
     int local_index; /* among the workers of this node: the GPU it takes */
-    int64_t clock_offset_ns;
+    struct clock_alignment clock; /* residual -1: not measured */
 
     pthread_mutex_t lock; /* guards everything below it; cond wakes the main thread */
     pthread_cond_t cond;
@@ -43,6 +42,7 @@ struct worker {
     const struct device_ops *gpu; /* opened at start, NULL without one */
     bool cpu_open;
     struct timeline timeline;
+    const struct timeline_recorder *recorder; /* running on the GPU's timeline, NULL without */
 };
 
 static void sleep_ms(int ms)
@@ -127,7 +127,7 @@ static void send_event(struct worker *w, const struct event *ev)
     /* Stamped here, on rank 0's clock, whatever clock the producer (runner, CP method) used:
      * sinks are called the moment an event is made, so this is its time. */
     struct event shifted = *ev;
-    shifted.t_ns = lc_now_ns() + w->clock_offset_ns;
+    shifted.t_ns = lc_now_ns() + w->clock.offset_ns;
     void *buf;
     int bytes;
     char err[LC_ERRMSG_LEN];
@@ -205,14 +205,20 @@ static enum lc_status execute_run(struct worker *w, const struct proto_run *run)
 {
     char err[LC_ERRMSG_LEN];
     const struct device_ops *dev = device_for_run(w, &run->spec);
+    /* The recorder sees the GPU only: CPU runs here keep their host clock stamps. */
     struct runner_env env = {.device = dev, .rank = w->rank, .sink = {sink_emit, w}, .cancel = &w->cancel,
-                             .timeline = &w->timeline};
+                             .timeline = &w->timeline, .recorder = dev == w->gpu ? w->recorder : NULL};
+    const struct lc_services *svc = services();
     MPI_Comm cp_comm = MPI_COMM_NULL;
     struct cp_group *group = NULL;
     bool cp = strcmp(run->spec.cp_method, "none") != 0;
     if (cp) {
-        enum lc_status st = make_cp_comm(w, run, &cp_comm, err);
-        if (st == LC_OK) st = cp_group_create(cp_comm, dev, &group, err);
+        enum lc_status st = LC_OK;
+        if (!svc->cp_group_create)
+            st = lc_fail(err, LC_ERR_UNSUPPORTED, "CP method %s: this program was built without CP groups",
+                         run->spec.cp_method);
+        if (st == LC_OK) st = make_cp_comm(w, run, &cp_comm, err);
+        if (st == LC_OK) st = svc->cp_group_create(cp_comm, dev, &group, err);
         if (st != LC_OK) {
             send_error(w, run->run_id, st, err);
             if (cp_comm != MPI_COMM_NULL) MPI_Comm_free(&cp_comm);
@@ -222,7 +228,7 @@ static enum lc_status execute_run(struct worker *w, const struct proto_run *run)
     }
     struct run_result res;
     enum lc_status st = runner_execute(&env, &run->spec, run->run_id, &res);
-    if (group) cp_group_destroy(group);
+    if (group) svc->cp_group_destroy(group);
     if (cp_comm != MPI_COMM_NULL) MPI_Comm_free(&cp_comm);
     return st;
 }
@@ -268,8 +274,20 @@ static void say_hello(struct worker *w)
     event_init(&ev, EV_HELLO, -1, w->rank);
     memcpy(ev.u.hello.host, info.host, sizeof ev.u.hello.host);
     ev.u.hello.local_index = w->local_index;
+    ev.u.hello.clock_offset_ns = w->clock.offset_ns;
+    ev.u.hello.clock_residual_ns = w->clock.residual_ns;
     open_devices(w, &ev.u.hello);
     send_event(w, &ev);
+}
+
+/* On a GPU, its timeline recorder runs from hello to goodbye; a part missing, or a recorder
+ * that would not start, is reported to rank 0 (the runs go on without it). */
+static void start_recorder(struct worker *w)
+{
+    if (!w->gpu) return;
+    char note[LC_ERRMSG_LEN];
+    enum lc_status st = services_start_gpu_recorder(&w->timeline, &w->recorder, note);
+    if (note[0]) send_error(w, -1, st != LC_OK ? st : LC_ERR_UNSUPPORTED, note);
 }
 
 int worker_main(MPI_Comm session, MPI_Comm workers)
@@ -284,13 +302,16 @@ int worker_main(MPI_Comm session, MPI_Comm workers)
     MPI_Comm_free(&node);
 
     /* Collective with rank 0 right after the session forms, before any other traffic. */
-    struct prof_clock_sync sync = {0};
+    w.clock.residual_ns = -1;
+    const struct lc_services *svc = services();
+    struct clock_alignment measured;
     char err[LC_ERRMSG_LEN];
-    if (prof_clock_sync(session, NULL, PROTO_FRONT_SILENCE_S, &sync, NULL, err) != LC_OK)
+    if (svc->clock_sync && svc->clock_sync(session, PROTO_FRONT_SILENCE_S, &measured, err) == LC_OK)
+        w.clock = measured;
+    else if (svc->clock_sync)
         fprintf(stderr, "longca worker %d: clock not aligned with rank 0 (%s)\n", w.rank, err);
-    w.clock_offset_ns = sync.offset_ns;
     timeline_init(&w.timeline);
-    w.timeline.clock_offset_ns = sync.offset_ns;
+    w.timeline.clock_offset_ns = w.clock.offset_ns;
 
     pthread_mutex_init(&w.lock, NULL);
     pthread_cond_init(&w.cond, NULL);
@@ -301,6 +322,7 @@ int worker_main(MPI_Comm session, MPI_Comm workers)
     }
     setup_done = 1;
     say_hello(&w);
+    start_recorder(&w);
 
     for (;;) {
         pthread_mutex_lock(&w.lock);
@@ -330,6 +352,7 @@ int worker_main(MPI_Comm session, MPI_Comm workers)
     w.stop_listener = true;
     pthread_mutex_unlock(&w.lock);
     pthread_join(listener, NULL);
+    if (w.recorder) w.recorder->stop();
     if (w.gpu) w.gpu->close();
     if (w.cpu_open) device_cpu.close();
     timeline_destroy(&w.timeline);

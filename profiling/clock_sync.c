@@ -116,3 +116,11 @@ enum lc_status prof_clock_sync(MPI_Comm comm, int64_t (*clock)(void), double tim
     }
     return LC_OK;
 }
+
+enum lc_status prof_clock_align(MPI_Comm comm, double timeout_s, struct clock_alignment *out, char *err)
+{
+    struct prof_clock_sync sync;
+    enum lc_status st = prof_clock_sync(comm, NULL, timeout_s, &sync, NULL, err);
+    *out = (struct clock_alignment){sync.offset_ns, sync.residual_ns};
+    return st;
+}

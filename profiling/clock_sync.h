@@ -14,6 +14,7 @@
 #include <mpi.h>
 #include <stdint.h>
 
+#include "core/services.h"
 #include "core/status.h"
 
 #define PROF_CLOCK_SYNC_TAG 7701 /* messages of the ping-pong; nothing else may use it meanwhile */
@@ -31,5 +32,9 @@ struct prof_clock_sync {
  * every rank's figures (entry 0 all zero). */
 enum lc_status prof_clock_sync(MPI_Comm comm, int64_t (*clock)(void), double timeout_s,
                                struct prof_clock_sync *out, struct prof_clock_sync *per_rank, char *err);
+
+/* The form core's services table takes (core/services.h clock_sync): lc_now_ns, this rank's
+ * offset and residual. */
+enum lc_status prof_clock_align(MPI_Comm comm, double timeout_s, struct clock_alignment *out, char *err);
 
 #endif

@@ -47,6 +47,7 @@ static void fill_spec(struct run_spec *s)
     s->iters = 11;
     s->check = true;
     s->deterministic = true;
+    s->counters = COUNTERS_RANGE;
 }
 
 static void fill_result(struct run_result *r)
@@ -86,6 +87,8 @@ static int make_events(struct event *evs)
     snprintf(e->u.hello.device, sizeof e->u.hello.device, "NVIDIA H200, 132 SMs, 140.4 GiB");
     snprintf(e->u.hello.backend, sizeof e->u.hello.backend, "cuda");
     e->u.hello.local_index = 2;
+    e->u.hello.clock_offset_ns = INT64_C(-1763860000123456789); /* a clock a whole epoch behind */
+    e->u.hello.clock_residual_ns = 1234;
 
     e = &evs[n++];
     event_init(e, EV_RUN_QUEUED, 7, 0);

@@ -4,7 +4,9 @@
  * the workers reports each rank and reason, a run needing more workers than there are fails on
  * rank 0, cancel stops a long run and the runs queued behind it, a worker killed with SIGKILL
  * mid-run is reported lost within seconds while the session stays usable, the capture holds
- * the stream, and closing takes seconds, not forever.
+ * the stream, and closing takes seconds, not forever. The clocks are aligned at the start (each
+ * hello carries its offset and residual); CP groups are not registered here, so a CP run fails
+ * on its worker with a clear error.
  *
  * This program is also its own worker: `test_session_mpi worker` (spawned) and
  * `test_session_mpi mpirun-mode` (every rank under mpirun). */
@@ -21,8 +23,10 @@
 #include "core/commands.h"
 #include "core/protocol.h"
 #include "core/session.h"
+#include "core/services.h"
 #include "core/worker.h"
 #include "kernels/kernels.h"
+#include "profiling/clock_sync.h"
 
 #define LOST_AFTER_S 2.0
 #define MAX_EVENTS 4096
@@ -129,6 +133,9 @@ static void test_results(struct session *s)
     CHECK(wait_event(s, EV_HELLO, -2, 2, 10) != NULL);
     const struct event *hello = find_event(EV_HELLO, -2, 2);
     CHECK(hello && strcmp(hello->u.hello.backend, "cpu") == 0 && hello->u.hello.host[0]);
+    /* One host, one CLOCK_REALTIME: what the alignment finds is measurement error only. */
+    CHECK(hello && hello->u.hello.clock_residual_ns >= 0 && hello->u.hello.clock_residual_ns < 50000000);
+    CHECK(hello && llabs(hello->u.hello.clock_offset_ns) < 50000000);
 
     struct run_spec runs[3] = {small_run(1), small_run(1), small_run(2)};
     runs[1].mask = MASK_FULL;
@@ -160,18 +167,23 @@ static void test_results(struct session *s)
 static void test_failures(struct session *s)
 {
     n_seen = 0;
-    struct run_spec runs[2] = {small_run(2), small_run(3)};
+    struct run_spec runs[3] = {small_run(2), small_run(3), small_run(2)};
     snprintf(runs[0].kernel, sizeof runs[0].kernel, "no_such_kernel");
+    snprintf(runs[2].cp_method, sizeof runs[2].cp_method, "ring");
     char err[LC_ERRMSG_LEN];
-    CHECK(session_submit(s, runs, 2, err) == LC_OK);
+    CHECK(session_submit(s, runs, 3, err) == LC_OK);
     CHECK(wait_idle(s, 30));
-    /* run ids continue from the earlier sweep: 3 and 4 */
+    /* run ids continue from the earlier sweep: 3, 4 and 5 */
     for (int rank = 1; rank <= 2; rank++) {
         const struct event *e = find_event(EV_ERROR, 3, rank);
         CHECK(e && e->u.error.status == LC_ERR_INVALID && strstr(e->u.error.message, "no_such_kernel"));
     }
     const struct event *too_big = find_event(EV_ERROR, 4, 0);
     CHECK(too_big && strstr(too_big->u.error.message, "needs 3 workers"));
+    for (int rank = 1; rank <= 2; rank++) {
+        const struct event *e = find_event(EV_ERROR, 5, rank);
+        CHECK(e && e->u.error.status == LC_ERR_UNSUPPORTED && strstr(e->u.error.message, "without CP groups"));
+    }
     CHECK(find_event(EV_SWEEP_DONE, -2, 0) != NULL);
 }
 
@@ -180,13 +192,13 @@ static void test_cancel(struct session *s)
     n_seen = 0;
     struct run_spec runs[2] = {long_run(1), small_run(1)};
     char err[LC_ERRMSG_LEN];
-    CHECK(session_submit(s, runs, 2, err) == LC_OK); /* ids 5 and 6 */
+    CHECK(session_submit(s, runs, 2, err) == LC_OK); /* ids 6 and 7 */
     const struct event *p = NULL;
     struct event_sink sink = {record, NULL};
     for (double end = proto_now_s() + 30; !p && proto_now_s() < end;) {
         if (!session_poll(s, &sink)) sleep_ms(2);
         for (int i = 0; i < n_seen && !p; i++)
-            if (seen[i].type == EV_PROGRESS && seen[i].run_id == 5 && seen[i].u.progress.phase == PHASE_TIMED)
+            if (seen[i].type == EV_PROGRESS && seen[i].run_id == 6 && seen[i].u.progress.phase == PHASE_TIMED)
                 p = &seen[i];
     }
     CHECK(p != NULL); /* a timed iteration is under way */
@@ -194,11 +206,11 @@ static void test_cancel(struct session *s)
     session_cancel(s);
     CHECK(wait_idle(s, 10));
     CHECK(proto_now_s() - t0 < 5);
-    const struct event *c = find_event(EV_ERROR, 5, 1);
+    const struct event *c = find_event(EV_ERROR, 6, 1);
     CHECK(c && c->u.error.status == LC_ERR_CANCELLED);
-    const struct event *q = find_event(EV_ERROR, 6, 0);
+    const struct event *q = find_event(EV_ERROR, 7, 0);
     CHECK(q && q->u.error.status == LC_ERR_CANCELLED);
-    CHECK(find_event(EV_RESULT, 6, -2) == NULL);
+    CHECK(find_event(EV_RESULT, 7, -2) == NULL);
 }
 
 static void test_lost_worker(struct session *s)
@@ -206,8 +218,8 @@ static void test_lost_worker(struct session *s)
     n_seen = 0;
     struct run_spec runs[1] = {long_run(2)};
     char err[LC_ERRMSG_LEN];
-    CHECK(session_submit(s, runs, 1, err) == LC_OK); /* id 7 */
-    CHECK(wait_event(s, EV_PROGRESS, 7, 2, 30) != NULL);
+    CHECK(session_submit(s, runs, 1, err) == LC_OK); /* id 8 */
+    CHECK(wait_event(s, EV_PROGRESS, 8, 2, 30) != NULL);
     int pid = session_worker_pid(s, 2);
     CHECK(pid > 0);
     if (pid <= 0) return;
@@ -219,17 +231,17 @@ static void test_lost_worker(struct session *s)
     CHECK(took < LOST_AFTER_S + 3);
     printf("[%s] worker 2 killed: reported lost after %.1f s (%s)\n", mode_name, took,
            lost ? lost->u.error.message : "never");
-    const struct event *e = find_event(EV_ERROR, 7, 2);
+    const struct event *e = find_event(EV_ERROR, 8, 2);
     CHECK(e && e->u.error.status == LC_ERR_COMM);
     /* Rank 1 still computes its half; the front end stays usable: cancel it and run again. */
     session_cancel(s);
     CHECK(wait_idle(s, 10));
     struct run_spec again[2] = {small_run(1), small_run(2)};
-    CHECK(session_submit(s, again, 2, err) == LC_OK); /* ids 8 and 9 */
+    CHECK(session_submit(s, again, 2, err) == LC_OK); /* ids 9 and 10 */
     CHECK(wait_idle(s, 30));
-    const struct event *r = find_event(EV_RESULT, 8, 1);
+    const struct event *r = find_event(EV_RESULT, 9, 1);
     CHECK(r && r->u.result.status == LC_OK);
-    const struct event *refused = find_event(EV_ERROR, 9, 0);
+    const struct event *refused = find_event(EV_ERROR, 10, 0);
     CHECK(refused && strstr(refused->u.error.message, "rank 2 is lost"));
 }
 
@@ -301,6 +313,7 @@ static int run_under_mpirun(const char *self, const char *capture, int limit_s)
 int main(int argc, char **argv)
 {
     kernels_register_all();
+    services_register(&(struct lc_services){.clock_sync = prof_clock_align});
     if (argc > 1 && strcmp(argv[1], "worker") == 0) return cmd_worker(argc - 1, argv + 1);
     if (argc > 2 && strcmp(argv[1], "mpirun-mode") == 0) {
         int status;
