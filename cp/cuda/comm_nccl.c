@@ -1,12 +1,15 @@
 /* The NCCL communicator (cp/comm.h) for CP on GPUs.
  *
- * Made from an MPI communicator: rank 0's ncclUniqueId goes out with a (bounded) MPI broadcast,
- * every rank joins in nonblocking mode so a lost peer times out instead of hanging, and the MPI
- * twin stays for barriers and splits (ncclCommSplit keeps the NCCL side of sub-groups). Each
- * communicator has its own high-priority stream: an operation first waits (an event) for the
- * compute work issued before it, runs on the comm stream between two timing events, and
- * wait(ticket) makes the compute stream wait for its end event, so the host never blocks in
- * the steps. A failed or silent peer ends in ncclCommAbort and LC_ERR_COMM. */
+ * Made from an MPI communicator: rank 0's ncclUniqueId goes out with a bounded MPI broadcast,
+ * which also proves every peer alive before the (blocking) NCCL init; the MPI twin stays for
+ * barriers, and sub-groups come from ncclCommSplit beside an MPI split. Each communicator has its
+ * own high-priority stream: an operation first waits (an event) for the compute work issued
+ * before it, runs on the comm stream between two timing events, and wait(ticket) makes the
+ * compute stream wait for its end event, so the host never blocks inside the steps. The host
+ * waits only in barrier, polling the stream and NCCL's async error against the timeout: a
+ * failed or silent peer ends in ncclCommAbort and LC_ERR_COMM. (NCCL's nonblocking mode is not
+ * used: its split hands out the child only once the parent's group job is reaped, and a failed
+ * nonblocking call leaves the thread's group state unusable for the next communicator.) */
 #ifdef LONGCA_HAVE_NCCL
 #define _POSIX_C_SOURCE 200809L
 #include <cuda_runtime.h>
@@ -63,7 +66,8 @@ static enum lc_status cuda_ok(struct nccl_comm *n, cudaError_t rc, const char *w
     return fail_comm(n, LC_ERR_DEVICE, err, what, cudaGetErrorString(rc));
 }
 
-/* Nonblocking NCCL: a call may answer ncclInProgress; poll until it settles, within the timeout. */
+/* The outcome of an NCCL call; ncclInProgress (a nonblocking communicator, or an asynchronous
+ * error being raised) is polled until it settles, within the timeout. */
 static enum lc_status settle(struct nccl_comm *n, ncclResult_t rc, const char *what, char *err)
 {
     const int64_t deadline = lc_now_ns() + (int64_t)(CP_COMM_TIMEOUT_S * 1e9);
@@ -302,10 +306,10 @@ static enum lc_status shell(MPI_Comm owned, const struct device_ops *dev, const 
     return st;
 }
 
-static ncclConfig_t nonblocking_config(void)
+static ncclConfig_t comm_config(void)
 {
     ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
-    config.blocking = 0;
+    config.blocking = 1;
     return config;
 }
 
@@ -330,7 +334,7 @@ enum lc_status comm_nccl_create(MPI_Comm comm, const struct device_ops *dev, con
         if (!st) st = got;
     }
     if (!st) {
-        ncclConfig_t config = nonblocking_config();
+        ncclConfig_t config = comm_config();
         st = settle(n, ncclCommInitRankConfig(&n->comm, n->base.size, id, n->base.rank, &config), "NCCL init", err);
     }
     if (st) {
@@ -355,12 +359,9 @@ static enum lc_status nccl_split(struct cp_comm *c, int color, int key, const ch
         if (s) nccl_destroy(&s->base);
         return st;
     }
-    ncclConfig_t config = nonblocking_config();
-    /* A nonblocking split runs as a job of the parent, which reports its progress; the child
-     * appears once it is done, and then settles on its own. */
+    ncclConfig_t config = comm_config();
     st = settle(n, ncclCommSplit(n->comm, color, key, &s->comm, &config), "NCCL split", err);
     if (!st && !s->comm) st = lc_fail(err, LC_ERR_COMM, "NCCL split of %s gave no communicator", c->name);
-    if (!st) st = settle(s, ncclInProgress, "NCCL split", err);
     if (st) {
         nccl_destroy(&s->base);
         return st;
