@@ -183,4 +183,32 @@ out:
     return rc;
 }
 
+/* Documents that cut S at about 17 %, 50 % and 62 % (fewer for tiny S); returns how many. */
+static inline int test_doc_lengths(int64_t seqlen, int64_t *lens)
+{
+    int64_t cuts[] = {seqlen * 17 / 100, seqlen / 2, seqlen * 62 / 100, seqlen}, prev = 0;
+    int n = 0;
+    for (int i = 0; i < 4; i++)
+        if (cuts[i] > prev) {
+            lens[n++] = cuts[i] - prev;
+            prev = cuts[i];
+        }
+    return n;
+}
+
+/* Pattern pat with params over those documents, and its view; prints FAIL and returns 1 on error. */
+static inline int test_build_mask(enum mask_pattern pat, const struct mask_params *params, int64_t seqlen,
+                                  int heads_kv, struct mask *m, struct mask_view *v)
+{
+    char err[LC_ERRMSG_LEN];
+    int64_t lens[4];
+    int n = test_doc_lengths(seqlen, lens);
+    if (mask_build_with_docs(pat, params, seqlen, heads_kv, lens, n, m, err) != LC_OK ||
+        mask_view_build(m, v, err) != LC_OK) {
+        printf("FAIL %s S=%lld: %s\n", mask_pattern_name(pat), (long long)seqlen, err);
+        return 1;
+    }
+    return 0;
+}
+
 #endif

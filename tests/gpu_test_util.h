@@ -99,35 +99,14 @@ static inline double gt_error_ratio(const float *got, const float *want_f, size_
     return e;
 }
 
-/* Documents that cut S at about 17 %, 50 % and 62 %. */
-static inline int gt_doc_lengths(int64_t seqlen, int64_t *lens)
-{
-    int64_t cuts[] = {seqlen * 17 / 100, seqlen / 2, seqlen * 62 / 100, seqlen}, prev = 0;
-    int n = 0;
-    for (int i = 0; i < 4; i++)
-        if (cuts[i] > prev) {
-            lens[n++] = cuts[i] - prev;
-            prev = cuts[i];
-        }
-    return n;
-}
-
 /* A mask with parameters scaled to S, so windows, prefixes and blocks cross tile edges. */
 static inline int gt_build_mask(enum mask_pattern pat, int64_t seqlen, int heads_kv, struct mask *m,
                                 struct mask_view *v)
 {
-    char err[LC_ERRMSG_LEN];
     struct mask_params params = {.window = seqlen / 9, .global_tokens = seqlen / 15, .seed = 11, .density = 0.4};
     if (pat == MASK_BLOCK_CAUSAL_DOCUMENT) params.block = seqlen / 12;
     if (pat == MASK_VARIABLE_BLOCK_SPARSE) params.block = 256;
-    int64_t lens[4];
-    int n = gt_doc_lengths(seqlen, lens);
-    if (mask_build_with_docs(pat, &params, seqlen, heads_kv, lens, n, m, err) != LC_OK ||
-        mask_view_build(m, v, err) != LC_OK) {
-        printf("FAIL %s S=%lld: %s\n", mask_pattern_name(pat), (long long)seqlen, err);
-        return 1;
-    }
-    return 0;
+    return test_build_mask(pat, &params, seqlen, heads_kv, m, v);
 }
 
 #endif

@@ -6,20 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "check.h"
 #include "core/mask.h"
 #include "core/rng.h"
-
-static int tests_failed;
-#define CHECK(cond, ...)                                                                                     \
-    do {                                                                                                     \
-        if (!(cond)) {                                                                                       \
-            if (tests_failed++ < 20) {                                                                       \
-                fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond);                   \
-                fprintf(stderr, __VA_ARGS__);                                                                \
-                fputc('\n', stderr);                                                                         \
-            }                                                                                                \
-        }                                                                                                    \
-    } while (0)
 
 /* doc[i] = index of the document holding position i (all 0 without documents); caller frees. */
 static inline int *ref_doc_index(const struct mask *m)

@@ -9,17 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "core/capture.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                                                    \
-    do {                                                                                                               \
-        if (!(cond)) {                                                                                                 \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);                                   \
-            failures++;                                                                                                \
-        }                                                                                                              \
-    } while (0)
 
 static void fill_spec(struct run_spec *s)
 {
@@ -362,10 +353,5 @@ int main(void)
     test_bad_files(dir);
     test_failures(dir);
     rmdir(dir);
-    if (failures) {
-        fprintf(stderr, "test_capture_roundtrip: %d failure(s)\n", failures);
-        return 1;
-    }
-    printf("test_capture_roundtrip: ok\n");
-    return 0;
+    return check_report("test_capture_roundtrip");
 }

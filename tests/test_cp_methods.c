@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "core/cp_method.h"
 #include "core/device.h"
 #include "core/kernel.h"
@@ -19,18 +20,8 @@
 #include "cp/cp.h"
 #include "kernels/kernels.h"
 
-static int failures, world_rank, world_size;
+static int world_rank, world_size;
 static int64_t seqlen = 512;
-
-#define CHECK(cond, ...)                                                                                     \
-    do {                                                                                                     \
-        if (!(cond)) {                                                                                       \
-            failures++;                                                                                      \
-            fprintf(stderr, "rank %d: %s:%d: CHECK(%s) failed: ", world_rank, __FILE__, __LINE__, #cond);  \
-            fprintf(stderr, __VA_ARGS__);                                                                    \
-            fputc('\n', stderr);                                                                             \
-        }                                                                                                    \
-    } while (0)
 
 struct seen {
     int results, errors, progress, compute_iv, comm_iv;
@@ -182,6 +173,9 @@ int main(int argc, char **argv)
     MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
     MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
     MPI_Comm_size(MPI_COMM_WORLD, &world_size);
+    char rank_name[32];
+    snprintf(rank_name, sizeof rank_name, "rank %d", world_rank);
+    check_context = rank_name;
     kernels_register_all();
     cp_register_all();
     char describe[96], err[LC_ERRMSG_LEN];

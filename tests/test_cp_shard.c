@@ -5,21 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "core/mask.h"
 #include "core/rng.h"
 #include "cp/shard.h"
-
-static int failures;
-#define CHECK(cond, ...)                                                                                     \
-    do {                                                                                                     \
-        if (!(cond)) {                                                                                       \
-            if (failures++ < 20) {                                                                           \
-                fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond);                   \
-                fprintf(stderr, __VA_ARGS__);                                                                \
-                fputc('\n', stderr);                                                                         \
-            }                                                                                                \
-        }                                                                                                    \
-    } while (0)
 
 static struct mask build(enum mask_pattern p, int64_t seqlen, const int64_t *docs, int n_docs, int64_t window)
 {
@@ -231,10 +220,5 @@ int main(void)
         test_views(MASK_CAUSAL_BLOCKWISE, docs, 4, 64, ring);
     }
     test_imbalance();
-    if (failures) {
-        fprintf(stderr, "%d check(s) failed\n", failures);
-        return 1;
-    }
-    printf("cp shard: all checks passed\n");
-    return 0;
+    return check_report("cp shard");
 }

@@ -23,19 +23,6 @@ static const struct config configs[] = {
 
 static const struct kernel_ops *cpu, *ref;
 
-/* Documents that cut S at about 17 %, 50 % and 62 % (fewer for tiny S). */
-static int doc_lengths(int64_t seqlen, int64_t *lens)
-{
-    int64_t cuts[] = {seqlen * 17 / 100, seqlen / 2, seqlen * 62 / 100, seqlen}, prev = 0;
-    int n = 0;
-    for (int i = 0; i < 4; i++)
-        if (cuts[i] > prev) {
-            lens[n++] = cuts[i] - prev;
-            prev = cuts[i];
-        }
-    return n;
-}
-
 /* Runs both kernels (forward and backward) on one problem and compares every output. */
 static int compare_kernels(const char *what, const struct config *c, const struct mask_view *view)
 {
@@ -81,18 +68,10 @@ static int compare_kernels(const char *what, const struct config *c, const struc
 
 static int build_mask(enum mask_pattern pat, int64_t seqlen, int heads_kv, struct mask *m, struct mask_view *v)
 {
-    char err[LC_ERRMSG_LEN];
     struct mask_params params = {.window = 40, .global_tokens = 16, .seed = 7, .density = 0.4};
     if (pat == MASK_BLOCK_CAUSAL_DOCUMENT) params.block = 48;
     if (pat == MASK_VARIABLE_BLOCK_SPARSE) params.block = 128;
-    int64_t lens[4];
-    int n = doc_lengths(seqlen, lens);
-    if (mask_build_with_docs(pat, &params, seqlen, heads_kv, lens, n, m, err) != LC_OK ||
-        mask_view_build(m, v, err) != LC_OK) {
-        printf("FAIL %s S=%lld: %s\n", mask_pattern_name(pat), (long long)seqlen, err);
-        return 1;
-    }
-    return 0;
+    return test_build_mask(pat, &params, seqlen, heads_kv, m, v);
 }
 
 /* The tiled kernel's sums run in a fixed order: 1 thread and 2 threads give the same bits. */

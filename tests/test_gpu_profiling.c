@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "core/runner.h"
 #include "gpu_test_util.h"
 #include "profiling/cuda/cupti_trace.h"
@@ -20,16 +21,6 @@
 #include <cuda_runtime_api.h>
 #include <nccl.h>
 #endif
-
-static int failures;
-
-#define CHECK(cond)                                                                   \
-    do {                                                                              \
-        if (!(cond)) {                                                                \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                               \
-        }                                                                             \
-    } while (0)
 
 static const struct timeline_recorder *const rec = &prof_cupti_recorder;
 
@@ -367,10 +358,5 @@ int main(int argc, char **argv)
 #else
     printf("-- NCCL overlap: skipped, built without NCCL\n");
 #endif
-    if (failures) {
-        fprintf(stderr, "test_gpu_profiling: %d check(s) failed\n", failures);
-        return 1;
-    }
-    printf("test_gpu_profiling: all checks passed\n");
-    return 0;
+    return check_report("test_gpu_profiling");
 }

@@ -6,17 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "core/json.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                                                    \
-    do {                                                                                                               \
-        if (!(cond)) {                                                                                                 \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);                                   \
-            failures++;                                                                                                \
-        }                                                                                                              \
-    } while (0)
 
 static void test_values(void)
 {
@@ -178,10 +169,5 @@ int main(void)
     test_errors();
     test_write_string();
     test_write_double();
-    if (failures) {
-        fprintf(stderr, "test_json: %d failure(s)\n", failures);
-        return 1;
-    }
-    printf("test_json: ok\n");
-    return 0;
+    return check_report("test_json");
 }

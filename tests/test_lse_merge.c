@@ -7,20 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "core/rng.h"
 #include "cp/array.h"
-
-static int failures;
-#define CHECK(cond, ...)                                                                                     \
-    do {                                                                                                     \
-        if (!(cond)) {                                                                                       \
-            if (failures++ < 20) {                                                                           \
-                fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond);                   \
-                fprintf(stderr, __VA_ARGS__);                                                                \
-                fputc('\n', stderr);                                                                         \
-            }                                                                                                \
-        }                                                                                                    \
-    } while (0)
 
 enum { B = 2, ROWS = 5, HEADS = 3, D = 16, KEYS = 40 };
 
@@ -169,10 +158,5 @@ int main(void)
     test_split(LC_FP32, 1e-5, 1);
     test_split(LC_BF16, 2e-2, 2);
     test_split(LC_FP16, 4e-3, 3);
-    if (failures) {
-        fprintf(stderr, "%d check(s) failed\n", failures);
-        return 1;
-    }
-    printf("lse merge: all checks passed\n");
-    return 0;
+    return check_report("lse merge");
 }

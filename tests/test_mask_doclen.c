@@ -83,7 +83,7 @@ int main(void)
 {
     char root[1024];
     CHECK(repo_root(root, sizeof root) == 0, "LONGCA_TEST_DATA is not set to <repo>/tests/data");
-    if (!tests_failed)
+    if (!failures)
         for (int s = DOCLEN_PILE; s <= DOCLEN_PROLONG512K; s++) check_table_matches_json(root, s);
 
     static const int64_t sizes[] = {1, 2, 1000, 12 * 1024, 12 * 1024 + 1, 64 * 1024, 64 * 1024 + 1, 512 * 1024};
@@ -139,6 +139,5 @@ int main(void)
     char err[LC_ERRMSG_LEN];
     int64_t *none = NULL;
     CHECK(doclen_sample(DOCLEN_PILE, 0, 1, &none, &n, err) == LC_ERR_INVALID, "S = 0 accepted");
-    printf("document lengths: %d failures\n", tests_failed);
-    return tests_failed ? 1 : 0;
+    return check_report("document lengths");
 }

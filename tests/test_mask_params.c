@@ -59,6 +59,5 @@ int main(void)
     CHECK(!strcmp(buf, ""), "describe causal: '%s'", buf);
     mask_params_describe(MASK_PREFIX_LM_CAUSAL, &shown, buf, 6);
     CHECK(!strcmp(buf, "p=3 s"), "describe truncates: '%s'", buf);
-    printf("mask parameter flags: %d failures\n", tests_failed);
-    return tests_failed ? 1 : 0;
+    return check_report("mask parameter flags");
 }

@@ -55,6 +55,5 @@ int main(void)
     CHECK(!strcmp(mask_picture_glyph(4, true), "#") && !strcmp(mask_picture_glyph(4, false), "\u2588") &&
               !strcmp(mask_picture_glyph(0, false), " "),
           "glyphs");
-    printf("mask pictures: %d failures\n", tests_failed);
-    return tests_failed ? 1 : 0;
+    return check_report("mask pictures");
 }

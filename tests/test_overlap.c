@@ -5,20 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "profiling/overlap.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "%s:%d: %s: check failed: %s\n", __FILE__, __LINE__,     \
-                    current_case, #cond);                                            \
-            failures++;                                                              \
-        }                                                                            \
-    } while (0)
-
-static const char *current_case = "";
 
 static struct interval iv(enum interval_kind kind, int64_t start, int64_t end, int stream)
 {
@@ -40,7 +28,7 @@ struct expect {
 
 static void check_breakdown(const char *name, const struct interval *v, int n, const struct expect *e)
 {
-    current_case = name;
+    check_context = name;
     struct prof_breakdown b;
     char err[LC_ERRMSG_LEN];
     CHECK(prof_breakdown_compute(v, n, &b, err) == LC_OK);
@@ -123,7 +111,7 @@ static void test_known_sets(void)
 
 static void test_window(void)
 {
-    current_case = "window";
+    check_context = "window";
     struct interval streams[] = {iv(IV_COMPUTE, 0, 40, 7), iv(IV_COMPUTE, 30, 60, 8), iv(IV_COMM, 50, 80, 9),
                                  iv(IV_COMM, 55, 70, 10)};
     struct prof_breakdown b;
@@ -145,7 +133,7 @@ static void test_window(void)
 /* Brute force: classify every nanosecond of [0, horizon). */
 static void test_random_against_brute_force(void)
 {
-    current_case = "random vs brute force";
+    check_context = "random vs brute force";
     enum { HORIZON = 400, N = 40, ROUNDS = 300 };
     srand(12345);
     for (int round = 0; round < ROUNDS; round++) {
@@ -194,10 +182,5 @@ int main(void)
     test_known_sets();
     test_window();
     test_random_against_brute_force();
-    if (failures) {
-        fprintf(stderr, "test_overlap: %d check(s) failed\n", failures);
-        return 1;
-    }
-    printf("test_overlap: all checks passed\n");
-    return 0;
+    return check_report("test_overlap");
 }

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "core/capture.h"
 #include "core/commands.h"
 #include "core/protocol.h"
@@ -31,16 +32,6 @@
 #define LOST_AFTER_S 2.0
 #define MAX_EVENTS 4096
 
-static int failures;
-static const char *mode_name = "?";
-
-#define CHECK(cond)                                                                                                    \
-    do {                                                                                                               \
-        if (!(cond)) {                                                                                                 \
-            fprintf(stderr, "[%s] %s:%d: CHECK failed: %s\n", mode_name, __FILE__, __LINE__, #cond);                   \
-            failures++;                                                                                                \
-        }                                                                                                              \
-    } while (0)
 
 /* Every event the session delivered, in order (payload arrays dropped). */
 static struct event seen[MAX_EVENTS];
@@ -229,7 +220,7 @@ static void test_lost_worker(struct session *s)
     double took = proto_now_s() - t0;
     CHECK(lost != NULL);
     CHECK(took < LOST_AFTER_S + 3);
-    printf("[%s] worker 2 killed: reported lost after %.1f s (%s)\n", mode_name, took,
+    printf("[%s] worker 2 killed: reported lost after %.1f s (%s)\n", check_context, took,
            lost ? lost->u.error.message : "never");
     const struct event *e = find_event(EV_ERROR, 8, 2);
     CHECK(e && e->u.error.status == LC_ERR_COMM);
@@ -265,7 +256,7 @@ static int front(const char *self_path, const char *capture)
     struct session *s;
     char err[LC_ERRMSG_LEN];
     if (session_open(&opt, &s, err) != LC_OK) {
-        fprintf(stderr, "[%s] session_open: %s\n", mode_name, err);
+        fprintf(stderr, "[%s] session_open: %s\n", check_context, err);
         return 1;
     }
     CHECK(session_worker_count(s) == 2);
@@ -278,15 +269,13 @@ static int front(const char *self_path, const char *capture)
     CHECK(session_close(s, err) == LC_OK);
     double took = proto_now_s() - t0;
     CHECK(took < 8);
-    printf("[%s] session closed in %.1f s\n", mode_name, took);
+    printf("[%s] session closed in %.1f s\n", check_context, took);
 
     struct capture_count c = {0};
     CHECK(capture_read(capture, count_capture, &c, err) == LC_OK);
     CHECK(c.results >= 6 && c.lost == 1);
     unlink(capture);
-    if (failures) fprintf(stderr, "[%s] %d failure(s)\n", mode_name, failures);
-    else printf("[%s] ok\n", mode_name);
-    return failures ? 1 : 0;
+    return check_report(check_context);
 }
 
 /* Runs `mpirun -np 3 ... self mpirun-mode capture` and waits for it, at most limit_s. */
@@ -318,7 +307,7 @@ int main(int argc, char **argv)
     if (argc > 2 && strcmp(argv[1], "mpirun-mode") == 0) {
         int status;
         if (worker_take_rank(&status)) return status;
-        mode_name = "mpirun -np 3";
+        check_context = "mpirun -np 3";
         return front(NULL, argv[2]);
     }
     setenv("OMP_NUM_THREADS", "1", 1); /* three processes share the CI's two cores */
@@ -332,7 +321,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "[mpirun -np 3] exit status %d\n", rc);
         failures++;
     }
-    mode_name = "spawned";
+    check_context = "spawned";
     snprintf(capture, sizeof capture, "%s/lc_session_spawn_%d.lccap", tmp && *tmp ? tmp : "/tmp", (int)getpid());
     return front(argv[0], capture) || failures ? 1 : 0;
 }

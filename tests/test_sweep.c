@@ -6,21 +6,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "core/commands.h"
 #include "core/rng.h"
 #include "core/sweep.h"
 #include "kernels/kernels.h"
-
-static int failures;
-#define CHECK(cond, ...)                                                    \
-    do {                                                                    \
-        if (!(cond)) {                                                      \
-            failures++;                                                     \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                     \
-            printf(__VA_ARGS__);                                            \
-            printf("\n");                                                   \
-        }                                                                   \
-    } while (0)
 
 static void test_sizes(void)
 {
@@ -105,6 +95,5 @@ int main(void)
     test_sizes();
     test_expand();
     fuzz_cmd_run();
-    fprintf(stderr, "%s: %d failure(s)\n", __FILE__, failures);
-    return failures ? 1 : 0;
+    return check_report("sweep");
 }

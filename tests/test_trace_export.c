@@ -13,22 +13,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "core/capture.h"
 #include "core/commands.h"
 #include "core/json.h"
 #include "core/spec.h"
 #include "profiling/overlap.h"
 #include "profiling/trace_export.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                                    \
-    do {                                                                                               \
-        if (!(cond)) {                                                                                 \
-            if (failures < 40) fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                                                \
-        }                                                                                              \
-    } while (0)
 
 enum { RANKS = 3, RUNS = 3, ITERS = 4, STEPS = 3, MAX_IVS = 4096 };
 
@@ -542,10 +533,5 @@ int main(void)
     if (!getenv("LONGCA_KEEP_TRACE")) remove_tree(dir);
     else printf("kept %s\n", dir);
 
-    if (failures) {
-        fprintf(stderr, "test_trace_export: %d check(s) failed\n", failures);
-        return 1;
-    }
-    printf("test_trace_export: all checks passed\n");
-    return 0;
+    return check_report("test_trace_export");
 }

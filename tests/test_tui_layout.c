@@ -2,16 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "check.h"
 #include "tui/layout.h"
-
-static int failures;
-#define EXPECT(cond)                                                                                               \
-    do {                                                                                                           \
-        if (!(cond)) {                                                                                             \
-            fprintf(stderr, "%s:%d: expected %s\n", __FILE__, __LINE__, #cond);                                    \
-            failures++;                                                                                            \
-        }                                                                                                          \
-    } while (0)
 
 static bool inside(const struct tui_rect *inner, const struct tui_rect *outer)
 {
@@ -23,15 +15,15 @@ static void test_screen(void)
 {
     struct tui_screen_layout l;
     tui_layout_screen(24, 80, &l);
-    EXPECT(!l.too_small);
-    EXPECT(l.title.y == 0 && l.tabs.y == 1 && l.body.y == 2);
-    EXPECT(l.body.h == 20 && l.body.w == 80);
-    EXPECT(l.status.y == 22 && l.fbar.y == 23);
+    CHECK(!l.too_small);
+    CHECK(l.title.y == 0 && l.tabs.y == 1 && l.body.y == 2);
+    CHECK(l.body.h == 20 && l.body.w == 80);
+    CHECK(l.status.y == 22 && l.fbar.y == 23);
 
     tui_layout_screen(5, 30, &l);
-    EXPECT(l.too_small);
+    CHECK(l.too_small);
     tui_layout_screen(TUI_MIN_ROWS, TUI_MIN_COLS, &l);
-    EXPECT(!l.too_small && l.body.h == TUI_MIN_ROWS - 4);
+    CHECK(!l.too_small && l.body.h == TUI_MIN_ROWS - 4);
 }
 
 static void test_buttons(void)
@@ -39,65 +31,65 @@ static void test_buttons(void)
     const char *keys[] = {"F1", "F2", "F10"};
     const char *labels[] = {"Help", "Setup", "Quit"};
     struct tui_button b[3];
-    EXPECT(tui_layout_buttons(keys, labels, 3, 80, 1, b) == 3);
-    EXPECT(b[0].x == 0 && b[0].w == 6 && b[0].key_w == 2);
-    EXPECT(b[1].x == 7 && b[1].w == 7);
-    EXPECT(b[2].x == 15 && b[2].w == 7 && b[2].key_w == 3);
-    EXPECT(tui_button_at(b, 3, 0) == 0);
-    EXPECT(tui_button_at(b, 3, 6) == -1); /* the gap */
-    EXPECT(tui_button_at(b, 3, 7) == 1);
-    EXPECT(tui_button_at(b, 3, 21) == 2);
-    EXPECT(tui_button_at(b, 3, 22) == -1);
+    CHECK(tui_layout_buttons(keys, labels, 3, 80, 1, b) == 3);
+    CHECK(b[0].x == 0 && b[0].w == 6 && b[0].key_w == 2);
+    CHECK(b[1].x == 7 && b[1].w == 7);
+    CHECK(b[2].x == 15 && b[2].w == 7 && b[2].key_w == 3);
+    CHECK(tui_button_at(b, 3, 0) == 0);
+    CHECK(tui_button_at(b, 3, 6) == -1); /* the gap */
+    CHECK(tui_button_at(b, 3, 7) == 1);
+    CHECK(tui_button_at(b, 3, 21) == 2);
+    CHECK(tui_button_at(b, 3, 22) == -1);
     /* Too narrow: the last button is dropped, never half drawn, and never clickable. */
-    EXPECT(tui_layout_buttons(keys, labels, 3, 20, 1, b) == 2);
-    EXPECT(b[2].w == 0 && tui_button_at(b, 3, 19) == -1);
+    CHECK(tui_layout_buttons(keys, labels, 3, 20, 1, b) == 2);
+    CHECK(b[2].w == 0 && tui_button_at(b, 3, 19) == -1);
 }
 
 static void test_columns(void)
 {
     struct tui_column c[4] = {{4, 0, false}, {10, 0, true}, {8, 1, false}, {8, 2, false}};
     int x[4], w[4];
-    EXPECT(tui_layout_columns(c, 4, 80, x, w) == 4);
-    EXPECT(x[0] == 0 && w[0] == 4 && x[1] == 5);
-    EXPECT(w[1] == 80 - (4 + 8 + 8 + 3)); /* the growing column takes the spare width */
-    EXPECT(x[3] + w[3] == 80);
+    CHECK(tui_layout_columns(c, 4, 80, x, w) == 4);
+    CHECK(x[0] == 0 && w[0] == 4 && x[1] == 5);
+    CHECK(w[1] == 80 - (4 + 8 + 8 + 3)); /* the growing column takes the spare width */
+    CHECK(x[3] + w[3] == 80);
     /* 4+10+8 + 2 gaps = 24: the priority-2 column goes first. */
-    EXPECT(tui_layout_columns(c, 4, 24, x, w) == 3);
-    EXPECT(w[3] == 0 && w[2] == 8);
-    EXPECT(tui_layout_columns(c, 4, 20, x, w) == 2);
-    EXPECT(w[2] == 0 && w[3] == 0 && w[0] + 1 + w[1] <= 20);
+    CHECK(tui_layout_columns(c, 4, 24, x, w) == 3);
+    CHECK(w[3] == 0 && w[2] == 8);
+    CHECK(tui_layout_columns(c, 4, 20, x, w) == 2);
+    CHECK(w[2] == 0 && w[3] == 0 && w[0] + 1 + w[1] <= 20);
     /* Narrower than the essentials: they are clipped, never drawn past the edge. */
     tui_layout_columns(c, 4, 9, x, w);
-    EXPECT(x[1] + w[1] <= 9);
+    CHECK(x[1] + w[1] <= 9);
 }
 
 static void test_scroll(void)
 {
-    EXPECT(tui_scroll_top(0, 0, 10, 100) == 0);
-    EXPECT(tui_scroll_top(10, 0, 10, 100) == 1);
-    EXPECT(tui_scroll_top(5, 8, 10, 100) == 5);
-    EXPECT(tui_scroll_top(99, 0, 10, 100) == 90);
-    EXPECT(tui_scroll_top(3, 50, 10, 5) == 0); /* the list shrank */
-    EXPECT(tui_scroll_top(0, 0, 0, 5) == 0);
-    EXPECT(tui_clamp(7, 0, 4) == 4 && tui_clamp(-1, 0, 4) == 0 && tui_clamp(3, 0, -1) == 0);
+    CHECK(tui_scroll_top(0, 0, 10, 100) == 0);
+    CHECK(tui_scroll_top(10, 0, 10, 100) == 1);
+    CHECK(tui_scroll_top(5, 8, 10, 100) == 5);
+    CHECK(tui_scroll_top(99, 0, 10, 100) == 90);
+    CHECK(tui_scroll_top(3, 50, 10, 5) == 0); /* the list shrank */
+    CHECK(tui_scroll_top(0, 0, 0, 5) == 0);
+    CHECK(tui_clamp(7, 0, 4) == 4 && tui_clamp(-1, 0, 4) == 0 && tui_clamp(3, 0, -1) == 0);
 }
 
 static void test_axis(void)
 {
-    EXPECT(tui_axis_col(0, 0, 1000, 100) == 0);
-    EXPECT(tui_axis_col(500, 0, 1000, 100) == 50);
-    EXPECT(tui_axis_col(1000, 0, 1000, 100) == 99);
-    EXPECT(tui_axis_col(-5, 0, 1000, 100) == 0);
-    EXPECT(tui_axis_col(5, 0, 0, 100) == 0);
+    CHECK(tui_axis_col(0, 0, 1000, 100) == 0);
+    CHECK(tui_axis_col(500, 0, 1000, 100) == 50);
+    CHECK(tui_axis_col(1000, 0, 1000, 100) == 99);
+    CHECK(tui_axis_col(-5, 0, 1000, 100) == 0);
+    CHECK(tui_axis_col(5, 0, 0, 100) == 0);
     int c0, c1;
     tui_axis_span(100, 200, 0, 1000, 100, &c0, &c1);
-    EXPECT(c0 == 10 && c1 == 19);
+    CHECK(c0 == 10 && c1 == 19);
     tui_axis_span(100, 101, 0, 1000000, 100, &c0, &c1); /* tiny intervals still show */
-    EXPECT(c0 == 0 && c1 == 0);
-    EXPECT(tui_axis_step(10, 5) == 2);
-    EXPECT(tui_axis_step(7.3, 4) == 2);
-    EXPECT(tui_axis_step(1000, 3) == 500);
-    EXPECT(tui_axis_step(0.9, 10) > 0.099 && tui_axis_step(0.9, 10) < 0.101);
+    CHECK(c0 == 0 && c1 == 0);
+    CHECK(tui_axis_step(10, 5) == 2);
+    CHECK(tui_axis_step(7.3, 4) == 2);
+    CHECK(tui_axis_step(1000, 3) == 500);
+    CHECK(tui_axis_step(0.9, 10) > 0.099 && tui_axis_step(0.9, 10) < 0.101);
 }
 
 static void test_panes(void)
@@ -108,30 +100,30 @@ static void test_panes(void)
         tui_layout_screen(sizes[i][0], sizes[i][1], &s);
         struct tui_setup_layout su;
         tui_layout_setup(&s.body, &su);
-        EXPECT(inside(&su.fields, &s.body) && inside(&su.choices, &s.body) && inside(&su.picture, &s.body));
-        EXPECT(su.fields.w + su.choices.w + su.picture.w == s.body.w);
+        CHECK(inside(&su.fields, &s.body) && inside(&su.choices, &s.body) && inside(&su.picture, &s.body));
+        CHECK(su.fields.w + su.choices.w + su.picture.w == s.body.w);
 
         struct tui_runs_layout ru;
         tui_layout_runs(&s.body, 8, 8, &ru);
-        EXPECT(inside(&ru.workers, &s.body) && inside(&ru.progress, &s.body) && inside(&ru.table, &s.body));
-        EXPECT(ru.table.y >= ru.progress.y + ru.progress.h && ru.detail.y >= ru.table.y + ru.table.h);
-        if (s.body.h >= 12) EXPECT(ru.table.h >= 5);
+        CHECK(inside(&ru.workers, &s.body) && inside(&ru.progress, &s.body) && inside(&ru.table, &s.body));
+        CHECK(ru.table.y >= ru.progress.y + ru.progress.h && ru.detail.y >= ru.table.y + ru.table.h);
+        if (s.body.h >= 12) CHECK(ru.table.h >= 5);
 
         struct tui_timeline_layout tl;
         tui_layout_timeline(&s.body, 2, 2, 6, &tl);
-        EXPECT(inside(&tl.lanes, &s.body) && inside(&tl.axis, &s.body) && inside(&tl.breakdown, &s.body));
-        EXPECT(1 + tl.lanes_shown * 2 <= tl.lanes.h || tl.lanes_shown == 0);
-        EXPECT(tl.breakdown.y == tl.axis.y + 2);
-        if (s.body.h >= 20) EXPECT(tl.lanes_shown == 2 && tl.breakdown.h == 6);
+        CHECK(inside(&tl.lanes, &s.body) && inside(&tl.axis, &s.body) && inside(&tl.breakdown, &s.body));
+        CHECK(1 + tl.lanes_shown * 2 <= tl.lanes.h || tl.lanes_shown == 0);
+        CHECK(tl.breakdown.y == tl.axis.y + 2);
+        if (s.body.h >= 20) CHECK(tl.lanes_shown == 2 && tl.breakdown.h == 6);
     }
     /* Eight ranks at 80x24: the breakdown keeps half the body, the lanes fall back to one row. */
     struct tui_timeline_layout tl8;
     tui_layout_screen(24, 80, &s);
     tui_layout_timeline(&s.body, 8, 1, 18, &tl8);
-    EXPECT(tl8.breakdown.h == 10 && tl8.lanes_shown == 7);
-    EXPECT(tui_picture_cells(20, 40) == 20);
-    EXPECT(tui_picture_cells(20, 24) == 12);
-    EXPECT(tui_picture_cells(0, 24) == 0);
+    CHECK(tl8.breakdown.h == 10 && tl8.lanes_shown == 7);
+    CHECK(tui_picture_cells(20, 40) == 20);
+    CHECK(tui_picture_cells(20, 24) == 12);
+    CHECK(tui_picture_cells(0, 24) == 0);
 }
 
 int main(void)
@@ -142,10 +134,5 @@ int main(void)
     test_scroll();
     test_axis();
     test_panes();
-    if (failures) {
-        fprintf(stderr, "%d failures\n", failures);
-        return 1;
-    }
-    printf("tui layout: all passed\n");
-    return 0;
+    return check_report("tui layout");
 }

@@ -7,18 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "core/json.h"
 #include "tui/export.h"
 #include "tui/model.h"
-
-static int failures;
-#define EXPECT(cond)                                                                                               \
-    do {                                                                                                           \
-        if (!(cond)) {                                                                                             \
-            fprintf(stderr, "%s:%d: expected %s\n", __FILE__, __LINE__, #cond);                                    \
-            failures++;                                                                                            \
-        }                                                                                                          \
-    } while (0)
 
 static struct event make(enum event_type type, int run_id, int rank)
 {
@@ -73,17 +65,17 @@ static void test_workers(void)
     tui_model_init(&m);
     hello(&m, 2, "cpu");
     hello(&m, 1, "cpu");
-    EXPECT(m.n_workers == 2 && m.workers[0].rank == 1 && m.workers[1].rank == 2);
-    EXPECT(tui_model_cpu_only(&m));
+    CHECK(m.n_workers == 2 && m.workers[0].rank == 1 && m.workers[1].rank == 2);
+    CHECK(tui_model_cpu_only(&m));
     struct event lost = make(EV_WORKER_LOST, -1, 2);
     lost.u.error.status = LC_ERR_COMM;
     snprintf(lost.u.error.message, sizeof(lost.u.error.message), "silent for 5.0 s");
     tui_model_apply(&m, &lost);
-    EXPECT(tui_model_worker(&m, 2)->lost);
-    EXPECT(strstr(tui_model_worker(&m, 2)->reason, "silent") != NULL);
-    EXPECT(!tui_model_worker(&m, 1)->lost);
+    CHECK(tui_model_worker(&m, 2)->lost);
+    CHECK(strstr(tui_model_worker(&m, 2)->reason, "silent") != NULL);
+    CHECK(!tui_model_worker(&m, 1)->lost);
     hello(&m, 3, "cuda");
-    EXPECT(!tui_model_cpu_only(&m));
+    CHECK(!tui_model_cpu_only(&m));
     tui_model_free(&m);
 }
 
@@ -96,18 +88,18 @@ static void test_runs(void)
     queue(&m, 1, MASK_SLIDING_WINDOW, 2048, 1, "none");
     queue(&m, 2, MASK_CAUSAL, 2048, 2, "ring");
     queue(&m, 3, MASK_FULL, 2048, 1, "none");
-    EXPECT(m.generation != gen);
-    EXPECT(m.n_runs == 4 && tui_model_count(&m, TUI_RUN_QUEUED) == 4);
-    EXPECT(tui_model_current(&m) == NULL);
+    CHECK(m.generation != gen);
+    CHECK(m.n_runs == 4 && tui_model_count(&m, TUI_RUN_QUEUED) == 4);
+    CHECK(tui_model_current(&m) == NULL);
 
     struct event started = make(EV_RUN_STARTED, 0, 1);
     tui_model_apply(&m, &started);
-    EXPECT(tui_model_current(&m) == tui_model_run(&m, 0));
+    CHECK(tui_model_current(&m) == tui_model_run(&m, 0));
     progress(&m, 0, 1, 3, 5);
     const struct tui_run *r0 = tui_model_run(&m, 0);
-    EXPECT(r0->state == TUI_RUN_RUNNING && r0->n_ranks == 1 && r0->ranks[0].iter == 3 && r0->ranks[0].total == 5);
+    CHECK(r0->state == TUI_RUN_RUNNING && r0->n_ranks == 1 && r0->ranks[0].iter == 3 && r0->ranks[0].total == 5);
     result(&m, 0, 1, 2.5, 1.25);
-    EXPECT(r0->state == TUI_RUN_DONE && r0->have_result && r0->result.tflops == 1.25);
+    CHECK(r0->state == TUI_RUN_DONE && r0->have_result && r0->result.tflops == 1.25);
 
     /* An impossible configuration fails on one rank: the rank and reason are kept. */
     struct event err = make(EV_ERROR, 1, 1);
@@ -115,46 +107,46 @@ static void test_runs(void)
     snprintf(err.u.error.message, sizeof(err.u.error.message), "window larger than the sequence");
     tui_model_apply(&m, &err);
     const struct tui_run *r1 = tui_model_run(&m, 1);
-    EXPECT(r1->state == TUI_RUN_FAILED && r1->error_rank == 1);
-    EXPECT(!strcmp(r1->error, "window larger than the sequence"));
+    CHECK(r1->state == TUI_RUN_FAILED && r1->error_rank == 1);
+    CHECK(!strcmp(r1->error, "window larger than the sequence"));
 
     /* CP run: per-rank results are not the headline, the merged one (rank -1) is. */
     progress(&m, 2, 1, 1, 5);
     progress(&m, 2, 2, 2, 5);
     const struct tui_run *r2 = tui_model_run(&m, 2);
-    EXPECT(r2->n_ranks == 2 && r2->ranks[1].iter == 2);
+    CHECK(r2->n_ranks == 2 && r2->ranks[1].iter == 2);
     result(&m, 2, 1, 3.0, 2.0);
     result(&m, 2, 2, 4.0, 1.5);
-    EXPECT(!r2->have_result && r2->state == TUI_RUN_RUNNING);
-    EXPECT(r2->ranks[0].finished && r2->ranks[1].finished);
+    CHECK(!r2->have_result && r2->state == TUI_RUN_RUNNING);
+    CHECK(r2->ranks[0].finished && r2->ranks[1].finished);
     result(&m, 2, -1, 4.0, 1.5);
-    EXPECT(r2->have_result && r2->result_merged && r2->result.ms_median == 4.0 && r2->state == TUI_RUN_DONE);
+    CHECK(r2->have_result && r2->result_merged && r2->result.ms_median == 4.0 && r2->state == TUI_RUN_DONE);
 
     /* Cancelled: the sweep ends with run 3 never started. */
     struct event done = make(EV_SWEEP_DONE, -1, 0);
     tui_model_apply(&m, &done);
-    EXPECT(m.sweep_done && tui_model_run(&m, 3)->state == TUI_RUN_CANCELLED);
-    EXPECT(tui_model_count(&m, TUI_RUN_DONE) == 2 && tui_model_count(&m, TUI_RUN_FAILED) == 1);
+    CHECK(m.sweep_done && tui_model_run(&m, 3)->state == TUI_RUN_CANCELLED);
+    CHECK(tui_model_count(&m, TUI_RUN_DONE) == 2 && tui_model_count(&m, TUI_RUN_FAILED) == 1);
 
     /* A result for a run never announced (a capture cut short) still shows. */
     result(&m, 9, 1, 1.0, 9.0);
-    EXPECT(tui_model_run(&m, 9) && !tui_model_run(&m, 9)->have_spec && tui_model_run(&m, 9)->have_result);
+    CHECK(tui_model_run(&m, 9) && !tui_model_run(&m, 9)->have_spec && tui_model_run(&m, 9)->have_result);
     char label[64];
     tui_run_label(tui_model_run(&m, 9), label, sizeof(label));
-    EXPECT(!strcmp(label, "run 9"));
+    CHECK(!strcmp(label, "run 9"));
 
     /* Sort by TFLOP/s, best first; runs without a figure go last; filter by description. */
     int idx[8];
     int n = tui_model_select(&m, NULL, TUI_SORT_TFLOPS, true, idx);
-    EXPECT(n == 5);
-    EXPECT(m.runs[idx[0]].id == 9 && m.runs[idx[1]].id == 2 && m.runs[idx[2]].id == 0);
-    EXPECT(m.runs[idx[3]].id == 1 && m.runs[idx[4]].id == 3);
+    CHECK(n == 5);
+    CHECK(m.runs[idx[0]].id == 9 && m.runs[idx[1]].id == 2 && m.runs[idx[2]].id == 0);
+    CHECK(m.runs[idx[3]].id == 1 && m.runs[idx[4]].id == 3);
     n = tui_model_select(&m, NULL, TUI_SORT_MS, false, idx);
-    EXPECT(m.runs[idx[0]].id == 9 && m.runs[idx[1]].id == 0 && m.runs[idx[2]].id == 2);
+    CHECK(m.runs[idx[0]].id == 9 && m.runs[idx[1]].id == 0 && m.runs[idx[2]].id == 2);
     n = tui_model_select(&m, "SLIDING", TUI_SORT_ID, false, idx);
-    EXPECT(n == 1 && m.runs[idx[0]].id == 1);
+    CHECK(n == 1 && m.runs[idx[0]].id == 1);
     n = tui_model_select(&m, "no such run", TUI_SORT_ID, false, idx);
-    EXPECT(n == 0);
+    CHECK(n == 0);
     tui_model_free(&m);
 }
 
@@ -169,7 +161,7 @@ static void test_worker_lost_fails_its_run(void)
     snprintf(lost.u.error.message, sizeof(lost.u.error.message), "exited");
     tui_model_apply(&m, &lost);
     const struct tui_run *r = tui_model_run(&m, 0);
-    EXPECT(r->state == TUI_RUN_FAILED && r->error_rank == 2 && strstr(r->error, "exited"));
+    CHECK(r->state == TUI_RUN_FAILED && r->error_rank == 2 && strstr(r->error, "exited"));
     tui_model_free(&m);
 }
 
@@ -189,17 +181,17 @@ static void test_timeline(void)
 {
     struct tui_model m;
     tui_model_init(&m);
-    EXPECT(m.timeline.run_id == -1 && m.timeline.n_lanes == 0);
+    CHECK(m.timeline.run_id == -1 && m.timeline.n_lanes == 0);
     intervals(&m, 0, 1, 100, 200, IV_COMPUTE);
     intervals(&m, 0, 2, 150, 400, IV_COMM);
     intervals(&m, 0, 1, 250, 300, IV_COMM);
-    EXPECT(m.timeline.run_id == 0 && m.timeline.n_lanes == 2);
-    EXPECT(m.timeline.lanes[0].rank == 1 && m.timeline.lanes[0].n == 2);
-    EXPECT(m.timeline.t0_ns == 100 && m.timeline.t1_ns == 400);
+    CHECK(m.timeline.run_id == 0 && m.timeline.n_lanes == 2);
+    CHECK(m.timeline.lanes[0].rank == 1 && m.timeline.lanes[0].n == 2);
+    CHECK(m.timeline.t0_ns == 100 && m.timeline.t1_ns == 400);
     /* The next run replaces the last one's intervals. */
     intervals(&m, 1, 2, 1000, 1100, IV_COMPUTE);
-    EXPECT(m.timeline.run_id == 1 && m.timeline.n_lanes == 1 && m.timeline.lanes[0].rank == 2);
-    EXPECT(m.timeline.t0_ns == 1000 && m.timeline.t1_ns == 1100);
+    CHECK(m.timeline.run_id == 1 && m.timeline.n_lanes == 1 && m.timeline.lanes[0].rank == 2);
+    CHECK(m.timeline.t0_ns == 1000 && m.timeline.t1_ns == 1100);
     tui_model_free(&m);
 }
 
@@ -218,11 +210,11 @@ static void test_counters(void)
         tui_model_apply(&m, &ev);
         event_free(&ev);
     }
-    EXPECT(m.n_series == 2);
+    CHECK(m.n_series == 2);
     const struct tui_series *s = &m.series[0];
-    EXPECT(s->n == TUI_SERIES_LEN && s->last == TUI_SERIES_LEN + 9);
-    EXPECT(s->values[s->head] == 10); /* the oldest kept */
-    EXPECT(m.series[1].last == 2.0 * (TUI_SERIES_LEN + 9));
+    CHECK(s->n == TUI_SERIES_LEN && s->last == TUI_SERIES_LEN + 9);
+    CHECK(s->values[s->head] == 10); /* the oldest kept */
+    CHECK(m.series[1].last == 2.0 * (TUI_SERIES_LEN + 9));
     tui_model_free(&m);
 }
 
@@ -252,33 +244,33 @@ static void test_export(void)
     /* run 2 stays queued: not exported */
 
     char dir[] = "/tmp/longca-export-XXXXXX";
-    EXPECT(mkdtemp(dir) != NULL);
+    CHECK(mkdtemp(dir) != NULL);
     char base[128], path[160], msg[LC_ERRMSG_LEN];
     snprintf(base, sizeof(base), "%s/results", dir);
     int rows = -1;
-    EXPECT(tui_export_results(&m, base, &rows, msg) == LC_OK && rows == 2);
+    CHECK(tui_export_results(&m, base, &rows, msg) == LC_OK && rows == 2);
 
     snprintf(path, sizeof(path), "%s.csv", base);
     char *csv = slurp(path);
-    EXPECT(csv && !strncmp(csv, "kernel,mask,seqlen", 18));
+    CHECK(csv && !strncmp(csv, "kernel,mask,seqlen", 18));
     int lines = 0;
     for (char *c = csv; c && *c; c++) lines += *c == '\n';
-    EXPECT(lines == 3);
-    EXPECT(csv && strstr(csv, "rank 1: kernel launch failed"));
+    CHECK(lines == 3);
+    CHECK(csv && strstr(csv, "rank 1: kernel launch failed"));
     free(csv);
 
     snprintf(path, sizeof(path), "%s.json", base);
     char *text = slurp(path);
     struct json_value doc;
-    EXPECT(text && json_parse(text, &doc, msg) == LC_OK);
+    CHECK(text && json_parse(text, &doc, msg) == LC_OK);
     if (text && doc.type == JSON_OBJECT) {
         const struct json_value *list = json_get(&doc, "runs");
-        EXPECT(list && list->type == JSON_ARRAY && list->count == 2);
+        CHECK(list && list->type == JSON_ARRAY && list->count == 2);
         if (list && list->count == 2) {
             double ms = 0;
-            EXPECT(json_as_double(json_get(&list->items[0], "ms_median"), &ms) && ms == 2.5);
+            CHECK(json_as_double(json_get(&list->items[0], "ms_median"), &ms) && ms == 2.5);
             const struct json_value *st = json_get(&list->items[1], "status");
-            EXPECT(st && st->type == JSON_STRING && !strcmp(st->string, lc_status_name(LC_ERR_DEVICE)));
+            CHECK(st && st->type == JSON_STRING && !strcmp(st->string, lc_status_name(LC_ERR_DEVICE)));
         }
         json_free(&doc);
     }
@@ -290,11 +282,11 @@ static void test_export(void)
     for (struct dirent *e; d && (e = readdir(d));)
         if (e->d_name[0] != '.') files++;
     if (d) closedir(d);
-    EXPECT(files == 2);
+    CHECK(files == 2);
     /* A directory that does not exist: an error, no crash. */
     char missing[200];
     snprintf(missing, sizeof(missing), "%s/no/such/dir/results", dir);
-    EXPECT(tui_export_results(&m, missing, &rows, msg) != LC_OK && msg[0]);
+    CHECK(tui_export_results(&m, missing, &rows, msg) != LC_OK && msg[0]);
 
     snprintf(path, sizeof(path), "%s.csv", base);
     unlink(path);
@@ -312,10 +304,5 @@ int main(void)
     test_timeline();
     test_counters();
     test_export();
-    if (failures) {
-        fprintf(stderr, "%d failures\n", failures);
-        return 1;
-    }
-    printf("tui model: all passed\n");
-    return 0;
+    return check_report("tui model");
 }

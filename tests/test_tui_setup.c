@@ -4,18 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "cp/cp.h"
 #include "kernels/kernels.h"
 #include "tui/setup.h"
-
-static int failures;
-#define EXPECT(cond)                                                                                               \
-    do {                                                                                                           \
-        if (!(cond)) {                                                                                             \
-            fprintf(stderr, "%s:%d: expected %s\n", __FILE__, __LINE__, #cond);                                    \
-            failures++;                                                                                            \
-        }                                                                                                          \
-    } while (0)
 
 static int choice_index(const struct tui_setup *s, int field, const char *label)
 {
@@ -31,7 +23,7 @@ static void toggle(struct tui_setup *s, int field, const char *label)
     s->in_choices = false;
     tui_setup_enter(s);
     int want = choice_index(s, field, label);
-    EXPECT(want >= 0);
+    CHECK(want >= 0);
     tui_setup_move(s, want - s->choice);
     tui_setup_toggle(s);
     tui_setup_leave(s);
@@ -49,12 +41,12 @@ int main(void)
     struct run_spec *runs = NULL;
     int n = 0;
     char err[LC_ERRMSG_LEN];
-    EXPECT(tui_setup_build(&s, &runs, &n, err) == LC_OK && n == 1);
+    CHECK(tui_setup_build(&s, &runs, &n, err) == LC_OK && n == 1);
     if (n == 1) {
         struct run_spec d;
         run_spec_defaults(&d, false);
-        EXPECT(!strcmp(runs[0].kernel, d.kernel) && runs[0].mask == d.mask && runs[0].seqlen == d.seqlen);
-        EXPECT(runs[0].heads_q == d.heads_q && runs[0].heads_kv == d.heads_kv && runs[0].check);
+        CHECK(!strcmp(runs[0].kernel, d.kernel) && runs[0].mask == d.mask && runs[0].seqlen == d.seqlen);
+        CHECK(runs[0].heads_q == d.heads_q && runs[0].heads_kv == d.heads_kv && runs[0].check);
     }
     free(runs);
 
@@ -62,29 +54,29 @@ int main(void)
     toggle(&s, TUI_F_MASKS, "sliding_window");
     toggle(&s, TUI_F_SEQLENS, "2K");
     tui_setup_summary(&s, TUI_F_MASKS, summary, sizeof(summary));
-    EXPECT(!strcmp(summary, "causal,sliding_window"));
-    EXPECT(tui_setup_build(&s, &runs, &n, err) == LC_OK && n == 4);
+    CHECK(!strcmp(summary, "causal,sliding_window"));
+    CHECK(tui_setup_build(&s, &runs, &n, err) == LC_OK && n == 4);
     if (n == 4) {
-        EXPECT(runs[0].mask == MASK_CAUSAL && runs[0].seqlen == 1024 && runs[1].seqlen == 2048);
-        EXPECT(runs[2].mask == MASK_SLIDING_WINDOW && runs[3].seqlen == 2048);
+        CHECK(runs[0].mask == MASK_CAUSAL && runs[0].seqlen == 1024 && runs[1].seqlen == 2048);
+        CHECK(runs[2].mask == MASK_SLIDING_WINDOW && runs[3].seqlen == 2048);
     }
     free(runs);
 
     /* A multi field never empties: toggling its last choice off is refused. */
     toggle(&s, TUI_F_KERNELS, "cpu");
     tui_setup_summary(&s, TUI_F_KERNELS, summary, sizeof(summary));
-    EXPECT(!strcmp(summary, "cpu"));
+    CHECK(!strcmp(summary, "cpu"));
     /* A single field holds exactly one choice. */
     toggle(&s, TUI_F_ITERS, "100");
     tui_setup_summary(&s, TUI_F_ITERS, summary, sizeof(summary));
-    EXPECT(!strcmp(summary, "100"));
+    CHECK(!strcmp(summary, "100"));
 
     /* Invalid: 2 GPUs without a CP method; the message is run_spec_validate's. */
     toggle(&s, TUI_F_GPUS, "2");
     toggle(&s, TUI_F_GPUS, "1");
     runs = NULL;
-    EXPECT(tui_setup_build(&s, &runs, &n, err) == LC_ERR_INVALID && runs == NULL);
-    EXPECT(strstr(err, "context-parallel") != NULL);
+    CHECK(tui_setup_build(&s, &runs, &n, err) == LC_ERR_INVALID && runs == NULL);
+    CHECK(strstr(err, "context-parallel") != NULL);
 
     /* The picture follows the cursor while browsing masks, else the first selected one. */
     enum mask_pattern mask;
@@ -92,32 +84,27 @@ int main(void)
     struct mask_params params;
     int heads_kv;
     tui_setup_preview(&s, &mask, &seqlen, &params, &heads_kv);
-    EXPECT(mask == MASK_CAUSAL && seqlen == 1024 && params.window == 1024 && heads_kv == 2);
+    CHECK(mask == MASK_CAUSAL && seqlen == 1024 && params.window == 1024 && heads_kv == 2);
     s.field = TUI_F_MASKS;
     tui_setup_enter(&s);
     tui_setup_move(&s, choice_index(&s, TUI_F_MASKS, "block_sparse") - s.choice);
     tui_setup_preview(&s, &mask, &seqlen, &params, &heads_kv);
-    EXPECT(mask == MASK_BLOCK_SPARSE);
+    CHECK(mask == MASK_BLOCK_SPARSE);
 
     /* Cursor moves stay inside the lists; the Start button is one past the last field. */
     tui_setup_leave(&s);
     tui_setup_move(&s, 1000);
-    EXPECT(s.field == TUI_F_COUNT);
+    CHECK(s.field == TUI_F_COUNT);
     tui_setup_enter(&s);
-    EXPECT(!s.in_choices);
+    CHECK(!s.in_choices);
     tui_setup_move(&s, -1000);
-    EXPECT(s.field == 0);
+    CHECK(s.field == 0);
 
     /* GPU workers: LongCA-bench's shape by default. */
     tui_setup_init(&s, 8, true);
     tui_setup_summary(&s, TUI_F_HEADS, summary, sizeof(summary));
-    EXPECT(!strcmp(summary, "64:8"));
-    EXPECT(s.fields[TUI_F_GPUS].n_choices == 8);
+    CHECK(!strcmp(summary, "64:8"));
+    CHECK(s.fields[TUI_F_GPUS].n_choices == 8);
 
-    if (failures) {
-        fprintf(stderr, "%d failures\n", failures);
-        return 1;
-    }
-    printf("tui setup: all passed\n");
-    return 0;
+    return check_report("tui setup");
 }
