@@ -21,6 +21,16 @@ enum lc_status cpu_problem_check(const struct attn_problem *p, char *err)
     return LC_OK;
 }
 
+size_t cpu_workspace_bytes(const struct attn_problem *p, enum run_direction dir, size_t rowsum_elem)
+{
+    size_t qn = cpu_q_elems(p), kn = cpu_kv_elems(p);
+    size_t bytes = cpu_stage_bytes(p->dtype, qn) + 2 * cpu_stage_bytes(p->dtype, kn);
+    if (dir & DIR_BWD)
+        bytes += 2 * cpu_stage_bytes(p->dtype, qn) +
+                 (size_t)p->batch * (size_t)p->heads_q * (size_t)p->seqlen_q * rowsum_elem;
+    return bytes;
+}
+
 const float *cpu_stage_f32(enum lc_dtype dtype, const void *src, size_t n, char **cursor)
 {
     if (dtype == LC_FP32) return src;

@@ -27,6 +27,11 @@ static inline size_t cpu_kv_elems(const struct attn_problem *p)
 /* Bytes of workspace cpu_stage_f32 needs for n elements: none for fp32 inputs. */
 static inline size_t cpu_stage_bytes(enum lc_dtype dtype, size_t n) { return dtype == LC_FP32 ? 0 : n * sizeof(float); }
 
+/* Workspace both CPU kernels lay out the same way: for the backward, first (for alignment) a row
+ * sum D = rowsum(dO * O) of rowsum_elem bytes per (batch, query head, query), then O and dO; Q, K
+ * and V always. Each tensor is staged as fp32 unless it already is. */
+size_t cpu_workspace_bytes(const struct attn_problem *p, enum run_direction dir, size_t rowsum_elem);
+
 /* src as fp32: src itself for fp32, else converted into *cursor (advanced past it). */
 const float *cpu_stage_f32(enum lc_dtype dtype, const void *src, size_t n, char **cursor);
 

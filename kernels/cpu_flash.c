@@ -176,15 +176,6 @@ static void tile_apply_mask(const struct mask_tiles *mt, int64_t e, int64_t q0, 
 
 /* ---- plan ---- */
 
-static size_t stage_bytes(const struct attn_problem *p, enum run_direction dir)
-{
-    size_t qn = cpu_q_elems(p), kn = cpu_kv_elems(p);
-    size_t bytes = cpu_stage_bytes(p->dtype, qn) + 2 * cpu_stage_bytes(p->dtype, kn);
-    if (dir & DIR_BWD) /* O and dO staged, D = rowsum(dO * O) */
-        bytes += 2 * cpu_stage_bytes(p->dtype, qn) + (size_t)p->batch * (size_t)p->heads_q * (size_t)p->seqlen_q * 4;
-    return bytes;
-}
-
 static void flash_plan_destroy(void *plan)
 {
     struct flash_plan *fp = plan;
@@ -246,7 +237,7 @@ static enum lc_status flash_plan_create(const struct attn_problem *p, enum run_d
         return st;
     }
     *plan = fp;
-    *workspace_bytes = stage_bytes(p, dir);
+    *workspace_bytes = cpu_workspace_bytes(p, dir, sizeof(float));
     return LC_OK;
 }
 
@@ -257,11 +248,28 @@ struct fwd_scratch {
     uint8_t *vis;
 };
 
-static float *scratch_floats(char **cursor, size_t n)
+/* One field of a thread's tile buffers: where its pointer goes and how many floats it holds. */
+struct scratch_field {
+    float **at;
+    size_t n;
+};
+
+static size_t round_up_64(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
+
+/* One thread's tile buffers in one block: each field 64-byte aligned, then vis_n visibility
+ * bytes. Returns the block to free, or NULL (fields unset) when out of memory. */
+static char *scratch_alloc(const struct scratch_field *fields, int n_fields, uint8_t **vis, size_t vis_n)
 {
-    float *f = (float *)*cursor;
-    *cursor += (n * sizeof(float) + 63) & ~(size_t)63;
-    return f;
+    size_t bytes = vis_n;
+    for (int i = 0; i < n_fields; i++) bytes += round_up_64(fields[i].n * sizeof(float));
+    char *buf = aligned_alloc(64, round_up_64(bytes)), *at = buf;
+    if (!buf) return NULL;
+    for (int i = 0; i < n_fields; i++) {
+        *fields[i].at = (float *)at;
+        at += round_up_64(fields[i].n * sizeof(float));
+    }
+    *vis = (uint8_t *)at;
+    return buf;
 }
 
 TILE_FUNCTION static void forward_tile(const struct flash_plan *fp, const struct attn_tensors *t, const float *q, const float *k,
@@ -337,23 +345,15 @@ static enum lc_status flash_forward(void *plan, const struct attn_tensors *t, vo
     const float *v = cpu_stage_f32(p->dtype, t->v, cpu_kv_elems(p), &cursor);
     const int64_t tasks = (int64_t)p->batch * p->heads_q * nqt;
     const size_t tile_qd = (size_t)TILE_Q * d, tile_kd = (size_t)TILE_K * d, tile_qk = (size_t)TILE_Q * TILE_K;
-    const size_t scratch = 4 * (tile_qd + tile_qd + tile_kd + tile_kd + tile_qk + 2 * TILE_Q) + 8 * 64 + tile_qk;
     int failed = 0;
 
 #pragma omp parallel
     {
-        char *buf = aligned_alloc(64, (scratch + 63) & ~(size_t)63), *at = buf;
         struct fwd_scratch w = {0};
-        if (buf) {
-            w.q = scratch_floats(&at, tile_qd);
-            w.o = scratch_floats(&at, tile_qd);
-            w.kt = scratch_floats(&at, tile_kd);
-            w.v = scratch_floats(&at, tile_kd);
-            w.s = scratch_floats(&at, tile_qk);
-            w.m = scratch_floats(&at, TILE_Q);
-            w.l = scratch_floats(&at, TILE_Q);
-            w.vis = (uint8_t *)at;
-        } else {
+        const struct scratch_field fields[] = {{&w.q, tile_qd}, {&w.o, tile_qd}, {&w.kt, tile_kd}, {&w.v, tile_kd},
+                                               {&w.s, tile_qk}, {&w.m, TILE_Q}, {&w.l, TILE_Q}};
+        char *buf = scratch_alloc(fields, (int)(sizeof fields / sizeof fields[0]), &w.vis, tile_qk);
+        if (!buf) {
 #pragma omp atomic write
             failed = 1;
         }
@@ -501,7 +501,7 @@ static enum lc_status flash_backward(void *plan, const struct attn_tensors *t, v
     char *cursor = workspace;
     struct bwd_inputs in;
     in.dsum = (float *)cursor;
-    cursor += (size_t)p->batch * (size_t)p->heads_q * (size_t)p->seqlen_q * 4;
+    cursor += (size_t)p->batch * (size_t)p->heads_q * (size_t)p->seqlen_q * sizeof(float);
     in.q = cpu_stage_f32(p->dtype, t->q, qn, &cursor);
     in.k = cpu_stage_f32(p->dtype, t->k, cpu_kv_elems(p), &cursor);
     in.v = cpu_stage_f32(p->dtype, t->v, cpu_kv_elems(p), &cursor);
@@ -523,26 +523,15 @@ static enum lc_status flash_backward(void *plan, const struct attn_tensors *t, v
 
     const size_t tile_qd = (size_t)TILE_Q * d, tile_kd = (size_t)TILE_K * d, tile_qk = (size_t)TILE_Q * TILE_K;
     const size_t acc_n = tile_qd > tile_kd ? tile_qd : tile_kd;
-    const size_t scratch = 4 * (2 * tile_qd + 2 * acc_n + 3 * tile_kd + 2 * tile_qk + 2 * TILE_Q) + 12 * 64 + tile_qk;
     int failed = 0;
 #pragma omp parallel
     {
-        char *buf = aligned_alloc(64, (scratch + 63) & ~(size_t)63), *at = buf;
         struct bwd_scratch w = {0};
-        if (buf) {
-            w.q = scratch_floats(&at, tile_qd);
-            w.d_o = scratch_floats(&at, tile_qd);
-            w.acc = scratch_floats(&at, acc_n);
-            w.acc2 = scratch_floats(&at, acc_n);
-            w.kt = scratch_floats(&at, tile_kd);
-            w.vt = scratch_floats(&at, tile_kd);
-            w.k = scratch_floats(&at, tile_kd);
-            w.s = scratch_floats(&at, tile_qk);
-            w.dp = scratch_floats(&at, tile_qk);
-            w.lse = scratch_floats(&at, TILE_Q);
-            w.dsum = scratch_floats(&at, TILE_Q);
-            w.vis = (uint8_t *)at;
-        } else {
+        const struct scratch_field fields[] = {{&w.q, tile_qd}, {&w.d_o, tile_qd}, {&w.acc, acc_n}, {&w.acc2, acc_n},
+                                               {&w.kt, tile_kd}, {&w.vt, tile_kd}, {&w.k, tile_kd}, {&w.s, tile_qk},
+                                               {&w.dp, tile_qk}, {&w.lse, TILE_Q}, {&w.dsum, TILE_Q}};
+        char *buf = scratch_alloc(fields, (int)(sizeof fields / sizeof fields[0]), &w.vis, tile_qk);
+        if (!buf) {
 #pragma omp atomic write
             failed = 1;
         }

@@ -81,15 +81,6 @@ static size_t lse_index(const struct attn_problem *p, int b, int h, int64_t q)
     return ((size_t)b * (size_t)p->heads_q + (size_t)h) * (size_t)p->seqlen_q + (size_t)q;
 }
 
-static size_t workspace_for(const struct attn_problem *p, enum run_direction dir)
-{
-    size_t qn = cpu_q_elems(p), kn = cpu_kv_elems(p);
-    size_t bytes = cpu_stage_bytes(p->dtype, qn) + 2 * cpu_stage_bytes(p->dtype, kn);
-    if (dir & DIR_BWD) /* O, dO staged, and D = rowsum(dO * O) in double (placed first: alignment) */
-        bytes += 2 * cpu_stage_bytes(p->dtype, qn) + (size_t)p->batch * (size_t)p->heads_q * (size_t)p->seqlen_q * sizeof(double);
-    return bytes;
-}
-
 static enum lc_status ref_plan_create(const struct attn_problem *p, enum run_direction dir, void **plan,
                                       size_t *workspace_bytes, char *err)
 {
@@ -110,7 +101,7 @@ static enum lc_status ref_plan_create(const struct attn_problem *p, enum run_dir
         if (n > rp->max_rules) rp->max_rules = n;
     }
     *plan = rp;
-    *workspace_bytes = workspace_for(p, dir);
+    *workspace_bytes = cpu_workspace_bytes(p, dir, sizeof(double));
     return LC_OK;
 }
 
@@ -120,6 +111,32 @@ static void ref_plan_destroy(void *plan)
     if (!rp) return;
     cpu_view_release(&rp->view);
     free(rp);
+}
+
+/* One thread's buffers: the spans of a row or column, head_dim doubles of acc, n_extra doubles
+ * of extra (none when 0) and a row of head_dim floats for the output. */
+struct thread_buffers {
+    struct span *spans;
+    double *acc, *extra;
+    float *out;
+};
+
+static bool thread_buffers_alloc(const struct ref_plan *rp, size_t n_extra, struct thread_buffers *b)
+{
+    const size_t d = (size_t)rp->p.head_dim;
+    b->spans = malloc((size_t)(rp->max_rules + 1) * sizeof *b->spans);
+    b->acc = malloc(d * sizeof *b->acc);
+    b->extra = n_extra ? malloc(n_extra * sizeof *b->extra) : NULL;
+    b->out = malloc(d * sizeof *b->out);
+    return b->spans && b->acc && (b->extra || !n_extra) && b->out;
+}
+
+static void thread_buffers_free(struct thread_buffers *b)
+{
+    free(b->spans);
+    free(b->acc);
+    free(b->extra);
+    free(b->out);
 }
 
 static enum lc_status ref_forward(void *plan, const struct attn_tensors *t, void *workspace, char *err)
@@ -137,17 +154,18 @@ static enum lc_status ref_forward(void *plan, const struct attn_tensors *t, void
 
 #pragma omp parallel
     {
-        struct span *spans = malloc((size_t)(rp->max_rules + 1) * sizeof *spans);
-        double *score = malloc((size_t)sk * sizeof *score);
-        double *acc = malloc((size_t)d * sizeof *acc);
-        float *out = malloc((size_t)d * sizeof *out);
-        if (!spans || !score || !acc || !out) {
+        struct thread_buffers buf;
+        const bool ok = thread_buffers_alloc(rp, (size_t)sk, &buf);
+        if (!ok) {
 #pragma omp atomic write
             failed = 1;
         }
+        struct span *spans = buf.spans;
+        double *score = buf.extra, *acc = buf.acc;
+        float *out = buf.out;
 #pragma omp for schedule(dynamic, 16)
         for (int64_t row = 0; row < rows; row++) {
-            if (!spans || !score || !acc || !out) continue;
+            if (!ok) continue;
             const int64_t i = row % sq;
             const int h = (int)(row / sq % p->heads_q), b = (int)(row / sq / p->heads_q);
             const int hk = h / group;
@@ -173,10 +191,7 @@ static enum lc_status ref_forward(void *plan, const struct attn_tensors *t, void
             cpu_store(p->dtype, t->o, bshd(p, b, i, sq, p->heads_q, h), out, (size_t)d);
             t->lse[lse_index(p, b, h, i)] = l > 0 ? (float)(m + log(l)) : -INFINITY;
         }
-        free(spans);
-        free(score);
-        free(acc);
-        free(out);
+        thread_buffers_free(&buf);
     }
     if (failed) return lc_fail(err, LC_ERR_OOM, "cpu_ref forward: out of host memory for row buffers");
     return LC_OK;
@@ -194,16 +209,18 @@ static int backward_rows(const struct ref_plan *rp, const struct attn_tensors *t
 
 #pragma omp parallel
     {
-        struct span *spans = malloc((size_t)(rp->max_rules + 1) * sizeof *spans);
-        double *acc = malloc((size_t)d * sizeof *acc);
-        float *out = malloc((size_t)d * sizeof *out);
-        if (!spans || !acc || !out) {
+        struct thread_buffers buf;
+        const bool ok = thread_buffers_alloc(rp, 0, &buf);
+        if (!ok) {
 #pragma omp atomic write
             failed = 1;
         }
+        struct span *spans = buf.spans;
+        double *acc = buf.acc;
+        float *out = buf.out;
 #pragma omp for schedule(dynamic, 16)
         for (int64_t row = 0; row < rows; row++) {
-            if (!spans || !acc || !out) continue;
+            if (!ok) continue;
             const int64_t i = row % sq;
             const int h = (int)(row / sq % p->heads_q), b = (int)(row / sq / p->heads_q);
             const int hk = h / group;
@@ -223,9 +240,7 @@ static int backward_rows(const struct ref_plan *rp, const struct attn_tensors *t
             for (int c = 0; c < d; c++) out[c] = (float)(p->softmax_scale * acc[c]);
             cpu_store(p->dtype, t->dq, qo, out, (size_t)d);
         }
-        free(spans);
-        free(acc);
-        free(out);
+        thread_buffers_free(&buf);
     }
     return failed;
 }
@@ -242,16 +257,18 @@ static int backward_columns(const struct ref_plan *rp, const struct attn_tensors
 
 #pragma omp parallel
     {
-        struct span *spans = malloc((size_t)(rp->max_rules + 1) * sizeof *spans);
-        double *dk = malloc((size_t)d * sizeof *dk), *dv = malloc((size_t)d * sizeof *dv);
-        float *out = malloc((size_t)d * sizeof *out);
-        if (!spans || !dk || !dv || !out) {
+        struct thread_buffers buf;
+        const bool ok = thread_buffers_alloc(rp, (size_t)d, &buf);
+        if (!ok) {
 #pragma omp atomic write
             failed = 1;
         }
+        struct span *spans = buf.spans;
+        double *dk = buf.acc, *dv = buf.extra;
+        float *out = buf.out;
 #pragma omp for schedule(dynamic, 16)
         for (int64_t col = 0; col < cols; col++) {
-            if (!spans || !dk || !dv || !out) continue;
+            if (!ok) continue;
             const int64_t j = col % sk;
             const int hk = (int)(col / sk % p->heads_kv), b = (int)(col / sk / p->heads_kv);
             const size_t ko = bshd(p, b, j, sk, p->heads_kv, hk);
@@ -275,10 +292,7 @@ static int backward_columns(const struct ref_plan *rp, const struct attn_tensors
             for (int c = 0; c < d; c++) out[c] = (float)(p->softmax_scale * dk[c]);
             cpu_store(p->dtype, t->dk, ko, out, (size_t)d);
         }
-        free(spans);
-        free(dk);
-        free(dv);
-        free(out);
+        thread_buffers_free(&buf);
     }
     return failed;
 }
