@@ -114,21 +114,27 @@ static void ref_plan_destroy(void *plan)
 }
 
 /* One thread's buffers: the spans of a row or column, head_dim doubles of acc, n_extra doubles
- * of extra (none when 0) and a row of head_dim floats for the output. */
+ * of extra (none when 0) and a row of head_dim floats for the output. Out of memory, the thread
+ * sets the team's *failed and skips its share of the work. */
 struct thread_buffers {
     struct span *spans;
     double *acc, *extra;
     float *out;
 };
 
-static bool thread_buffers_alloc(const struct ref_plan *rp, size_t n_extra, struct thread_buffers *b)
+static bool thread_buffers_alloc(const struct ref_plan *rp, size_t n_extra, struct thread_buffers *b, int *failed)
 {
     const size_t d = (size_t)rp->p.head_dim;
     b->spans = malloc((size_t)(rp->max_rules + 1) * sizeof *b->spans);
     b->acc = malloc(d * sizeof *b->acc);
     b->extra = n_extra ? malloc(n_extra * sizeof *b->extra) : NULL;
     b->out = malloc(d * sizeof *b->out);
-    return b->spans && b->acc && (b->extra || !n_extra) && b->out;
+    const bool ok = b->spans && b->acc && (b->extra || !n_extra) && b->out;
+    if (!ok) {
+#pragma omp atomic write
+        *failed = 1;
+    }
+    return ok;
 }
 
 static void thread_buffers_free(struct thread_buffers *b)
@@ -155,11 +161,7 @@ static enum lc_status ref_forward(void *plan, const struct attn_tensors *t, void
 #pragma omp parallel
     {
         struct thread_buffers buf;
-        const bool ok = thread_buffers_alloc(rp, (size_t)sk, &buf);
-        if (!ok) {
-#pragma omp atomic write
-            failed = 1;
-        }
+        const bool ok = thread_buffers_alloc(rp, (size_t)sk, &buf, &failed);
         struct span *spans = buf.spans;
         double *score = buf.extra, *acc = buf.acc;
         float *out = buf.out;
@@ -210,11 +212,7 @@ static int backward_rows(const struct ref_plan *rp, const struct attn_tensors *t
 #pragma omp parallel
     {
         struct thread_buffers buf;
-        const bool ok = thread_buffers_alloc(rp, 0, &buf);
-        if (!ok) {
-#pragma omp atomic write
-            failed = 1;
-        }
+        const bool ok = thread_buffers_alloc(rp, 0, &buf, &failed);
         struct span *spans = buf.spans;
         double *acc = buf.acc;
         float *out = buf.out;
@@ -258,11 +256,7 @@ static int backward_columns(const struct ref_plan *rp, const struct attn_tensors
 #pragma omp parallel
     {
         struct thread_buffers buf;
-        const bool ok = thread_buffers_alloc(rp, (size_t)d, &buf);
-        if (!ok) {
-#pragma omp atomic write
-            failed = 1;
-        }
+        const bool ok = thread_buffers_alloc(rp, (size_t)d, &buf, &failed);
         struct span *spans = buf.spans;
         double *dk = buf.acc, *dv = buf.extra;
         float *out = buf.out;
