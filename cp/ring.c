@@ -113,12 +113,32 @@ void cp_ring_release(struct cp_run *run, struct cp_ring *r)
     r->views = NULL;
 }
 
-static enum lc_status post_kv(struct cp_comm *c, int step, const void *send, void *recv, size_t bytes, uint64_t *ticket,
-                              char *err)
+/* Sends to the next member of ring c and receives from the previous one, tagged for the timeline. */
+static enum lc_status post_next(struct cp_comm *c, int step, const char *what, const void *send, void *recv,
+                                size_t bytes, uint64_t *ticket, char *err)
 {
-    cp_comm_tag(c, step, "kv");
+    cp_comm_tag(c, step, what);
     return c->ops->send_recv(c, send, (c->rank + 1) % c->size, recv, (c->rank - 1 + c->size) % c->size, bytes, ticket,
                              err);
+}
+
+/* Before position i of the n a KV ring takes: passes the current block on while the next one
+ * arrives in recv[i & 1] (nothing after the last). */
+static enum lc_status kv_post(struct cp_comm *c, int step, int i, int n, const void *cur, void *const recv[2],
+                              size_t bytes, uint64_t *ticket, char *err)
+{
+    if (i + 1 >= n) return LC_OK;
+    return post_next(c, step, "kv", cur, recv[i & 1], bytes, ticket, err);
+}
+
+/* After position i: waits for the block kv_post asked for and makes it the current one. */
+static enum lc_status kv_advance(struct cp_comm *c, int i, int n, uint64_t ticket, void *const recv[2],
+                                 const void **cur, char *err)
+{
+    if (i + 1 >= n) return LC_OK;
+    enum lc_status st = c->ops->wait(c, ticket, err);
+    if (!st) *cur = recv[i & 1];
+    return st;
 }
 
 enum lc_status cp_ring_forward(struct cp_run *run, struct cp_ring *r, const void *q, const void *kv, void *o, float *lse,
@@ -138,13 +158,12 @@ enum lc_status cp_ring_forward(struct cp_run *run, struct cp_ring *r, const void
     const void *outer_cur = kv;
     for (int oi = 0; oi < nw; oi++) {
         uint64_t t_outer = 0;
-        if (oi + 1 < nw && (st = post_kv(r->kv_outer, oi * w, outer_cur, r->kv_out[oi & 1], kv_bytes, &t_outer, err)))
-            return st;
+        if ((st = kv_post(r->kv_outer, oi * w, oi, nw, outer_cur, r->kv_out, kv_bytes, &t_outer, err))) return st;
         const void *cur = outer_cur;
         for (int ii = 0; ii < w; ii++) {
             const int step = oi * w + ii;
             uint64_t t_in = 0;
-            if (ii + 1 < w && (st = post_kv(r->kv_inner, step, cur, r->kv_in[ii & 1], kv_bytes, &t_in, err))) return st;
+            if ((st = kv_post(r->kv_inner, step, ii, w, cur, r->kv_in, kv_bytes, &t_in, err))) return st;
             if (r->plans[step]) {
                 struct attn_tensors t = {.q = q, .k = cur, .v = (const char *)cur + half, .o = r->o_part, .lse = r->lse_part};
                 if ((st = cp_run_attention(run, r->plans[step], false, &t, step, err))) return st;
@@ -154,15 +173,9 @@ enum lc_status cp_ring_forward(struct cp_run *run, struct cp_ring *r, const void
                 cp_run_stamp(run, "lse_merge", t0, step);
                 if (st) return st;
             }
-            if (ii + 1 < w) {
-                if ((st = r->kv_inner->ops->wait(r->kv_inner, t_in, err))) return st;
-                cur = r->kv_in[ii & 1];
-            }
+            if ((st = kv_advance(r->kv_inner, ii, w, t_in, r->kv_in, &cur, err))) return st;
         }
-        if (oi + 1 < nw) {
-            if ((st = r->kv_outer->ops->wait(r->kv_outer, t_outer, err))) return st;
-            outer_cur = r->kv_out[oi & 1];
-        }
+        if ((st = kv_advance(r->kv_outer, oi, nw, t_outer, r->kv_out, &outer_cur, err))) return st;
     }
     const size_t qn = q_elems(run, r);
     return a->copy2d(o, s->dtype, qn, r->o_acc, LC_FP32, qn, qn, 1, false, err);
@@ -176,14 +189,6 @@ static enum lc_status sum_into(const struct cp_array_ops *a, float *dst, const v
                              : a->fill_f32(dst, n, 0.0f, err);
     if (!st && add) st = a->copy2d(dst, LC_FP32, n, add, LC_FP32, n, n, 1, true, err);
     return st;
-}
-
-static enum lc_status post_dkv(struct cp_comm *c, int step, const float *send, float *recv, size_t bytes,
-                               uint64_t *ticket, char *err)
-{
-    cp_comm_tag(c, step, "dkv");
-    return c->ops->send_recv(c, send, (c->rank + 1) % c->size, recv, (c->rank - 1 + c->size) % c->size, bytes, ticket,
-                             err);
 }
 
 enum lc_status cp_ring_backward(struct cp_run *run, struct cp_ring *r, const void *q, const void *kv, const void *o,
@@ -207,13 +212,12 @@ enum lc_status cp_ring_backward(struct cp_run *run, struct cp_ring *r, const voi
     uint64_t t_dkv_out = 0;
     for (int oi = 0; oi < nw; oi++) {
         uint64_t t_outer = 0, t_dkv_in = 0;
-        if (oi + 1 < nw && (st = post_kv(r->kv_outer, oi * w, outer_cur, r->kv_out[oi & 1], kv_bytes, &t_outer, err)))
-            return st;
+        if ((st = kv_post(r->kv_outer, oi * w, oi, nw, outer_cur, r->kv_out, kv_bytes, &t_outer, err))) return st;
         const void *cur = outer_cur;
         for (int ii = 0; ii < w; ii++) {
             const int step = oi * w + ii;
             uint64_t t_in = 0;
-            if (ii + 1 < w && (st = post_kv(r->kv_inner, step, cur, r->kv_in[ii & 1], kv_bytes, &t_in, err))) return st;
+            if ((st = kv_post(r->kv_inner, step, ii, w, cur, r->kv_in, kv_bytes, &t_in, err))) return st;
             const void *part = NULL;
             if (r->plans[step]) {
                 struct attn_tensors t = {.q = q, .k = cur, .v = (const char *)cur + half, .o = (void *)o,
@@ -229,12 +233,10 @@ enum lc_status cp_ring_backward(struct cp_run *run, struct cp_ring *r, const voi
             if (w > 1 && ii > 0 && (st = r->dkv_inner->ops->wait(r->dkv_inner, t_dkv_in, err))) return st;
             if ((st = sum_into(a, in_send, part, s->dtype, w > 1 && ii > 0 ? in_recv : NULL, kvn, err))) return st;
             cp_run_stamp(run, "grad_sum", t0, step);
-            if (w > 1 && (st = post_dkv(r->dkv_inner, step, in_send, in_recv, kvn * sizeof(float), &t_dkv_in, err)))
+            if (w > 1 &&
+                (st = post_next(r->dkv_inner, step, "dkv", in_send, in_recv, kvn * sizeof(float), &t_dkv_in, err)))
                 return st;
-            if (ii + 1 < w) {
-                if ((st = r->kv_inner->ops->wait(r->kv_inner, t_in, err))) return st;
-                cur = r->kv_in[ii & 1];
-            }
+            if ((st = kv_advance(r->kv_inner, ii, w, t_in, r->kv_in, &cur, err))) return st;
         }
         /* The window's sum for the block this rank held at this outer step. */
         if (w > 1 && (st = r->dkv_inner->ops->wait(r->dkv_inner, t_dkv_in, err))) return st;
@@ -247,13 +249,12 @@ enum lc_status cp_ring_backward(struct cp_run *run, struct cp_ring *r, const voi
             st = a->copy2d(out_send, LC_FP32, kvn, window_sum, LC_FP32, kvn, kvn, 1, false, err);
             if (!st && oi > 0) st = a->copy2d(out_send, LC_FP32, kvn, out_recv, LC_FP32, kvn, kvn, 1, true, err);
             cp_run_stamp(run, "grad_sum", t0, oi * w + w - 1);
-            if (st || (st = post_dkv(r->dkv_outer, oi * w + w - 1, out_send, out_recv, kvn * sizeof(float), &t_dkv_out, err)))
-                return st;
+            if (st) return st;
+            st = post_next(r->dkv_outer, oi * w + w - 1, "dkv", out_send, out_recv, kvn * sizeof(float), &t_dkv_out,
+                           err);
+            if (st) return st;
         }
-        if (oi + 1 < nw) {
-            if ((st = r->kv_outer->ops->wait(r->kv_outer, t_outer, err))) return st;
-            outer_cur = r->kv_out[oi & 1];
-        }
+        if ((st = kv_advance(r->kv_outer, oi, nw, t_outer, r->kv_out, &outer_cur, err))) return st;
     }
     if (nw > 1) {
         if ((st = r->dkv_outer->ops->wait(r->dkv_outer, t_dkv_out, err))) return st;
