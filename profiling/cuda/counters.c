@@ -199,6 +199,21 @@ static enum lc_status config_build(CUpti_ProfilerType type, const char *chip, co
     return LC_OK;
 }
 
+/* The values of c's metrics over range (or sample) `index` of a counter data image. */
+static CUptiResult config_evaluate(struct config *c, const uint8_t *data, size_t data_size, size_t index,
+                                   double *values)
+{
+    CUpti_Profiler_Host_EvaluateToGpuValues_Params ev = {.structSize = CUpti_Profiler_Host_EvaluateToGpuValues_Params_STRUCT_SIZE};
+    ev.pHostObject = c->host;
+    ev.pCounterDataImage = data;
+    ev.counterDataImageSize = data_size;
+    ev.rangeIndex = index;
+    ev.ppMetricNames = c->metrics;
+    ev.numMetrics = c->n_metrics;
+    ev.pMetricValues = values;
+    return cuptiProfilerHostEvaluateToGpuValues(&ev);
+}
+
 /* ------------------------------------------------------------------ PM sampling */
 
 static struct {
@@ -254,15 +269,7 @@ static void pm_decode_locked(void)
             if (pm.last_end && si.startTimestamp > pm.last_end + PROF_PM_INTERVAL_NS / 2)
                 for (size_t m = 0; m < pm.cfg.n_metrics; m++) add_sample((int64_t)pm.last_end, pm.cfg.metrics[m], NAN);
             double values[MAX_METRICS];
-            CUpti_Profiler_Host_EvaluateToGpuValues_Params ev = {.structSize = CUpti_Profiler_Host_EvaluateToGpuValues_Params_STRUCT_SIZE};
-            ev.pHostObject = pm.cfg.host;
-            ev.pCounterDataImage = pm.data;
-            ev.counterDataImageSize = pm.data_size;
-            ev.rangeIndex = i;
-            ev.ppMetricNames = pm.cfg.metrics;
-            ev.numMetrics = pm.cfg.n_metrics;
-            ev.pMetricValues = values;
-            if (cuptiProfilerHostEvaluateToGpuValues(&ev) != CUPTI_SUCCESS) continue;
+            if (config_evaluate(&pm.cfg, pm.data, pm.data_size, i, values) != CUPTI_SUCCESS) continue;
             for (size_t m = 0; m < pm.cfg.n_metrics; m++) add_sample((int64_t)si.endTimestamp, pm.cfg.metrics[m], values[m]);
             pm.last_end = si.endTimestamp;
         }
@@ -541,15 +548,8 @@ static enum lc_status rp_collect(char *err)
     int64_t now = lc_now_ns();
     for (size_t i = 0; i < di.numTotalRanges; i++) {
         double values[MAX_METRICS];
-        CUpti_Profiler_Host_EvaluateToGpuValues_Params ev = {.structSize = CUpti_Profiler_Host_EvaluateToGpuValues_Params_STRUCT_SIZE};
-        ev.pHostObject = rp.cfg.host;
-        ev.pCounterDataImage = rp.data;
-        ev.counterDataImageSize = rp.data_size;
-        ev.rangeIndex = i;
-        ev.ppMetricNames = rp.cfg.metrics;
-        ev.numMetrics = rp.cfg.n_metrics;
-        ev.pMetricValues = values;
-        TRY("range profiler: cuptiProfilerHostEvaluateToGpuValues", cuptiProfilerHostEvaluateToGpuValues(&ev));
+        TRY("range profiler: cuptiProfilerHostEvaluateToGpuValues",
+            config_evaluate(&rp.cfg, rp.data, rp.data_size, i, values));
         for (size_t m = 0; m < rp.cfg.n_metrics; m++) add_sample(now, rp.cfg.metrics[m], values[m]);
     }
     return LC_OK;
