@@ -90,6 +90,17 @@ static void keep_pending(const struct interval *iv)
     rec.pending[rec.n_pending++] = *iv;
 }
 
+/* What a copy or a memset records the same way, whichever CUPTI record carried it. */
+static void memory_activity(struct interval *iv, uint64_t start, uint64_t end, uint32_t stream, uint32_t correlation,
+                            uint64_t bytes)
+{
+    iv->kind = IV_MEMORY;
+    iv->start_ns = (int64_t)start, iv->end_ns = (int64_t)end;
+    iv->stream = stream_id(stream);
+    iv->correlation = correlation;
+    iv->bytes = bytes;
+}
+
 static void device_record(const CUpti_Activity *r)
 {
     struct interval iv;
@@ -111,34 +122,22 @@ static void device_record(const CUpti_Activity *r)
     }
     case CUPTI_ACTIVITY_KIND_MEMCPY: {
         const CUpti_ActivityMemcpy6 *m = (const CUpti_ActivityMemcpy6 *)r;
-        iv.kind = IV_MEMORY;
         memcpy_name(m->copyKind, iv.name, sizeof iv.name);
-        iv.start_ns = (int64_t)m->start, iv.end_ns = (int64_t)m->end;
-        iv.stream = stream_id(m->streamId);
-        iv.correlation = m->correlationId;
-        iv.bytes = m->bytes;
+        memory_activity(&iv, m->start, m->end, m->streamId, m->correlationId, m->bytes);
         rec.stats.memcpys++;
         break;
     }
     case CUPTI_ACTIVITY_KIND_MEMCPY2: {
         const CUpti_ActivityMemcpyPtoP4 *m = (const CUpti_ActivityMemcpyPtoP4 *)r;
-        iv.kind = IV_MEMORY;
         snprintf(iv.name, sizeof iv.name, "Memcpy PtoP (device %u -> %u)", m->srcDeviceId, m->dstDeviceId);
-        iv.start_ns = (int64_t)m->start, iv.end_ns = (int64_t)m->end;
-        iv.stream = stream_id(m->streamId);
-        iv.correlation = m->correlationId;
-        iv.bytes = m->bytes;
+        memory_activity(&iv, m->start, m->end, m->streamId, m->correlationId, m->bytes);
         rec.stats.memcpys++;
         break;
     }
     case CUPTI_ACTIVITY_KIND_MEMSET: {
         const CUpti_ActivityMemset4 *m = (const CUpti_ActivityMemset4 *)r;
-        iv.kind = IV_MEMORY;
         snprintf(iv.name, sizeof iv.name, "Memset");
-        iv.start_ns = (int64_t)m->start, iv.end_ns = (int64_t)m->end;
-        iv.stream = stream_id(m->streamId);
-        iv.correlation = m->correlationId;
-        iv.bytes = m->bytes;
+        memory_activity(&iv, m->start, m->end, m->streamId, m->correlationId, m->bytes);
         rec.stats.memsets++;
         break;
     }
