@@ -25,14 +25,7 @@ mkdir -p "$OUT"
 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
 nvidia-smi topo -m >"$OUT/topo.txt" 2>&1 || true
-if [ -z "${LONGCA:-}" ]; then
-    cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLONGCA_TUI=OFF >"$OUT/cmake.log"
-    cmake --build "$BUILD" -j"$(nproc)" --target longca >"$OUT/build.log" 2>&1 || {
-        tail -30 "$OUT/build.log"
-        exit 1
-    }
-    LONGCA=$BUILD/longca
-fi
+source "$ROOT/bench/build.sh"
 
 # The per-GPU lengths of the single-GPU baseline.
 per_gpu=""

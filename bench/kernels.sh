@@ -19,14 +19,7 @@ export NCCL_NVLS_ENABLE=0
 mkdir -p "$OUT"
 
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv,noheader | tee "$OUT/gpu.txt"
-if [ -z "${LONGCA:-}" ]; then
-    cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLONGCA_TUI=OFF >"$OUT/cmake.log"
-    cmake --build "$BUILD" -j"$(nproc)" --target longca >"$OUT/build.log" 2>&1 || {
-        tail -30 "$OUT/build.log"
-        exit 1
-    }
-    LONGCA=$BUILD/longca
-fi
+source "$ROOT/bench/build.sh"
 
 for dir in fwd bwd; do
     "$LONGCA" run --kernel "$KERNELS" --mask "$MASKS" --seqlen "$SEQLENS" --heads 64:8 --head-dim 128 \

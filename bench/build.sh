@@ -1,0 +1,10 @@
+# Sourced by the bench scripts (needs ROOT, OUT, BUILD): builds longca for timing (Release, no TUI)
+# into $BUILD, logs in $OUT, and sets LONGCA to it; does nothing when LONGCA already names a binary.
+if [ -z "${LONGCA:-}" ]; then
+    cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLONGCA_TUI=OFF >"$OUT/cmake.log"
+    cmake --build "$BUILD" -j"$(nproc)" --target longca >"$OUT/build.log" 2>&1 || {
+        tail -30 "$OUT/build.log"
+        exit 1
+    }
+    LONGCA=$BUILD/longca
+fi
