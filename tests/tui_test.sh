@@ -208,7 +208,9 @@ deadline=$((SECONDS + 10))
 while [ ! -f "$WORK/view_status" ] && ((SECONDS < deadline)); do sleep 0.2; done
 [ "$(cat "$WORK/view_status" 2>/dev/null)" = 0 ] || fail "longca view did not quit with status 0"
 # 10. Under mpirun: rank 0 draws (keys from the terminal, though mpirun holds stdin), ranks 1-2 work.
+# kill-server returns before the server has gone; a session started meanwhile dies with it.
 tm kill-server 2>/dev/null
+sleep 1
 tm new-session -d -s tui -x 100 -y 30 \
     "mpirun -np 3 '$LONGCA' --capture '$WORK/mpirun.lccap'; echo \$? > '$WORK/mpirun_status'; sleep 600"
 wait_for 60 "live, 2 workers"

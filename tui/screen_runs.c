@@ -21,6 +21,18 @@ static const char *const titles[C_COUNT] = {"#",  "kernel", "mask",   "S",  "hea
 static const bool right_aligned[C_COUNT] = {[C_ID] = true, [C_S] = true, [C_D] = true, [C_MS] = true,
                                             [C_TFLOPS] = true, [C_MEM] = true};
 
+/* The worker's clock against rank 0's as aligned at the start: the correction applied to its
+ * timeline and what a second measurement still found off. */
+static void draw_clock(WINDOW *win, int y, int x, int w, const struct ev_hello *h)
+{
+    if (h->clock_residual_ns < 0) {
+        tui_put(win, y, x, w, TUI_ROLE_DIM, "  clock not aligned");
+        return;
+    }
+    tui_putf(win, y, x, w, TUI_ROLE_DIM, "  clock %+.1f us +-%.1f", (double)h->clock_offset_ns / 1e3,
+             (double)h->clock_residual_ns / 1e3);
+}
+
 static void draw_workers(WINDOW *win, const struct tui_rect *r, const struct tui_app *app)
 {
     if (r->h < 1) return;
@@ -46,8 +58,10 @@ static void draw_workers(WINDOW *win, const struct tui_rect *r, const struct tui
             tui_putf(win, y, x, room, TUI_ROLE_FAIL, "LOST: %s", w->reason);
         else if (w->left)
             tui_put(win, y, x, room, TUI_ROLE_DIM, "left");
-        else
-            tui_putf(win, y, x, room, TUI_ROLE_OK, "%s ready", w->hello.backend);
+        else {
+            int used = tui_putf(win, y, x, room, TUI_ROLE_OK, "%s ready", w->hello.backend);
+            draw_clock(win, y, x + used, room - used, &w->hello);
+        }
     }
 }
 
