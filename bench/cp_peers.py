@@ -18,7 +18,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch.distributed.device_mesh import init_device_mesh
 from torch.distributed.tensor.experimental import context_parallel
-from torch.distributed.tensor.experimental._attention import set_rotate_method
+from torch.distributed.tensor.experimental._attention import _cp_options, set_rotate_method
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 BACKENDS = {"cp_flash": SDPBackend.FLASH_ATTENTION, "cp_cudnn": SDPBackend.CUDNN_ATTENTION}
@@ -48,27 +48,31 @@ def time_ms(fn, warmup, iters):
 def run_case(mesh, peer, mask, seqlen, hq, hk, direction, args):
     world = mesh.size()
     gen = torch.Generator(device="cuda").manual_seed(seqlen)
-    shape_q = (1, hq, seqlen, args.head_dim)
-    q = torch.randn(shape_q, device="cuda", dtype=torch.bfloat16, generator=gen)
+    q = torch.randn((1, hq, seqlen, args.head_dim), device="cuda", dtype=torch.bfloat16, generator=gen)
     k = torch.randn((1, hk, seqlen, args.head_dim), device="cuda", dtype=torch.bfloat16, generator=gen)
     v = torch.randn_like(k)
     if hk != hq:
         k = k.repeat_interleave(hq // hk, dim=1)
         v = v.repeat_interleave(hq // hk, dim=1)
     need_grad = direction == "fwd+bwd"
-    for t in (q, k, v):
-        t.requires_grad_(need_grad)
     causal = mask == "causal"
-    grad = torch.randn_like(q) if need_grad else None
-    with context_parallel(mesh, buffers=[q, k, v] + ([grad] if need_grad else []),
-                          buffer_seq_dims=[2, 2, 2] + ([2] if need_grad else [])):
+    # torch balances the causal ring by reordering chunks, and refuses to for other masks.
+    _cp_options.enable_load_balance = causal
+    with context_parallel(mesh, buffers=[q, k, v], buffer_seq_dims=[2, 2, 2]):
+        # Gradients are switched on after the buffers are sharded in place.
+        for t in (q, k, v):
+            t.requires_grad_(need_grad)
         with sdpa_kernel(BACKENDS[peer]):
+            grad = []
+
             def step():
                 out = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
                 if need_grad:
-                    out.backward(grad)
+                    if not grad:
+                        grad.append(torch.randn_like(out))
+                    out.backward(grad[0])
                     q.grad = k.grad = v.grad = None
-            with torch.no_grad() if not need_grad else torch.enable_grad():
+            with torch.enable_grad() if need_grad else torch.no_grad():
                 ms = time_ms(step, args.warmup, args.iters)
     slowest = torch.tensor([ms], device="cuda")
     dist.all_reduce(slowest, op=dist.ReduceOp.MAX)
