@@ -18,7 +18,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch.distributed.device_mesh import init_device_mesh
 from torch.distributed.tensor.experimental import context_parallel
-from torch.distributed.tensor.experimental._attention import _cp_options, set_rotate_method
+from torch.distributed.tensor.experimental._attention import _cp_options, set_rotate_method  # torch >= 2.6
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 BACKENDS = {"cp_flash": SDPBackend.FLASH_ATTENTION, "cp_cudnn": SDPBackend.CUDNN_ATTENTION}
