@@ -432,6 +432,7 @@ enum lc_status runner_execute(const struct runner_env *env, const struct run_spe
     struct event ev;
     event_init(&ev, EV_RUN_STARTED, run_id, env->rank);
     emit(env, &ev);
+    timeline_recorder_drop_samples(env->recorder); /* gathered before this run: not its own */
     recorder_mark(env, run_id, -1, -1);
 
     memset(out, 0, sizeof *out);

@@ -70,3 +70,11 @@ int timeline_take(struct timeline *tl, struct interval **out)
     pthread_mutex_unlock(&tl->lock);
     return n;
 }
+
+void timeline_recorder_drop_samples(const struct timeline_recorder *rec)
+{
+    if (!rec || !rec->take_samples) return;
+    struct counter_sample *dropped = NULL;
+    rec->take_samples(&dropped);
+    free(dropped);
+}

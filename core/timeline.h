@@ -52,4 +52,7 @@ struct timeline_recorder {
     int (*take_samples)(struct counter_sample **out);
 };
 
+/* Drops the counter samples rec gathered so far: those of no run (rec may be NULL). */
+void timeline_recorder_drop_samples(const struct timeline_recorder *rec);
+
 #endif

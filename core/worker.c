@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "worker.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 
 #define WORKER_QUEUE_MAX 16
 #define WORKER_FINALIZE_LIMIT_S 10 /* MPI_Finalize can hang on a lost peer: leave anyway after this */
+#define WORKER_IDLE_DRAIN_S 1      /* while idle, counter samples are dropped this often */
 
 struct worker {
     MPI_Comm session, workers;
@@ -326,7 +328,17 @@ int worker_main(MPI_Comm session, MPI_Comm workers)
 
     for (;;) {
         pthread_mutex_lock(&w.lock);
-        while (w.queue_len == 0 && !w.quit) pthread_cond_wait(&w.cond, &w.lock);
+        while (w.queue_len == 0 && !w.quit) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += WORKER_IDLE_DRAIN_S;
+            if (pthread_cond_timedwait(&w.cond, &w.lock, &until) != ETIMEDOUT) continue;
+            /* PM sampling runs from hello to goodbye: what it gathers meanwhile belongs to no
+             * run and would pile up for as long as the front end leaves this worker idle. */
+            pthread_mutex_unlock(&w.lock);
+            timeline_recorder_drop_samples(w.recorder);
+            pthread_mutex_lock(&w.lock);
+        }
         if (w.quit) {
             pthread_mutex_unlock(&w.lock);
             break;
