@@ -58,7 +58,9 @@ def run_case(mesh, peer, mask, seqlen, hq, hk, direction, args):
     causal = mask == "causal"
     # torch balances the causal ring by reordering chunks, and refuses to for other masks.
     _cp_options.enable_load_balance = causal
-    with context_parallel(mesh, buffers=[q, k, v], buffer_seq_dims=[2, 2, 2]):
+    # The buffers are sharded in place; they are not restored afterwards (a tensor that requires
+    # grad cannot be resized back).
+    with context_parallel(mesh, buffers=[q, k, v], buffer_seq_dims=[2, 2, 2], no_restore_buffers={q, k, v}):
         # Gradients are switched on after the buffers are sharded in place.
         for t in (q, k, v):
             t.requires_grad_(need_grad)
