@@ -296,8 +296,23 @@ static void test_export(void)
     tui_model_free(&m);
 }
 
+/* An error about no run (run id -1) is a note, never a phantom failed run. */
+static void test_session_note(void)
+{
+    struct tui_model m;
+    tui_model_init(&m);
+    struct event note = make(EV_ERROR, -1, 2);
+    note.u.error.status = LC_ERR_UNSUPPORTED;
+    snprintf(note.u.error.message, sizeof(note.u.error.message), "GPU recorder runs without counters");
+    tui_model_apply(&m, &note);
+    CHECK(m.n_runs == 0, "a run was made from a note");
+    CHECK(strstr(m.note, "rank 2") && strstr(m.note, "without counters"), "note: '%s'", m.note);
+    tui_model_free(&m);
+}
+
 int main(void)
 {
+    test_session_note();
     test_workers();
     test_runs();
     test_worker_lost_fails_its_run();

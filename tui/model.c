@@ -180,6 +180,10 @@ static void on_result(struct tui_model *m, const struct event *ev)
 
 static void on_error(struct tui_model *m, const struct event *ev)
 {
+    if (ev->run_id < 0) { /* about the session, not a run: a note, never a phantom failed run */
+        snprintf(m->note, sizeof(m->note), "rank %d: %s", ev->rank, ev->u.error.message);
+        return;
+    }
     struct tui_run *r = get_run(m, ev->run_id);
     if (!r) return;
     if (r->state == TUI_RUN_FAILED || r->state == TUI_RUN_CANCELLED) return; /* keep the first cause */

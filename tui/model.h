@@ -77,6 +77,9 @@ struct tui_model {
     int64_t events;      /* applied so far */
     unsigned generation; /* moves on every change: screens redraw when it does */
     bool dropped;        /* memory ran out and some data was not kept */
+    /* The latest note about no run (an error event with run id -1: a GPU recorder running
+     * without counters, mpirun without recovery), "rank N: reason". */
+    char note[LC_ERRMSG_LEN + 16];
 };
 
 void tui_model_init(struct tui_model *m);

@@ -112,6 +112,7 @@ static void draw_progress(WINDOW *win, const struct tui_rect *r, const struct tu
                  m->sweep_done ? "Sweep finished" : "Idle", done, failed, cancelled,
                  tui_model_count(m, TUI_RUN_QUEUED));
     }
+    if (m->note[0] && r->h > 1 && !cur) tui_putf(win, r->y + 1, r->x, r->w, TUI_ROLE_DIM, "note: %s", m->note);
 }
 
 /* The cell text of column c for run rn, and its role. */
