@@ -188,18 +188,17 @@ static enum lc_status run_once(struct run_context *c, enum run_direction dir, ch
     return st;
 }
 
-static void recorder_mark(const struct runner_env *env, int run_id, int iter, int cp_step)
+void runner_recorder_mark(const struct runner_env *env, int run_id, int iter, int cp_step)
 {
     if (env->recorder && env->recorder->mark) env->recorder->mark(run_id, iter, cp_step);
 }
 
-static void recorder_flush(const struct runner_env *env)
+void runner_recorder_flush(const struct runner_env *env)
 {
     if (env->recorder && env->recorder->flush) env->recorder->flush();
 }
 
-/* Counter samples gathered so far go out as one event (dropped when counters are off). */
-static void emit_counters(const struct runner_env *env, const struct run_spec *spec, int run_id)
+void runner_emit_counters(const struct runner_env *env, const struct run_spec *spec, int run_id)
 {
     if (!env->recorder || !env->recorder->take_samples) return;
     struct event ev;
@@ -218,7 +217,7 @@ static enum lc_status timed_reps(struct run_context *c, int run_id, struct run_r
     /* A backward needs O and LSE: one untimed forward first. */
     if (s->direction == DIR_BWD && (st = run_once(c, DIR_FWD, err))) return st;
     if ((st = d->sync(err))) return st;
-    recorder_flush(env);
+    runner_recorder_flush(env);
     drop_intervals(env->timeline);
 
     struct device_event *from = d->event_create(), *to = d->event_create();
@@ -234,7 +233,7 @@ static enum lc_status timed_reps(struct run_context *c, int run_id, struct run_r
         int iter = timed ? i - s->warmup : -1;
         env->timeline->iter = iter;
         if (timed) d->flush_cache();
-        recorder_mark(env, run_id, iter, -1);
+        runner_recorder_mark(env, run_id, iter, -1);
         d->event_record(from);
         st = run_once(c, s->direction, err);
         d->event_record(to);
@@ -242,18 +241,18 @@ static enum lc_status timed_reps(struct run_context *c, int run_id, struct run_r
         if (st) break;
         /* Records of this iteration are complete after the sync: deliver them now, so warm-up
          * kernels never arrive tagged as a timed iteration. */
-        recorder_flush(env);
+        runner_recorder_flush(env);
         if (timed) {
             ms[iter] = d->event_elapsed_ms(from, to);
             emit_intervals(env, run_id);
         } else {
             drop_intervals(env->timeline);
         }
-        emit_counters(env, s, run_id);
+        runner_emit_counters(env, s, run_id);
         emit_progress(env, run_id, timed ? PHASE_TIMED : PHASE_WARMUP, timed ? iter + 1 : i + 1,
                       timed ? s->iters : s->warmup);
     }
-    recorder_mark(env, -1, -1, -1);
+    runner_recorder_mark(env, -1, -1, -1);
     if (!st) stats_percentiles(ms, s->iters, &res->ms_median, &res->ms_p20, &res->ms_p80);
     free(ms);
     if (from) d->event_destroy(from);
@@ -279,9 +278,9 @@ static void profile_counters(struct run_context *c, int run_id, struct run_resul
         enum lc_status end = rec->counters_end(&replay, st ? NULL : why);
         if (!st) st = end;
     } while (!st && replay && ++passes < 64);
-    recorder_flush(c->env);
+    runner_recorder_flush(c->env);
     drop_intervals(c->env->timeline); /* replayed work is not the timeline users see */
-    emit_counters(c->env, c->spec, run_id);
+    runner_emit_counters(c->env, c->spec, run_id);
     if (st) snprintf(res->message, sizeof res->message, "counters unavailable: %.200s", why);
 }
 
@@ -433,7 +432,7 @@ enum lc_status runner_execute(const struct runner_env *env, const struct run_spe
     event_init(&ev, EV_RUN_STARTED, run_id, env->rank);
     emit(env, &ev);
     timeline_recorder_drop_samples(env->recorder); /* gathered before this run: not its own */
-    recorder_mark(env, run_id, -1, -1);
+    runner_recorder_mark(env, run_id, -1, -1);
 
     memset(out, 0, sizeof *out);
     char err[LC_ERRMSG_LEN] = "";

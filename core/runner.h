@@ -27,6 +27,14 @@ struct runner_env {
 enum lc_status runner_execute(const struct runner_env *env, const struct run_spec *spec, int run_id,
                               struct run_result *out);
 
+/* The device recorder's hooks as runs use them (no-ops without a recorder), shared by the CP
+ * methods: mark where the host is (tags what it launches next), deliver completed records
+ * (call after a sync, before taking the timeline), and send the counter samples gathered so far
+ * as one EV_COUNTERS (dropped when the spec's counters are off). */
+void runner_recorder_mark(const struct runner_env *env, int run_id, int iter, int cp_step);
+void runner_recorder_flush(const struct runner_env *env);
+void runner_emit_counters(const struct runner_env *env, const struct run_spec *spec, int run_id);
+
 /* Seeded inputs in [-1, 1): the same bits on every backend for the same spec. */
 void runner_fill_inputs(float *buf, size_t n, uint64_t seed, uint64_t stream_id);
 

@@ -82,9 +82,12 @@ static void emit_progress(const struct cp_run *run, int run_id, enum run_phase p
     emit(run, &ev);
 }
 
-/* Timed reps send their intervals; warm-up ones are dropped. */
+/* Timed reps send their intervals; warm-up ones are dropped. The device recorder delivers its
+ * completed records first, so setup and warm-up work never lands in a timed rep. */
 static void flush_intervals(const struct cp_run *run, int run_id, bool send)
 {
+    runner_recorder_flush(run->env);
+    runner_emit_counters(run->env, run->spec, run_id);
     struct event ev;
     event_init(&ev, EV_INTERVALS, run_id, run->env->rank);
     ev.n_intervals = timeline_take(run->env->timeline, &ev.intervals);
@@ -293,21 +296,19 @@ static enum lc_status timed_reps(struct cp_run *run, const struct cp_algo *algo,
             st = lc_fail(err, LC_ERR_CANCELLED, "cancelled at iteration %d of %d", i, total);
             break;
         }
-        if (run->env->recorder && timed && run->env->recorder->flush) run->env->recorder->flush();
+        runner_recorder_mark(run->env, run_id, tl->iter, -1);
         d->event_record(from);
         st = one_rep(run, algo, s->direction, err);
         d->event_record(to);
         if (!st) st = d->sync(err);
         if (st) break;
         collect_comm(run, timed, comm);
-        if (timed) {
-            ms[i - s->warmup] = d->event_elapsed_ms(from, to);
-            if (run->env->recorder && run->env->recorder->flush) run->env->recorder->flush();
-        }
+        if (timed) ms[i - s->warmup] = d->event_elapsed_ms(from, to);
         flush_intervals(run, run_id, timed);
         emit_progress(run, run_id, timed ? PHASE_TIMED : PHASE_WARMUP, timed ? i - s->warmup + 1 : i + 1,
                       timed ? s->iters : s->warmup);
     }
+    runner_recorder_mark(run->env, -1, -1, -1);
     if (!st) stats_percentiles(ms, s->iters, &res->ms_median, &res->ms_p20, &res->ms_p80);
     free(ms);
     if (from) d->event_destroy(from);
