@@ -44,7 +44,10 @@ struct timeline_recorder {
     void (*mark)(int run_id, int iter, int cp_step);
     /* Hardware counters over one range of work, in profiling iterations apart from timed ones:
      * launch the work between counters_begin and counters_end, and again while *replay comes
-     * back true (metric sets needing several passes). LC_ERR_UNSUPPORTED carries the CUPTI
+     * back true (metric sets needing several passes). range_name NULL: one range per kernel,
+     * each replayed by CUPTI (what ncu measures; it serialises kernels, so never with NCCL
+     * kernels in flight); a name: one user range over everything launched (CP runs, in
+     * lock-step on every rank). LC_ERR_UNSUPPORTED carries the CUPTI
      * reason (no privileges, busy counters, unsupported device): show it and carry on. */
     enum lc_status (*counters_begin)(const char *range_name, char *err);
     enum lc_status (*counters_end)(bool *replay, char *err);

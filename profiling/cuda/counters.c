@@ -419,6 +419,7 @@ static struct {
     uint8_t *data;
     size_t data_size;
     bool in_session;  /* passes of one range under way */
+    bool per_kernel;  /* this session: one range per kernel (auto ranges, kernel replay) */
     bool resume_pm;   /* PM sampling paused for the session */
 } rp;
 
@@ -466,7 +467,9 @@ static enum lc_status rp_setup(char *err)
     return LC_OK;
 }
 
-/* A new session: an empty counter-data image and the configuration, user ranges replayed by us. */
+/* A new session: an empty counter-data image and the configuration. Per kernel: CUPTI makes a
+ * range of every kernel and replays it for each pass itself (it serialises kernels, which only
+ * profiling iterations without NCCL kernels afford); otherwise one user range replayed by us. */
 static enum lc_status rp_open_session(char *err)
 {
     CUpti_RangeProfiler_CounterDataImage_Initialize_Params ci = {.structSize = CUpti_RangeProfiler_CounterDataImage_Initialize_Params_STRUCT_SIZE};
@@ -480,8 +483,8 @@ static enum lc_status rp_open_session(char *err)
     sc.pConfig = rp.cfg.image;
     sc.counterDataImageSize = rp.data_size;
     sc.pCounterDataImage = rp.data;
-    sc.range = CUPTI_UserRange; /* AutoRange would serialise kernels */
-    sc.replayMode = CUPTI_UserReplay;
+    sc.range = rp.per_kernel ? CUPTI_AutoRange : CUPTI_UserRange;
+    sc.replayMode = rp.per_kernel ? CUPTI_KernelReplay : CUPTI_UserReplay;
     sc.maxRangesPerPass = RANGES_PER_PASS;
     sc.numNestingLevels = 1;
     sc.minNestingLevel = 1;
@@ -491,11 +494,10 @@ static enum lc_status rp_open_session(char *err)
     return LC_OK;
 }
 
-/* The device said no: remember why (it is not asked again), give back what was set up, and let
- * PM sampling run again. */
-static enum lc_status rp_refuse(enum lc_status st, char *err)
+/* Gives the counters back (PM sampling cannot start while the range profiler is enabled:
+ * HARDWARE_BUSY) and lets PM sampling run again if the session paused it. */
+static void rp_release(void)
 {
-    snprintf(rp.refused, sizeof rp.refused, "%s", err);
     if (rp.object) {
         CUpti_RangeProfiler_Disable_Params d = {.structSize = CUpti_RangeProfiler_Disable_Params_STRUCT_SIZE};
         d.pRangeProfilerObject = rp.object;
@@ -508,8 +510,15 @@ static enum lc_status rp_refuse(enum lc_status st, char *err)
     rp.ready = rp.in_session = false;
     if (rp.resume_pm) {
         char why[LC_ERRMSG_LEN];
-        prof_pm_start(why);
+        prof_pm_start(why); /* it ran before: a refusal now would only repeat itself, quietly */
     }
+}
+
+/* The device said no: remember why (it is not asked again) and give everything back. */
+static enum lc_status rp_refuse(enum lc_status st, char *err)
+{
+    snprintf(rp.refused, sizeof rp.refused, "%s", err);
+    rp_release();
     return st;
 }
 
@@ -522,6 +531,7 @@ enum lc_status prof_range_begin(const char *range_name, char *err)
         rp.resume_pm = pm.running; /* the range profiler and PM sampling cannot share the counters */
         pthread_mutex_unlock(&pm.lock);
         if (rp.resume_pm) prof_pm_stop();
+        rp.per_kernel = range_name == NULL;
         if (!rp.ready && (st = rp_setup(err))) return rp_refuse(st, err);
         if ((st = rp_open_session(err))) return rp_refuse(st, err);
         rp.in_session = true;
@@ -529,6 +539,7 @@ enum lc_status prof_range_begin(const char *range_name, char *err)
     CUpti_RangeProfiler_Start_Params sp = {.structSize = CUpti_RangeProfiler_Start_Params_STRUCT_SIZE};
     sp.pRangeProfilerObject = rp.object;
     TRY("range profiler: cuptiRangeProfilerStart", cuptiRangeProfilerStart(&sp));
+    if (rp.per_kernel) return LC_OK;
     CUpti_RangeProfiler_PushRange_Params pr = {.structSize = CUpti_RangeProfiler_PushRange_Params_STRUCT_SIZE};
     pr.pRangeProfilerObject = rp.object;
     pr.pRangeName = range_name;
@@ -563,7 +574,7 @@ enum lc_status prof_range_end(bool *replay, char *err)
     pp.pRangeProfilerObject = rp.object;
     CUpti_RangeProfiler_Stop_Params sp = {.structSize = CUpti_RangeProfiler_Stop_Params_STRUCT_SIZE};
     sp.pRangeProfilerObject = rp.object;
-    CUptiResult r = cuptiRangeProfilerPopRange(&pp);
+    CUptiResult r = rp.per_kernel ? CUPTI_SUCCESS : cuptiRangeProfilerPopRange(&pp);
     if (r == CUPTI_SUCCESS) r = cuptiRangeProfilerStop(&sp);
     enum lc_status st = LC_OK;
     if (r != CUPTI_SUCCESS) st = lc_fail(err, LC_ERR_UNSUPPORTED, "range profiler: pop/stop: %s", cupti_error(r));
@@ -573,10 +584,6 @@ enum lc_status prof_range_end(bool *replay, char *err)
     } else {
         st = rp_collect(err);
     }
-    rp.in_session = false;
-    if (rp.resume_pm) {
-        char why[LC_ERRMSG_LEN];
-        prof_pm_start(why); /* it ran before: a refusal now would only repeat itself, quietly */
-    }
+    rp_release();
     return st;
 }
