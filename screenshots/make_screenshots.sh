@@ -14,6 +14,7 @@ need() { command -v "$1" >/dev/null || { apt-get install -y --no-install-recomme
 need tmux tmux
 need aha aha
 need wkhtmltoimage wkhtmltopdf
+need optipng optipng
 fc-list | grep -q "DejaVu Sans Mono" || need fc-list fonts-dejavu-core
 
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
@@ -50,6 +51,7 @@ shoot() { # NAME: the screen as it is now
             -e 's|<pre>|<pre style="font-family: DejaVu Sans Mono, monospace; font-size: 14px; line-height: 17px; margin: 8px;">|' \
             > "$WORK/$1.html"
     wkhtmltoimage --quiet --width 860 "$WORK/$1.html" "$HERE/$1.png" 2>/dev/null
+    optipng -quiet -o2 "$HERE/$1.png" # wkhtmltoimage writes them uncompressed (1.8 MB each)
     echo "wrote $HERE/$1.png"
 }
 
