@@ -59,10 +59,13 @@ void cp_run_stamp(struct cp_run *run, const char *name, int64_t t0, int step)
 enum lc_status cp_run_attention(struct cp_run *run, void *plan, bool backward, const struct attn_tensors *t, int step,
                                 char *err)
 {
+    int iter = run->env->timeline->iter;
+    runner_recorder_mark(run->env, run->run_id, iter, step); /* CUPTI tags and NVTX range of this step */
     int64_t t0 = lc_now_ns();
     enum lc_status st = backward ? run->kernel->backward(plan, t, run->workspace, err)
                                  : run->kernel->forward(plan, t, run->workspace, err);
     cp_run_stamp(run, backward ? "attn_bwd" : "attn_fwd", t0, step);
+    runner_recorder_mark(run->env, run->run_id, iter, -1);
     return st;
 }
 
@@ -550,6 +553,7 @@ enum lc_status cp_execute(const struct runner_env *env, const struct run_spec *s
     struct cp_run run;
     memset(&run, 0, sizeof run);
     run.env = env;
+    run.run_id = run_id;
     run.spec = spec;
     run.group = env->cp;
     run.dev = env->device;

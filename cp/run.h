@@ -47,6 +47,7 @@ struct cp_algo {
 struct cp_run {
     const struct runner_env *env;
     const struct run_spec *spec;
+    int run_id;
     struct cp_group *group;
     const struct device_ops *dev;
     const struct cp_array_ops *arr;
