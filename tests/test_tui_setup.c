@@ -71,6 +71,12 @@ int main(void)
     tui_setup_summary(&s, TUI_F_ITERS, summary, sizeof(summary));
     CHECK(!strcmp(summary, "100"));
 
+    /* The counter mode reaches every run. */
+    toggle(&s, TUI_F_COUNTERS, "range");
+    runs = NULL;
+    CHECK(tui_setup_build(&s, &runs, &n, err) == LC_OK && n > 0 && runs[0].counters == COUNTERS_RANGE, "%s", err);
+    free(runs);
+
     /* Invalid: 2 GPUs without a CP method; the message is run_spec_validate's. */
     toggle(&s, TUI_F_GPUS, "2");
     toggle(&s, TUI_F_GPUS, "1");

@@ -142,6 +142,11 @@ void tui_setup_init(struct tui_setup *s, int workers, bool gpu)
     f[TUI_F_CHECK] = (struct tui_field){.label = "Check"};
     add(&f[TUI_F_CHECK], "off", 0, gpu);
     add(&f[TUI_F_CHECK], "on", 1, !gpu);
+
+    /* GPU counters: live PM sampling or range-profiler iterations, never both at once. */
+    f[TUI_F_COUNTERS] = (struct tui_field){.label = "Counters"};
+    for (int m = COUNTERS_PM; m <= COUNTERS_OFF; m++)
+        add(&f[TUI_F_COUNTERS], counter_mode_name((enum counter_mode)m), m, m == COUNTERS_PM);
 }
 
 void tui_setup_move(struct tui_setup *s, int delta)
@@ -268,6 +273,7 @@ enum lc_status tui_setup_build(const struct tui_setup *s, struct run_spec **runs
         if (f[TUI_F_GPUS].choices[i].selected) axes.gpus[axes.n_gpus++] = (int)f[TUI_F_GPUS].choices[i].value;
     axes.iters = (int)selected_value(&f[TUI_F_ITERS]);
     axes.check = selected_value(&f[TUI_F_CHECK]) != 0;
+    axes.counters = (enum counter_mode)selected_value(&f[TUI_F_COUNTERS]);
     axes.mask_params = chosen_params(s);
     return sweep_expand(&axes, runs, n_runs, err);
 }

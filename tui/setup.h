@@ -27,6 +27,7 @@ enum tui_field_id {
     TUI_F_GPUS,
     TUI_F_ITERS,
     TUI_F_CHECK,
+    TUI_F_COUNTERS,
     TUI_F_COUNT
 };
 
