@@ -271,6 +271,43 @@ static enum lc_status one_rep(struct cp_run *run, const struct cp_algo *algo, en
     return st;
 }
 
+/* Range-profiler counters over CP profiling iterations apart from the timed ones: one user range
+ * per rank around a whole rep, replayed in lock-step (NCCL's kernels cannot be replayed one by
+ * one, and every rank must launch the same collectives as often). A refusal or failure on any
+ * rank ends it on all; the run still counts and its result says why. */
+static void profile_counters(struct cp_run *run, const struct cp_algo *algo, int run_id, struct run_result *res,
+                             struct comm_totals *comm)
+{
+    const struct timeline_recorder *rec = run->env->recorder;
+    if (run->spec->counters != COUNTERS_RANGE || !rec || !rec->counters_begin) return;
+    emit_progress(run, run_id, PHASE_PROFILE, 0, 1);
+    char why[LC_ERRMSG_LEN] = "";
+    bool done = false;
+    for (int pass = 0; pass < 64 && !done; pass++) {
+        int refused = rec->counters_begin("cp_rep", why) != LC_OK, any = 0;
+        if (cp_group_agree(run->group, refused, &any, NULL, why) || any) {
+            bool ignored;
+            if (!refused) rec->counters_end(&ignored, NULL);
+            if (!refused) snprintf(why, sizeof why, "counters refused on another rank");
+            break;
+        }
+        enum lc_status st = one_rep(run, algo, run->spec->direction, why);
+        if (!st) st = run->dev->sync(why);
+        bool replay = false;
+        enum lc_status end = rec->counters_end(&replay, st ? NULL : why);
+        int again = 0;
+        if (cp_group_agree(run->group, st || end, &any, NULL, why) || any) {
+            if (!st && !end) snprintf(why, sizeof why, "counters failed on another rank");
+            break;
+        }
+        if (cp_group_agree(run->group, replay, &again, NULL, why)) break;
+        done = !again;
+    }
+    collect_comm(run, false, comm); /* replayed traffic is not the run's volume */
+    flush_intervals(run, run_id, false); /* nor its timeline; the counter samples go out */
+    if (!done) snprintf(res->message, sizeof res->message, "counters unavailable: %.200s", why);
+}
+
 static enum lc_status timed_reps(struct cp_run *run, const struct cp_algo *algo, int run_id, struct run_result *res,
                                  struct comm_totals *comm, char *err)
 {
@@ -574,6 +611,7 @@ enum lc_status cp_execute(const struct runner_env *env, const struct run_spec *s
     st = agree_setup(&run, st, err);
     if (!st && run.rank != 0) free_global(&in.q), free_global(&in.k), free_global(&in.v), free_global(&in.d_o);
     if (!st) st = timed_reps(&run, algo, run_id, out, &comm, err);
+    if (!st) profile_counters(&run, algo, run_id, out, &comm);
     if (!st) st = fill_result(&run, &comm, out, err);
     if (!st && spec->check) st = run_check(&run, &in, run_id, out, err);
     release(&run, algo, &in);
@@ -589,7 +627,7 @@ enum lc_status cp_execute(const struct runner_env *env, const struct run_spec *s
         return st;
     }
     out->status = st;
-    snprintf(out->message, sizeof out->message, "%s", err);
+    if (st) snprintf(out->message, sizeof out->message, "%s", err); /* ok runs may carry a counters note */
     event_init(&ev, EV_RESULT, run_id, env->rank);
     ev.u.result = *out;
     emit(&run, &ev);

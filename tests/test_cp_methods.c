@@ -167,6 +167,68 @@ static void test_bad_input(void)
     }
 }
 
+/* A stand-in device recorder whose range profiler needs three passes (and refuses on one chosen
+ * rank): the CP profiling iterations must replay in lock-step, and stop on every rank when any
+ * rank is refused, without hanging and without failing the run. */
+static int fake_passes, fake_refusing_rank = -1;
+
+static enum lc_status fake_counters_begin(const char *range_name, char *err)
+{
+    if (world_rank == fake_refusing_rank) return lc_fail(err, LC_ERR_UNSUPPORTED, "counters refused on purpose");
+    fake_passes++;
+    return LC_OK;
+}
+
+static enum lc_status fake_counters_end(bool *replay, char *err)
+{
+    *replay = fake_passes % 3 != 0;
+    return LC_OK;
+}
+
+static int fake_take_samples(struct counter_sample **out)
+{
+    if (!(*out = calloc(1, sizeof **out))) return 0;
+    snprintf((*out)->metric, sizeof (*out)->metric, "sm__throughput.avg.pct_of_peak_sustained_elapsed");
+    (*out)->value = fake_passes;
+    return 1;
+}
+
+static const struct timeline_recorder fake_recorder = {
+    .name = "fake",
+    .counters_begin = fake_counters_begin,
+    .counters_end = fake_counters_end,
+    .take_samples = fake_take_samples,
+};
+
+static void test_counters_lockstep(struct cp_group *g, int *run_id)
+{
+    for (int refusing = -1; refusing < (world_size > 1 ? 2 : 0); refusing++) {
+        fake_passes = 0;
+        fake_refusing_rank = refusing;
+        struct run_spec s = base_spec("ring", MASK_CAUSAL, DIR_FWD, 8, 2);
+        s.counters = COUNTERS_RANGE;
+        struct timeline tl;
+        timeline_init(&tl);
+        struct seen seen;
+        memset(&seen, 0, sizeof seen);
+        struct runner_env env = {.device = &device_cpu, .rank = world_rank + 1, .sink = {collect, &seen},
+                                 .timeline = &tl, .recorder = &fake_recorder, .cp = g};
+        struct run_result res;
+        cp_method_find("ring")->execute(&env, &s, (*run_id)++, &res);
+        timeline_destroy(&tl);
+        CHECK(res.status == LC_OK && res.check_pass, "counters run: %s %s", lc_status_name(res.status), res.message);
+        if (refusing < 0) {
+            CHECK(fake_passes == 3 && !res.message[0], "range profiler: %d passes (want 3), note '%s'", fake_passes,
+                  res.message);
+        } else {
+            CHECK(strstr(res.message, "counters") != NULL, "a refusal on rank %d left no note: '%s'", refusing,
+                  res.message);
+            CHECK(fake_passes <= 1, "rank %d went on for %d passes after rank %d refused", world_rank, fake_passes,
+                  refusing);
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     int provided = 0;
@@ -226,6 +288,7 @@ int main(int argc, char **argv)
         s.cp_inner = 4; /* one window: the plain ring through the double-ring path */
         run_one(g, &s, run_id++, "8:2");
     }
+    test_counters_lockstep(g, &run_id);
     cp_group_destroy(g);
     int total = 0;
     MPI_Allreduce(&failures, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
