@@ -10,29 +10,12 @@
  * dQ goes to an fp32 buffer with vector atomics, or, when deterministic, in key-tile order
  * under a per-query-tile turn counter. dK and dV are written per query head in fp32 and folded
  * over each GQA group afterwards (attn_aux.cu), which also converts dQ. */
-#include "kernels/cuda/flash_common.cuh"
+#include "kernels/cuda/flash_launch.cuh"
 #include "kernels/cuda/wgmma.cuh"
-
-extern "C" {
-#include "kernels/cuda/attn_aux.h"
-}
 
 namespace {
 
-struct bwd_params {
-    const uint16_t *q, *k, *v, *d_o;
-    const float *lse, *dsum;
-    float *dq_acc, *dk_acc, *dv_acc;
-    int *turns;
-    int64_t seqlen_q, seqlen_k;
-    int heads_q, heads_kv, group, mask_heads, n_ktiles, n_qtiles;
-    float scale, scale_log2;
-    bool deterministic;
-    const int64_t *row_offsets;
-    const gpu_tile_entry *entries;
-    const mask_rule *rules;
-    const int32_t *row_order;
-};
+typedef flash_bwd_params bwd_params;
 
 template <int D>
 struct bwd_cfg {
@@ -274,28 +257,9 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
 }
 
 template <typename E, int D>
-cudaError_t launch(const bwd_params &p, const flash_bwd_args *a, cudaStream_t stream)
+cudaError_t launch(const flash_bwd_args *a, cudaStream_t stream)
 {
-    typedef bwd_cfg<D> C;
-    const flash_shape &s = a->shape;
-    cudaError_t e;
-    if ((e = cudaMemsetAsync(p.dq_acc, 0, (size_t)s.batch * s.seqlen_q * s.heads_q * D * 4, stream))) return e;
-    if (p.deterministic && (e = cudaMemsetAsync(p.turns, 0, a->buf.turns_bytes, stream))) return e;
-    if ((e = (cudaError_t)attn_dsum_launch(s.dtype, D, a->o, p.d_o, a->buf.dsum, s.batch, s.seqlen_q, s.heads_q,
-                                           stream)))
-        return e;
-    if ((e = cudaFuncSetAttribute(flash_bwd_kernel<E, D>, cudaFuncAttributeMaxDynamicSharedMemorySize, C::SMEM)))
-        return e;
-    dim3 grid(p.n_ktiles, s.heads_q, s.batch);
-    flash_bwd_kernel<E, D><<<grid, C::THREADS, C::SMEM, stream>>>(p);
-    if ((e = cudaGetLastError())) return e;
-    const int64_t q_rows = (int64_t)s.batch * s.seqlen_q * s.heads_q;
-    const int64_t kv_rows = (int64_t)s.batch * s.seqlen_k * s.heads_kv;
-    if ((e = (cudaError_t)attn_group_sum_launch(s.dtype, p.dq_acc, a->dq, q_rows, 1, D, stream)) ||
-        (e = (cudaError_t)attn_group_sum_launch(s.dtype, p.dk_acc, a->dk, kv_rows, p.group, D, stream)) ||
-        (e = (cudaError_t)attn_group_sum_launch(s.dtype, p.dv_acc, a->dv, kv_rows, p.group, D, stream)))
-        return e;
-    return cudaSuccess;
+    return flash_bwd_run<D>(flash_bwd_kernel<E, D>, bwd_cfg<D>::THREADS, bwd_cfg<D>::SMEM, a, stream);
 }
 
 } // namespace
@@ -306,38 +270,12 @@ extern "C" enum lc_status flash_bwd_launch(const struct flash_bwd_args *a, void 
     const gpu_tiles *t = a->tiles;
     if (t->row_tile != FLASH_BWD_TILE_K || t->col_tile != FLASH_BWD_TILE_Q || !t->by_key)
         return lc_fail(err, LC_ERR_INTERNAL, "flash backward given tile lists of the wrong shape");
-    bwd_params p;
-    p.q = static_cast<const uint16_t *>(a->q);
-    p.k = static_cast<const uint16_t *>(a->k);
-    p.v = static_cast<const uint16_t *>(a->v);
-    p.d_o = static_cast<const uint16_t *>(a->d_o);
-    p.lse = a->lse;
-    p.dsum = a->buf.dsum;
-    p.dq_acc = a->buf.dq_acc;
-    p.dk_acc = a->buf.dk_acc;
-    p.dv_acc = a->buf.dv_acc;
-    p.turns = a->buf.turns;
-    p.seqlen_q = s.seqlen_q;
-    p.seqlen_k = s.seqlen_k;
-    p.heads_q = s.heads_q;
-    p.heads_kv = s.heads_kv;
-    p.group = s.heads_q / s.heads_kv;
-    p.mask_heads = t->n_heads;
-    p.n_ktiles = t->n_rows;
-    p.n_qtiles = t->n_cols;
-    p.scale = s.scale;
-    p.scale_log2 = s.scale * FLASH_LOG2E;
-    p.deterministic = a->deterministic;
-    p.row_offsets = t->row_offsets;
-    p.entries = t->entries;
-    p.rules = t->rules;
-    p.row_order = t->row_order;
     cudaStream_t st = static_cast<cudaStream_t>(stream);
     cudaError_t e;
     if (s.dtype == LC_BF16)
-        e = s.head_dim == 64 ? launch<elem_bf16, 64>(p, a, st) : launch<elem_bf16, 128>(p, a, st);
+        e = s.head_dim == 64 ? launch<elem_bf16, 64>(a, st) : launch<elem_bf16, 128>(a, st);
     else
-        e = s.head_dim == 64 ? launch<elem_fp16, 64>(p, a, st) : launch<elem_fp16, 128>(p, a, st);
+        e = s.head_dim == 64 ? launch<elem_fp16, 64>(a, st) : launch<elem_fp16, 128>(a, st);
     if (e != cudaSuccess) return lc_fail(err, LC_ERR_DEVICE, "flash backward launch: %s", cudaGetErrorString(e));
     return LC_OK;
 }

@@ -8,22 +8,11 @@
  * Output: O in the input dtype and the natural-log LSE (scale included) that CP merges use. */
 #include <math.h>
 
-#include "kernels/cuda/flash_common.cuh"
+#include "kernels/cuda/flash_launch.cuh"
 
 namespace {
 
-struct fwd_params {
-    const uint16_t *q, *k, *v;
-    uint16_t *o;
-    float *lse;
-    int64_t seqlen_q, seqlen_k;
-    int heads_q, heads_kv, group, mask_heads, n_qtiles;
-    float scale_log2;
-    const int64_t *row_offsets;
-    const gpu_tile_entry *entries;
-    const mask_rule *rules;
-    const int32_t *row_order;
-};
+typedef flash_fwd_params fwd_params;
 
 template <int D>
 struct fwd_cfg {
@@ -164,13 +153,9 @@ __global__ void __launch_bounds__(fwd_cfg<D>::THREADS, 2) flash_fwd_kernel(const
 }
 
 template <typename E, int D>
-cudaError_t launch(const fwd_params &p, dim3 grid, cudaStream_t stream)
+cudaError_t launch(const flash_fwd_args *a, cudaStream_t stream)
 {
-    typedef fwd_cfg<D> C;
-    cudaError_t e = cudaFuncSetAttribute(flash_fwd_kernel<E, D>, cudaFuncAttributeMaxDynamicSharedMemorySize, C::SMEM);
-    if (e != cudaSuccess) return e;
-    flash_fwd_kernel<E, D><<<grid, C::THREADS, C::SMEM, stream>>>(p);
-    return cudaGetLastError();
+    return flash_fwd_run(flash_fwd_kernel<E, D>, fwd_cfg<D>::THREADS, fwd_cfg<D>::SMEM, a, stream);
 }
 
 } // namespace
@@ -182,31 +167,12 @@ extern "C" enum lc_status flash_mma_fwd_launch(const struct flash_fwd_args *a, v
     if (t->row_tile != FLASH_MMA_FWD_TILE_Q || t->col_tile != FLASH_MMA_FWD_TILE_K || t->by_key)
         return lc_fail(err, LC_ERR_INTERNAL, "flash_mma forward given tile lists of the wrong shape");
     if (t->n_rows > 65535) return lc_fail(err, LC_ERR_UNSUPPORTED, "flash: %d query tiles exceed the grid", t->n_rows);
-    fwd_params p;
-    p.q = static_cast<const uint16_t *>(a->q);
-    p.k = static_cast<const uint16_t *>(a->k);
-    p.v = static_cast<const uint16_t *>(a->v);
-    p.o = static_cast<uint16_t *>(a->o);
-    p.lse = a->lse;
-    p.seqlen_q = s.seqlen_q;
-    p.seqlen_k = s.seqlen_k;
-    p.heads_q = s.heads_q;
-    p.heads_kv = s.heads_kv;
-    p.group = s.heads_q / s.heads_kv;
-    p.mask_heads = t->n_heads;
-    p.n_qtiles = t->n_rows;
-    p.scale_log2 = s.scale * FLASH_LOG2E;
-    p.row_offsets = t->row_offsets;
-    p.entries = t->entries;
-    p.rules = t->rules;
-    p.row_order = t->row_order;
-    dim3 grid(s.heads_q, t->n_rows, s.batch);
     cudaStream_t st = static_cast<cudaStream_t>(stream);
     cudaError_t e;
     if (s.dtype == LC_BF16)
-        e = s.head_dim == 64 ? launch<elem_bf16, 64>(p, grid, st) : launch<elem_bf16, 128>(p, grid, st);
+        e = s.head_dim == 64 ? launch<elem_bf16, 64>(a, st) : launch<elem_bf16, 128>(a, st);
     else
-        e = s.head_dim == 64 ? launch<elem_fp16, 64>(p, grid, st) : launch<elem_fp16, 128>(p, grid, st);
+        e = s.head_dim == 64 ? launch<elem_fp16, 64>(a, st) : launch<elem_fp16, 128>(a, st);
     if (e != cudaSuccess) return lc_fail(err, LC_ERR_DEVICE, "flash_mma forward launch: %s", cudaGetErrorString(e));
     return LC_OK;
 }

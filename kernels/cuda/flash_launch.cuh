@@ -1,0 +1,135 @@
+/* The host side the two fused designs share (flash on wgmma, flash_mma on mma.sync): the kernel
+ * parameters made from the C arguments and the tile lists, and the launches around the kernels
+ * (the backward's D = rowsum(dO * O) before and the fp32-to-dtype GQA sums after). */
+#ifndef LC_FLASH_LAUNCH_CUH
+#define LC_FLASH_LAUNCH_CUH
+
+#include "kernels/cuda/flash_common.cuh"
+extern "C" {
+#include "kernels/cuda/attn_aux.h"
+}
+
+struct flash_fwd_params {
+    const uint16_t *q, *k, *v;
+    uint16_t *o;
+    float *lse;
+    int64_t seqlen_q, seqlen_k;
+    int heads_q, heads_kv, group, mask_heads, n_qtiles;
+    float scale_log2;
+    const int64_t *row_offsets;
+    const gpu_tile_entry *entries;
+    const mask_rule *rules;
+    const int32_t *row_order;
+};
+
+struct flash_bwd_params {
+    const uint16_t *q, *k, *v, *d_o;
+    const float *lse, *dsum;
+    float *dq_acc, *dk_acc, *dv_acc; /* [b, S, heads_q, D] fp32 */
+    int *turns;                      /* deterministic: [b, heads_q, n_qtiles] */
+    int64_t seqlen_q, seqlen_k;
+    int heads_q, heads_kv, group, mask_heads, n_ktiles, n_qtiles;
+    float scale, scale_log2;
+    bool deterministic;
+    const int64_t *row_offsets;
+    const gpu_tile_entry *entries;
+    const mask_rule *rules;
+    const int32_t *row_order;
+};
+
+inline flash_fwd_params flash_fwd_params_make(const flash_fwd_args *a)
+{
+    const flash_shape &s = a->shape;
+    const gpu_tiles *t = a->tiles;
+    flash_fwd_params p;
+    p.q = static_cast<const uint16_t *>(a->q);
+    p.k = static_cast<const uint16_t *>(a->k);
+    p.v = static_cast<const uint16_t *>(a->v);
+    p.o = static_cast<uint16_t *>(a->o);
+    p.lse = a->lse;
+    p.seqlen_q = s.seqlen_q;
+    p.seqlen_k = s.seqlen_k;
+    p.heads_q = s.heads_q;
+    p.heads_kv = s.heads_kv;
+    p.group = s.heads_q / s.heads_kv;
+    p.mask_heads = t->n_heads;
+    p.n_qtiles = t->n_rows;
+    p.scale_log2 = s.scale * FLASH_LOG2E;
+    p.row_offsets = t->row_offsets;
+    p.entries = t->entries;
+    p.rules = t->rules;
+    p.row_order = t->row_order;
+    return p;
+}
+
+inline flash_bwd_params flash_bwd_params_make(const flash_bwd_args *a)
+{
+    const flash_shape &s = a->shape;
+    const gpu_tiles *t = a->tiles;
+    flash_bwd_params p;
+    p.q = static_cast<const uint16_t *>(a->q);
+    p.k = static_cast<const uint16_t *>(a->k);
+    p.v = static_cast<const uint16_t *>(a->v);
+    p.d_o = static_cast<const uint16_t *>(a->d_o);
+    p.lse = a->lse;
+    p.dsum = a->buf.dsum;
+    p.dq_acc = a->buf.dq_acc;
+    p.dk_acc = a->buf.dk_acc;
+    p.dv_acc = a->buf.dv_acc;
+    p.turns = a->buf.turns;
+    p.seqlen_q = s.seqlen_q;
+    p.seqlen_k = s.seqlen_k;
+    p.heads_q = s.heads_q;
+    p.heads_kv = s.heads_kv;
+    p.group = s.heads_q / s.heads_kv;
+    p.mask_heads = t->n_heads;
+    p.n_ktiles = t->n_rows;
+    p.n_qtiles = t->n_cols;
+    p.scale = s.scale;
+    p.scale_log2 = s.scale * FLASH_LOG2E;
+    p.deterministic = a->deterministic;
+    p.row_offsets = t->row_offsets;
+    p.entries = t->entries;
+    p.rules = t->rules;
+    p.row_order = t->row_order;
+    return p;
+}
+
+/* A forward kernel over (query head, query tile, batch). */
+inline cudaError_t flash_fwd_run(void (*kernel)(flash_fwd_params), int threads, int smem, const flash_fwd_args *a,
+                                 cudaStream_t stream)
+{
+    cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+    if (e != cudaSuccess) return e;
+    dim3 grid(a->shape.heads_q, a->tiles->n_rows, a->shape.batch);
+    kernel<<<grid, threads, smem, stream>>>(flash_fwd_params_make(a));
+    return cudaGetLastError();
+}
+
+/* A backward kernel over (key tile, query head, batch), with D before and the GQA sums after. */
+template <int D>
+cudaError_t flash_bwd_run(void (*kernel)(flash_bwd_params), int threads, int smem, const flash_bwd_args *a,
+                          cudaStream_t stream)
+{
+    const flash_shape &s = a->shape;
+    const flash_bwd_params p = flash_bwd_params_make(a);
+    cudaError_t e;
+    if ((e = cudaMemsetAsync(p.dq_acc, 0, (size_t)s.batch * s.seqlen_q * s.heads_q * D * 4, stream))) return e;
+    if (p.deterministic && (e = cudaMemsetAsync(p.turns, 0, a->buf.turns_bytes, stream))) return e;
+    if ((e = (cudaError_t)attn_dsum_launch(s.dtype, D, a->o, p.d_o, a->buf.dsum, s.batch, s.seqlen_q, s.heads_q,
+                                           stream)))
+        return e;
+    if ((e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem))) return e;
+    dim3 grid(p.n_ktiles, s.heads_q, s.batch);
+    kernel<<<grid, threads, smem, stream>>>(p);
+    if ((e = cudaGetLastError())) return e;
+    const int64_t q_rows = (int64_t)s.batch * s.seqlen_q * s.heads_q;
+    const int64_t kv_rows = (int64_t)s.batch * s.seqlen_k * s.heads_kv;
+    if ((e = (cudaError_t)attn_group_sum_launch(s.dtype, p.dq_acc, a->dq, q_rows, 1, D, stream)) ||
+        (e = (cudaError_t)attn_group_sum_launch(s.dtype, p.dk_acc, a->dk, kv_rows, p.group, D, stream)) ||
+        (e = (cudaError_t)attn_group_sum_launch(s.dtype, p.dv_acc, a->dv, kv_rows, p.group, D, stream)))
+        return e;
+    return cudaGetLastError();
+}
+
+#endif
