@@ -26,6 +26,20 @@ struct attn_problem {
     bool deterministic;
 };
 
+/* Context parallelism computes a rank's rows against KV blocks one after another and folds the
+ * blocks' results into fp32 running sums (cp.md B1). A kernel with folds_blocks does that in its
+ * own epilogues, saving the passes over O and dQ a separate merge would take. Forward: the first
+ * block writes (o_acc, lse), a later one merges itself into them, the last one writes o in the
+ * dtype (and lse). Backward: dQ adds up in dq_acc (the first block starts it, the last one
+ * writes dq in the dtype); this block's dK | dV go to dkv_acc in fp32 ([2][b, Sk, hkv, d]),
+ * not to dk, dv. First and last together are a whole call. */
+struct attn_fold {
+    bool first, last;
+    float *o_acc;   /* [b, Sq, hq, d] */
+    float *dq_acc;  /* [b, Sq, hq, d] */
+    float *dkv_acc; /* dK then dV */
+};
+
 struct attn_tensors {
     const void *q, *k, *v;
     void *o;
@@ -33,6 +47,7 @@ struct attn_tensors {
     /* backward */
     const void *d_o;
     void *dq, *dk, *dv;
+    const struct attn_fold *fold; /* NULL: o, lse (dq, dk, dv) are this call's own */
 };
 
 struct kernel_ops {
@@ -44,6 +59,7 @@ struct kernel_ops {
     const int *head_dims;     /* 0-terminated list, NULL = any */
     bool static_masks;        /* the 12 slice patterns */
     bool block_sparse_masks;  /* the 2 block-map patterns */
+    bool folds_blocks;        /* takes attn_tensors.fold */
 
     /* Optional finer check ("needs S*S*4 bytes of scores"); NULL = capabilities above suffice. */
     enum lc_status (*supports)(const struct attn_problem *p, enum run_direction dir, char *why);

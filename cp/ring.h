@@ -7,10 +7,12 @@
  * own communicator, double-buffered, and waited for only when its data is needed. Partial
  * results merge in fp32 (cp/array.h). The backward runs the same KV rings, plus dK/dV rings one
  * step behind (fp32): the inner one gathers a window's contributions to the KV block it held
- * at the outer step, the outer one carries those sums home. */
+ * at the outer step, the outer one carries those sums home. The blocks' results fold into the
+ * fp32 sums inside the kernel where it can (cp/fold.h). */
 #ifndef LC_CP_RING_H
 #define LC_CP_RING_H
 
+#include "cp/fold.h"
 #include "cp/run.h"
 
 struct cp_ring_config {
@@ -26,15 +28,16 @@ struct cp_ring {
     int steps;          /* = size: one per KV block */
     struct mask_view *views; /* per step: this rank's rows against the block's */
     void **plans;            /* per step; NULL when the block has no visible pair */
+    int first, last;         /* the first and last steps with a plan; -1 when none has one */
     double work;             /* visible pairs x heads_q x batch over all steps */
     struct cp_comm *kv_inner, *kv_outer, *dkv_inner, *dkv_outer;
     /* buffers (device) */
     void *kv_in[2], *kv_out[2];
-    float *o_acc;
-    void *o_part;
-    float *lse_part;
-    float *dq_acc, *dkv_sum[4]; /* inner send / receive, outer send / receive */
-    void *dq_part, *dkv_part;
+    float *o_acc, *dq_acc;
+    /* dK | dV sums in fp32: a block's, the inner ring's (two sends alternate: a step's block
+     * lands in one while the other may still be on its way), the outer ring's */
+    float *in_send[2], *in_recv, *out_send, *out_recv;
+    struct cp_fold_scratch scratch;
 };
 
 /* layouts: every member's rows (all the same count), in ring order. Makes the communicators

@@ -162,7 +162,7 @@ static inline int test_run_kernel(const struct kernel_ops *ops, const struct att
     dtype_from_f32(p->dtype, bk, k, kn);
     dtype_from_f32(p->dtype, bv, v, kn);
     if (bwd) dtype_from_f32(p->dtype, bdo, d_o, qn);
-    t = (struct attn_tensors){bq, bk, bv, bo, lse, bdo, bdq, bdk, bdv};
+    t = (struct attn_tensors){.q = bq, .k = bk, .v = bv, .o = bo, .lse = lse, .d_o = bdo, .dq = bdq, .dk = bdk, .dv = bdv};
     int rc = 1;
     if (ops->plan_create(p, bwd ? DIR_FWD_BWD : DIR_FWD, &plan, &ws_bytes, err) != LC_OK) goto out;
     ws = test_alloc(ws_bytes);

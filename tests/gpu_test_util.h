@@ -64,8 +64,8 @@ static inline enum lc_status gpu_run_kernel(const struct kernel_ops *ops, const 
     }
     if (!st) st = ops->plan_create(p, bwd ? DIR_FWD_BWD : DIR_FWD, &plan, &ws_bytes, err);
     if (!st && ws_bytes) st = dev->alloc(ws_bytes, &ws, err);
-    struct attn_tensors t = {din[GT_Q], din[GT_K], din[GT_V], dout[GT_O], dout[GT_LSE],
-                             din[GT_DO], dout[GT_DQ], dout[GT_DK], dout[GT_DV]};
+    struct attn_tensors t = {.q = din[GT_Q], .k = din[GT_K], .v = din[GT_V], .o = dout[GT_O], .lse = dout[GT_LSE],
+                             .d_o = din[GT_DO], .dq = dout[GT_DQ], .dk = dout[GT_DK], .dv = dout[GT_DV]};
     if (!st) st = ops->forward(plan, &t, ws, err);
     if (!st && bwd) st = ops->backward(plan, &t, ws, err);
     if (!st) st = dev->sync(err);

@@ -35,12 +35,24 @@ struct flash_shape {
     float scale;
 };
 
+/* How a forward stores its rows. Folding blocks (core/kernel.h), a block merges into the running
+ * fp32 (o_acc, lse), the first one into nothing. Each is its own kernel instance, so the plain
+ * one keeps its registers. */
+enum flash_store {
+    STORE_PLAIN,      /* O and LSE */
+    STORE_MERGE_KEEP, /* merged, kept in (o_acc, lse) */
+    STORE_MERGE_OUT,  /* merged, written as O and LSE */
+};
+
 struct flash_fwd_args {
     struct flash_shape shape;
     const void *q, *k, *v;
     void *o;
     float *lse;
     const struct gpu_tiles *tiles; /* by query tile */
+    float *o_acc;
+    enum flash_store store;
+    bool first_block;
 };
 
 /* The backward's fp32 scratch, carved from the caller's workspace by the plan. */
@@ -60,6 +72,10 @@ struct flash_bwd_args {
     const struct gpu_tiles *tiles; /* by key tile */
     bool deterministic;
     struct flash_bwd_buffers buf;
+    /* Folding blocks (core/kernel.h): buf.dq_acc is the caller's running dQ, started only when
+     * dq_first, written to dq only when dq_last; dK | dV go to dkv_f32 in fp32, not dk, dv. */
+    bool folding, dq_first, dq_last;
+    float *dkv_f32;
 };
 
 enum lc_status flash_fwd_launch(const struct flash_fwd_args *a, void *stream, char *err);

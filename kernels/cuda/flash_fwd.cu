@@ -25,7 +25,7 @@ struct fwd_cfg {
     static constexpr int SMEM = Q_BYTES + STAGES * 2 * KV_BYTES + 1024; /* + alignment slack */
 };
 
-template <typename E, int D>
+template <typename E, int D, flash_store STORE>
 __global__ void __launch_bounds__(fwd_cfg<D>::THREADS, 1) flash_fwd_kernel(const fwd_params p)
 {
     typedef fwd_cfg<D> C;
@@ -141,14 +141,17 @@ __global__ void __launch_bounds__(fwd_cfg<D>::THREADS, 1) flash_fwd_kernel(const
     }
     wgmma_wait<0>();
     wgmma_pin(acc_o[0]);
-    store_output<E, 1, DT>(acc_o, row_max, row_sum, p.o, p.lse, b, h, row_base, p.seqlen_q, p.heads_q, D,
+    store_output<E, 1, DT, STORE>(acc_o, row_max, row_sum, p.out, b, h, row_base, p.seqlen_q, p.heads_q, D,
                            p.scale_log2, lane);
 }
 
 template <typename E, int D>
 cudaError_t launch(const flash_fwd_args *a, cudaStream_t stream)
 {
-    return flash_fwd_run(flash_fwd_kernel<E, D>, fwd_cfg<D>::THREADS, fwd_cfg<D>::SMEM, a, stream);
+    void (*kernel)(fwd_params) = a->store == STORE_MERGE_KEEP  ? flash_fwd_kernel<E, D, STORE_MERGE_KEEP>
+                                 : a->store == STORE_MERGE_OUT ? flash_fwd_kernel<E, D, STORE_MERGE_OUT>
+                                                               : flash_fwd_kernel<E, D, STORE_PLAIN>;
+    return flash_fwd_run(kernel, fwd_cfg<D>::THREADS, fwd_cfg<D>::SMEM, a, stream);
 }
 
 } // namespace

@@ -11,8 +11,7 @@ extern "C" {
 
 struct flash_fwd_params {
     const uint16_t *q, *k, *v;
-    uint16_t *o;
-    float *lse;
+    flash_out out;
     int64_t seqlen_q, seqlen_k;
     int heads_q, heads_kv, group, mask_heads, n_qtiles;
     float scale_log2;
@@ -45,8 +44,10 @@ inline flash_fwd_params flash_fwd_params_make(const flash_fwd_args *a)
     p.q = static_cast<const uint16_t *>(a->q);
     p.k = static_cast<const uint16_t *>(a->k);
     p.v = static_cast<const uint16_t *>(a->v);
-    p.o = static_cast<uint16_t *>(a->o);
-    p.lse = a->lse;
+    p.out.o = static_cast<uint16_t *>(a->o);
+    p.out.lse = a->lse;
+    p.out.o_acc = a->o_acc;
+    p.out.first = a->first_block;
     p.seqlen_q = s.seqlen_q;
     p.seqlen_k = s.seqlen_k;
     p.heads_q = s.heads_q;
@@ -106,15 +107,25 @@ inline cudaError_t flash_fwd_run(void (*kernel)(flash_fwd_params), int threads, 
     return cudaGetLastError();
 }
 
-/* A backward kernel over (key tile, query head, batch), with D before and the GQA sums after. */
+/* A backward kernel over (key tile, query head, batch), with D before and the GQA sums after.
+ * Folding blocks, dQ keeps adding up in the caller's fp32 buffer across calls, and dK, dV stay
+ * fp32: written straight into the caller's buffer without GQA, summed over the group into it
+ * with. */
 template <int D>
 cudaError_t flash_bwd_run(void (*kernel)(flash_bwd_params), int threads, int smem, const flash_bwd_args *a,
                           cudaStream_t stream)
 {
     const flash_shape &s = a->shape;
-    const flash_bwd_params p = flash_bwd_params_make(a);
+    flash_bwd_params p = flash_bwd_params_make(a);
+    const int64_t q_rows = (int64_t)s.batch * s.seqlen_q * s.heads_q;
+    const int64_t kv_rows = (int64_t)s.batch * s.seqlen_k * s.heads_kv;
+    const bool dkv_in_place = a->folding && p.group == 1;
+    if (dkv_in_place) {
+        p.dk_acc = a->dkv_f32;
+        p.dv_acc = a->dkv_f32 + kv_rows * D;
+    }
     cudaError_t e;
-    if ((e = cudaMemsetAsync(p.dq_acc, 0, (size_t)s.batch * s.seqlen_q * s.heads_q * D * 4, stream))) return e;
+    if (a->dq_first && (e = cudaMemsetAsync(p.dq_acc, 0, (size_t)q_rows * D * 4, stream))) return e;
     if (p.deterministic && (e = cudaMemsetAsync(p.turns, 0, a->buf.turns_bytes, stream))) return e;
     if ((e = (cudaError_t)attn_dsum_launch(s.dtype, D, a->o, p.d_o, a->buf.dsum, s.batch, s.seqlen_q, s.heads_q,
                                            stream)))
@@ -123,12 +134,18 @@ cudaError_t flash_bwd_run(void (*kernel)(flash_bwd_params), int threads, int sme
     dim3 grid(p.n_ktiles, s.heads_q, s.batch);
     kernel<<<grid, threads, smem, stream>>>(p);
     if ((e = cudaGetLastError())) return e;
-    const int64_t q_rows = (int64_t)s.batch * s.seqlen_q * s.heads_q;
-    const int64_t kv_rows = (int64_t)s.batch * s.seqlen_k * s.heads_kv;
-    if ((e = (cudaError_t)attn_group_sum_launch(s.dtype, p.dq_acc, a->dq, q_rows, 1, D, stream)) ||
-        (e = (cudaError_t)attn_group_sum_launch(s.dtype, p.dk_acc, a->dk, kv_rows, p.group, D, stream)) ||
-        (e = (cudaError_t)attn_group_sum_launch(s.dtype, p.dv_acc, a->dv, kv_rows, p.group, D, stream)))
+    if (a->dq_last && (e = (cudaError_t)attn_group_sum_launch(s.dtype, p.dq_acc, a->dq, q_rows, 1, D, stream)))
         return e;
+    if (a->folding) {
+        if (!dkv_in_place &&
+            ((e = (cudaError_t)attn_group_sum_launch(LC_FP32, p.dk_acc, a->dkv_f32, kv_rows, p.group, D, stream)) ||
+             (e = (cudaError_t)attn_group_sum_launch(LC_FP32, p.dv_acc, a->dkv_f32 + kv_rows * D, kv_rows, p.group, D,
+                                                     stream))))
+            return e;
+    } else if ((e = (cudaError_t)attn_group_sum_launch(s.dtype, p.dk_acc, a->dk, kv_rows, p.group, D, stream)) ||
+               (e = (cudaError_t)attn_group_sum_launch(s.dtype, p.dv_acc, a->dv, kv_rows, p.group, D, stream))) {
+        return e;
+    }
     return cudaGetLastError();
 }
 

@@ -26,7 +26,7 @@ struct fwd_cfg {
     static constexpr int SMEM = Q_BYTES + 4 * KV_BYTES; /* Q, K x2, V x2 */
 };
 
-template <typename E, int D>
+template <typename E, int D, flash_store STORE>
 __global__ void __launch_bounds__(fwd_cfg<D>::THREADS, 2) flash_fwd_kernel(const fwd_params p)
 {
     typedef fwd_cfg<D> C;
@@ -148,14 +148,17 @@ __global__ void __launch_bounds__(fwd_cfg<D>::THREADS, 2) flash_fwd_kernel(const
         if (i + 2 < n) load_kv(i + 2, i & 1);
     }
 
-    store_output<E, MT, DT>(acc_o, row_max, row_sum, p.o, p.lse, b, h, q0 + warp_row, p.seqlen_q, p.heads_q, D,
+    store_output<E, MT, DT, STORE>(acc_o, row_max, row_sum, p.out, b, h, q0 + warp_row, p.seqlen_q, p.heads_q, D,
                             p.scale_log2, lane);
 }
 
 template <typename E, int D>
 cudaError_t launch(const flash_fwd_args *a, cudaStream_t stream)
 {
-    return flash_fwd_run(flash_fwd_kernel<E, D>, fwd_cfg<D>::THREADS, fwd_cfg<D>::SMEM, a, stream);
+    void (*kernel)(fwd_params) = a->store == STORE_MERGE_KEEP  ? flash_fwd_kernel<E, D, STORE_MERGE_KEEP>
+                                 : a->store == STORE_MERGE_OUT ? flash_fwd_kernel<E, D, STORE_MERGE_OUT>
+                                                               : flash_fwd_kernel<E, D, STORE_PLAIN>;
+    return flash_fwd_run(kernel, fwd_cfg<D>::THREADS, fwd_cfg<D>::SMEM, a, stream);
 }
 
 } // namespace

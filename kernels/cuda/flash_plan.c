@@ -109,7 +109,10 @@ static enum lc_status flash_mma_plan_create(const struct attn_problem *p, enum r
 static enum lc_status flash_forward(void *plan, const struct attn_tensors *t, void *workspace, char *err)
 {
     const struct flash_plan *fp = plan;
-    struct flash_fwd_args a = {fp->shape, t->q, t->k, t->v, t->o, t->lse, &fp->fwd};
+    const struct attn_fold *f = t->fold;
+    enum flash_store store = !f || (f->first && f->last) ? STORE_PLAIN : f->last ? STORE_MERGE_OUT : STORE_MERGE_KEEP;
+    struct flash_fwd_args a = {fp->shape, t->q, t->k, t->v, t->o, t->lse, &fp->fwd, f ? f->o_acc : NULL, store,
+                               f && f->first};
     return fp->design->fwd(&a, device_cuda.stream(), err);
 }
 
@@ -120,8 +123,11 @@ static enum lc_status flash_backward(void *plan, const struct attn_tensors *t, v
     char *ws = workspace;
     struct flash_bwd_buffers buf = {(float *)(ws + fp->dq_acc), (float *)(ws + fp->dk_acc), (float *)(ws + fp->dv_acc),
                                     (float *)(ws + fp->dsum), (int *)(ws + fp->turns), fp->turns_bytes};
+    const struct attn_fold *f = t->fold;
+    if (f) buf.dq_acc = f->dq_acc;
     struct flash_bwd_args a = {fp->shape, t->q, t->k, t->v, t->o, t->d_o, t->lse, t->dq, t->dk, t->dv,
-                               &fp->bwd, fp->deterministic, buf};
+                               &fp->bwd, fp->deterministic, buf, f != NULL, !f || f->first, !f || f->last,
+                               f ? f->dkv_acc : NULL};
     return fp->design->bwd(&a, device_cuda.stream(), err);
 }
 
@@ -136,6 +142,7 @@ const struct kernel_ops kernel_flash = {
     .head_dims = flash_head_dims,
     .static_masks = true,
     .block_sparse_masks = true,
+    .folds_blocks = true,
     .supports = flash_supports,
     .plan_create = flash_plan_create,
     .forward = flash_forward,
@@ -152,6 +159,7 @@ const struct kernel_ops kernel_flash_mma = {
     .head_dims = flash_head_dims,
     .static_masks = true,
     .block_sparse_masks = true,
+    .folds_blocks = true,
     .supports = flash_supports,
     .plan_create = flash_mma_plan_create,
     .forward = flash_forward,

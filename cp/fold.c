@@ -1,0 +1,85 @@
+/* Folding a block's attention into running results (cp/fold.h). */
+#include "cp/fold.h"
+
+#include "core/event.h"
+
+struct fold_sizes {
+    size_t q, kv, lse; /* elements: Q-like, one of K / V, LSE */
+    int batch, heads_q, head_dim;
+    int64_t rows;
+};
+
+static struct fold_sizes sizes_of(const struct cp_run *run, int64_t rows, int heads_q, int heads_kv)
+{
+    const size_t b = (size_t)run->spec->batch, n = (size_t)rows;
+    return (struct fold_sizes){b * n * cp_row_elems(run, heads_q), b * n * cp_row_elems(run, heads_kv),
+                               b * (size_t)heads_q * n, run->spec->batch, heads_q, run->spec->head_dim, rows};
+}
+
+enum lc_status cp_fold_prepare(struct cp_run *run, struct cp_fold_scratch *s, int64_t rows, int heads_q, int heads_kv,
+                               char *err)
+{
+    *s = (struct cp_fold_scratch){.rows = rows, .heads_q = heads_q, .heads_kv = heads_kv};
+    if (run->kernel->folds_blocks) return LC_OK;
+    const struct fold_sizes z = sizes_of(run, rows, heads_q, heads_kv);
+    const size_t e = run->esize;
+    enum lc_status st = cp_run_alloc(run, z.q * e, &s->o_part, err);
+    if (!st) st = cp_run_alloc(run, z.lse * sizeof(float), (void **)&s->lse_part, err);
+    if (st || !(run->spec->direction & DIR_BWD)) return st;
+    st = cp_run_alloc(run, z.q * e, &s->dq_part, err);
+    if (!st) st = cp_run_alloc(run, 2 * z.kv * e, &s->dkv_part, err);
+    return st;
+}
+
+/* The forward's fold by array passes: the block's (O, LSE) from scratch into (o_acc, lse). */
+static enum lc_status fold_forward(struct cp_run *run, void *plan, const struct attn_tensors *t,
+                                   const struct cp_fold_scratch *s, const struct fold_sizes *z, int step, char *err)
+{
+    const struct attn_fold *f = t->fold;
+    const struct cp_array_ops *a = run->arr;
+    const enum lc_dtype dt = run->spec->dtype;
+    struct attn_tensors part = *t;
+    part.fold = NULL;
+    part.o = s->o_part;
+    if (!f->first) part.lse = s->lse_part;
+    enum lc_status st = cp_run_attention(run, plan, false, &part, step, err);
+    if (st) return st;
+    int64_t t0 = lc_now_ns();
+    if (f->first)
+        st = a->copy2d(f->o_acc, LC_FP32, z->q, s->o_part, dt, z->q, z->q, 1, false, err);
+    else
+        st = a->lse_merge(f->o_acc, t->lse, s->o_part, dt, s->lse_part, z->batch, z->rows, z->heads_q, z->head_dim, err);
+    if (!st && f->last) st = a->copy2d(t->o, dt, z->q, f->o_acc, LC_FP32, z->q, z->q, 1, false, err);
+    cp_run_stamp(run, "lse_merge", t0, step);
+    return st;
+}
+
+/* The backward's: dQ added up in fp32, the block's dK | dV converted to fp32. */
+static enum lc_status fold_backward(struct cp_run *run, void *plan, const struct attn_tensors *t,
+                                    const struct cp_fold_scratch *s, const struct fold_sizes *z, int step, char *err)
+{
+    const struct attn_fold *f = t->fold;
+    const struct cp_array_ops *a = run->arr;
+    const enum lc_dtype dt = run->spec->dtype;
+    struct attn_tensors part = *t;
+    part.fold = NULL;
+    part.dq = s->dq_part;
+    part.dk = s->dkv_part;
+    part.dv = (char *)s->dkv_part + z->kv * run->esize;
+    enum lc_status st = cp_run_attention(run, plan, true, &part, step, err);
+    if (st) return st;
+    int64_t t0 = lc_now_ns();
+    st = a->copy2d(f->dq_acc, LC_FP32, z->q, s->dq_part, dt, z->q, z->q, 1, !f->first, err);
+    if (!st && f->last) st = a->copy2d(t->dq, dt, z->q, f->dq_acc, LC_FP32, z->q, z->q, 1, false, err);
+    if (!st) st = a->copy2d(f->dkv_acc, LC_FP32, 2 * z->kv, s->dkv_part, dt, 2 * z->kv, 2 * z->kv, 1, false, err);
+    cp_run_stamp(run, "grad_sum", t0, step);
+    return st;
+}
+
+enum lc_status cp_fold_attention(struct cp_run *run, void *plan, bool backward, const struct attn_tensors *t,
+                                 const struct cp_fold_scratch *s, int step, char *err)
+{
+    if (run->kernel->folds_blocks) return cp_run_attention(run, plan, backward, t, step, err);
+    const struct fold_sizes z = sizes_of(run, s->rows, s->heads_q, s->heads_kv);
+    return backward ? fold_backward(run, plan, t, s, &z, step, err) : fold_forward(run, plan, t, s, &z, step, err);
+}
