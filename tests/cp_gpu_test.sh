@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CP on GPUs: the NCCL communicator and CP's CUDA kernels on 2 GPUs (tests/test_gpu_cp_comm.c),
 # then every method x {full, causal, causal_document, sliding_window_causal} x {fwd, bwd}
-# through `longca run` with the flash kernel on 2 GPU workers, checked against the reference.
+# through `longca run` with the flash kernel on 2 GPU workers, checked against the reference:
+# with GQA (8:2) and without (8:8, where the kernel writes a block's fp32 dK, dV in place).
 # Skipped (77) without 2 GPUs or without a CUDA build.
 set -u
 longca=$1
@@ -24,4 +25,12 @@ rc=$?
 echo "$out"
 passed=$(grep -c ',pass,' <<<"$out")
 [ "$rc" -eq 0 ] && [ "$passed" -eq 40 ] || say "longca run --kernel flash --cp $methods --gpus 2: exit $rc, $passed of 40 checks passed"
+
+out=$(timeout 600 mpirun --oversubscribe -np 3 "$longca" run --kernel flash --cp allgather,ring,usp --gpus 2 \
+      --mask causal,causal_document --seqlen 4k --heads 8:8 --head-dim 128 --direction fwd,bwd --warmup 1 --iters 2 \
+      --check --quiet --format csv)
+rc=$?
+echo "$out"
+passed=$(grep -c ',pass,' <<<"$out")
+[ "$rc" -eq 0 ] && [ "$passed" -eq 12 ] || say "the same with 8:8 heads: exit $rc, $passed of 12 checks passed"
 exit $fail
