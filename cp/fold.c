@@ -6,22 +6,23 @@
 struct fold_sizes {
     size_t q, kv, lse; /* elements: Q-like, one of K / V, LSE */
     int batch, heads_q, head_dim;
-    int64_t rows;
+    int64_t q_rows;
 };
 
-static struct fold_sizes sizes_of(const struct cp_run *run, int64_t rows, int heads_q, int heads_kv)
+static struct fold_sizes sizes_of(const struct cp_run *run, const struct cp_fold_scratch *s)
 {
-    const size_t b = (size_t)run->spec->batch, n = (size_t)rows;
-    return (struct fold_sizes){b * n * cp_row_elems(run, heads_q), b * n * cp_row_elems(run, heads_kv),
-                               b * (size_t)heads_q * n, run->spec->batch, heads_q, run->spec->head_dim, rows};
+    const size_t b = (size_t)run->spec->batch, nq = (size_t)s->q_rows, nk = (size_t)s->kv_rows;
+    return (struct fold_sizes){b * nq * cp_row_elems(run, s->heads_q), b * nk * cp_row_elems(run, s->heads_kv),
+                               b * (size_t)s->heads_q * nq, run->spec->batch, s->heads_q, run->spec->head_dim,
+                               s->q_rows};
 }
 
-enum lc_status cp_fold_prepare(struct cp_run *run, struct cp_fold_scratch *s, int64_t rows, int heads_q, int heads_kv,
-                               char *err)
+enum lc_status cp_fold_prepare(struct cp_run *run, struct cp_fold_scratch *s, int64_t q_rows, int64_t kv_rows,
+                               int heads_q, int heads_kv, char *err)
 {
-    *s = (struct cp_fold_scratch){.rows = rows, .heads_q = heads_q, .heads_kv = heads_kv};
+    *s = (struct cp_fold_scratch){.q_rows = q_rows, .kv_rows = kv_rows, .heads_q = heads_q, .heads_kv = heads_kv};
     if (run->kernel->folds_blocks) return LC_OK;
-    const struct fold_sizes z = sizes_of(run, rows, heads_q, heads_kv);
+    const struct fold_sizes z = sizes_of(run, s);
     const size_t e = run->esize;
     enum lc_status st = cp_run_alloc(run, z.q * e, &s->o_part, err);
     if (!st) st = cp_run_alloc(run, z.lse * sizeof(float), (void **)&s->lse_part, err);
@@ -48,7 +49,7 @@ static enum lc_status fold_forward(struct cp_run *run, void *plan, const struct 
     if (f->first)
         st = a->copy2d(f->o_acc, LC_FP32, z->q, s->o_part, dt, z->q, z->q, 1, false, err);
     else
-        st = a->lse_merge(f->o_acc, t->lse, s->o_part, dt, s->lse_part, z->batch, z->rows, z->heads_q, z->head_dim, err);
+        st = a->lse_merge(f->o_acc, t->lse, s->o_part, dt, s->lse_part, z->batch, z->q_rows, z->heads_q, z->head_dim, err);
     if (!st && f->last) st = a->copy2d(t->o, dt, z->q, f->o_acc, LC_FP32, z->q, z->q, 1, false, err);
     cp_run_stamp(run, "lse_merge", t0, step);
     return st;
@@ -80,6 +81,6 @@ enum lc_status cp_fold_attention(struct cp_run *run, void *plan, bool backward, 
                                  const struct cp_fold_scratch *s, int step, char *err)
 {
     if (run->kernel->folds_blocks) return cp_run_attention(run, plan, backward, t, step, err);
-    const struct fold_sizes z = sizes_of(run, s->rows, s->heads_q, s->heads_kv);
+    const struct fold_sizes z = sizes_of(run, s);
     return backward ? fold_backward(run, plan, t, s, &z, step, err) : fold_forward(run, plan, t, s, &z, step, err);
 }

@@ -8,15 +8,15 @@
 #include "cp/run.h"
 
 struct cp_fold_scratch {
-    int64_t rows;
+    int64_t q_rows, kv_rows;
     int heads_q, heads_kv;
     void *o_part, *dq_part, *dkv_part; /* the run's dtype; NULL where the kernel folds */
     float *lse_part;
 };
 
-/* Scratch for `rows` rows with these heads, only where the run's kernel cannot fold. */
-enum lc_status cp_fold_prepare(struct cp_run *run, struct cp_fold_scratch *s, int64_t rows, int heads_q, int heads_kv,
-                               char *err);
+/* Scratch for blocks of q_rows x kv_rows with these heads, only where the run's kernel cannot fold. */
+enum lc_status cp_fold_prepare(struct cp_run *run, struct cp_fold_scratch *s, int64_t q_rows, int64_t kv_rows,
+                               int heads_q, int heads_kv, char *err);
 /* t->fold set; t->q, k, v (and o, lse, d_o for the backward) as for a whole call. */
 enum lc_status cp_fold_attention(struct cp_run *run, void *plan, bool backward, const struct attn_tensors *t,
                                  const struct cp_fold_scratch *s, int step, char *err);

@@ -1,13 +1,15 @@
 /* Llama-3 style context parallelism (cp.md B7): every rank keeps its zigzag rows of Q, gathers
  * every rank's K and V, and computes its rows against the whole sequence in one kernel call,
  * the mask deciding what each row sees (any static mask, documents included). The backward
- * gathers K and V again, computes dK and dV for the whole sequence, and a reduce-scatter in fp32
- * hands each rank the sum for its own rows. The all-gather is not overlapped (as in
- * TransformerEngine's all_gather mode): it is small against the attention with GQA. */
+ * gathers K and V again, computes dK and dV for the whole sequence in fp32 (cp/fold.h), and a
+ * reduce-scatter hands each rank the sum for its own rows. Gathers and reduce-scatters go one
+ * per tensor and batch, so every rank's rows land in place and leave from it: no packing. They
+ * are not overlapped (as in TransformerEngine's all_gather mode): they are small against the
+ * attention with GQA. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/event.h"
+#include "cp/fold.h"
 #include "cp/methods.h"
 
 struct allgather {
@@ -16,11 +18,11 @@ struct allgather {
     struct mask_view view;
     void *plan;
     struct cp_comm *comm;
-    char *kv_ranks;   /* as gathered: [P][K_r | V_r], each [b, N, Hkv, d] */
-    char *kv;         /* [K | V], each [b, P * N, Hkv, d] */
-    char *dkv;        /* the kernel's dK, dV over the gathered rows */
-    float *grad_send; /* [P][dK_r | dV_r] in fp32 */
+    char *kv;         /* [K | V], each [b, P * N, Hkv, d]: batch b's rows rank after rank */
+    float *dq_acc;    /* the kernel's dQ in fp32 */
+    float *grad;      /* the kernel's [dK | dV] over the gathered rows, fp32 */
     float *grad_recv; /* this rank's [dK | dV] summed over ranks */
+    struct cp_fold_scratch scratch;
 };
 
 /* Elements of one rank's K (or V): [b, N, Hkv, d]. */
@@ -47,13 +49,12 @@ static enum lc_status allgather_plan(struct cp_run *run, char *err)
     run->work = (double)cp_view_area(&g->view) * s->heads_q * s->batch;
     if ((st = cp_run_plan_kernel(run, s->heads_q, s->heads_kv, &g->view, &g->plan, err))) return st;
     if ((st = cp_run_split(run, 0, run->rank, "allgather", &g->comm, err))) return st;
-    const size_t kv_bytes = 2 * rank_k(run) * run->esize * (size_t)P;
-    if ((st = cp_run_alloc(run, kv_bytes, (void **)&g->kv_ranks, err)) || (st = cp_run_alloc(run, kv_bytes, (void **)&g->kv, err)))
-        return st;
+    const size_t grads = 2 * rank_k(run), q_elems = (size_t)s->batch * (size_t)run->layout.rows * cp_row_elems(run, s->heads_q);
+    if ((st = cp_run_alloc(run, grads * (size_t)P * run->esize, (void **)&g->kv, err))) return st;
     if (!(s->direction & DIR_BWD)) return LC_OK;
-    const size_t grads = 2 * rank_k(run);
-    if ((st = cp_run_alloc(run, kv_bytes, (void **)&g->dkv, err)) ||
-        (st = cp_run_alloc(run, grads * (size_t)P * sizeof(float), (void **)&g->grad_send, err)) ||
+    if ((st = cp_fold_prepare(run, &g->scratch, run->layout.rows, g->gathered.rows, s->heads_q, s->heads_kv, err)) ||
+        (st = cp_run_alloc(run, q_elems * sizeof(float), (void **)&g->dq_acc, err)) ||
+        (st = cp_run_alloc(run, grads * (size_t)P * sizeof(float), (void **)&g->grad, err)) ||
         (st = cp_run_alloc(run, grads * sizeof(float), (void **)&g->grad_recv, err)))
         return st;
     return LC_OK;
@@ -72,33 +73,19 @@ static void allgather_release(struct cp_run *run)
     run->state = NULL;
 }
 
-/* Rank r's rows of batch b sit at rows r * N of batch b in the gathered K and V. */
-static enum lc_status copy_rank_rows(const struct cp_run *run, void *dst, enum lc_dtype dst_type, size_t dst_at,
-                                     const void *src, size_t src_at, char *err)
-{
-    const size_t n = (size_t)run->layout.rows * cp_row_elems(run, run->spec->heads_kv);
-    const size_t ed = dtype_size(dst_type);
-    return run->arr->copy2d((char *)dst + dst_at * ed, dst_type, n, (const char *)src + src_at * run->esize,
-                            run->spec->dtype, n, n, 1, false, err);
-}
-
-/* Gathered K, V of every rank, in the layout order of the gathered view. */
+/* Gathered K, V of every rank: per tensor and batch, rank r's N rows land at rows r * N. */
 static enum lc_status gather_kv(struct cp_run *run, struct allgather *g, char *err)
 {
-    const size_t rk = rank_k(run), n = (size_t)run->layout.rows * cp_row_elems(run, run->spec->heads_kv);
-    const size_t all_k = rk * (size_t)run->size;
+    const size_t rk = rank_k(run), all_k = rk * (size_t)run->size, e = run->esize;
+    const size_t n = (size_t)run->layout.rows * cp_row_elems(run, run->spec->heads_kv);
     uint64_t ticket = 0;
+    enum lc_status st = LC_OK;
     cp_comm_tag(g->comm, -1, "kv");
-    enum lc_status st = g->comm->ops->all_gather(g->comm, run->shard.kv, g->kv_ranks, 2 * rk * run->esize, &ticket, err);
-    if (!st) st = g->comm->ops->wait(g->comm, ticket, err);
-    int64_t t0 = lc_now_ns();
-    for (int r = 0; r < run->size && !st; r++)
-        for (int half = 0; half < 2 && !st; half++)
-            for (int b = 0; b < run->spec->batch && !st; b++)
-                st = copy_rank_rows(run, g->kv, run->spec->dtype, half * all_k + ((size_t)b * run->size + (size_t)r) * n,
-                                    g->kv_ranks, (2 * (size_t)r + (size_t)half) * rk + (size_t)b * n, err);
-    cp_run_stamp(run, "kv_unpack", t0, -1);
-    return st;
+    for (int half = 0; half < 2 && !st; half++)
+        for (int b = 0; b < run->spec->batch && !st; b++)
+            st = g->comm->ops->all_gather(g->comm, (const char *)run->shard.kv + (half * rk + b * n) * e,
+                                          g->kv + (half * all_k + b * run->size * n) * e, n * e, &ticket, err);
+    return st ? st : g->comm->ops->wait(g->comm, ticket, err);
 }
 
 static enum lc_status allgather_forward(struct cp_run *run, char *err)
@@ -114,24 +101,22 @@ static enum lc_status allgather_forward(struct cp_run *run, char *err)
 static enum lc_status allgather_backward(struct cp_run *run, char *err)
 {
     struct allgather *g = run->state;
-    const size_t rk = rank_k(run), all_k = rk * (size_t)run->size, n = (size_t)run->layout.rows * cp_row_elems(run, run->spec->heads_kv);
+    const size_t rk = rank_k(run), all_k = rk * (size_t)run->size;
+    const size_t n = (size_t)run->layout.rows * cp_row_elems(run, run->spec->heads_kv);
     enum lc_status st = gather_kv(run, g, err);
     if (st) return st;
     struct cp_shard *sh = &run->shard;
+    /* One block, first and last: dQ straight out, dK | dV in fp32 over the gathered rows. */
+    const struct attn_fold f = {.first = true, .last = true, .dq_acc = g->dq_acc, .dkv_acc = g->grad};
     struct attn_tensors t = {.q = sh->q, .k = g->kv, .v = g->kv + all_k * run->esize, .o = sh->o, .lse = sh->lse,
-                             .d_o = sh->d_o, .dq = sh->dq, .dk = g->dkv, .dv = g->dkv + all_k * run->esize};
-    if ((st = cp_run_attention(run, g->plan, true, &t, 0, err))) return st;
-    /* Back to rank order in fp32: block r holds [dK | dV] of rank r's rows. */
-    int64_t t0 = lc_now_ns();
-    for (int r = 0; r < run->size && !st; r++)
-        for (int half = 0; half < 2 && !st; half++)
-            for (int b = 0; b < run->spec->batch && !st; b++)
-                st = copy_rank_rows(run, g->grad_send, LC_FP32, (2 * (size_t)r + (size_t)half) * rk + (size_t)b * n, g->dkv,
-                                    half * all_k + ((size_t)b * run->size + (size_t)r) * n, err);
-    cp_run_stamp(run, "grad_pack", t0, -1);
+                             .d_o = sh->d_o, .dq = sh->dq, .fold = &f};
+    if ((st = cp_fold_attention(run, g->plan, true, &t, &g->scratch, 0, err))) return st;
     uint64_t ticket = 0;
     cp_comm_tag(g->comm, -1, "dkv");
-    if (!st) st = g->comm->ops->reduce_scatter_f32(g->comm, g->grad_send, g->grad_recv, 2 * rk, &ticket, err);
+    for (int half = 0; half < 2 && !st; half++)
+        for (int b = 0; b < run->spec->batch && !st; b++)
+            st = g->comm->ops->reduce_scatter_f32(g->comm, g->grad + half * all_k + b * run->size * n,
+                                                  g->grad_recv + half * rk + b * n, n, &ticket, err);
     if (!st) st = g->comm->ops->wait(g->comm, ticket, err);
     if (!st) st = run->arr->copy2d(sh->dkv, run->spec->dtype, 2 * rk, g->grad_recv, LC_FP32, 2 * rk, 2 * rk, 1, false, err);
     return st;

@@ -54,7 +54,7 @@ static enum lc_status make_buffers(struct cp_run *run, struct cp_ring *r, char *
     const int w = r->cfg.window, nw = windows(r);
     const size_t e = run->esize, qn = q_elems(run, r), kvn = 2 * k_elems(run, r);
     const bool bwd = run->spec->direction & DIR_BWD;
-    enum lc_status st = cp_fold_prepare(run, &r->scratch, r->rows, r->cfg.heads_q, r->cfg.heads_kv, err);
+    enum lc_status st = cp_fold_prepare(run, &r->scratch, r->rows, r->rows, r->cfg.heads_q, r->cfg.heads_kv, err);
     /* A second receive buffer only where a ring has three or more steps to alternate over. */
     if (!st && w > 1) st = cp_run_alloc(run, kvn * e, &r->kv_in[0], err);
     if (!st && w > 2) st = cp_run_alloc(run, kvn * e, &r->kv_in[1], err);
