@@ -216,7 +216,7 @@ enum lc_status cp_ring_backward(struct cp_run *run, struct cp_ring *r, const voi
             const int step = oi * w + ii;
             uint64_t t_in = 0;
             if ((st = kv_post(r->kv_inner, step, ii, w, cur, r->kv_in, kv_bytes, &t_in, err))) return st;
-            sum = r->in_send[step & 1 && w > 1];
+            sum = r->in_send[w > 1 ? step & 1 : 0];
             if (r->plans[step]) {
                 const struct attn_fold f = fold_at(r, step, sum);
                 struct attn_tensors t = {.q = q, .k = cur, .v = (const char *)cur + half, .o = (void *)o,

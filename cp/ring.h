@@ -4,11 +4,11 @@
  * passes every member's current KV to the same position in the next window (the outer ring),
  * while an inner ring inside the window passes it on member to member; a plain ring is one
  * window of the whole ring. Every transfer is posted before the attention of its step, on its
- * own communicator, double-buffered, and waited for only when its data is needed. Partial
- * results merge in fp32 (cp/array.h). The backward runs the same KV rings, plus dK/dV rings one
- * step behind (fp32): the inner one gathers a window's contributions to the KV block it held
- * at the outer step, the outer one carries those sums home. The blocks' results fold into the
- * fp32 sums inside the kernel where it can (cp/fold.h). */
+ * own communicator, double-buffered, and waited for only when its data is needed. Each step's
+ * result folds into fp32 running sums, inside the kernel where it can (cp/fold.h). The backward
+ * runs the same KV rings, plus dK/dV rings one step behind (fp32): the inner one gathers a
+ * window's contributions to the KV block it held at the outer step, the outer one carries those
+ * sums home. */
 #ifndef LC_CP_RING_H
 #define LC_CP_RING_H
 
