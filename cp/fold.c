@@ -32,48 +32,32 @@ enum lc_status cp_fold_prepare(struct cp_run *run, struct cp_fold_scratch *s, in
     return st;
 }
 
-/* The forward's fold by array passes: the block's (O, LSE) from scratch into (o_acc, lse). */
-static enum lc_status fold_forward(struct cp_run *run, void *plan, const struct attn_tensors *t,
-                                   const struct cp_fold_scratch *s, const struct fold_sizes *z, int step, char *err)
+/* The forward's array passes: the block's (O, LSE) from scratch into (o_acc, lse), O out at the last. */
+static enum lc_status fold_output(const struct cp_run *run, const struct attn_tensors *t,
+                                  const struct cp_fold_scratch *s, const struct fold_sizes *z, char *err)
 {
     const struct attn_fold *f = t->fold;
     const struct cp_array_ops *a = run->arr;
     const enum lc_dtype dt = run->spec->dtype;
-    struct attn_tensors part = *t;
-    part.fold = NULL;
-    part.o = s->o_part;
-    if (!f->first) part.lse = s->lse_part;
-    enum lc_status st = cp_run_attention(run, plan, false, &part, step, err);
-    if (st) return st;
-    int64_t t0 = lc_now_ns();
+    enum lc_status st;
     if (f->first)
         st = a->copy2d(f->o_acc, LC_FP32, z->q, s->o_part, dt, z->q, z->q, 1, false, err);
     else
         st = a->lse_merge(f->o_acc, t->lse, s->o_part, dt, s->lse_part, z->batch, z->q_rows, z->heads_q, z->head_dim, err);
     if (!st && f->last) st = a->copy2d(t->o, dt, z->q, f->o_acc, LC_FP32, z->q, z->q, 1, false, err);
-    cp_run_stamp(run, "lse_merge", t0, step);
     return st;
 }
 
-/* The backward's: dQ added up in fp32, the block's dK | dV converted to fp32. */
-static enum lc_status fold_backward(struct cp_run *run, void *plan, const struct attn_tensors *t,
-                                    const struct cp_fold_scratch *s, const struct fold_sizes *z, int step, char *err)
+/* The backward's: dQ added up in fp32 (out at the last), the block's dK | dV converted to fp32. */
+static enum lc_status fold_grads(const struct cp_run *run, const struct attn_tensors *t,
+                                 const struct cp_fold_scratch *s, const struct fold_sizes *z, char *err)
 {
     const struct attn_fold *f = t->fold;
     const struct cp_array_ops *a = run->arr;
     const enum lc_dtype dt = run->spec->dtype;
-    struct attn_tensors part = *t;
-    part.fold = NULL;
-    part.dq = s->dq_part;
-    part.dk = s->dkv_part;
-    part.dv = (char *)s->dkv_part + z->kv * run->esize;
-    enum lc_status st = cp_run_attention(run, plan, true, &part, step, err);
-    if (st) return st;
-    int64_t t0 = lc_now_ns();
-    st = a->copy2d(f->dq_acc, LC_FP32, z->q, s->dq_part, dt, z->q, z->q, 1, !f->first, err);
+    enum lc_status st = a->copy2d(f->dq_acc, LC_FP32, z->q, s->dq_part, dt, z->q, z->q, 1, !f->first, err);
     if (!st && f->last) st = a->copy2d(t->dq, dt, z->q, f->dq_acc, LC_FP32, z->q, z->q, 1, false, err);
     if (!st) st = a->copy2d(f->dkv_acc, LC_FP32, 2 * z->kv, s->dkv_part, dt, 2 * z->kv, 2 * z->kv, 1, false, err);
-    cp_run_stamp(run, "grad_sum", t0, step);
     return st;
 }
 
@@ -82,5 +66,21 @@ enum lc_status cp_fold_attention(struct cp_run *run, void *plan, bool backward, 
 {
     if (run->kernel->folds_blocks) return cp_run_attention(run, plan, backward, t, step, err);
     const struct fold_sizes z = sizes_of(run, s);
-    return backward ? fold_backward(run, plan, t, s, &z, step, err) : fold_forward(run, plan, t, s, &z, step, err);
+    /* The block's own outputs go to scratch; the running ones are the fold's. */
+    struct attn_tensors part = *t;
+    part.fold = NULL;
+    if (backward) {
+        part.dq = s->dq_part;
+        part.dk = s->dkv_part;
+        part.dv = (char *)s->dkv_part + z.kv * run->esize;
+    } else {
+        part.o = s->o_part;
+        if (!t->fold->first) part.lse = s->lse_part;
+    }
+    enum lc_status st = cp_run_attention(run, plan, backward, &part, step, err);
+    if (st) return st;
+    int64_t t0 = lc_now_ns();
+    st = backward ? fold_grads(run, t, s, &z, err) : fold_output(run, t, s, &z, err);
+    cp_run_stamp(run, backward ? "grad_sum" : "lse_merge", t0, step);
+    return st;
 }

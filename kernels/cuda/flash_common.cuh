@@ -322,43 +322,16 @@ struct flash_out {
 };
 
 /* O / l and the natural-log LSE of this thread's rows (q_base as in mask_partial); a row that
- * saw nothing gets O = 0, LSE = -inf. O is [b, S, heads, D], LSE [b, heads, S]. */
-template <typename E, int MT, int DT>
-__device__ __forceinline__ void store_plain(const float (&acc_o)[MT][DT][4], const float (&row_max)[MT][2],
-                                            const float (&row_sum)[MT][2], const flash_out &out, int b, int h,
-                                            int q_base, int64_t seqlen_q, int heads_q, int d, float scale_log2,
-                                            int lane)
-{
-#pragma unroll
-    for (int mt = 0; mt < MT; mt++)
-#pragma unroll
-        for (int hf = 0; hf < 2; hf++) {
-            float l = row_sum[mt][hf];
-            l += __shfl_xor_sync(0xffffffffu, l, 1);
-            l += __shfl_xor_sync(0xffffffffu, l, 2);
-            const float inv = l > 0.f ? 1.f / l : 0.f;
-            const int q = q_base + mt * 16 + lane / 4 + 8 * hf;
-            if (q >= seqlen_q) continue;
-            uint16_t *orow = out.o + (((int64_t)b * seqlen_q + q) * heads_q + h) * d + 2 * (lane % 4);
-#pragma unroll
-            for (int dt = 0; dt < DT; dt++)
-                *reinterpret_cast<uint32_t *>(orow + dt * 8) =
-                    E::pack(acc_o[mt][dt][2 * hf] * inv, acc_o[mt][dt][2 * hf + 1] * inv);
-            if (lane % 4 == 0)
-                out.lse[((int64_t)b * heads_q + h) * seqlen_q + q] =
-                    l > 0.f ? (row_max[mt][hf] * scale_log2 + log2f(l)) * FLASH_LN2 : -INFINITY;
-        }
-}
-
-/* The same rows merged into the running pair: (O_a, LSE_a) and this block's (O_b, LSE_b) become
- * (w_a O_a + w_b O_b, LSE) with LSE = log(e^LSE_a + e^LSE_b), w_x = e^(LSE_x - LSE); O_a is not
- * read where LSE_a = -inf. KEEP leaves the result in (o_acc, lse), else it goes out as O, LSE. */
-template <typename E, int MT, int DT, bool KEEP>
-__device__ __forceinline__ void store_merged(const float (&acc_o)[MT][DT][4], const float (&row_max)[MT][2],
+ * saw nothing gets O = 0, LSE = -inf. Merging, the running pair (O_a, LSE_a) and this block's
+ * (O_b, LSE_b) become (w_a O_a + w_b O_b, LSE) with LSE = log(e^LSE_a + e^LSE_b), w_x =
+ * e^(LSE_x - LSE); O_a is not read where LSE_a = -inf. O is [b, S, heads, D], LSE [b, heads, S]. */
+template <typename E, int MT, int DT, flash_store STORE>
+__device__ __forceinline__ void store_output(const float (&acc_o)[MT][DT][4], const float (&row_max)[MT][2],
                                              const float (&row_sum)[MT][2], const flash_out &out, int b, int h,
                                              int q_base, int64_t seqlen_q, int heads_q, int d, float scale_log2,
                                              int lane)
 {
+    constexpr bool merge = STORE != STORE_PLAIN;
 #pragma unroll
     for (int mt = 0; mt < MT; mt++)
 #pragma unroll
@@ -368,50 +341,38 @@ __device__ __forceinline__ void store_merged(const float (&acc_o)[MT][DT][4], co
             l += __shfl_xor_sync(0xffffffffu, l, 2);
             const int q = q_base + mt * 16 + lane / 4 + 8 * hf;
             const int64_t lse_at = ((int64_t)b * heads_q + h) * seqlen_q + q;
-            /* base 2 until the store; one lane of the quad reads the running LSE (its lane 0
-             * overwrites it below) */
+            /* base 2 until the store */
             float lse2 = l > 0.f ? row_max[mt][hf] * scale_log2 + log2f(l) : -INFINITY;
             float w_new = l > 0.f ? 1.f / l : 0.f, w_old = 0.f;
-            float old2 = !out.first && lane % 4 == 0 && q < seqlen_q ? out.lse[lse_at] * FLASH_LOG2E : -INFINITY;
-            old2 = __shfl_sync(0xffffffffu, old2, lane & ~3);
-            if (old2 != -INFINITY) {
-                const float top = fmaxf(old2, lse2);
-                const float e_old = exp2f(old2 - top), e_new = exp2f(lse2 - top), sum = e_old + e_new;
-                w_old = e_old / sum;
-                w_new *= e_new / sum;
-                lse2 = top + log2f(sum);
+            if (merge) {
+                /* one lane of the quad reads the running LSE (its lane 0 overwrites it below) */
+                float old2 = !out.first && lane % 4 == 0 && q < seqlen_q ? out.lse[lse_at] * FLASH_LOG2E : -INFINITY;
+                old2 = __shfl_sync(0xffffffffu, old2, lane & ~3);
+                if (old2 != -INFINITY) {
+                    const float top = fmaxf(old2, lse2);
+                    const float e_old = exp2f(old2 - top), e_new = exp2f(lse2 - top), sum = e_old + e_new;
+                    w_old = e_old / sum;
+                    w_new *= e_new / sum;
+                    lse2 = top + log2f(sum);
+                }
             }
             if (q >= seqlen_q) continue;
             const int64_t o_at = (((int64_t)b * seqlen_q + q) * heads_q + h) * d + 2 * (lane % 4);
 #pragma unroll
             for (int dt = 0; dt < DT; dt++) {
                 float x = acc_o[mt][dt][2 * hf] * w_new, y = acc_o[mt][dt][2 * hf + 1] * w_new;
-                if (w_old != 0.f) {
+                if (merge && w_old != 0.f) {
                     const float2 old = *reinterpret_cast<const float2 *>(out.o_acc + o_at + dt * 8);
                     x = fmaf(old.x, w_old, x);
                     y = fmaf(old.y, w_old, y);
                 }
-                if (KEEP)
+                if (STORE == STORE_MERGE_KEEP)
                     *reinterpret_cast<float2 *>(out.o_acc + o_at + dt * 8) = make_float2(x, y);
                 else
                     *reinterpret_cast<uint32_t *>(out.o + o_at + dt * 8) = E::pack(x, y);
             }
             if (lane % 4 == 0) out.lse[lse_at] = lse2 * FLASH_LN2;
         }
-}
-
-/* The forward's epilogue for its store. */
-template <typename E, int MT, int DT, flash_store STORE>
-__device__ __forceinline__ void store_output(const float (&acc_o)[MT][DT][4], const float (&row_max)[MT][2],
-                                             const float (&row_sum)[MT][2], const flash_out &out, int b, int h,
-                                             int q_base, int64_t seqlen_q, int heads_q, int d, float scale_log2,
-                                             int lane)
-{
-    if (STORE == STORE_PLAIN)
-        store_plain<E, MT, DT>(acc_o, row_max, row_sum, out, b, h, q_base, seqlen_q, heads_q, d, scale_log2, lane);
-    else
-        store_merged<E, MT, DT, STORE == STORE_MERGE_KEEP>(acc_o, row_max, row_sum, out, b, h, q_base, seqlen_q,
-                                                           heads_q, d, scale_log2, lane);
 }
 
 #endif
