@@ -1,5 +1,5 @@
 /* The front end's model fed hand-made events: workers come and go, runs queue, progress,
- * finish, fail and get cancelled; CP results merge; intervals of the last run and counters. */
+ * finish, fail and get cancelled; CP results merge; intervals kept per run, bounded; counters. */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
 #include <stdio.h>
@@ -181,17 +181,67 @@ static void test_timeline(void)
 {
     struct tui_model m;
     tui_model_init(&m);
-    CHECK(m.timeline.run_id == -1 && m.timeline.n_lanes == 0);
+    CHECK(tui_model_latest_timeline(&m) == NULL && tui_model_timeline(&m, 0) == NULL);
+    queue(&m, 0, MASK_CAUSAL, 1024, 2, "ring");
+    queue(&m, 1, MASK_CAUSAL, 1024, 1, "none");
     intervals(&m, 0, 1, 100, 200, IV_COMPUTE);
     intervals(&m, 0, 2, 150, 400, IV_COMM);
     intervals(&m, 0, 1, 250, 300, IV_COMM);
-    CHECK(m.timeline.run_id == 0 && m.timeline.n_lanes == 2);
-    CHECK(m.timeline.lanes[0].rank == 1 && m.timeline.lanes[0].n == 2);
-    CHECK(m.timeline.t0_ns == 100 && m.timeline.t1_ns == 400);
-    /* The next run replaces the last one's intervals. */
+    const struct tui_timeline *t0 = tui_model_timeline(&m, 0);
+    CHECK(t0 && t0->run_id == 0 && t0->n_lanes == 2 && t0->n_items == 3);
+    CHECK(t0 && t0->lanes[0].rank == 1 && t0->lanes[0].n == 2);
+    CHECK(t0 && t0->t0_ns == 100 && t0->t1_ns == 400);
+    /* The next run's intervals go beside the first run's, never over them. */
     intervals(&m, 1, 2, 1000, 1100, IV_COMPUTE);
-    CHECK(m.timeline.run_id == 1 && m.timeline.n_lanes == 1 && m.timeline.lanes[0].rank == 2);
-    CHECK(m.timeline.t0_ns == 1000 && m.timeline.t1_ns == 1100);
+    const struct tui_timeline *t1 = tui_model_timeline(&m, 1);
+    t0 = tui_model_timeline(&m, 0);
+    CHECK(t1 && t1->run_id == 1 && t1->n_lanes == 1 && t1->lanes[0].rank == 2);
+    CHECK(t1 && t1->t0_ns == 1000 && t1->t1_ns == 1100);
+    CHECK(t0 && t0->n_lanes == 2 && t0->t0_ns == 100 && t0->t1_ns == 400, "run 0's timeline changed");
+    CHECK(tui_model_latest_timeline(&m) == t1 && m.timeline_items == 4);
+    /* A run that sent none has no timeline (the screen says so rather than show another run). */
+    CHECK(tui_model_timeline(&m, 7) == NULL);
+    /* Intervals of no run are ignored. */
+    intervals(&m, -1, 1, 5, 6, IV_COMPUTE);
+    CHECK(m.timeline_items == 4 && tui_model_latest_timeline(&m) == t1);
+    tui_model_free(&m);
+}
+
+/* The bound: the oldest runs' timelines go first (flagged on the run), the run sending now is
+ * kept, and one run alone past the bound keeps what fits, marked truncated. */
+static void test_timeline_bound(void)
+{
+    struct tui_model m;
+    tui_model_init(&m);
+    CHECK(m.max_timeline_items == TUI_TIMELINE_MAX_ITEMS);
+    m.max_timeline_items = 4;
+    for (int run = 0; run < 4; run++) queue(&m, run, MASK_CAUSAL, 1024, 1, "none");
+    intervals(&m, 0, 1, 0, 10, IV_COMPUTE);
+    intervals(&m, 0, 1, 10, 20, IV_COMPUTE);
+    intervals(&m, 1, 1, 100, 110, IV_COMPUTE);
+    intervals(&m, 1, 1, 110, 120, IV_COMPUTE);
+    CHECK(m.n_timelines == 2 && m.timeline_items == 4 && m.timelines_dropped == 0);
+    intervals(&m, 2, 1, 200, 210, IV_COMPUTE);
+    CHECK(tui_model_timeline(&m, 0) == NULL && tui_model_run(&m, 0)->timeline_dropped);
+    CHECK(tui_model_timeline(&m, 1) && tui_model_timeline(&m, 2) && !tui_model_run(&m, 1)->timeline_dropped);
+    CHECK(m.timeline_items == 3 && m.timelines_dropped == 1);
+    /* Late intervals of a dropped run would make a partial timeline: ignored. */
+    intervals(&m, 0, 1, 20, 30, IV_COMPUTE);
+    CHECK(tui_model_timeline(&m, 0) == NULL && m.timeline_items == 3);
+    /* Run 3 alone passes the bound: every older timeline goes, then what is past it. */
+    struct event ev = make(EV_INTERVALS, 3, 1);
+    ev.n_intervals = 6;
+    ev.intervals = calloc((size_t)ev.n_intervals, sizeof(*ev.intervals));
+    for (int i = 0; ev.intervals && i < ev.n_intervals; i++) {
+        ev.intervals[i].start_ns = 300 + 10 * i;
+        ev.intervals[i].end_ns = 305 + 10 * i;
+    }
+    tui_model_apply(&m, &ev);
+    event_free(&ev);
+    const struct tui_timeline *t3 = tui_model_timeline(&m, 3);
+    CHECK(m.n_timelines == 1 && t3 && t3->n_items == 4 && t3->truncated);
+    CHECK(t3 && t3->t0_ns == 300 && t3->t1_ns == 335);
+    CHECK(m.timeline_items == 4 && m.timelines_dropped == 3);
     tui_model_free(&m);
 }
 
@@ -317,6 +367,7 @@ int main(void)
     test_runs();
     test_worker_lost_fails_its_run();
     test_timeline();
+    test_timeline_bound();
     test_counters();
     test_export();
     return check_report("tui model");

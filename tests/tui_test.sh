@@ -1,7 +1,8 @@
 #!/bin/bash
 # End to end: the live TUI under tmux, with `longca` spawning 2 real CPU worker ranks.
 # Chooses causal and sliding-window masks at 1K and 2K, runs the sweep and checks the results
-# table (TFLOP/s cells are numbers) and the Timeline breakdown (percentages sum to 100 +- 0.1);
+# table (TFLOP/s cells are numbers), the Timeline breakdown (percentages sum to 100 +- 0.1) and
+# that the Timeline shows the run picked on Runs;
 # resizes mid-run; opens help; cancels a sweep; makes a run fail on a worker and checks its rank
 # and reason show; quits with status 0 and no process left; then `longca view` of the capture
 # shows the same results table; and under mpirun rank 0 draws. Every wait has a deadline.
@@ -109,6 +110,13 @@ pct=$(screen | grep -E "^ +% ")
 [ -n "$pct" ] || fail "no breakdown percentages"
 echo "$pct" | awk '{ s = $2 + $3 + $4 + $5 + $6; if (s < 99.9 || s > 100.1) { print "sum " s ": " $0; bad = 1 } }
                    END { exit bad }' || fail "breakdown percentages do not sum to 100"
+# Before any pick it shows the last run timed; then the run picked on Runs (2).
+screen | grep -Eq "^Run 3 \[" || fail "Timeline does not show the last run (3) before any pick"
+keys 2
+keys Home
+keys 3
+wait_for 5 "^Run 0 \["
+wait_for 5 "comp-only"
 
 # 5. Help opens (F1), and ? too.
 keys F1

@@ -38,6 +38,17 @@ void tui_app_workers_ready(struct tui_app *app)
     if (!tui_model_cpu_only(&app->model)) tui_setup_init(&app->setup, app->workers, true);
 }
 
+void tui_app_pick_row(struct tui_app *app, int row)
+{
+    const struct tui_model *m = &app->model;
+    int *idx = malloc(sizeof(int) * (size_t)(m->n_runs > 0 ? m->n_runs : 1));
+    if (!idx) return;
+    int n = tui_model_select(m, app->filter, app->sort_key, app->sort_desc, idx);
+    app->runs_sel = tui_clamp(row, 0, n - 1);
+    app->picked_run = n > 0 ? m->runs[idx[app->runs_sel]].id : -1;
+    free(idx);
+}
+
 void tui_app_start_sweep(struct tui_app *app)
 {
     if (!app->session) {
@@ -58,6 +69,7 @@ void tui_app_start_sweep(struct tui_app *app)
         return;
     }
     tui_app_say(app, false, "queued %d run%s", n, n == 1 ? "" : "s");
+    app->picked_run = -1; /* the Timeline follows the new sweep's live run until the user picks */
     app->screen = TUI_SCREEN_RUNS;
 }
 

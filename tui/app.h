@@ -42,6 +42,7 @@ struct tui_app {
     enum tui_screen_id screen;
 
     int runs_sel, runs_top;  /* Runs: cursor and first row of the results table */
+    int picked_run;          /* the run id the user put the cursor on; -1: none since the sweep began */
     char filter[64];
     bool filter_editing;
     enum tui_sort_key sort_key;
@@ -66,6 +67,10 @@ void tui_app_say(struct tui_app *app, bool error, const char *fmt, ...) __attrib
 
 /* Once every worker said hello: GPU workers get GPU defaults on Setup (CPU ones already have theirs). */
 void tui_app_workers_ready(struct tui_app *app);
+
+/* Puts the Runs cursor on row (clamped) of the results table as filtered and sorted, and picks
+ * that row's run: the cursor then stays on it through re-sorts, and the Timeline shows it. */
+void tui_app_pick_row(struct tui_app *app, int row);
 
 /* Actions shared by keys and the function bar. */
 void tui_app_start_sweep(struct tui_app *app);

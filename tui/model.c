@@ -34,15 +34,13 @@ const char *tui_sort_key_name(enum tui_sort_key k)
 void tui_model_init(struct tui_model *m)
 {
     memset(m, 0, sizeof(*m));
-    m->timeline.run_id = -1;
+    m->max_timeline_items = TUI_TIMELINE_MAX_ITEMS;
 }
 
-static void timeline_clear(struct tui_timeline *tl)
+static void timeline_free(struct tui_timeline *tl)
 {
     for (int i = 0; i < tl->n_lanes; i++) free(tl->lanes[i].items);
     free(tl->lanes);
-    memset(tl, 0, sizeof(*tl));
-    tl->run_id = -1;
 }
 
 void tui_model_free(struct tui_model *m)
@@ -51,7 +49,8 @@ void tui_model_free(struct tui_model *m)
     free(m->runs);
     free(m->workers);
     free(m->series);
-    timeline_clear(&m->timeline);
+    for (int i = 0; i < m->n_timelines; i++) timeline_free(&m->timelines[i]);
+    free(m->timelines);
     memset(m, 0, sizeof(*m));
 }
 
@@ -222,9 +221,41 @@ static void on_sweep_done(struct tui_model *m)
     }
 }
 
-static struct tui_lane *timeline_lane(struct tui_model *m, int rank)
+static struct tui_timeline *find_timeline(struct tui_model *m, int run_id)
 {
-    struct tui_timeline *tl = &m->timeline;
+    for (int i = m->n_timelines - 1; i >= 0; i--) /* newest first: intervals come for the live run */
+        if (m->timelines[i].run_id == run_id) return &m->timelines[i];
+    return NULL;
+}
+
+static struct tui_timeline *get_timeline(struct tui_model *m, int run_id)
+{
+    struct tui_timeline *tl = find_timeline(m, run_id);
+    if (tl) return tl;
+    if (!grow((void **)&m->timelines, &m->cap_timelines, m->n_timelines + 1, sizeof(*m->timelines))) {
+        m->dropped = true;
+        return NULL;
+    }
+    tl = &m->timelines[m->n_timelines++];
+    memset(tl, 0, sizeof(*tl));
+    tl->run_id = run_id;
+    return tl;
+}
+
+static void drop_oldest_timeline(struct tui_model *m)
+{
+    struct tui_timeline *old = &m->timelines[0];
+    struct tui_run *r = find_run(m, old->run_id);
+    if (r) r->timeline_dropped = true;
+    m->timeline_items -= old->n_items;
+    m->timelines_dropped++;
+    timeline_free(old);
+    m->n_timelines--;
+    memmove(m->timelines, m->timelines + 1, (size_t)m->n_timelines * sizeof(*m->timelines));
+}
+
+static struct tui_lane *timeline_lane(struct tui_model *m, struct tui_timeline *tl, int rank)
+{
     for (int i = 0; i < tl->n_lanes; i++)
         if (tl->lanes[i].rank == rank) return &tl->lanes[i];
     struct tui_lane *l = realloc(tl->lanes, (size_t)(tl->n_lanes + 1) * sizeof(*l));
@@ -246,23 +277,30 @@ static struct tui_lane *timeline_lane(struct tui_model *m, int rank)
 
 static void on_intervals(struct tui_model *m, const struct event *ev)
 {
-    if (ev->n_intervals <= 0 || !ev->intervals) return;
-    struct tui_timeline *tl = &m->timeline;
-    if (tl->run_id != ev->run_id) {
-        timeline_clear(tl);
-        tl->run_id = ev->run_id;
-    }
-    struct tui_lane *lane = timeline_lane(m, ev->rank);
+    if (ev->n_intervals <= 0 || !ev->intervals || ev->run_id < 0) return; /* every interval is of a run */
+    const struct tui_run *r = find_run(m, ev->run_id);
+    if (r && r->timeline_dropped) return; /* a partial timeline would pass for the whole run */
+    /* Room first, by letting the oldest other runs go; the run sending now is kept. */
+    while (m->n_timelines > 0 && m->timelines[0].run_id != ev->run_id &&
+           m->timeline_items + ev->n_intervals > m->max_timeline_items)
+        drop_oldest_timeline(m);
+    struct tui_timeline *tl = get_timeline(m, ev->run_id);
+    if (!tl) return;
+    struct tui_lane *lane = timeline_lane(m, tl, ev->rank);
     if (!lane) return;
-    if (!grow((void **)&lane->items, &lane->cap, lane->n + ev->n_intervals, sizeof(*lane->items))) {
+    int64_t room = m->max_timeline_items - m->timeline_items;
+    int take = ev->n_intervals < room ? ev->n_intervals : (int)(room > 0 ? room : 0);
+    if (take < ev->n_intervals) tl->truncated = true;
+    if (!grow((void **)&lane->items, &lane->cap, lane->n + take, sizeof(*lane->items))) {
         m->dropped = true;
         return;
     }
-    for (int i = 0; i < ev->n_intervals; i++) {
+    for (int i = 0; i < take; i++) {
         const struct interval *iv = &ev->intervals[i];
         if (iv->end_ns < iv->start_ns) continue; /* a broken record says nothing */
         lane->items[lane->n++] = *iv;
-        bool first = tl->t0_ns == 0 && tl->t1_ns == 0;
+        bool first = tl->n_items++ == 0;
+        m->timeline_items++;
         if (first || iv->start_ns < tl->t0_ns) tl->t0_ns = iv->start_ns;
         if (first || iv->end_ns > tl->t1_ns) tl->t1_ns = iv->end_ns;
     }
@@ -364,6 +402,16 @@ const struct tui_run *tui_model_current(const struct tui_model *m)
     for (int i = 0; i < m->n_runs; i++)
         if (m->runs[i].state == TUI_RUN_RUNNING) return &m->runs[i];
     return NULL;
+}
+
+const struct tui_timeline *tui_model_timeline(const struct tui_model *m, int run_id)
+{
+    return find_timeline((struct tui_model *)m, run_id);
+}
+
+const struct tui_timeline *tui_model_latest_timeline(const struct tui_model *m)
+{
+    return m->n_timelines > 0 ? &m->timelines[m->n_timelines - 1] : NULL;
 }
 
 bool tui_model_cpu_only(const struct tui_model *m)

@@ -1,6 +1,6 @@
 /* The front end's state, fed only by events (core/event.h): the workers, the runs of the
- * sweep with their per-rank progress and results, the last run's timeline intervals and the
- * counter samples. No ncurses here: tests feed it hand-made events, and `longca view` feeds
+ * sweep with their per-rank progress and results, each run's timeline intervals (bounded) and
+ * the counter samples. No ncurses here: tests feed it hand-made events, and `longca view` feeds
  * it a capture. */
 #ifndef LC_TUI_MODEL_H
 #define LC_TUI_MODEL_H
@@ -38,21 +38,29 @@ struct tui_run {
     int error_rank;           /* the rank that failed; 0 = none, -1 = the front end */
     enum lc_status error_status;
     char error[LC_ERRMSG_LEN];
+    bool timeline_dropped; /* its intervals were let go to keep the timelines' bound */
 };
 
-/* One rank's intervals of the last run that recorded any. */
+/* One rank's intervals of one run. */
 struct tui_lane {
     int rank;
     struct interval *items;
     int n, cap;
 };
 
+/* One run's intervals, a lane per rank. */
 struct tui_timeline {
-    int run_id; /* -1 before any intervals */
+    int run_id;
     struct tui_lane *lanes;
     int n_lanes;
     int64_t t0_ns, t1_ns; /* over every lane */
+    int64_t n_items;      /* over every lane */
+    bool truncated;       /* the run alone passed the bound: its later intervals were not kept */
 };
+
+/* The intervals kept over every run's timeline (112 bytes each: about 112 MB); past it the
+ * oldest runs' timelines go, so a long sweep or a huge capture never grows without end. */
+#define TUI_TIMELINE_MAX_ITEMS ((int64_t)1 << 20)
 
 #define TUI_SERIES_LEN 64
 
@@ -70,7 +78,11 @@ struct tui_model {
     int n_workers;
     struct tui_run *runs; /* in queue order */
     int n_runs, cap_runs;
-    struct tui_timeline timeline;
+    struct tui_timeline *timelines; /* of the runs that sent intervals, oldest first */
+    int n_timelines, cap_timelines;
+    int64_t timeline_items;     /* kept over every timeline */
+    int64_t max_timeline_items; /* the bound (TUI_TIMELINE_MAX_ITEMS; tests lower it) */
+    int timelines_dropped;      /* runs whose timeline went to keep the bound */
     struct tui_series *series;
     int n_series, cap_series;
     bool sweep_done;     /* every queued run has an outcome */
@@ -93,6 +105,10 @@ const struct tui_worker *tui_model_worker(const struct tui_model *m, int rank);
 int tui_model_count(const struct tui_model *m, enum tui_run_state state);
 /* The run in flight (the first running one), or NULL. */
 const struct tui_run *tui_model_current(const struct tui_model *m);
+/* The intervals of run_id, or NULL when it sent none or they were dropped. */
+const struct tui_timeline *tui_model_timeline(const struct tui_model *m, int run_id);
+/* The timeline of the run that last began sending intervals (the live one in a sweep), or NULL. */
+const struct tui_timeline *tui_model_latest_timeline(const struct tui_model *m);
 /* True when every worker that said hello runs the CPU backend (no counters exist there). */
 bool tui_model_cpu_only(const struct tui_model *m);
 

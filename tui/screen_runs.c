@@ -238,6 +238,9 @@ static void draw_table(WINDOW *win, const struct tui_rect *r, const struct tui_r
     if (!idx) return;
     int n = tui_model_select(m, app->filter, app->sort_key, app->sort_desc, idx);
     int visible = r->h - 1;
+    /* The cursor stays on the picked run when sorting or new results move its row. */
+    for (int i = 0; i < n && app->picked_run >= 0; i++)
+        if (m->runs[idx[i]].id == app->picked_run) app->runs_sel = i;
     app->runs_sel = tui_clamp(app->runs_sel, 0, n - 1);
     app->runs_top = tui_scroll_top(app->runs_sel, app->runs_top, visible, n);
     if (n == 0 && m->n_runs > 0 && visible > 0)
@@ -277,8 +280,7 @@ static bool key(struct tui_app *app, int k)
 {
     int d = tui_key_delta(k, 10);
     if (d) {
-        app->runs_sel += d;
-        if (app->runs_sel < 0) app->runs_sel = 0;
+        tui_app_pick_row(app, app->runs_sel + d);
         return true;
     }
     return false;
@@ -289,7 +291,7 @@ static void click(struct tui_app *app, const struct tui_rect *r, int y, int x)
     const struct tui_run *cur = tui_model_current(&app->model);
     struct tui_runs_layout l;
     tui_layout_runs(r, app->model.n_workers, cur ? cur->n_ranks : 0, &l);
-    if (y > l.table.y && y < l.table.y + l.table.h) app->runs_sel = app->runs_top + (y - l.table.y - 1);
+    if (y > l.table.y && y < l.table.y + l.table.h) tui_app_pick_row(app, app->runs_top + (y - l.table.y - 1));
 }
 
 const struct tui_screen tui_screen_runs = {

@@ -1,5 +1,6 @@
-/* Timeline: the last run's intervals per rank on a time axis (zoom and pan), and its
- * breakdown per rank with HTA's definitions (profiling/overlap.h computes every figure). */
+/* Timeline: one run's intervals per rank on a time axis (zoom and pan), and its breakdown per
+ * rank with HTA's definitions (profiling/overlap.h computes every figure). The run is the one
+ * picked on Runs; before any pick, the latest to send intervals (a sweep's live run). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,9 +13,8 @@
 enum { KIND_COMPUTE = 1, KIND_COMM = 2, KIND_OTHER = 4 };
 
 /* The time range the axis shows: 1/zoom of the run starting at pan. */
-static void view_range(const struct tui_app *app, int64_t *v0, int64_t *v1)
+static void view_range(const struct tui_app *app, const struct tui_timeline *tl, int64_t *v0, int64_t *v1)
 {
-    const struct tui_timeline *tl = &app->model.timeline;
     int64_t span = tl->t1_ns - tl->t0_ns;
     int zoom = app->zoom > 0 ? app->zoom : 1;
     int64_t width = span / zoom > 0 ? span / zoom : 1;
@@ -60,17 +60,18 @@ static void draw_lane(WINDOW *win, int y, int x, int w, int rows, const unsigned
     }
 }
 
-static void draw_lanes(WINDOW *win, const struct tui_timeline_layout *l, int rows_per_lane, struct tui_app *app)
+static void draw_lanes(WINDOW *win, const struct tui_timeline_layout *l, int rows_per_lane, struct tui_app *app,
+                       const struct tui_timeline *tl)
 {
-    const struct tui_timeline *tl = &app->model.timeline;
     const struct tui_rect *r = &l->lanes;
     const struct tui_run *run = tui_model_run(&app->model, tl->run_id);
     char label[160] = "";
     if (run) tui_run_label(run, label, sizeof(label));
     int64_t v0, v1;
-    view_range(app, &v0, &v1);
-    tui_putf(win, r->y, r->x, r->w, TUI_ROLE_HEADER, "Run %d [%.3f of %.3f ms] %s", tl->run_id,
-             (double)(v1 - v0) / 1e6, (double)(tl->t1_ns - tl->t0_ns) / 1e6, label);
+    view_range(app, tl, &v0, &v1);
+    tui_putf(win, r->y, r->x, r->w, tl->truncated ? TUI_ROLE_WARN : TUI_ROLE_HEADER, "Run %d [%.3f of %.3f ms] %s%s",
+             tl->run_id, (double)(v1 - v0) / 1e6, (double)(tl->t1_ns - tl->t0_ns) / 1e6, label,
+             tl->truncated ? " (truncated: past the intervals kept)" : "");
     int w = r->w - l->label_w;
     if (w < 1) return;
     unsigned char *cols = malloc((size_t)w);
@@ -100,9 +101,9 @@ static void put_col(WINDOW *win, int y, const struct tui_rect *r, int col, enum 
     tui_put_right(win, y, r->x + x, BD_COL_W, role, text);
 }
 
-static void draw_breakdown(WINDOW *win, const struct tui_rect *r, const struct tui_app *app)
+static void draw_breakdown(WINDOW *win, const struct tui_rect *r, const struct tui_app *app,
+                           const struct tui_timeline *tl)
 {
-    const struct tui_timeline *tl = &app->model.timeline;
     static const char *const heads[] = {"comp-only", "comm-only", "overlap", "mem/other", "idle", "span", "HTA ovl%"};
     tui_fill(win, r->y, r->x, r->w, TUI_ROLE_HEADER);
     tui_put(win, r->y, r->x, BD_LABEL_W, TUI_ROLE_HEADER, "breakdown");
@@ -140,15 +141,40 @@ static void draw_breakdown(WINDOW *win, const struct tui_rect *r, const struct t
                 "HTA-compatible: ovl% = overlap / union(comm); the five buckets sum to the span");
 }
 
+/* The run to show: picked on Runs, else the latest to send intervals; -1 when none. */
+static int shown_run(const struct tui_app *app)
+{
+    if (app->picked_run >= 0) return app->picked_run;
+    const struct tui_timeline *latest = tui_model_latest_timeline(&app->model);
+    return latest ? latest->run_id : -1;
+}
+
+/* One line on why run_id has nothing to draw; never another run's timeline in its place. */
+static void draw_missing(WINDOW *win, const struct tui_rect *r, const struct tui_app *app, int run_id)
+{
+    const struct tui_run *run = tui_model_run(&app->model, run_id);
+    tui_put(win, r->y, r->x, r->w, TUI_ROLE_HEADER, "Timeline");
+    if (run_id < 0)
+        tui_put(win, r->y + 2, r->x + 2, r->w - 2, TUI_ROLE_DIM,
+                "No intervals yet: a run's timeline shows here once it has been timed.");
+    else if (run && run->timeline_dropped)
+        tui_putf(win, r->y + 2, r->x + 2, r->w - 2, TUI_ROLE_WARN,
+                 "Run %d: its intervals were dropped to bound memory (the newest %lld over all runs are kept).",
+                 run_id, (long long)app->model.max_timeline_items);
+    else
+        tui_putf(win, r->y + 2, r->x + 2, r->w - 2, TUI_ROLE_DIM, "Run %d (%s) sent no timeline intervals%s.", run_id,
+                 run ? tui_run_state_name(run->state) : "unknown",
+                 run && (run->state == TUI_RUN_QUEUED || run->state == TUI_RUN_RUNNING) ? " yet" : "");
+    tui_put(win, r->y + 3, r->x + 2, r->w - 2, TUI_ROLE_DIM,
+            "Legend: # compute  ~ communication  X both (overlap)  m memory/other");
+}
+
 static void draw(WINDOW *win, const struct tui_rect *r, struct tui_app *app)
 {
-    const struct tui_timeline *tl = &app->model.timeline;
-    if (tl->n_lanes == 0) {
-        tui_put(win, r->y, r->x, r->w, TUI_ROLE_HEADER, "Timeline");
-        tui_put(win, r->y + 2, r->x + 2, r->w - 2, TUI_ROLE_DIM,
-                "No intervals yet: the last run's timeline shows here once a run has been timed.");
-        tui_put(win, r->y + 3, r->x + 2, r->w - 2, TUI_ROLE_DIM,
-                "Legend: # compute  ~ communication  X both (overlap)  m memory/other");
+    int run_id = shown_run(app);
+    const struct tui_timeline *tl = tui_model_timeline(&app->model, run_id);
+    if (!tl || tl->n_lanes == 0) {
+        draw_missing(win, r, app, run_id);
         return;
     }
     /* Two rows per rank (compute above communication) when they fit, else one. */
@@ -159,8 +185,8 @@ static void draw(WINDOW *win, const struct tui_rect *r, struct tui_app *app)
         rows_per_lane = 1;
         tui_layout_timeline(r, tl->n_lanes, rows_per_lane, breakdown_rows, &l);
     }
-    draw_lanes(win, &l, rows_per_lane, app);
-    draw_breakdown(win, &l.breakdown, app);
+    draw_lanes(win, &l, rows_per_lane, app, tl);
+    draw_breakdown(win, &l.breakdown, app, tl);
 }
 
 static bool key(struct tui_app *app, int k)

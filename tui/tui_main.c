@@ -263,7 +263,10 @@ static void filter_key(struct tui_app *app, int ch)
         app->filter[n] = (char)ch;
         app->filter[n + 1] = 0;
     }
-    app->runs_sel = 0;
+    if (app->picked_run >= 0)
+        tui_app_pick_row(app, 0); /* what the Timeline shows stays the run under the cursor */
+    else
+        app->runs_sel = 0;
 }
 
 static void mouse_event(struct term *t, struct tui_app *app)
@@ -362,6 +365,7 @@ static void app_init(struct tui_app *app)
     memset(app, 0, sizeof(*app));
     tui_model_init(&app->model);
     app->zoom = 1;
+    app->picked_run = -1;
     app->screen = TUI_SCREEN_SETUP;
 }
 
