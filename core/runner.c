@@ -19,7 +19,7 @@ void runner_fill_inputs(float *buf, size_t n, uint64_t seed, uint64_t stream_id)
     for (size_t i = 0; i < n; i++) buf[i] = (float)(2.0 * rng_double(&r) - 1.0);
 }
 
-static void emit(const struct runner_env *env, struct event *ev)
+void runner_emit(const struct runner_env *env, struct event *ev)
 {
     ev->t_ns = lc_now_ns(); /* workers move it onto rank 0's clock when they forward it */
     env->sink.emit(env->sink.ctx, ev);
@@ -32,7 +32,7 @@ static void emit_progress(const struct runner_env *env, int run_id, enum run_pha
     ev.u.progress.phase = phase;
     ev.u.progress.iter = iter;
     ev.u.progress.total = total;
-    emit(env, &ev);
+    runner_emit(env, &ev);
 }
 
 static void emit_intervals(const struct runner_env *env, int run_id)
@@ -40,7 +40,7 @@ static void emit_intervals(const struct runner_env *env, int run_id)
     struct event ev;
     event_init(&ev, EV_INTERVALS, run_id, env->rank);
     ev.n_intervals = timeline_take(env->timeline, &ev.intervals);
-    if (ev.n_intervals) emit(env, &ev);
+    if (ev.n_intervals) runner_emit(env, &ev);
     event_free(&ev);
 }
 
@@ -204,7 +204,7 @@ void runner_emit_counters(const struct runner_env *env, const struct run_spec *s
     struct event ev;
     event_init(&ev, EV_COUNTERS, run_id, env->rank);
     ev.n_samples = env->recorder->take_samples(&ev.samples);
-    if (ev.n_samples && spec->counters != COUNTERS_OFF) emit(env, &ev);
+    if (ev.n_samples && spec->counters != COUNTERS_OFF) runner_emit(env, &ev);
     event_free(&ev);
 }
 
@@ -365,8 +365,6 @@ static enum lc_status check_against_reference(struct run_context *c, struct run_
     return st;
 }
 
-/* Statuses that are outcomes to record, not failures of the tool. */
-static bool is_recorded_outcome(enum lc_status st) { return st == LC_ERR_UNSUPPORTED || st == LC_ERR_OOM; }
 
 static enum lc_status execute_single(struct run_context *c, int run_id, struct run_result *res, char *err)
 {
@@ -430,7 +428,7 @@ enum lc_status runner_execute(const struct runner_env *env, const struct run_spe
 {
     struct event ev;
     event_init(&ev, EV_RUN_STARTED, run_id, env->rank);
-    emit(env, &ev);
+    runner_emit(env, &ev);
     timeline_recorder_drop_samples(env->recorder); /* gathered before this run: not its own */
     runner_recorder_mark(env, run_id, -1, -1);
 
@@ -447,11 +445,20 @@ enum lc_status runner_execute(const struct runner_env *env, const struct run_spe
         st = execute_single(&c, run_id, out, err);
         context_free(&c);
     }
-    if (st && !is_recorded_outcome(st)) {
+    return runner_report(env, run_id, st, err, out);
+}
+
+enum lc_status runner_report(const struct runner_env *env, int run_id, enum lc_status st, const char *err,
+                             struct run_result *out)
+{
+    /* Statuses that are outcomes to record, not failures of the tool. */
+    const bool recorded = st == LC_ERR_UNSUPPORTED || st == LC_ERR_OOM;
+    struct event ev;
+    if (st && !recorded) {
         event_init(&ev, EV_ERROR, run_id, env->rank);
         ev.u.error.status = st;
         snprintf(ev.u.error.message, sizeof ev.u.error.message, "%s", err);
-        emit(env, &ev);
+        runner_emit(env, &ev);
         out->status = st;
         snprintf(out->message, sizeof out->message, "%s", err);
         return st;
@@ -460,6 +467,6 @@ enum lc_status runner_execute(const struct runner_env *env, const struct run_spe
     if (st) snprintf(out->message, sizeof out->message, "%s", err); /* ok runs may carry a counters note */
     event_init(&ev, EV_RESULT, run_id, env->rank);
     ev.u.result = *out;
-    emit(env, &ev);
+    runner_emit(env, &ev);
     return LC_OK;
 }

@@ -27,6 +27,14 @@ struct runner_env {
 enum lc_status runner_execute(const struct runner_env *env, const struct run_spec *spec, int run_id,
                               struct run_result *out);
 
+/* A run's last word, shared by the CP methods: EV_ERROR for a failure of the tool, EV_RESULT
+ * otherwise (an unsupported or out-of-memory configuration is a result with that status, and an
+ * ok run may carry a note in err); *out says the same. Returns st for an error, else LC_OK. */
+enum lc_status runner_report(const struct runner_env *env, int run_id, enum lc_status st, const char *err,
+                             struct run_result *out);
+/* Stamps ev with this rank's clock and hands it to the sink. */
+void runner_emit(const struct runner_env *env, struct event *ev);
+
 /* The device recorder's hooks as runs use them (no-ops without a recorder), shared by the CP
  * methods: mark where the host is (tags what it launches next), deliver completed records
  * (call after a sync, before taking the timeline), and send the counter samples gathered so far

@@ -71,18 +71,12 @@ enum lc_status cp_run_attention(struct cp_run *run, void *plan, bool backward, c
 
 /* ------------------------------------------------------------ events */
 
-static void emit(const struct cp_run *run, struct event *ev)
-{
-    ev->t_ns = lc_now_ns();
-    run->env->sink.emit(run->env->sink.ctx, ev);
-}
-
 static void emit_progress(const struct cp_run *run, int run_id, enum run_phase phase, int iter, int total)
 {
     struct event ev;
     event_init(&ev, EV_PROGRESS, run_id, run->env->rank);
     ev.u.progress = (struct ev_progress){phase, iter, total};
-    emit(run, &ev);
+    runner_emit(run->env, &ev);
 }
 
 /* Timed reps send their intervals; warm-up ones are dropped. The device recorder delivers its
@@ -94,7 +88,7 @@ static void flush_intervals(const struct cp_run *run, int run_id, bool send)
     struct event ev;
     event_init(&ev, EV_INTERVALS, run_id, run->env->rank);
     ev.n_intervals = timeline_take(run->env->timeline, &ev.intervals);
-    if (send && ev.n_intervals) emit(run, &ev);
+    if (send && ev.n_intervals) runner_emit(run->env, &ev);
     event_free(&ev);
 }
 
@@ -556,8 +550,6 @@ static enum lc_status fill_result(struct cp_run *run, const struct comm_totals *
 
 /* ------------------------------------------------------------ the whole run */
 
-static bool is_recorded_outcome(enum lc_status st) { return st == LC_ERR_UNSUPPORTED || st == LC_ERR_OOM; }
-
 /* Setup on every rank, then one answer: a rank's failure stops all (its reason, or naming it). */
 static enum lc_status agree_setup(struct cp_run *run, enum lc_status mine, char *err)
 {
@@ -615,21 +607,5 @@ enum lc_status cp_execute(const struct runner_env *env, const struct run_spec *s
     if (!st) st = fill_result(&run, &comm, out, err);
     if (!st && spec->check) st = run_check(&run, &in, run_id, out, err);
     release(&run, algo, &in);
-
-    struct event ev;
-    if (st && !is_recorded_outcome(st)) {
-        event_init(&ev, EV_ERROR, run_id, env->rank);
-        ev.u.error.status = st;
-        snprintf(ev.u.error.message, sizeof ev.u.error.message, "%s", err);
-        emit(&run, &ev);
-        out->status = st;
-        snprintf(out->message, sizeof out->message, "%s", err);
-        return st;
-    }
-    out->status = st;
-    if (st) snprintf(out->message, sizeof out->message, "%s", err); /* ok runs may carry a counters note */
-    event_init(&ev, EV_RESULT, run_id, env->rank);
-    ev.u.result = *out;
-    emit(&run, &ev);
-    return LC_OK;
+    return runner_report(env, run_id, st, err, out);
 }
