@@ -41,11 +41,9 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
     const int h = blockIdx.y, b = blockIdx.z;
     const int hk = h / p.group;
     const int mh = p.mask_heads == 1 ? 0 : hk;
-    const int kt = p.row_order[(int64_t)mh * p.n_ktiles + blockIdx.x];
-    const int64_t row = (int64_t)mh * p.n_ktiles + kt;
-    const int64_t e_begin = p.row_offsets[row];
-    const int n = (int)(p.row_offsets[row + 1] - e_begin);
-    const gpu_tile_entry *ents = p.entries + e_begin;
+    const flash_tile_row tiles = flash_tile_row_at(p.row_offsets, p.entries, p.row_order, mh, p.n_ktiles, blockIdx.x);
+    const int kt = tiles.tile, n = tiles.n;
+    const gpu_tile_entry *ents = tiles.ents;
     const int k0 = kt * BN;
     const int64_t q_stride = (int64_t)p.heads_q * D, kv_stride = (int64_t)p.heads_kv * D;
     const uint16_t *qg = p.q + (int64_t)b * p.seqlen_q * q_stride + (int64_t)h * D;
@@ -242,40 +240,21 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
     }
     cp_async_wait<0>(); /* a key tile no query sees still loaded K and V */
 
-    /* dK, dV of this query head, fp32; attn_group_sum folds the GQA group. */
-#pragma unroll
-    for (int hf = 0; hf < 2; hf++) {
-        const int k = key_base + lane / 4 + 8 * hf;
-        if (k >= p.seqlen_k) continue;
-        const int64_t off = (((int64_t)b * p.seqlen_k + k) * p.heads_q + h) * D + 2 * (lane % 4);
-#pragma unroll
-        for (int dt = 0; dt < DT; dt++) {
-            *reinterpret_cast<float2 *>(p.dk_acc + off + dt * 8) = make_float2(acc_dk[dt][2 * hf], acc_dk[dt][2 * hf + 1]);
-            *reinterpret_cast<float2 *>(p.dv_acc + off + dt * 8) = make_float2(acc_dv[dt][2 * hf], acc_dv[dt][2 * hf + 1]);
-        }
-    }
+    store_dk_dv<D, DT>(acc_dk, acc_dv, p, b, h, key_base, lane);
 }
 
 template <typename E, int D>
-cudaError_t launch(const flash_bwd_args *a, cudaStream_t stream)
-{
-    return flash_bwd_run<D>(flash_bwd_kernel<E, D>, bwd_cfg<D>::THREADS, bwd_cfg<D>::SMEM, a, stream);
-}
+struct bwd_launch {
+    static cudaError_t run(const flash_bwd_args *a, cudaStream_t stream)
+    {
+        return flash_bwd_run<D>(flash_bwd_kernel<E, D>, bwd_cfg<D>::THREADS, bwd_cfg<D>::SMEM, a, stream);
+    }
+};
 
 } // namespace
 
 extern "C" enum lc_status flash_bwd_launch(const struct flash_bwd_args *a, void *stream, char *err)
 {
-    const flash_shape &s = a->shape;
-    const gpu_tiles *t = a->tiles;
-    if (t->row_tile != FLASH_BWD_TILE_K || t->col_tile != FLASH_BWD_TILE_Q || !t->by_key)
-        return lc_fail(err, LC_ERR_INTERNAL, "flash backward given tile lists of the wrong shape");
-    cudaStream_t st = static_cast<cudaStream_t>(stream);
-    cudaError_t e;
-    if (s.dtype == LC_BF16)
-        e = s.head_dim == 64 ? launch<elem_bf16, 64>(a, st) : launch<elem_bf16, 128>(a, st);
-    else
-        e = s.head_dim == 64 ? launch<elem_fp16, 64>(a, st) : launch<elem_fp16, 128>(a, st);
-    if (e != cudaSuccess) return lc_fail(err, LC_ERR_DEVICE, "flash backward launch: %s", cudaGetErrorString(e));
-    return LC_OK;
+    return flash_launch_checked<bwd_launch>(a, FLASH_BWD_TILE_K, FLASH_BWD_TILE_Q, true, "flash backward",
+                                    stream, err);
 }

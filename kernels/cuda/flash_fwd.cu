@@ -36,15 +36,13 @@ __global__ void __launch_bounds__(fwd_cfg<D>::THREADS, 1) flash_fwd_kernel(const
     const int h = blockIdx.x, b = blockIdx.z;
     const int hk = h / p.group;
     const int mh = p.mask_heads == 1 ? 0 : hk;
-    const int qt = p.row_order[(int64_t)mh * p.n_qtiles + blockIdx.y];
-    const int64_t row = (int64_t)mh * p.n_qtiles + qt;
-    const int64_t e_begin = p.row_offsets[row];
-    const int n = (int)(p.row_offsets[row + 1] - e_begin);
+    const flash_tile_row tiles = flash_tile_row_at(p.row_offsets, p.entries, p.row_order, mh, p.n_qtiles, blockIdx.y);
+    const int qt = tiles.tile, n = tiles.n;
+    const gpu_tile_entry *ents = tiles.ents;
     const int q0 = qt * BM;
     const int64_t q_stride = (int64_t)p.heads_q * D, kv_stride = (int64_t)p.heads_kv * D;
     const uint16_t *kg = p.k + (int64_t)b * p.seqlen_k * kv_stride + (int64_t)hk * D;
     const uint16_t *vg = p.v + (int64_t)b * p.seqlen_k * kv_stride + (int64_t)hk * D;
-    const gpu_tile_entry *ents = p.entries + e_begin;
 
     /* 128-byte-swizzle atoms must start on 1024-byte boundaries */
     const uint32_t s_q = (smem_addr(smem_raw) + 1023u) & ~1023u;
@@ -146,29 +144,20 @@ __global__ void __launch_bounds__(fwd_cfg<D>::THREADS, 1) flash_fwd_kernel(const
 }
 
 template <typename E, int D>
-cudaError_t launch(const flash_fwd_args *a, cudaStream_t stream)
-{
-    void (*kernel)(fwd_params) = a->store == STORE_MERGE_KEEP  ? flash_fwd_kernel<E, D, STORE_MERGE_KEEP>
-                                 : a->store == STORE_MERGE_OUT ? flash_fwd_kernel<E, D, STORE_MERGE_OUT>
-                                                               : flash_fwd_kernel<E, D, STORE_PLAIN>;
-    return flash_fwd_run(kernel, fwd_cfg<D>::THREADS, fwd_cfg<D>::SMEM, a, stream);
-}
+struct fwd_launch {
+    static cudaError_t run(const flash_fwd_args *a, cudaStream_t stream)
+    {
+        void (*kernel)(fwd_params) = a->store == STORE_MERGE_KEEP  ? flash_fwd_kernel<E, D, STORE_MERGE_KEEP>
+                                     : a->store == STORE_MERGE_OUT ? flash_fwd_kernel<E, D, STORE_MERGE_OUT>
+                                                                   : flash_fwd_kernel<E, D, STORE_PLAIN>;
+        return flash_fwd_run(kernel, fwd_cfg<D>::THREADS, fwd_cfg<D>::SMEM, a, stream);
+    }
+};
 
 } // namespace
 
 extern "C" enum lc_status flash_fwd_launch(const struct flash_fwd_args *a, void *stream, char *err)
 {
-    const flash_shape &s = a->shape;
-    const gpu_tiles *t = a->tiles;
-    if (t->row_tile != FLASH_FWD_TILE_Q || t->col_tile != FLASH_FWD_TILE_K || t->by_key)
-        return lc_fail(err, LC_ERR_INTERNAL, "flash forward given tile lists of the wrong shape");
-    if (t->n_rows > 65535) return lc_fail(err, LC_ERR_UNSUPPORTED, "flash: %d query tiles exceed the grid", t->n_rows);
-    cudaStream_t st = static_cast<cudaStream_t>(stream);
-    cudaError_t e;
-    if (s.dtype == LC_BF16)
-        e = s.head_dim == 64 ? launch<elem_bf16, 64>(a, st) : launch<elem_bf16, 128>(a, st);
-    else
-        e = s.head_dim == 64 ? launch<elem_fp16, 64>(a, st) : launch<elem_fp16, 128>(a, st);
-    if (e != cudaSuccess) return lc_fail(err, LC_ERR_DEVICE, "flash forward launch: %s", cudaGetErrorString(e));
-    return LC_OK;
+    return flash_launch_checked<fwd_launch>(a, FLASH_FWD_TILE_Q, FLASH_FWD_TILE_K, false, "flash forward",
+                                    stream, err);
 }

@@ -1,6 +1,8 @@
-/* The host side the two fused designs share (flash on wgmma, flash_mma on mma.sync): the kernel
- * parameters made from the C arguments and the tile lists, and the launches around the kernels
- * (the backward's D = rowsum(dO * O) before and the fp32-to-dtype GQA sums after). */
+/* What the two fused designs share (flash on wgmma, flash_mma on mma.sync): the kernel
+ * parameters made from the C arguments and the tile lists, a CTA's tile-list row and the
+ * backward's dK/dV store on the device, the launches around the kernels (the backward's
+ * D = rowsum(dO * O) before and the fp32-to-dtype GQA sums after), and the launchers' checks and
+ * dtype x head-dim dispatch. */
 #ifndef LC_FLASH_LAUNCH_CUH
 #define LC_FLASH_LAUNCH_CUH
 
@@ -35,6 +37,42 @@ struct flash_bwd_params {
     const mask_rule *rules;
     const int32_t *row_order;
 };
+
+/* The tile-list row a CTA walks: slot `slot` of the mask head's rows in work order. */
+struct flash_tile_row {
+    int tile;                   /* its query (forward) or key (backward) tile */
+    int n;                      /* entries */
+    const gpu_tile_entry *ents; /* the tiles it meets */
+};
+
+__device__ __forceinline__ flash_tile_row flash_tile_row_at(const int64_t *row_offsets, const gpu_tile_entry *entries,
+                                                           const int32_t *row_order, int mask_head, int n_rows,
+                                                           int slot)
+{
+    const int tile = row_order[(int64_t)mask_head * n_rows + slot];
+    const int64_t row = (int64_t)mask_head * n_rows + tile;
+    const int64_t begin = row_offsets[row];
+    return {tile, (int)(row_offsets[row + 1] - begin), entries + begin};
+}
+
+/* The backward's dK, dV of this thread's keys (key_base as in mask_partial) for query head h,
+ * fp32 [b, S_k, heads_q, D]; attn_group_sum folds the GQA group. */
+template <int D, int DT>
+__device__ __forceinline__ void store_dk_dv(const float (&acc_dk)[DT][4], const float (&acc_dv)[DT][4],
+                                            const flash_bwd_params &p, int b, int h, int key_base, int lane)
+{
+#pragma unroll
+    for (int hf = 0; hf < 2; hf++) {
+        const int k = key_base + lane / 4 + 8 * hf;
+        if (k >= p.seqlen_k) continue;
+        const int64_t off = (((int64_t)b * p.seqlen_k + k) * p.heads_q + h) * D + 2 * (lane % 4);
+#pragma unroll
+        for (int dt = 0; dt < DT; dt++) {
+            *reinterpret_cast<float2 *>(p.dk_acc + off + dt * 8) = make_float2(acc_dk[dt][2 * hf], acc_dk[dt][2 * hf + 1]);
+            *reinterpret_cast<float2 *>(p.dv_acc + off + dt * 8) = make_float2(acc_dv[dt][2 * hf], acc_dv[dt][2 * hf + 1]);
+        }
+    }
+}
 
 inline flash_fwd_params flash_fwd_params_make(const flash_fwd_args *a)
 {
@@ -147,6 +185,28 @@ cudaError_t flash_bwd_run(void (*kernel)(flash_bwd_params), int threads, int sme
         return e;
     }
     return cudaGetLastError();
+}
+
+/* A design's launcher: checks the tile lists were built for its tiles (and, forward, that the
+ * query tiles fit the grid), then Launch<E, D>::run(a, stream) for the dtype and head dim. */
+template <template <typename, int> class Launch, typename Args>
+lc_status flash_launch_checked(const Args *a, int row_tile, int col_tile, bool by_key, const char *what, void *stream,
+                               char *err)
+{
+    const gpu_tiles *t = a->tiles;
+    if (t->row_tile != row_tile || t->col_tile != col_tile || t->by_key != by_key)
+        return lc_fail(err, LC_ERR_INTERNAL, "%s given tile lists of the wrong shape", what);
+    if (!by_key && t->n_rows > 65535)
+        return lc_fail(err, LC_ERR_UNSUPPORTED, "%s: %d query tiles exceed the grid", what, t->n_rows);
+    cudaStream_t st = static_cast<cudaStream_t>(stream);
+    const bool d64 = a->shape.head_dim == 64;
+    cudaError_t e;
+    if (a->shape.dtype == LC_BF16)
+        e = d64 ? Launch<elem_bf16, 64>::run(a, st) : Launch<elem_bf16, 128>::run(a, st);
+    else
+        e = d64 ? Launch<elem_fp16, 64>::run(a, st) : Launch<elem_fp16, 128>::run(a, st);
+    if (e != cudaSuccess) return lc_fail(err, LC_ERR_DEVICE, "%s launch: %s", what, cudaGetErrorString(e));
+    return LC_OK;
 }
 
 #endif
