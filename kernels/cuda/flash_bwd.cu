@@ -256,5 +256,5 @@ struct bwd_launch {
 extern "C" enum lc_status flash_bwd_launch(const struct flash_bwd_args *a, void *stream, char *err)
 {
     return flash_launch_checked<bwd_launch>(a, FLASH_BWD_TILE_K, FLASH_BWD_TILE_Q, true, "flash backward",
-                                    stream, err);
+                                            stream, err);
 }

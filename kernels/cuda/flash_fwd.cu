@@ -159,5 +159,5 @@ struct fwd_launch {
 extern "C" enum lc_status flash_fwd_launch(const struct flash_fwd_args *a, void *stream, char *err)
 {
     return flash_launch_checked<fwd_launch>(a, FLASH_FWD_TILE_Q, FLASH_FWD_TILE_K, false, "flash forward",
-                                    stream, err);
+                                            stream, err);
 }

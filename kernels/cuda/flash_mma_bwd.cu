@@ -279,5 +279,5 @@ struct bwd_launch {
 extern "C" enum lc_status flash_mma_bwd_launch(const struct flash_bwd_args *a, void *stream, char *err)
 {
     return flash_launch_checked<bwd_launch>(a, FLASH_MMA_BWD_TILE_K, FLASH_MMA_BWD_TILE_Q, true, "flash_mma backward",
-                                    stream, err);
+                                            stream, err);
 }

@@ -166,5 +166,5 @@ struct fwd_launch {
 extern "C" enum lc_status flash_mma_fwd_launch(const struct flash_fwd_args *a, void *stream, char *err)
 {
     return flash_launch_checked<fwd_launch>(a, FLASH_MMA_FWD_TILE_Q, FLASH_MMA_FWD_TILE_K, false, "flash_mma forward",
-                                    stream, err);
+                                            stream, err);
 }
