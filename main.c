@@ -7,6 +7,7 @@
 #include "core/services.h"
 #include "cp/cp.h"
 #include "kernels/kernels.h"
+#include "kernels/plugins.h"
 #include "profiling/clock_sync.h"
 #ifdef LONGCA_HAVE_CUDA
 #include "profiling/cuda/cupti_trace.h"
@@ -22,7 +23,10 @@ static void usage(FILE *f)
             "  list           kernels, masks and CP methods with their capabilities\n"
             "  view FILE      open a saved capture in the TUI (no MPI, no GPU)\n"
             "  export FILE    write a capture as Chrome trace JSON (-o trace.json)\n"
-            "Each command takes --help.\n");
+            "Each command takes --help. Anywhere on the line:\n"
+            "  --kernel-lib PATH   load kernels from a plugin (repeatable; kernels/longca_kernel.h);\n"
+            "                      also every liblongca_*.so in LONGCA_KERNEL_PATH's folders and the\n"
+            "                      installed plugin folder\n");
 }
 
 #ifndef LONGCA_HAVE_TUI
@@ -47,7 +51,13 @@ static const struct lc_services wiring = {
 
 int main(int argc, char **argv)
 {
-    kernels_register_all();
+    char err[LC_ERRMSG_LEN];
+    /* Kernel libraries load in every process (front end, workers under mpirun, spawned workers
+     * get the same --kernel-lib flags), before any command reads the registry. */
+    if (kernels_register_all(err) || plugins_load_from_args(&argc, argv, err)) {
+        fprintf(stderr, "longca: %s\n", err);
+        return LC_EXIT_USAGE;
+    }
     cp_register_all();
     services_register(&wiring);
 

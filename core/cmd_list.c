@@ -6,11 +6,21 @@
 #include "cp_method.h"
 #include "kernel.h"
 
+/* The patterns a kernel's mask forms reach. */
+static const char *masks_taken(unsigned forms)
+{
+    bool rules = forms & LONGCA_FORM_RULES, sparse = forms & (LONGCA_FORM_HEAD_RULES | LONGCA_FORM_BLOCK_MAP);
+    if (rules) return sparse ? "all 14" : "12 static";
+    if (forms & LONGCA_FORM_DOCUMENTS) return sparse ? "6 documents+2 sparse" : "6 as documents";
+    return "2 block-sparse";
+}
+
 static void list_kernels(void)
 {
-    printf("KERNELS  (device, dtypes, directions, head dims, masks)\n");
+    printf("KERNELS  (device, dtypes, directions, head dims, masks, version; LSE: writes the log-sum-exp, "
+           "fold: folds CP blocks itself)\n");
     for (int i = 0; i < kernel_count(); i++) {
-        const struct kernel_ops *k = kernel_at(i);
+        const struct longca_kernel *k = kernel_at(i);
         char dtypes[32] = "", dims[64] = "any";
         for (int d = 0; d < LC_DTYPE_COUNT; d++)
             if (k->dtypes & (1u << d)) {
@@ -22,13 +32,15 @@ static void list_kernels(void)
             for (const int *d = k->head_dims; *d && used < sizeof dims - 8; d++)
                 used += (size_t)snprintf(dims + used, sizeof dims - used, "%s%d", used ? "," : "", *d);
         }
-        const char *masks = k->static_masks && k->block_sparse_masks ? "all 14"
-                            : k->static_masks                       ? "12 static"
-                                                                    : "2 block-sparse";
         const char *device = device_for(k->device) ? (k->device == DEVICE_CUDA ? "cuda" : "cpu")
                                                    : "cuda (no GPU here)";
-        printf("  %-8s %-19s %-15s %-8s dims %-8s masks %-14s %s\n", k->name, device, dtypes,
-               direction_name((enum run_direction)k->directions), dims, masks, k->summary);
+        printf("  %-10s %-19s %-15s %-8s dims %-8s masks %-20s %-3s %-4s %s\n", k->name, device, dtypes,
+               direction_name((enum run_direction)k->directions), dims, masks_taken(k->mask_forms),
+               k->writes_lse ? "LSE" : "", k->folds_blocks ? "fold" : "", k->summary);
+        const char *origin = kernel_origin(k);
+        if (k->version || origin)
+            printf("  %-10s version %s%s%s\n", "", k->version ? k->version : "-", origin ? ", plugin " : "",
+                   origin ? origin : "");
     }
 }
 

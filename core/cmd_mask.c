@@ -216,7 +216,7 @@ int cmd_mask(int argc, char **argv)
         mask_free(&m);
         return LC_EXIT_OK;
     }
-    struct mask_view v;
+    struct longca_mask v;
     float *picture = malloc((size_t)c.rows * c.cols * sizeof *picture);
     st = picture ? mask_view_build_head(&m, c.head, &v, err)
                  : lc_fail(err, LC_ERR_OOM, "out of host memory for the picture");

@@ -130,7 +130,7 @@ static void run_in_process(struct headless *h)
     timeline_init(&tl);
     for (int i = 0; i < h->n_runs; i++) {
         emit_queued(h, i);
-        const struct kernel_ops *k = kernel_find(h->runs[i].kernel);
+        const struct longca_kernel *k = kernel_find(h->runs[i].kernel);
         const struct device_ops *dev = device_for(k->device);
         if (!dev) dev = &device_cpu; /* the runner reports that the kernel needs a GPU */
         if (!opened[dev->kind]) {

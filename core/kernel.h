@@ -1,9 +1,5 @@
-/* An attention kernel behind one interface, and the registry the other rooms fill in.
- *
- * Tensors are [batch, seq, heads, head_dim] contiguous (BSHD, as FlashAttention), in the
- * problem's dtype; lse is fp32 [batch, heads_q, seqlen_q], natural log with the softmax
- * scale included; a fully masked row has lse = -inf and o = 0. GQA: query head h reads KV
- * head h / (heads_q / heads_kv). */
+/* The kernel registry: every kernel, built in or loaded from a plugin, is one struct
+ * longca_kernel (kernels/longca_kernel.h, the public ABI) registered here. */
 #ifndef LC_KERNEL_H
 #define LC_KERNEL_H
 
@@ -13,73 +9,47 @@
 
 #include "device.h"
 #include "dtype.h"
+#include "kernels/longca_kernel.h"
 #include "mask.h"
 #include "spec.h"
 #include "status.h"
 
-struct attn_problem {
-    int batch, heads_q, heads_kv, head_dim;
-    int64_t seqlen_q, seqlen_k;
-    enum lc_dtype dtype;
-    float softmax_scale;
-    const struct mask_view *mask; /* local coordinates; one head, or heads_kv heads (block-sparse) */
-    bool deterministic;
-};
+/* The ABI's numbers are core's own, so statuses, dtypes and directions pass through unchanged. */
+_Static_assert(LONGCA_OK == LC_OK && LONGCA_ERR_INVALID == LC_ERR_INVALID &&
+                   LONGCA_ERR_UNSUPPORTED == LC_ERR_UNSUPPORTED && LONGCA_ERR_OOM == LC_ERR_OOM &&
+                   LONGCA_ERR_DEVICE == LC_ERR_DEVICE && LONGCA_ERR_INTERNAL == LC_ERR_INTERNAL,
+               "kernel ABI statuses");
+_Static_assert(LONGCA_FP32 == LC_FP32 && LONGCA_BF16 == LC_BF16 && LONGCA_FP16 == LC_FP16, "kernel ABI dtypes");
+_Static_assert(LONGCA_FWD == DIR_FWD && LONGCA_BWD == DIR_BWD, "kernel ABI directions");
+_Static_assert(LONGCA_DEVICE_CPU == DEVICE_CPU && LONGCA_DEVICE_CUDA == DEVICE_CUDA, "kernel ABI devices");
+_Static_assert(LONGCA_MESSAGE_LEN == LC_ERRMSG_LEN, "kernel ABI message length");
 
-/* Context parallelism computes a rank's rows against KV blocks one after another and folds the
- * blocks' results into fp32 running sums (cp.md B1). A kernel with folds_blocks does that in its
- * own epilogues, saving the passes over O and dQ a separate merge would take. Forward: the first
- * block writes (o_acc, lse), a later one merges itself into them, the last one writes o in the
- * dtype (and lse). Backward: dQ adds up in dq_acc (the first block starts it, the last one
- * writes dq in the dtype); this block's dK | dV go to dkv_acc in fp32 ([2][b, Sk, hkv, d]),
- * not to dk, dv. First and last together are a whole call. */
-struct attn_fold {
-    bool first, last;
-    float *o_acc;   /* [b, Sq, hq, d] */
-    float *dq_acc;  /* [b, Sq, hq, d] */
-    float *dkv_acc; /* dK then dV */
-};
-
-struct attn_tensors {
-    const void *q, *k, *v;
-    void *o;
-    float *lse;
-    /* backward */
-    const void *d_o;
-    void *dq, *dk, *dv;
-    const struct attn_fold *fold; /* NULL: o, lse (dq, dk, dv) are this call's own */
-};
-
-struct kernel_ops {
-    const char *name;
-    const char *summary;
-    enum lc_device_kind device;
-    unsigned dtypes;          /* bit (1 << enum lc_dtype) */
-    unsigned directions;      /* DIR_FWD | DIR_BWD */
-    const int *head_dims;     /* 0-terminated list, NULL = any */
-    bool static_masks;        /* the 12 slice patterns */
-    bool block_sparse_masks;  /* the 2 block-map patterns */
-    bool folds_blocks;        /* takes attn_tensors.fold */
-
-    /* Optional finer check ("needs S*S*4 bytes of scores"); NULL = capabilities above suffice. */
-    enum lc_status (*supports)(const struct attn_problem *p, enum run_direction dir, char *why);
-    /* Prepares everything mask- and shape-dependent (tile lists on the device, cuBLAS handles).
-     * workspace_bytes: device memory the caller allocates and passes to forward/backward. */
-    enum lc_status (*plan_create)(const struct attn_problem *p, enum run_direction dir, void **plan,
-                                  size_t *workspace_bytes, char *err);
-    enum lc_status (*forward)(void *plan, const struct attn_tensors *t, void *workspace, char *err);
-    enum lc_status (*backward)(void *plan, const struct attn_tensors *t, void *workspace, char *err);
-    void (*plan_destroy)(void *plan);
-};
-
-#define KERNEL_MAX 32
-void kernel_register(const struct kernel_ops *ops);
-const struct kernel_ops *kernel_find(const char *name);
+#define KERNEL_MAX 64
+/* Registers k, from the plugin file origin (NULL: built in; the string must outlive the registry);
+ * LC_ERR_INVALID with the reason when its table is incomplete or its name taken. */
+enum lc_status kernel_register(const struct longca_kernel *k, const char *origin, char *err);
+const struct longca_kernel *kernel_find(const char *name);
 int kernel_count(void);
-const struct kernel_ops *kernel_at(int index);
+const struct longca_kernel *kernel_at(int index);
+const char *kernel_origin(const struct longca_kernel *k); /* NULL = built in */
+/* The distinct plugin files of the registered kernels, in load order (at most max); their count. */
+int kernel_libraries(const char **out, int max);
+
+/* The one way callers reach a kernel's functions: a failure's message names the kernel
+ * ("kernel cudnn: ..."), a status outside the ABI's reads as LC_ERR_INTERNAL, and a kernel that
+ * fails without saying why is said to. supports is optional (LC_OK when absent). */
+enum lc_status kernel_supports(const struct longca_kernel *k, const struct longca_problem *p, unsigned directions,
+                               char *err);
+enum lc_status kernel_plan(const struct longca_kernel *k, const struct longca_problem *p, unsigned directions,
+                           void **plan, size_t *workspace_bytes, char *err);
+enum lc_status kernel_forward(const struct longca_kernel *k, void *plan, const struct longca_tensors *t,
+                              void *workspace, void *stream, char *err);
+enum lc_status kernel_backward(const struct longca_kernel *k, void *plan, const struct longca_tensors *t,
+                               void *workspace, void *stream, char *err);
+void kernel_destroy(const struct longca_kernel *k, void *plan); /* NULL plan: nothing */
 
 /* Capability check against a spec, without building anything: LC_ERR_UNSUPPORTED + reason. */
-enum lc_status kernel_check_spec(const struct kernel_ops *k, const struct run_spec *spec, char *why);
+enum lc_status kernel_check_spec(const struct longca_kernel *k, const struct run_spec *spec, char *why);
 
 /* The CPU reference every kernel and CP method is checked against (registered by kernels/). */
 #define KERNEL_REFERENCE_NAME "cpu_ref"

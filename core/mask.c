@@ -150,7 +150,7 @@ bool mask_visible(const struct mask *m, int head, int64_t q, int64_t k)
         return mask_block_kept(m, head, block_of(m->qblock_bounds, m->n_qblocks, q),
                                block_of(m->kblock_bounds, m->n_kblocks, k));
     for (int i = 0; i < m->n_slices; i++) {
-        struct mask_rule r = mask_slice_rule(&m->slices[i]);
+        struct longca_rule r = mask_slice_rule(&m->slices[i]);
         if (mask_rule_visible(&r, q, k)) return true;
     }
     return false;
@@ -173,7 +173,7 @@ int64_t mask_area_head(const struct mask *m, int head)
     int64_t area = 0;
     if (!mask_pattern_is_block_sparse(m->pattern)) {
         for (int i = 0; i < m->n_slices; i++) {
-            struct mask_rule r = mask_slice_rule(&m->slices[i]);
+            struct longca_rule r = mask_slice_rule(&m->slices[i]);
             area += mask_rule_area_in(&r, 0, m->seqlen, 0, m->seqlen);
         }
         return area;

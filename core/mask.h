@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/longca_kernel.h"
 #include "status.h"
 
 enum mask_pattern {
@@ -37,6 +38,8 @@ const char *mask_pattern_summary(enum mask_pattern p); /* one line: canonical de
 int mask_pattern_parse(const char *name, enum mask_pattern *out); /* 0 on success */
 bool mask_pattern_is_block_sparse(enum mask_pattern p);
 bool mask_pattern_uses_documents(enum mask_pattern p);
+/* Whether the pattern's mask has the documents form of the kernel ABI (core/mask_documents.c). */
+bool mask_pattern_has_documents(enum mask_pattern p);
 
 /* Which struct mask_params fields a pattern reads (bits), so front ends show only those. */
 enum {
@@ -73,22 +76,19 @@ struct mask_slice {
     enum mask_slice_type type;
 };
 
-/* visible(q, k) iff q_begin <= q < q_end, k_begin <= k < k_end and diag_lo <= k - q <= diag_hi. */
-#define MASK_DIAG_NONE_LO INT32_MIN
-#define MASK_DIAG_NONE_HI INT32_MAX
-struct mask_rule {
-    int32_t q_begin, q_end, k_begin, k_end;
-    int32_t diag_lo, diag_hi;
-};
+/* Rules (struct longca_rule) and views (struct longca_mask) are the kernel ABI's types, so a
+ * kernel reads the runner's rules without a copy. */
+#define MASK_DIAG_NONE_LO LONGCA_DIAG_NONE_LO
+#define MASK_DIAG_NONE_HI LONGCA_DIAG_NONE_HI
 
-struct mask_rule mask_slice_rule(const struct mask_slice *s);
+struct longca_rule mask_slice_rule(const struct mask_slice *s);
 /* Number of visible pairs of a rule inside [qa, qb) x [ka, kb); O(1). */
-int64_t mask_rule_area_in(const struct mask_rule *r, int64_t qa, int64_t qb, int64_t ka, int64_t kb);
+int64_t mask_rule_area_in(const struct longca_rule *r, int64_t qa, int64_t qb, int64_t ka, int64_t kb);
 /* The rule's visible pairs inside [qa, qb) x [ka, kb) as a rule shrunk to the rows and columns
  * that see something, with diagonals the rectangle implies set to NONE; false if none. */
-bool mask_rule_clip(const struct mask_rule *r, int64_t qa, int64_t qb, int64_t ka, int64_t kb,
-                    struct mask_rule *out);
-static inline bool mask_rule_visible(const struct mask_rule *r, int64_t q, int64_t k)
+bool mask_rule_clip(const struct longca_rule *r, int64_t qa, int64_t qb, int64_t ka, int64_t kb,
+                    struct longca_rule *out);
+static inline bool mask_rule_visible(const struct longca_rule *r, int64_t q, int64_t k)
 {
     int64_t d = k - q;
     return q >= r->q_begin && q < r->q_end && k >= r->k_begin && k < r->k_end && d >= r->diag_lo &&
@@ -152,26 +152,23 @@ double mask_density(const struct mask *m);              /* area / (n_heads * S^2
 /* Visible pairs summed over query heads: the FLOP basis (4 * this * d for a forward). */
 double mask_area_for_heads(const struct mask *m, int heads_q, int heads_kv);
 
-/* A mask as rules in some coordinate frame: what kernels consume. Rules of head h are
- * rules[rule_offsets[h] .. rule_offsets[h+1]); static masks have one head. The single-device
- * view of a mask is the whole S x S square; CP methods cut sub-views for their (Q chunk, KV
- * chunk) pairs, translated to local coordinates. */
-struct mask_view {
-    int n_heads;
-    int64_t seqlen_q, seqlen_k;
-    int64_t *rule_offsets; /* n_heads + 1 */
-    struct mask_rule *rules;
-};
-
-enum lc_status mask_view_build(const struct mask *m, struct mask_view *out, char *err);
+/* A mask as rules in some coordinate frame (struct longca_mask): what kernels consume. Rules of
+ * head h are rules[rule_offsets[h] .. rule_offsets[h+1]); static masks have one head. The
+ * single-device view of a mask is the whole S x S square; CP methods cut sub-views for their
+ * (Q chunk, KV chunk) pairs, translated to local coordinates. Views of static masks also carry
+ * the documents form where the rules have one (mask_documents.c); whole views of block-sparse
+ * masks the block map (borrowed from the mask: the view must not outlive it). */
+enum lc_status mask_view_build(const struct mask *m, struct longca_mask *out, char *err);
 /* The view of one head's map only (a one-head view; static masks: head 0), e.g. to draw it. */
-enum lc_status mask_view_build_head(const struct mask *m, int head, struct mask_view *out, char *err);
+enum lc_status mask_view_build_head(const struct mask *m, int head, struct longca_mask *out, char *err);
 /* Rules of src inside [q_begin, q_end) x [k_begin, k_end), shifted to start at (0, 0). */
-enum lc_status mask_view_sub(const struct mask_view *src, int64_t q_begin, int64_t q_end, int64_t k_begin,
-                             int64_t k_end, struct mask_view *out, char *err);
-void mask_view_free(struct mask_view *v);
-int64_t mask_view_area(const struct mask_view *v, int head);
-bool mask_view_visible(const struct mask_view *v, int head, int64_t q, int64_t k);
+enum lc_status mask_view_sub(const struct longca_mask *src, int64_t q_begin, int64_t q_end, int64_t k_begin,
+                             int64_t k_end, struct longca_mask *out, char *err);
+void mask_view_free(struct longca_mask *v);
+/* Fills v's documents form when its rules have one (else leaves n_docs = 0); fails only for memory. */
+enum lc_status mask_view_find_documents(struct longca_mask *v, char *err);
+int64_t mask_view_area(const struct longca_mask *v, int head);
+bool mask_view_visible(const struct longca_mask *v, int head, int64_t q, int64_t k);
 
 /* Per-query-tile key tile lists (CSR), one row per (head, q tile): row = head * n_qtiles + qt.
  * Entries are in ascending key tile order; full[i] says the tile needs no elementwise mask.
@@ -186,11 +183,11 @@ struct mask_tiles {
     int32_t *k_tile;       /* n_entries */
     uint8_t *full;         /* n_entries */
     int64_t *rule_offsets; /* n_entries + 1 (empty ranges for full tiles) */
-    struct mask_rule *rules;
+    struct longca_rule *rules;
     int64_t n_entries, n_full, n_partial, n_rules;
 };
 
-enum lc_status mask_tiles_build(const struct mask_view *v, int tile_q, int tile_k, struct mask_tiles *out,
+enum lc_status mask_tiles_build(const struct longca_mask *v, int tile_q, int tile_k, struct mask_tiles *out,
                                 char *err);
 void mask_tiles_free(struct mask_tiles *t);
 

@@ -11,7 +11,7 @@ static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t cell_start(int64_t c, int64_t n, int64_t S) { return c * S / n; }
 static int cell_of(int64_t x, int64_t n, int64_t S) { return (int)(((x + 1) * n - 1) / S); }
 
-enum lc_status mask_picture(const struct mask_view *v, int head, int rows, int cols, float *coverage, char *err)
+enum lc_status mask_picture(const struct longca_mask *v, int head, int rows, int cols, float *coverage, char *err)
 {
     int64_t sq = v->seqlen_q, sk = v->seqlen_k;
     if (rows < 1 || cols < 1) return lc_fail(err, LC_ERR_INVALID, "a picture of %d x %d cells", rows, cols);
@@ -22,11 +22,11 @@ enum lc_status mask_picture(const struct mask_view *v, int head, int rows, int c
     if (!count) return lc_fail(err, LC_ERR_OOM, "out of host memory for a %d x %d picture", rows, cols);
     if (sq > 0 && sk > 0) {
         for (int64_t i = v->rule_offsets[head]; i < v->rule_offsets[head + 1]; i++) {
-            const struct mask_rule *r = &v->rules[i];
+            const struct longca_rule *r = &v->rules[i];
             if (r->q_begin >= r->q_end || r->k_begin >= r->k_end) continue;
             for (int rc = cell_of(r->q_begin, rows, sq); rc <= cell_of(r->q_end - 1, rows, sq); rc++) {
                 int64_t qa = cell_start(rc, rows, sq), qb = cell_start(rc + 1, rows, sq);
-                struct mask_rule band; /* the rule within this row of cells: which columns it reaches */
+                struct longca_rule band; /* the rule within this row of cells: which columns it reaches */
                 if (!mask_rule_clip(r, qa, qb, 0, sk, &band)) continue;
                 for (int cc = cell_of(band.k_begin, cols, sk); cc <= cell_of(band.k_end - 1, cols, sk); cc++)
                     count[(size_t)rc * cols + cc] +=

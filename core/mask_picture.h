@@ -12,7 +12,7 @@
 /* coverage[r * cols + c]: 1 exactly when every pair of the cell is visible, 0 when none is,
  * strictly between otherwise. Cell r spans rows [r*S_q/rows, (r+1)*S_q/rows); pass rows <= S_q
  * and cols <= S_k (an empty cell reads 0). Work grows with the cells the rules touch. */
-enum lc_status mask_picture(const struct mask_view *v, int head, int rows, int cols, float *coverage, char *err);
+enum lc_status mask_picture(const struct longca_mask *v, int head, int rows, int cols, float *coverage, char *err);
 
 /* 0 = nothing visible, 4 = everything, 1..3 = up to a third, two thirds, more. */
 int mask_picture_shade(float coverage);

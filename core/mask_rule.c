@@ -15,9 +15,9 @@ const char *mask_slice_type_name(enum mask_slice_type t)
     return "?";
 }
 
-struct mask_rule mask_slice_rule(const struct mask_slice *s)
+struct longca_rule mask_slice_rule(const struct mask_slice *s)
 {
-    struct mask_rule r = {(int32_t)s->q_begin, (int32_t)s->q_end, (int32_t)s->k_begin, (int32_t)s->k_end,
+    struct longca_rule r = {(int32_t)s->q_begin, (int32_t)s->q_end, (int32_t)s->k_begin, (int32_t)s->k_end,
                           MASK_DIAG_NONE_LO, MASK_DIAG_NONE_HI};
     /* CAUSAL, bottom-right: row i of h sees j <= i + (w - h), i.e. k - q <= k_end - q_end. */
     if (s->type == SLICE_CAUSAL || s->type == SLICE_BICAUSAL) r.diag_hi = (int32_t)(s->k_end - s->q_end);
@@ -32,7 +32,7 @@ struct clipped {
     int64_t a, b, c, d, lo, hi;
 };
 
-static bool clip(const struct mask_rule *r, int64_t qa, int64_t qb, int64_t ka, int64_t kb, struct clipped *o)
+static bool clip(const struct longca_rule *r, int64_t qa, int64_t qb, int64_t ka, int64_t kb, struct clipped *o)
 {
     o->a = max64(qa, r->q_begin);
     o->b = min64(qb, r->q_end);
@@ -60,15 +60,15 @@ static int64_t count_below(const struct clipped *o, int64_t x)
     return ramp_sum(t1, w) - ramp_sum(t0 - 1, w);
 }
 
-int64_t mask_rule_area_in(const struct mask_rule *r, int64_t qa, int64_t qb, int64_t ka, int64_t kb)
+int64_t mask_rule_area_in(const struct longca_rule *r, int64_t qa, int64_t qb, int64_t ka, int64_t kb)
 {
     struct clipped o;
     if (!clip(r, qa, qb, ka, kb, &o)) return 0;
     return count_below(&o, o.hi) - count_below(&o, o.lo - 1);
 }
 
-bool mask_rule_clip(const struct mask_rule *r, int64_t qa, int64_t qb, int64_t ka, int64_t kb,
-                    struct mask_rule *out)
+bool mask_rule_clip(const struct longca_rule *r, int64_t qa, int64_t qb, int64_t ka, int64_t kb,
+                    struct longca_rule *out)
 {
     struct clipped o;
     if (!clip(r, qa, qb, ka, kb, &o)) return false;

@@ -80,7 +80,7 @@ static int cmp_rule_key(const void *a, const void *b)
 }
 
 /* The rules of one head in order of q_begin (as indices into rules). */
-static int64_t *rules_by_qbegin(const struct mask_view *v, int head, int64_t *n)
+static int64_t *rules_by_qbegin(const struct longca_mask *v, int head, int64_t *n)
 {
     int64_t first = v->rule_offsets[head];
     *n = v->rule_offsets[head + 1] - first;
@@ -105,15 +105,15 @@ static int64_t *rules_by_qbegin(const struct mask_view *v, int head, int64_t *n)
 }
 
 /* One query tile of one head: the key tiles touched by the active rules, as entries. */
-static int emit_qtile(struct builder *b, const struct mask_view *v, int64_t qa, int64_t qb)
+static int emit_qtile(struct builder *b, const struct longca_mask *v, int64_t qa, int64_t qb)
 {
     struct mask_tiles *t = b->t;
     const int64_t tk = t->tile_k, sk = t->seqlen_k;
     b->n_ranges = 0;
     b->n_touched = 0;
     for (int64_t i = 0; i < b->n_active; i++) {
-        const struct mask_rule *r = &v->rules[b->active[i]];
-        struct mask_rule c;
+        const struct longca_rule *r = &v->rules[b->active[i]];
+        struct longca_rule c;
         if (!mask_rule_clip(r, qa, qb, 0, sk, &c)) continue;
         if (grow((void **)&b->ranges, &b->cap_ranges, b->n_ranges + 1, sizeof *b->ranges)) return -1;
         struct range rg = {b->active[i], (int32_t)(c.k_begin / tk), (int32_t)((c.k_end - 1) / tk)};
@@ -156,7 +156,7 @@ static int emit_qtile(struct builder *b, const struct mask_view *v, int64_t qa, 
             const struct range *rg = &b->ranges[i];
             for (int32_t kt = rg->kt_lo; kt <= rg->kt_hi; kt++) {
                 if (!b->n_rules[kt] || t->full[b->entry_of[kt]]) continue;
-                struct mask_rule c;
+                struct longca_rule c;
                 if (mask_rule_clip(&v->rules[rg->rule], qa, qb, kt * tk, min64(kt * tk + tk, sk), &c))
                     t->rules[b->fill[kt]++] = c;
             }
@@ -170,7 +170,7 @@ static int emit_qtile(struct builder *b, const struct mask_view *v, int64_t qa, 
     return 0;
 }
 
-static int build_head(struct builder *b, const struct mask_view *v, int head)
+static int build_head(struct builder *b, const struct longca_mask *v, int head)
 {
     struct mask_tiles *t = b->t;
     int64_t n;
@@ -204,7 +204,7 @@ static int build_head(struct builder *b, const struct mask_view *v, int head)
     return 0;
 }
 
-enum lc_status mask_tiles_build(const struct mask_view *v, int tile_q, int tile_k, struct mask_tiles *out,
+enum lc_status mask_tiles_build(const struct longca_mask *v, int tile_q, int tile_k, struct mask_tiles *out,
                                 char *err)
 {
     memset(out, 0, sizeof *out);

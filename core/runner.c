@@ -88,10 +88,10 @@ struct run_buffers {
 struct run_context {
     const struct runner_env *env;
     const struct run_spec *spec;
-    const struct kernel_ops *kernel;
+    const struct longca_kernel *kernel;
     struct mask mask;
-    struct mask_view view;
-    struct attn_problem problem;
+    struct longca_mask view;
+    struct longca_problem problem;
     void *plan;
     size_t workspace_bytes;
     struct host_tensor q, k, v, d_o;
@@ -161,9 +161,9 @@ static enum lc_status upload_inputs(struct run_context *c, char *err)
     return d->sync(err);
 }
 
-static struct attn_tensors device_tensors(const struct run_context *c)
+static struct longca_tensors device_tensors(const struct run_context *c)
 {
-    struct attn_tensors t = {.q = c->dev.q, .k = c->dev.k, .v = c->dev.v, .o = c->dev.o, .lse = c->dev.lse,
+    struct longca_tensors t = {.q = c->dev.q, .k = c->dev.k, .v = c->dev.v, .o = c->dev.o, .lse = c->dev.lse,
                              .d_o = c->dev.d_o, .dq = c->dev.dq, .dk = c->dev.dk, .dv = c->dev.dv};
     return t;
 }
@@ -171,18 +171,18 @@ static struct attn_tensors device_tensors(const struct run_context *c)
 /* One iteration of the run's direction; on the CPU the host clock stamps its intervals. */
 static enum lc_status run_once(struct run_context *c, enum run_direction dir, char *err)
 {
-    struct attn_tensors t = device_tensors(c);
+    struct longca_tensors t = device_tensors(c);
     bool stamp = c->env->device->kind == DEVICE_CPU && !c->env->recorder; /* GPUs: CUPTI's records */
     enum lc_status st = LC_OK;
     if (dir & DIR_FWD) {
         int64_t t0 = lc_now_ns();
-        st = c->kernel->forward(c->plan, &t, c->dev.workspace, err);
+        st = kernel_forward(c->kernel, c->plan, &t, c->dev.workspace, c->env->device->stream(), err);
         if (stamp) timeline_add(c->env->timeline, IV_COMPUTE, "attn_fwd", t0, lc_now_ns(), 0);
         if (st) return st;
     }
     if (dir & DIR_BWD) {
         int64_t t0 = lc_now_ns();
-        st = c->kernel->backward(c->plan, &t, c->dev.workspace, err);
+        st = kernel_backward(c->kernel, c->plan, &t, c->dev.workspace, c->env->device->stream(), err);
         if (stamp) timeline_add(c->env->timeline, IV_COMPUTE, "attn_bwd", t0, lc_now_ns(), 0);
     }
     return st;
@@ -324,10 +324,10 @@ static enum lc_status download_f32(const struct run_context *c, const void *dev,
 /* Runs cpu_ref on the same (rounded) inputs and compares every output of the run's direction. */
 static enum lc_status check_against_reference(struct run_context *c, struct run_result *res, char *err)
 {
-    const struct kernel_ops *ref = kernel_find(KERNEL_REFERENCE_NAME);
+    const struct longca_kernel *ref = kernel_find(KERNEL_REFERENCE_NAME);
     if (!ref) return lc_fail(err, LC_ERR_INTERNAL, "the reference kernel is not registered");
     bool bwd = c->spec->direction & DIR_BWD;
-    struct attn_problem p = c->problem;
+    struct longca_problem p = c->problem;
     p.dtype = LC_FP32;
     float *o = malloc(c->nq * 4), *lse = malloc(c->nlse * 4), *dq = NULL, *dk = NULL, *dv = NULL;
     float *got = malloc((c->nq > c->nk ? c->nq : c->nk) * 4), *got_lse = malloc(c->nlse * 4);
@@ -338,12 +338,12 @@ static enum lc_status check_against_reference(struct run_context *c, struct run_
     enum lc_status st = LC_OK;
     if (!o || !lse || !got || !got_lse || (bwd && (!dq || !dk || !dv)))
         st = lc_fail(err, LC_ERR_OOM, "no host memory for the reference");
-    if (!st) st = ref->plan_create(&p, c->spec->direction, &plan, &ws_bytes, err);
+    if (!st) st = kernel_plan(ref, &p, c->spec->direction, &plan, &ws_bytes, err);
     if (!st && ws_bytes && !(ws = malloc(ws_bytes))) st = lc_fail(err, LC_ERR_OOM, "no host memory for the reference");
-    struct attn_tensors t = {.q = c->q.f32, .k = c->k.f32, .v = c->v.f32, .o = o, .lse = lse,
+    struct longca_tensors t = {.q = c->q.f32, .k = c->k.f32, .v = c->v.f32, .o = o, .lse = lse,
                              .d_o = c->d_o.f32, .dq = dq, .dk = dk, .dv = dv};
-    if (!st) st = ref->forward(plan, &t, ws, err);
-    if (!st && bwd) st = ref->backward(plan, &t, ws, err);
+    if (!st) st = kernel_forward(ref, plan, &t, ws, NULL, err);
+    if (!st && bwd) st = kernel_backward(ref, plan, &t, ws, NULL, err);
     bool pass = true;
     if (!st) st = download_f32(c, c->dev.o, c->nq, true, got, err);
     if (!st) pass &= runner_compare(got, o, c->nq, c->spec->dtype, res);
@@ -358,7 +358,7 @@ static enum lc_status check_against_reference(struct run_context *c, struct run_
             if (!st) pass &= runner_compare(got, refs[i], counts[i], c->spec->dtype, res);
         }
     }
-    if (plan) ref->plan_destroy(plan);
+    if (plan) kernel_destroy(ref, plan);
     free(ws), free(o), free(lse), free(dq), free(dk), free(dv), free(got), free(got_lse);
     res->check_ran = !st;
     res->check_pass = !st && pass;
@@ -374,7 +374,7 @@ static enum lc_status execute_single(struct run_context *c, int run_id, struct r
     c->kernel = kernel_find(s->kernel);
     if (!c->kernel) return lc_fail(err, LC_ERR_INVALID, "unknown kernel '%s'", s->kernel);
     if ((st = kernel_check_spec(c->kernel, s, err))) return st;
-    if (c->kernel->device != d->kind)
+    if (c->kernel->device != (int)d->kind)
         return lc_fail(err, LC_ERR_UNSUPPORTED, "kernel %s needs a %s device; rank %d runs on %s", s->kernel,
                        c->kernel->device == DEVICE_CUDA ? "CUDA" : "CPU", c->env->rank, d->name);
     if ((st = mask_build(s->mask, &s->mask_params, s->seqlen, s->heads_kv, &c->mask, err))) return st;
@@ -382,13 +382,13 @@ static enum lc_status execute_single(struct run_context *c, int run_id, struct r
     res->area = mask_area_for_heads(&c->mask, s->heads_q, s->heads_kv) / s->heads_q;
     res->density = mask_density(&c->mask);
     res->flops = run_flops(s, &c->mask);
-    c->problem = (struct attn_problem){.batch = s->batch, .heads_q = s->heads_q, .heads_kv = s->heads_kv,
+    c->problem = (struct longca_problem){.batch = s->batch, .heads_q = s->heads_q, .heads_kv = s->heads_kv,
                                        .head_dim = s->head_dim, .seqlen_q = s->seqlen, .seqlen_k = s->seqlen,
                                        .dtype = s->dtype, .softmax_scale = 1.0f / sqrtf((float)s->head_dim),
                                        .mask = &c->view, .deterministic = s->deterministic};
-    if (c->kernel->supports && (st = c->kernel->supports(&c->problem, s->direction, err))) return st;
+    if ((st = kernel_supports(c->kernel, &c->problem, s->direction, err))) return st;
     d->reset_peak();
-    if ((st = c->kernel->plan_create(&c->problem, s->direction, &c->plan, &c->workspace_bytes, err))) return st;
+    if ((st = kernel_plan(c->kernel, &c->problem, s->direction, &c->plan, &c->workspace_bytes, err))) return st;
     c->nq = (size_t)s->batch * (size_t)s->seqlen * (size_t)s->heads_q * (size_t)s->head_dim;
     c->nk = (size_t)s->batch * (size_t)s->seqlen * (size_t)s->heads_kv * (size_t)s->head_dim;
     c->nlse = (size_t)s->batch * (size_t)s->heads_q * (size_t)s->seqlen;
@@ -417,7 +417,7 @@ static enum lc_status execute_single(struct run_context *c, int run_id, struct r
 static void context_free(struct run_context *c)
 {
     device_free_all(c);
-    if (c->plan) c->kernel->plan_destroy(c->plan);
+    if (c->plan) kernel_destroy(c->kernel, c->plan);
     host_tensor_free(&c->q), host_tensor_free(&c->k), host_tensor_free(&c->v), host_tensor_free(&c->d_o);
     mask_view_free(&c->view);
     mask_free(&c->mask);

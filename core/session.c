@@ -16,6 +16,7 @@
 
 #include "capture.h"
 #include "device.h"
+#include "kernel.h"
 #include "protocol.h"
 #include "services.h"
 
@@ -437,7 +438,11 @@ static enum lc_status spawn_workers(const struct session_options *opt, int n, MP
         if (len <= 0) return lc_fail(err, LC_ERR_COMM, "cannot find this program's path to spawn workers from");
         exe[len] = '\0';
     }
-    char *args[] = {"worker", NULL};
+    /* Spawned workers load the kernel libraries this process loaded. */
+    const char *libs[KERNEL_MAX];
+    char *args[2 + 2 * KERNEL_MAX] = {"worker"};
+    int n_libs = kernel_libraries(libs, KERNEL_MAX), n_args = 1;
+    for (int i = 0; i < n_libs; i++) args[n_args++] = "--kernel-lib", args[n_args++] = (char *)libs[i];
     int *codes = calloc((size_t)n, sizeof *codes);
     if (!codes) return lc_fail(err, LC_ERR_OOM, "out of memory");
     MPI_Comm inter;

@@ -69,7 +69,7 @@ static bool has_cp(const struct run_spec *spec) { return strcmp(spec->cp_method,
 
 enum lc_status run_spec_validate(const struct run_spec *spec, char *err)
 {
-    const struct kernel_ops *k = kernel_find(spec->kernel);
+    const struct longca_kernel *k = kernel_find(spec->kernel);
     if (!k) {
         char known[160] = "";
         size_t used = 0;

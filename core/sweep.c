@@ -223,7 +223,7 @@ static void expand_one(const struct sweep_axes *axes, const int *sizes, long ind
         index /= sizes[axis];
     }
     const char *kname = axes->n_kernels ? axes->kernels[at[0]] : "cpu";
-    const struct kernel_ops *k = kernel_find(kname);
+    const struct longca_kernel *k = kernel_find(kname);
     run_spec_defaults(s, k && k->device == DEVICE_CUDA);
     snprintf(s->kernel, sizeof s->kernel, "%s", kname);
     s->mask = AXIS(axes->n_masks, axes->masks, at[1], s->mask);

@@ -178,7 +178,7 @@ static void open_devices(struct worker *w, struct ev_hello *hello)
 /* The device a run's kernel needs; the runner explains a mismatch (a GPU kernel here on a CPU). */
 static const struct device_ops *device_for_run(struct worker *w, const struct run_spec *spec)
 {
-    const struct kernel_ops *k = kernel_find(spec->kernel);
+    const struct longca_kernel *k = kernel_find(spec->kernel);
     if (k && k->device == DEVICE_CUDA && w->gpu) return w->gpu;
     if (!w->cpu_open) {
         char describe[96], err[LC_ERRMSG_LEN];

@@ -33,10 +33,10 @@ enum lc_status cp_fold_prepare(struct cp_run *run, struct cp_fold_scratch *s, in
 }
 
 /* The forward's array passes: the block's (O, LSE) from scratch into (o_acc, lse), O out at the last. */
-static enum lc_status fold_output(const struct cp_run *run, const struct attn_tensors *t,
+static enum lc_status fold_output(const struct cp_run *run, const struct longca_tensors *t,
                                   const struct cp_fold_scratch *s, const struct fold_sizes *z, char *err)
 {
-    const struct attn_fold *f = t->fold;
+    const struct longca_fold *f = t->fold;
     const struct cp_array_ops *a = run->arr;
     const enum lc_dtype dt = run->spec->dtype;
     enum lc_status st;
@@ -49,10 +49,10 @@ static enum lc_status fold_output(const struct cp_run *run, const struct attn_te
 }
 
 /* The backward's: dQ added up in fp32 (out at the last), the block's dK | dV converted to fp32. */
-static enum lc_status fold_grads(const struct cp_run *run, const struct attn_tensors *t,
+static enum lc_status fold_grads(const struct cp_run *run, const struct longca_tensors *t,
                                  const struct cp_fold_scratch *s, const struct fold_sizes *z, char *err)
 {
-    const struct attn_fold *f = t->fold;
+    const struct longca_fold *f = t->fold;
     const struct cp_array_ops *a = run->arr;
     const enum lc_dtype dt = run->spec->dtype;
     enum lc_status st = a->copy2d(f->dq_acc, LC_FP32, z->q, s->dq_part, dt, z->q, z->q, 1, !f->first, err);
@@ -61,13 +61,13 @@ static enum lc_status fold_grads(const struct cp_run *run, const struct attn_ten
     return st;
 }
 
-enum lc_status cp_fold_attention(struct cp_run *run, void *plan, bool backward, const struct attn_tensors *t,
+enum lc_status cp_fold_attention(struct cp_run *run, void *plan, bool backward, const struct longca_tensors *t,
                                  const struct cp_fold_scratch *s, int step, char *err)
 {
     if (run->kernel->folds_blocks) return cp_run_attention(run, plan, backward, t, step, err);
     const struct fold_sizes z = sizes_of(run, s);
     /* The block's own outputs go to scratch; the running ones are the fold's. */
-    struct attn_tensors part = *t;
+    struct longca_tensors part = *t;
     part.fold = NULL;
     if (backward) {
         part.dq = s->dq_part;

@@ -1,5 +1,5 @@
 /* One KV block's attention for a rank's rows, folded into the running fp32 results of the blocks
- * before it (core/kernel.h, struct attn_fold): by the kernel in its own epilogues where it can
+ * before it (core/kernel.h, struct longca_fold): by the kernel in its own epilogues where it can
  * (flash, flash_mma), otherwise the kernel writes the block's own outputs into scratch and array
  * passes (cp/array.h) fold them in, the same arithmetic one pass later. */
 #ifndef LC_CP_FOLD_H
@@ -18,7 +18,7 @@ struct cp_fold_scratch {
 enum lc_status cp_fold_prepare(struct cp_run *run, struct cp_fold_scratch *s, int64_t q_rows, int64_t kv_rows,
                                int heads_q, int heads_kv, char *err);
 /* t->fold set; t->q, k, v (and o, lse, d_o for the backward) as for a whole call. */
-enum lc_status cp_fold_attention(struct cp_run *run, void *plan, bool backward, const struct attn_tensors *t,
+enum lc_status cp_fold_attention(struct cp_run *run, void *plan, bool backward, const struct longca_tensors *t,
                                  const struct cp_fold_scratch *s, int step, char *err);
 
 #endif

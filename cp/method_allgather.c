@@ -15,7 +15,7 @@
 struct allgather {
     struct cp_layout *layouts; /* every rank's rows */
     struct cp_layout gathered; /* the rows of the gathered K and V, rank after rank */
-    struct mask_view view;
+    struct longca_mask view;
     void *plan;
     struct cp_comm *comm;
     char *kv;         /* [K | V], each [b, P * N, Hkv, d]: batch b's rows rank after rank */
@@ -64,7 +64,7 @@ static void allgather_release(struct cp_run *run)
 {
     struct allgather *g = run->state;
     if (!g) return;
-    if (g->plan) run->kernel->plan_destroy(g->plan);
+    if (g->plan) kernel_destroy(run->kernel, g->plan);
     mask_view_free(&g->view);
     cp_layout_free(&g->gathered);
     for (int r = 0; g->layouts && r < run->size; r++) cp_layout_free(&g->layouts[r]);
@@ -93,7 +93,7 @@ static enum lc_status allgather_forward(struct cp_run *run, char *err)
     struct allgather *g = run->state;
     enum lc_status st = gather_kv(run, g, err);
     if (st) return st;
-    struct attn_tensors t = {.q = run->shard.q, .k = g->kv, .v = g->kv + rank_k(run) * run->size * run->esize,
+    struct longca_tensors t = {.q = run->shard.q, .k = g->kv, .v = g->kv + rank_k(run) * run->size * run->esize,
                              .o = run->shard.o, .lse = run->shard.lse};
     return cp_run_attention(run, g->plan, false, &t, 0, err);
 }
@@ -107,8 +107,8 @@ static enum lc_status allgather_backward(struct cp_run *run, char *err)
     if (st) return st;
     struct cp_shard *sh = &run->shard;
     /* One block, first and last: dQ straight out, dK | dV in fp32 over the gathered rows. */
-    const struct attn_fold f = {.first = true, .last = true, .dq_acc = g->dq_acc, .dkv_acc = g->grad};
-    struct attn_tensors t = {.q = sh->q, .k = g->kv, .v = g->kv + all_k * run->esize, .o = sh->o, .lse = sh->lse,
+    const struct longca_fold f = {.first = true, .last = true, .dq_acc = g->dq_acc, .dkv_acc = g->grad};
+    struct longca_tensors t = {.q = sh->q, .k = g->kv, .v = g->kv + all_k * run->esize, .o = sh->o, .lse = sh->lse,
                              .d_o = sh->d_o, .dq = sh->dq, .fold = &f};
     if ((st = cp_fold_attention(run, g->plan, true, &t, &g->scratch, 0, err))) return st;
     uint64_t ticket = 0;

@@ -107,7 +107,7 @@ enum lc_status cp_ring_plan(struct cp_run *run, struct cp_ring *r, const struct 
 void cp_ring_release(struct cp_run *run, struct cp_ring *r)
 {
     for (int s = 0; r->plans && s < r->steps; s++)
-        if (r->plans[s]) run->kernel->plan_destroy(r->plans[s]);
+        if (r->plans[s]) kernel_destroy(run->kernel, r->plans[s]);
     for (int s = 0; r->views && s < r->steps; s++) mask_view_free(&r->views[s]);
     free(r->plans);
     free(r->views);
@@ -144,9 +144,9 @@ static enum lc_status kv_advance(struct cp_comm *c, int i, int n, uint64_t ticke
 }
 
 /* The fold of step `step` into the running results. */
-static struct attn_fold fold_at(const struct cp_ring *r, int step, float *dkv_acc)
+static struct longca_fold fold_at(const struct cp_ring *r, int step, float *dkv_acc)
 {
-    return (struct attn_fold){.first = step == r->first, .last = step == r->last, .o_acc = r->o_acc,
+    return (struct longca_fold){.first = step == r->first, .last = step == r->last, .o_acc = r->o_acc,
                               .dq_acc = r->dq_acc, .dkv_acc = dkv_acc};
 }
 
@@ -156,7 +156,7 @@ enum lc_status cp_ring_forward(struct cp_run *run, struct cp_ring *r, const void
     const size_t e = run->esize, half = k_elems(run, r) * e, kv_bytes = 2 * half, qn = q_elems(run, r);
     const struct cp_array_ops *a = run->arr;
     if (r->steps == 1) {
-        struct attn_tensors t = {.q = q, .k = kv, .v = (const char *)kv + half, .o = o, .lse = lse};
+        struct longca_tensors t = {.q = q, .k = kv, .v = (const char *)kv + half, .o = o, .lse = lse};
         return cp_run_attention(run, r->plans[0], false, &t, 0, err);
     }
     const int w = r->cfg.window, nw = windows(r);
@@ -176,8 +176,8 @@ enum lc_status cp_ring_forward(struct cp_run *run, struct cp_ring *r, const void
             uint64_t t_in = 0;
             if ((st = kv_post(r->kv_inner, step, ii, w, cur, r->kv_in, kv_bytes, &t_in, err))) return st;
             if (r->plans[step]) {
-                const struct attn_fold f = fold_at(r, step, NULL);
-                struct attn_tensors t = {.q = q, .k = cur, .v = (const char *)cur + half, .o = o, .lse = lse, .fold = &f};
+                const struct longca_fold f = fold_at(r, step, NULL);
+                struct longca_tensors t = {.q = q, .k = cur, .v = (const char *)cur + half, .o = o, .lse = lse, .fold = &f};
                 if ((st = cp_fold_attention(run, r->plans[step], false, &t, &r->scratch, step, err))) return st;
             }
             if ((st = kv_advance(r->kv_inner, ii, w, t_in, r->kv_in, &cur, err))) return st;
@@ -195,7 +195,7 @@ enum lc_status cp_ring_backward(struct cp_run *run, struct cp_ring *r, const voi
     const size_t e = run->esize, half = k_elems(run, r) * e, kv_bytes = 2 * half, kvn = 2 * k_elems(run, r);
     const size_t qn = q_elems(run, r);
     if (r->steps == 1) {
-        struct attn_tensors t = {.q = q, .k = kv, .v = (const char *)kv + half, .o = (void *)o, .lse = (float *)lse,
+        struct longca_tensors t = {.q = q, .k = kv, .v = (const char *)kv + half, .o = (void *)o, .lse = (float *)lse,
                                  .d_o = d_o, .dq = dq, .dk = dkv, .dv = (char *)dkv + half};
         return cp_run_attention(run, r->plans[0], true, &t, 0, err);
     }
@@ -218,8 +218,8 @@ enum lc_status cp_ring_backward(struct cp_run *run, struct cp_ring *r, const voi
             if ((st = kv_post(r->kv_inner, step, ii, w, cur, r->kv_in, kv_bytes, &t_in, err))) return st;
             sum = r->in_send[w > 1 ? step & 1 : 0];
             if (r->plans[step]) {
-                const struct attn_fold f = fold_at(r, step, sum);
-                struct attn_tensors t = {.q = q, .k = cur, .v = (const char *)cur + half, .o = (void *)o,
+                const struct longca_fold f = fold_at(r, step, sum);
+                struct longca_tensors t = {.q = q, .k = cur, .v = (const char *)cur + half, .o = (void *)o,
                                          .lse = (float *)lse, .d_o = d_o, .dq = dq, .fold = &f};
                 if ((st = cp_fold_attention(run, r->plans[step], true, &t, &r->scratch, step, err))) return st;
             }

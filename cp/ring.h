@@ -26,7 +26,7 @@ struct cp_ring {
     struct cp_ring_config cfg;
     int64_t rows;       /* every member's */
     int steps;          /* = size: one per KV block */
-    struct mask_view *views; /* per step: this rank's rows against the block's */
+    struct longca_mask *views; /* per step: this rank's rows against the block's */
     void **plans;            /* per step; NULL when the block has no visible pair */
     int first, last;         /* the first and last steps with a plan; -1 when none has one */
     double work;             /* visible pairs x heads_q x batch over all steps */

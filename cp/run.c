@@ -32,17 +32,17 @@ enum lc_status cp_run_split(struct cp_run *run, int color, int key, const char *
     return LC_OK;
 }
 
-enum lc_status cp_run_plan_kernel(struct cp_run *run, int heads_q, int heads_kv, const struct mask_view *view,
+enum lc_status cp_run_plan_kernel(struct cp_run *run, int heads_q, int heads_kv, const struct longca_mask *view,
                                   void **plan, char *err)
 {
     const struct run_spec *s = run->spec;
-    struct attn_problem p = {.batch = s->batch, .heads_q = heads_q, .heads_kv = heads_kv, .head_dim = s->head_dim,
+    struct longca_problem p = {.batch = s->batch, .heads_q = heads_q, .heads_kv = heads_kv, .head_dim = s->head_dim,
                              .seqlen_q = view->seqlen_q, .seqlen_k = view->seqlen_k, .dtype = s->dtype,
                              .softmax_scale = run->softmax_scale, .mask = view, .deterministic = s->deterministic};
     enum lc_status st;
-    if (run->kernel->supports && (st = run->kernel->supports(&p, run->plan_dir, err))) return st;
+    if ((st = kernel_supports(run->kernel, &p, run->plan_dir, err))) return st;
     size_t ws = 0;
-    if ((st = run->kernel->plan_create(&p, run->plan_dir, plan, &ws, err))) return st;
+    if ((st = kernel_plan(run->kernel, &p, run->plan_dir, plan, &ws, err))) return st;
     if (ws > run->workspace_bytes) run->workspace_bytes = ws;
     return LC_OK;
 }
@@ -56,14 +56,14 @@ void cp_run_stamp(struct cp_run *run, const char *name, int64_t t0, int step)
     tl->cp_step = -1;
 }
 
-enum lc_status cp_run_attention(struct cp_run *run, void *plan, bool backward, const struct attn_tensors *t, int step,
+enum lc_status cp_run_attention(struct cp_run *run, void *plan, bool backward, const struct longca_tensors *t, int step,
                                 char *err)
 {
     int iter = run->env->timeline->iter;
     runner_recorder_mark(run->env, run->run_id, iter, step); /* CUPTI tags and NVTX range of this step */
     int64_t t0 = lc_now_ns();
-    enum lc_status st = backward ? run->kernel->backward(plan, t, run->workspace, err)
-                                 : run->kernel->forward(plan, t, run->workspace, err);
+    enum lc_status st = backward ? kernel_backward(run->kernel, plan, t, run->workspace, run->dev->stream(), err)
+                                 : kernel_forward(run->kernel, plan, t, run->workspace, run->dev->stream(), err);
     cp_run_stamp(run, backward ? "attn_bwd" : "attn_fwd", t0, step);
     runner_recorder_mark(run->env, run->run_id, iter, -1);
     return st;
@@ -106,7 +106,7 @@ static enum lc_status setup_problem(struct cp_run *run, char *err)
     run->kernel = kernel_find(s->kernel);
     if (!run->kernel) return lc_fail(err, LC_ERR_INVALID, "unknown kernel '%s'", s->kernel);
     if ((st = kernel_check_spec(run->kernel, s, err))) return st;
-    if (run->kernel->device != run->dev->kind)
+    if (run->kernel->device != (int)run->dev->kind)
         return lc_fail(err, LC_ERR_UNSUPPORTED, "kernel %s needs a %s device; rank %d runs on %s", s->kernel,
                        run->kernel->device == DEVICE_CUDA ? "CUDA" : "CPU", run->env->rank, run->dev->name);
     if ((st = cp_array_ops_for(run->dev, &run->arr, err))) return st;
@@ -438,7 +438,7 @@ static enum lc_status reference_check(struct cp_run *run, struct run_inputs *in,
 {
     const struct run_spec *s = run->spec;
     const bool bwd = s->direction & DIR_BWD;
-    const struct kernel_ops *ref = kernel_find(KERNEL_REFERENCE_NAME);
+    const struct longca_kernel *ref = kernel_find(KERNEL_REFERENCE_NAME);
     if (!ref) return lc_fail(err, LC_ERR_INTERNAL, "the reference kernel is not registered");
     const size_t nq = (size_t)s->batch * (size_t)s->seqlen * cp_row_elems(run, s->heads_q);
     const size_t nk = (size_t)s->batch * (size_t)s->seqlen * cp_row_elems(run, s->heads_kv);
@@ -455,15 +455,15 @@ static enum lc_status reference_check(struct cp_run *run, struct run_inputs *in,
         st = lc_fail(err, LC_ERR_OOM, "no host memory for the reference");
     void *plan = NULL, *ws = NULL;
     size_t ws_bytes = 0;
-    struct attn_problem p = {.batch = s->batch, .heads_q = s->heads_q, .heads_kv = s->heads_kv, .head_dim = s->head_dim,
+    struct longca_problem p = {.batch = s->batch, .heads_q = s->heads_q, .heads_kv = s->heads_kv, .head_dim = s->head_dim,
                              .seqlen_q = s->seqlen, .seqlen_k = s->seqlen, .dtype = LC_FP32,
                              .softmax_scale = run->softmax_scale, .mask = &run->view, .deterministic = true};
-    if (!st) st = ref->plan_create(&p, s->direction, &plan, &ws_bytes, err);
+    if (!st) st = kernel_plan(ref, &p, s->direction, &plan, &ws_bytes, err);
     if (!st && ws_bytes && !(ws = malloc(ws_bytes))) st = lc_fail(err, LC_ERR_OOM, "no host memory for the reference");
-    struct attn_tensors t = {.q = in->q.f32, .k = in->k.f32, .v = in->v.f32, .o = want.o, .lse = want.lse,
+    struct longca_tensors t = {.q = in->q.f32, .k = in->k.f32, .v = in->v.f32, .o = want.o, .lse = want.lse,
                              .d_o = in->d_o.f32, .dq = want.dq, .dk = want.dk, .dv = want.dv};
-    if (!st) st = ref->forward(plan, &t, ws, err);
-    if (!st && bwd) st = ref->backward(plan, &t, ws, err);
+    if (!st) st = kernel_forward(ref, plan, &t, ws, NULL, err);
+    if (!st && bwd) st = kernel_backward(ref, plan, &t, ws, NULL, err);
     if (!st) {
         assemble(run, all, offsets, &got);
         bool pass = runner_compare(got.o, want.o, nq, s->dtype, res);
@@ -476,7 +476,7 @@ static enum lc_status reference_check(struct cp_run *run, struct run_inputs *in,
         res->check_ran = true;
         res->check_pass = pass;
     }
-    if (plan) ref->plan_destroy(plan);
+    if (plan) kernel_destroy(ref, plan);
     free(ws);
     float *bufs[] = {got.o, got.lse, got.dq, got.dk, got.dv, want.o, want.lse, want.dq, want.dk, want.dv};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);

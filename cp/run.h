@@ -51,12 +51,12 @@ struct cp_run {
     struct cp_group *group;
     const struct device_ops *dev;
     const struct cp_array_ops *arr;
-    const struct kernel_ops *kernel;
+    const struct longca_kernel *kernel;
     int rank, size;
     struct cp_degrees degrees;
 
     struct mask mask;
-    struct mask_view view; /* global */
+    struct longca_mask view; /* global */
     float softmax_scale;
     size_t esize;           /* bytes of one element of the run's dtype */
     enum run_direction plan_dir; /* every plan can do the forward, and the backward when asked */
@@ -84,10 +84,10 @@ enum lc_status cp_run_alloc(struct cp_run *run, size_t bytes, void **out, char *
 enum lc_status cp_run_split(struct cp_run *run, int color, int key, const char *name, struct cp_comm **out,
                             char *err);
 /* A kernel plan for one block; remembers the largest workspace. */
-enum lc_status cp_run_plan_kernel(struct cp_run *run, int heads_q, int heads_kv, const struct mask_view *view,
+enum lc_status cp_run_plan_kernel(struct cp_run *run, int heads_q, int heads_kv, const struct longca_mask *view,
                                   void **plan, char *err);
 /* Attention of one block through the kernel, stamped on the timeline as compute of `step`. */
-enum lc_status cp_run_attention(struct cp_run *run, void *plan, bool backward, const struct attn_tensors *t,
+enum lc_status cp_run_attention(struct cp_run *run, void *plan, bool backward, const struct longca_tensors *t,
                                 int step, char *err);
 /* Stamps [t0, now) as compute named `name` (merges, packing) when host stamps are on. */
 void cp_run_stamp(struct cp_run *run, const char *name, int64_t t0, int step);

@@ -171,15 +171,15 @@ void cp_layout_scatter(const struct cp_layout *l, void *dst, const void *src, in
 }
 
 struct rule_buf {
-    struct mask_rule *v;
+    struct longca_rule *v;
     int64_t n, cap;
 };
 
-static int push_rule(struct rule_buf *b, const struct mask_rule *r)
+static int push_rule(struct rule_buf *b, const struct longca_rule *r)
 {
     if (b->n == b->cap) {
         int64_t cap = b->cap ? 2 * b->cap : 64;
-        struct mask_rule *grown = realloc(b->v, (size_t)cap * sizeof *grown);
+        struct longca_rule *grown = realloc(b->v, (size_t)cap * sizeof *grown);
         if (!grown) return -1;
         b->v = grown;
         b->cap = cap;
@@ -199,7 +199,7 @@ static int64_t *segment_offsets(const struct cp_layout *l)
 }
 
 /* Clips every rule of one head to every (q run, k run) pair and moves it to local rows. */
-static int view_head(const struct mask_view *g, int head, const struct cp_layout *q, const int64_t *q_off,
+static int view_head(const struct longca_mask *g, int head, const struct cp_layout *q, const int64_t *q_off,
                      const struct cp_layout *k, const int64_t *k_off, int64_t *cand, struct rule_buf *out)
 {
     for (int qi = 0; qi < q->n; qi++) {
@@ -214,7 +214,7 @@ static int view_head(const struct mask_view *g, int head, const struct cp_layout
             if (ks->src == CP_PAD) continue;
             const int32_t shift_q = (int32_t)(q_off[qi] - qs->src), shift_k = (int32_t)(k_off[ki] - ks->src);
             for (int64_t c = 0; c < n_cand; c++) {
-                struct mask_rule r;
+                struct longca_rule r;
                 if (!mask_rule_clip(&g->rules[cand[c]], qs->src, qs->src + qs->len, ks->src, ks->src + ks->len, &r))
                     continue;
                 r.q_begin += shift_q, r.q_end += shift_q, r.k_begin += shift_k, r.k_end += shift_k;
@@ -227,8 +227,8 @@ static int view_head(const struct mask_view *g, int head, const struct cp_layout
     return 0;
 }
 
-enum lc_status cp_view_between(const struct mask_view *global, const struct cp_layout *q, const struct cp_layout *k,
-                               struct mask_view *out, char *err)
+enum lc_status cp_view_between(const struct longca_mask *global, const struct cp_layout *q, const struct cp_layout *k,
+                               struct longca_mask *out, char *err)
 {
     memset(out, 0, sizeof *out);
     int64_t max_rules = 0;
@@ -256,10 +256,12 @@ enum lc_status cp_view_between(const struct mask_view *global, const struct cp_l
         mask_view_free(out);
         return lc_fail(err, LC_ERR_OOM, "out of host memory for a CP block's mask view");
     }
-    return LC_OK;
+    enum lc_status st = mask_view_find_documents(out, err); /* for kernels that read documents */
+    if (st) mask_view_free(out);
+    return st;
 }
 
-int64_t cp_view_area(const struct mask_view *v)
+int64_t cp_view_area(const struct longca_mask *v)
 {
     int64_t area = 0;
     for (int h = 0; h < v->n_heads; h++) area += mask_view_area(v, h);

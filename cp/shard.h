@@ -54,10 +54,10 @@ void cp_layout_scatter(const struct cp_layout *l, void *dst, const void *src, in
                        size_t row_bytes);
 
 /* The mask seen by local Q rows `q` against local KV rows `k`, from the global view. */
-enum lc_status cp_view_between(const struct mask_view *global, const struct cp_layout *q, const struct cp_layout *k,
-                               struct mask_view *out, char *err);
+enum lc_status cp_view_between(const struct longca_mask *global, const struct cp_layout *q, const struct cp_layout *k,
+                               struct longca_mask *out, char *err);
 /* Visible pairs of a view summed over its heads (static masks have one). */
-int64_t cp_view_area(const struct mask_view *v);
+int64_t cp_view_area(const struct longca_mask *v);
 
 /* max / mean of per-rank work (1 = perfectly even; 0 when there is no work at all). */
 double cp_imbalance(const double *work, int n);

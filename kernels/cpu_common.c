@@ -3,14 +3,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum lc_status cpu_problem_check(const struct attn_problem *p, char *err)
+enum lc_status cpu_problem_check(const struct longca_problem *p, char *err)
 {
     if (p->batch < 1 || p->heads_q < 1 || p->heads_kv < 1 || p->head_dim < 1 || p->seqlen_q < 1 || p->seqlen_k < 1)
         return lc_fail(err, LC_ERR_INVALID, "batch, heads, head dim and sequence lengths must be positive");
     if (p->heads_q % p->heads_kv != 0)
         return lc_fail(err, LC_ERR_INVALID, "query heads %d not divisible by KV heads %d", p->heads_q, p->heads_kv);
     if ((unsigned)p->dtype >= LC_DTYPE_COUNT) return lc_fail(err, LC_ERR_INVALID, "unknown dtype %d", (int)p->dtype);
-    const struct mask_view *v = p->mask;
+    const struct longca_mask *v = p->mask;
     if (!v) return lc_fail(err, LC_ERR_INVALID, "no mask view");
     if (v->seqlen_q != p->seqlen_q || v->seqlen_k != p->seqlen_k)
         return lc_fail(err, LC_ERR_INVALID, "mask view is %lldx%lld, problem is %lldx%lld", (long long)v->seqlen_q,
@@ -21,7 +21,7 @@ enum lc_status cpu_problem_check(const struct attn_problem *p, char *err)
     return LC_OK;
 }
 
-size_t cpu_workspace_bytes(const struct attn_problem *p, enum run_direction dir, size_t rowsum_elem)
+size_t cpu_workspace_bytes(const struct longca_problem *p, enum run_direction dir, size_t rowsum_elem)
 {
     size_t qn = cpu_q_elems(p), kn = cpu_kv_elems(p);
     size_t bytes = cpu_stage_bytes(p->dtype, qn) + 2 * cpu_stage_bytes(p->dtype, kn);
@@ -51,7 +51,7 @@ void cpu_store(enum lc_dtype dtype, void *dst, size_t offset, const float *src, 
     dtype_from_f32(dtype, (char *)dst + offset * dtype_size(dtype), src, n);
 }
 
-enum lc_status cpu_view_copy(const struct mask_view *src, struct mask_view *dst, char *err)
+enum lc_status cpu_view_copy(const struct longca_mask *src, struct longca_mask *dst, char *err)
 {
     memset(dst, 0, sizeof *dst);
     int64_t n_rules = src->rule_offsets[src->n_heads];
@@ -69,7 +69,7 @@ enum lc_status cpu_view_copy(const struct mask_view *src, struct mask_view *dst,
     return LC_OK;
 }
 
-void cpu_view_release(struct mask_view *v)
+void cpu_view_release(struct longca_mask *v)
 {
     free(v->rule_offsets);
     free(v->rules);

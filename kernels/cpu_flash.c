@@ -35,7 +35,7 @@
 #define TILE_K 64
 
 struct flash_plan {
-    struct attn_problem p; /* p.mask is not kept: the tiles carry everything */
+    struct longca_problem p; /* p.mask is not kept: the tiles carry everything */
     enum run_direction dir;
     struct mask_tiles tiles;
     /* The tile list by key tile, for dK/dV: column (view head, k tile) holds the entries
@@ -156,7 +156,7 @@ static void tile_apply_mask(const struct mask_tiles *mt, int64_t e, int64_t q0, 
 {
     memset(vis, 0, (size_t)TILE_Q * TILE_K);
     for (int64_t ri = mt->rule_offsets[e]; ri < mt->rule_offsets[e + 1]; ri++) {
-        const struct mask_rule *r = &mt->rules[ri];
+        const struct longca_rule *r = &mt->rules[ri];
         int64_t qa = r->q_begin > q0 ? r->q_begin : q0, qb = r->q_end < q0 + rows ? r->q_end : q0 + rows;
         for (int64_t q = qa; q < qb; q++) {
             int64_t lo = r->k_begin, hi = r->k_end;
@@ -220,7 +220,7 @@ static enum lc_status build_columns(struct flash_plan *fp, char *err)
     return LC_OK;
 }
 
-static enum lc_status flash_plan_create(const struct attn_problem *p, enum run_direction dir, void **plan,
+static int flash_plan_create(const struct longca_problem *p, unsigned dir, void **plan,
                                         size_t *workspace_bytes, char *err)
 {
     enum lc_status st = cpu_problem_check(p, err);
@@ -272,10 +272,10 @@ static char *scratch_alloc(const struct scratch_field *fields, int n_fields, uin
     return buf;
 }
 
-TILE_FUNCTION static void forward_tile(const struct flash_plan *fp, const struct attn_tensors *t, const float *q, const float *k,
+TILE_FUNCTION static void forward_tile(const struct flash_plan *fp, const struct longca_tensors *t, const float *q, const float *k,
                          const float *v, int b, int h, int qt, struct fwd_scratch *w)
 {
-    const struct attn_problem *p = &fp->p;
+    const struct longca_problem *p = &fp->p;
     const struct mask_tiles *mt = &fp->tiles;
     const int d = p->head_dim, hk = h / (p->heads_q / p->heads_kv);
     const int vh = mt->n_heads > 1 ? hk : 0;
@@ -334,10 +334,10 @@ TILE_FUNCTION static void forward_tile(const struct flash_plan *fp, const struct
     }
 }
 
-static enum lc_status flash_forward(void *plan, const struct attn_tensors *t, void *workspace, char *err)
+static int flash_forward(void *plan, const struct longca_tensors *t, void *workspace, void *stream, char *err)
 {
     const struct flash_plan *fp = plan;
-    const struct attn_problem *p = &fp->p;
+    const struct longca_problem *p = &fp->p;
     const int d = p->head_dim, nqt = fp->tiles.n_qtiles;
     char *cursor = workspace;
     const float *q = cpu_stage_f32(p->dtype, t->q, cpu_q_elems(p), &cursor);
@@ -409,7 +409,7 @@ TILE_FUNCTION static void tile_probs_and_grads(const struct mask_tiles *mt, int6
 }
 
 /* Loads the per-query-tile operands: scaled Q, dO, LSE and D of rows q0 .. q0 + rows. */
-static void load_query_side(const struct attn_problem *p, const struct attn_tensors *t, const struct bwd_inputs *in,
+static void load_query_side(const struct longca_problem *p, const struct longca_tensors *t, const struct bwd_inputs *in,
                             int b, int h, int64_t q0, int rows, struct bwd_scratch *w)
 {
     const int d = p->head_dim;
@@ -425,10 +425,10 @@ static void load_query_side(const struct attn_problem *p, const struct attn_tens
 }
 
 /* dQ of one (batch, query head, query tile): sum over its key tiles of dS K, times scale. */
-TILE_FUNCTION static void backward_dq_tile(const struct flash_plan *fp, const struct attn_tensors *t, const struct bwd_inputs *in,
+TILE_FUNCTION static void backward_dq_tile(const struct flash_plan *fp, const struct longca_tensors *t, const struct bwd_inputs *in,
                              int b, int h, int qt, struct bwd_scratch *w)
 {
-    const struct attn_problem *p = &fp->p;
+    const struct longca_problem *p = &fp->p;
     const struct mask_tiles *mt = &fp->tiles;
     const int d = p->head_dim, hk = h / (p->heads_q / p->heads_kv);
     const int vh = mt->n_heads > 1 ? hk : 0;
@@ -459,10 +459,10 @@ TILE_FUNCTION static void backward_dq_tile(const struct flash_plan *fp, const st
 
 /* dK and dV of one (batch, KV head, key tile): every query head of the group, every query
  * tile that sees it. Q is loaded scaled, so dS^T (scale Q) is already dK. */
-TILE_FUNCTION static void backward_dkv_tile(const struct flash_plan *fp, const struct attn_tensors *t, const struct bwd_inputs *in,
+TILE_FUNCTION static void backward_dkv_tile(const struct flash_plan *fp, const struct longca_tensors *t, const struct bwd_inputs *in,
                               int b, int hk, int kt, struct bwd_scratch *w)
 {
-    const struct attn_problem *p = &fp->p;
+    const struct longca_problem *p = &fp->p;
     const struct mask_tiles *mt = &fp->tiles;
     const int d = p->head_dim, group = p->heads_q / p->heads_kv;
     const int vh = mt->n_heads > 1 ? hk : 0;
@@ -491,10 +491,10 @@ TILE_FUNCTION static void backward_dkv_tile(const struct flash_plan *fp, const s
     }
 }
 
-static enum lc_status flash_backward(void *plan, const struct attn_tensors *t, void *workspace, char *err)
+static int flash_backward(void *plan, const struct longca_tensors *t, void *workspace, void *stream, char *err)
 {
     const struct flash_plan *fp = plan;
-    const struct attn_problem *p = &fp->p;
+    const struct longca_problem *p = &fp->p;
     if (!(fp->dir & DIR_BWD)) return lc_fail(err, LC_ERR_INVALID, "cpu kernel: backward on a plan made for the forward only");
     const int d = p->head_dim, nqt = fp->tiles.n_qtiles, nkt = fp->tiles.n_ktiles;
     const size_t qn = cpu_q_elems(p);
@@ -555,18 +555,19 @@ static enum lc_status flash_backward(void *plan, const struct attn_tensors *t, v
     return LC_OK;
 }
 
-const struct kernel_ops kernel_cpu_flash = {
+const struct longca_kernel kernel_cpu_flash = {
+    .abi_version = LONGCA_KERNEL_ABI_VERSION,
     .name = "cpu",
     .summary = "CPU FlashAttention: 64x64 tiles from the mask, online softmax, fp32",
     .device = DEVICE_CPU,
     .dtypes = (1u << LC_FP32) | (1u << LC_BF16) | (1u << LC_FP16),
     .directions = DIR_FWD | DIR_BWD,
     .head_dims = NULL,
-    .static_masks = true,
-    .block_sparse_masks = true,
+    .mask_forms = LONGCA_FORM_RULES | LONGCA_FORM_HEAD_RULES,
+    .writes_lse = true,
     .supports = NULL,
-    .plan_create = flash_plan_create,
+    .plan = flash_plan_create,
     .forward = flash_forward,
     .backward = flash_backward,
-    .plan_destroy = flash_plan_destroy,
+    .destroy = flash_plan_destroy,
 };

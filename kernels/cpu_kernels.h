@@ -4,7 +4,7 @@
 
 #include "core/kernel.h"
 
-extern const struct kernel_ops kernel_cpu_ref;   /* "cpu_ref": the reference (kernels/cpu_ref.c) */
-extern const struct kernel_ops kernel_cpu_flash; /* "cpu": tiled online softmax (kernels/cpu_flash.c) */
+extern const struct longca_kernel kernel_cpu_ref;   /* "cpu_ref": the reference (kernels/cpu_ref.c) */
+extern const struct longca_kernel kernel_cpu_flash; /* "cpu": tiled online softmax (kernels/cpu_flash.c) */
 
 #endif

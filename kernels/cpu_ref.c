@@ -13,8 +13,8 @@
 #include "kernels/cpu_kernels.h"
 
 struct ref_plan {
-    struct attn_problem p; /* p.mask points at view below */
-    struct mask_view view;
+    struct longca_problem p; /* p.mask points at view below */
+    struct longca_mask view;
     enum run_direction dir;
     int64_t max_rules;     /* most rules of one view head: bounds the ranges of a row */
 };
@@ -32,11 +32,11 @@ static int span_cmp(const void *a, const void *b)
 
 /* The visible positions of row q (by_row) or column k (!by_row) of one view head, as sorted,
  * disjoint spans: each rule contributes one interval, overlapping ones are merged. */
-static int64_t visible_spans(const struct mask_view *v, int head, int64_t at, bool by_row, struct span *out)
+static int64_t visible_spans(const struct longca_mask *v, int head, int64_t at, bool by_row, struct span *out)
 {
     int64_t n = 0;
     for (int64_t i = v->rule_offsets[head]; i < v->rule_offsets[head + 1]; i++) {
-        const struct mask_rule *r = &v->rules[i];
+        const struct longca_rule *r = &v->rules[i];
         int64_t lo, hi;
         if (by_row) { /* keys k with k - at in [diag_lo, diag_hi] */
             if (at < r->q_begin || at >= r->q_end) continue;
@@ -71,17 +71,17 @@ static double dot(const float *a, const float *b, int d)
 }
 
 /* Element offsets of row `pos`, head `h` in a BSHD tensor with `heads` heads. */
-static size_t bshd(const struct attn_problem *p, int b, int64_t pos, int64_t seqlen, int heads, int h)
+static size_t bshd(const struct longca_problem *p, int b, int64_t pos, int64_t seqlen, int heads, int h)
 {
     return (((size_t)b * (size_t)seqlen + (size_t)pos) * (size_t)heads + (size_t)h) * (size_t)p->head_dim;
 }
 
-static size_t lse_index(const struct attn_problem *p, int b, int h, int64_t q)
+static size_t lse_index(const struct longca_problem *p, int b, int h, int64_t q)
 {
     return ((size_t)b * (size_t)p->heads_q + (size_t)h) * (size_t)p->seqlen_q + (size_t)q;
 }
 
-static enum lc_status ref_plan_create(const struct attn_problem *p, enum run_direction dir, void **plan,
+static int ref_plan_create(const struct longca_problem *p, unsigned dir, void **plan,
                                       size_t *workspace_bytes, char *err)
 {
     enum lc_status st = cpu_problem_check(p, err);
@@ -145,10 +145,10 @@ static void thread_buffers_free(struct thread_buffers *b)
     free(b->out);
 }
 
-static enum lc_status ref_forward(void *plan, const struct attn_tensors *t, void *workspace, char *err)
+static int ref_forward(void *plan, const struct longca_tensors *t, void *workspace, void *stream, char *err)
 {
     const struct ref_plan *rp = plan;
-    const struct attn_problem *p = &rp->p;
+    const struct longca_problem *p = &rp->p;
     const int d = p->head_dim, group = p->heads_q / p->heads_kv;
     const int64_t sq = p->seqlen_q, sk = p->seqlen_k;
     char *cursor = workspace;
@@ -200,10 +200,10 @@ static enum lc_status ref_forward(void *plan, const struct attn_tensors *t, void
 }
 
 /* dQ per query row, and D = rowsum(dO * O) which the key-column pass needs. */
-static int backward_rows(const struct ref_plan *rp, const struct attn_tensors *t, const float *q, const float *k,
+static int backward_rows(const struct ref_plan *rp, const struct longca_tensors *t, const float *q, const float *k,
                          const float *v, const float *o, const float *d_o, double *dsum)
 {
-    const struct attn_problem *p = &rp->p;
+    const struct longca_problem *p = &rp->p;
     const int d = p->head_dim, group = p->heads_q / p->heads_kv;
     const int64_t sq = p->seqlen_q, sk = p->seqlen_k;
     const int64_t rows = (int64_t)p->batch * p->heads_q * sq;
@@ -244,10 +244,10 @@ static int backward_rows(const struct ref_plan *rp, const struct attn_tensors *t
 }
 
 /* dK and dV per key column: every query head of the group, every query that sees the key. */
-static int backward_columns(const struct ref_plan *rp, const struct attn_tensors *t, const float *q,
+static int backward_columns(const struct ref_plan *rp, const struct longca_tensors *t, const float *q,
                             const float *k, const float *v, const float *d_o, const double *dsum)
 {
-    const struct attn_problem *p = &rp->p;
+    const struct longca_problem *p = &rp->p;
     const int d = p->head_dim, group = p->heads_q / p->heads_kv;
     const int64_t sq = p->seqlen_q, sk = p->seqlen_k;
     const int64_t cols = (int64_t)p->batch * p->heads_kv * sk;
@@ -291,10 +291,10 @@ static int backward_columns(const struct ref_plan *rp, const struct attn_tensors
     return failed;
 }
 
-static enum lc_status ref_backward(void *plan, const struct attn_tensors *t, void *workspace, char *err)
+static int ref_backward(void *plan, const struct longca_tensors *t, void *workspace, void *stream, char *err)
 {
     const struct ref_plan *rp = plan;
-    const struct attn_problem *p = &rp->p;
+    const struct longca_problem *p = &rp->p;
     if (!(rp->dir & DIR_BWD)) return lc_fail(err, LC_ERR_INVALID, "cpu_ref: backward on a plan made for the forward only");
     double *dsum = workspace;
     char *cursor = (char *)workspace + (size_t)p->batch * (size_t)p->heads_q * (size_t)p->seqlen_q * sizeof(double);
@@ -308,18 +308,19 @@ static enum lc_status ref_backward(void *plan, const struct attn_tensors *t, voi
     return LC_OK;
 }
 
-const struct kernel_ops kernel_cpu_ref = {
+const struct longca_kernel kernel_cpu_ref = {
+    .abi_version = LONGCA_KERNEL_ABI_VERSION,
     .name = KERNEL_REFERENCE_NAME,
     .summary = "CPU reference: per-row softmax from the mask rules, double accumulation",
     .device = DEVICE_CPU,
     .dtypes = (1u << LC_FP32) | (1u << LC_BF16) | (1u << LC_FP16),
     .directions = DIR_FWD | DIR_BWD,
     .head_dims = NULL,
-    .static_masks = true,
-    .block_sparse_masks = true,
+    .mask_forms = LONGCA_FORM_RULES | LONGCA_FORM_HEAD_RULES,
+    .writes_lse = true,
     .supports = NULL,
-    .plan_create = ref_plan_create,
+    .plan = ref_plan_create,
     .forward = ref_forward,
     .backward = ref_backward,
-    .plan_destroy = ref_plan_destroy,
+    .destroy = ref_plan_destroy,
 };

@@ -1,7 +1,10 @@
-/* Registers every kernel this build has into core's registry (CPU always, CUDA when built). */
+/* Registers every kernel this build has into core's registry (CPU always, CUDA when built), each
+ * through the same table a plugin gives (kernels/longca_kernel.h). */
 #ifndef LC_KERNELS_H
 #define LC_KERNELS_H
 
-void kernels_register_all(void);
+#include "core/status.h"
+
+enum lc_status kernels_register_all(char *err);
 
 #endif

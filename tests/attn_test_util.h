@@ -24,8 +24,8 @@ static inline void *test_alloc(size_t bytes)
 }
 
 /* A view with n_heads heads and the given rule counts per head, rules laid out head after head. */
-static inline void test_view_init(struct mask_view *v, int n_heads, int64_t seqlen_q, int64_t seqlen_k,
-                                  const int *rules_per_head, const struct mask_rule *rules)
+static inline void test_view_init(struct longca_mask *v, int n_heads, int64_t seqlen_q, int64_t seqlen_k,
+                                  const int *rules_per_head, const struct longca_rule *rules)
 {
     v->n_heads = n_heads;
     v->seqlen_q = seqlen_q;
@@ -37,19 +37,19 @@ static inline void test_view_init(struct mask_view *v, int n_heads, int64_t seql
     memcpy(v->rules, rules, (size_t)n * sizeof *rules);
 }
 
-static inline void test_view_free(struct mask_view *v)
+static inline void test_view_free(struct longca_mask *v)
 {
     free(v->rule_offsets);
     free(v->rules);
 }
 
-static inline struct mask_rule test_rule(int64_t qb, int64_t qe, int64_t kb, int64_t ke, int64_t dlo, int64_t dhi)
+static inline struct longca_rule test_rule(int64_t qb, int64_t qe, int64_t kb, int64_t ke, int64_t dlo, int64_t dhi)
 {
-    return (struct mask_rule){(int32_t)qb, (int32_t)qe, (int32_t)kb, (int32_t)ke, (int32_t)dlo, (int32_t)dhi};
+    return (struct longca_rule){(int32_t)qb, (int32_t)qe, (int32_t)kb, (int32_t)ke, (int32_t)dlo, (int32_t)dhi};
 }
 
 /* The definition: a pair is visible iff some rule of its head says so. */
-static inline bool test_visible(const struct mask_view *v, int head, int64_t q, int64_t k)
+static inline bool test_visible(const struct longca_mask *v, int head, int64_t q, int64_t k)
 {
     for (int64_t i = v->rule_offsets[head]; i < v->rule_offsets[head + 1]; i++)
         if (mask_rule_visible(&v->rules[i], q, k)) return true;
@@ -76,7 +76,7 @@ static inline void test_fill(float *buf, size_t n, uint64_t seed, uint64_t strea
 }
 
 /* Dense attention in double: O [B,Sq,Hq,d] and LSE [B,Hq,Sq] from fp32 Q,K,V (BSHD). */
-static inline void test_dense_forward(const struct attn_problem *p, const double *q, const double *k,
+static inline void test_dense_forward(const struct longca_problem *p, const double *q, const double *k,
                                       const double *v, double *o, double *lse)
 {
     const int d = p->head_dim, hq = p->heads_q, hkv = p->heads_kv, group = hq / hkv;
@@ -144,7 +144,7 @@ static inline double test_error_ratio(const float *got, const double *want, size
 
 /* Runs a kernel on fp32 host values (converted to p->dtype), returning fp32 outputs. When
  * bwd, d_o is used and dq/dk/dv are filled; o and lse are always filled by the forward. */
-static inline int test_run_kernel(const struct kernel_ops *ops, const struct attn_problem *p, const float *q,
+static inline int test_run_kernel(const struct longca_kernel *ops, const struct longca_problem *p, const float *q,
                                   const float *k, const float *v, const float *d_o, float *o, float *lse, float *dq,
                                   float *dk, float *dv)
 {
@@ -155,19 +155,19 @@ static inline int test_run_kernel(const struct kernel_ops *ops, const struct att
     bool bwd = d_o != NULL;
     void *plan = NULL, *ws = NULL;
     size_t ws_bytes = 0;
-    struct attn_tensors t = {0};
+    struct longca_tensors t = {0};
     void *bq = test_alloc(qn * es), *bk = test_alloc(kn * es), *bv = test_alloc(kn * es), *bo = test_alloc(qn * es);
     void *bdo = test_alloc(qn * es), *bdq = test_alloc(qn * es), *bdk = test_alloc(kn * es), *bdv = test_alloc(kn * es);
     dtype_from_f32(p->dtype, bq, q, qn);
     dtype_from_f32(p->dtype, bk, k, kn);
     dtype_from_f32(p->dtype, bv, v, kn);
     if (bwd) dtype_from_f32(p->dtype, bdo, d_o, qn);
-    t = (struct attn_tensors){.q = bq, .k = bk, .v = bv, .o = bo, .lse = lse, .d_o = bdo, .dq = bdq, .dk = bdk, .dv = bdv};
+    t = (struct longca_tensors){.q = bq, .k = bk, .v = bv, .o = bo, .lse = lse, .d_o = bdo, .dq = bdq, .dk = bdk, .dv = bdv};
     int rc = 1;
-    if (ops->plan_create(p, bwd ? DIR_FWD_BWD : DIR_FWD, &plan, &ws_bytes, err) != LC_OK) goto out;
+    if (kernel_plan(ops, p, bwd ? DIR_FWD_BWD : DIR_FWD, &plan, &ws_bytes, err) != LC_OK) goto out;
     ws = test_alloc(ws_bytes);
-    if (ops->forward(plan, &t, ws, err) != LC_OK) goto out;
-    if (bwd && ops->backward(plan, &t, ws, err) != LC_OK) goto out;
+    if (kernel_forward(ops, plan, &t, ws, NULL, err) != LC_OK) goto out;
+    if (bwd && kernel_backward(ops, plan, &t, ws, NULL, err) != LC_OK) goto out;
     dtype_to_f32(p->dtype, o, bo, qn);
     if (bwd) {
         dtype_to_f32(p->dtype, dq, bdq, qn);
@@ -177,7 +177,7 @@ static inline int test_run_kernel(const struct kernel_ops *ops, const struct att
     rc = 0;
 out:
     if (rc) fprintf(stderr, "%s: %s\n", ops->name, err);
-    if (plan) ops->plan_destroy(plan);
+    if (plan) kernel_destroy(ops, plan);
     free(ws);
     free(bq), free(bk), free(bv), free(bo), free(bdo), free(bdq), free(bdk), free(bdv);
     return rc;
@@ -198,7 +198,7 @@ static inline int test_doc_lengths(int64_t seqlen, int64_t *lens)
 
 /* Pattern pat with params over those documents, and its view; prints FAIL and returns 1 on error. */
 static inline int test_build_mask(enum mask_pattern pat, const struct mask_params *params, int64_t seqlen,
-                                  int heads_kv, struct mask *m, struct mask_view *v)
+                                  int heads_kv, struct mask *m, struct longca_mask *v)
 {
     char err[LC_ERRMSG_LEN];
     int64_t lens[4];

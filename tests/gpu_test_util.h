@@ -28,7 +28,7 @@ enum { GT_Q, GT_K, GT_V, GT_DO, GT_IN_COUNT };
 enum { GT_O, GT_LSE, GT_DQ, GT_DK, GT_DV, GT_OUT_COUNT };
 static const char *const gt_out_name[GT_OUT_COUNT] = {"O", "LSE", "dQ", "dK", "dV"};
 
-static inline void gt_sizes(const struct attn_problem *p, size_t in_n[GT_IN_COUNT], size_t out_n[GT_OUT_COUNT])
+static inline void gt_sizes(const struct longca_problem *p, size_t in_n[GT_IN_COUNT], size_t out_n[GT_OUT_COUNT])
 {
     size_t qn = (size_t)p->batch * p->seqlen_q * p->heads_q * p->head_dim;
     size_t kn = (size_t)p->batch * p->seqlen_k * p->heads_kv * p->head_dim;
@@ -39,7 +39,7 @@ static inline void gt_sizes(const struct attn_problem *p, size_t in_n[GT_IN_COUN
 
 /* Runs a CUDA kernel forward (and backward when bwd) on fp32 host inputs converted to p->dtype.
  * Fills out[] (fp32) and returns LC_OK, or the failing status with err. */
-static inline enum lc_status gpu_run_kernel(const struct kernel_ops *ops, const struct attn_problem *p,
+static inline enum lc_status gpu_run_kernel(const struct longca_kernel *ops, const struct longca_problem *p,
                                             float *const in[GT_IN_COUNT], float *out[GT_OUT_COUNT], bool bwd, char *err)
 {
     const struct device_ops *dev = &device_cuda;
@@ -62,12 +62,12 @@ static inline enum lc_status gpu_run_kernel(const struct kernel_ops *ops, const 
         st = dev->alloc(bytes, &dout[i], err);
         if (!st) st = dev->fill_nan(dout[i], bytes, err);
     }
-    if (!st) st = ops->plan_create(p, bwd ? DIR_FWD_BWD : DIR_FWD, &plan, &ws_bytes, err);
+    if (!st) st = kernel_plan(ops, p, bwd ? DIR_FWD_BWD : DIR_FWD, &plan, &ws_bytes, err);
     if (!st && ws_bytes) st = dev->alloc(ws_bytes, &ws, err);
-    struct attn_tensors t = {.q = din[GT_Q], .k = din[GT_K], .v = din[GT_V], .o = dout[GT_O], .lse = dout[GT_LSE],
+    struct longca_tensors t = {.q = din[GT_Q], .k = din[GT_K], .v = din[GT_V], .o = dout[GT_O], .lse = dout[GT_LSE],
                              .d_o = din[GT_DO], .dq = dout[GT_DQ], .dk = dout[GT_DK], .dv = dout[GT_DV]};
-    if (!st) st = ops->forward(plan, &t, ws, err);
-    if (!st && bwd) st = ops->backward(plan, &t, ws, err);
+    if (!st) st = kernel_forward(ops, plan, &t, ws, device_cuda.stream(), err);
+    if (!st && bwd) st = kernel_backward(ops, plan, &t, ws, device_cuda.stream(), err);
     if (!st) st = dev->sync(err);
     for (int i = 0; i < n_out && !st; i++) {
         size_t bytes = out_n[i] * (i == GT_LSE ? 4 : es);
@@ -77,7 +77,7 @@ static inline enum lc_status gpu_run_kernel(const struct kernel_ops *ops, const 
         else dtype_to_f32(p->dtype, out[i], host, out_n[i]);
         free(host);
     }
-    if (plan) ops->plan_destroy(plan);
+    if (plan) kernel_destroy(ops, plan);
     dev->free(ws);
     for (int i = 0; i < GT_IN_COUNT; i++) dev->free(din[i]);
     for (int i = 0; i < GT_OUT_COUNT; i++) dev->free(dout[i]);
@@ -101,7 +101,7 @@ static inline double gt_error_ratio(const float *got, const float *want_f, size_
 
 /* A mask with parameters scaled to S, so windows, prefixes and blocks cross tile edges. */
 static inline int gt_build_mask(enum mask_pattern pat, int64_t seqlen, int heads_kv, struct mask *m,
-                                struct mask_view *v)
+                                struct longca_mask *v)
 {
     struct mask_params params = {.window = seqlen / 9, .global_tokens = seqlen / 15, .seed = 11, .density = 0.4};
     if (pat == MASK_BLOCK_CAUSAL_DOCUMENT) params.block = seqlen / 12;

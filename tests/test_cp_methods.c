@@ -238,7 +238,7 @@ int main(int argc, char **argv)
     char rank_name[32];
     snprintf(rank_name, sizeof rank_name, "rank %d", world_rank);
     check_context = rank_name;
-    kernels_register_all();
+    kernels_register_all(NULL);
     cp_register_all();
     char describe[96], err[LC_ERRMSG_LEN];
     device_cpu.open(0, describe, sizeof describe, err);

@@ -119,14 +119,14 @@ static void test_views(enum mask_pattern p, const int64_t *docs, int n_docs, int
 {
     char err[LC_ERRMSG_LEN];
     struct mask m = build(p, seqlen, docs, n_docs, 9);
-    struct mask_view g;
+    struct longca_mask g;
     mask_view_build(&m, &g, err);
     struct cp_layout *l = calloc((size_t)ring, sizeof *l);
     for (int rank = 0; rank < ring; rank++) cp_layout_zigzag(&m, ring, rank, ring > 1 ? 2 * ring : 1, &l[rank], err);
     int64_t total = 0;
     for (int a = 0; a < ring; a++)
         for (int b = 0; b < ring; b++) {
-            struct mask_view v;
+            struct longca_mask v;
             if (cp_view_between(&g, &l[a], &l[b], &v, err) != LC_OK) {
                 CHECK(false, "%s", err);
                 continue;
@@ -159,13 +159,13 @@ static void test_views(enum mask_pattern p, const int64_t *docs, int n_docs, int
 static double layout_imbalance(const struct mask *m, struct cp_layout *l, int ranks)
 {
     char err[LC_ERRMSG_LEN];
-    struct mask_view g;
+    struct longca_mask g;
     mask_view_build(m, &g, err);
     struct cp_layout all;
     cp_layout_concat(l, ranks, &all, err);
     double work[16];
     for (int r = 0; r < ranks; r++) {
-        struct mask_view v;
+        struct longca_mask v;
         cp_view_between(&g, &l[r], &all, &v, err);
         work[r] = (double)cp_view_area(&v);
         mask_view_free(&v);

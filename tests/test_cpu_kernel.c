@@ -21,12 +21,12 @@ static const struct config configs[] = {
     {257, 1, 4, 1, 32, LC_FP32},
 };
 
-static const struct kernel_ops *cpu, *ref;
+static const struct longca_kernel *cpu, *ref;
 
 /* Runs both kernels (forward and backward) on one problem and compares every output. */
-static int compare_kernels(const char *what, const struct config *c, const struct mask_view *view)
+static int compare_kernels(const char *what, const struct config *c, const struct longca_mask *view)
 {
-    struct attn_problem p = {c->batch, c->heads_q, c->heads_kv, c->head_dim, view->seqlen_q, view->seqlen_k,
+    struct longca_problem p = {c->batch, c->heads_q, c->heads_kv, c->head_dim, view->seqlen_q, view->seqlen_k,
                              c->dtype, (float)(1.0 / sqrt((double)c->head_dim)), view, true};
     size_t qn = (size_t)c->batch * p.seqlen_q * c->heads_q * c->head_dim;
     size_t kn = (size_t)c->batch * p.seqlen_k * c->heads_kv * c->head_dim, ln = (size_t)c->batch * c->heads_q * p.seqlen_q;
@@ -40,7 +40,7 @@ static int compare_kernels(const char *what, const struct config *c, const struc
     for (int r = 0; r < 2; r++)
         for (int i = 0; i < 5; i++) out[r][i] = test_alloc(out_n[i] * 4);
     int bad = 0;
-    const struct kernel_ops *ops[2] = {cpu, ref};
+    const struct longca_kernel *ops[2] = {cpu, ref};
     for (int r = 0; r < 2 && !bad; r++)
         bad = test_run_kernel(ops[r], &p, in[0], in[1], in[2], in[3], out[r][0], out[r][1], out[r][2], out[r][3],
                               out[r][4]);
@@ -66,7 +66,7 @@ static int compare_kernels(const char *what, const struct config *c, const struc
     return bad;
 }
 
-static int build_mask(enum mask_pattern pat, int64_t seqlen, int heads_kv, struct mask *m, struct mask_view *v)
+static int build_mask(enum mask_pattern pat, int64_t seqlen, int heads_kv, struct mask *m, struct longca_mask *v)
 {
     struct mask_params params = {.window = 40, .global_tokens = 16, .seed = 7, .density = 0.4};
     if (pat == MASK_BLOCK_CAUSAL_DOCUMENT) params.block = 48;
@@ -79,9 +79,9 @@ static int check_determinism(void)
 {
     const struct config c = {333, 1, 4, 2, 64, LC_FP32};
     struct mask m;
-    struct mask_view v;
+    struct longca_mask v;
     if (build_mask(MASK_CAUSAL_DOCUMENT, c.seqlen, c.heads_kv, &m, &v)) return 1;
-    struct attn_problem p = {c.batch, c.heads_q, c.heads_kv, c.head_dim, c.seqlen, c.seqlen, c.dtype, 0.125f, &v, true};
+    struct longca_problem p = {c.batch, c.heads_q, c.heads_kv, c.head_dim, c.seqlen, c.seqlen, c.dtype, 0.125f, &v, true};
     size_t qn = (size_t)c.seqlen * c.heads_q * c.head_dim, kn = (size_t)c.seqlen * c.heads_kv * c.head_dim;
     size_t ln = (size_t)c.heads_q * c.seqlen, total = 3 * qn + ln + 2 * kn;
     float *q = test_alloc(qn * 4), *k = test_alloc(kn * 4), *vv = test_alloc(kn * 4), *d_o = test_alloc(qn * 4);
@@ -108,7 +108,7 @@ static int check_determinism(void)
 
 int main(void)
 {
-    kernels_register_all();
+    kernels_register_all(NULL);
     cpu = kernel_find("cpu");
     ref = kernel_find(KERNEL_REFERENCE_NAME);
     if (!cpu || !ref) {
@@ -120,7 +120,7 @@ int main(void)
         for (size_t ci = 0; ci < sizeof configs / sizeof *configs; ci++) {
             const struct config *c = &configs[ci];
             struct mask m;
-            struct mask_view v;
+            struct longca_mask v;
             cases++;
             if (build_mask((enum mask_pattern)pat, c->seqlen, c->heads_kv, &m, &v)) {
                 failed++;
@@ -130,7 +130,7 @@ int main(void)
             /* A CP-style block of the same mask: a later query range against an earlier key range. */
             if (c->seqlen > 100) {
                 char err[LC_ERRMSG_LEN];
-                struct mask_view sub;
+                struct longca_mask sub;
                 char what[64];
                 snprintf(what, sizeof what, "%s sub-view", mask_pattern_name((enum mask_pattern)pat));
                 cases++;

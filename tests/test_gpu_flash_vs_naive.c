@@ -7,13 +7,13 @@
 
 #define SEQLEN 4096
 
-static int compare_with_naive(enum mask_pattern pat, const struct kernel_ops *const fused[], int n_fused,
-                              const struct kernel_ops *naive)
+static int compare_with_naive(enum mask_pattern pat, const struct longca_kernel *const fused[], int n_fused,
+                              const struct longca_kernel *naive)
 {
     struct mask m;
-    struct mask_view view;
+    struct longca_mask view;
     if (gt_build_mask(pat, SEQLEN, 2, &m, &view)) return 1;
-    struct attn_problem p = {1, 8, 2, 128, SEQLEN, SEQLEN, LC_BF16, (float)(1.0 / sqrt(128.0)), &view, false};
+    struct longca_problem p = {1, 8, 2, 128, SEQLEN, SEQLEN, LC_BF16, (float)(1.0 / sqrt(128.0)), &view, false};
     size_t in_n[GT_IN_COUNT], out_n[GT_OUT_COUNT];
     gt_sizes(&p, in_n, out_n);
     float *in[GT_IN_COUNT], *a[GT_OUT_COUNT], *b[GT_OUT_COUNT];
@@ -59,12 +59,12 @@ static int compare_with_naive(enum mask_pattern pat, const struct kernel_ops *co
 }
 
 /* Two deterministic backward runs give identical dQ, dK, dV. */
-static int check_deterministic(const struct kernel_ops *flash, int head_dim)
+static int check_deterministic(const struct longca_kernel *flash, int head_dim)
 {
     struct mask m;
-    struct mask_view view;
+    struct longca_mask view;
     if (gt_build_mask(MASK_CAUSAL_DOCUMENT, SEQLEN, 2, &m, &view)) return 1;
-    struct attn_problem p = {1, 8, 2, head_dim, SEQLEN, SEQLEN, LC_BF16, (float)(1.0 / sqrt((double)head_dim)), &view,
+    struct longca_problem p = {1, 8, 2, head_dim, SEQLEN, SEQLEN, LC_BF16, (float)(1.0 / sqrt((double)head_dim)), &view,
                              true};
     size_t in_n[GT_IN_COUNT], out_n[GT_OUT_COUNT];
     gt_sizes(&p, in_n, out_n);
@@ -97,21 +97,21 @@ static int check_deterministic(const struct kernel_ops *flash, int head_dim)
 }
 
 /* naive at S = 64K, 64:8 heads needs ~1.5 TiB of scores: an OOM status naming the bytes. */
-static int check_naive_oom(const struct kernel_ops *naive)
+static int check_naive_oom(const struct longca_kernel *naive)
 {
     struct mask m;
-    struct mask_view view;
+    struct longca_mask view;
     char err[LC_ERRMSG_LEN] = "";
     struct mask_params params = {0};
     if (mask_build(MASK_CAUSAL, &params, 65536, 8, &m, err) || mask_view_build(&m, &view, err)) {
         printf("FAIL oom: %s\n", err);
         return 1;
     }
-    struct attn_problem p = {1, 64, 8, 128, 65536, 65536, LC_BF16, 0.088f, &view, false};
+    struct longca_problem p = {1, 64, 8, 128, 65536, 65536, LC_BF16, 0.088f, &view, false};
     void *plan = NULL, *ws = NULL;
     size_t ws_bytes = 0;
     int bad = 0;
-    enum lc_status st = naive->plan_create(&p, DIR_FWD, &plan, &ws_bytes, err);
+    enum lc_status st = kernel_plan(naive, &p, DIR_FWD, &plan, &ws_bytes, err);
     if (!st) st = device_cuda.alloc(ws_bytes, &ws, err);
     if (st != LC_ERR_OOM || !strstr(err, "bytes")) {
         printf("FAIL oom: expected out of memory naming the bytes, got %s: %s\n", lc_status_name(st), err);
@@ -120,7 +120,7 @@ static int check_naive_oom(const struct kernel_ops *naive)
         printf("pass naive S=64K: %s\n", err);
     }
     device_cuda.free(ws);
-    if (plan) naive->plan_destroy(plan);
+    if (plan) kernel_destroy(naive, plan);
     mask_view_free(&view);
     mask_free(&m);
     return bad;
@@ -130,9 +130,9 @@ int main(void)
 {
     int skip = gpu_open_or_skip();
     if (skip) return skip;
-    kernels_register_all();
-    const struct kernel_ops *fused[2] = {kernel_find("flash"), kernel_find("flash_mma")};
-    const struct kernel_ops *naive = kernel_find("naive");
+    kernels_register_all(NULL);
+    const struct longca_kernel *fused[2] = {kernel_find("flash"), kernel_find("flash_mma")};
+    const struct longca_kernel *naive = kernel_find("naive");
     if (!fused[0] || !fused[1] || !naive) {
         printf("FAIL: flash, flash_mma and naive must be registered\n");
         return 1;

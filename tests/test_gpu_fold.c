@@ -1,4 +1,4 @@
-/* Folding blocks (core/kernel.h, struct attn_fold) in the fused kernels: a causal problem's keys
+/* Folding blocks (core/kernel.h, struct longca_fold) in the fused kernels: a causal problem's keys
  * cut into four blocks, each block's attention folded into the running fp32 results (first,
  * two middle, last), equals one whole call of the same kernel: O, LSE and dQ at the end, and
  * each block's fp32 dK, dV against the whole call's rows of that block. Both designs, with GQA
@@ -38,8 +38,8 @@ static enum lc_status download_as(float *x, const void *src, size_t n, enum lc_d
 }
 
 /* Each block's plan: the causal view between all query rows and the block's keys. */
-static enum lc_status make_plans(const struct kernel_ops *ops, const struct attn_problem *whole,
-                                 struct mask_view views[BLOCKS], void *plans[BLOCKS], size_t *ws_bytes, char *err)
+static enum lc_status make_plans(const struct longca_kernel *ops, const struct longca_problem *whole,
+                                 struct longca_mask views[BLOCKS], void *plans[BLOCKS], size_t *ws_bytes, char *err)
 {
     struct cp_segment all_seg = {0, SEQLEN};
     struct cp_layout all = {&all_seg, 1, SEQLEN};
@@ -50,24 +50,24 @@ static enum lc_status make_plans(const struct kernel_ops *ops, const struct attn
         if (st) break;
         st = cp_view_between(whole->mask, &all, &block, &views[j], err);
         cp_layout_free(&block);
-        struct attn_problem p = *whole;
+        struct longca_problem p = *whole;
         p.seqlen_k = BLOCK;
         p.mask = &views[j];
         size_t bytes = 0;
-        if (!st) st = ops->plan_create(&p, DIR_FWD_BWD, &plans[j], &bytes, err);
+        if (!st) st = kernel_plan(ops, &p, DIR_FWD_BWD, &plans[j], &bytes, err);
         if (bytes > *ws_bytes) *ws_bytes = bytes;
     }
     return st;
 }
 
 /* Folds the blocks on the GPU; fills o, lse, dq at the end and dk, dv block by block (fp32). */
-static enum lc_status fold_blocks(const struct kernel_ops *ops, const struct attn_problem *p, float *const in[],
+static enum lc_status fold_blocks(const struct longca_kernel *ops, const struct longca_problem *p, float *const in[],
                                   float *out[], char *err)
 {
     size_t in_n[GT_IN_COUNT], out_n[GT_OUT_COUNT];
     gt_sizes(p, in_n, out_n);
     const size_t es = dtype_size(p->dtype), kv_row = (size_t)p->heads_kv * p->head_dim, block_kv = BLOCK * kv_row;
-    struct mask_view views[BLOCKS] = {0};
+    struct longca_mask views[BLOCKS] = {0};
     void *plans[BLOCKS] = {0};
     size_t ws_bytes = 0;
     struct dev_buf d = {0};
@@ -88,17 +88,17 @@ static enum lc_status fold_blocks(const struct kernel_ops *ops, const struct att
     if (!st) st = device_cuda.fill_nan(d.o_acc, out_n[GT_O] * 4, err);
     if (!st) st = device_cuda.fill_nan(d.lse, out_n[GT_LSE] * 4, err);
     for (int j = 0; j < BLOCKS && !st; j++) {
-        const struct attn_fold f = {j == 0, j == BLOCKS - 1, d.o_acc, d.dq_acc, d.dkv_acc};
-        struct attn_tensors t = {.q = d.q, .k = (char *)d.k + j * block_kv * es, .v = (char *)d.v + j * block_kv * es,
+        const struct longca_fold f = {j == 0, j == BLOCKS - 1, d.o_acc, d.dq_acc, d.dkv_acc};
+        struct longca_tensors t = {.q = d.q, .k = (char *)d.k + j * block_kv * es, .v = (char *)d.v + j * block_kv * es,
                                  .o = d.o, .lse = d.lse, .fold = &f};
-        st = ops->forward(plans[j], &t, d.ws, err);
+        st = kernel_forward(ops, plans[j], &t, d.ws, device_cuda.stream(), err);
     }
     for (int j = 0; j < BLOCKS && !st; j++) {
-        const struct attn_fold f = {j == 0, j == BLOCKS - 1, d.o_acc, d.dq_acc, d.dkv_acc};
-        struct attn_tensors t = {.q = d.q, .k = (char *)d.k + j * block_kv * es, .v = (char *)d.v + j * block_kv * es,
+        const struct longca_fold f = {j == 0, j == BLOCKS - 1, d.o_acc, d.dq_acc, d.dkv_acc};
+        struct longca_tensors t = {.q = d.q, .k = (char *)d.k + j * block_kv * es, .v = (char *)d.v + j * block_kv * es,
                                  .o = d.o, .lse = d.lse, .d_o = d.d_o, .dq = d.dq, .fold = &f};
         if (!st) st = device_cuda.fill_nan(d.dkv_acc, 2 * block_kv * 4, err);
-        if (!st) st = ops->backward(plans[j], &t, d.ws, err);
+        if (!st) st = kernel_backward(ops, plans[j], &t, d.ws, device_cuda.stream(), err);
         if (!st) st = download_as(out[GT_DK] + j * block_kv, d.dkv_acc, block_kv, LC_FP32, err);
         if (!st) st = download_as(out[GT_DV] + j * block_kv, d.dkv_acc + block_kv, block_kv, LC_FP32, err);
     }
@@ -106,7 +106,7 @@ static enum lc_status fold_blocks(const struct kernel_ops *ops, const struct att
     if (!st) st = download_as(out[GT_LSE], d.lse, out_n[GT_LSE], LC_FP32, err);
     if (!st) st = download_as(out[GT_DQ], d.dq, out_n[GT_DQ], p->dtype, err);
     for (int j = 0; j < BLOCKS; j++) {
-        if (plans[j]) ops->plan_destroy(plans[j]);
+        if (plans[j]) kernel_destroy(ops, plans[j]);
         mask_view_free(&views[j]);
     }
     void *bufs[] = {d.q, d.k, d.v, d.d_o, d.o, d.dq, d.ws, d.lse, d.o_acc, d.dq_acc, d.dkv_acc};
@@ -114,12 +114,12 @@ static enum lc_status fold_blocks(const struct kernel_ops *ops, const struct att
     return st;
 }
 
-static int check_fold(const struct kernel_ops *ops, int heads_kv)
+static int check_fold(const struct longca_kernel *ops, int heads_kv)
 {
     struct mask m;
-    struct mask_view view;
+    struct longca_mask view;
     if (gt_build_mask(MASK_CAUSAL, SEQLEN, heads_kv, &m, &view)) return 1;
-    struct attn_problem p = {1, 8, heads_kv, 128, SEQLEN, SEQLEN, LC_BF16, (float)(1.0 / sqrt(128.0)), &view, false};
+    struct longca_problem p = {1, 8, heads_kv, 128, SEQLEN, SEQLEN, LC_BF16, (float)(1.0 / sqrt(128.0)), &view, false};
     size_t in_n[GT_IN_COUNT], out_n[GT_OUT_COUNT];
     gt_sizes(&p, in_n, out_n);
     float *in[GT_IN_COUNT], *whole[GT_OUT_COUNT], *folded[GT_OUT_COUNT];
@@ -157,7 +157,7 @@ static int check_fold(const struct kernel_ops *ops, int heads_kv)
 
 int main(void)
 {
-    kernels_register_all();
+    kernels_register_all(NULL);
     int rc = gpu_open_or_skip();
     if (rc) return rc;
     const char *names[] = {"flash", "flash_mma"};

@@ -24,7 +24,7 @@ static const char *const kernel_names[] = {"naive", "flash", "flash_mma"};
 #define N_KERNELS 3
 
 /* Compares outputs [first, last) of a GPU run with the reference; prints the worst one. */
-static bool outputs_pass(const char *label, const struct attn_problem *p, float *got[], float *want[], int first,
+static bool outputs_pass(const char *label, const struct longca_problem *p, float *got[], float *want[], int first,
                          int last, const size_t out_n[])
 {
     bool pass = true;
@@ -48,8 +48,8 @@ int main(void)
 {
     int skip = gpu_open_or_skip();
     if (skip) return skip;
-    kernels_register_all();
-    const struct kernel_ops *ref = kernel_find(KERNEL_REFERENCE_NAME);
+    kernels_register_all(NULL);
+    const struct longca_kernel *ref = kernel_find(KERNEL_REFERENCE_NAME);
     if (!ref) {
         printf("FAIL: %s is not registered\n", KERNEL_REFERENCE_NAME);
         return 1;
@@ -64,12 +64,12 @@ int main(void)
             const struct config *c = quick ? &quick_config : &configs[ci];
             const enum mask_pattern pat = quick ? quick_masks[mi] : (enum mask_pattern)mi;
             struct mask m;
-            struct mask_view view;
+            struct longca_mask view;
             if (gt_build_mask(pat, c->seqlen, c->heads_kv, &m, &view)) {
                 failed++;
                 continue;
             }
-            struct attn_problem p = {c->batch, c->heads_q, c->heads_kv, c->head_dim, c->seqlen, c->seqlen,
+            struct longca_problem p = {c->batch, c->heads_q, c->heads_kv, c->head_dim, c->seqlen, c->seqlen,
                                      c->dtype, (float)(1.0 / sqrt((double)c->head_dim)), &view, c->deterministic};
             size_t in_n[GT_IN_COUNT], out_n[GT_OUT_COUNT];
             gt_sizes(&p, in_n, out_n);
@@ -83,7 +83,7 @@ int main(void)
                 want[i] = test_alloc(out_n[i] * 4);
                 got[i] = test_alloc(out_n[i] * 4);
             }
-            struct attn_problem p_ref = p;
+            struct longca_problem p_ref = p;
             p_ref.dtype = LC_FP32; /* inputs already hold dtype-rounded values */
             printf("%s S=%lld b=%d h=%d:%d d=%d %s%s\n", mask_pattern_name(pat), (long long)c->seqlen, c->batch,
                    c->heads_q, c->heads_kv, c->head_dim, dtype_name(c->dtype), c->deterministic ? " deterministic" : "");
@@ -93,7 +93,7 @@ int main(void)
                 failed++;
             } else {
                 for (int k = 0; k < N_KERNELS; k++) {
-                    const struct kernel_ops *ops = kernel_find(kernel_names[k]);
+                    const struct longca_kernel *ops = kernel_find(kernel_names[k]);
                     char err[LC_ERRMSG_LEN] = "", label[64];
                     cases += 2;
                     if (!ops) {

@@ -27,11 +27,11 @@ static const struct timeline_recorder *const rec = &prof_cupti_recorder;
 /* ------------------------------------------------------------------ a flash forward, by hand */
 
 struct fwd {
-    const struct kernel_ops *kernel;
+    const struct longca_kernel *kernel;
     struct mask mask;
-    struct mask_view view;
-    struct attn_problem p;
-    struct attn_tensors t;
+    struct longca_mask view;
+    struct longca_problem p;
+    struct longca_tensors t;
     void *plan, *ws;
 };
 
@@ -44,11 +44,11 @@ static enum lc_status fwd_setup(struct fwd *f, int64_t seqlen, char *err)
     enum lc_status st;
     if ((st = mask_build(MASK_CAUSAL, &mp, seqlen, 16, &f->mask, err)) || (st = mask_view_build(&f->mask, &f->view, err)))
         return st;
-    f->p = (struct attn_problem){.batch = 1, .heads_q = 16, .heads_kv = 16, .head_dim = 128, .seqlen_q = seqlen,
+    f->p = (struct longca_problem){.batch = 1, .heads_q = 16, .heads_kv = 16, .head_dim = 128, .seqlen_q = seqlen,
                                  .seqlen_k = seqlen, .dtype = LC_BF16, .softmax_scale = 1.0f / sqrtf(128.0f),
                                  .mask = &f->view};
     size_t ws_bytes = 0, n = (size_t)seqlen * 16 * 128, bytes = n * dtype_size(LC_BF16);
-    if ((st = f->kernel->plan_create(&f->p, DIR_FWD, &f->plan, &ws_bytes, err))) return st;
+    if ((st = kernel_plan(f->kernel, &f->p, DIR_FWD, &f->plan, &ws_bytes, err))) return st;
     void *q, *k, *v, *o, *lse;
     const struct device_ops *d = &device_cuda;
     if ((st = d->alloc(bytes, &q, err)) || (st = d->alloc(bytes, &k, err)) || (st = d->alloc(bytes, &v, err)) ||
@@ -63,11 +63,11 @@ static enum lc_status fwd_setup(struct fwd *f, int64_t seqlen, char *err)
         return st;
     }
     free(zeros);
-    f->t = (struct attn_tensors){.q = q, .k = k, .v = v, .o = o, .lse = lse};
+    f->t = (struct longca_tensors){.q = q, .k = k, .v = v, .o = o, .lse = lse};
     return d->sync(err);
 }
 
-static enum lc_status fwd_launch(struct fwd *f, char *err) { return f->kernel->forward(f->plan, &f->t, f->ws, err); }
+static enum lc_status fwd_launch(struct fwd *f, char *err) { return kernel_forward(f->kernel, f->plan, &f->t, f->ws, device_cuda.stream(), err); }
 
 /* ------------------------------------------------------------------ a run through the runner */
 
@@ -339,7 +339,7 @@ static void check_nccl_overlap(struct fwd *f)
 
 int main(int argc, char **argv)
 {
-    kernels_register_all();
+    kernels_register_all(NULL);
     int skip = gpu_open_or_skip();
     if (skip) return skip;
     struct fwd f;

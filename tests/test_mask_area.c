@@ -67,7 +67,7 @@ static void check_static(enum mask_pattern pat, int64_t S, int set, int docs)
     int *doc = ref_doc_index(&m);
     int64_t dense = 0;
     int mismatches = 0;
-    struct mask_view v;
+    struct longca_mask v;
     CHECK(mask_view_build(&m, &v, err) == LC_OK, "%s: view: %s", what, err);
     for (int64_t q = 0; q < S; q++)
         for (int64_t k = 0; k < S; k++) {
@@ -128,7 +128,7 @@ static void check_sparse(enum mask_pattern pat, int64_t S, int64_t block, int he
         for (int64_t x = m.kblock_bounds[i]; x < m.kblock_bounds[i + 1]; x++) kblock[x] = i;
 
     bool *keep = ref_block_keep(&m);
-    struct mask_view v;
+    struct longca_mask v;
     CHECK(mask_view_build(&m, &v, err) == LC_OK, "%s: view: %s", what, err);
     int64_t sum = 0;
     for (int h = 0; h < heads; h++) {
@@ -148,13 +148,13 @@ static void check_sparse(enum mask_pattern pat, int64_t S, int64_t block, int he
         CHECK(mask_area_head(&m, h) == dense, "%s: head %d area %lld, dense %lld", what, h,
               (long long)mask_area_head(&m, h), (long long)dense);
         CHECK(mask_view_area(&v, h) == dense, "%s: head %d view area", what, h);
-        struct mask_view one;
+        struct longca_mask one;
         CHECK(mask_view_build_head(&m, h, &one, err) == LC_OK && one.n_heads == 1 && mask_view_area(&one, 0) == dense,
               "%s: one-head view of head %d", what, h);
         mask_view_free(&one);
         sum += dense;
     }
-    struct mask_view past;
+    struct longca_mask past;
     CHECK(mask_view_build_head(&m, heads, &past, err) == LC_ERR_INVALID, "%s: view of head %d accepted", what, heads);
     CHECK(mask_area_sum(&m) == sum, "%s: area sum %lld, dense %lld", what, (long long)mask_area_sum(&m), (long long)sum);
     CHECK(mask_area_for_heads(&m, 4 * heads, heads) == 4.0 * sum, "%s: area for heads", what);

@@ -9,7 +9,7 @@
 static void check_picture(enum mask_pattern pat, int64_t S, int rows, int cols)
 {
     struct mask m;
-    struct mask_view v;
+    struct longca_mask v;
     char err[LC_ERRMSG_LEN] = "";
     struct mask_params p = {.window = 9, .global_tokens = 4, .block = pat == MASK_BLOCK_SPARSE ? 64 : pat == MASK_VARIABLE_BLOCK_SPARSE ? 128 : 5};
     if (mask_build(pat, &p, S, 2, &m, err) != LC_OK || mask_view_build(&m, &v, err) != LC_OK) {

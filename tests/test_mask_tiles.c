@@ -11,7 +11,7 @@ struct dense {
     bool *vis; /* [head][q][k] */
 };
 
-static struct dense dense_of_view(const struct mask_view *v)
+static struct dense dense_of_view(const struct longca_mask *v)
 {
     struct dense d = {v->n_heads, v->seqlen_q, v->seqlen_k, NULL};
     d.vis = calloc((size_t)d.n_heads * d.sq * d.sk + 1, 1);
@@ -26,7 +26,7 @@ static bool dense_at(const struct dense *d, int h, int64_t q, int64_t k)
     return d->vis[((size_t)h * d->sq + q) * d->sk + k];
 }
 
-static void check_tiles(const struct mask_view *v, int tq, int tk, const char *what)
+static void check_tiles(const struct longca_mask *v, int tq, int tk, const char *what)
 {
     struct mask_tiles t;
     char err[LC_ERRMSG_LEN] = "";
@@ -72,7 +72,7 @@ static void check_tiles(const struct mask_view *v, int tq, int tk, const char *w
                         for (int64_t k = ka; k < kb && !bad; k++) {
                             bool any = false;
                             for (int64_t i = t.rule_offsets[e]; i < t.rule_offsets[e + 1]; i++) {
-                                const struct mask_rule *r = &t.rules[i];
+                                const struct longca_rule *r = &t.rules[i];
                                 CHECK(r->q_begin >= qa && r->q_end <= qb && r->k_begin >= ka && r->k_end <= kb,
                                       "%s: clipped rule outside its tile", what);
                                 any |= mask_rule_visible(r, q, k);
@@ -91,12 +91,12 @@ static void check_tiles(const struct mask_view *v, int tq, int tk, const char *w
     mask_tiles_free(&t);
 }
 
-static void check_sub(const struct mask_view *v, struct rng *r, const char *what)
+static void check_sub(const struct longca_mask *v, struct rng *r, const char *what)
 {
     for (int trial = 0; trial < 4; trial++) {
         int64_t qa = rng_range(r, 0, v->seqlen_q), qb = rng_range(r, qa, v->seqlen_q);
         int64_t ka = rng_range(r, 0, v->seqlen_k), kb = rng_range(r, ka, v->seqlen_k);
-        struct mask_view sub;
+        struct longca_mask sub;
         char err[LC_ERRMSG_LEN] = "";
         if (mask_view_sub(v, qa, qb, ka, kb, &sub, err) != LC_OK) {
             CHECK(false, "%s: sub-view: %s", what, err);
@@ -120,7 +120,7 @@ static void check_sub(const struct mask_view *v, struct rng *r, const char *what
         if (qb > qa && kb > ka) check_tiles(&sub, (int)rng_range(r, 1, 40), (int)rng_range(r, 1, 40), what);
         mask_view_free(&sub);
     }
-    struct mask_view sub;
+    struct longca_mask sub;
     char err[LC_ERRMSG_LEN] = "";
     CHECK(mask_view_sub(v, 0, v->seqlen_q + 1, 0, 1, &sub, err) == LC_ERR_INVALID && err[0],
           "%s: sub-view past the end accepted", what);
@@ -139,7 +139,7 @@ int main(void)
                                     .block = 16, .seed = (uint64_t)rng_range(&r, 1, 1000)};
             if (mask_pattern_is_block_sparse(pat)) p.block = pat == MASK_BLOCK_SPARSE ? 64 : 128;
             struct mask m;
-            struct mask_view v;
+            struct longca_mask v;
             char err[LC_ERRMSG_LEN] = "", what[96];
             snprintf(what, sizeof what, "%s S=%lld", mask_pattern_name(pat), (long long)S);
             if (mask_build(pat, &p, S * (mask_pattern_is_block_sparse(pat) ? 2 : 1), 2, &m, err) != LC_OK ||
@@ -155,7 +155,7 @@ int main(void)
             mask_free(&m);
             cases++;
         }
-    struct mask_view none = {0};
+    struct longca_mask none = {0};
     struct mask_tiles t;
     char err[LC_ERRMSG_LEN] = "";
     CHECK(mask_tiles_build(&none, 0, 64, &t, err) == LC_ERR_INVALID && err[0], "tile height 0 accepted");

@@ -15,7 +15,7 @@ static double now_s(void)
 static void tile(enum mask_pattern pat, int64_t S, int64_t want_entries, int64_t want_partial)
 {
     struct mask m;
-    struct mask_view v;
+    struct longca_mask v;
     struct mask_tiles t;
     char err[LC_ERRMSG_LEN] = "";
     double t0 = now_s();

@@ -8,9 +8,9 @@ enum view_kind { VIEW_FULL, VIEW_CAUSAL, VIEW_BAND, VIEW_EMPTY_ROW, VIEW_PER_KV_
 static const char *view_kind_name[] = {"full", "causal", "band", "empty_row", "per_kv_head"};
 
 /* Builds view `kind` for sq x sk (heads_kv heads for the per-head kind). */
-static void build_view(enum view_kind kind, int64_t sq, int64_t sk, int heads_kv, struct mask_view *v)
+static void build_view(enum view_kind kind, int64_t sq, int64_t sk, int heads_kv, struct longca_mask *v)
 {
-    struct mask_rule rules[64];
+    struct longca_rule rules[64];
     int counts[8] = {0};
     int n = 0, n_heads = 1;
     switch (kind) {
@@ -42,9 +42,9 @@ static void build_view(enum view_kind kind, int64_t sq, int64_t sk, int heads_kv
 static int check_case(int batch, int hq, int hkv, int d, int64_t sq, int64_t sk, enum view_kind kind,
                       enum lc_dtype dtype)
 {
-    struct mask_view view;
+    struct longca_mask view;
     build_view(kind, sq, sk, hkv, &view);
-    struct attn_problem p = {batch, hq, hkv, d, sq, sk, dtype, (float)(1.0 / sqrt((double)d)), &view, true};
+    struct longca_problem p = {batch, hq, hkv, d, sq, sk, dtype, (float)(1.0 / sqrt((double)d)), &view, true};
     size_t qn = (size_t)batch * sq * hq * d, kn = (size_t)batch * sk * hkv * d, ln = (size_t)batch * hq * sq;
     float *q = test_alloc(qn * 4), *k = test_alloc(kn * 4), *v = test_alloc(kn * 4);
     float *o = test_alloc(qn * 4), *lse = test_alloc(ln * 4);

@@ -4,7 +4,7 @@
 #include "attn_test_util.h"
 #include "kernels/cpu_kernels.h"
 
-static double loss(const struct attn_problem *p, const double *q, const double *k, const double *v,
+static double loss(const struct longca_problem *p, const double *q, const double *k, const double *v,
                    const double *d_o, double *o, double *lse)
 {
     size_t qn = (size_t)p->batch * p->seqlen_q * p->heads_q * p->head_dim;
@@ -15,7 +15,7 @@ static double loss(const struct attn_problem *p, const double *q, const double *
 }
 
 /* dL/dx[i] for every element of x by central differences (x is one of q, k, v). */
-static void finite_differences(const struct attn_problem *p, double *q, double *k, double *v, const double *d_o,
+static void finite_differences(const struct longca_problem *p, double *q, double *k, double *v, const double *d_o,
                                double *x, size_t n, double *grad)
 {
     const double eps = 1e-5;
@@ -33,10 +33,10 @@ static void finite_differences(const struct attn_problem *p, double *q, double *
     free(o), free(lse);
 }
 
-static int check_case(const char *name, int batch, int hq, int hkv, int d, struct mask_view *view)
+static int check_case(const char *name, int batch, int hq, int hkv, int d, struct longca_mask *view)
 {
     int64_t sq = view->seqlen_q, sk = view->seqlen_k;
-    struct attn_problem p = {batch, hq, hkv, d, sq, sk, LC_FP32, 0.7f, view, true};
+    struct longca_problem p = {batch, hq, hkv, d, sq, sk, LC_FP32, 0.7f, view, true};
     size_t qn = (size_t)batch * sq * hq * d, kn = (size_t)batch * sk * hkv * d, ln = (size_t)batch * hq * sq;
     float *q = test_alloc(qn * 4), *k = test_alloc(kn * 4), *v = test_alloc(kn * 4), *d_o = test_alloc(qn * 4);
     float *o = test_alloc(qn * 4), *lse = test_alloc(ln * 4);
@@ -80,38 +80,38 @@ int main(void)
 {
     const int32_t lo = MASK_DIAG_NONE_LO, hi = MASK_DIAG_NONE_HI;
     int failed = 0, cases = 0;
-    struct mask_view v;
+    struct longca_mask v;
 
-    struct mask_rule full[] = {test_rule(0, 6, 0, 6, lo, hi)};
+    struct longca_rule full[] = {test_rule(0, 6, 0, 6, lo, hi)};
     test_view_init(&v, 1, 6, 6, (int[]){1}, full);
     failed += check_case("full 6x6 h=4:2", 1, 4, 2, 4, &v), cases++;
     test_view_free(&v);
 
-    struct mask_rule causal[] = {test_rule(0, 7, 0, 7, lo, 0)};
+    struct longca_rule causal[] = {test_rule(0, 7, 0, 7, lo, 0)};
     test_view_init(&v, 1, 7, 7, (int[]){1}, causal);
     failed += check_case("causal 7x7 b=2 h=2:1", 2, 2, 1, 3, &v), cases++;
     test_view_free(&v);
 
-    struct mask_rule band[] = {test_rule(0, 8, 0, 8, -2, 1)};
+    struct longca_rule band[] = {test_rule(0, 8, 0, 8, -2, 1)};
     test_view_init(&v, 1, 8, 8, (int[]){1}, band);
     failed += check_case("band 8x8 h=3:3", 1, 3, 3, 4, &v), cases++;
     test_view_free(&v);
 
     /* row 3 sees nothing: its dQ and its share of dK/dV must be zero */
-    struct mask_rule empty_row[] = {test_rule(0, 3, 0, 4, lo, hi), test_rule(4, 7, 0, 7, lo, 0)};
+    struct longca_rule empty_row[] = {test_rule(0, 3, 0, 4, lo, hi), test_rule(4, 7, 0, 7, lo, 0)};
     test_view_init(&v, 1, 7, 7, (int[]){2}, empty_row);
     failed += check_case("empty row 7x7 h=4:2", 1, 4, 2, 4, &v), cases++;
     test_view_free(&v);
 
     /* one view head per KV head, as block-sparse masks give */
-    struct mask_rule per_head[] = {test_rule(0, 3, 0, 3, lo, hi), test_rule(3, 6, 3, 6, lo, hi),
+    struct longca_rule per_head[] = {test_rule(0, 3, 0, 3, lo, hi), test_rule(3, 6, 3, 6, lo, hi),
                                    test_rule(0, 6, 2, 5, lo, hi)};
     test_view_init(&v, 2, 6, 6, (int[]){2, 1}, per_head);
     failed += check_case("per-KV-head view 6x6 h=4:2", 1, 4, 2, 4, &v), cases++;
     test_view_free(&v);
 
     /* a CP-style sub-block: fewer queries than keys, bottom-right causal */
-    struct mask_rule rect[] = {test_rule(0, 4, 0, 9, lo, 5)};
+    struct longca_rule rect[] = {test_rule(0, 4, 0, 9, lo, 5)};
     test_view_init(&v, 1, 4, 9, (int[]){1}, rect);
     failed += check_case("causal 4x9 h=2:1", 1, 2, 1, 5, &v), cases++;
     test_view_free(&v);

@@ -301,7 +301,7 @@ static int run_under_mpirun(const char *self, const char *capture, int limit_s)
 
 int main(int argc, char **argv)
 {
-    kernels_register_all();
+    kernels_register_all(NULL);
     services_register(&(struct lc_services){.clock_sync = prof_clock_align});
     if (argc > 1 && strcmp(argv[1], "worker") == 0) return cmd_worker(argc - 1, argv + 1);
     if (argc > 2 && strcmp(argv[1], "mpirun-mode") == 0) {

@@ -91,7 +91,7 @@ static void fuzz_cmd_run(void)
 
 int main(void)
 {
-    kernels_register_all();
+    kernels_register_all(NULL);
     test_sizes();
     test_expand();
     fuzz_cmd_run();

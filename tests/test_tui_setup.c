@@ -31,7 +31,7 @@ static void toggle(struct tui_setup *s, int field, const char *label)
 
 int main(void)
 {
-    kernels_register_all();
+    kernels_register_all(NULL);
     cp_register_all();
     struct tui_setup s;
     tui_setup_init(&s, 2, false);

@@ -42,7 +42,7 @@ static void picture_refresh(struct tui_picture *p, const struct tui_setup *s, in
         p->coverage = NULL;
         return;
     }
-    struct mask_view v;
+    struct longca_mask v;
     enum lc_status st = mask_view_build(&m, &v, p->error);
     if (st == LC_OK) {
         st = mask_picture(&v, 0, cells, cells, p->coverage, p->error);

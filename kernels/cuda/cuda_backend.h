@@ -7,8 +7,8 @@
 #include "core/kernel.h"
 
 extern const struct device_ops device_cuda;     /* kernels/cuda/device_cuda.c */
-extern const struct kernel_ops kernel_naive;    /* "naive": cuBLAS QK^T, masked softmax, cuBLAS PV */
-extern const struct kernel_ops kernel_flash;     /* "flash": fused attention on wgmma (sm_90a), fwd + bwd */
-extern const struct kernel_ops kernel_flash_mma; /* "flash_mma": the same on mma.sync (FlashAttention-2 design) */
+extern const struct longca_kernel kernel_naive;    /* "naive": cuBLAS QK^T, masked softmax, cuBLAS PV */
+extern const struct longca_kernel kernel_flash;     /* "flash": fused attention on wgmma (sm_90a), fwd + bwd */
+extern const struct longca_kernel kernel_flash_mma; /* "flash_mma": the same on mma.sync (FlashAttention-2 design) */
 
 #endif

@@ -156,7 +156,7 @@ __device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.
 
 /* The visible keys of query row q under rule r, as an inclusive interval [lo, hi] (empty when
  * lo > hi). Rules here are already clipped to one tile, so the bounds fit in 32 bits. */
-__device__ __forceinline__ void rule_row_span(const mask_rule &r, int q, int &lo, int &hi)
+__device__ __forceinline__ void rule_row_span(const longca_rule &r, int q, int &lo, int &hi)
 {
     if (q < r.q_begin || q >= r.q_end) {
         lo = 1;
@@ -171,12 +171,12 @@ __device__ __forceinline__ void rule_row_span(const mask_rule &r, int q, int &lo
 /* Sets the scores of pairs no rule of a partial tile covers to -inf. Row r of this thread is
  * q_base + mt*16 + lane/4 + 8*hf; column (j, e) is k0 + 8*j + 2*(lane%4) + e. */
 template <int MT, int NT>
-__device__ __forceinline__ void mask_partial(float (&s)[MT][NT][4], const mask_rule *rules, int count, int q_base,
+__device__ __forceinline__ void mask_partial(float (&s)[MT][NT][4], const longca_rule *rules, int count, int q_base,
                                              int k0, int lane)
 {
     const int c0 = k0 + 2 * (lane % 4); /* this thread's first column */
     if (count == 1) { /* the common case (a diagonal, a window edge): one interval per row */
-        const mask_rule rule = rules[0];
+        const longca_rule rule = rules[0];
 #pragma unroll
         for (int mt = 0; mt < MT; mt++)
 #pragma unroll
@@ -195,7 +195,7 @@ __device__ __forceinline__ void mask_partial(float (&s)[MT][NT][4], const mask_r
     }
     uint32_t vis[MT][2] = {};
     for (int r = 0; r < count; r++) {
-        const mask_rule rule = rules[r];
+        const longca_rule rule = rules[r];
 #pragma unroll
         for (int mt = 0; mt < MT; mt++)
 #pragma unroll
@@ -226,13 +226,13 @@ __device__ __forceinline__ void mask_partial(float (&s)[MT][NT][4], const mask_r
  * of this thread is key k_base + mt*16 + lane/4 + 8*hf; column (j, e) is query
  * q0 + 8*j + 2*(lane%4) + e. */
 template <int MT, int NT>
-__device__ __forceinline__ void mask_partial_t(float (&s)[MT][NT][4], const mask_rule *rules, int count, int k_base,
+__device__ __forceinline__ void mask_partial_t(float (&s)[MT][NT][4], const longca_rule *rules, int count, int k_base,
                                                int q0, int lane)
 {
     const int c0 = q0 + 2 * (lane % 4); /* this thread's first column */
     uint32_t vis[MT][2] = {};
     for (int r = 0; r < count; r++) {
-        const mask_rule rule = rules[r];
+        const longca_rule rule = rules[r];
 #pragma unroll
         for (int mt = 0; mt < MT; mt++)
 #pragma unroll

@@ -19,7 +19,7 @@ struct flash_fwd_params {
     float scale_log2;
     const int64_t *row_offsets;
     const gpu_tile_entry *entries;
-    const mask_rule *rules;
+    const longca_rule *rules;
     const int32_t *row_order;
 };
 
@@ -34,7 +34,7 @@ struct flash_bwd_params {
     bool deterministic;
     const int64_t *row_offsets;
     const gpu_tile_entry *entries;
-    const mask_rule *rules;
+    const longca_rule *rules;
     const int32_t *row_order;
 };
 

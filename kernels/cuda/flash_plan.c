@@ -31,7 +31,7 @@ struct flash_plan {
 
 static size_t align_up(size_t x) { return (x + 255) & ~(size_t)255; }
 
-static enum lc_status flash_supports(const struct attn_problem *p, enum run_direction dir, char *why)
+static int flash_supports(const struct longca_problem *p, unsigned dir, char *why)
 {
     if (p->dtype != LC_BF16 && p->dtype != LC_FP16)
         return lc_fail(why, LC_ERR_UNSUPPORTED, "flash runs bf16 and fp16 (tensor cores), not %s", dtype_name(p->dtype));
@@ -56,7 +56,7 @@ static void flash_plan_destroy(void *plan)
     free(fp);
 }
 
-static enum lc_status plan_create(const struct flash_design *design, const struct attn_problem *p,
+static enum lc_status plan_create(const struct flash_design *design, const struct longca_problem *p,
                                   enum run_direction dir, void **plan, size_t *workspace_bytes, char *err)
 {
     enum lc_status st = flash_supports(p, dir, err);
@@ -94,75 +94,77 @@ static enum lc_status plan_create(const struct flash_design *design, const struc
     return LC_OK;
 }
 
-static enum lc_status flash_plan_create(const struct attn_problem *p, enum run_direction dir, void **plan,
+static int flash_plan_create(const struct longca_problem *p, unsigned dir, void **plan,
                                         size_t *workspace_bytes, char *err)
 {
     return plan_create(&design_wgmma, p, dir, plan, workspace_bytes, err);
 }
 
-static enum lc_status flash_mma_plan_create(const struct attn_problem *p, enum run_direction dir, void **plan,
+static int flash_mma_plan_create(const struct longca_problem *p, unsigned dir, void **plan,
                                             size_t *workspace_bytes, char *err)
 {
     return plan_create(&design_mma, p, dir, plan, workspace_bytes, err);
 }
 
-static enum lc_status flash_forward(void *plan, const struct attn_tensors *t, void *workspace, char *err)
+static int flash_forward(void *plan, const struct longca_tensors *t, void *workspace, void *stream, char *err)
 {
     const struct flash_plan *fp = plan;
-    const struct attn_fold *f = t->fold;
+    const struct longca_fold *f = t->fold;
     enum flash_store store = !f || (f->first && f->last) ? STORE_PLAIN : f->last ? STORE_MERGE_OUT : STORE_MERGE_KEEP;
     struct flash_fwd_args a = {fp->shape, t->q, t->k, t->v, t->o, t->lse, &fp->fwd, f ? f->o_acc : NULL, store,
                                f && f->first};
-    return fp->design->fwd(&a, device_cuda.stream(), err);
+    return fp->design->fwd(&a, stream, err);
 }
 
-static enum lc_status flash_backward(void *plan, const struct attn_tensors *t, void *workspace, char *err)
+static int flash_backward(void *plan, const struct longca_tensors *t, void *workspace, void *stream, char *err)
 {
     const struct flash_plan *fp = plan;
     if (!fp->has_bwd) return lc_fail(err, LC_ERR_INTERNAL, "flash plan was made without the backward");
     char *ws = workspace;
     struct flash_bwd_buffers buf = {(float *)(ws + fp->dq_acc), (float *)(ws + fp->dk_acc), (float *)(ws + fp->dv_acc),
                                     (float *)(ws + fp->dsum), (int *)(ws + fp->turns), fp->turns_bytes};
-    const struct attn_fold *f = t->fold;
+    const struct longca_fold *f = t->fold;
     if (f) buf.dq_acc = f->dq_acc;
     struct flash_bwd_args a = {fp->shape, t->q, t->k, t->v, t->o, t->d_o, t->lse, t->dq, t->dk, t->dv,
                                &fp->bwd, fp->deterministic, buf, f != NULL, !f || f->first, !f || f->last,
                                f ? f->dkv_acc : NULL};
-    return fp->design->bwd(&a, device_cuda.stream(), err);
+    return fp->design->bwd(&a, stream, err);
 }
 
 static const int flash_head_dims[] = {64, 128, 0};
 
-const struct kernel_ops kernel_flash = {
+const struct longca_kernel kernel_flash = {
+    .abi_version = LONGCA_KERNEL_ABI_VERSION,
     .name = "flash",
     .summary = "fused tiled attention on Hopper warpgroup MMA (wgmma), mask tile lists, GQA in place, LSE out",
     .device = DEVICE_CUDA,
     .dtypes = (1u << LC_BF16) | (1u << LC_FP16),
     .directions = DIR_FWD | DIR_BWD,
     .head_dims = flash_head_dims,
-    .static_masks = true,
-    .block_sparse_masks = true,
+    .mask_forms = LONGCA_FORM_RULES | LONGCA_FORM_HEAD_RULES,
+    .writes_lse = true,
     .folds_blocks = true,
     .supports = flash_supports,
-    .plan_create = flash_plan_create,
+    .plan = flash_plan_create,
     .forward = flash_forward,
     .backward = flash_backward,
-    .plan_destroy = flash_plan_destroy,
+    .destroy = flash_plan_destroy,
 };
 
-const struct kernel_ops kernel_flash_mma = {
+const struct longca_kernel kernel_flash_mma = {
+    .abi_version = LONGCA_KERNEL_ABI_VERSION,
     .name = "flash_mma",
     .summary = "fused tiled attention, FlashAttention-2 design on warp mma.sync m16n8k16 (ldmatrix, cp.async)",
     .device = DEVICE_CUDA,
     .dtypes = (1u << LC_BF16) | (1u << LC_FP16),
     .directions = DIR_FWD | DIR_BWD,
     .head_dims = flash_head_dims,
-    .static_masks = true,
-    .block_sparse_masks = true,
+    .mask_forms = LONGCA_FORM_RULES | LONGCA_FORM_HEAD_RULES,
+    .writes_lse = true,
     .folds_blocks = true,
     .supports = flash_supports,
-    .plan_create = flash_mma_plan_create,
+    .plan = flash_mma_plan_create,
     .forward = flash_forward,
     .backward = flash_backward,
-    .plan_destroy = flash_plan_destroy,
+    .destroy = flash_plan_destroy,
 };

@@ -11,15 +11,15 @@ static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 /* The same pairs with the roles of query and key swapped: k - q in [lo, hi] becomes
  * q - k in [-hi, -lo]. An involution, so it also maps transposed rules back. */
-static struct mask_rule rule_transpose(struct mask_rule r)
+static struct longca_rule rule_transpose(struct longca_rule r)
 {
-    struct mask_rule t = {r.k_begin, r.k_end, r.q_begin, r.q_end, MASK_DIAG_NONE_LO, MASK_DIAG_NONE_HI};
+    struct longca_rule t = {r.k_begin, r.k_end, r.q_begin, r.q_end, MASK_DIAG_NONE_LO, MASK_DIAG_NONE_HI};
     if (r.diag_hi != MASK_DIAG_NONE_HI) t.diag_lo = -r.diag_hi;
     if (r.diag_lo != MASK_DIAG_NONE_LO) t.diag_hi = -r.diag_lo;
     return t;
 }
 
-static enum lc_status view_transpose(const struct mask_view *v, struct mask_view *out, char *err)
+static enum lc_status view_transpose(const struct longca_mask *v, struct longca_mask *out, char *err)
 {
     int64_t n = v->rule_offsets[v->n_heads];
     out->n_heads = v->n_heads;
@@ -56,11 +56,11 @@ static enum lc_status upload(const void *host, size_t bytes, void **dev, char *e
     return device_cuda.upload(*dev, host, bytes, err);
 }
 
-enum lc_status gpu_tiles_build(const struct mask_view *v, int tile_q, int tile_k, bool by_key, bool ascending,
+enum lc_status gpu_tiles_build(const struct longca_mask *v, int tile_q, int tile_k, bool by_key, bool ascending,
                                struct gpu_tiles *out, char *err)
 {
     memset(out, 0, sizeof *out);
-    struct mask_view tv = {0};
+    struct longca_mask tv = {0};
     struct mask_tiles mt = {0};
     enum lc_status st;
     if (by_key && (st = view_transpose(v, &tv, err))) return st;
@@ -90,7 +90,7 @@ enum lc_status gpu_tiles_build(const struct mask_view *v, int tile_q, int tile_k
                 n_rules++;
 
     struct gpu_tile_entry *entries = malloc(((size_t)mt.n_entries + 1) * sizeof *entries);
-    struct mask_rule *rules = malloc(((size_t)n_rules + 1) * sizeof *rules);
+    struct longca_rule *rules = malloc(((size_t)n_rules + 1) * sizeof *rules);
     int32_t *order = malloc(((size_t)n_rows_all + 1) * sizeof *order);
     int32_t *visits = by_key ? calloc((size_t)mt.n_heads * mt.n_ktiles + 1, sizeof *visits) : NULL;
     if (!entries || !rules || !order || (by_key && !visits)) {
@@ -117,7 +117,7 @@ enum lc_status gpu_tiles_build(const struct mask_view *v, int tile_q, int tile_k
                 for (int64_t i = mt.rule_offsets[e]; i < mt.rule_offsets[e + 1]; i++)
                     rules[next_rule++] = by_key ? rule_transpose(mt.rules[i]) : mt.rules[i];
             } else if ((row + 1) * mt.tile_q > s_row || (int64_t)(col + 1) * mt.tile_k > s_col) {
-                struct mask_rule rect = {(int32_t)(row * mt.tile_q), (int32_t)min64((row + 1) * mt.tile_q, s_row),
+                struct longca_rule rect = {(int32_t)(row * mt.tile_q), (int32_t)min64((row + 1) * mt.tile_q, s_row),
                                          (int32_t)((int64_t)col * mt.tile_k),
                                          (int32_t)min64((int64_t)(col + 1) * mt.tile_k, s_col), MASK_DIAG_NONE_LO,
                                          MASK_DIAG_NONE_HI};

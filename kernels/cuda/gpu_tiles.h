@@ -29,14 +29,14 @@ struct gpu_tiles {
     int64_t n_entries, n_partial, max_row_entries;
     int64_t *row_offsets;          /* device: n_heads * n_rows + 1 */
     struct gpu_tile_entry *entries; /* device */
-    struct mask_rule *rules;       /* device */
+    struct longca_rule *rules;       /* device */
     int32_t *row_order;            /* device: per head, the rows to start first (heaviest first, or
                                       ascending when `ascending`) */
 };
 
 /* Builds and uploads the lists of view v: tiles of tile_q x tile_k, rows by query tile, or by
  * key tile when by_key. Device memory comes from device_cuda.alloc (counted in the peak). */
-enum lc_status gpu_tiles_build(const struct mask_view *v, int tile_q, int tile_k, bool by_key, bool ascending,
+enum lc_status gpu_tiles_build(const struct longca_mask *v, int tile_q, int tile_k, bool by_key, bool ascending,
                                struct gpu_tiles *out, char *err);
 void gpu_tiles_free(struct gpu_tiles *t);
 

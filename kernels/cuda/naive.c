@@ -20,7 +20,7 @@
 #define NAIVE_CUBLAS_WORKSPACE ((size_t)32 << 20)
 
 struct naive_plan {
-    struct attn_problem p;
+    struct longca_problem p;
     bool has_bwd;
     struct gpu_tiles tiles;
     cublasHandle_t blas;
@@ -59,7 +59,7 @@ static void naive_plan_destroy(void *plan)
     free(np);
 }
 
-static enum lc_status naive_supports(const struct attn_problem *p, enum run_direction dir, char *why)
+static int naive_supports(const struct longca_problem *p, unsigned dir, char *why)
 {
     if (p->heads_kv < 1 || p->heads_q % p->heads_kv)
         return lc_fail(why, LC_ERR_INVALID, "query heads %d not divisible by KV heads %d", p->heads_q, p->heads_kv);
@@ -71,7 +71,7 @@ static enum lc_status naive_supports(const struct attn_problem *p, enum run_dire
     return LC_OK;
 }
 
-static enum lc_status naive_plan_create(const struct attn_problem *p, enum run_direction dir, void **plan,
+static int naive_plan_create(const struct longca_problem *p, unsigned dir, void **plan,
                                         size_t *workspace_bytes, char *err)
 {
     enum lc_status st = naive_supports(p, dir, err);
@@ -99,7 +99,6 @@ static enum lc_status naive_plan_create(const struct attn_problem *p, enum run_d
     if ((st = device_cuda.alloc(NAIVE_CUBLAS_WORKSPACE, &np->blas_workspace, err))) goto fail;
     if ((st = blas_status(cublasSetWorkspace(np->blas, np->blas_workspace, NAIVE_CUBLAS_WORKSPACE), err, "workspace")))
         goto fail;
-    if ((st = blas_status(cublasSetStream(np->blas, (cudaStream_t)device_cuda.stream()), err, "stream"))) goto fail;
     *workspace_bytes = np->total;
     *plan = np;
     return LC_OK;
@@ -128,7 +127,7 @@ struct gemm {
 
 static enum lc_status run_gemm(const struct naive_plan *np, const struct gemm *g, char *err)
 {
-    const struct attn_problem *p = &np->p;
+    const struct longca_problem *p = &np->p;
     const int group = p->heads_q / p->heads_kv;
     const float one = 1.f, zero = 0.f;
     const size_t es_a = dtype_size(g->a_type), es_c = dtype_size(g->c_type);
@@ -150,7 +149,7 @@ static enum lc_status run_gemm(const struct naive_plan *np, const struct gemm *g
 /* S^T (S_k x S_q per head) = K^T' Q: with x = K gives scores, with x = V and y = dO gives dP. */
 static enum lc_status gemm_scores(const struct naive_plan *np, const void *x_kv, const void *y_q, float *out, char *err)
 {
-    const struct attn_problem *p = &np->p;
+    const struct longca_problem *p = &np->p;
     const long long d = p->head_dim, sq = p->seqlen_q, sk = p->seqlen_k, hq = p->heads_q, hkv = p->heads_kv;
     const long long group = hq / hkv;
     struct gemm g = {CUBLAS_OP_T, CUBLAS_OP_N, (int)sk, (int)sq, (int)d,
@@ -164,7 +163,7 @@ static enum lc_status gemm_scores(const struct naive_plan *np, const void *x_kv,
 static enum lc_status gemm_rows_out(const struct naive_plan *np, const void *x_kv, const void *probs, void *out,
                                     char *err)
 {
-    const struct attn_problem *p = &np->p;
+    const struct longca_problem *p = &np->p;
     const long long d = p->head_dim, sq = p->seqlen_q, sk = p->seqlen_k, hq = p->heads_q, hkv = p->heads_kv;
     const long long group = hq / hkv;
     struct gemm g = {CUBLAS_OP_N, CUBLAS_OP_N, (int)d, (int)sq, (int)sk,
@@ -179,7 +178,7 @@ static enum lc_status gemm_rows_out(const struct naive_plan *np, const void *x_k
 static enum lc_status gemm_cols_out(const struct naive_plan *np, const void *y_q, const void *probs, float *out,
                                     char *err)
 {
-    const struct attn_problem *p = &np->p;
+    const struct longca_problem *p = &np->p;
     const long long d = p->head_dim, sq = p->seqlen_q, sk = p->seqlen_k, hq = p->heads_q, hkv = p->heads_kv;
     const long long group = hq / hkv;
     struct gemm g = {CUBLAS_OP_N, CUBLAS_OP_T, (int)d, (int)sk, (int)sq,
@@ -191,12 +190,18 @@ static enum lc_status gemm_cols_out(const struct naive_plan *np, const void *y_q
 
 static struct naive_rows rows_of(const struct naive_plan *np)
 {
-    const struct attn_problem *p = &np->p;
+    const struct longca_problem *p = &np->p;
     return (struct naive_rows){p->dtype, p->batch, p->heads_q, p->heads_kv, p->seqlen_q, p->seqlen_k,
                                p->softmax_scale, &np->tiles};
 }
 
-static enum lc_status naive_forward(void *plan, const struct attn_tensors *t, void *workspace, char *err)
+/* cuBLAS works on the stream the caller passed (it may differ between calls). */
+static enum lc_status blas_on(const struct naive_plan *np, void *stream, char *err)
+{
+    return blas_status(cublasSetStream(np->blas, (cudaStream_t)stream), err, "stream");
+}
+
+static int naive_forward(void *plan, const struct longca_tensors *t, void *workspace, void *stream, char *err)
 {
     const struct naive_plan *np = plan;
     char *ws = workspace;
@@ -204,27 +209,27 @@ static enum lc_status naive_forward(void *plan, const struct attn_tensors *t, vo
     void *probs = ws + np->probs;
     struct naive_rows r = rows_of(np);
     enum lc_status st;
-    if ((st = gemm_scores(np, t->k, t->q, scores, err))) return st;
-    if ((st = cuda_check(naive_softmax_launch(&r, scores, probs, t->lse, false, device_cuda.stream()), err, "softmax")))
+    if ((st = blas_on(np, stream, err)) || (st = gemm_scores(np, t->k, t->q, scores, err))) return st;
+    if ((st = cuda_check(naive_softmax_launch(&r, scores, probs, t->lse, false, stream), err, "softmax")))
         return st;
     return gemm_rows_out(np, t->v, probs, t->o, err);
 }
 
-static enum lc_status naive_backward(void *plan, const struct attn_tensors *t, void *workspace, char *err)
+static int naive_backward(void *plan, const struct longca_tensors *t, void *workspace, void *stream, char *err)
 {
     const struct naive_plan *np = plan;
-    const struct attn_problem *p = &np->p;
+    const struct longca_problem *p = &np->p;
     if (!np->has_bwd) return lc_fail(err, LC_ERR_INTERNAL, "naive plan was made without the backward");
     char *ws = workspace;
     float *scores = (float *)(ws + np->scores), *dprobs = (float *)(ws + np->dprobs);
     float *dsum = (float *)(ws + np->dsum), *dk_acc = (float *)(ws + np->dk_acc), *dv_acc = (float *)(ws + np->dv_acc);
     void *probs = ws + np->probs;
-    void *stream = device_cuda.stream();
     struct naive_rows r = rows_of(np);
     const int group = p->heads_q / p->heads_kv;
     const int64_t kv_rows = (int64_t)p->batch * p->seqlen_k * p->heads_kv;
     enum lc_status st;
-    if ((st = cuda_check(attn_dsum_launch(p->dtype, p->head_dim, t->o, t->d_o, dsum, p->batch, p->seqlen_q,
+    if ((st = blas_on(np, stream, err)) ||
+        (st = cuda_check(attn_dsum_launch(p->dtype, p->head_dim, t->o, t->d_o, dsum, p->batch, p->seqlen_q,
                                           p->heads_q, stream),
                          err, "dsum")) ||
         (st = gemm_scores(np, t->k, t->q, scores, err)) ||
@@ -240,7 +245,8 @@ static enum lc_status naive_backward(void *plan, const struct attn_tensors *t, v
     return LC_OK;
 }
 
-const struct kernel_ops kernel_naive = {
+const struct longca_kernel kernel_naive = {
+    .abi_version = LONGCA_KERNEL_ABI_VERSION,
     .name = "naive",
     .summary = "unfused baseline: cuBLAS QK^T, masked softmax over S x S scores, cuBLAS PV (runs out of memory "
                "at long S)",
@@ -248,11 +254,11 @@ const struct kernel_ops kernel_naive = {
     .dtypes = (1u << LC_FP32) | (1u << LC_BF16) | (1u << LC_FP16),
     .directions = DIR_FWD | DIR_BWD,
     .head_dims = NULL,
-    .static_masks = true,
-    .block_sparse_masks = true,
+    .mask_forms = LONGCA_FORM_RULES | LONGCA_FORM_HEAD_RULES,
+    .writes_lse = true,
     .supports = naive_supports,
-    .plan_create = naive_plan_create,
+    .plan = naive_plan_create,
     .forward = naive_forward,
     .backward = naive_backward,
-    .plan_destroy = naive_plan_destroy,
+    .destroy = naive_plan_destroy,
 };

@@ -26,7 +26,7 @@ struct row_params {
     float scale;
     const int64_t *row_offsets;
     const gpu_tile_entry *entries;
-    const mask_rule *rules;
+    const longca_rule *rules;
 };
 
 /* Fills state[n_cols] for query row q of head h; returns after a barrier. */
@@ -48,7 +48,7 @@ __device__ __forceinline__ bool visible(const row_params &p, const int *state, i
     if (s == HIDDEN) return false;
     const gpu_tile_entry e = p.entries[s];
     for (int r = 0; r < e.rule_count; r++) {
-        const mask_rule &m = p.rules[e.rule_begin + r];
+        const longca_rule &m = p.rules[e.rule_begin + r];
         const int64_t d = k - q;
         if (q >= m.q_begin && q < m.q_end && k >= m.k_begin && k < m.k_end && d >= m.diag_lo && d <= m.diag_hi)
             return true;
