@@ -55,6 +55,7 @@ struct headless {
     int n_runs;
     bool progress;
     int failures;
+    int refused; /* runs a kernel refused as invalid input (LC_ERR_INVALID): bad input, exit status 2 */
 };
 
 static void headless_emit(void *ctx, const struct event *ev)
@@ -89,6 +90,7 @@ static void headless_emit(void *ctx, const struct event *ev)
             snprintf(res.message, sizeof res.message, "rank %d: %.200s", ev->rank, ev->u.error.message);
         }
         if (ev->type == EV_ERROR || (res.check_ran && !res.check_pass)) h->failures++;
+        if (res.status == LC_ERR_INVALID) h->refused++;
         report_row(&h->report, spec, &res);
     }
 }
@@ -261,6 +263,6 @@ int cmd_run(int argc, char **argv)
         status = LC_EXIT_FAILED;
     }
     free(runs);
-    if (status == LC_EXIT_OK && h.failures) status = LC_EXIT_FAILED;
+    if (status == LC_EXIT_OK && h.failures) status = h.refused ? LC_EXIT_USAGE : LC_EXIT_FAILED;
     return status;
 }
