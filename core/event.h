@@ -59,6 +59,10 @@ struct interval {
     uint32_t correlation;
     uint32_t grid[3], block[3];
     uint64_t bytes;    /* memcpy / communication payload */
+    /* The host call that issued the work (cudaLaunchKernel, cudaMemcpyAsync, ...): its start and
+     * end, 0 when not recorded. Work the host runs itself (CPU kernels, MPI transfers) is issued
+     * as it starts: launch_ns = launch_end_ns = start_ns. */
+    int64_t launch_ns, launch_end_ns;
     char name[LC_IV_NAME_LEN];
 };
 

@@ -121,6 +121,8 @@ static void write_interval(FILE *f, const struct interval *iv)
     fprintf(f, ",\"block\":[%" PRIu32 ",%" PRIu32 ",%" PRIu32 "]", iv->block[0], iv->block[1], iv->block[2]);
     put_key(f, "bytes");
     fprintf(f, "%" PRIu64, iv->bytes);
+    put_i64(f, "launch_ns", iv->launch_ns);
+    put_i64(f, "launch_end_ns", iv->launch_end_ns);
     put_string(f, "name", iv->name);
     fputc('}', f);
 }
@@ -397,6 +399,10 @@ static void read_interval(struct fields *fr, struct interval *iv)
     get_u32_triple(fr, "grid", iv->grid);
     get_u32_triple(fr, "block", iv->block);
     iv->bytes = get_u64(fr, "bytes");
+    if (json_get(fr->obj, "launch_ns")) { /* captures before launch times lack both */
+        iv->launch_ns = get_int(fr, "launch_ns", INT64_MIN, INT64_MAX);
+        iv->launch_end_ns = get_int(fr, "launch_end_ns", INT64_MIN, INT64_MAX);
+    }
     copy_string(fr, "name", iv->name, sizeof iv->name);
 }
 
