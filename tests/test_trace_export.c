@@ -233,7 +233,7 @@ static void check_event(const struct json_value *e, struct xev *xs, int *nx, int
     const char *name = json_get(e, "name")->string;
     if (!strcmp(ph->string, "M")) {
         CHECK(is_int(json_get(e, "tid")));
-        CHECK(is_str(json_get(args, "name")) || is_int(json_get(args, "sort_index")));
+        CHECK(is_str(json_get(args, "name")) || is_int(json_get(args, "sort_index")) || is_str(json_get(args, "labels")));
         return;
     }
     if (!strcmp(ph->string, "C")) {
