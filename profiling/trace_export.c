@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/spec.h"
+#include "core/model/spec.h"
 #include "profiling/trace_internal.h"
 
 bool trace_grow(void **items, int64_t *cap, int64_t need, size_t size)

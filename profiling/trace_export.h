@@ -32,7 +32,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/event.h"
+#include "core/model/event.h"
 #include "profiling/overlap.h"
 
 #define PROF_TRACE_OVERFLOW_TID 1000000

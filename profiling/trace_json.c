@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/file_atomic.h"
-#include "core/json.h"
+#include "core/io/file_atomic.h"
+#include "core/io/json.h"
 #include "profiling/trace_internal.h"
 
 struct writer {

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/file_atomic.h"
+#include "core/io/file_atomic.h"
 #include "profiling/protobuf_wire.h"
 #include "profiling/trace_internal.h"
 
