@@ -333,7 +333,7 @@ __device__ __forceinline__ void online_softmax(float (&acc_s)[MT][NT][4], float 
     softmax_rescale<MT, DT>(acc_o, alpha);
 }
 
-/* Where a forward's rows go: O in the dtype and the LSE, or, folding blocks (core/kernel.h),
+/* Where a forward's rows go: O in the dtype and the LSE, or, folding blocks (core/engine/kernel.h),
  * into the running fp32 (o_acc, lse), kept there or written out as O (enum flash_store). */
 struct flash_out {
     uint16_t *o;

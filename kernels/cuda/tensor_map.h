@@ -6,7 +6,7 @@
 #include <cuda.h>
 #include <stdint.h>
 
-#include "core/status.h"
+#include "core/model/status.h"
 
 /* A map of a [batch, seqlen, heads, head_dim] tensor of 2-byte elements whose boxes are
  * box_rows positions of one head and 64 dims (128 bytes), 128-byte swizzled: the layout wgmma's
