@@ -3,7 +3,7 @@
 #ifndef LC_KERNELS_H
 #define LC_KERNELS_H
 
-#include "core/status.h"
+#include "core/model/status.h"
 
 enum lc_status kernels_register_all(char *err);
 

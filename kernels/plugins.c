@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/kernel.h"
+#include "core/engine/kernel.h"
 
 #define PLUGINS_MAX 16
 

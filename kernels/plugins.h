@@ -3,7 +3,7 @@
 #ifndef LC_PLUGINS_H
 #define LC_PLUGINS_H
 
-#include "core/status.h"
+#include "core/model/status.h"
 
 /* Loads one plugin and registers its kernels. LC_ERR_INVALID with one line naming the file on any
  * mismatch: not a shared object, a missing symbol, another ABI version, an incomplete table. */

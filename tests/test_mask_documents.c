@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "core/mask.h"
+#include "core/mask/mask.h"
 
 /* Visible per the documents form. */
 static bool doc_visible(const struct longca_mask *v, int64_t q, int64_t k)
