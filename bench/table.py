@@ -6,7 +6,7 @@ import csv
 import sys
 
 PEERS = ["sdpa_flash", "sdpa_cudnn", "sdpa_efficient", "flex"]
-OURS = ["flash", "flash_mma", "naive"]
+OURS = ["flash", "flash_mma", "naive"]  # first, in this order; other kernels (cudnn, plugins) after them
 
 
 def load(longca_csvs, peers_csv):
@@ -47,15 +47,19 @@ def main():
         sys.exit("usage: table.py LONGCA_CSV [LONGCA_CSV...] PEERS_CSV")
     runs = load(sys.argv[1:-1], sys.argv[-1])
     present = {n for row in runs.values() for n in row}
-    names = [n for n in OURS + PEERS if n in present]
+    others = sorted(n for n in present if n not in OURS and n not in PEERS)
+    names = [n for n in OURS if n in present] + others + [n for n in PEERS if n in present]
+    cudnns = [n for n in others if n.startswith("cudnn")]  # longca's cudnn plugin, by cuDNN version
     masks = ["full", "causal", "sliding_window_causal", "causal_document"]
     order = sorted(runs, key=lambda k: (k[2] != "fwd", masks.index(k[0]) if k[0] in masks else len(masks), k[0], k[1]))
     print("TFLOP/s (fwd 4*area*h_q*d, bwd 2.5x; area from the mask)\n")
-    print("| dir | mask | S | " + " | ".join(names) + " | flash/sdpa_flash | flash/flex |")
-    print("|" + "---|" * (len(names) + 5))
+    extra = [f"{n}/sdpa_cudnn" for n in cudnns]
+    print("| dir | mask | S | " + " | ".join(names + extra) + " | flash/sdpa_flash | flash/flex |")
+    print("|" + "---|" * (len(names) + len(extra) + 5))
     for key in order:
         row = runs[key]
         cells = [cell(row.get(n), "tflops") for n in names]
+        cells += [ratio(row.get(n), row.get("sdpa_cudnn")) for n in cudnns]
         print(f"| {key[2]} | {key[0]} | {key[1] // 1024}K | " + " | ".join(cells) +
               f" | {ratio(row.get('flash'), row.get('sdpa_flash'))} | {ratio(row.get('flash'), row.get('flex'))} |")
     print("\nPeak device memory, GiB (inputs, outputs and workspace of the run)\n")
