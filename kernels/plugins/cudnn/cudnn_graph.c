@@ -103,6 +103,11 @@ struct cg_tensor *cg_tensor(struct cg *g, int64_t uid, const int64_t dims[4], co
                             cudnnDataType_t type, const struct cg_tensor *ragged)
 {
     bool is_virtual = uid == 0;
+    if (!is_virtual) {
+        bool known = false;
+        for (int i = 0; i < g->n_device && !known; i++) known = g->device_uid[i] == uid;
+        if (!known && g->n_device < CG_MAX_BOUND) g->device_uid[g->n_device++] = uid;
+    }
     return tensor(g, is_virtual ? g->next_virtual_uid++ : uid, is_virtual, false, dims, strides, type, ragged);
 }
 
@@ -267,7 +272,12 @@ cudnnStatus_t cg_execute(struct cg *g, const int64_t *uids, void *const *pointer
     void *all_ptrs[2 * CG_MAX_BOUND];
     if (n + g->n_scalars > 2 * CG_MAX_BOUND) return CUDNN_STATUS_BAD_PARAM;
     int k = 0;
-    for (int i = 0; i < n; i++) all_uids[k] = uids[i], all_ptrs[k++] = pointers[i];
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < g->n_device; j++)
+            if (g->device_uid[j] == uids[i]) {
+                all_uids[k] = uids[i], all_ptrs[k++] = pointers[i];
+                break;
+            }
     for (int i = 0; i < g->n_scalars; i++) all_uids[k] = g->scalar_uid[i], all_ptrs[k++] = &g->scalar[i];
     const struct cudnn_lib *lib = g->lib;
     cudnnBackendDescriptor_t pack = NULL;

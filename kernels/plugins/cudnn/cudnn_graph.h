@@ -38,6 +38,8 @@ struct cg {
         int32_t i;
     } scalar[CG_MAX_BOUND];
     int n_scalars;
+    int64_t device_uid[CG_MAX_BOUND]; /* the device tensors the graph names */
+    int n_device;
     cudnnBackendDescriptor_t plan;
     int64_t workspace_bytes;
     bool failed;
@@ -76,7 +78,8 @@ void cg_operation(struct cg *g, cudnnBackendDescriptorType_t type, const cudnnBa
  * that makes an execution plan; false with g->err when none does. */
 bool cg_build(struct cg *g);
 
-/* Runs the plan on the handle's stream: the device pointers of uids[0..n), the scalars, workspace. */
+/* Runs the plan on the handle's stream: the device pointers of uids[0..n) that the graph names
+ * (others are passed over), the scalars, the workspace. */
 cudnnStatus_t cg_execute(struct cg *g, const int64_t *uids, void *const *pointers, int n, void *workspace);
 
 #endif

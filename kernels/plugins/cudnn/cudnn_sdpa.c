@@ -89,22 +89,22 @@ static struct cg_tensor *band_mask(struct cg *g, const struct sdpa_shape *s, str
     return x;
 }
 
-/* Scaled, masked scores S = scale * Q K^T of every entry. */
-static struct cg_tensor *masked_scores(struct cg *g, const struct sdpa_shape *s, const struct io *io)
+/* Scaled scores S = scale * Q K^T of every entry, -inf past packed entries' lengths. */
+static struct cg_tensor *scaled_scores(struct cg *g, const struct sdpa_shape *s, const struct io *io,
+                                       struct cg_tensor *neg)
 {
     struct cg_tensor *qk = scores(g, s, s->sq, s->skv, F32);
     cg_matmul(g, io->q, io->kt, qk, io->seq_q, io->seq_kv, NULL, s->ragged);
     struct cg_tensor *x = cg_pointwise(g, CUDNN_POINTWISE_MUL, qk, cg_float(g, s->scale), NULL, NULL, F32, F32, -1);
-    struct cg_tensor *neg = cg_float(g, -INFINITY);
-    if (s->ragged) x = padding_mask(g, io, x, neg);
-    return band_mask(g, s, x, neg);
+    return s->ragged ? padding_mask(g, io, x, neg) : x;
 }
 
 static void forward_composite(struct cg *g, const struct sdpa_shape *s)
 {
     struct io io;
     inputs(g, s, &io, true);
-    struct cg_tensor *x = masked_scores(g, s, &io);
+    struct cg_tensor *neg = cg_float(g, -INFINITY);
+    struct cg_tensor *x = band_mask(g, s, scaled_scores(g, s, &io, neg), neg);
     /* softmax with its stats: max, exp(x - max), sum; stats = max + log(sum) */
     struct cg_tensor *max = cg_like(g, io.stats, F32), *sum = cg_like(g, io.stats, F32);
     cg_reduction(g, CUDNN_REDUCE_TENSOR_MAX, x, max);
@@ -169,10 +169,11 @@ static void backward_composite(struct cg *g, const struct sdpa_shape *s, int64_t
     struct cg_tensor *sum = cg_tensor(g, UID_SUM, io.stats->dims, io.stats->strides, F32, NULL);
     cg_pointwise(g, CUDNN_POINTWISE_MUL, rowsum, cg_float(g, 1.0f), NULL, sum, F32, F32, -1);
     scratch[SCRATCH_SUM] = s->b * s->hq * s->sq * (int64_t)sizeof(float);
-    /* P = exp(S - stats) */
-    struct cg_tensor *x = masked_scores(g, s, &io);
-    struct cg_tensor *p = cg_pointwise(g, CUDNN_POINTWISE_SUB, x, io.stats, NULL, NULL, F32, F32, -1);
-    p = cg_pointwise(g, CUDNN_POINTWISE_EXP, p, NULL, NULL, NULL, F32, F32, -1);
+    /* P = exp(S - stats), the band applied after the subtraction (the order cuDNN's matcher knows) */
+    struct cg_tensor *neg = cg_float(g, -INFINITY);
+    struct cg_tensor *x = scaled_scores(g, s, &io, neg);
+    x = band_mask(g, s, cg_pointwise(g, CUDNN_POINTWISE_SUB, x, io.stats, NULL, NULL, F32, F32, -1), neg);
+    struct cg_tensor *p = cg_pointwise(g, CUDNN_POINTWISE_EXP, x, NULL, NULL, NULL, F32, F32, -1);
     key_side_grad(g, s, &io, transposed(g, s, p), d_o, UID_DV, UID_DV_FULL, scratch, SCRATCH_DV_FULL);
     /* dS = scale * P * (dO V^T - D) */
     struct cg_tensor *dp = scores(g, s, s->sq, s->skv, F32);
