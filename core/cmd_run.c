@@ -242,10 +242,11 @@ int cmd_run(int argc, char **argv)
     bool with_workers = run_needs_workers(&opt, runs, n_runs);
     struct headless h = {.runs = runs, .n_runs = n_runs, .progress = isatty(STDERR_FILENO) && !opt.quiet};
     /* A session writes its own capture; in-process runs write theirs here. */
-    if (!with_workers && opt.capture && capture_open(opt.capture, &h.capture, err)) {
+    enum lc_status opened = LC_OK;
+    if (!with_workers && opt.capture && (opened = capture_open(opt.capture, &h.capture, err)) != LC_OK) {
         fprintf(stderr, "longca run: %s\n", err);
         free(runs);
-        return LC_EXIT_USAGE;
+        return lc_status_exit(opened);
     }
     report_begin(&h.report, stdout, opt.format, runs, n_runs);
     int status = LC_EXIT_OK;

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/file_atomic.h"
+#include "core/output_file.h"
 #include "core/json.h"
 #include "core/spec.h"
 #include "profiling/overlap.h"
@@ -735,14 +735,14 @@ static void write_trailer(struct writer *w)
 static enum lc_status write_file(const struct prof_trace *t, const struct layout *l, int only_rank, const char *path,
                                  struct prof_trace_summary *sum, char *err)
 {
-    struct file_atomic fa;
-    enum lc_status st = file_atomic_open(&fa, path, err);
+    struct output_file out;
+    enum lc_status st = output_open(&out, path, err);
     if (st) return st;
-    struct writer w = {.f = fa.f, .t = t, .l = l, .only_rank = only_rank, .first = true};
+    struct writer w = {.f = out.f, .t = t, .l = l, .only_rank = only_rank, .first = true};
     fputs("{\"traceEvents\":[", w.f);
     write_events(&w);
     write_trailer(&w);
-    if ((st = file_atomic_commit(&fa, err))) return st;
+    if ((st = output_commit(&out, err))) return st;
     sum->ranks += w.sum.ranks;
     sum->kernels += w.sum.kernels;
     sum->ranges += w.sum.ranges;

@@ -62,6 +62,10 @@ struct tui_timeline {
  * oldest runs' timelines go, so a long sweep or a huge capture never grows without end. */
 #define TUI_TIMELINE_MAX_ITEMS ((int64_t)1 << 20)
 
+/* Per-rank progress kept over every run (20 bytes each): a capture naming huge ranks gets
+ * no progress for them rather than a huge allocation. */
+#define TUI_MAX_RANK_SLOTS ((int64_t)1 << 22)
+
 #define TUI_SERIES_LEN 64
 
 /* The recent values of one counter on one rank, oldest first (a ring). */
@@ -78,6 +82,9 @@ struct tui_model {
     int n_workers;
     struct tui_run *runs; /* in queue order */
     int n_runs, cap_runs;
+    int *run_index;         /* open addressing: run id -> index in runs + 1 (0 = empty) */
+    int run_index_cap;      /* a power of two, at least twice n_runs */
+    int64_t rank_slots;     /* progress slots over every run, bounded by TUI_MAX_RANK_SLOTS */
     struct tui_timeline *timelines; /* of the runs that sent intervals, oldest first */
     int n_timelines, cap_timelines;
     int64_t timeline_items;     /* kept over every timeline */
