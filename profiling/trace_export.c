@@ -285,10 +285,19 @@ static bool add_stats(struct layout *l, int rank, int run, const struct interval
     return true;
 }
 
+/* Stats are added in (rank, run) order (group_intervals walks sorted keys): a binary search
+ * keeps a capture of 100K runs linear-logarithmic to export. */
 static const struct rank_run_stats *find_stats(const struct layout *l, int rank, int run)
 {
-    for (int64_t k = 0; k < l->n_stats; k++)
-        if (l->stats[k].rank == rank && l->stats[k].run == run) return &l->stats[k];
+    int64_t lo = 0, hi = l->n_stats;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        const struct rank_run_stats *s = &l->stats[mid];
+        int c = s->rank != rank ? cmp_int(s->rank, rank) : cmp_int(s->run, run);
+        if (c == 0) return s;
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
     return NULL;
 }
 
@@ -606,6 +615,24 @@ static void write_interval(struct writer *w, const struct slice *s)
     if (s->level > 0) w->sum.moved++;
 }
 
+static int label_cmp(const void *pa, const void *pb)
+{
+    return cmp_int(((const struct trace_label *)pa)->run, ((const struct trace_label *)pb)->run);
+}
+
+/* Labels sorted by run (sort_labels, before writing) are found by a binary search. */
+static void sort_labels(struct prof_trace *t)
+{
+    if (t->n_labels > 1) qsort(t->labels, (size_t)t->n_labels, sizeof *t->labels, label_cmp);
+}
+
+static const struct trace_label *find_label(const struct prof_trace *t, int run)
+{
+    struct trace_label key = {.run = run};
+    if (t->n_labels == 0) return NULL;
+    return bsearch(&key, t->labels, (size_t)t->n_labels, sizeof *t->labels, label_cmp);
+}
+
 static void write_range(struct writer *w, const struct slice *s)
 {
     const struct layout *l = w->l;
@@ -614,12 +641,9 @@ static void write_range(struct writer *w, const struct slice *s)
     if (s->what == SLICE_RUN) {
         const struct trace_run *r = &w->t->runs[s->ref];
         rank = r->rank, run = r->run;
-        snprintf(name, sizeof name, "run %d", run);
-        for (int64_t k = w->t->n_labels - 1; k >= 0; k--)
-            if (w->t->labels[k].run == run) {
-                snprintf(name, sizeof name, "%s", w->t->labels[k].text);
-                break;
-            }
+        const struct trace_label *label = find_label(w->t, run);
+        if (label) snprintf(name, sizeof name, "%s", label->text);
+        else snprintf(name, sizeof name, "run %d", run);
     } else {
         const struct envelope *e = &l->envs[s->ref];
         rank = e->rank, run = e->run;
@@ -754,6 +778,7 @@ static enum lc_status write_file(const struct prof_trace *t, const struct layout
 enum lc_status prof_trace_write(struct prof_trace *t, const char *path, struct prof_trace_summary *summary, char *err)
 {
     struct layout l;
+    sort_labels(t);
     enum lc_status st = layout_build(t, &l, err);
     if (st) return st;
     struct prof_trace_summary sum = {0};
@@ -767,6 +792,7 @@ enum lc_status prof_trace_write_per_rank(struct prof_trace *t, const char *dir, 
                                          char *err)
 {
     struct layout l;
+    sort_labels(t);
     enum lc_status st = layout_build(t, &l, err);
     if (st) return st;
     struct prof_trace_summary sum = {0};

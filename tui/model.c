@@ -267,10 +267,11 @@ static struct tui_timeline *find_timeline(struct tui_model *m, int run_id)
     return NULL;
 }
 
-static struct tui_timeline *get_timeline(struct tui_model *m, int run_id)
+static struct tui_timeline *get_timeline(struct tui_model *m, struct tui_run *r, int run_id)
 {
-    struct tui_timeline *tl = find_timeline(m, run_id);
+    struct tui_timeline *tl = r && !r->has_timeline ? NULL : find_timeline(m, run_id);
     if (tl) return tl;
+    if (r) r->has_timeline = true;
     if (!grow((void **)&m->timelines, &m->cap_timelines, m->n_timelines + 1, sizeof(*m->timelines))) {
         m->dropped = true;
         return NULL;
@@ -317,13 +318,13 @@ static struct tui_lane *timeline_lane(struct tui_model *m, struct tui_timeline *
 static void on_intervals(struct tui_model *m, const struct event *ev)
 {
     if (ev->n_intervals <= 0 || !ev->intervals || ev->run_id < 0) return; /* every interval is of a run */
-    const struct tui_run *r = find_run(m, ev->run_id);
+    struct tui_run *r = find_run(m, ev->run_id);
     if (r && r->timeline_dropped) return; /* a partial timeline would pass for the whole run */
     /* Room first, by letting the oldest other runs go; the run sending now is kept. */
     while (m->n_timelines > 0 && m->timelines[0].run_id != ev->run_id &&
            m->timeline_items + ev->n_intervals > m->max_timeline_items)
         drop_oldest_timeline(m);
-    struct tui_timeline *tl = get_timeline(m, ev->run_id);
+    struct tui_timeline *tl = get_timeline(m, r, ev->run_id);
     if (!tl) return;
     struct tui_lane *lane = timeline_lane(m, tl, ev->rank);
     if (!lane) return;

@@ -39,6 +39,7 @@ struct tui_run {
     enum lc_status error_status;
     char error[LC_ERRMSG_LEN];
     bool timeline_dropped; /* its intervals were let go to keep the timelines' bound */
+    bool has_timeline;     /* it sent intervals: a new run's timeline is made without a search */
 };
 
 /* One rank's intervals of one run. */
