@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "core/private_dir.h"
+#include "core/io/private_dir.h"
 
 static mode_t mode_of(const char *path)
 {

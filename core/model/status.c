@@ -1,0 +1,45 @@
+#include "core/model/status.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+const char *lc_status_name(enum lc_status status)
+{
+    switch (status) {
+    case LC_OK: return "ok";
+    case LC_ERR_INVALID: return "invalid";
+    case LC_ERR_UNSUPPORTED: return "unsupported";
+    case LC_ERR_OOM: return "out of memory";
+    case LC_ERR_IO: return "i/o error";
+    case LC_ERR_COMM: return "communication error";
+    case LC_ERR_DEVICE: return "device error";
+    case LC_ERR_CANCELLED: return "cancelled";
+    case LC_ERR_INTERNAL: return "internal error";
+    }
+    return "unknown";
+}
+
+/* Messages quote what users typed and what files held: a newline or an escape sequence in
+ * there must not forge lines or drive the terminal. */
+void lc_sanitize(char *text)
+{
+    for (unsigned char *c = (unsigned char *)text; *c; c++)
+        if (*c < 0x20 || *c == 0x7f) *c = '?';
+}
+
+int lc_status_exit(enum lc_status status)
+{
+    return status == LC_OK ? 0 : status == LC_ERR_INVALID ? 2 : 1;
+}
+
+enum lc_status lc_fail(char *err, enum lc_status status, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, LC_ERRMSG_LEN, fmt, ap);
+        va_end(ap);
+        lc_sanitize(err);
+    }
+    return status;
+}
