@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/io/file_atomic.h"
+#include "core/io/metadata.h"
 
 struct capture_writer {
     struct file_atomic file;
@@ -23,6 +24,10 @@ enum lc_status capture_open(const char *path, struct capture_writer **out, char 
         free(w);
         return st;
     }
+    /* The first line says what wrote the stream. */
+    struct event session;
+    metadata_session(&session);
+    capture_write(w, &session);
     *out = w;
     return LC_OK;
 }
