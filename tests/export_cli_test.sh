@@ -62,7 +62,7 @@ fi
 cat "$tmp/out"
 grep -q '^{"traceEvents":\[' "$tmp/trace.json" || { echo "FAIL: trace.json does not start with traceEvents"; failed=1; }
 grep -q '"cat":"kernel"' "$tmp/trace.json" || { echo "FAIL: no kernel events in trace.json"; failed=1; }
-grep -q '"rank": 1,' "$tmp/ranks/rank1.json" || { echo "FAIL: ranks/rank1.json lacks distributedInfo.rank"; failed=1; }
+grep -q '"rank": 0,' "$tmp/ranks/rank0.json" || { echo "FAIL: ranks/rank0.json lacks distributedInfo.rank 0"; failed=1; }
 
 # A strict reader, where one is installed: valid JSON, every X event nests on its track.
 if command -v python3 >/dev/null 2>&1; then

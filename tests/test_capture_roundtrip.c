@@ -82,6 +82,10 @@ static int make_events(struct event *evs)
     e->u.hello.local_index = 2;
     e->u.hello.clock_offset_ns = INT64_C(-1763860000123456789); /* a clock a whole epoch behind */
     e->u.hello.clock_residual_ns = 1234;
+    snprintf(e->u.hello.driver, sizeof e->u.hello.driver, "580.65.06");
+    snprintf(e->u.hello.cuda, sizeof e->u.hello.cuda, "13.0");
+    snprintf(e->u.hello.nccl, sizeof e->u.hello.nccl, "2.27.3");
+    snprintf(e->u.hello.cudnn, sizeof e->u.hello.cudnn, "9.10.2");
 
     e = &evs[n++];
     event_init(e, EV_RUN_QUEUED, 7, 0);
@@ -109,6 +113,7 @@ static int make_events(struct event *evs)
         iv->cp_step = k - 1;
         iv->iter = 4;
         iv->correlation = UINT32_MAX - (uint32_t)k;
+        iv->launch_ns = INT64_C(1763860000000000000) + k, iv->launch_end_ns = iv->launch_ns + 2500;
         for (int d = 0; d < 3; d++) {
             iv->grid[d] = (uint32_t)(1000 * (d + 1) + k);
             iv->block[d] = (uint32_t)(d == 0 ? 128 : 1);
@@ -149,6 +154,15 @@ static int make_events(struct event *evs)
     e = &evs[n++];
     event_init(e, EV_GOODBYE, -1, 6);
     e->t_ns = INT64_MAX;
+
+    e = &evs[n++];
+    event_init(e, EV_SESSION, -1, 0);
+    e->u.session.schema = LC_SCHEMA_VERSION;
+    snprintf(e->u.session.version, sizeof e->u.session.version, "0.1.0");
+    snprintf(e->u.session.commit, sizeof e->u.session.commit, "0123456789ab");
+    snprintf(e->u.session.host, sizeof e->u.session.host, "login01");
+    snprintf(e->u.session.cpu, sizeof e->u.session.cpu, "Intel(R) Xeon(R) Platinum 8480+");
+    snprintf(e->u.session.command, sizeof e->u.session.command, "longca run --mask 'causal,full' --format jsonl");
     return n;
 }
 
@@ -215,7 +229,7 @@ static void test_roundtrip(const char *dir)
     /* Mid-session every event is already readable under the final name (a kill loses nothing). */
     long truncated = -1;
     struct collected got = {.n = 0};
-    CHECK(capture_read(path, collect, &got, &truncated, err) == LC_OK && got.n == n && truncated == 0);
+    CHECK(capture_read(path, collect, &got, &truncated, err) == LC_OK && got.n == n + 1 && truncated == 0);
     collected_free(&got);
     CHECK(count_entries(dir) == 1);
     CHECK(capture_close(w, err) == LC_OK);
@@ -224,9 +238,10 @@ static void test_roundtrip(const char *dir)
 
     got.n = 0;
     CHECK(capture_read(path, collect, &got, &truncated, err) == LC_OK);
-    CHECK(got.n == n);
-    for (int k = 0; k < n && k < got.n; k++) {
-        if (!same_event(&evs[k], &got.evs[k])) {
+    CHECK(got.n == n + 1); /* the writer's own first line says what wrote it */
+    CHECK(got.n > 0 && got.evs[0].type == EV_SESSION && got.evs[0].u.session.schema == LC_SCHEMA_VERSION);
+    for (int k = 0; k < n && k + 1 < got.n; k++) {
+        if (!same_event(&evs[k], &got.evs[k + 1])) {
             fprintf(stderr, "event %d (%s) differs after the round trip\n", k, event_type_name(evs[k].type));
             failures++;
         }

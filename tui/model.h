@@ -100,6 +100,7 @@ struct tui_model {
     /* The latest note about no run (an error event with run id -1: a GPU recorder running
      * without counters, mpirun without recovery), "rank N: reason". */
     char note[LC_ERRMSG_LEN + 16];
+    struct ev_session session; /* what wrote the stream (schema 0: not said, an older capture) */
 };
 
 void tui_model_init(struct tui_model *m);

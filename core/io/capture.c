@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/io/line_reader.h"
+#include "core/io/metadata.h"
 #include "core/io/output_file.h"
 
 struct capture_writer {
@@ -29,6 +30,12 @@ enum lc_status capture_open(const char *path, struct capture_writer **out, char 
         free(w);
         return st;
     }
+    /* The first line says what wrote the stream; it waits in the buffer for the first event,
+     * so a session that never starts leaves a previous file of the name alone. */
+    struct event session;
+    metadata_session(&session);
+    event_write_json(w->file.f, &session);
+    fputc('\n', w->file.f);
     *out = w;
     return LC_OK;
 }
