@@ -5,6 +5,8 @@
 
 #include "cli/commands.h"
 #include "core/engine/services.h"
+#include "core/io/metadata.h"
+#include "cp/comm.h"
 #include "cp/cp.h"
 #include "kernels/kernels.h"
 #include "kernels/plugins.h"
@@ -47,10 +49,14 @@ static const struct lc_services wiring = {
 #ifdef LONGCA_HAVE_CUDA
     .gpu_recorder = &prof_cupti_recorder,
 #endif
+#ifdef LONGCA_HAVE_NCCL
+    .comm_version = comm_nccl_version,
+#endif
 };
 
 int main(int argc, char **argv)
 {
+    metadata_init(argc, argv); /* the command line as given, --kernel-lib included */
     char err[LC_ERRMSG_LEN];
     /* Kernel libraries load in every process (front end, workers under mpirun, spawned workers
      * get the same --kernel-lib flags), before any command reads the registry. */

@@ -151,6 +151,18 @@ void event_write_json(FILE *f, const struct event *ev)
         put_i64(f, "local_index", ev->u.hello.local_index);
         put_i64(f, "clock_offset_ns", ev->u.hello.clock_offset_ns);
         put_i64(f, "clock_residual_ns", ev->u.hello.clock_residual_ns);
+        put_string(f, "driver", ev->u.hello.driver);
+        put_string(f, "cuda", ev->u.hello.cuda);
+        put_string(f, "nccl", ev->u.hello.nccl);
+        put_string(f, "cudnn", ev->u.hello.cudnn);
+        break;
+    case EV_SESSION:
+        put_i64(f, "schema", ev->u.session.schema);
+        put_string(f, "version", ev->u.session.version);
+        put_string(f, "commit", ev->u.session.commit);
+        put_string(f, "host", ev->u.session.host);
+        put_string(f, "cpu", ev->u.session.cpu);
+        put_string(f, "command", ev->u.session.command);
         break;
     case EV_RUN_QUEUED:
         fputs(",\"spec\":", f);
@@ -457,8 +469,8 @@ enum lc_status event_parse_json(const char *line, struct event *out, char *err)
     struct fields fr = {.obj = &root, .where = "event", .st = LC_OK, .err = err};
     const char *type = get_string(&fr, "type");
     if (fr.st == LC_OK && event_type_parse(type, &out->type) != 0) bad_value(&fr, "type", "is not an event type");
-    out->run_id = (int)get_int(&fr, "run", INT32_MIN, INT32_MAX);
-    out->rank = (int)get_int(&fr, "rank", INT32_MIN, INT32_MAX);
+    out->run_id = (int)get_int(&fr, "run", -1, INT32_MAX - 1);
+    out->rank = (int)get_int(&fr, "rank", -1, LC_MAX_RANK);
     out->t_ns = get_int(&fr, "t_ns", INT64_MIN, INT64_MAX);
     if (fr.st == LC_OK) {
         fr.where = event_type_name(out->type);
@@ -470,6 +482,20 @@ enum lc_status event_parse_json(const char *line, struct event *out, char *err)
             out->u.hello.local_index = (int)get_int(&fr, "local_index", INT32_MIN, INT32_MAX);
             out->u.hello.clock_offset_ns = get_int(&fr, "clock_offset_ns", INT64_MIN, INT64_MAX);
             out->u.hello.clock_residual_ns = get_int(&fr, "clock_residual_ns", INT64_MIN, INT64_MAX);
+            if (json_get(fr.obj, "driver")) { /* captures before schema 2 lack the stack */
+                copy_string(&fr, "driver", out->u.hello.driver, sizeof out->u.hello.driver);
+                copy_string(&fr, "cuda", out->u.hello.cuda, sizeof out->u.hello.cuda);
+                copy_string(&fr, "nccl", out->u.hello.nccl, sizeof out->u.hello.nccl);
+                copy_string(&fr, "cudnn", out->u.hello.cudnn, sizeof out->u.hello.cudnn);
+            }
+            break;
+        case EV_SESSION:
+            out->u.session.schema = (int)get_int(&fr, "schema", 0, INT32_MAX);
+            copy_string(&fr, "version", out->u.session.version, sizeof out->u.session.version);
+            copy_string(&fr, "commit", out->u.session.commit, sizeof out->u.session.commit);
+            copy_string(&fr, "host", out->u.session.host, sizeof out->u.session.host);
+            copy_string(&fr, "cpu", out->u.session.cpu, sizeof out->u.session.cpu);
+            copy_string(&fr, "command", out->u.session.command, sizeof out->u.session.command);
             break;
         case EV_RUN_QUEUED: read_spec(&fr, &out->u.spec); break;
         case EV_PROGRESS: {
