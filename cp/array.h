@@ -1,6 +1,6 @@
 /* The elementwise work CP does between attention kernels (packing for all-to-all, accumulating
  * gradients in fp32, merging partial results), on the device's buffers: plain loops on the CPU
- * backend, kernels on the compute stream on GPUs (cp/cuda/). Layouts follow core/kernel.h:
+ * backend, kernels on the compute stream on GPUs (cp/cuda/). Layouts follow core/engine/kernel.h:
  * O and friends are [batch, rows, heads, head_dim], LSE is fp32 [batch, heads, rows]. */
 #ifndef LC_CP_ARRAY_H
 #define LC_CP_ARRAY_H
@@ -9,9 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/device.h"
-#include "core/dtype.h"
-#include "core/status.h"
+#include "core/engine/device.h"
+#include "core/model/dtype.h"
+#include "core/model/status.h"
 
 #define CP_MAX_HEAD_DIM 512 /* run_spec_validate's bound */
 

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/event.h"
+#include "core/model/event.h"
 
 const char *cp_op_kind_name(enum cp_op_kind k)
 {

@@ -21,8 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/device.h"
-#include "core/status.h"
+#include "core/engine/device.h"
+#include "core/model/status.h"
 
 #define CP_COMM_TIMEOUT_S 120.0 /* one operation; a lost peer is reported after this */
 

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/event.h"
+#include "core/model/event.h"
 #include "cp/comm.h"
 
 struct pending_op {

@@ -1,15 +1,15 @@
 /* Context parallelism as the rest of the program sees it: the communicator group of one CP run
  * (made by the worker loop from an MPI communicator of exactly the ranks sharing the run) and the
- * registration of the CP methods into core's table (core/cp_method.h). */
+ * registration of the CP methods into core's table (core/engine/cp_method.h). */
 #ifndef LC_CP_H
 #define LC_CP_H
 
 #include <mpi.h>
 
-#include "core/device.h"
-#include "core/status.h"
+#include "core/engine/device.h"
+#include "core/model/status.h"
 
-struct cp_group; /* opaque; core/runner.h forward-declares it for runner_env.cp */
+struct cp_group; /* opaque; core/engine/runner.h forward-declares it for runner_env.cp */
 
 /* Collective over comm: every rank of comm calls it, with the same device kind. comm is
  * duplicated (the caller keeps and frees its own). The group talks NCCL when dev is a CUDA

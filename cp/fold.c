@@ -1,7 +1,7 @@
 /* Folding a block's attention into running results (cp/fold.h). */
 #include "cp/fold.h"
 
-#include "core/event.h"
+#include "core/model/event.h"
 
 struct fold_sizes {
     size_t q, kv, lse; /* elements: Q-like, one of K / V, LSE */

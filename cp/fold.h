@@ -1,5 +1,5 @@
 /* One KV block's attention for a rank's rows, folded into the running fp32 results of the blocks
- * before it (core/kernel.h, struct attn_fold): by the kernel in its own epilogues where it can
+ * before it (core/engine/kernel.h, struct attn_fold): by the kernel in its own epilogues where it can
  * (flash, flash_mma), otherwise the kernel writes the block's own outputs into scratch and array
  * passes (cp/array.h) fold them in, the same arithmetic one pass later. */
 #ifndef LC_CP_FOLD_H

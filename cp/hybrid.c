@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/event.h"
+#include "core/model/event.h"
 #include "cp/methods.h"
 #include "cp/ring.h"
 

@@ -2,7 +2,7 @@
 #ifndef LC_CP_METHODS_H
 #define LC_CP_METHODS_H
 
-#include "core/cp_method.h"
+#include "core/engine/cp_method.h"
 #include "cp/run.h"
 
 /* Ulysses all-to-all groups of `ulysses` consecutive ranks around (double) rings across them:

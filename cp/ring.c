@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/event.h"
+#include "core/model/event.h"
 
 /* Sizes in elements: Q-like [b, rows, hq, d], one of K / V [b, rows, hkv, d], LSE [b, hq, rows]. */
 static size_t q_elems(const struct cp_run *run, const struct cp_ring *ring)

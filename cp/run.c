@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/event.h"
-#include "core/timeline.h"
+#include "core/model/event.h"
+#include "core/model/timeline.h"
 
 /* ------------------------------------------------------------ resources */
 

@@ -10,8 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "core/kernel.h"
-#include "core/runner.h"
+#include "core/engine/kernel.h"
+#include "core/engine/runner.h"
 #include "cp/array.h"
 #include "cp/comm.h"
 #include "cp/group.h"

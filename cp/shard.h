@@ -15,8 +15,8 @@
 
 #include <stdint.h>
 
-#include "core/mask.h"
-#include "core/status.h"
+#include "core/mask/mask.h"
+#include "core/model/status.h"
 
 #define CP_PAD (-1) /* segment source of padding rows */
 

@@ -1,7 +1,7 @@
 #include "kernels/kernels.h"
 
-#include "core/kernel.h"
-#include "kernels/cpu_kernels.h"
+#include "core/engine/kernel.h"
+#include "kernels/cpu/cpu_kernels.h"
 #ifdef LONGCA_HAVE_CUDA
 #include "kernels/cuda/cuda_backend.h"
 #endif

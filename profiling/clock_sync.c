@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-#include "core/event.h"
+#include "core/model/event.h"
 
 enum { CHECK_FIELDS = 4 };
 

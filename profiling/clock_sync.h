@@ -14,8 +14,8 @@
 #include <mpi.h>
 #include <stdint.h>
 
-#include "core/services.h"
-#include "core/status.h"
+#include "core/engine/services.h"
+#include "core/model/status.h"
 
 #define PROF_CLOCK_SYNC_TAG 7701 /* messages of the ping-pong; nothing else may use it meanwhile */
 #define PROF_CLOCK_SYNC_ROUNDS 64 /* pings per phase: enough for one to find a quiet moment */
@@ -33,7 +33,7 @@ struct prof_clock_sync {
 enum lc_status prof_clock_sync(MPI_Comm comm, int64_t (*clock)(void), double timeout_s,
                                struct prof_clock_sync *out, struct prof_clock_sync *per_rank, char *err);
 
-/* The form core's services table takes (core/services.h clock_sync): lc_now_ns, this rank's
+/* The form core's services table takes (core/engine/services.h clock_sync): lc_now_ns, this rank's
  * offset and residual. */
 enum lc_status prof_clock_align(MPI_Comm comm, double timeout_s, struct clock_alignment *out, char *err);
 

@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "core/event.h"
+#include "core/model/event.h"
 
 /* IV_COMM for NCCL kernels, IV_MEMORY for memcpy / memset work, IV_COMPUTE otherwise. */
 enum interval_kind prof_kernel_kind(const char *name);

@@ -14,7 +14,7 @@
 
 #include <stdint.h>
 
-#include "core/event.h"
+#include "core/model/event.h"
 
 struct prof_breakdown {
     int n_intervals;    /* intervals counted (inverted ones, end < start, are skipped) */

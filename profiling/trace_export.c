@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/file_atomic.h"
-#include "core/json.h"
-#include "core/spec.h"
+#include "core/io/file_atomic.h"
+#include "core/io/json.h"
+#include "core/model/spec.h"
 #include "profiling/overlap.h"
 
 #define LABEL_LEN 160

@@ -24,7 +24,7 @@
 
 #include <stdint.h>
 
-#include "core/event.h"
+#include "core/model/event.h"
 #include "profiling/overlap.h"
 
 #define PROF_TRACE_OVERFLOW_TID 1000000

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/kernel.h"
-#include "core/rng.h"
+#include "core/engine/kernel.h"
+#include "core/model/rng.h"
 
 static inline void *test_alloc(size_t bytes)
 {

@@ -4,7 +4,7 @@
 #ifndef LC_GPU_TEST_UTIL_H
 #define LC_GPU_TEST_UTIL_H
 
-#include "attn_test_util.h"
+#include "tests/attn_test_util.h"
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/kernels.h"
 

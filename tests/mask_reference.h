@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "check.h"
-#include "core/mask.h"
-#include "core/rng.h"
+#include "tests/check.h"
+#include "core/mask/mask.h"
+#include "core/model/rng.h"
 
 /* doc[i] = index of the document holding position i (all 0 without documents); caller frees. */
 static inline int *ref_doc_index(const struct mask *m)

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "check.h"
-#include "core/capture.h"
+#include "tests/check.h"
+#include "core/io/capture.h"
 
 static void fill_spec(struct run_spec *s)
 {

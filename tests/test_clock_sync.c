@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "core/event.h"
+#include "core/model/event.h"
 #include "profiling/clock_sync.h"
 
 enum { RANKS = 3 };

@@ -11,12 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
-#include "core/cp_method.h"
-#include "core/device.h"
-#include "core/kernel.h"
-#include "core/runner.h"
-#include "core/timeline.h"
+#include "tests/check.h"
+#include "core/engine/cp_method.h"
+#include "core/engine/device.h"
+#include "core/engine/kernel.h"
+#include "core/engine/runner.h"
+#include "core/model/timeline.h"
 #include "cp/cp.h"
 #include "cp/plan_balanced.h"
 #include "kernels/kernels.h"

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
-#include "core/mask.h"
-#include "core/rng.h"
+#include "tests/check.h"
+#include "core/mask/mask.h"
+#include "core/model/rng.h"
 #include "cp/shard.h"
 
 static struct mask build(enum mask_pattern p, int64_t seqlen, const int64_t *docs, int n_docs, int64_t window)

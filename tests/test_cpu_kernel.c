@@ -4,7 +4,7 @@
  * whatever the thread count. */
 #include <omp.h>
 
-#include "attn_test_util.h"
+#include "tests/attn_test_util.h"
 #include "kernels/kernels.h"
 
 struct config {

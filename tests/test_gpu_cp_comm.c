@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/rng.h"
+#include "core/model/rng.h"
 #include "cp/array.h"
 #include "cp/group.h"
 #include "kernels/cuda/cuda_backend.h"

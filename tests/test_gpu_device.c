@@ -1,7 +1,7 @@
 /* The CUDA device table: peak memory is the peak of bytes live through alloc, an impossible
  * allocation is LC_ERR_OOM naming the bytes, fill_nan poisons, copies round-trip, events time
  * the 256 MB L2 flush. Skipped (77) where no GPU is visible; count() itself must not crash. */
-#include "gpu_test_util.h"
+#include "tests/gpu_test_util.h"
 
 static int failures;
 

@@ -3,7 +3,7 @@
  * backward; their deterministic backwards give the same bits twice (d = 128 and 64); and naive asks for more memory than the
  * GPU has at S = 64K, which the device reports as out of memory with the bytes asked.
  * Skipped (77) where no GPU is visible. */
-#include "gpu_test_util.h"
+#include "tests/gpu_test_util.h"
 
 #define SEQLEN 4096
 

@@ -1,11 +1,11 @@
-/* Folding blocks (core/kernel.h, struct attn_fold) in the fused kernels: a causal problem's keys
+/* Folding blocks (core/engine/kernel.h, struct attn_fold) in the fused kernels: a causal problem's keys
  * cut into four blocks, each block's attention folded into the running fp32 results (first,
  * two middle, last), equals one whole call of the same kernel: O, LSE and dQ at the end, and
  * each block's fp32 dK, dV against the whole call's rows of that block. Both designs, with GQA
  * (dK, dV summed over the group into the fp32 buffer) and without (written in place). S = 2048,
  * d = 128, bf16. Skipped (77) where no GPU is visible. */
 #include "cp/shard.h"
-#include "gpu_test_util.h"
+#include "tests/gpu_test_util.h"
 
 #define SEQLEN 2048
 #define BLOCKS 4

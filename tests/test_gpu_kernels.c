@@ -3,7 +3,7 @@
  * dims 128 and 64, sequence lengths that are not multiples of any tile, batch 2. Outputs are
  * poisoned with NaN before each run. LONGCA_GPU_TEST_QUICK=1 runs a few cases (for
  * compute-sanitizer). Skipped (77) where no GPU is visible. */
-#include "gpu_test_util.h"
+#include "tests/gpu_test_util.h"
 
 struct config {
     int64_t seqlen;

@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
-#include "core/runner.h"
-#include "gpu_test_util.h"
+#include "tests/check.h"
+#include "core/engine/runner.h"
+#include "tests/gpu_test_util.h"
 #include "profiling/cuda/cupti_trace.h"
 #include "profiling/overlap.h"
 

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
-#include "core/json.h"
+#include "tests/check.h"
+#include "core/io/json.h"
 
 static void test_values(void)
 {

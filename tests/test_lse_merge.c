@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
-#include "core/rng.h"
+#include "tests/check.h"
+#include "core/model/rng.h"
 #include "cp/array.h"
 
 enum { B = 2, ROWS = 5, HEADS = 3, D = 16, KEYS = 40 };

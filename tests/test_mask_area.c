@@ -3,7 +3,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "mask_reference.h"
+#include "tests/mask_reference.h"
 
 static const int64_t sizes[] = {1, 2, 7, 97, 257, 1000};
 #define N_SIZES (int)(sizeof sizes / sizeof sizes[0])

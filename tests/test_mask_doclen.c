@@ -2,8 +2,8 @@
  * S, are reproducible by seed, and each source is chosen as LongCA-bench chooses it. */
 #include <string.h>
 
-#include "core/doclen_tables.h"
-#include "mask_reference.h"
+#include "core/mask/doclen_tables.h"
+#include "tests/mask_reference.h"
 
 /* The repository root from LONGCA_TEST_DATA (<root>/tests/data), textually. */
 static int repo_root(char *out, size_t len)

@@ -1,7 +1,7 @@
 /* Mask parameter flags shared by `longca mask` and `longca run`. */
 #include <string.h>
 
-#include "mask_reference.h"
+#include "tests/mask_reference.h"
 
 static void accept(const char *flag, const char *value, struct mask_params *p)
 {

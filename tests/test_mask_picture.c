@@ -3,8 +3,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "core/mask_picture.h"
-#include "mask_reference.h"
+#include "core/mask/mask_picture.h"
+#include "tests/mask_reference.h"
 
 static void check_picture(enum mask_pattern pat, int64_t S, int rows, int cols)
 {

@@ -3,7 +3,7 @@
  * ones mixed, no empty tile listed, clipped rules exact. */
 #include <string.h>
 
-#include "mask_reference.h"
+#include "tests/mask_reference.h"
 
 struct dense {
     int n_heads;

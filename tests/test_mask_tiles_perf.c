@@ -3,7 +3,7 @@
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <time.h>
 
-#include "mask_reference.h"
+#include "tests/mask_reference.h"
 
 static double now_s(void)
 {

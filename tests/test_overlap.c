@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "tests/check.h"
 #include "profiling/overlap.h"
 
 static struct interval iv(enum interval_kind kind, int64_t start, int64_t end, int stream)

@@ -1,8 +1,8 @@
 /* The reference forward (cpu_ref) equals a plain dense softmax(QK^T)V computed in double with
  * an explicit boolean mask, on hand-built mask views: full, causal, a band, a view with an
  * empty row, per-KV-head views (block-sparse style) and a rectangular Sq != Sk view. */
-#include "attn_test_util.h"
-#include "kernels/cpu_kernels.h"
+#include "tests/attn_test_util.h"
+#include "kernels/cpu/cpu_kernels.h"
 
 enum view_kind { VIEW_FULL, VIEW_CAUSAL, VIEW_BAND, VIEW_EMPTY_ROW, VIEW_PER_KV_HEAD, VIEW_KIND_COUNT };
 static const char *view_kind_name[] = {"full", "causal", "band", "empty_row", "per_kv_head"};

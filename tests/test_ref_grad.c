@@ -1,8 +1,8 @@
 /* The reference backward (cpu_ref) matches central finite differences of L = sum(dO * O),
  * with O from the dense double attention, on small fp32 problems: GQA, causal, a band, a view
  * with an empty row, per-KV-head views, and a rectangular Sq != Sk view. */
-#include "attn_test_util.h"
-#include "kernels/cpu_kernels.h"
+#include "tests/attn_test_util.h"
+#include "kernels/cpu/cpu_kernels.h"
 
 static double loss(const struct attn_problem *p, const double *q, const double *k, const double *v,
                    const double *d_o, double *o, double *lse)

@@ -19,13 +19,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "check.h"
-#include "core/capture.h"
-#include "core/commands.h"
-#include "core/protocol.h"
-#include "core/session.h"
-#include "core/services.h"
-#include "core/worker.h"
+#include "tests/check.h"
+#include "core/io/capture.h"
+#include "cli/commands.h"
+#include "core/session/protocol.h"
+#include "core/session/session.h"
+#include "core/engine/services.h"
+#include "core/session/worker.h"
 #include "kernels/kernels.h"
 #include "profiling/clock_sync.h"
 

@@ -6,10 +6,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "check.h"
-#include "core/commands.h"
-#include "core/rng.h"
-#include "core/sweep.h"
+#include "tests/check.h"
+#include "cli/commands.h"
+#include "core/model/rng.h"
+#include "core/model/sweep.h"
 #include "kernels/kernels.h"
 
 static void test_sizes(void)

@@ -1,6 +1,6 @@
 /* The Chrome trace exporter end to end: a capture with several ranks, streams, runs, CP steps,
  * counters and intervals that overlap without nesting goes through `longca export`; the JSON is
- * read back with core/json.c and checked: required fields of every event, nesting on every
+ * read back with core/io/json.c and checked: required fields of every event, nesting on every
  * track, HTA's name classification, per-rank files, and the overlap breakdown recomputed from
  * the exported events equal to what the tool reported and to the breakdown of the intervals
  * generated. Then 100K kernels are exported against the clock. */
@@ -13,11 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "check.h"
-#include "core/capture.h"
-#include "core/commands.h"
-#include "core/json.h"
-#include "core/spec.h"
+#include "tests/check.h"
+#include "core/io/capture.h"
+#include "cli/commands.h"
+#include "core/io/json.h"
+#include "core/model/spec.h"
 #include "profiling/overlap.h"
 #include "profiling/trace_export.h"
 

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "check.h"
+#include "tests/check.h"
 #include "tui/layout.h"
 
 static bool inside(const struct tui_rect *inner, const struct tui_rect *outer)

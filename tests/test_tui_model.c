@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "check.h"
-#include "core/json.h"
+#include "tests/check.h"
+#include "core/io/json.h"
 #include "tui/export.h"
 #include "tui/model.h"
 

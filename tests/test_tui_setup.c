@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "tests/check.h"
 #include "cp/cp.h"
 #include "kernels/kernels.h"
 #include "tui/setup.h"

@@ -6,7 +6,7 @@
 #include <curses.h>
 #include <stdbool.h>
 
-#include "core/session.h"
+#include "core/session/session.h"
 #include "tui/layout.h"
 #include "tui/model.h"
 #include "tui/setup.h"

@@ -7,8 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/file_atomic.h"
-#include "core/report.h"
+#include "core/io/file_atomic.h"
+#include "core/io/report.h"
 
 bool tui_run_outcome(const struct tui_run *r, struct run_result *out)
 {

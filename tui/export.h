@@ -1,4 +1,4 @@
-/* `e` on the Runs screen: the results table as CSV and JSON (core/report.c's formats, the same
+/* `e` on the Runs screen: the results table as CSV and JSON (core/io/report.c's formats, the same
  * `longca run --format` prints), each written whole or not at all. */
 #ifndef LC_TUI_EXPORT_H
 #define LC_TUI_EXPORT_H
@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "core/status.h"
+#include "core/model/status.h"
 #include "tui/model.h"
 
 /* The result a finished run is reported with: its own, or one made from its failure (status and

@@ -1,4 +1,4 @@
-/* The front end's state, fed only by events (core/event.h): the workers, the runs of the
+/* The front end's state, fed only by events (core/model/event.h): the workers, the runs of the
  * sweep with their per-rank progress and results, each run's timeline intervals (bounded) and
  * the counter samples. No ncurses here: tests feed it hand-made events, and `longca view` feeds
  * it a capture. */
@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/event.h"
+#include "core/model/event.h"
 
 struct tui_worker {
     int rank;

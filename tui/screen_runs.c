@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/report.h"
+#include "core/io/report.h"
 #include "tui/app.h"
 #include "tui/widgets.h"
 

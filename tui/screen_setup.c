@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/mask_picture.h"
-#include "core/mask.h"
+#include "core/mask/mask_picture.h"
+#include "core/mask/mask.h"
 #include "tui/app.h"
 #include "tui/widgets.h"
 

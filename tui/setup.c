@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/cp_method.h"
-#include "core/kernel.h"
-#include "core/sweep.h"
+#include "core/engine/cp_method.h"
+#include "core/engine/kernel.h"
+#include "core/model/sweep.h"
 #include "tui/model.h"
 
 static void add(struct tui_field *f, const char *label, int64_t value, bool selected)

@@ -7,8 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/spec.h"
-#include "core/status.h"
+#include "core/model/spec.h"
+#include "core/model/status.h"
 
 enum tui_field_id {
     TUI_F_KERNELS = 0,

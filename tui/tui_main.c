@@ -12,11 +12,11 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include "core/capture.h"
-#include "core/commands.h"
-#include "core/parse.h"
-#include "core/report.h"
-#include "core/worker.h"
+#include "core/io/capture.h"
+#include "cli/commands.h"
+#include "core/model/parse.h"
+#include "core/io/report.h"
+#include "core/session/worker.h"
 #include "tui/app.h"
 #include "tui/export.h"
 #include "tui/widgets.h"
@@ -529,7 +529,7 @@ static void capture_event(void *ctx, const struct event *ev)
     tui_model_apply(ctx, ev);
 }
 
-/* Not a terminal: print the capture's results table (core/report.c's table) and stop. */
+/* Not a terminal: print the capture's results table (core/io/report.c's table) and stop. */
 static int print_results(const struct tui_model *m)
 {
     struct report rep;

@@ -1,7 +1,7 @@
 /* Shared drawing pieces (see widgets.h). */
 #include "tui/widgets.h"
 
-#include "core/mask_picture.h"
+#include "core/mask/mask_picture.h"
 
 #include <math.h>
 #include <stdarg.h>

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/dtype.h"
+#include "core/model/dtype.h"
 
 #ifdef __cplusplus
 extern "C" {

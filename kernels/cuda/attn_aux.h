@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-#include "core/dtype.h"
+#include "core/model/dtype.h"
 
 #ifdef __cplusplus
 extern "C" {

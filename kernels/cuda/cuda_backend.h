@@ -3,8 +3,8 @@
 #ifndef LC_CUDA_BACKEND_H
 #define LC_CUDA_BACKEND_H
 
-#include "core/device.h"
-#include "core/kernel.h"
+#include "core/engine/device.h"
+#include "core/engine/kernel.h"
 
 extern const struct device_ops device_cuda;     /* kernels/cuda/device_cuda.c */
 extern const struct kernel_ops kernel_naive;    /* "naive": cuBLAS QK^T, masked softmax, cuBLAS PV */

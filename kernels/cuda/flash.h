@@ -9,8 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/dtype.h"
-#include "core/status.h"
+#include "core/model/dtype.h"
+#include "core/model/status.h"
 #include "kernels/cuda/gpu_tiles.h"
 
 #ifdef __cplusplus
@@ -35,7 +35,7 @@ struct flash_shape {
     float scale;
 };
 
-/* How a forward stores its rows. Folding blocks (core/kernel.h), a block merges into the running
+/* How a forward stores its rows. Folding blocks (core/engine/kernel.h), a block merges into the running
  * fp32 (o_acc, lse), the first one into nothing. Each is its own kernel instance, so the plain
  * one keeps its registers. */
 enum flash_store {
@@ -72,7 +72,7 @@ struct flash_bwd_args {
     const struct gpu_tiles *tiles; /* by key tile */
     bool deterministic;
     struct flash_bwd_buffers buf;
-    /* Folding blocks (core/kernel.h): buf.dq_acc is the caller's running dQ, started only when
+    /* Folding blocks (core/engine/kernel.h): buf.dq_acc is the caller's running dQ, started only when
      * dq_first, written to dq only when dq_last; dK | dV go to dkv_f32 in fp32, not dk, dv. */
     bool folding, dq_first, dq_last;
     float *dkv_f32;

@@ -312,7 +312,7 @@ __device__ __forceinline__ void online_softmax(float (&acc_s)[MT][NT][4], float 
         }
 }
 
-/* Where a forward's rows go: O in the dtype and the LSE, or, folding blocks (core/kernel.h),
+/* Where a forward's rows go: O in the dtype and the LSE, or, folding blocks (core/engine/kernel.h),
  * into the running fp32 (o_acc, lse), kept there or written out as O (enum flash_store). */
 struct flash_out {
     uint16_t *o;

@@ -11,8 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/mask.h"
-#include "core/status.h"
+#include "core/mask/mask.h"
+#include "core/model/status.h"
 
 struct gpu_tile_entry {
     int32_t tile;       /* the other dimension's tile index */

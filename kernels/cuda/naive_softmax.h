@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/dtype.h"
+#include "core/model/dtype.h"
 #include "kernels/cuda/gpu_tiles.h"
 
 #ifdef __cplusplus

@@ -16,7 +16,7 @@
 
 #include <stdbool.h>
 
-#include "core/event.h"
+#include "core/model/event.h"
 
 #define PROF_PM_INTERVAL_NS 1000000
 

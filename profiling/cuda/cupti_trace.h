@@ -11,7 +11,7 @@
 
 #include <stdint.h>
 
-#include "core/timeline.h"
+#include "core/model/timeline.h"
 
 extern const struct timeline_recorder prof_cupti_recorder;
 

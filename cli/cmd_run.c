@@ -1,0 +1,266 @@
+/* `longca run`: a sweep executed headless, printed as a table, CSV or JSON. In-process when one
+ * device suffices; through a session of worker ranks under mpirun, with --workers, or when a
+ * run needs several GPUs (CP). Bad input: one line on stderr, exit status 2. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/io/capture.h"
+#include "cli/commands.h"
+#include "core/engine/kernel.h"
+#include "core/model/parse.h"
+#include "core/io/report.h"
+#include "core/session/run_workers.h"
+#include "core/engine/runner.h"
+#include "core/engine/services.h"
+#include "core/model/sweep.h"
+#include "core/session/worker.h"
+
+static void run_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: longca run [--kernel K[,K..]] [--mask M[,M..]] [--seqlen LIST|LO:HI:xF] [options]\n"
+            "Every axis takes a list (a,b,c) or a range (1k:16k:x2 geometric, 1k:4k:+1k arithmetic).\n"
+            "  --kernel      kernels (longca list kernels); default cpu\n"
+            "  --mask        mask patterns (longca list masks); default causal\n"
+            "  --seqlen      sequence lengths (4096, 4k, 1m)\n"
+            "  --batch       batch sizes; default 1\n"
+            "  --heads       query:KV heads (64:8); default 64:8 on GPUs, 8:2 on the CPU\n"
+            "  --head-dim    head dims; default 128 on GPUs, 64 on the CPU\n"
+            "  --dtype       bf16, fp16, fp32; default bf16 on GPUs, fp32 on the CPU\n"
+            "  --direction   fwd, bwd, fwd+bwd; default fwd\n"
+            "  --cp          context-parallel methods (longca list cp) or none\n"
+            "  --gpus        GPUs per CP run (= CP degree)\n"
+            "  --cp-inner    usp: Ulysses degree; double_ring: window size\n"
+            "  --warmup N    warm-up iterations (default 5 GPU, 1 CPU)\n"
+            "  --iters N     timed iterations (default 20 GPU, 3 CPU)\n"
+            "  --check       compare outputs and gradients with the CPU reference\n"
+            "  --deterministic  deterministic backward where a kernel offers it\n"
+            "  --counters    GPU counters: pm (live sampling, default), range (profiling reps), off\n"
+            "  --window --global --prefix --block --density --doclen --seed   mask parameters\n"
+            "  --format      table (default), csv, json\n"
+            "  --capture F   write the event stream to F (open it with longca view F)\n"
+            "  --workers N   run on N spawned worker ranks instead of in-process\n"
+            "  --dry-run     validate and list the runs of the sweep, run nothing\n"
+            "  --quiet       no progress line on stderr\n"
+            "FLOPs: fwd 4*area*h_q*d from the mask's exact area; bwd 2.5x fwd.\n");
+}
+
+/* The sink of a headless run: capture, progress on a terminal, a row per finished run. */
+struct headless {
+    struct report report;
+    struct capture_writer *capture;
+    const struct run_spec *runs;
+    int n_runs;
+    bool progress;
+    int failures;
+};
+
+static void headless_emit(void *ctx, const struct event *ev)
+{
+    struct headless *h = ctx;
+    if (h->capture) capture_write(h->capture, ev);
+    if (ev->run_id < 0 || ev->run_id >= h->n_runs) {
+        /* About the session, not a run (clocks not aligned, a GPU recorder without counters):
+         * worth a line, not a failure. */
+        if (ev->type == EV_ERROR)
+            fprintf(stderr, "%slongca run: rank %d: %s\n", h->progress ? "\r\033[K" : "", ev->rank,
+                    ev->u.error.message);
+        return;
+    }
+    const struct run_spec *spec = &h->runs[ev->run_id];
+    if (ev->type == EV_PROGRESS && h->progress) {
+        char what[160];
+        run_spec_describe(spec, what, sizeof what);
+        fprintf(stderr, "\r\033[K[%d/%d] %s  %s %d/%d", ev->run_id + 1, h->n_runs, what,
+                run_phase_name(ev->u.progress.phase), ev->u.progress.iter, ev->u.progress.total);
+        fflush(stderr);
+    }
+    bool final_result = ev->type == EV_RESULT && (ev->rank == -1 || spec->gpus == 1);
+    if (final_result || ev->type == EV_ERROR) {
+        if (h->progress) fprintf(stderr, "\r\033[K");
+        struct run_result res;
+        if (ev->type == EV_RESULT) {
+            res = ev->u.result;
+        } else {
+            memset(&res, 0, sizeof res);
+            res.status = ev->u.error.status;
+            snprintf(res.message, sizeof res.message, "rank %d: %.200s", ev->rank, ev->u.error.message);
+        }
+        if (ev->type == EV_ERROR || (res.check_ran && !res.check_pass)) h->failures++;
+        report_row(&h->report, spec, &res);
+    }
+}
+
+static void emit_queued(struct headless *h, int run_id)
+{
+    struct event ev;
+    event_init(&ev, EV_RUN_QUEUED, run_id, 0);
+    ev.t_ns = lc_now_ns();
+    ev.u.spec = h->runs[run_id];
+    headless_emit(h, &ev);
+}
+
+/* The GPU recorder on tl, from the device's opening to the end of the sweep; a note about it
+ * goes out as an event of no run, as a worker's would. */
+static const struct timeline_recorder *start_recorder(struct headless *h, struct timeline *tl)
+{
+    const struct timeline_recorder *rec;
+    char note[LC_ERRMSG_LEN];
+    enum lc_status st = services_start_gpu_recorder(tl, &rec, note);
+    if (note[0]) {
+        struct event ev;
+        event_init(&ev, EV_ERROR, -1, 1);
+        ev.t_ns = lc_now_ns();
+        ev.u.error.status = st != LC_OK ? st : LC_ERR_UNSUPPORTED;
+        snprintf(ev.u.error.message, sizeof ev.u.error.message, "%s", note);
+        headless_emit(h, &ev);
+    }
+    return rec;
+}
+
+/* Runs every spec in this process, opening each device kind once. */
+static void run_in_process(struct headless *h)
+{
+    static volatile int never_cancelled;
+    const struct device_ops *opened[2] = {NULL, NULL};
+    const struct timeline_recorder *recorder = NULL;
+    struct timeline tl;
+    timeline_init(&tl);
+    for (int i = 0; i < h->n_runs; i++) {
+        emit_queued(h, i);
+        const struct kernel_ops *k = kernel_find(h->runs[i].kernel);
+        const struct device_ops *dev = device_for(k->device);
+        if (!dev) dev = &device_cpu; /* the runner reports that the kernel needs a GPU */
+        if (!opened[dev->kind]) {
+            char describe[128], err[LC_ERRMSG_LEN];
+            if (dev->open(0, describe, sizeof describe, err)) dev = &device_cpu;
+            opened[dev->kind] = dev;
+            if (dev->kind == DEVICE_CUDA) recorder = start_recorder(h, &tl);
+        }
+        struct runner_env env = {.device = dev, .rank = 1, .sink = {headless_emit, h}, .cancel = &never_cancelled,
+                                 .timeline = &tl, .recorder = dev->kind == DEVICE_CUDA ? recorder : NULL};
+        struct run_result res;
+        runner_execute(&env, &h->runs[i], i, &res);
+    }
+    if (recorder) recorder->stop();
+    for (int d = 0; d < 2; d++)
+        if (opened[d]) opened[d]->close();
+    timeline_destroy(&tl);
+}
+
+/* --flag value or --flag=value; sweep flags go to the sweep, the rest are the command's own. */
+static enum lc_status parse_args(int argc, char **argv, struct sweep_axes *axes, struct run_options *opt, bool *help,
+                                 char *err)
+{
+    sweep_init(axes);
+    memset(opt, 0, sizeof *opt);
+    opt->format = REPORT_TABLE;
+    for (int i = 1; i < argc; i++) {
+        char flag[64];
+        const char *arg = argv[i], *value = NULL;
+        const char *eq = strchr(arg, '=');
+        if (strncmp(arg, "--", 2) || strlen(arg) < 3)
+            return lc_fail(err, LC_ERR_INVALID, "unexpected argument '%s' (flags start with --)", arg);
+        if ((eq ? (size_t)(eq - arg) : strlen(arg)) >= sizeof flag)
+            return lc_fail(err, LC_ERR_INVALID, "unknown flag '%.40s...'", arg);
+        snprintf(flag, sizeof flag, "%.*s", eq ? (int)(eq - arg) : (int)strlen(arg), arg);
+        bool has_next = !eq && i + 1 < argc;
+        value = eq ? eq + 1 : has_next ? argv[i + 1] : NULL;
+        bool consumed = true, takes_value = true;
+        enum lc_status st = LC_OK;
+        if (!strcmp(flag, "--help") || !strcmp(flag, "-h")) {
+            *help = true;
+            takes_value = false;
+        } else if (!strcmp(flag, "--dry-run") || !strcmp(flag, "--quiet")) {
+            *(!strcmp(flag, "--quiet") ? &opt->quiet : &opt->dry_run) = true;
+            takes_value = false;
+        } else if (!strcmp(flag, "--format")) {
+            if (!value || report_format_parse(value, &opt->format))
+                st = lc_fail(err, LC_ERR_INVALID, "--format takes table, csv or json");
+        } else if (!strcmp(flag, "--capture")) {
+            if (!value || !*value) st = lc_fail(err, LC_ERR_INVALID, "--capture needs a file name");
+            opt->capture = value;
+        } else if (!strcmp(flag, "--workers")) {
+            int64_t n = 0;
+            st = parse_int(flag, value, 1, 4096, &n, err);
+            opt->workers = (int)n;
+        } else {
+            st = sweep_parse_flag(axes, flag, value, &consumed, &takes_value, err);
+            if (!st && !consumed) st = lc_fail(err, LC_ERR_INVALID, "unknown flag '%s' (see longca run --help)", flag);
+        }
+        if (st) return st;
+        if (!takes_value && eq) return lc_fail(err, LC_ERR_INVALID, "%s takes no value", flag);
+        if (takes_value && !eq) i++;
+    }
+    return LC_OK;
+}
+
+static void print_dry_run(const struct run_spec *runs, int n_runs)
+{
+    for (int i = 0; i < n_runs; i++) {
+        char what[160];
+        run_spec_describe(&runs[i], what, sizeof what);
+        printf("%4d  %s\n", i + 1, what);
+    }
+    printf("%d run%s\n", n_runs, n_runs == 1 ? "" : "s");
+}
+
+int cmd_run(int argc, char **argv)
+{
+    struct sweep_axes axes;
+    struct run_options opt;
+    char err[LC_ERRMSG_LEN];
+    bool help = false;
+    int worker_status;
+    /* Under mpirun every rank runs this command; ranks above 0 become workers at once. */
+    if (run_under_mpirun() && worker_take_rank(&worker_status)) return worker_status;
+    if (parse_args(argc, argv, &axes, &opt, &help, err)) {
+        fprintf(stderr, "longca run: %s\n", err);
+        run_release_workers();
+        return LC_EXIT_USAGE;
+    }
+    if (help) {
+        run_usage(stdout);
+        run_release_workers();
+        return LC_EXIT_OK;
+    }
+    struct run_spec *runs = NULL;
+    int n_runs = 0;
+    if (sweep_expand(&axes, &runs, &n_runs, err)) {
+        fprintf(stderr, "longca run: %s\n", err);
+        run_release_workers();
+        return LC_EXIT_USAGE;
+    }
+    if (opt.dry_run) {
+        print_dry_run(runs, n_runs);
+        free(runs);
+        run_release_workers();
+        return LC_EXIT_OK;
+    }
+    bool with_workers = run_needs_workers(&opt, runs, n_runs);
+    struct headless h = {.runs = runs, .n_runs = n_runs, .progress = isatty(STDERR_FILENO) && !opt.quiet};
+    /* A session writes its own capture; in-process runs write theirs here. */
+    if (!with_workers && opt.capture && capture_open(opt.capture, &h.capture, err)) {
+        fprintf(stderr, "longca run: %s\n", err);
+        free(runs);
+        return LC_EXIT_USAGE;
+    }
+    report_begin(&h.report, stdout, opt.format, runs, n_runs);
+    int status = LC_EXIT_OK;
+    if (with_workers) {
+        struct event_sink sink = {headless_emit, &h};
+        status = run_with_workers(&opt, runs, n_runs, &sink);
+    } else {
+        run_in_process(&h);
+    }
+    report_end(&h.report);
+    if (h.capture && capture_close(h.capture, err)) {
+        fprintf(stderr, "longca run: %s\n", err);
+        status = LC_EXIT_FAILED;
+    }
+    free(runs);
+    if (status == LC_EXIT_OK && h.failures) status = LC_EXIT_FAILED;
+    return status;
+}

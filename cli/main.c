@@ -1,0 +1,74 @@
+/* longca: wires the rooms together (kernels, CP methods, CP groups, clock alignment and the GPU
+ * recorder register into core's tables) and dispatches to a sub-command. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "core/engine/services.h"
+#include "cp/cp.h"
+#include "kernels/kernels.h"
+#include "profiling/clock_sync.h"
+#ifdef LONGCA_HAVE_CUDA
+#include "profiling/cuda/cupti_trace.h"
+#endif
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: longca [COMMAND] [OPTIONS]\n"
+            "  (no command)   the live terminal profiler (ncurses front end on MPI rank 0)\n"
+            "  run            execute a sweep headless and print a table (csv/json with --format)\n"
+            "  mask NAME      print a mask's slices, area, density and picture\n"
+            "  list           kernels, masks and CP methods with their capabilities\n"
+            "  view FILE      open a saved capture in the TUI (no MPI, no GPU)\n"
+            "  export FILE    write a capture as Chrome trace JSON (-o trace.json)\n"
+            "Each command takes --help.\n");
+}
+
+#ifndef LONGCA_HAVE_TUI
+/* Built without ncurses headers (e.g. on a GPU node): the headless commands still work. */
+static int no_tui(void)
+{
+    fprintf(stderr, "longca: this build has no TUI (ncurses headers were missing); use longca run\n");
+    return LC_EXIT_USAGE;
+}
+int cmd_tui(int argc, char **argv) { return no_tui(); }
+int cmd_view(int argc, char **argv) { return no_tui(); }
+#endif
+
+static const struct lc_services wiring = {
+    .cp_group_create = cp_group_create,
+    .cp_group_destroy = cp_group_destroy,
+    .clock_sync = prof_clock_align,
+#ifdef LONGCA_HAVE_CUDA
+    .gpu_recorder = &prof_cupti_recorder,
+#endif
+};
+
+int main(int argc, char **argv)
+{
+    kernels_register_all();
+    cp_register_all();
+    services_register(&wiring);
+
+    if (argc < 2 || argv[1][0] == '-') {
+        if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+            usage(stdout);
+            return LC_EXIT_OK;
+        }
+        return cmd_tui(argc, argv);
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "mask")) return cmd_mask(argc - 1, argv + 1);
+    if (!strcmp(cmd, "list")) return cmd_list(argc - 1, argv + 1);
+    if (!strcmp(cmd, "view")) return cmd_view(argc - 1, argv + 1);
+    if (!strcmp(cmd, "export")) return cmd_export(argc - 1, argv + 1);
+    if (!strcmp(cmd, "worker")) return cmd_worker(argc - 1, argv + 1);
+    if (!strcmp(cmd, "help")) {
+        usage(stdout);
+        return LC_EXIT_OK;
+    }
+    fprintf(stderr, "longca: unknown command '%s' (try: run, mask, list, view, export)\n", cmd);
+    return LC_EXIT_USAGE;
+}

@@ -1,0 +1,29 @@
+/* Results as a table (streamed row by row), CSV or JSON: the headless front end's output. */
+#ifndef LC_REPORT_H
+#define LC_REPORT_H
+
+#include <stdio.h>
+
+#include "core/model/event.h"
+#include "core/model/spec.h"
+
+enum report_format { REPORT_TABLE = 0, REPORT_CSV, REPORT_JSON };
+int report_format_parse(const char *name, enum report_format *out);
+
+struct report {
+    FILE *out;
+    enum report_format format;
+    int rows;
+    bool any_cp;
+};
+
+void report_begin(struct report *r, FILE *out, enum report_format format, const struct run_spec *runs, int n_runs);
+void report_row(struct report *r, const struct run_spec *spec, const struct run_result *res);
+void report_end(struct report *r);
+
+/* 612.3, 41.27, 0.0123: enough digits for GPU and CPU figures alike. */
+void format_tflops(double tflops, char *buf, size_t len);
+/* "1.25 GiB", "312 MiB", "-" */
+void format_bytes(double bytes, char *buf, size_t len);
+
+#endif

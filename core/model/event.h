@@ -1,0 +1,122 @@
+/* The one stream of events every front end reads: the TUI draws it, `longca run` prints it,
+ * the capture file stores it, `longca export` turns it into a Chrome trace. */
+#ifndef LC_EVENT_H
+#define LC_EVENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/model/spec.h"
+#include "core/model/status.h"
+
+enum event_type {
+    EV_HELLO = 1,    /* a worker joined: rank, host, device */
+    EV_RUN_QUEUED,   /* rank 0: a run of the sweep, with its spec */
+    EV_RUN_STARTED,  /* a worker began a run */
+    EV_PROGRESS,     /* phase and iteration i of n */
+    EV_INTERVALS,    /* timeline intervals of one rank */
+    EV_COUNTERS,     /* counter samples of one rank */
+    EV_RESULT,       /* a rank's result of one run (rank 0 merges CP ranks into rank -1) */
+    EV_ERROR,        /* a run failed on a rank: status and reason */
+    EV_WORKER_LOST,  /* rank 0: a worker died or stopped answering */
+    EV_SWEEP_DONE,   /* rank 0: every queued run has an outcome */
+    EV_GOODBYE,      /* a worker left cleanly */
+    EV_TYPE_COUNT
+};
+const char *event_type_name(enum event_type t);
+int event_type_parse(const char *name, enum event_type *out);
+
+enum run_phase { PHASE_SETUP = 0, PHASE_WARMUP, PHASE_TIMED, PHASE_CHECK, PHASE_PROFILE };
+const char *run_phase_name(enum run_phase p);
+
+enum interval_kind { IV_COMPUTE = 0, IV_COMM, IV_MEMORY, IV_OTHER, IV_KIND_COUNT };
+const char *interval_kind_name(enum interval_kind k);
+
+#define LC_HOST_LEN 64
+#define LC_IV_NAME_LEN 48
+
+struct ev_hello {
+    char host[LC_HOST_LEN];
+    char device[96];  /* "NVIDIA H200, 132 SMs, 140.4 GiB" or "CPU, 16 threads" */
+    char backend[16]; /* "cpu" | "cuda" */
+    int local_index;  /* GPU index on its node */
+    int64_t clock_offset_ns;   /* added to this worker's clock to read rank 0's */
+    int64_t clock_residual_ns; /* error left after the correction, as re-measured; -1: clocks not aligned */
+};
+
+struct ev_progress {
+    enum run_phase phase;
+    int iter, total;
+};
+
+/* Times are ns on the worker's clock corrected to rank 0's (see profiling's clock sync). */
+struct interval {
+    int64_t start_ns, end_ns;
+    uint8_t kind;      /* enum interval_kind */
+    int16_t stream;    /* CUDA stream id, or 0 for the host thread */
+    int32_t cp_step;   /* -1 outside CP */
+    int32_t iter;      /* timed iteration it belongs to */
+    uint32_t correlation;
+    uint32_t grid[3], block[3];
+    uint64_t bytes;    /* memcpy / communication payload */
+    char name[LC_IV_NAME_LEN];
+};
+
+struct counter_sample {
+    int64_t t_ns;
+    char metric[64]; /* ncu's metric name */
+    double value;
+};
+
+struct run_result {
+    enum lc_status status; /* LC_OK, LC_ERR_UNSUPPORTED, LC_ERR_OOM, ... */
+    char message[LC_ERRMSG_LEN];
+    double ms_median, ms_p20, ms_p80; /* this rank (or slowest rank when merged) */
+    double ms_mean_ranks;             /* CP: mean over ranks of the median */
+    double flops;                     /* whole run, all ranks */
+    double tflops;                    /* per GPU, slowest rank */
+    double tflops_mean;               /* per GPU, mean rank */
+    double area;                      /* visible pairs summed over query heads / h_q */
+    double density;                   /* area / S^2 */
+    int64_t peak_mem_bytes;           /* max over ranks */
+    bool check_ran, check_pass;
+    double max_abs_err, max_rel_err;
+    double work_imbalance;            /* CP: max / mean of per-rank area */
+    double comm_bytes;                /* per rank, per run */
+    double algbw_gbs, busbw_gbs;
+    int ranks;                        /* ranks merged into this result */
+};
+
+struct event {
+    enum event_type type;
+    int run_id; /* -1 where not about a run */
+    int rank;   /* 0 = front end; 1..N workers; -1 = merged over ranks */
+    int64_t t_ns;
+    union {
+        struct ev_hello hello;
+        struct run_spec spec; /* EV_RUN_QUEUED */
+        struct ev_progress progress;
+        struct run_result result;
+        struct { enum lc_status status; char message[LC_ERRMSG_LEN]; } error; /* EV_ERROR, EV_WORKER_LOST */
+    } u;
+    /* EV_INTERVALS / EV_COUNTERS payloads, owned by the event (event_free releases them). */
+    struct interval *intervals;
+    int n_intervals;
+    struct counter_sample *samples;
+    int n_samples;
+};
+
+void event_init(struct event *ev, enum event_type type, int run_id, int rank);
+void event_free(struct event *ev);
+/* Deep copy (payload arrays duplicated). */
+void event_copy(struct event *dst, const struct event *src);
+
+int64_t lc_now_ns(void); /* CLOCK_REALTIME, the clock CUPTI uses by default */
+
+/* A sink receives events in order: the capture writer, the table printer, the TUI model. */
+struct event_sink {
+    void (*emit)(void *ctx, const struct event *ev);
+    void *ctx;
+};
+
+#endif

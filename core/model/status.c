@@ -1,0 +1,31 @@
+#include "core/model/status.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+const char *lc_status_name(enum lc_status status)
+{
+    switch (status) {
+    case LC_OK: return "ok";
+    case LC_ERR_INVALID: return "invalid";
+    case LC_ERR_UNSUPPORTED: return "unsupported";
+    case LC_ERR_OOM: return "out of memory";
+    case LC_ERR_IO: return "i/o error";
+    case LC_ERR_COMM: return "communication error";
+    case LC_ERR_DEVICE: return "device error";
+    case LC_ERR_CANCELLED: return "cancelled";
+    case LC_ERR_INTERNAL: return "internal error";
+    }
+    return "unknown";
+}
+
+enum lc_status lc_fail(char *err, enum lc_status status, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, LC_ERRMSG_LEN, fmt, ap);
+        va_end(ap);
+    }
+    return status;
+}

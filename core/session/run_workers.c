@@ -1,0 +1,91 @@
+#define _DEFAULT_SOURCE /* realpath, nanosleep */
+/* `longca run` through worker ranks: rank 0 opens a session (the workers of mpirun, or spawned
+ * ones), submits the sweep, and forwards events until every run has an outcome. */
+#include "core/session/run_workers.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/commands.h"
+#include "core/session/session.h"
+#include "core/session/worker.h"
+
+bool run_under_mpirun(void)
+{
+    const char *size = getenv("OMPI_COMM_WORLD_SIZE");
+    return size && atoi(size) > 1;
+}
+
+bool run_needs_workers(const struct run_options *opt, const struct run_spec *runs, int n_runs)
+{
+    if (run_under_mpirun() || opt->workers > 0) return true;
+    for (int i = 0; i < n_runs; i++)
+        if (runs[i].gpus > 1) return true;
+    return false;
+}
+
+static void pause_briefly(void)
+{
+    struct timespec ts = {0, 2 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+}
+
+static int most_gpus(const struct run_spec *runs, int n_runs)
+{
+    int most = 1;
+    for (int i = 0; i < n_runs; i++)
+        if (runs[i].gpus > most) most = runs[i].gpus;
+    return most;
+}
+
+static enum lc_status open_session(const struct run_options *opt, int workers, struct session **s, char *err)
+{
+    char self[PATH_MAX];
+    if (!realpath("/proc/self/exe", self)) snprintf(self, sizeof self, "longca");
+    struct session_options so = {.workers = workers, .capture_path = opt->capture, .self_path = self};
+    return session_open(&so, s, err);
+}
+
+void run_release_workers(void)
+{
+    struct session *s;
+    char err[LC_ERRMSG_LEN];
+    struct run_options none = {0};
+    if (run_under_mpirun() && !open_session(&none, 0, &s, err)) session_close(s, err);
+}
+
+int run_with_workers(const struct run_options *opt, const struct run_spec *runs, int n_runs,
+                     const struct event_sink *sink)
+{
+    char err[LC_ERRMSG_LEN];
+    struct session *s;
+    int workers = opt->workers ? opt->workers : run_under_mpirun() ? 0 : most_gpus(runs, n_runs);
+    if (open_session(opt, workers, &s, err)) {
+        fprintf(stderr, "longca run: %s\n", err);
+        return LC_EXIT_FAILED;
+    }
+    int needed = most_gpus(runs, n_runs);
+    if (session_worker_count(s) < needed) {
+        fprintf(stderr, "longca run: a run needs %d GPUs but the session has %d worker%s\n", needed,
+                session_worker_count(s), session_worker_count(s) == 1 ? "" : "s");
+        session_close(s, err);
+        return LC_EXIT_USAGE;
+    }
+    int status = LC_EXIT_OK;
+    if (session_submit(s, runs, n_runs, err)) {
+        fprintf(stderr, "longca run: %s\n", err);
+        status = LC_EXIT_FAILED;
+    } else {
+        while (session_busy(s))
+            if (!session_poll(s, sink)) pause_briefly();
+        session_poll(s, sink);
+    }
+    if (session_close(s, err)) {
+        fprintf(stderr, "longca run: %s\n", err);
+        status = LC_EXIT_FAILED;
+    }
+    return status;
+}
