@@ -23,7 +23,7 @@
 
 #include <stdint.h>
 
-#include "core/status.h"
+#include "core/model/status.h"
 
 struct cp_balance_input {
     int n_chunks, n_ranks; /* n_chunks a multiple of n_ranks */

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/event.h"
+#include "core/model/event.h"
 #include "cp/fold.h"
 #include "cp/methods.h"
 #include "cp/plan_balanced.h"

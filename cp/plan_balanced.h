@@ -13,8 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/mask.h"
-#include "core/status.h"
+#include "core/mask/mask.h"
+#include "core/model/status.h"
 #include "cp/shard.h"
 
 struct cp_balanced_plan {

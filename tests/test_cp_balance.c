@@ -11,7 +11,7 @@
 #include <time.h>
 
 #include "check.h"
-#include "core/mask.h"
+#include "core/mask/mask.h"
 #include "cp/plan_balanced.h"
 #include "cp/shard.h"
 
