@@ -31,9 +31,9 @@ static void usage(FILE *f)
 
 static int fail(const char *fmt, const char *what)
 {
-    fputs("longca export: ", stderr);
-    fprintf(stderr, fmt, what);
-    fputc('\n', stderr);
+    char line[LC_ERRMSG_LEN];
+    lc_fail(line, LC_ERR_INVALID, fmt, what);
+    fprintf(stderr, "longca export: %s\n", line);
     return LC_EXIT_USAGE;
 }
 
@@ -44,14 +44,14 @@ static double seconds_since(const struct timespec *t0)
     return (double)(t1.tv_sec - t0->tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0->tv_nsec);
 }
 
-static void print_breakdowns(const struct prof_trace *trace)
+static void print_breakdowns(FILE *say, const struct prof_trace *trace)
 {
     for (int k = 0, shown = 0; k < prof_trace_rank_count(trace); k++) {
         int rank = prof_trace_rank_at(trace, k);
         struct prof_breakdown b;
         if (prof_trace_breakdown(trace, rank, -1, &b, NULL) != LC_OK) continue;
         char hta[16];
-        printf("rank %d (MPI %d): span %.3f ms, compute-only %.1f%%, comm-only %.1f%%, overlapped %.1f%%, other %.1f%%, "
+        fprintf(say, "rank %d (MPI %d): span %.3f ms, compute-only %.1f%%, comm-only %.1f%%, overlapped %.1f%%, other %.1f%%, "
                "idle %.1f%%, HTA overlap %s%s\n",
                shown++, rank, (double)b.span_ns / 1e6, b.compute_only_pct, b.comm_only_pct, b.overlapped_pct,
                b.other_only_pct, b.idle_pct, prof_pct_format(b.hta_overlap_pct, hta, sizeof hta),
@@ -79,8 +79,6 @@ static int parse_runs(const char *text, int *runs, int max)
     }
     return n;
 }
-
-static int exit_for(enum lc_status st) { return st == LC_ERR_OOM || st == LC_ERR_INTERNAL ? LC_EXIT_FAILED : LC_EXIT_USAGE; }
 
 int cmd_export(int argc, char **argv)
 {
@@ -126,8 +124,9 @@ int cmd_export(int argc, char **argv)
     char err[LC_ERRMSG_LEN];
     struct prof_trace *trace;
     enum lc_status st = prof_trace_create(&trace, err);
+    long truncated_at = 0;
     if (st == LC_OK && run_list) st = prof_trace_select_runs(trace, runs, n_runs, err);
-    if (st == LC_OK) st = capture_read(capture, prof_trace_add, trace, err);
+    if (st == LC_OK) st = capture_read(capture, prof_trace_add, trace, &truncated_at, err);
     for (int k = 0; st == LC_OK && k < n_runs; k++)
         if (!prof_trace_has_run(trace, runs[k])) st = lc_fail(err, LC_ERR_INVALID, "the capture has no run %d", runs[k]);
     struct prof_trace_summary sum = {0};
@@ -136,18 +135,23 @@ int cmd_export(int argc, char **argv)
     if (st != LC_OK) {
         prof_trace_free(trace);
         fprintf(stderr, "longca export: %s\n", err);
-        return exit_for(st);
+        return lc_status_exit(st);
     }
-    printf("wrote %s: %d rank(s), %lld interval(s), %lld launch(es), %lld host range(s), %lld counter sample(s) in "
-           "%.2f s\n",
-           out, sum.ranks, (long long)sum.kernels, (long long)sum.launches, (long long)sum.ranges,
-           (long long)sum.counters, seconds_since(&t0));
+    if (truncated_at)
+        fprintf(stderr, "longca export: %s: truncated at line %ld (the writer stopped mid-line); exported what precedes\n",
+                capture, truncated_at);
+    /* With -o - the trace is on stdout: the summary goes to stderr. */
+    FILE *say = !strcmp(out, "-") ? stderr : stdout;
+    fprintf(say, "wrote %s: %d rank(s), %lld interval(s), %lld launch(es), %lld host range(s), %lld counter sample(s) in "
+            "%.2f s\n",
+            out, sum.ranks, (long long)sum.kernels, (long long)sum.launches, (long long)sum.ranges,
+            (long long)sum.counters, seconds_since(&t0));
     if (sum.moved)
-        printf("  %lld interval(s) overlapped a neighbour without nesting and went to overflow tracks\n",
+        fprintf(say, "  %lld interval(s) overlapped a neighbour without nesting and went to overflow tracks\n",
                (long long)sum.moved);
-    if (per_rank) printf("wrote %s/rank<R>.json, one file per rank (HTA: TraceAnalysis(trace_dir=\"%s\"))\n", per_rank, per_rank);
-    if (sum.kernels == 0) printf("  the capture holds no timeline intervals\n");
-    print_breakdowns(trace);
+    if (per_rank) fprintf(say, "wrote %s/rank<R>.json, one file per rank (HTA: TraceAnalysis(trace_dir=\"%s\"))\n", per_rank, per_rank);
+    if (sum.kernels == 0) fprintf(say, "  the capture holds no timeline intervals\n");
+    print_breakdowns(say, trace);
     prof_trace_free(trace);
     return LC_EXIT_OK;
 }

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "core/io/capture.h"
-#include "core/io/file_atomic.h"
+#include "core/io/output_file.h"
 #include "core/io/metadata.h"
 #include "cli/commands.h"
 #include "core/engine/kernel.h"
@@ -276,18 +276,19 @@ int cmd_run(int argc, char **argv)
     bool with_workers = run_needs_workers(&opt, runs, n_runs);
     struct headless h = {.runs = runs, .n_runs = n_runs, .progress = isatty(STDERR_FILENO) && !opt.quiet};
     /* A session writes its own capture; in-process runs write theirs here. */
-    if (!with_workers && opt.capture && capture_open(opt.capture, &h.capture, err)) {
+    enum lc_status opened = LC_OK;
+    if (!with_workers && opt.capture && (opened = capture_open(opt.capture, &h.capture, err)) != LC_OK) {
         fprintf(stderr, "longca run: %s\n", err);
         free(runs);
-        return LC_EXIT_USAGE;
+        return lc_status_exit(opened);
     }
-    struct file_atomic output;
-    if (opt.output && file_atomic_open(&output, opt.output, err)) {
+    struct output_file output;
+    if (opt.output && (opened = output_open(&output, opt.output, err)) != LC_OK) {
         fprintf(stderr, "longca run: %s\n", err);
         if (h.capture) capture_close(h.capture, err);
         free(runs);
         run_release_workers();
-        return LC_EXIT_USAGE;
+        return lc_status_exit(opened);
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -303,7 +304,7 @@ int cmd_run(int argc, char **argv)
         run_in_process(&h);
     }
     report_end(&h.report);
-    if (opt.output && file_atomic_commit(&output, err)) {
+    if (opt.output && output_commit(&output, err)) {
         fprintf(stderr, "longca run: %s\n", err);
         status = LC_EXIT_FAILED;
     }

@@ -30,11 +30,23 @@ const struct trace_rank *trace_find_rank(const struct prof_trace *t, int rank)
     return NULL;
 }
 
+static int label_cmp(const void *pa, const void *pb)
+{
+    int a = ((const struct trace_label *)pa)->run, b = ((const struct trace_label *)pb)->run;
+    return (a > b) - (a < b);
+}
+
+void trace_sort_labels(struct prof_trace *t)
+{
+    if (t->n_labels > 1) qsort(t->labels, (size_t)t->n_labels, sizeof *t->labels, label_cmp);
+}
+
+/* A binary search (labels sorted by trace_sort_labels): 100K runs export in linear-log time. */
 const char *trace_run_label(const struct prof_trace *t, int run)
 {
-    for (int64_t k = t->n_labels - 1; k >= 0; k--)
-        if (t->labels[k].run == run) return t->labels[k].text;
-    return NULL;
+    struct trace_label key = {.run = run};
+    const struct trace_label *l = t->n_labels ? bsearch(&key, t->labels, (size_t)t->n_labels, sizeof *t->labels, label_cmp) : NULL;
+    return l ? l->text : NULL;
 }
 
 static void out_of_memory(struct prof_trace *t, const char *what)

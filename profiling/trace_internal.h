@@ -60,6 +60,8 @@ struct prof_trace {
 
 bool trace_grow(void **items, int64_t *cap, int64_t need, size_t size);
 const struct trace_rank *trace_find_rank(const struct prof_trace *t, int rank);
+/* Sorts the run labels by run, once before writing: trace_run_label searches them. */
+void trace_sort_labels(struct prof_trace *t);
 const char *trace_run_label(const struct prof_trace *t, int run); /* NULL when never queued */
 
 /* Outermost first: a run holds iterations, an iteration CP steps, a step launches and intervals. */

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/io/file_atomic.h"
+#include "core/io/output_file.h"
 #include "core/io/json.h"
 #include "profiling/trace_internal.h"
 
@@ -260,14 +260,14 @@ static void add_summary(struct prof_trace_summary *to, const struct prof_trace_s
 static enum lc_status write_file(const struct prof_trace *t, const struct layout *l, int only_rank, const char *path,
                                  struct prof_trace_summary *sum, char *err)
 {
-    struct file_atomic fa;
-    enum lc_status st = file_atomic_open(&fa, path, err);
+    struct output_file out;
+    enum lc_status st = output_open(&out, path, err);
     if (st) return st;
-    struct writer w = {.f = fa.f, .t = t, .l = l, .only_rank = only_rank, .first = true};
+    struct writer w = {.f = out.f, .t = t, .l = l, .only_rank = only_rank, .first = true};
     fputs("{\"traceEvents\":[", w.f);
     write_events(&w);
     write_trailer(&w);
-    if ((st = file_atomic_commit(&fa, err))) return st;
+    if ((st = output_commit(&out, err))) return st;
     add_summary(sum, &w.sum);
     return LC_OK;
 }
@@ -275,6 +275,7 @@ static enum lc_status write_file(const struct prof_trace *t, const struct layout
 enum lc_status prof_trace_write(struct prof_trace *t, const char *path, struct prof_trace_summary *summary, char *err)
 {
     struct layout l;
+    trace_sort_labels(t);
     enum lc_status st = trace_layout_build(t, &l, err);
     if (st) return st;
     struct prof_trace_summary sum = {0};
@@ -288,6 +289,7 @@ enum lc_status prof_trace_write_per_rank(struct prof_trace *t, const char *dir, 
                                          char *err)
 {
     struct layout l;
+    trace_sort_labels(t);
     enum lc_status st = trace_layout_build(t, &l, err);
     if (st) return st;
     struct prof_trace_summary sum = {0};

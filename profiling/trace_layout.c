@@ -77,10 +77,19 @@ static bool add_stats(struct layout *l, int rank, int run, const struct interval
     return true;
 }
 
+/* Stats are added in (rank, run) order (the grouping walks sorted keys): a binary search keeps
+ * a capture of 100K runs linear-logarithmic to export. */
 const struct rank_run_stats *trace_layout_stats(const struct layout *l, int rank, int run)
 {
-    for (int64_t k = 0; k < l->n_stats; k++)
-        if (l->stats[k].rank == rank && l->stats[k].run == run) return &l->stats[k];
+    int64_t lo = 0, hi = l->n_stats;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        const struct rank_run_stats *s = &l->stats[mid];
+        int c = s->rank != rank ? (s->rank > rank) - (s->rank < rank) : (s->run > run) - (s->run < run);
+        if (c == 0) return s;
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
     return NULL;
 }
 

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/io/file_atomic.h"
+#include "core/io/output_file.h"
 #include "profiling/protobuf_wire.h"
 #include "profiling/trace_internal.h"
 
@@ -353,20 +353,21 @@ enum lc_status prof_trace_write_perfetto(struct prof_trace *t, const char *path,
                                          char *err)
 {
     struct layout l;
+    trace_sort_labels(t);
     enum lc_status st = trace_layout_build(t, &l, err);
     if (st) return st;
-    struct file_atomic fa;
-    if ((st = file_atomic_open(&fa, path, err))) {
+    struct output_file out;
+    if ((st = output_open(&out, path, err))) {
         trace_layout_free(&l);
         return st;
     }
-    struct pwriter w = {.f = fa.f, .t = t, .l = &l};
+    struct pwriter w = {.f = out.f, .t = t, .l = &l};
     write_trace(&w);
     if (w.failed) {
-        file_atomic_abort(&fa);
+        output_abort(&out);
         st = lc_fail(err, LC_ERR_OOM, "perfetto export: out of memory");
     } else {
-        st = file_atomic_commit(&fa, err);
+        st = output_commit(&out, err);
     }
     struct pb_buf *bufs[] = {&w.packet, &w.event, &w.interned, &w.item, &w.annotation};
     for (size_t k = 0; k < sizeof bufs / sizeof *bufs; k++) pb_free(bufs[k]);

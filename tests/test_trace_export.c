@@ -524,10 +524,10 @@ int main(void)
     CHECK(x_sum == x_all);
     CHECK(count_partial_files(dir) == 0 && count_partial_files(rank_dir) == 0);
 
-    /* An unwritable destination fails whole, with a message, leaving nothing behind. */
+    /* A destination in a missing folder (bad input) fails whole, with a message, leaving nothing behind. */
     char bad[4200];
     snprintf(bad, sizeof bad, "%s/no/such/dir/trace.json", dir);
-    CHECK(prof_trace_write(g.mem, bad, NULL, err) == LC_ERR_IO && strstr(err, "no/such/dir"));
+    CHECK(prof_trace_write(g.mem, bad, NULL, err) == LC_ERR_INVALID && strstr(err, "no/such/dir"));
     prof_trace_free(g.mem);
 
     time_large_export(dir);

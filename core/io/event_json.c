@@ -460,8 +460,8 @@ enum lc_status event_parse_json(const char *line, struct event *out, char *err)
     struct fields fr = {.obj = &root, .where = "event", .st = LC_OK, .err = err};
     const char *type = get_string(&fr, "type");
     if (fr.st == LC_OK && event_type_parse(type, &out->type) != 0) bad_value(&fr, "type", "is not an event type");
-    out->run_id = (int)get_int(&fr, "run", INT32_MIN, INT32_MAX);
-    out->rank = (int)get_int(&fr, "rank", INT32_MIN, INT32_MAX);
+    out->run_id = (int)get_int(&fr, "run", -1, INT32_MAX - 1);
+    out->rank = (int)get_int(&fr, "rank", -1, LC_MAX_RANK);
     out->t_ns = get_int(&fr, "t_ns", INT64_MIN, INT64_MAX);
     if (fr.st == LC_OK) {
         fr.where = event_type_name(out->type);

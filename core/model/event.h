@@ -33,6 +33,10 @@ const char *run_phase_name(enum run_phase p);
 enum interval_kind { IV_COMPUTE = 0, IV_COMM, IV_MEMORY, IV_OTHER, IV_KIND_COUNT };
 const char *interval_kind_name(enum interval_kind k);
 
+/* Ranks in an event: -1 (merged), 0 (front end), 1..LC_MAX_RANK (workers); a capture that
+ * says otherwise is refused before the number sizes anything. */
+#define LC_MAX_RANK 65536
+
 #define LC_HOST_LEN 64
 #define LC_IV_NAME_LEN 48
 
