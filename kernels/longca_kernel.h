@@ -139,6 +139,7 @@ struct longca_kernel {
     unsigned mask_forms;  /* LONGCA_FORM_* */
     bool writes_lse;      /* forward fills lse (CP merges need it) */
     bool folds_blocks;    /* takes longca_tensors.fold */
+    int tile_q;           /* query rows of its largest tile: CP cuts rows in multiples of it (0 = any) */
 
     /* Optional finer check before any memory is spent; NULL = the fields above suffice. */
     int (*supports)(const struct longca_problem *p, unsigned directions, char *message);

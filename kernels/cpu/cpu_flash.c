@@ -565,6 +565,7 @@ const struct longca_kernel kernel_cpu_flash = {
     .head_dims = NULL,
     .mask_forms = LONGCA_FORM_RULES | LONGCA_FORM_HEAD_RULES,
     .writes_lse = true,
+    .tile_q = TILE_Q,
     .supports = NULL,
     .plan = flash_plan_create,
     .forward = flash_forward,

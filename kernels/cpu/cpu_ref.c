@@ -318,6 +318,7 @@ const struct longca_kernel kernel_cpu_ref = {
     .head_dims = NULL,
     .mask_forms = LONGCA_FORM_RULES | LONGCA_FORM_HEAD_RULES,
     .writes_lse = true,
+    .tile_q = 1,
     .supports = NULL,
     .plan = ref_plan_create,
     .forward = ref_forward,

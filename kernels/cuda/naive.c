@@ -256,6 +256,7 @@ const struct longca_kernel kernel_naive = {
     .head_dims = NULL,
     .mask_forms = LONGCA_FORM_RULES | LONGCA_FORM_HEAD_RULES,
     .writes_lse = true,
+    .tile_q = NAIVE_TILE,
     .supports = naive_supports,
     .plan = naive_plan_create,
     .forward = naive_forward,
