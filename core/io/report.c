@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/io/capture.h"
 #include "core/io/json.h"
 #include "core/io/metadata.h"
 
@@ -89,7 +90,9 @@ static void row_json(struct report *r, const struct run_spec *s, const struct ru
         fprintf(f, ", \"%s\": ", numbers[i].key);
         json_write_double(f, numbers[i].value);
     }
-    fprintf(f, ", \"check\": \"%s\"}", check_text(res));
+    fprintf(f, ", \"check\": \"%s\", \"spec\": ", check_text(res));
+    run_spec_write_json(f, s);
+    fputc('}', f);
 }
 
 static void write_header(struct report *r)
