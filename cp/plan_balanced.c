@@ -32,13 +32,11 @@ static enum lc_status chunk_demand(const struct mask_view *view, struct cp_balan
         mask_tiles_free(&t);
         return lc_fail(err, LC_ERR_OOM, "balanced: out of host memory for %d chunks", p->n_chunks);
     }
-    const struct mask_rule *rules = view->rules + view->rule_offsets[0];
-    const int64_t n_rules = view->rule_offsets[1] - view->rule_offsets[0];
     int64_t n = 0;
     for (int i = 0; i < p->n_chunks; i++) {
-        const int64_t qa = i * p->chunk, qb = qa + p->chunk;
-        work[i] = 0;
-        for (int64_t r = 0; r < n_rules; r++) work[i] += (double)mask_rule_area_in(&rules[r], qa, qb, 0, view->seqlen_k);
+        struct cp_segment rows = {i * p->chunk, p->chunk};
+        const struct cp_layout one = {&rows, 1, p->chunk};
+        work[i] = (double)cp_layout_area(view, &one);
         for (int64_t e = t.row_offsets[i]; e < t.row_offsets[i + 1]; e++) {
             const int32_t k = t.k_tile[e];
             if (n > p->range_offsets[i] && p->ranges[2 * n - 1] == k) {
