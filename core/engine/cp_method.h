@@ -26,6 +26,18 @@ struct cp_method_ops {
                               double *work, double *bytes, char *err);
 };
 
+/* A CP run's figures predicted without running (what each rank's result would report). */
+struct cp_prediction {
+    int ranks;
+    double *work, *bytes; /* per rank */
+    double imbalance;     /* max / mean work, as the run computes it */
+    double max_bytes, mean_bytes;
+};
+
+/* Builds the spec's mask and asks its method; the run's own validation first. */
+enum lc_status cp_method_predict(const struct run_spec *spec, struct cp_prediction *out, char *err);
+void cp_prediction_free(struct cp_prediction *p);
+
 #define CP_METHOD_MAX 16
 void cp_method_register(const struct cp_method_ops *ops);
 const struct cp_method_ops *cp_method_find(const char *name);
