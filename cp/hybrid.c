@@ -340,18 +340,22 @@ static double a2a_bytes(const struct hybrid *h, size_t block)
 enum lc_status cp_hybrid_predict(const struct run_spec *spec, const struct mask *m, const struct mask_view *view,
                                  const struct cp_degrees *degrees, double *work, double *bytes, char *err)
 {
-    /* The sizes come from the functions the run sizes its buffers and messages with. */
+    /* The sizes come from the functions the run sizes its buffers and messages with; every rank
+     * has the same shape but for its place (ui, ri), and every member of a ring position the
+     * same work. */
     struct cp_run run = {.spec = spec, .esize = dtype_size(spec->dtype)};
     const bool fwd = spec->direction & DIR_FWD, bwd = spec->direction & DIR_BWD;
-    for (int rank = 0; rank < spec->gpus; rank++) {
-        struct hybrid h;
-        memset(&h, 0, sizeof h);
-        enum lc_status st = hybrid_shape(spec, m, degrees, rank, &h, err);
-        if (st) {
-            free_layouts(&h);
-            return st;
-        }
-        work[rank] = (double)cp_layout_area(view, &h.ring_layouts[h.ri]) * h.hq * spec->batch;
+    struct hybrid h;
+    memset(&h, 0, sizeof h);
+    enum lc_status st = hybrid_shape(spec, m, degrees, 0, &h, err);
+    double *position_work = st ? NULL : malloc((size_t)h.r * sizeof *position_work);
+    if (!st && !position_work) st = lc_fail(err, LC_ERR_OOM, "out of host memory");
+    for (int g = 0; !st && g < h.r; g++)
+        position_work[g] = (double)cp_layout_area(view, &h.ring_layouts[g]) * h.hq * spec->batch;
+    for (int rank = 0; !st && rank < spec->gpus; rank++) {
+        h.ui = rank % h.u;
+        h.ri = rank / h.u;
+        work[rank] = position_work[h.ri];
         double b = 0, alg, kv_bus, dkv_bus;
         if (h.u > 1) {
             if (fwd) b += a2a_bytes(&h, block_qkv(&run, &h)) + a2a_bytes(&h, block_out(&run, &h));
@@ -367,7 +371,8 @@ enum lc_status cp_hybrid_predict(const struct run_spec *spec, const struct mask 
         cp_ring_messages(&cfg, true, &kv, &dkv);
         if (bwd) b += kv * kv_bus + dkv * dkv_bus;
         bytes[rank] = b;
-        free_layouts(&h);
     }
-    return LC_OK;
+    free(position_work);
+    free_layouts(&h);
+    return st;
 }
