@@ -52,7 +52,9 @@ def block_sparse_mask(info, seqlen, args, device):
     keep = int(info["params"]["density"] * n)
     gen = torch.Generator(device=device).manual_seed(42)
     scores = torch.rand((args.batch, args.heads_kv, n, n), generator=gen, device=device)
-    idx = scores.topk(keep, dim=-1).indices.sort(dim=-1).values.to(torch.int32)
+    # the kept blocks first, in order; index rows are n long whatever the count
+    idx = torch.zeros_like(scores, dtype=torch.int32)
+    idx[..., :keep] = scores.topk(keep, dim=-1).indices.sort(dim=-1).values.to(torch.int32)
     idx = idx.repeat_interleave(args.heads_q // args.heads_kv, dim=1).contiguous()
     counts = torch.full(idx.shape[:-1], keep, dtype=torch.int32, device=device)
     none = torch.zeros_like(counts)
