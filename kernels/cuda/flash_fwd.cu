@@ -40,8 +40,11 @@ struct fwd_cfg {
     static constexpr int BM = SPLIT ? FLASH_FWD_FINE_TILE : FLASH_FWD_TILE_Q;
     static constexpr int BN = SPLIT ? FLASH_FWD_FINE_TILE : FLASH_FWD_TILE_K;
     static constexpr int THREADS = 384; /* producer + two consumer warpgroups */
-    /* 24 + 2 x 240 (or 32 + 2 x 240) of 65536 a CTA of 384 threads at 168 starts with */
-    static constexpr int PRODUCER_REGS = SPLIT ? 32 : 24, CONSUMER_REGS = 240;
+    /* setmaxnreg.inc waits for registers that another warpgroup's dec gave back, so the two
+     * sums must stay within the 168 x 384 the CTA starts with: 24 + 2 x 240, or 40 + 2 x 232
+     * where the split producer's two streams need more and its consumers' 64-key scores less */
+    static constexpr int PRODUCER_REGS = SPLIT ? 40 : 24, CONSUMER_REGS = SPLIT ? 232 : 240;
+    static_assert(PRODUCER_REGS * 128 + CONSUMER_REGS * 256 <= 168 * 384, "register reallocation must balance");
     static constexpr int STREAMS = SPLIT ? 2 : 1;
     static constexpr int STREAM_WARPS = 8 / STREAMS; /* consumer warps of a stream: each releases a slot once */
     static constexpr int NT = BN / 8, DT = D / 8;
