@@ -272,7 +272,8 @@ static int front(const char *self_path, const char *capture)
     printf("[%s] session closed in %.1f s\n", check_context, took);
 
     struct capture_count c = {0};
-    CHECK(capture_read(capture, count_capture, &c, err) == LC_OK);
+    long truncated;
+    CHECK(capture_read(capture, count_capture, &c, &truncated, err) == LC_OK && truncated == 0);
     CHECK(c.results >= 6 && c.lost == 1);
     unlink(capture);
     return check_report(check_context);

@@ -11,7 +11,7 @@
 #include "core/model/status.h"
 
 struct cp_method_ops {
-    const char *name;    /* "allgather", "ring", "ulysses", "usp", "double_ring" */
+    const char *name;    /* "allgather", "ring", "ulysses", "usp", "double_ring", "balanced" */
     const char *summary;
     /* Checked on rank 0 before anything runs: degree divides heads / sequence, mask supported. */
     enum lc_status (*validate)(const struct run_spec *spec, char *err);

@@ -1,4 +1,7 @@
-/* Results as a table (streamed row by row), CSV or JSON: the headless front end's output. */
+/* Results as a table (streamed row by row), CSV, JSON or JSON Lines: the headless front end's
+ * output. JSON is one document {"schema", "runs": [...], "meta": {...}} closed by report_end
+ * (which an interrupted sweep still reaches); JSON Lines is a header object (core/io/metadata.h)
+ * then one object per run as it finishes. CSV integers are printed whole. */
 #ifndef LC_REPORT_H
 #define LC_REPORT_H
 
@@ -7,7 +10,7 @@
 #include "core/model/event.h"
 #include "core/model/spec.h"
 
-enum report_format { REPORT_TABLE = 0, REPORT_CSV, REPORT_JSON };
+enum report_format { REPORT_TABLE = 0, REPORT_CSV, REPORT_JSON, REPORT_JSONL };
 int report_format_parse(const char *name, enum report_format *out);
 
 struct report {
@@ -15,11 +18,18 @@ struct report {
     enum report_format format;
     int rows;
     bool any_cp;
+    bool header_written; /* JSON Lines */
+    struct ev_session session;
+    struct ev_hello *hellos; /* the workers', in order of arrival */
+    int *hello_ranks;
+    int n_hellos;
 };
 
 void report_begin(struct report *r, FILE *out, enum report_format format, const struct run_spec *runs, int n_runs);
+/* Keeps what the header says: the session (EV_SESSION) and the workers (EV_HELLO). */
+void report_event(struct report *r, const struct event *ev);
 void report_row(struct report *r, const struct run_spec *spec, const struct run_result *res);
-void report_end(struct report *r);
+void report_end(struct report *r); /* also frees what report_event kept */
 
 /* 612.3, 41.27, 0.0123: enough digits for GPU and CPU figures alike. */
 void format_tflops(double tflops, char *buf, size_t len);

@@ -19,9 +19,18 @@ enum lc_status {
 #define LC_ERRMSG_LEN 256
 
 const char *lc_status_name(enum lc_status status);
+/* The status lc_status_name gives name; LC_ERR_INVALID when none does. */
+enum lc_status lc_status_parse(const char *name, enum lc_status *out);
 
-/* printf into err (may be NULL) and return status: `return lc_fail(err, LC_ERR_INVALID, "...")`. */
+/* printf into err (may be NULL), control characters sanitized, and return status: `return lc_fail(err, LC_ERR_INVALID, "...")`. */
 enum lc_status lc_fail(char *err, enum lc_status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Control characters (newline, ESC, ...) replaced by '?', in place. */
+void lc_sanitize(char *text);
+
+/* The process exit status for a command's outcome (see commands.h): 0 ok, 2 bad input
+ * (LC_ERR_INVALID), 1 anything else (I/O, memory, a failed or lost run). */
+int lc_status_exit(enum lc_status status);
 
 #endif
