@@ -130,7 +130,7 @@ static void run_one(struct cp_group *g, const struct run_spec *s, int run_id, co
     CHECK(res.status == LC_OK && seen.results == 1 && seen.errors == 0, "%s %s %s: status %s: %s", s->cp_method,
           mask_pattern_name(s->mask), direction_name(s->direction), lc_status_name(res.status),
           seen.errors ? seen.error : res.message);
-    CHECK(res.check_ran && res.check_pass, "%s %s %s %s b=%d %s: check failed, max abs %.3g rel %.3g", s->cp_method,
+    CHECK(!s->check || (res.check_ran && res.check_pass), "%s %s %s %s b=%d %s: check failed, max abs %.3g rel %.3g", s->cp_method,
           mask_pattern_name(s->mask), direction_name(s->direction), heads, s->batch, dtype_name(s->dtype),
           res.max_abs_err, res.max_rel_err);
     CHECK(seen.compute_iv >= s->iters && seen.progress >= 1 + s->iters, "%s: %d compute intervals, %d progress events",
@@ -160,7 +160,7 @@ static void run_one(struct cp_group *g, const struct run_spec *s, int run_id, co
     if (world_rank == 0)
         printf("%-12s %-22s %-7s %-4s b=%d %-4s %-4s  max_abs %.2e  %7.2f ms  imb %.3f  %9.0f B  algbw %6.3f busbw %6.3f GB/s\n",
                s->cp_method, mask_pattern_name(s->mask), direction_name(s->direction), heads, s->batch,
-               dtype_name(s->dtype), res.check_pass ? "PASS" : "FAIL", res.max_abs_err, res.ms_median,
+               dtype_name(s->dtype), !s->check ? "-" : res.check_pass ? "PASS" : "FAIL", res.max_abs_err, res.ms_median,
                res.work_imbalance, res.comm_bytes, res.algbw_gbs, res.busbw_gbs);
 }
 
@@ -302,11 +302,13 @@ int main(int argc, char **argv)
                     run_one(g, &s, run_id++, h ? "8:2" : "8:8");
                 }
     /* Every method's prediction on the four masks at every group size: the masks the matrix left
-     * out, forward and backward in one rep. */
-    for (size_t m = 0; m < sizeof methods / sizeof *methods; m++)
+     * out, forward and backward in one rep, without the reference (the matrix checks outputs).
+     * The sanitizer build leaves them to the release build. */
+    for (size_t m = 0; m < sizeof methods / sizeof *methods && !getenv("LONGCA_TEST_QUICK"); m++)
         for (int k = 0; k < 4; k++)
             if (k < first_mask || k >= n_masks) {
                 struct run_spec s = base_spec(methods[m], masks[k], DIR_FWD_BWD, 8, 2);
+                s.check = false;
                 run_one(g, &s, run_id++, "8:2");
             }
     /* Batch 2 in bf16, forward and backward each rep, warm-up and several timed reps (buffers are
