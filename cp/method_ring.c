@@ -5,13 +5,13 @@
 
 static enum lc_status ring_validate(const struct run_spec *spec, char *err)
 {
-    return cp_validate_common(spec, spec->gpus > 1 ? 2 * (int64_t)spec->gpus : 1, "zigzag chunks: 2 x GPUs", err);
+    return cp_validate_common(spec, spec->cp_degree > 1 ? 2 * (int64_t)spec->cp_degree : 1, "zigzag chunks: 2 x GPUs", err);
 }
 
-static enum lc_status ring_execute(const struct runner_env *env, const struct run_spec *spec, int run_id,
+static enum lc_status ring_execute(const struct engine_env *env, const struct run_spec *spec, int run_id,
                                    struct run_result *out)
 {
-    const struct cp_degrees degrees = {1, spec->gpus};
+    const struct cp_degrees degrees = {1, spec->cp_degree};
     return cp_execute(env, spec, run_id, out, &cp_hybrid_algo, &degrees);
 }
 

@@ -6,14 +6,14 @@
 
 static enum lc_status ulysses_validate(const struct run_spec *spec, char *err)
 {
-    enum lc_status st = cp_validate_heads(spec, spec->gpus, "GPUs", err);
-    return st ? st : cp_validate_common(spec, spec->gpus, "one slice per GPU", err);
+    enum lc_status st = cp_validate_heads(spec, spec->cp_degree, "GPUs", err);
+    return st ? st : cp_validate_common(spec, spec->cp_degree, "one slice per GPU", err);
 }
 
-static enum lc_status ulysses_execute(const struct runner_env *env, const struct run_spec *spec, int run_id,
+static enum lc_status ulysses_execute(const struct engine_env *env, const struct run_spec *spec, int run_id,
                                       struct run_result *out)
 {
-    const struct cp_degrees degrees = {spec->gpus, 1};
+    const struct cp_degrees degrees = {spec->cp_degree, 1};
     return cp_execute(env, spec, run_id, out, &cp_hybrid_algo, &degrees);
 }
 

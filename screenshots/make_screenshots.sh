@@ -71,7 +71,7 @@ keys h
 goto_field 12
 keys l
 toggle_choice ring
-toggle_choice none
+toggle_choice local
 keys h
 goto_field 13
 keys l

@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "core/model/rng.h"
 #include "core/model/sweep.h"
+#include "cp/cp.h"
 #include "kernels/kernels.h"
 
 static void test_sizes(void)
@@ -92,6 +93,7 @@ static void fuzz_cmd_run(void)
 int main(void)
 {
     kernels_register_all();
+    cp_register_all(); /* the local method every run defaults to */
     test_sizes();
     test_expand();
     fuzz_cmd_run();

@@ -33,10 +33,9 @@ struct run_spec {
     int head_dim;
     enum lc_dtype dtype;
     enum run_direction direction;
-    char cp_method[LC_NAME_LEN]; /* "none" or a CP method */
-    int cp_degree;               /* ranks sharing one sequence (1 without CP) */
+    char cp_method[LC_NAME_LEN]; /* how the run spreads over ranks: "local" (one device) or a CP method */
+    int cp_degree;               /* ranks sharing one sequence: the workers (GPUs) the run takes; 1 for local */
     int cp_inner;                /* usp: ulysses degree; double_ring: window; 0 = choose */
-    int gpus;                    /* workers used by this run */
     int warmup, iters;
     bool check;
     bool deterministic;

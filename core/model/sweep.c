@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/engine/cp_method.h"
 #include "core/engine/kernel.h"
 #include "core/model/parse.h"
 
@@ -236,9 +237,11 @@ static void expand_one(const struct sweep_axes *axes, const int *sizes, long ind
     s->head_dim = AXIS(axes->n_head_dims, axes->head_dims, at[4], s->head_dim);
     s->dtype = AXIS(axes->n_dtypes, axes->dtypes, at[5], s->dtype);
     s->direction = AXIS(axes->n_directions, axes->directions, at[6], s->direction);
-    if (axes->n_cp_methods) snprintf(s->cp_method, sizeof s->cp_method, "%s", axes->cp_methods[at[7]]);
-    s->gpus = AXIS(axes->n_gpus, axes->gpus, at[8], s->gpus);
-    s->cp_degree = strcmp(s->cp_method, "none") ? s->gpus : 1;
+    if (axes->n_cp_methods) {
+        const struct cp_method_ops *m = cp_method_find(axes->cp_methods[at[7]]); /* "none" names local */
+        snprintf(s->cp_method, sizeof s->cp_method, "%s", m ? m->name : axes->cp_methods[at[7]]);
+    }
+    s->cp_degree = AXIS(axes->n_gpus, axes->gpus, at[8], s->cp_degree);
     s->cp_inner = axes->cp_inner > 0 ? axes->cp_inner : 0;
     s->batch = AXIS(axes->n_batches, axes->batches, at[9], s->batch);
     if (axes->warmup >= 0) s->warmup = axes->warmup;

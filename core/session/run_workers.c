@@ -23,7 +23,7 @@ bool run_needs_workers(const struct run_options *opt, const struct run_spec *run
 {
     if (run_under_mpirun() || opt->workers > 0) return true;
     for (int i = 0; i < n_runs; i++)
-        if (runs[i].gpus > 1) return true;
+        if (runs[i].cp_degree > 1) return true;
     return false;
 }
 
@@ -37,7 +37,7 @@ static int most_gpus(const struct run_spec *runs, int n_runs)
 {
     int most = 1;
     for (int i = 0; i < n_runs; i++)
-        if (runs[i].gpus > most) most = runs[i].gpus;
+        if (runs[i].cp_degree > most) most = runs[i].cp_degree;
     return most;
 }
 
