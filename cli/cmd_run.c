@@ -1,13 +1,17 @@
 /* `longca run`: a sweep executed headless, printed as a table, CSV or JSON. In-process when one
  * device suffices; through a session of worker ranks under mpirun, with --workers, or when a
  * run needs several GPUs (CP). Bad input: one line on stderr, exit status 2. */
+#define _POSIX_C_SOURCE 200809L /* gethostname, sigaction */
 #include <omp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "core/io/capture.h"
+#include "core/io/output_file.h"
+#include "core/io/metadata.h"
 #include "cli/commands.h"
 #include "core/engine/kernel.h"
 #include "core/model/parse.h"
@@ -40,7 +44,10 @@ static void run_usage(FILE *f)
             "  --deterministic  deterministic backward where a kernel offers it\n"
             "  --counters    GPU counters: pm (live sampling, default), range (profiling reps), off\n"
             "  --window --global --prefix --block --density --doclen --seed   mask parameters\n"
-            "  --format      table (default), csv, json\n"
+            "  --format      table (default), csv, json (one document, closed on Ctrl-C), jsonl (a\n"
+            "                header object: schema, version, commit, host, CPU, workers' GPUs with\n"
+            "                driver/CUDA/NCCL/cuDNN, command line; then one object per finished run)\n"
+            "  -o, --output F  write the results to F, replaced whole when the sweep ends\n"
             "  --capture F   write the event stream to F (open it with longca view F)\n"
             "  --workers N   run on N spawned worker ranks instead of in-process\n"
             "  --dry-run     validate and list the runs of the sweep, run nothing\n"
@@ -58,10 +65,20 @@ struct headless {
     int failures;
 };
 
+/* Ctrl-C: the sweep stops between iterations and the results so far are written out whole. */
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
 static void headless_emit(void *ctx, const struct event *ev)
 {
     struct headless *h = ctx;
     if (h->capture) capture_write(h->capture, ev);
+    report_event(&h->report, ev);
     if (ev->run_id < 0 || ev->run_id >= h->n_runs) {
         /* About the session, not a run (clocks not aligned, a GPU recorder without counters):
          * worth a line, not a failure. */
@@ -113,15 +130,27 @@ static const struct timeline_recorder *start_recorder(struct headless *h, struct
     return rec;
 }
 
-/* Runs every spec in this process, opening each device kind once. */
+/* What a worker says on joining, for the one in-process "worker" (rank 1). */
+static void emit_hello(struct headless *h, const struct device_ops *dev, const char *describe)
+{
+    struct event ev;
+    event_init(&ev, EV_HELLO, -1, 1);
+    ev.t_ns = lc_now_ns();
+    if (gethostname(ev.u.hello.host, sizeof ev.u.hello.host - 1) != 0) snprintf(ev.u.hello.host, sizeof ev.u.hello.host, "?");
+    snprintf(ev.u.hello.device, sizeof ev.u.hello.device, "%.95s", describe);
+    snprintf(ev.u.hello.backend, sizeof ev.u.hello.backend, "%s", dev->name);
+    if (dev->kind == DEVICE_CUDA) metadata_fill_stack(&ev.u.hello, dev);
+    headless_emit(h, &ev);
+}
+
+/* Runs every spec in this process, opening each device kind once, until Ctrl-C. */
 static void run_in_process(struct headless *h)
 {
-    static volatile int never_cancelled;
     const struct device_ops *opened[2] = {NULL, NULL};
     const struct timeline_recorder *recorder = NULL;
     struct timeline tl;
     timeline_init(&tl);
-    for (int i = 0; i < h->n_runs; i++) {
+    for (int i = 0; i < h->n_runs && !interrupted; i++) {
         emit_queued(h, i);
         const struct kernel_ops *k = kernel_find(h->runs[i].kernel);
         const struct device_ops *dev = device_for(k->device);
@@ -130,10 +159,11 @@ static void run_in_process(struct headless *h)
             char describe[128], err[LC_ERRMSG_LEN];
             if (dev->open(0, describe, sizeof describe, err)) dev = &device_cpu;
             opened[dev->kind] = dev;
+            emit_hello(h, dev, describe);
             if (dev->kind == DEVICE_CUDA) recorder = start_recorder(h, &tl);
         }
         struct engine_env env = {.device = dev, .rank = 1, .cores = omp_get_max_threads(), .sink = {headless_emit, h},
-                                 .cancel = &never_cancelled, .timeline = &tl,
+                                 .cancel = (volatile int *)&interrupted, .timeline = &tl,
                                  .recorder = dev->kind == DEVICE_CUDA ? recorder : NULL};
         struct run_result mine;
         engine_execute(&env, &h->runs[i], i, &mine);
@@ -160,6 +190,7 @@ static enum lc_status parse_args(int argc, char **argv, struct sweep_axes *axes,
         char flag[64];
         const char *arg = argv[i], *value = NULL;
         const char *eq = strchr(arg, '=');
+        if (!strcmp(arg, "-o")) arg = "--output"; /* the one short flag, as in longca export */
         if (strncmp(arg, "--", 2) || strlen(arg) < 3)
             return lc_fail(err, LC_ERR_INVALID, "unexpected argument '%s' (flags start with --)", arg);
         if ((eq ? (size_t)(eq - arg) : strlen(arg)) >= sizeof flag)
@@ -177,7 +208,10 @@ static enum lc_status parse_args(int argc, char **argv, struct sweep_axes *axes,
             takes_value = false;
         } else if (!strcmp(flag, "--format")) {
             if (!value || report_format_parse(value, &opt->format))
-                st = lc_fail(err, LC_ERR_INVALID, "--format takes table, csv or json");
+                st = lc_fail(err, LC_ERR_INVALID, "--format takes table, csv, json or jsonl");
+        } else if (!strcmp(flag, "--output") || !strcmp(flag, "-o")) {
+            if (!value || !*value) st = lc_fail(err, LC_ERR_INVALID, "%s needs a file name", flag);
+            opt->output = value;
         } else if (!strcmp(flag, "--capture")) {
             if (!value || !*value) st = lc_fail(err, LC_ERR_INVALID, "--capture needs a file name");
             opt->capture = value;
@@ -241,12 +275,26 @@ int cmd_run(int argc, char **argv)
     bool with_workers = run_needs_workers(&opt, runs, n_runs);
     struct headless h = {.runs = runs, .n_runs = n_runs, .progress = isatty(STDERR_FILENO) && !opt.quiet};
     /* A session writes its own capture; in-process runs write theirs here. */
-    if (!with_workers && opt.capture && capture_open(opt.capture, &h.capture, err)) {
+    enum lc_status opened = LC_OK;
+    if (!with_workers && opt.capture && (opened = capture_open(opt.capture, &h.capture, err)) != LC_OK) {
         fprintf(stderr, "longca run: %s\n", err);
         free(runs);
-        return LC_EXIT_USAGE;
+        return lc_status_exit(opened);
     }
-    report_begin(&h.report, stdout, opt.format, runs, n_runs);
+    struct output_file output;
+    if (opt.output && (opened = output_open(&output, opt.output, err)) != LC_OK) {
+        fprintf(stderr, "longca run: %s\n", err);
+        if (h.capture) capture_close(h.capture, err);
+        free(runs);
+        run_release_workers();
+        return lc_status_exit(opened);
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_interrupt;
+    sigaction(SIGINT, &sa, NULL);
+    opt.stop = &interrupted;
+    report_begin(&h.report, opt.output ? output.f : stdout, opt.format, runs, n_runs);
     int status = LC_EXIT_OK;
     if (with_workers) {
         struct event_sink sink = {headless_emit, &h};
@@ -255,6 +303,14 @@ int cmd_run(int argc, char **argv)
         run_in_process(&h);
     }
     report_end(&h.report);
+    if (opt.output && output_commit(&output, err)) {
+        fprintf(stderr, "longca run: %s\n", err);
+        status = LC_EXIT_FAILED;
+    }
+    if (interrupted) {
+        fprintf(stderr, "longca run: interrupted; the runs that finished are written\n");
+        status = LC_EXIT_FAILED;
+    }
     if (h.capture && capture_close(h.capture, err)) {
         fprintf(stderr, "longca run: %s\n", err);
         status = LC_EXIT_FAILED;

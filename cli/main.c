@@ -5,6 +5,8 @@
 
 #include "cli/commands.h"
 #include "core/engine/services.h"
+#include "core/io/metadata.h"
+#include "cp/comm.h"
 #include "cp/cp.h"
 #include "kernels/kernels.h"
 #include "profiling/clock_sync.h"
@@ -43,10 +45,14 @@ static const struct lc_services wiring = {
 #ifdef LONGCA_HAVE_CUDA
     .gpu_recorder = &prof_cupti_recorder,
 #endif
+#ifdef LONGCA_HAVE_NCCL
+    .comm_version = comm_nccl_version,
+#endif
 };
 
 int main(int argc, char **argv)
 {
+    metadata_init(argc, argv);
     kernels_register_all();
     cp_register_all();
     services_register(&wiring);

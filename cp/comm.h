@@ -86,6 +86,8 @@ enum lc_status comm_mpi_create(MPI_Comm comm, const char *name, struct cp_comm *
  * against dev's compute stream with events. comm is duplicated (kept for barriers). */
 enum lc_status comm_nccl_create(MPI_Comm comm, const struct device_ops *dev, const char *name,
                                 struct cp_comm **out, char *err);
+/* "2.27.3": the NCCL this process loaded. */
+void comm_nccl_version(char *buf, size_t len);
 #endif
 
 /* Completes n MPI requests, polling with short sleeps, within timeout_s; on failure or timeout

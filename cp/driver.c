@@ -186,7 +186,7 @@ static void collect_comm(struct cp_exec *run, bool timed, struct comm_totals *to
             for (int i = 0; i < n; i++) {
                 struct interval iv;
                 memset(&iv, 0, sizeof iv);
-                iv.start_ns = recs[i].start_ns;
+                iv.start_ns = iv.launch_ns = iv.launch_end_ns = recs[i].start_ns; /* the host runs it */
                 iv.end_ns = recs[i].end_ns;
                 iv.kind = IV_COMM;
                 iv.stream = (int16_t)run->comms[c]->stream;

@@ -1,8 +1,10 @@
-/* Captures: every event type with every field set is written and read back bit-equal; a
- * truncated or garbage line stops the reader with the file, line and reason (events before it
- * are delivered); a capture is never visible under its final name until it is complete. */
+/* Captures: every event type with every field set is written and read back bit-equal, and is
+ * readable while the capture is still open; a garbage line stops the reader with the file, line
+ * and reason (events before it are delivered), a last line cut by a stopped writer is reported
+ * and what precedes it loads; only regular files are read; write errors are reported. */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
+#include <sys/stat.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +83,10 @@ static int make_events(struct event *evs)
     e->u.hello.local_index = 2;
     e->u.hello.clock_offset_ns = INT64_C(-1763860000123456789); /* a clock a whole epoch behind */
     e->u.hello.clock_residual_ns = 1234;
+    snprintf(e->u.hello.driver, sizeof e->u.hello.driver, "580.65.06");
+    snprintf(e->u.hello.cuda, sizeof e->u.hello.cuda, "13.0");
+    snprintf(e->u.hello.nccl, sizeof e->u.hello.nccl, "2.27.3");
+    snprintf(e->u.hello.cudnn, sizeof e->u.hello.cudnn, "9.10.2");
 
     e = &evs[n++];
     event_init(e, EV_RUN_QUEUED, 7, 0);
@@ -108,6 +114,7 @@ static int make_events(struct event *evs)
         iv->cp_step = k - 1;
         iv->iter = 4;
         iv->correlation = UINT32_MAX - (uint32_t)k;
+        iv->launch_ns = INT64_C(1763860000000000000) + k, iv->launch_end_ns = iv->launch_ns + 2500;
         for (int d = 0; d < 3; d++) {
             iv->grid[d] = (uint32_t)(1000 * (d + 1) + k);
             iv->block[d] = (uint32_t)(d == 0 ? 128 : 1);
@@ -152,6 +159,15 @@ static int make_events(struct event *evs)
     e = &evs[n++];
     event_init(e, EV_GOODBYE, -1, 6);
     e->t_ns = INT64_MAX;
+
+    e = &evs[n++];
+    event_init(e, EV_SESSION, -1, 0);
+    e->u.session.schema = LC_SCHEMA_VERSION;
+    snprintf(e->u.session.version, sizeof e->u.session.version, "0.1.0");
+    snprintf(e->u.session.commit, sizeof e->u.session.commit, "0123456789ab");
+    snprintf(e->u.session.host, sizeof e->u.session.host, "login01");
+    snprintf(e->u.session.cpu, sizeof e->u.session.cpu, "Intel(R) Xeon(R) Platinum 8480+");
+    snprintf(e->u.session.command, sizeof e->u.session.command, "longca run --mask 'causal,full' --format jsonl");
     return n;
 }
 
@@ -215,18 +231,22 @@ static void test_roundtrip(const char *dir)
     CHECK(capture_open(path, &w, err) == LC_OK);
     CHECK(strcmp(capture_path(w), path) == 0);
     for (int k = 0; k < n; k++) capture_write(w, &evs[k]);
-    /* Mid-session the final name does not exist yet: only the temp file beside it. */
-    CHECK(access(path, F_OK) != 0);
+    /* Mid-session every event is already readable under the final name (a kill loses nothing). */
+    long truncated = -1;
+    struct collected got = {.n = 0};
+    CHECK(capture_read(path, collect, &got, &truncated, err) == LC_OK && got.n == n + 1 && truncated == 0);
+    collected_free(&got);
     CHECK(count_entries(dir) == 1);
     CHECK(capture_close(w, err) == LC_OK);
     CHECK(access(path, F_OK) == 0);
     CHECK(count_entries(dir) == 1); /* the temp file became the capture */
 
-    struct collected got = {.n = 0};
-    CHECK(capture_read(path, collect, &got, err) == LC_OK);
-    CHECK(got.n == n);
-    for (int k = 0; k < n && k < got.n; k++) {
-        if (!same_event(&evs[k], &got.evs[k])) {
+    got.n = 0;
+    CHECK(capture_read(path, collect, &got, &truncated, err) == LC_OK);
+    CHECK(got.n == n + 1); /* the writer's own first line says what wrote it */
+    CHECK(got.n > 0 && got.evs[0].type == EV_SESSION && got.evs[0].u.session.schema == LC_SCHEMA_VERSION);
+    for (int k = 0; k < n && k + 1 < got.n; k++) {
+        if (!same_event(&evs[k], &got.evs[k + 1])) {
             fprintf(stderr, "event %d (%s) differs after the round trip\n", k, event_type_name(evs[k].type));
             failures++;
         }
@@ -256,7 +276,8 @@ static void expect_read_error(const char *dir, const char *content, int good_lin
     snprintf(path, sizeof path, "%s/bad.lccap", dir);
     write_file(path, content);
     struct collected got = {.n = 0};
-    enum lc_status st = capture_read(path, collect, &got, err);
+    long truncated;
+    enum lc_status st = capture_read(path, collect, &got, &truncated, err);
     if (st != LC_ERR_INVALID || got.n != good_lines || !strstr(err, expect)) {
         fprintf(stderr, "bad capture: status %d, %d events, message '%s'; wanted %d events and '%s'\n", st, got.n,
                 err, good_lines, expect);
@@ -271,8 +292,28 @@ static void test_bad_files(const char *dir)
     const char *good = "{\"type\":\"sweep_done\",\"run\":-1,\"rank\":0,\"t_ns\":5}\n";
     char text[1024];
 
-    snprintf(text, sizeof text, "%s%s", good, "{\"type\":\"progress\",\"run\":1,\"rank\":1,\"t_ns\":5,\"pha");
-    expect_read_error(dir, text, 1, "bad.lccap:2: truncated last line: column");
+    /* A line cut by a stopped writer: the events before it load, and its number is told. */
+    char path[1024], err[LC_ERRMSG_LEN] = "";
+    long truncated = 0;
+    struct collected got = {.n = 0};
+    snprintf(path, sizeof path, "%s/cut.lccap", dir);
+    snprintf(text, sizeof text, "%s%s%s", good, good, "{\"type\":\"progress\",\"run\":1,\"rank\":1,\"t_ns\":5,\"pha");
+    write_file(path, text);
+    CHECK(capture_read(path, collect, &got, &truncated, err) == LC_OK && got.n == 2 && truncated == 3);
+    collected_free(&got);
+    unlink(path);
+    /* ... but a capture that is nothing but a cut line, or nothing at all, is not a capture. */
+    expect_read_error(dir, "{\"type\":\"progress\",\"run\":1,", 0, "bad.lccap:1: column");
+    expect_read_error(dir, "", 0, "holds no events");
+    expect_read_error(dir, "\n\n", 0, "holds no events");
+    /* A cut line in the middle is corruption, not a stopped writer. */
+    snprintf(text, sizeof text, "%s%s\n%s", good, "{\"type\":\"progress\"", good);
+    expect_read_error(dir, text, 1, "bad.lccap:2: column");
+    /* Numbers that would size an allocation are bounded first. */
+    expect_read_error(dir, "{\"type\":\"progress\",\"run\":1,\"rank\":300000000,\"t_ns\":5}\n", 0,
+                      "field \"rank\" is out of range");
+    expect_read_error(dir, "{\"type\":\"progress\",\"run\":-7,\"rank\":1,\"t_ns\":5}\n", 0,
+                      "field \"run\" is out of range");
 
     snprintf(text, sizeof text, "%s\n%s%s", good, good, "this is not json\n");
     expect_read_error(dir, text, 2, "bad.lccap:4: column 1");
@@ -299,13 +340,11 @@ static void test_bad_files(const char *dir)
     expect_read_error(dir, text, 0, "field \"host\" is too long");
 
     /* Binary garbage with a NUL byte in it. */
-    char path[1024], err[LC_ERRMSG_LEN] = "";
     snprintf(path, sizeof path, "%s/bin.lccap", dir);
     FILE *f = fopen(path, "wb");
     fwrite("{\"ty\0pe\":1}\n\xff\xfe", 1, 14, f);
     fclose(f);
-    struct collected got = {.n = 0};
-    CHECK(capture_read(path, collect, &got, err) == LC_ERR_INVALID && strstr(err, "NUL byte"));
+    CHECK(capture_read(path, collect, &got, &truncated, err) == LC_ERR_INVALID && strstr(err, "NUL byte"));
     collected_free(&got);
     unlink(path);
 
@@ -313,10 +352,19 @@ static void test_bad_files(const char *dir)
     snprintf(text, sizeof text, "\n%s\n  \n%s", good, good);
     snprintf(path, sizeof path, "%s/blank.lccap", dir);
     write_file(path, text);
-    CHECK(capture_read(path, collect, &got, err) == LC_OK && got.n == 2);
+    CHECK(capture_read(path, collect, &got, &truncated, err) == LC_OK && got.n == 2);
     collected_free(&got);
     unlink(path);
-    CHECK(capture_read("/nonexistent/x.lccap", collect, &got, err) == LC_ERR_IO && strstr(err, "/nonexistent/x.lccap"));
+    CHECK(capture_read("/nonexistent/x.lccap", collect, &got, &truncated, err) == LC_ERR_INVALID &&
+          strstr(err, "/nonexistent/x.lccap"));
+    /* Only regular files are read: /dev/zero would grow without end, a FIFO would block. */
+    CHECK(capture_read("/dev/zero", collect, &got, &truncated, err) == LC_ERR_INVALID && strstr(err, "character device"));
+    CHECK(capture_read(dir, collect, &got, &truncated, err) == LC_ERR_INVALID && strstr(err, "a directory"));
+    snprintf(path, sizeof path, "%s/fifo", dir);
+    CHECK(mkfifo(path, 0600) == 0);
+    CHECK(capture_read(path, collect, &got, &truncated, err) == LC_ERR_INVALID && strstr(err, "a FIFO"));
+    unlink(path);
+    CHECK(got.n == 0);
 
     /* Captures from before run_done: a run's merged result was rank -1's "result". */
     struct event merged, old;
@@ -336,30 +384,27 @@ static void test_bad_files(const char *dir)
     event_free(&old);
 }
 
-/* A capture whose temp file vanished (disk trouble, a cleaner) fails to close and leaves nothing
- * under the final name; a capture in a missing directory fails to open. */
+/* A write error (a full disk) sticks and is reported at close; a capture in a missing
+ * directory fails to open; a capture to a device streams into it and leaves it a device. */
 static void test_failures(const char *dir)
 {
-    char path[1024], err[LC_ERRMSG_LEN] = "";
-    snprintf(path, sizeof path, "%s/lost.lccap", dir);
+    char err[LC_ERRMSG_LEN] = "";
     struct capture_writer *w;
-    CHECK(capture_open(path, &w, err) == LC_OK);
     struct event ev;
     event_init(&ev, EV_SWEEP_DONE, -1, 0);
-    capture_write(w, &ev);
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    while (d && (de = readdir(d))) {
-        char tmp[1024];
-        snprintf(tmp, sizeof tmp, "%s/%s", dir, de->d_name);
-        if (strstr(de->d_name, "lost.lccap.")) unlink(tmp);
+    if (access("/dev/full", W_OK) == 0) {
+        CHECK(capture_open("/dev/full", &w, err) == LC_OK);
+        capture_write(w, &ev);
+        capture_write(w, &ev);
+        CHECK(capture_close(w, err) == LC_ERR_IO && strstr(err, "/dev/full") && strstr(err, "No space"));
     }
-    closedir(d);
-    CHECK(capture_close(w, err) == LC_ERR_IO && strstr(err, "lost.lccap"));
-    CHECK(access(path, F_OK) != 0);
+    CHECK(capture_open("/dev/null", &w, err) == LC_OK);
+    capture_write(w, &ev);
+    CHECK(capture_close(w, err) == LC_OK);
+    struct stat st;
+    CHECK(stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode));
+    CHECK(capture_open("/nonexistent/dir/x.lccap", &w, err) == LC_ERR_INVALID && strstr(err, "/nonexistent/dir"));
     CHECK(count_entries(dir) == 0);
-
-    CHECK(capture_open("/nonexistent/dir/x.lccap", &w, err) == LC_ERR_IO && strstr(err, "/nonexistent/dir"));
 }
 
 int main(void)

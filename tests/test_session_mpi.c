@@ -281,7 +281,8 @@ static int front(const char *self_path, const char *capture)
     printf("[%s] session closed in %.1f s\n", check_context, took);
 
     struct capture_count c = {0};
-    CHECK(capture_read(capture, count_capture, &c, err) == LC_OK);
+    long truncated;
+    CHECK(capture_read(capture, count_capture, &c, &truncated, err) == LC_OK && truncated == 0);
     /* Per-rank results of runs 0, 1, 2 (two ranks) and 9; one run-done for each of runs 0..10. */
     CHECK(c.results >= 5 && c.run_done == 11 && c.lost == 1, "%d results, %d run_done", c.results, c.run_done);
     unlink(capture);

@@ -7,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/io/file_atomic.h"
+#include "core/io/output_file.h"
 #include "core/io/report.h"
 
 bool tui_run_outcome(const struct tui_run *r, struct run_result *out)
@@ -31,19 +31,19 @@ bool tui_run_outcome(const struct tui_run *r, struct run_result *out)
 static enum lc_status write_one(const struct tui_model *m, const char *path, enum report_format format, int *rows,
                                 char *err)
 {
-    struct file_atomic fa;
-    enum lc_status st = file_atomic_open(&fa, path, err);
+    struct output_file out;
+    enum lc_status st = output_open(&out, path, err);
     if (st) return st;
     /* report_begin looks at the specs only to decide whether CP columns exist. */
     struct report rep;
-    report_begin(&rep, fa.f, format, NULL, 0);
+    report_begin(&rep, out.f, format, NULL, 0);
     for (int i = 0; i < m->n_runs; i++) {
         struct run_result res;
         if (tui_run_outcome(&m->runs[i], &res)) report_row(&rep, &m->runs[i].spec, &res);
     }
     report_end(&rep);
     *rows = rep.rows;
-    return file_atomic_commit(&fa, err);
+    return output_commit(&out, err);
 }
 
 enum lc_status tui_export_results(const struct tui_model *m, const char *base, int *rows, char *err)

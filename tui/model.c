@@ -47,6 +47,7 @@ void tui_model_free(struct tui_model *m)
 {
     for (int i = 0; i < m->n_runs; i++) free(m->runs[i].ranks);
     free(m->runs);
+    free(m->run_index);
     free(m->workers);
     free(m->series);
     for (int i = 0; i < m->n_timelines; i++) timeline_free(&m->timelines[i]);
@@ -67,11 +68,42 @@ static bool grow(void **items, int *cap, int need, size_t elem)
     return true;
 }
 
+static unsigned run_slot(int run_id, int cap)
+{
+    return ((unsigned)run_id * 2654435761u) & (unsigned)(cap - 1);
+}
+
 static struct tui_run *find_run(struct tui_model *m, int run_id)
 {
-    for (int i = m->n_runs - 1; i >= 0; i--)
-        if (m->runs[i].id == run_id) return &m->runs[i];
-    return NULL;
+    if (!m->run_index) return NULL;
+    for (unsigned k = run_slot(run_id, m->run_index_cap);; k = (k + 1) & (unsigned)(m->run_index_cap - 1)) {
+        int at = m->run_index[k];
+        if (at == 0) return NULL;
+        if (m->runs[at - 1].id == run_id) return &m->runs[at - 1];
+    }
+}
+
+/* Indexes runs[n_runs - 1], doubling the table (and re-indexing) past half full: a lookup stays
+ * O(1), so a capture of 100K runs loads in linear time. */
+static bool index_run(struct tui_model *m)
+{
+    if (2 * m->n_runs > m->run_index_cap) {
+        int cap = m->run_index_cap ? 2 * m->run_index_cap : 64;
+        int *index = calloc((size_t)cap, sizeof *index);
+        if (!index) return false;
+        free(m->run_index);
+        m->run_index = index;
+        m->run_index_cap = cap;
+        for (int i = 0; i + 1 < m->n_runs; i++) {
+            unsigned k = run_slot(m->runs[i].id, cap);
+            while (index[k]) k = (k + 1) & (unsigned)(cap - 1);
+            index[k] = i + 1;
+        }
+    }
+    unsigned k = run_slot(m->runs[m->n_runs - 1].id, m->run_index_cap);
+    while (m->run_index[k]) k = (k + 1) & (unsigned)(m->run_index_cap - 1);
+    m->run_index[k] = m->n_runs;
+    return true;
 }
 
 static int run_rank_count(const struct run_spec *spec)
@@ -92,6 +124,11 @@ static struct tui_run *get_run(struct tui_model *m, int run_id)
     memset(r, 0, sizeof(*r));
     r->id = run_id;
     r->state = TUI_RUN_QUEUED;
+    if (!index_run(m)) {
+        m->n_runs--;
+        m->dropped = true;
+        return NULL;
+    }
     return r;
 }
 
@@ -100,6 +137,7 @@ static struct tui_rank_progress *run_rank(struct tui_model *m, struct tui_run *r
 {
     if (rank < 1) return NULL;
     if (rank > r->n_ranks) {
+        if (m->rank_slots + (rank - r->n_ranks) > TUI_MAX_RANK_SLOTS) return NULL;
         struct tui_rank_progress *p = realloc(r->ranks, (size_t)rank * sizeof(*p));
         if (!p) {
             m->dropped = true;
@@ -107,6 +145,7 @@ static struct tui_rank_progress *run_rank(struct tui_model *m, struct tui_run *r
         }
         memset(p + r->n_ranks, 0, (size_t)(rank - r->n_ranks) * sizeof(*p));
         r->ranks = p;
+        m->rank_slots += rank - r->n_ranks;
         r->n_ranks = rank;
     }
     return &r->ranks[rank - 1];
@@ -242,10 +281,11 @@ static struct tui_timeline *find_timeline(struct tui_model *m, int run_id)
     return NULL;
 }
 
-static struct tui_timeline *get_timeline(struct tui_model *m, int run_id)
+static struct tui_timeline *get_timeline(struct tui_model *m, struct tui_run *r, int run_id)
 {
-    struct tui_timeline *tl = find_timeline(m, run_id);
+    struct tui_timeline *tl = r && !r->has_timeline ? NULL : find_timeline(m, run_id);
     if (tl) return tl;
+    if (r) r->has_timeline = true;
     if (!grow((void **)&m->timelines, &m->cap_timelines, m->n_timelines + 1, sizeof(*m->timelines))) {
         m->dropped = true;
         return NULL;
@@ -292,13 +332,13 @@ static struct tui_lane *timeline_lane(struct tui_model *m, struct tui_timeline *
 static void on_intervals(struct tui_model *m, const struct event *ev)
 {
     if (ev->n_intervals <= 0 || !ev->intervals || ev->run_id < 0) return; /* every interval is of a run */
-    const struct tui_run *r = find_run(m, ev->run_id);
+    struct tui_run *r = find_run(m, ev->run_id);
     if (r && r->timeline_dropped) return; /* a partial timeline would pass for the whole run */
     /* Room first, by letting the oldest other runs go; the run sending now is kept. */
     while (m->n_timelines > 0 && m->timelines[0].run_id != ev->run_id &&
            m->timeline_items + ev->n_intervals > m->max_timeline_items)
         drop_oldest_timeline(m);
-    struct tui_timeline *tl = get_timeline(m, ev->run_id);
+    struct tui_timeline *tl = get_timeline(m, r, ev->run_id);
     if (!tl) return;
     struct tui_lane *lane = timeline_lane(m, tl, ev->rank);
     if (!lane) return;
@@ -376,6 +416,7 @@ void tui_model_apply(struct tui_model *m, const struct event *ev)
     case EV_INTERVALS: on_intervals(m, ev); break;
     case EV_COUNTERS: on_counters(m, ev); break;
     case EV_SWEEP_DONE: on_sweep_done(m); break;
+    case EV_SESSION: m->session = ev->u.session; break;
     case EV_TYPE_COUNT: return;
     }
     m->events++;

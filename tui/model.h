@@ -39,6 +39,7 @@ struct tui_run {
     enum lc_status error_status;
     char error[LC_ERRMSG_LEN];
     bool timeline_dropped; /* its intervals were let go to keep the timelines' bound */
+    bool has_timeline;     /* it sent intervals: a new run's timeline is made without a search */
 };
 
 /* One rank's intervals of one run. */
@@ -62,6 +63,10 @@ struct tui_timeline {
  * oldest runs' timelines go, so a long sweep or a huge capture never grows without end. */
 #define TUI_TIMELINE_MAX_ITEMS ((int64_t)1 << 20)
 
+/* Per-rank progress kept over every run (20 bytes each): a capture naming huge ranks gets
+ * no progress for them rather than a huge allocation. */
+#define TUI_MAX_RANK_SLOTS ((int64_t)1 << 22)
+
 #define TUI_SERIES_LEN 64
 
 /* The recent values of one counter on one rank, oldest first (a ring). */
@@ -78,6 +83,9 @@ struct tui_model {
     int n_workers;
     struct tui_run *runs; /* in queue order */
     int n_runs, cap_runs;
+    int *run_index;         /* open addressing: run id -> index in runs + 1 (0 = empty) */
+    int run_index_cap;      /* a power of two, at least twice n_runs */
+    int64_t rank_slots;     /* progress slots over every run, bounded by TUI_MAX_RANK_SLOTS */
     struct tui_timeline *timelines; /* of the runs that sent intervals, oldest first */
     int n_timelines, cap_timelines;
     int64_t timeline_items;     /* kept over every timeline */
@@ -92,6 +100,7 @@ struct tui_model {
     /* The latest note about no run (an error event with run id -1: a GPU recorder running
      * without counters, mpirun without recovery), "rank N: reason". */
     char note[LC_ERRMSG_LEN + 16];
+    struct ev_session session; /* what wrote the stream (schema 0: not said, an older capture) */
 };
 
 void tui_model_init(struct tui_model *m);

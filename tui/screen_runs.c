@@ -24,14 +24,11 @@ static const bool right_aligned[C_COUNT] = {[C_ID] = true, [C_S] = true, [C_D] =
 
 /* The worker's clock against rank 0's as aligned at the start: the correction applied to its
  * timeline and what a second measurement still found off. */
-static void draw_clock(WINDOW *win, int y, int x, int w, const struct ev_hello *h)
+static int draw_clock(WINDOW *win, int y, int x, int w, const struct ev_hello *h)
 {
-    if (h->clock_residual_ns < 0) {
-        tui_put(win, y, x, w, TUI_ROLE_DIM, "  clock not aligned");
-        return;
-    }
-    tui_putf(win, y, x, w, TUI_ROLE_DIM, "  clock %+.1f us +-%.1f", (double)h->clock_offset_ns / 1e3,
-             (double)h->clock_residual_ns / 1e3);
+    if (h->clock_residual_ns < 0) return tui_put(win, y, x, w, TUI_ROLE_DIM, "  clock not aligned");
+    return tui_putf(win, y, x, w, TUI_ROLE_DIM, "  clock %+.1f us +-%.1f", (double)h->clock_offset_ns / 1e3,
+                    (double)h->clock_residual_ns / 1e3);
 }
 
 static void draw_workers(WINDOW *win, const struct tui_rect *r, const struct tui_app *app)
@@ -40,6 +37,10 @@ static void draw_workers(WINDOW *win, const struct tui_rect *r, const struct tui
     const struct tui_model *m = &app->model;
     tui_putf(win, r->y, r->x, r->w, TUI_ROLE_HEADER, "Workers: %d", m->n_workers);
     tui_fill(win, r->y, r->x + 11, r->w - 11, TUI_ROLE_NORMAL);
+    const struct ev_session *s = &m->session;
+    if (s->schema > 0 && r->w > 16) /* what wrote the stream: a capture says so on its first line */
+        tui_putf(win, r->y, r->x + 14, r->w - 14, TUI_ROLE_DIM, "longca %s (%s) on %s, %s: %s", s->version, s->commit,
+                 s->host, s->cpu, s->command);
     if (m->n_workers == 0) {
         if (r->h > 1)
             tui_put(win, r->y + 1, r->x + 2, r->w - 2, TUI_ROLE_DIM,
@@ -61,7 +62,11 @@ static void draw_workers(WINDOW *win, const struct tui_rect *r, const struct tui
             tui_put(win, y, x, room, TUI_ROLE_DIM, "left");
         else {
             int used = tui_putf(win, y, x, room, TUI_ROLE_OK, "%s ready", w->hello.backend);
-            draw_clock(win, y, x + used, room - used, &w->hello);
+            used += draw_clock(win, y, x + used, room - used, &w->hello);
+            const struct ev_hello *h = &w->hello;
+            if (h->driver[0] || h->cuda[0] || h->nccl[0])
+                tui_putf(win, y, x + used, room - used, TUI_ROLE_DIM, "  driver %s, CUDA %s, NCCL %s",
+                         h->driver[0] ? h->driver : "?", h->cuda[0] ? h->cuda : "?", h->nccl[0] ? h->nccl : "-");
         }
     }
 }

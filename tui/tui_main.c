@@ -3,7 +3,6 @@
  * something changed (wnoutrefresh on each window, one doupdate). */
 #define _POSIX_C_SOURCE 200809L
 #include <curses.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include "core/io/capture.h"
 #include "cli/commands.h"
 #include "core/model/parse.h"
+#include "core/io/private_dir.h"
 #include "core/io/report.h"
 #include "core/session/worker.h"
 #include "tui/app.h"
@@ -435,16 +435,18 @@ static int parse_options(int argc, char **argv, bool view, struct tui_options *o
  * reported at exit when not empty. */
 struct stderr_log {
     int saved_fd;
-    char path[512];
+    char path[4096];
 };
 
 static void stderr_to_file(struct stderr_log *log)
 {
     log->saved_fd = -1;
-    const char *dir = getenv("TMPDIR") && getenv("TMPDIR")[0] ? getenv("TMPDIR") : "/tmp";
-    snprintf(log->path, sizeof(log->path), "%s/longca-stderr-%ld.log", dir, (long)getpid());
-    int fd = open(log->path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) return;
+    char err[LC_ERRMSG_LEN];
+    int fd = private_file_create(PRIVATE_RUNTIME, "stderr", ".log", log->path, sizeof(log->path), err);
+    if (fd < 0) { /* the screen may tear, but no message is lost */
+        fprintf(stderr, "longca: messages stay on the terminal: %s\n", err);
+        return;
+    }
     fflush(stderr);
     log->saved_fd = dup(STDERR_FILENO);
     dup2(fd, STDERR_FILENO);
@@ -551,10 +553,19 @@ int cmd_view(int argc, char **argv)
     static struct tui_app app;
     app_init(&app);
     char err[LC_ERRMSG_LEN];
-    if (capture_read(file, capture_event, &app.model, err) != LC_OK) {
+    long truncated_at = 0;
+    enum lc_status st = capture_read(file, capture_event, &app.model, &truncated_at, err);
+    if (st == LC_OK && app.model.dropped)
+        st = lc_fail(err, LC_ERR_OOM, "%s: out of memory holding the capture", file);
+    if (st != LC_OK) {
         fprintf(stderr, "longca view: %s\n", err);
         app_free(&app);
-        return LC_EXIT_USAGE;
+        return lc_status_exit(st);
+    }
+    if (truncated_at) {
+        snprintf(app.model.note, sizeof(app.model.note), "capture truncated at line %ld: showing what precedes", truncated_at);
+        fprintf(stderr, "longca view: %s: truncated at line %ld (the writer stopped mid-line); showing what precedes\n",
+                file, truncated_at);
     }
     snprintf(app.capture, sizeof(app.capture), "%s", file);
     app.screen = TUI_SCREEN_RUNS;

@@ -39,6 +39,9 @@ struct device_ops {
     /* Peak bytes live through alloc since the last reset. */
     size_t (*peak_memory)(void);
     void (*reset_peak)(void);
+    /* The kernel driver's and the runtime's versions ("580.65.06", "13.0"), "" where unknown;
+     * NULL on the CPU. */
+    void (*stack_versions)(char *driver, size_t driver_len, char *runtime, size_t runtime_len);
 };
 
 extern const struct device_ops device_cpu;

@@ -30,6 +30,8 @@ struct lc_services {
     enum lc_status (*clock_sync)(MPI_Comm comm, double timeout_s, struct clock_alignment *out, char *err);
     /* Fills a timeline with what the GPU executed (started once per process, after the device opened). */
     const struct timeline_recorder *gpu_recorder;
+    /* The GPU communication library's version ("2.27.3" for NCCL), for the worker's hello. */
+    void (*comm_version)(char *buf, size_t len);
 };
 
 void services_register(const struct lc_services *s); /* copied; call before anything runs */

@@ -123,6 +123,8 @@ static void write_interval(FILE *f, const struct interval *iv)
     fprintf(f, ",\"block\":[%" PRIu32 ",%" PRIu32 ",%" PRIu32 "]", iv->block[0], iv->block[1], iv->block[2]);
     put_key(f, "bytes");
     fprintf(f, "%" PRIu64, iv->bytes);
+    put_i64(f, "launch_ns", iv->launch_ns);
+    put_i64(f, "launch_end_ns", iv->launch_end_ns);
     put_string(f, "name", iv->name);
     fputc('}', f);
 }
@@ -151,6 +153,18 @@ void event_write_json(FILE *f, const struct event *ev)
         put_i64(f, "local_index", ev->u.hello.local_index);
         put_i64(f, "clock_offset_ns", ev->u.hello.clock_offset_ns);
         put_i64(f, "clock_residual_ns", ev->u.hello.clock_residual_ns);
+        put_string(f, "driver", ev->u.hello.driver);
+        put_string(f, "cuda", ev->u.hello.cuda);
+        put_string(f, "nccl", ev->u.hello.nccl);
+        put_string(f, "cudnn", ev->u.hello.cudnn);
+        break;
+    case EV_SESSION:
+        put_i64(f, "schema", ev->u.session.schema);
+        put_string(f, "version", ev->u.session.version);
+        put_string(f, "commit", ev->u.session.commit);
+        put_string(f, "host", ev->u.session.host);
+        put_string(f, "cpu", ev->u.session.cpu);
+        put_string(f, "command", ev->u.session.command);
         break;
     case EV_RUN_QUEUED:
         fputs(",\"spec\":", f);
@@ -401,6 +415,10 @@ static void read_interval(struct fields *fr, struct interval *iv)
     get_u32_triple(fr, "grid", iv->grid);
     get_u32_triple(fr, "block", iv->block);
     iv->bytes = get_u64(fr, "bytes");
+    if (json_get(fr->obj, "launch_ns")) { /* captures before launch times lack both */
+        iv->launch_ns = get_int(fr, "launch_ns", INT64_MIN, INT64_MAX);
+        iv->launch_end_ns = get_int(fr, "launch_end_ns", INT64_MIN, INT64_MAX);
+    }
     copy_string(fr, "name", iv->name, sizeof iv->name);
 }
 
@@ -455,8 +473,8 @@ enum lc_status event_parse_json(const char *line, struct event *out, char *err)
     struct fields fr = {.obj = &root, .where = "event", .st = LC_OK, .err = err};
     const char *type = get_string(&fr, "type");
     if (fr.st == LC_OK && event_type_parse(type, &out->type) != 0) bad_value(&fr, "type", "is not an event type");
-    out->run_id = (int)get_int(&fr, "run", INT32_MIN, INT32_MAX);
-    out->rank = (int)get_int(&fr, "rank", INT32_MIN, INT32_MAX);
+    out->run_id = (int)get_int(&fr, "run", -1, INT32_MAX - 1);
+    out->rank = (int)get_int(&fr, "rank", -1, LC_MAX_RANK);
     out->t_ns = get_int(&fr, "t_ns", INT64_MIN, INT64_MAX);
     if (fr.st == LC_OK) {
         fr.where = event_type_name(out->type);
@@ -468,6 +486,20 @@ enum lc_status event_parse_json(const char *line, struct event *out, char *err)
             out->u.hello.local_index = (int)get_int(&fr, "local_index", INT32_MIN, INT32_MAX);
             out->u.hello.clock_offset_ns = get_int(&fr, "clock_offset_ns", INT64_MIN, INT64_MAX);
             out->u.hello.clock_residual_ns = get_int(&fr, "clock_residual_ns", INT64_MIN, INT64_MAX);
+            if (json_get(fr.obj, "driver")) { /* captures before schema 2 lack the stack */
+                copy_string(&fr, "driver", out->u.hello.driver, sizeof out->u.hello.driver);
+                copy_string(&fr, "cuda", out->u.hello.cuda, sizeof out->u.hello.cuda);
+                copy_string(&fr, "nccl", out->u.hello.nccl, sizeof out->u.hello.nccl);
+                copy_string(&fr, "cudnn", out->u.hello.cudnn, sizeof out->u.hello.cudnn);
+            }
+            break;
+        case EV_SESSION:
+            out->u.session.schema = (int)get_int(&fr, "schema", 0, INT32_MAX);
+            copy_string(&fr, "version", out->u.session.version, sizeof out->u.session.version);
+            copy_string(&fr, "commit", out->u.session.commit, sizeof out->u.session.commit);
+            copy_string(&fr, "host", out->u.session.host, sizeof out->u.session.host);
+            copy_string(&fr, "cpu", out->u.session.cpu, sizeof out->u.session.cpu);
+            copy_string(&fr, "command", out->u.session.command, sizeof out->u.session.command);
             break;
         case EV_RUN_QUEUED: read_spec(&fr, &out->u.spec); break;
         case EV_PROGRESS: {

@@ -5,12 +5,14 @@
 
 #include "core/engine/cp_method.h"
 #include "core/io/json.h"
+#include "core/io/metadata.h"
 
 int report_format_parse(const char *name, enum report_format *out)
 {
     if (!strcmp(name, "table")) *out = REPORT_TABLE;
     else if (!strcmp(name, "csv")) *out = REPORT_CSV;
     else if (!strcmp(name, "json")) *out = REPORT_JSON;
+    else if (!strcmp(name, "jsonl")) *out = REPORT_JSONL;
     else return -1;
     return 0;
 }
@@ -44,14 +46,17 @@ void report_begin(struct report *r, FILE *out, enum report_format format, const 
     r->n_runs = n_runs;
     r->done = calloc((size_t)(n_runs > 0 ? n_runs : 1), sizeof *r->done);
     r->have = calloc((size_t)(n_runs > 0 ? n_runs : 1), sizeof *r->have);
+    struct event self;
+    metadata_session(&self);
+    r->session = self.u.session;
     for (int i = 0; i < n_runs; i++) r->any_cp |= run_spec_is_cp(&runs[i]);
     if (format == REPORT_CSV)
         fprintf(out, "kernel,mask,seqlen,batch,heads_q,heads_kv,head_dim,dtype,direction,cp,gpus,status,ms_median,"
                      "ms_p20,ms_p80,tflops,tflops_mean,flops,area_pct,peak_mem_bytes,check,max_abs_err,max_rel_err,"
                      "imbalance,comm_bytes,algbw_gbs,busbw_gbs,cores,message\n");
     else if (format == REPORT_JSON)
-        fprintf(out, "{\"runs\": [");
-    else {
+        fprintf(out, "{\"schema\": %d, \"runs\": [", LC_SCHEMA_VERSION);
+    else if (format == REPORT_TABLE) {
         fprintf(out, "%-8s %-22s %7s %7s %4s %-7s", "kernel", "mask", "S", "heads", "d", "dir");
         if (r->any_cp) fprintf(out, " %-14s", "cp");
         fprintf(out, " %10s %17s %9s", "median ms", "p20-p80 ms", "TFLOP/s");
@@ -64,7 +69,7 @@ void report_begin(struct report *r, FILE *out, enum report_format format, const 
 static void row_json(struct report *r, const struct run_spec *s, const struct run_result *res)
 {
     FILE *f = r->out;
-    fprintf(f, "%s\n  {\"kernel\": ", r->rows ? "," : "");
+    fputs("{\"kernel\": ", f);
     json_write_string(f, s->kernel);
     fprintf(f, ", \"mask\": \"%s\", \"seqlen\": %lld, \"batch\": %d, \"heads_q\": %d, \"heads_kv\": %d, "
                "\"head_dim\": %d, \"dtype\": \"%s\", \"direction\": \"%s\", \"cp\": ",
@@ -90,13 +95,37 @@ static void row_json(struct report *r, const struct run_spec *s, const struct ru
     fprintf(f, ", \"cores\": %d, \"check\": \"%s\"}", res->cores, check_text(res));
 }
 
+static void write_header(struct report *r)
+{
+    metadata_write_json(r->out, &r->session, r->hellos, r->hello_ranks, r->n_hellos);
+    r->header_written = true;
+}
+
+void report_event(struct report *r, const struct event *ev)
+{
+    if (ev->type == EV_SESSION) r->session = ev->u.session;
+    if (ev->type != EV_HELLO) return;
+    for (int k = 0; k < r->n_hellos; k++)
+        if (r->hello_ranks[k] == ev->rank) {
+            r->hellos[k] = ev->u.hello;
+            return;
+        }
+    struct ev_hello *hellos = realloc(r->hellos, (size_t)(r->n_hellos + 1) * sizeof *hellos);
+    if (hellos) r->hellos = hellos;
+    int *ranks = realloc(r->hello_ranks, (size_t)(r->n_hellos + 1) * sizeof *ranks);
+    if (ranks) r->hello_ranks = ranks;
+    if (!hellos || !ranks) return; /* the header lists the workers it could keep */
+    r->hellos[r->n_hellos] = ev->u.hello;
+    r->hello_ranks[r->n_hellos++] = ev->rank;
+}
+
 static void row_csv(struct report *r, const struct run_spec *s, const struct run_result *res)
 {
     char message[LC_ERRMSG_LEN];
     snprintf(message, sizeof message, "%s", res->message);
     for (char *c = message; *c; c++)
         if (*c == '"') *c = '\'';
-    fprintf(r->out, "%s,%s,%lld,%d,%d,%d,%d,%s,%s,%s,%d,%s,%.6f,%.6f,%.6f,%.6g,%.6g,%.6g,%.4f,%lld,%s,%.3g,%.3g,%.4f,%.6g,"
+    fprintf(r->out, "%s,%s,%lld,%d,%d,%d,%d,%s,%s,%s,%d,%s,%.6f,%.6f,%.6f,%.6g,%.6g,%.0f,%.4f,%lld,%s,%.3g,%.3g,%.4f,%.0f,"
                     "%.3f,%.3f,%d,\"%s\"\n",
             s->kernel, mask_pattern_name(s->mask), (long long)s->seqlen, s->batch, s->heads_q, s->heads_kv, s->head_dim,
             dtype_name(s->dtype), direction_name(s->direction), s->cp_method, s->cp_degree, lc_status_name(res->status),
@@ -136,7 +165,15 @@ static void row_table(struct report *r, const struct run_spec *s, const struct r
 void report_row(struct report *r, const struct run_spec *spec, const struct run_result *res)
 {
     switch (r->format) {
-    case REPORT_JSON: row_json(r, spec, res); break;
+    case REPORT_JSON:
+        fputs(r->rows ? ",\n  " : "\n  ", r->out);
+        row_json(r, spec, res);
+        break;
+    case REPORT_JSONL:
+        if (!r->header_written) write_header(r), fputc('\n', r->out);
+        row_json(r, spec, res);
+        fputc('\n', r->out);
+        break;
     case REPORT_CSV: row_csv(r, spec, res); break;
     default: row_table(r, spec, res); break;
     }
@@ -169,6 +206,16 @@ void report_end(struct report *r)
     free(r->have);
     r->done = NULL;
     r->have = NULL;
-    if (r->format == REPORT_JSON) fprintf(r->out, "%s]}\n", r->rows ? "\n" : "");
+    if (r->format == REPORT_JSON) {
+        fprintf(r->out, "%s], \"meta\": ", r->rows ? "\n" : "");
+        write_header(r);
+        fputs("}\n", r->out);
+    } else if (r->format == REPORT_JSONL && !r->header_written) {
+        write_header(r);
+        fputc('\n', r->out);
+    }
     fflush(r->out);
+    free(r->hellos);
+    free(r->hello_ranks);
+    r->hellos = NULL, r->hello_ranks = NULL, r->n_hellos = 0;
 }

@@ -19,6 +19,7 @@ static const char *const event_type_names[EV_TYPE_COUNT] = {
     [EV_WORKER_LOST] = "worker_lost",
     [EV_SWEEP_DONE] = "sweep_done",
     [EV_GOODBYE] = "goodbye",
+    [EV_SESSION] = "session",
 };
 
 const char *event_type_name(enum event_type t)

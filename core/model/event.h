@@ -22,6 +22,7 @@ enum event_type {
     EV_WORKER_LOST,  /* rank 0: a worker died or stopped answering */
     EV_SWEEP_DONE,   /* rank 0: every queued run has an outcome */
     EV_GOODBYE,      /* a worker left cleanly */
+    EV_SESSION,      /* rank 0: the build, host and command line the stream came from (first line of a capture) */
     EV_RUN_DONE,     /* rank 0: a run's one final result, its ranks merged (rank -1), every run */
     EV_TYPE_COUNT
 };
@@ -34,6 +35,10 @@ const char *run_phase_name(enum run_phase p);
 enum interval_kind { IV_COMPUTE = 0, IV_COMM, IV_MEMORY, IV_OTHER, IV_KIND_COUNT };
 const char *interval_kind_name(enum interval_kind k);
 
+/* Ranks in an event: -1 (merged), 0 (front end), 1..LC_MAX_RANK (workers); a capture that
+ * says otherwise is refused before the number sizes anything. */
+#define LC_MAX_RANK 65536
+
 #define LC_HOST_LEN 64
 #define LC_IV_NAME_LEN 48
 
@@ -44,7 +49,22 @@ struct ev_hello {
     int local_index;  /* GPU index on its node */
     int64_t clock_offset_ns;   /* added to this worker's clock to read rank 0's */
     int64_t clock_residual_ns; /* error left after the correction, as re-measured; -1: clocks not aligned */
+    /* The GPU software stack ("" where none or not known): the kernel driver's version, the CUDA
+     * runtime's, NCCL's, cuDNN's. */
+    char driver[24], cuda[16], nccl[16], cudnn[16];
 };
+
+struct ev_session {
+    int schema;        /* LC_SCHEMA_VERSION of what this build writes */
+    char version[24];  /* longca's version */
+    char commit[24];   /* the git commit it was built from, "unknown" outside a checkout */
+    char host[LC_HOST_LEN];
+    char cpu[96];      /* the front end's CPU model */
+    char command[400]; /* the command line, arguments quoted where needed */
+};
+
+/* Bumped when a field of the capture, JSON, JSON Lines or CSV output changes meaning. */
+#define LC_SCHEMA_VERSION 2
 
 struct ev_progress {
     enum run_phase phase;
@@ -61,6 +81,10 @@ struct interval {
     uint32_t correlation;
     uint32_t grid[3], block[3];
     uint64_t bytes;    /* memcpy / communication payload */
+    /* The host call that issued the work (cudaLaunchKernel, cudaMemcpyAsync, ...): its start and
+     * end, 0 when not recorded. Work the host runs itself (CPU kernels, MPI transfers) is issued
+     * as it starts: launch_ns = launch_end_ns = start_ns. */
+    int64_t launch_ns, launch_end_ns;
     char name[LC_IV_NAME_LEN];
 };
 
@@ -77,6 +101,7 @@ struct event {
     int64_t t_ns;
     union {
         struct ev_hello hello;
+        struct ev_session session;
         struct run_spec spec; /* EV_RUN_QUEUED */
         struct ev_progress progress;
         struct run_result result; /* EV_RESULT, EV_RUN_DONE */

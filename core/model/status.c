@@ -19,6 +19,19 @@ const char *lc_status_name(enum lc_status status)
     return "unknown";
 }
 
+/* Messages quote what users typed and what files held: a newline or an escape sequence in
+ * there must not forge lines or drive the terminal. */
+void lc_sanitize(char *text)
+{
+    for (unsigned char *c = (unsigned char *)text; *c; c++)
+        if (*c < 0x20 || *c == 0x7f) *c = '?';
+}
+
+int lc_status_exit(enum lc_status status)
+{
+    return status == LC_OK ? 0 : status == LC_ERR_INVALID ? 2 : 1;
+}
+
 enum lc_status lc_fail(char *err, enum lc_status status, const char *fmt, ...)
 {
     if (err) {
@@ -26,6 +39,7 @@ enum lc_status lc_fail(char *err, enum lc_status status, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(err, LC_ERRMSG_LEN, fmt, ap);
         va_end(ap);
+        lc_sanitize(err);
     }
     return status;
 }

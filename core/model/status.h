@@ -20,8 +20,15 @@ enum lc_status {
 
 const char *lc_status_name(enum lc_status status);
 
-/* printf into err (may be NULL) and return status: `return lc_fail(err, LC_ERR_INVALID, "...")`. */
+/* printf into err (may be NULL), control characters sanitized, and return status: `return lc_fail(err, LC_ERR_INVALID, "...")`. */
 enum lc_status lc_fail(char *err, enum lc_status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Control characters (newline, ESC, ...) replaced by '?', in place. */
+void lc_sanitize(char *text);
+
+/* The process exit status for a command's outcome (see commands.h): 0 ok, 2 bad input
+ * (LC_ERR_INVALID), 1 anything else (I/O, memory, a failed or lost run). */
+int lc_status_exit(enum lc_status status);
 
 #endif

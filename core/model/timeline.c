@@ -36,7 +36,7 @@ void timeline_add(struct timeline *tl, enum interval_kind kind, const char *name
 {
     struct interval iv;
     memset(&iv, 0, sizeof iv);
-    iv.start_ns = start_ns;
+    iv.start_ns = iv.launch_ns = iv.launch_end_ns = start_ns; /* the host runs it: issued as it starts */
     iv.end_ns = end_ns;
     iv.kind = (uint8_t)kind;
     iv.stream = (int16_t)stream;
@@ -56,6 +56,7 @@ void timeline_add_interval(struct timeline *tl, const struct interval *iv)
         *slot = *iv;
         slot->start_ns += tl->clock_offset_ns;
         slot->end_ns += tl->clock_offset_ns;
+        if (slot->launch_ns) slot->launch_ns += tl->clock_offset_ns, slot->launch_end_ns += tl->clock_offset_ns;
     }
     pthread_mutex_unlock(&tl->lock);
 }

@@ -79,8 +79,11 @@ int run_with_workers(const struct run_options *opt, const struct run_spec *runs,
         fprintf(stderr, "longca run: %s\n", err);
         status = LC_EXIT_FAILED;
     } else {
-        while (session_busy(s))
+        bool cancelled = false;
+        while (session_busy(s)) {
+            if (opt->stop && *opt->stop && !cancelled) session_cancel(s), cancelled = true;
             if (!session_poll(s, sink)) pause_briefly();
+        }
         session_poll(s, sink);
     }
     if (session_close(s, err)) {

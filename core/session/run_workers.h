@@ -2,6 +2,7 @@
 #ifndef LC_RUN_WORKERS_H
 #define LC_RUN_WORKERS_H
 
+#include <signal.h>
 #include <stdbool.h>
 
 #include "core/model/event.h"
@@ -11,8 +12,10 @@
 struct run_options {
     enum report_format format;
     const char *capture;
+    const char *output; /* -o: results written whole to this file */
     int workers;
     bool dry_run, quiet;
+    const volatile sig_atomic_t *stop; /* non-zero (Ctrl-C): cancel the sweep, finish what is in flight */
 };
 
 bool run_under_mpirun(void); /* started by mpirun with more than one rank */

@@ -18,6 +18,7 @@
 
 #include "core/io/capture.h"
 #include "core/engine/device.h"
+#include "core/io/private_dir.h"
 #include "core/session/protocol.h"
 #include "core/engine/services.h"
 
@@ -511,15 +512,19 @@ static enum lc_status spawn_workers(const struct session_options *opt, int n, MP
     return LC_OK;
 }
 
-static void default_capture_path(char *buf, size_t len)
+/* The capture of a session not told where to write: in longca's private state folder. */
+static enum lc_status default_capture_path(char *buf, size_t len, char *err)
 {
-    const char *dir = getenv("TMPDIR");
+    char dir[3072];
+    enum lc_status st = private_dir(PRIVATE_STATE, dir, sizeof dir, err);
+    if (st != LC_OK) return st;
     time_t t = time(NULL);
     struct tm tm;
     localtime_r(&t, &tm);
     char stamp[32];
     strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-    snprintf(buf, len, "%s/longca-%s-%d.lccap", dir && *dir ? dir : "/tmp", stamp, (int)getpid());
+    snprintf(buf, len, "%s/longca-%s-%d.lccap", dir, stamp, (int)getpid());
+    return LC_OK;
 }
 
 enum lc_status session_open(const struct session_options *opt, struct session **out, char *err)
@@ -564,8 +569,8 @@ enum lc_status session_open(const struct session_options *opt, struct session **
 
     char path[4096];
     if (opt->capture_path) snprintf(path, sizeof path, "%s", opt->capture_path);
-    else default_capture_path(path, sizeof path);
-    st = capture_open(path, &s->capture, err);
+    else st = default_capture_path(path, sizeof path, err);
+    if (st == LC_OK) st = capture_open(path, &s->capture, err);
 
     /* Collective with every worker, before any other traffic on the session communicator. */
     const struct lc_services *svc = services();

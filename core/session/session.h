@@ -14,7 +14,7 @@ struct session;
 
 struct session_options {
     int workers;            /* workers to spawn when not under mpirun; 0 = GPUs of this node, or 2 CPU workers */
-    const char *capture_path; /* NULL = a fresh file under $TMPDIR (shown by session_capture_path) */
+    const char *capture_path; /* NULL = a fresh file in longca's private state folder (shown by session_capture_path) */
     double lost_after_s;    /* a worker silent this long (heartbeats stop) is reported lost; 0 = 5 s */
     const char *self_path;  /* argv[0]: the binary workers are spawned from */
 };

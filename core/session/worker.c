@@ -18,6 +18,7 @@
 #include "cli/commands.h"
 #include "core/engine/cp_method.h"
 #include "core/engine/device.h"
+#include "core/io/metadata.h"
 #include "core/engine/kernel.h"
 #include "core/session/protocol.h"
 #include "core/engine/engine.h"
@@ -193,6 +194,7 @@ static void open_devices(struct worker *w, struct ev_hello *hello)
         if (gpu->open(w->local_index, hello->device, sizeof hello->device, err) == LC_OK) {
             w->gpu = gpu;
             snprintf(hello->backend, sizeof hello->backend, "%s", gpu->name);
+            metadata_fill_stack(hello, gpu);
             return;
         }
         fprintf(stderr, "longca worker %d: GPU %d unusable (%s); running on the CPU\n", w->rank, w->local_index, err);

@@ -383,3 +383,15 @@ static const struct cp_comm_ops nccl_ops = {
     .destroy = nccl_destroy,
 };
 #endif
+
+void comm_nccl_version(char *buf, size_t len)
+{
+    int code = 0;
+    if (ncclGetVersion(&code) != ncclSuccess || code <= 0) {
+        snprintf(buf, len, "%s", "");
+        return;
+    }
+    /* Since NCCL 2.9 the code is major * 10000 + minor * 100 + patch; before, * 1000 + * 100. */
+    if (code >= 20900) snprintf(buf, len, "%d.%d.%d", code / 10000, code / 100 % 100, code % 100);
+    else snprintf(buf, len, "%d.%d.%d", code / 1000, code / 100 % 10, code % 100);
+}

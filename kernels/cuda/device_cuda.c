@@ -246,6 +246,24 @@ static size_t cuda_memory_total(void)
 static size_t cuda_peak_memory(void) { return dev.peak_bytes; }
 static void cuda_reset_peak(void) { dev.peak_bytes = dev.live_bytes; }
 
+/* The driver's version is the kernel module's ("NVRM version: NVIDIA UNIX x86_64 Kernel Module
+ * 580.65.06 ..."): read from the text file it publishes, as libnvidia-ml is not linked. */
+static void cuda_stack_versions(char *driver, size_t driver_len, char *runtime, size_t runtime_len)
+{
+    snprintf(driver, driver_len, "%s", "");
+    FILE *f = fopen("/proc/driver/nvidia/version", "r");
+    char line[256];
+    if (f && fgets(line, sizeof line, f)) {
+        const char *at = strstr(line, "Kernel Module");
+        char version[32];
+        if (at && sscanf(at + strlen("Kernel Module"), " %31s", version) == 1) snprintf(driver, driver_len, "%s", version);
+    }
+    if (f) fclose(f);
+    int v = 0;
+    if (cudaRuntimeGetVersion(&v) == cudaSuccess) snprintf(runtime, runtime_len, "%d.%d", v / 1000, v % 1000 / 10);
+    else snprintf(runtime, runtime_len, "%s", "");
+}
+
 const struct device_ops device_cuda = {
     .name = "cuda",
     .kind = DEVICE_CUDA,
@@ -267,4 +285,5 @@ const struct device_ops device_cuda = {
     .memory_total = cuda_memory_total,
     .peak_memory = cuda_peak_memory,
     .reset_peak = cuda_reset_peak,
+    .stack_versions = cuda_stack_versions,
 };

@@ -275,11 +275,13 @@ __device__ __forceinline__ void mask_partial_t(float (&s)[MT][NT][4], const mask
 }
 
 /* One key tile of the online softmax, base 2: s becomes p = 2^(s*scale*log2e - m*scale*log2e)
- * with m the running row max; the running sums and O are rescaled to the new max. Rows as in
- * mask_partial; each row's four threads (lane / 4 equal) reduce with two shuffles. */
-template <int MT, int NT, int DT>
-__device__ __forceinline__ void online_softmax(float (&acc_s)[MT][NT][4], float (&acc_o)[MT][DT][4],
-                                               float (&row_max)[MT][2], float (&row_sum)[MT][2], float scale_log2)
+ * with m the running row max, the running sums move to the new max, and alpha is the factor O
+ * must be rescaled by (softmax_rescale), left to the caller so that it can wait for a P V still
+ * accumulating into O. Rows as in mask_partial; each row's four threads (lane / 4 equal) reduce
+ * with two shuffles. */
+template <int MT, int NT>
+__device__ __forceinline__ void softmax_scores(float (&acc_s)[MT][NT][4], float (&row_max)[MT][2],
+                                               float (&row_sum)[MT][2], float scale_log2, float (&alpha)[MT][2])
 {
 #pragma unroll
     for (int mt = 0; mt < MT; mt++)
@@ -292,7 +294,7 @@ __device__ __forceinline__ void online_softmax(float (&acc_s)[MT][NT][4], float 
             mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
             const float m_new = fmaxf(row_max[mt][hf], mx);
             const float m_scaled = m_new == -INFINITY ? 0.f : m_new * scale_log2;
-            const float alpha = exp2f(row_max[mt][hf] * scale_log2 - m_scaled);
+            alpha[mt][hf] = exp2f(row_max[mt][hf] * scale_log2 - m_scaled);
             row_max[mt][hf] = m_new;
             float sum = 0.f;
 #pragma unroll
@@ -303,13 +305,32 @@ __device__ __forceinline__ void online_softmax(float (&acc_s)[MT][NT][4], float 
                     acc_s[mt][j][2 * hf + e] = pv;
                     sum += pv;
                 }
-            row_sum[mt][hf] = row_sum[mt][hf] * alpha + sum;
-#pragma unroll
-            for (int dt = 0; dt < DT; dt++) {
-                acc_o[mt][dt][2 * hf] *= alpha;
-                acc_o[mt][dt][2 * hf + 1] *= alpha;
-            }
+            row_sum[mt][hf] = row_sum[mt][hf] * alpha[mt][hf] + sum;
         }
+}
+
+template <int MT, int DT>
+__device__ __forceinline__ void softmax_rescale(float (&acc_o)[MT][DT][4], const float (&alpha)[MT][2])
+{
+#pragma unroll
+    for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+        for (int dt = 0; dt < DT; dt++) {
+            acc_o[mt][dt][0] *= alpha[mt][0];
+            acc_o[mt][dt][1] *= alpha[mt][0];
+            acc_o[mt][dt][2] *= alpha[mt][1];
+            acc_o[mt][dt][3] *= alpha[mt][1];
+        }
+}
+
+/* Both steps at once, for kernels whose O is not in flight during the softmax. */
+template <int MT, int NT, int DT>
+__device__ __forceinline__ void online_softmax(float (&acc_s)[MT][NT][4], float (&acc_o)[MT][DT][4],
+                                               float (&row_max)[MT][2], float (&row_sum)[MT][2], float scale_log2)
+{
+    float alpha[MT][2];
+    softmax_scores<MT, NT>(acc_s, row_max, row_sum, scale_log2, alpha);
+    softmax_rescale<MT, DT>(acc_o, alpha);
 }
 
 /* Where a forward's rows go: O in the dtype and the LSE, or, folding blocks (core/engine/kernel.h),

@@ -1,119 +1,204 @@
-/* Fused attention forward on Hopper's warpgroup MMA (wgmma, sm_90a).
+/* Fused attention forward on Hopper, the FlashAttention-3 design (sm_90a).
  *
- * One CTA owns 128 query rows of one head: two warpgroups of 64 rows each. Key tiles of 128
- * (those its tile-list row names, last first) arrive by cp.async into a three-stage ring laid out
- * as wgmma's 128-byte-swizzled operands; S = Q K^T reads Q and K straight from shared memory,
- * the online softmax runs on the accumulators in registers (base 2, scale folded into one FMA,
- * the elementwise mask only on partial tiles), and O += P V takes P from registers and V from
- * shared memory, transposed by the descriptor. The next tile's S is issued before this tile's
- * P V completes, so the tensor cores always hold queued work while the softmax runs.
- * GQA reads the shared KV head in place. Output: O in the input dtype and the natural-log LSE. */
+ * A persistent CTA of three warpgroups walks work items (batch, query head, query tile), the
+ * query tiles of the tile lists longest first. Warpgroup 0 is the producer: one thread issues
+ * TMA loads of the Q tile and of each key tile's K and V (those its tile-list row names, last
+ * first) into a ring of STAGES shared-memory slots, each slot guarded by a "full" mbarrier that
+ * the copy engine completes and an "empty" one the consumers release; it gives its registers
+ * to the consumers (setmaxnreg). Warpgroups 1 and 2 each own 64 of the tile's 128 query rows:
+ * S = Q K^T from shared memory, the online softmax on the accumulators in registers (base 2,
+ * scale folded into one FMA, the elementwise mask only on partial tiles), O += P V with P from
+ * registers. The two take turns at the tensor cores through named barriers (ping-pong: one
+ * issues its GEMMs while the other runs its softmax), and inside each the next tile's QK^T is
+ * issued with this tile's P V, before the softmax that needs it. GQA reads the shared KV head
+ * in place. Output: O in the input dtype and the natural-log LSE, or the CP fold's merges. */
+#include <limits.h>
+
 #include "kernels/cuda/flash_launch.cuh"
+#include "kernels/cuda/tma.cuh"
 #include "kernels/cuda/wgmma.cuh"
+extern "C" {
+#include "kernels/cuda/tensor_map.h"
+}
+
+#ifndef LC_FWD_STAGES_D128
+#define LC_FWD_STAGES_D128 2
+#endif
+#ifndef LC_FWD_STAGES_D64
+#define LC_FWD_STAGES_D64 4
+#endif
 
 namespace {
-
-typedef flash_fwd_params fwd_params;
 
 template <int D>
 struct fwd_cfg {
     static constexpr int BM = FLASH_FWD_TILE_Q, BN = FLASH_FWD_TILE_K;
-    static constexpr int THREADS = 256; /* two warpgroups */
+    static constexpr int THREADS = 384; /* producer + two consumer warpgroups */
+    static constexpr int PRODUCER_REGS = 24, CONSUMER_REGS = 240;
     static constexpr int NT = BN / 8, DT = D / 8;
+    static constexpr int STAGES = D == 128 ? LC_FWD_STAGES_D128 : LC_FWD_STAGES_D64;
     static constexpr int Q_BYTES = BM * D * 2, KV_BYTES = BN * D * 2;
-    static constexpr int STAGES = 3;
-    static constexpr int SMEM = Q_BYTES + STAGES * 2 * KV_BYTES + 1024; /* + alignment slack */
+    static constexpr int BARRIERS = 2 + 4 * STAGES;
+    /* + 1024 so that the tiles can start on the 1024-byte boundary 128-byte swizzle needs */
+    static constexpr int SMEM = Q_BYTES + 2 * STAGES * KV_BYTES + 8 * BARRIERS + 1024;
+    static_assert(BM == 128 && D % 64 == 0, "two consumer warpgroups of 64 rows, 64-dim boxes");
+};
+
+/* Named barrier ids 1 and 2: consumer warpgroup w may issue its GEMMs once barrier 1 + w
+ * completes (0 is __syncthreads). */
+constexpr int SCHED_BARRIER = 1;
+constexpr int CONSUMER_THREADS = 256;
+constexpr int CONSUMER_WARPS = 8; /* each releases a slot once: the empty barriers' count */
+
+struct fwd_tma_params {
+    CUtensorMap q_map, k_map, v_map;
+    flash_fwd_params p;
+    int batch, n_items;
+};
+
+/* Work item `it`: query tiles in work order (slot), then heads, then batch, so the longest
+ * rows of every head go first and CTAs running together share KV heads. */
+struct fwd_item {
+    int b, h;
+    flash_tile_row row;
+};
+
+__device__ __forceinline__ fwd_item fwd_item_at(const fwd_tma_params &P, int it)
+{
+    const flash_fwd_params &p = P.p;
+    const int per_slot = P.batch * p.heads_q, slot = it / per_slot, r = it % per_slot;
+    fwd_item w;
+    w.h = r % p.heads_q;
+    w.b = r / p.heads_q;
+    const int mh = p.mask_heads == 1 ? 0 : w.h / p.group;
+    w.row = flash_tile_row_at(p.row_offsets, p.entries, p.row_order, mh, p.n_qtiles, slot);
+    return w;
+}
+
+/* A slot of the K/V ring and the parity of its barriers' current phase. */
+template <int STAGES>
+struct ring_pos {
+    int stage = 0;
+    uint32_t phase = 0;
+    __device__ __forceinline__ void next()
+    {
+        if (++stage == STAGES) {
+            stage = 0;
+            phase ^= 1;
+        }
+    }
 };
 
 template <typename E, int D, flash_store STORE>
-__global__ void __launch_bounds__(fwd_cfg<D>::THREADS, 1) flash_fwd_kernel(const fwd_params p)
+__global__ void __launch_bounds__(fwd_cfg<D>::THREADS, 1) flash_fwd_kernel(const __grid_constant__ fwd_tma_params P)
 {
     typedef fwd_cfg<D> C;
-    constexpr int BM = C::BM, BN = C::BN, NT = C::NT, DT = C::DT;
+    constexpr int BM = C::BM, BN = C::BN, NT = C::NT, DT = C::DT, STAGES = C::STAGES;
+    const flash_fwd_params &p = P.p;
     extern __shared__ unsigned char smem_raw[];
-
-    const int tid = threadIdx.x, wg = tid / 128, lane = tid % 32, warp_in_wg = (tid / 32) % 4;
-    const int h = blockIdx.x, b = blockIdx.z;
-    const int hk = h / p.group;
-    const int mh = p.mask_heads == 1 ? 0 : hk;
-    const flash_tile_row tiles = flash_tile_row_at(p.row_offsets, p.entries, p.row_order, mh, p.n_qtiles, blockIdx.y);
-    const int qt = tiles.tile, n = tiles.n;
-    const gpu_tile_entry *ents = tiles.ents;
-    const int q0 = qt * BM;
-    const int64_t q_stride = (int64_t)p.heads_q * D, kv_stride = (int64_t)p.heads_kv * D;
-    const uint16_t *kg = p.k + (int64_t)b * p.seqlen_k * kv_stride + (int64_t)hk * D;
-    const uint16_t *vg = p.v + (int64_t)b * p.seqlen_k * kv_stride + (int64_t)hk * D;
-
-    /* 128-byte-swizzle atoms must start on 1024-byte boundaries */
     const uint32_t s_q = (smem_addr(smem_raw) + 1023u) & ~1023u;
-    /* stage st holds K at s_q + Q_BYTES + st * 2 * KV_BYTES, V right after it */
-    const uint32_t s_kv = s_q + C::Q_BYTES;
+    const uint32_t s_k = s_q + C::Q_BYTES, s_v = s_k + STAGES * C::KV_BYTES, bars = s_v + STAGES * C::KV_BYTES;
+    const uint32_t full_q = bars, empty_q = bars + 8;
+    auto full_k = [&](int s) { return bars + 16 + 8 * s; };
+    auto empty_k = [&](int s) { return bars + 16 + 8 * (STAGES + s); };
+    auto full_v = [&](int s) { return bars + 16 + 8 * (2 * STAGES + s); };
+    auto empty_v = [&](int s) { return bars + 16 + 8 * (3 * STAGES + s); };
 
-    int committed = 0; /* cp.async groups issued: one per key tile (the first also carries Q) */
-    auto load_kv = [&](int i, int stage) {
-        const int k0 = ents[n - 1 - i].tile * BN;
-        const int valid = (int)min((int64_t)BN, p.seqlen_k - k0);
-        const uint32_t dst = s_kv + stage * 2 * C::KV_BYTES;
-        load_tile_sw128<BN, D, C::THREADS>(dst, kg + k0 * kv_stride, kv_stride, valid, tid);
-        load_tile_sw128<BN, D, C::THREADS>(dst + C::KV_BYTES, vg + k0 * kv_stride, kv_stride, valid, tid);
-        cp_async_commit();
-        committed++;
-    };
-    if (n > 0) {
-        load_tile_sw128<BM, D, C::THREADS>(s_q, p.q + ((int64_t)b * p.seqlen_q + q0) * q_stride + (int64_t)h * D,
-                                           q_stride, (int)min((int64_t)BM, p.seqlen_q - q0), tid);
-        for (int i = 0; i < C::STAGES && i < n; i++) load_kv(i, i);
+    const int tid = threadIdx.x, wg = tid / 128, lane = tid % 32;
+    if (tid == 0) {
+        mbar_init(full_q, 1);
+        mbar_init(empty_q, CONSUMER_WARPS);
+        for (int s = 0; s < STAGES; s++) {
+            mbar_init(full_k(s), 1);
+            mbar_init(empty_k(s), CONSUMER_WARPS);
+            mbar_init(full_v(s), 1);
+            mbar_init(empty_v(s), CONSUMER_WARPS);
+        }
+        mbar_init_fence();
+    }
+    __syncthreads();
+
+    if (wg == 0) {
+        /* producer: one thread issues every copy */
+        regs_shrink<C::PRODUCER_REGS>();
+        if (tid != 0) return;
+        tma_prefetch_map(&P.q_map);
+        tma_prefetch_map(&P.k_map);
+        tma_prefetch_map(&P.v_map);
+        ring_pos<STAGES> at;
+        uint32_t q_phase = 0;
+        for (int it = blockIdx.x; it < P.n_items; it += gridDim.x) {
+            const fwd_item w = fwd_item_at(P, it);
+            const int n = w.row.n, hk = w.h / p.group;
+            if (n == 0) continue;
+            mbar_wait(empty_q, q_phase ^ 1);
+            q_phase ^= 1;
+            mbar_expect_tx(full_q, C::Q_BYTES);
+            for (int c = 0; c < D / 64; c++)
+                tma_load_4d(s_q + c * BM * 128, &P.q_map, full_q, c * 64, w.h, w.row.tile * BM, w.b);
+            for (int i = 0; i < n; i++, at.next()) {
+                const int k0 = w.row.ents[n - 1 - i].tile * BN;
+                mbar_wait(empty_k(at.stage), at.phase ^ 1);
+                mbar_expect_tx(full_k(at.stage), C::KV_BYTES);
+                for (int c = 0; c < D / 64; c++)
+                    tma_load_4d(s_k + at.stage * C::KV_BYTES + c * BN * 128, &P.k_map, full_k(at.stage), c * 64, hk,
+                                k0, w.b);
+                mbar_wait(empty_v(at.stage), at.phase ^ 1);
+                mbar_expect_tx(full_v(at.stage), C::KV_BYTES);
+                for (int c = 0; c < D / 64; c++)
+                    tma_load_4d(s_v + at.stage * C::KV_BYTES + c * BN * 128, &P.v_map, full_v(at.stage), c * 64, hk,
+                                k0, w.b);
+            }
+        }
+        return;
     }
 
-    float acc_o[1][DT][4], acc_s[1][NT][4];
-    float row_max[1][2] = {{-INFINITY, -INFINITY}}, row_sum[1][2] = {{0.f, 0.f}};
-#pragma unroll
-    for (int dt = 0; dt < DT; dt++)
-#pragma unroll
-        for (int c = 0; c < 4; c++) acc_o[0][dt][c] = 0.f;
-    const int row_base = q0 + wg * 64 + warp_in_wg * 16;
+    regs_grow<C::CONSUMER_REGS>();
+    const int cw = wg - 1, warp_in_wg = (tid / 32) % 4;
+    const uint32_t q_rows = s_q + cw * 64 * 128; /* this warpgroup's 64 rows of each 64-dim block */
+    /* ping-pong: warpgroup 0 takes the tensor cores first */
+    if (cw == 1) named_arrive(SCHED_BARRIER, CONSUMER_THREADS);
+    auto sched_wait = [&]() { named_sync(SCHED_BARRIER + cw, CONSUMER_THREADS); };
+    auto sched_pass = [&]() { named_arrive(SCHED_BARRIER + (cw ^ 1), CONSUMER_THREADS); };
+    auto release = [&](uint32_t bar) {
+        if (lane == 0) mbar_arrive(bar);
+    };
 
-    /* S = Q K^T of the key tile in `stage` for this warpgroup's 64 rows, issued, not awaited. */
-    auto issue_s = [&](int stage) {
-        const uint32_t kt = s_kv + stage * 2 * C::KV_BYTES, qw = s_q + wg * 64 * 128;
+    /* Scores live in a fresh array per key tile: registers a wgmma accumulates into must not be
+     * written by other instructions while any wgmma is in flight, or ptxas serializes them. */
+    typedef float scores[1][NT][4];
+    float acc_o[1][DT][4], alpha[1][2];
+    uint32_t pa[BN / 16][4];
+    /* S = Q K^T of the key tile in `stage`, issued and committed, not awaited. */
+    auto issue_s = [&](scores &acc_s, int stage) {
+        const uint32_t kt = s_k + stage * C::KV_BYTES;
         wgmma_fence();
 #pragma unroll
         for (int s = 0; s < D / 16; s++) {
-            const uint64_t da = wgmma_desc(qw + (s / 4) * BM * 128 + (s % 4) * 32, 16, 1024);
+            const uint64_t da = wgmma_desc(q_rows + (s / 4) * BM * 128 + (s % 4) * 32, 16, 1024);
             const uint64_t db = wgmma_desc(kt + (s / 4) * BN * 128 + (s % 4) * 32, 16, 1024);
             wgmma_ss<E, BN, 0, 0>::run(acc_s[0], da, db, s > 0);
         }
         wgmma_commit();
     };
-    /* Waits for key tile i's copies (later tiles may stay in flight) and publishes them to the
-     * tensor cores of both warpgroups. */
-    auto tile_ready = [&](int i) {
-        const int later = committed - 1 - i;
-        if (later >= 2)
-            cp_async_wait<2>();
-        else if (later == 1)
-            cp_async_wait<1>();
-        else
-            cp_async_wait<0>();
-        fence_proxy_async();
-        __syncthreads();
+    /* O += P V with V [keys][d] d-major in `stage` (the descriptor transposes it). */
+    auto issue_pv = [&](int stage) {
+        const uint32_t vt = s_v + stage * C::KV_BYTES;
+        wgmma_fence();
+#pragma unroll
+        for (int kk = 0; kk < BN / 16; kk++)
+            wgmma_rs<E, D, 1>::run(acc_o[0], pa[kk], wgmma_desc(vt + kk * 16 * 128, BN * 128, 1024), 1);
+        wgmma_commit();
     };
-
-    wgmma_pin(acc_o[0]); /* the zeros are written before any wgmma is in flight */
-    if (n > 0) {
-        tile_ready(0);
-        issue_s(0);
-    }
-    for (int i = 0, stage = 0; i < n; i++, stage = stage == C::STAGES - 1 ? 0 : stage + 1) {
-        wgmma_wait<0>(); /* S of tile i and P V of tile i-1 are complete */
-        wgmma_pin(acc_s[0]);
-        wgmma_pin(acc_o[0]);
-        const gpu_tile_entry cur = ents[n - 1 - i];
-        if (cur.rule_count)
-            mask_partial<1, NT>(acc_s, p.rules + cur.rule_begin, cur.rule_count, row_base, cur.tile * BN, lane);
-        online_softmax<1, NT, DT>(acc_s, acc_o, row_max, row_sum, p.scale_log2);
-
-        uint32_t pa[BN / 16][4];
+    /* Masks and exponentiates the scores of key tile entry e; alpha rescales O. */
+    auto softmax = [&](scores &acc_s, const gpu_tile_entry &e, int row_base, float (&row_max)[1][2],
+                       float (&row_sum)[1][2]) {
+        if (e.rule_count)
+            mask_partial<1, NT>(acc_s, p.rules + e.rule_begin, e.rule_count, row_base, e.tile * BN, lane);
+        softmax_scores<1, NT>(acc_s, row_max, row_sum, p.scale_log2, alpha);
+    };
+    /* P for P V, once the previous P V has read the last one */
+    auto pack_p = [&](const scores &acc_s) {
 #pragma unroll
         for (int kk = 0; kk < BN / 16; kk++) {
             pa[kk][0] = E::pack(acc_s[0][2 * kk][0], acc_s[0][2 * kk][1]);
@@ -121,36 +206,99 @@ __global__ void __launch_bounds__(fwd_cfg<D>::THREADS, 1) flash_fwd_kernel(const
             pa[kk][2] = E::pack(acc_s[0][2 * kk + 1][0], acc_s[0][2 * kk + 1][1]);
             pa[kk][3] = E::pack(acc_s[0][2 * kk + 1][2], acc_s[0][2 * kk + 1][3]);
         }
-        /* O += P V: B is V [keys][d], d-major, so the descriptor transposes it */
-        const uint32_t vt = s_kv + stage * 2 * C::KV_BYTES + C::KV_BYTES;
-        wgmma_fence();
+    };
+
+    ring_pos<STAGES> at;
+    uint32_t q_phase = 0;
+    for (int it = blockIdx.x; it < P.n_items; it += gridDim.x) {
+        const fwd_item w = fwd_item_at(P, it);
+        const int n = w.row.n;
+        const gpu_tile_entry *ents = w.row.ents;
+        const int row_base = w.row.tile * BM + cw * 64 + warp_in_wg * 16;
+        float row_max[1][2] = {{-INFINITY, -INFINITY}}, row_sum[1][2] = {{0.f, 0.f}};
 #pragma unroll
-        for (int kk = 0; kk < BN / 16; kk++)
-            wgmma_rs<E, D, 1>::run(acc_o[0], pa[kk], wgmma_desc(vt + kk * 16 * 128, BN * 128, 1024), 1);
-        wgmma_commit();
-        /* the next tile's scores queue behind this P V */
-        if (i + 1 < n) {
-            tile_ready(i + 1);
-            /* past that barrier both warpgroups have waited out tile i-1's P V: its stage
-             * takes tile i+2 (tiles 0..2 came with the prologue) */
-            if (i > 0 && i + 2 < n) load_kv(i + 2, stage == 0 ? C::STAGES - 1 : stage - 1);
-            issue_s(stage == C::STAGES - 1 ? 0 : stage + 1);
+        for (int dt = 0; dt < DT; dt++)
+#pragma unroll
+            for (int c = 0; c < 4; c++) acc_o[0][dt][c] = 0.f;
+        wgmma_pin(acc_o[0]);
+        if (n > 0) {
+            mbar_wait(full_q, q_phase);
+            q_phase ^= 1;
+            mbar_wait(full_k(at.stage), at.phase);
+            {
+                scores acc_s;
+                sched_wait();
+                issue_s(acc_s, at.stage);
+                sched_pass();
+                wgmma_wait<0>();
+                wgmma_pin(acc_s[0]);
+                release(empty_k(at.stage));
+                if (n == 1) release(empty_q);
+                softmax(acc_s, ents[n - 1], row_base, row_max, row_sum);
+                pack_p(acc_s);
+            }
+            for (int i = 1; i < n; i++) {
+                scores acc_s;
+                const int prev = at.stage;
+                const uint32_t prev_phase = at.phase;
+                at.next();
+                mbar_wait(full_k(at.stage), at.phase);
+                sched_wait();
+                issue_s(acc_s, at.stage);
+                mbar_wait(full_v(prev), prev_phase);
+                issue_pv(prev);
+                sched_pass();
+                wgmma_wait<1>(); /* this tile's S; the previous P V may still run */
+                wgmma_pin(acc_s[0]);
+                release(empty_k(at.stage));
+                if (i == n - 1) release(empty_q);
+                softmax(acc_s, ents[n - 1 - i], row_base, row_max, row_sum);
+                wgmma_wait<0>();
+                wgmma_pin(acc_o[0]);
+                release(empty_v(prev));
+                softmax_rescale<1, DT>(acc_o, alpha);
+                pack_p(acc_s);
+            }
+            mbar_wait(full_v(at.stage), at.phase);
+            issue_pv(at.stage);
+            wgmma_wait<0>();
+            wgmma_pin(acc_o[0]);
+            release(empty_v(at.stage));
+            at.next();
         }
+        store_output<E, 1, DT, STORE>(acc_o, row_max, row_sum, p.out, w.b, w.h, row_base, p.seqlen_q, p.heads_q, D,
+                                      p.scale_log2, lane);
     }
-    wgmma_wait<0>();
-    wgmma_pin(acc_o[0]);
-    store_output<E, 1, DT, STORE>(acc_o, row_max, row_sum, p.out, b, h, row_base, p.seqlen_q, p.heads_q, D,
-                           p.scale_log2, lane);
 }
+
+/* The arguments with the tensor maps of Q, K and V made for them. */
+struct fwd_tma_args : flash_fwd_args {
+    CUtensorMap q_map, k_map, v_map;
+};
 
 template <typename E, int D>
 struct fwd_launch {
-    static cudaError_t run(const flash_fwd_args *a, cudaStream_t stream)
+    static cudaError_t run(const fwd_tma_args *a, cudaStream_t stream)
     {
-        void (*kernel)(fwd_params) = a->store == STORE_MERGE_KEEP  ? flash_fwd_kernel<E, D, STORE_MERGE_KEEP>
-                                     : a->store == STORE_MERGE_OUT ? flash_fwd_kernel<E, D, STORE_MERGE_OUT>
-                                                                   : flash_fwd_kernel<E, D, STORE_PLAIN>;
-        return flash_fwd_run(kernel, fwd_cfg<D>::THREADS, fwd_cfg<D>::SMEM, a, stream);
+        typedef fwd_cfg<D> C;
+        void (*kernel)(fwd_tma_params) = a->store == STORE_MERGE_KEEP  ? flash_fwd_kernel<E, D, STORE_MERGE_KEEP>
+                                         : a->store == STORE_MERGE_OUT ? flash_fwd_kernel<E, D, STORE_MERGE_OUT>
+                                                                       : flash_fwd_kernel<E, D, STORE_PLAIN>;
+        cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, C::SMEM);
+        int device, sms;
+        if (e || (e = cudaGetDevice(&device)) ||
+            (e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device)))
+            return e;
+        fwd_tma_params P;
+        P.q_map = a->q_map;
+        P.k_map = a->k_map;
+        P.v_map = a->v_map;
+        P.p = flash_fwd_params_make(a);
+        P.batch = a->shape.batch;
+        P.n_items = a->shape.batch * a->shape.heads_q * a->tiles->n_rows;
+        const int grid = P.n_items < sms ? P.n_items : sms;
+        if (grid > 0) kernel<<<grid, C::THREADS, C::SMEM, stream>>>(P);
+        return cudaGetLastError();
     }
 };
 
@@ -158,6 +306,16 @@ struct fwd_launch {
 
 extern "C" enum lc_status flash_fwd_launch(const struct flash_fwd_args *a, void *stream, char *err)
 {
-    return flash_launch_checked<fwd_launch>(a, FLASH_FWD_TILE_Q, FLASH_FWD_TILE_K, false, "flash forward",
-                                            stream, err);
+    const flash_shape &s = a->shape;
+    if ((int64_t)s.batch * s.heads_q * a->tiles->n_rows > INT_MAX)
+        return lc_fail(err, LC_ERR_UNSUPPORTED, "flash forward: more than 2^31 query tiles");
+    fwd_tma_args t;
+    static_cast<flash_fwd_args &>(t) = *a;
+    enum lc_status st;
+    if ((st = tensor_map_bshd(&t.q_map, a->q, s.batch, s.seqlen_q, s.heads_q, s.head_dim, FLASH_FWD_TILE_Q, err)) ||
+        (st = tensor_map_bshd(&t.k_map, a->k, s.batch, s.seqlen_k, s.heads_kv, s.head_dim, FLASH_FWD_TILE_K, err)) ||
+        (st = tensor_map_bshd(&t.v_map, a->v, s.batch, s.seqlen_k, s.heads_kv, s.head_dim, FLASH_FWD_TILE_K, err)))
+        return st;
+    return flash_launch_checked<fwd_launch>(&t, FLASH_FWD_TILE_Q, FLASH_FWD_TILE_K, false, "flash forward", stream,
+                                            err);
 }

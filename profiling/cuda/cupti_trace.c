@@ -29,6 +29,8 @@ static const CUpti_ActivityKind traced_kinds[] = {
 struct tag {
     uint32_t correlation; /* 0: empty */
     int32_t iter, cp_step;
+    uint32_t api_correlation; /* the launch's runtime/driver API record, 0: not seen */
+    uint64_t api_start, api_end;
 };
 
 static struct {
@@ -161,6 +163,8 @@ static void release_pending(bool force)
         }
         if (tagged) iv->iter = t->iter, iv->cp_step = t->cp_step;
         else rec.stats.untagged++;
+        if (iv->correlation != 0 && t->api_correlation == iv->correlation)
+            iv->launch_ns = (int64_t)t->api_start, iv->launch_end_ns = (int64_t)t->api_end;
         if (rec.tl) timeline_add_interval(rec.tl, iv);
         else rec.stats.late++;
     }
@@ -187,6 +191,11 @@ static void CUPTIAPI buffer_completed(CUcontext ctx, uint32_t stream, uint8_t *b
             decode_position(x->externalId, t);
             rec.stats.correlations++;
         } else if (r->kind == CUPTI_ACTIVITY_KIND_RUNTIME || r->kind == CUPTI_ACTIVITY_KIND_DRIVER) {
+            const CUpti_ActivityAPI *a = (const CUpti_ActivityAPI *)r;
+            struct tag *t = &rec.tags[a->correlationId % TAG_SLOTS];
+            /* A runtime launch also makes a driver record with its own id; the first seen wins. */
+            if (a->correlationId != 0 && t->api_correlation != a->correlationId)
+                t->api_correlation = a->correlationId, t->api_start = a->start, t->api_end = a->end;
             rec.stats.api_records++;
         } else {
             device_record(r);
