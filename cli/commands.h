@@ -12,7 +12,8 @@ int cmd_mask(int argc, char **argv);   /* cli/cmd_mask.c: print a mask */
 int cmd_list(int argc, char **argv);   /* cli/cmd_list.c: kernels, masks, CP methods */
 int cmd_worker(int argc, char **argv); /* core/session/worker.c: a spawned worker rank */
 int cmd_view(int argc, char **argv);   /* tui/: replay a capture */
-int cmd_export(int argc, char **argv); /* profiling/: capture -> Chrome trace */
+int cmd_export(int argc, char **argv); /* cli/cmd_export.c: capture -> Chrome trace JSON or Perfetto */
+int cmd_diff(int argc, char **argv);   /* cli/cmd_diff.c: two results files run by run */
 int cmd_tui(int argc, char **argv);    /* tui/: the live front end (default) */
 
 #endif

@@ -23,7 +23,8 @@ static void usage(FILE *f)
             "  mask NAME      print a mask's slices, area, density and picture\n"
             "  list           kernels, masks and CP methods with their capabilities\n"
             "  view FILE      open a saved capture in the TUI (no MPI, no GPU)\n"
-            "  export FILE    write a capture as Chrome trace JSON (-o trace.json)\n"
+            "  export FILE    write a capture as Chrome trace JSON or Perfetto protobuf (--format)\n"
+            "  diff A B       compare two results files (captures, json, jsonl) run by run\n"
             "Each command takes --help.\n");
 }
 
@@ -70,11 +71,12 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "list")) return cmd_list(argc - 1, argv + 1);
     if (!strcmp(cmd, "view")) return cmd_view(argc - 1, argv + 1);
     if (!strcmp(cmd, "export")) return cmd_export(argc - 1, argv + 1);
+    if (!strcmp(cmd, "diff")) return cmd_diff(argc - 1, argv + 1);
     if (!strcmp(cmd, "worker")) return cmd_worker(argc - 1, argv + 1);
     if (!strcmp(cmd, "help")) {
         usage(stdout);
         return LC_EXIT_OK;
     }
-    fprintf(stderr, "longca: unknown command '%s' (try: run, mask, list, view, export)\n", cmd);
+    fprintf(stderr, "longca: unknown command '%s' (try: run, mask, list, view, export, diff)\n", cmd);
     return LC_EXIT_USAGE;
 }

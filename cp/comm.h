@@ -57,9 +57,11 @@ struct cp_comm_ops {
     /* send holds size blocks of bytes_per_peer, block p going to rank p; recv the same from each. */
     enum lc_status (*all_to_all)(struct cp_comm *c, const void *send, void *recv, size_t bytes_per_peer,
                                  uint64_t *ticket, char *err);
-    /* Sends `bytes` to rank `to` and receives as many from rank `from`, paired (deadlock-free). */
-    enum lc_status (*send_recv)(struct cp_comm *c, const void *send, int to, void *recv, int from, size_t bytes,
-                                uint64_t *ticket, char *err);
+    /* Sends send_bytes to rank `to` and receives recv_bytes from rank `from`, grouped
+     * (deadlock-free); a side of 0 bytes is skipped, and the peers' sizes must agree. Recorded
+     * as the larger of the two directions. */
+    enum lc_status (*send_recv)(struct cp_comm *c, const void *send, size_t send_bytes, int to, void *recv,
+                                size_t recv_bytes, int from, uint64_t *ticket, char *err);
     /* send holds size blocks of count floats; recv gets the sum over ranks of block `rank`. */
     enum lc_status (*reduce_scatter_f32)(struct cp_comm *c, const float *send, float *recv, size_t count,
                                          uint64_t *ticket, char *err);

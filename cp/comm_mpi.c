@@ -210,20 +210,22 @@ static enum lc_status mpi_all_to_all(struct cp_comm *c, const void *send, void *
     return enqueue(m, CP_OP_ALL_TO_ALL, &req, 1, t0, s, s * bus_factor(c->size), ticket, err);
 }
 
-static enum lc_status mpi_send_recv(struct cp_comm *c, const void *send, int to, void *recv, int from, size_t bytes,
-                                    uint64_t *ticket, char *err)
+static enum lc_status mpi_send_recv(struct cp_comm *c, const void *send, size_t send_bytes, int to, void *recv,
+                                    size_t recv_bytes, int from, uint64_t *ticket, char *err)
 {
     struct mpi_comm *m = (struct mpi_comm *)c;
-    enum lc_status st = check_count(bytes, "send/recv", err);
+    enum lc_status st = check_count(send_bytes > recv_bytes ? send_bytes : recv_bytes, "send/recv", err);
     if (st != LC_OK) return st;
     int64_t t0 = lc_now_ns();
     MPI_Request reqs[2];
-    int rc = MPI_Irecv(recv, (int)bytes, MPI_BYTE, from, 0, m->comm, &reqs[0]);
-    if (rc != MPI_SUCCESS) return mpi_error(m, rc, "receive", err);
+    int n = 0, rc = MPI_SUCCESS;
+    if (recv_bytes && (rc = MPI_Irecv(recv, (int)recv_bytes, MPI_BYTE, from, 0, m->comm, &reqs[n++])) != MPI_SUCCESS)
+        return mpi_error(m, rc, "receive", err);
     /* Matching is in posting order between a pair of ranks, so one tag serves every step. */
-    rc = MPI_Isend(send, (int)bytes, MPI_BYTE, to, 0, m->comm, &reqs[1]);
-    if (rc != MPI_SUCCESS) return mpi_error(m, rc, "send", err);
-    return enqueue(m, CP_OP_SEND_RECV, reqs, 2, t0, (double)bytes, (double)bytes, ticket, err);
+    if (send_bytes && (rc = MPI_Isend(send, (int)send_bytes, MPI_BYTE, to, 0, m->comm, &reqs[n++])) != MPI_SUCCESS)
+        return mpi_error(m, rc, "send", err);
+    const double bytes = (double)(send_bytes > recv_bytes ? send_bytes : recv_bytes);
+    return enqueue(m, CP_OP_SEND_RECV, reqs, n, t0, bytes, bytes, ticket, err);
 }
 
 static enum lc_status mpi_reduce_scatter_f32(struct cp_comm *c, const float *send, float *recv, size_t count,

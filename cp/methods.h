@@ -17,7 +17,7 @@ enum lc_status cp_validate_common(const struct run_spec *spec, int64_t unit, con
  * replicated (degree a multiple of them). */
 enum lc_status cp_validate_heads(const struct run_spec *spec, int degree, const char *what, char *err);
 
-extern const struct cp_method_ops cp_method_local, cp_method_allgather, cp_method_ring, cp_method_ulysses, cp_method_usp,
-    cp_method_double_ring;
+extern const struct cp_method_ops cp_method_local, cp_method_allgather, cp_method_ring, cp_method_ulysses,
+    cp_method_usp, cp_method_double_ring, cp_method_balanced;
 
 #endif

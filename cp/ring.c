@@ -120,8 +120,8 @@ static enum lc_status post_next(struct cp_comm *c, int step, const char *what, c
                                 size_t bytes, uint64_t *ticket, char *err)
 {
     cp_comm_tag(c, step, what);
-    return c->ops->send_recv(c, send, (c->rank + 1) % c->size, recv, (c->rank - 1 + c->size) % c->size, bytes, ticket,
-                             err);
+    return c->ops->send_recv(c, send, bytes, (c->rank + 1) % c->size, recv, bytes, (c->rank - 1 + c->size) % c->size,
+                             ticket, err);
 }
 
 /* Before position i of the n a KV ring takes: passes the current block on while the next one

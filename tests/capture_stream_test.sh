@@ -17,12 +17,12 @@ ok() { echo "ok: $*"; }
     --capture "$tmp/killed.lccap" >/dev/null 2>&1 &
 pid=$!
 for _ in $(seq 100); do
-    grep -q '"type":"result"' "$tmp/killed.lccap" 2>/dev/null && break
+    grep -q '"type":"run_done"' "$tmp/killed.lccap" 2>/dev/null && break
     sleep 0.1
 done
 kill -9 "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
-results=$(grep -c '"type":"result"' "$tmp/killed.lccap")
+results=$(grep -c '"type":"run_done"' "$tmp/killed.lccap")
 rows=$("$longca" view "$tmp/killed.lccap" </dev/null 2>"$tmp/err" | grep -c '^cpu ')
 [ "$results" -ge 1 ] && [ "$rows" -ge 1 ] && ok "killed with SIGKILL after $results result(s): view shows $rows row(s)" \
     || fail "killed capture: $results results, $rows rows: $(cat "$tmp/err")"

@@ -1,6 +1,6 @@
 /* Every CP method against the single-device reference, run by every rank of MPI_COMM_WORLD as
  * one CP group (tests/cp_mpi_test.sh starts it with mpirun -np 4 and -np 2; alone it runs the
- * one-rank case): methods x {full, causal, causal_document, sliding_window_causal} x
+ * one-rank case): methods (balanced also against its plan's bytes and imbalance) x {full, causal, causal_document, sliding_window_causal} x
  * {fwd, bwd} x {MHA 8:8, GQA 8:2} at S = 512 (--quick: S = 256, causal and causal_document
  * only), plus batch 2 in bf16 with several reps, the communication
  * volume against nccl-tests' definitions, the zigzag balance, the timeline intervals, and the
@@ -18,6 +18,7 @@
 #include "core/engine/engine.h"
 #include "core/model/timeline.h"
 #include "cp/cp.h"
+#include "cp/plan_balanced.h"
 #include "kernels/kernels.h"
 
 static int world_rank, world_size;
@@ -82,6 +83,31 @@ static double expected_ring_bytes(const struct run_spec *s, bool allgather)
     return bytes;
 }
 
+/* What the balanced method's plan predicts for this rank without running: its bytes per rep
+ * and the group's work imbalance. */
+static void balanced_prediction(const struct run_spec *s, double *bytes, double *imbalance)
+{
+    struct mask m;
+    struct mask_view v;
+    struct cp_balanced_plan p;
+    char err[LC_ERRMSG_LEN];
+    *bytes = *imbalance = -1;
+    if (mask_build(s->mask, &s->mask_params, s->seqlen, s->heads_kv, &m, err)) return;
+    if (!mask_view_build(&m, &v, err)) {
+        if (!cp_balanced_plan_build(&m, &v, world_size, kernel_find(s->kernel)->tile_q, &p, err)) {
+            const double row = 2.0 * s->batch * s->heads_kv * s->head_dim;
+            *bytes = cp_balanced_rank_bytes(&p, world_rank, row * (double)dtype_size(s->dtype), row * 4,
+                                            s->direction & DIR_FWD, s->direction & DIR_BWD);
+            double top = 0, total = 0;
+            for (int r = 0; r < world_size; r++) total += p.area[r], top = p.area[r] > top ? p.area[r] : top;
+            *imbalance = top / (total / world_size);
+            cp_balanced_plan_free(&p);
+        }
+        mask_view_free(&v);
+    }
+    mask_free(&m);
+}
+
 static void run_one(struct cp_group *g, const struct run_spec *s, int run_id, const char *heads)
 {
     char err[LC_ERRMSG_LEN] = "";
@@ -116,7 +142,7 @@ static void run_one(struct cp_group *g, const struct run_spec *s, int run_id, co
             CHECK(fabs(res.comm_bytes - want) < 0.5, "%s %s: %.0f bytes on the wire, expected %.0f", s->cp_method,
                   direction_name(s->direction), res.comm_bytes, want);
         }
-        if (!strcmp(s->cp_method, "ring") || !strcmp(s->cp_method, "double_ring"))
+        if (!strcmp(s->cp_method, "ring") || !strcmp(s->cp_method, "double_ring") || !strcmp(s->cp_method, "balanced"))
             CHECK(seen.comm_steps == seen.comm_iv, "%s: %d of %d comm intervals without a CP step", s->cp_method,
                   seen.comm_iv - seen.comm_steps, seen.comm_iv);
     }
@@ -127,15 +153,22 @@ static void run_one(struct cp_group *g, const struct run_spec *s, int run_id, co
     free(all);
     CHECK(merged.ranks == world_size && merged.tflops > 0 && merged.work > 0, "%s: merged %d ranks, %.3g TFLOP/s",
           s->cp_method, merged.ranks, merged.tflops);
+    if (multi && !strcmp(s->cp_method, "balanced")) {
+        double bytes, imbalance;
+        balanced_prediction(s, &bytes, &imbalance);
+        CHECK(res.comm_bytes == bytes && fabs(merged.work_imbalance - imbalance) < 1e-12,
+              "balanced %s %s: ran %.0f bytes, imbalance %.6f; the plan says %.0f, %.6f", mask_pattern_name(s->mask),
+              direction_name(s->direction), res.comm_bytes, merged.work_imbalance, bytes, imbalance);
+    }
     /* Zigzag puts the same causal area on every rank; Ulysses splits heads, which is even too. */
-    if (s->mask == MASK_CAUSAL || s->mask == MASK_FULL)
+    if ((s->mask == MASK_CAUSAL || s->mask == MASK_FULL) && strcmp(s->cp_method, "balanced"))
         CHECK(fabs(merged.work_imbalance - 1.0) < 1e-9, "%s %s: imbalance %.6f", s->cp_method,
               mask_pattern_name(s->mask), merged.work_imbalance);
     if (world_rank == 0)
         printf("%-12s %-22s %-7s %-4s b=%d %-4s %-4s  max_abs %.2e  %7.2f ms  imb %.3f  %9.0f B  algbw %6.3f busbw %6.3f GB/s\n",
                s->cp_method, mask_pattern_name(s->mask), direction_name(s->direction), heads, s->batch,
                dtype_name(s->dtype), res.check_pass ? "PASS" : "FAIL", res.max_abs_err, res.ms_median,
-               res.work_imbalance, res.comm_bytes, res.algbw_gbs, res.busbw_gbs);
+               merged.work_imbalance, res.comm_bytes, res.algbw_gbs, res.busbw_gbs);
 }
 
 /* Bad input is refused with one clear line before anything runs. */
@@ -258,7 +291,7 @@ int main(int argc, char **argv)
     }
     CHECK(cp_group_size(g) == world_size && cp_group_rank(g) == world_rank, "group rank %d of %d", cp_group_rank(g),
           cp_group_size(g));
-    const char *methods[] = {"allgather", "ring", "ulysses", "usp", "double_ring"};
+    const char *methods[] = {"allgather", "ring", "ulysses", "usp", "double_ring", "balanced"};
     const enum mask_pattern masks[] = {MASK_FULL, MASK_CAUSAL, MASK_CAUSAL_DOCUMENT, MASK_SLIDING_WINDOW_CAUSAL};
     const enum run_direction dirs[] = {DIR_FWD, DIR_BWD};
     const int heads[][2] = {{8, 8}, {8, 2}};

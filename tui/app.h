@@ -6,6 +6,7 @@
 #include <curses.h>
 #include <stdbool.h>
 
+#include "core/io/results_read.h"
 #include "core/session/session.h"
 #include "tui/layout.h"
 #include "tui/model.h"
@@ -56,6 +57,7 @@ struct tui_app {
     int help_top;
 
     struct tui_picture picture;
+    struct result_set compare; /* view --compare B: B's results (n = 0: none) */
 
     char message[LC_ERRMSG_LEN + 128]; /* the status line */
     bool message_error;

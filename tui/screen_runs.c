@@ -9,18 +9,45 @@
 #include "tui/app.h"
 #include "tui/widgets.h"
 
-enum col { C_ID, C_KERNEL, C_MASK, C_S, C_HEADS, C_D, C_DTYPE, C_DIR, C_CP, C_MS, C_TFLOPS, C_MEM, C_CHECK, C_COUNT };
+/* C_VS (view --compare B) is last: without B the table has the columns before it. */
+enum col { C_ID, C_KERNEL, C_MASK, C_S, C_HEADS, C_D, C_DTYPE, C_DIR, C_CP, C_MS, C_TFLOPS, C_MEM, C_CHECK, C_VS, C_COUNT };
 
 static const struct tui_column columns[C_COUNT] = {
     [C_ID] = {3, 0, false},     [C_KERNEL] = {8, 1, false}, [C_MASK] = {14, 0, true}, [C_S] = {5, 0, false},
     [C_HEADS] = {5, 3, false},  [C_D] = {3, 4, false},      [C_DTYPE] = {5, 3, false}, [C_DIR] = {7, 4, false},
     [C_CP] = {10, 2, false},    [C_MS] = {9, 0, false},     [C_TFLOPS] = {8, 0, false}, [C_MEM] = {9, 1, false},
-    [C_CHECK] = {10, 0, false},
+    [C_CHECK] = {10, 0, false}, [C_VS] = {8, 0, false},
 };
 static const char *const titles[C_COUNT] = {"#",  "kernel", "mask",   "S",  "heads",   "d",      "dtype",
-                                            "dir", "cp",    "ms",     "TFLOP/s", "memory", "check"};
+                                            "dir", "cp",    "ms",     "TFLOP/s", "memory", "check", "vs B"};
 static const bool right_aligned[C_COUNT] = {[C_ID] = true, [C_S] = true, [C_D] = true, [C_MS] = true,
-                                            [C_TFLOPS] = true, [C_MEM] = true};
+                                            [C_TFLOPS] = true, [C_MEM] = true, [C_VS] = true};
+
+/* B's run with this run's key, when both have figures. */
+static const struct result_row *compared(const struct tui_app *app, const struct tui_run *rn)
+{
+    if (!app->compare.n || !rn->have_spec || !rn->have_result || rn->result.status != LC_OK) return NULL;
+    char key[200];
+    result_key(&rn->spec, key, sizeof key);
+    const struct result_row *b = results_find(&app->compare, key);
+    return b && b->result.status == LC_OK && b->result.ms_median > 0 ? b : NULL;
+}
+
+/* The run's median against B's, in percent, coloured by longca diff's verdict: faster when this
+ * run's p20-p80 range lies wholly below B's, slower when above. */
+static enum tui_role vs_cell(const struct tui_app *app, const struct tui_run *rn, char *buf, size_t len)
+{
+    const struct result_row *b = compared(app, rn);
+    if (!b) {
+        snprintf(buf, len, "%s", app->compare.n && rn->have_result ? "-" : "");
+        return TUI_ROLE_DIM;
+    }
+    const struct run_result *a = &rn->result, *br = &b->result;
+    snprintf(buf, len, "%+.1f%%", 100.0 * (a->ms_median / br->ms_median - 1.0));
+    if (a->ms_p80 < br->ms_p20) return TUI_ROLE_OK;
+    if (a->ms_p20 > br->ms_p80) return TUI_ROLE_FAIL;
+    return TUI_ROLE_NORMAL;
+}
 
 /* The worker's clock against rank 0's as aligned at the start: the correction applied to its
  * timeline and what a second measurement still found off. */
@@ -177,16 +204,25 @@ static enum tui_role cell(const struct tui_run *rn, enum col c, char *buf, size_
             return res->check_pass ? TUI_ROLE_OK : TUI_ROLE_FAIL;
         }
         break;
+    case C_VS:
     case C_COUNT: break;
     }
     return TUI_ROLE_NORMAL;
 }
 
-static void draw_detail(WINDOW *win, const struct tui_rect *r, const struct tui_run *rn)
+/* One line on the picked run; with B, first the figures its "vs B" cell came from. */
+static void draw_detail(WINDOW *win, const struct tui_rect *r, const struct tui_run *rn, const struct result_row *b)
 {
     if (!rn || r->h < 1) return;
     char label[160];
     tui_run_label(rn, label, sizeof(label));
+    struct tui_rect rest = *r;
+    if (b) {
+        int used = tui_putf(win, r->y, r->x, r->w, TUI_ROLE_DIM, "B %.3f ms (%.3f-%.3f) | ", b->result.ms_median,
+                            b->result.ms_p20, b->result.ms_p80);
+        rest.x += used, rest.w -= used;
+        r = &rest;
+    }
     if (rn->state == TUI_RUN_FAILED || rn->state == TUI_RUN_CANCELLED) {
         if (rn->error_rank > 0)
             tui_putf(win, r->y, r->x, r->w, TUI_ROLE_FAIL, "run %d %s on rank %d: %s", rn->id,
@@ -226,9 +262,11 @@ static void draw_table(WINDOW *win, const struct tui_rect *r, const struct tui_r
             break;
         }
     int xs[C_COUNT], ws[C_COUNT];
-    tui_layout_columns(cols, C_COUNT, r->w, xs, ws);
+    int n_cols = app->compare.n ? C_COUNT : C_VS;
+    ws[C_VS] = 0;
+    tui_layout_columns(cols, n_cols, r->w, xs, ws);
     tui_fill(win, r->y, r->x, r->w, TUI_ROLE_HEADER);
-    for (int c = 0; c < C_COUNT; c++) {
+    for (int c = 0; c < n_cols; c++) {
         if (!ws[c]) continue;
         char title[24];
         bool sorted = (c == C_MS && app->sort_key == TUI_SORT_MS) ||
@@ -257,10 +295,10 @@ static void draw_table(WINDOW *win, const struct tui_rect *r, const struct tui_r
         int y = r->y + 1 + i;
         bool sel = at == app->runs_sel;
         if (sel) tui_fill(win, y, r->x, r->w, TUI_ROLE_SELECTED);
-        for (int c = 0; c < C_COUNT; c++) {
+        for (int c = 0; c < n_cols; c++) {
             if (!ws[c]) continue;
             char text[64];
-            enum tui_role role = cell(rn, (enum col)c, text, sizeof(text));
+            enum tui_role role = c == C_VS ? vs_cell(app, rn, text, sizeof text) : cell(rn, (enum col)c, text, sizeof(text));
             if (sel) role = TUI_ROLE_SELECTED;
             if (right_aligned[c])
                 tui_put_right(win, y, r->x + xs[c], ws[c], role, text);
@@ -268,7 +306,8 @@ static void draw_table(WINDOW *win, const struct tui_rect *r, const struct tui_r
                 tui_put(win, y, r->x + xs[c], ws[c], role, text);
         }
     }
-    draw_detail(win, detail, n > 0 ? &m->runs[idx[app->runs_sel]] : NULL);
+    const struct tui_run *picked = n > 0 ? &m->runs[idx[app->runs_sel]] : NULL;
+    draw_detail(win, detail, picked, picked ? compared(app, picked) : NULL);
     free(idx);
 }
 

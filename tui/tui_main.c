@@ -36,6 +36,7 @@ struct tui_options {
     bool color, mouse;
     int workers;
     const char *capture;
+    const char *compare; /* view: results to hold the capture's runs against */
 };
 
 /* The terminal: one window per part of the screen, rebuilt on resize. */
@@ -373,14 +374,18 @@ static void app_free(struct tui_app *app)
 {
     free(app->picture.coverage);
     tui_model_free(&app->model);
+    results_free(&app->compare);
 }
 
 static void usage(FILE *f, bool view)
 {
     if (view)
-        fprintf(f, "usage: longca view FILE [--no-color] [--no-mouse]\n"
+        fprintf(f, "usage: longca view FILE [--compare B] [--no-color] [--no-mouse]\n"
                    "  Replays a capture in the terminal UI (no MPI, no GPU). When stdout is not a\n"
-                   "  terminal, prints the capture's results table instead.\n");
+                   "  terminal, prints the capture's results table instead.\n"
+                   "  --compare B   a column on Runs with each run's median against B's run of the same key\n"
+                   "                (B: a capture, --format json or jsonl results; see longca diff)\n"
+                   "  NO_COLOR set and not empty: monochrome, as --no-color\n");
     else
         fprintf(f, "usage: longca [--workers N] [--capture FILE] [--no-color] [--no-mouse]\n"
                    "  The live terminal profiler. Under mpirun rank 0 draws and ranks 1..N work; otherwise\n"
@@ -396,7 +401,8 @@ static void usage(FILE *f, bool view)
 static int parse_options(int argc, char **argv, bool view, struct tui_options *opt, const char **file)
 {
     memset(opt, 0, sizeof(*opt));
-    opt->color = opt->mouse = true;
+    opt->mouse = true;
+    opt->color = !getenv("NO_COLOR") || !getenv("NO_COLOR")[0]; /* no-color.org */
     char err[LC_ERRMSG_LEN];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -416,6 +422,8 @@ static int parse_options(int argc, char **argv, bool view, struct tui_options *o
             opt->workers = (int)n;
         } else if (!view && !strcmp(a, "--capture") && i + 1 < argc) {
             opt->capture = argv[++i];
+        } else if (view && !strcmp(a, "--compare") && i + 1 < argc) {
+            opt->compare = argv[++i];
         } else if (view && a[0] != '-' && !*file) {
             *file = a;
         } else {
@@ -566,6 +574,11 @@ int cmd_view(int argc, char **argv)
         snprintf(app.model.note, sizeof(app.model.note), "capture truncated at line %ld: showing what precedes", truncated_at);
         fprintf(stderr, "longca view: %s: truncated at line %ld (the writer stopped mid-line); showing what precedes\n",
                 file, truncated_at);
+    }
+    if (opt.compare && results_read(opt.compare, &app.compare, err) != LC_OK) {
+        fprintf(stderr, "longca view: --compare: %s\n", err);
+        app_free(&app);
+        return LC_EXIT_USAGE;
     }
     snprintf(app.capture, sizeof(app.capture), "%s", file);
     app.screen = TUI_SCREEN_RUNS;

@@ -14,7 +14,7 @@
 #define CP_METHOD_LOCAL "local" /* the single-device method, every run's default */
 
 struct cp_method_ops {
-    const char *name;    /* "local", "allgather", "ring", "ulysses", "usp", "double_ring" */
+    const char *name;    /* "local", "allgather", "ring", "ulysses", "usp", "double_ring", "balanced" */
     const char *summary;
     bool single_device;  /* the local method: no context parallelism */
     /* Checked on rank 0 before anything runs: degree divides heads / sequence, mask supported. */

@@ -26,6 +26,12 @@ enum lc_status capture_close(struct capture_writer *w, char *err); /* the first 
 enum lc_status capture_read(const char *path, void (*cb)(void *ctx, const struct event *ev), void *ctx,
                             long *truncated_at, char *err);
 
+/* A run's spec as a capture writes it, and back from the "spec" member of obj: results files
+ * carry it so that `longca diff` matches runs by every parameter. */
+struct json_value;
+void run_spec_write_json(FILE *f, const struct run_spec *s);
+enum lc_status run_spec_parse_json(const struct json_value *obj, struct run_spec *out, char *err);
+
 /* One event as one line of JSON (no newline), and back. */
 void event_write_json(FILE *f, const struct event *ev);
 enum lc_status event_parse_json(const char *line, struct event *out, char *err);

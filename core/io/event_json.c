@@ -291,20 +291,11 @@ static struct fields sub_fields(struct fields *fr, const char *key, const char *
     return sub;
 }
 
-static enum lc_status status_parse(const char *name, enum lc_status *out)
-{
-    for (int s = LC_OK; s <= LC_ERR_INTERNAL; s++)
-        if (strcmp(name, lc_status_name((enum lc_status)s)) == 0) {
-            *out = (enum lc_status)s;
-            return LC_OK;
-        }
-    return LC_ERR_INVALID;
-}
 
 static void get_status(struct fields *fr, const char *key, enum lc_status *out)
 {
     const char *name = get_string(fr, key);
-    if (fr->st == LC_OK && status_parse(name, out) != LC_OK) bad_value(fr, key, "is not a status name");
+    if (fr->st == LC_OK && lc_status_parse(name, out) != LC_OK) bad_value(fr, key, "is not a status name");
 }
 
 static void read_spec(struct fields *parent, struct run_spec *s)
@@ -531,5 +522,14 @@ enum lc_status event_parse_json(const char *line, struct event *out, char *err)
     /* Captures written before run_done existed carried a run's merged result as rank -1's. */
     if (out->type == EV_RESULT && out->rank == -1) out->type = EV_RUN_DONE;
     if (fr.st != LC_OK) event_free(out);
+    return fr.st;
+}
+
+void run_spec_write_json(FILE *f, const struct run_spec *s) { write_spec(f, s); }
+
+enum lc_status run_spec_parse_json(const struct json_value *obj, struct run_spec *out, char *err)
+{
+    struct fields fr = {.obj = obj, .where = "run", .st = LC_OK, .err = err};
+    read_spec(&fr, out);
     return fr.st;
 }

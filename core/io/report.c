@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/engine/cp_method.h"
+#include "core/io/capture.h"
 #include "core/io/json.h"
 #include "core/io/metadata.h"
 
@@ -92,7 +93,9 @@ static void row_json(struct report *r, const struct run_spec *s, const struct ru
         fprintf(f, ", \"%s\": ", numbers[i].key);
         json_write_double(f, numbers[i].value);
     }
-    fprintf(f, ", \"cores\": %d, \"check\": \"%s\"}", res->cores, check_text(res));
+    fprintf(f, ", \"cores\": %d, \"check\": \"%s\", \"spec\": ", res->cores, check_text(res));
+    run_spec_write_json(f, s);
+    fputc('}', f);
 }
 
 static void write_header(struct report *r)

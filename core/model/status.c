@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 const char *lc_status_name(enum lc_status status)
 {
@@ -42,4 +43,14 @@ enum lc_status lc_fail(char *err, enum lc_status status, const char *fmt, ...)
         lc_sanitize(err);
     }
     return status;
+}
+
+enum lc_status lc_status_parse(const char *name, enum lc_status *out)
+{
+    for (int s = LC_OK; s <= LC_ERR_INTERNAL; s++)
+        if (strcmp(name, lc_status_name((enum lc_status)s)) == 0) {
+            *out = (enum lc_status)s;
+            return LC_OK;
+        }
+    return LC_ERR_INVALID;
 }

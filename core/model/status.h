@@ -19,6 +19,8 @@ enum lc_status {
 #define LC_ERRMSG_LEN 256
 
 const char *lc_status_name(enum lc_status status);
+/* The status lc_status_name gives name; LC_ERR_INVALID when none does. */
+enum lc_status lc_status_parse(const char *name, enum lc_status *out);
 
 /* printf into err (may be NULL), control characters sanitized, and return status: `return lc_fail(err, LC_ERR_INVALID, "...")`. */
 enum lc_status lc_fail(char *err, enum lc_status status, const char *fmt, ...)

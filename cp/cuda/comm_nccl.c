@@ -159,17 +159,19 @@ static enum lc_status nccl_all_to_all(struct cp_comm *c, const void *send, void 
     return st ? st : end_op(n, op, ticket, err);
 }
 
-static enum lc_status nccl_send_recv(struct cp_comm *c, const void *send, int to, void *recv, int from, size_t bytes,
-                                     uint64_t *ticket, char *err)
+static enum lc_status nccl_send_recv(struct cp_comm *c, const void *send, size_t send_bytes, int to, void *recv,
+                                     size_t recv_bytes, int from, uint64_t *ticket, char *err)
 {
     struct nccl_comm *n = (struct nccl_comm *)c;
     struct nccl_op *op;
-    enum lc_status st = begin_op(n, CP_OP_SEND_RECV, (double)bytes, (double)bytes, &op, err);
+    const double bytes = (double)(send_bytes > recv_bytes ? send_bytes : recv_bytes);
+    enum lc_status st = begin_op(n, CP_OP_SEND_RECV, bytes, bytes, &op, err);
     if (st) return st;
     /* One group: the pair is matched whatever order the ranks issue it in. */
     ncclResult_t rc = ncclGroupStart();
-    if (rc == ncclSuccess) rc = ncclSend(send, bytes, ncclUint8, to, n->comm, n->stream);
-    if (rc == ncclSuccess || rc == ncclInProgress) rc = ncclRecv(recv, bytes, ncclUint8, from, n->comm, n->stream);
+    if (rc == ncclSuccess && send_bytes) rc = ncclSend(send, send_bytes, ncclUint8, to, n->comm, n->stream);
+    if ((rc == ncclSuccess || rc == ncclInProgress) && recv_bytes)
+        rc = ncclRecv(recv, recv_bytes, ncclUint8, from, n->comm, n->stream);
     ncclResult_t end = ncclGroupEnd();
     if (rc == ncclSuccess || rc == ncclInProgress) rc = end;
     if ((st = settle(n, rc, "send/recv", err))) return st;
