@@ -107,7 +107,7 @@ static enum lc_status setup_problem(struct cp_exec *run, char *err)
                        s->cp_degree);
     run->kernel = kernel_find(s->kernel);
     if (!run->kernel) return lc_fail(err, LC_ERR_INVALID, "unknown kernel '%s'", s->kernel);
-    if ((st = kernel_check_spec(run->kernel, s, err))) return st;
+    if ((st = run_spec_check_kernel(s, run->kernel, err))) return st;
     if (run->kernel->device != run->dev->kind)
         return lc_fail(err, LC_ERR_UNSUPPORTED, "kernel %s needs a %s device; rank %d runs on %s", s->kernel,
                        run->kernel->device == DEVICE_CUDA ? "CUDA" : "CPU", run->env->rank, run->dev->name);

@@ -1,4 +1,4 @@
-/* Llama-3 style context parallelism (cp.md B7): every rank keeps its zigzag rows of Q, gathers
+/* Llama-3 style context parallelism: every rank keeps its zigzag rows of Q, gathers
  * every rank's K and V, and computes its rows against the whole sequence in one kernel call,
  * the mask deciding what each row sees (any static mask, documents included). The backward
  * gathers K and V again, computes dK and dV for the whole sequence in fp32 (cp/fold.h), and a

@@ -1,4 +1,4 @@
-/* LoongTrain's double ring (cp.md B5): windows of consecutive ranks run an inner ring while the
+/* LoongTrain's double ring: windows of consecutive ranks run an inner ring while the
  * outer ring moves each window's KV to the next window, hidden behind the inner steps; dK/dV
  * travel back on inner and outer rings of their own. The window is --cp-inner, or by default
  * the largest proper divisor of the GPU count up to 8 (a node's NVLink domain). */

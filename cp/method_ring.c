@@ -1,4 +1,4 @@
-/* Ring attention (cp.md B2): K and V travel around all ranks, one zigzag-balanced block per
+/* Ring attention: K and V travel around all ranks, one zigzag-balanced block per
  * step, communication posted before each step's attention; the dK/dV ring follows one step
  * behind in fp32. The engine is cp/ring.c with a single window. */
 #include "cp/methods.h"

@@ -1,5 +1,5 @@
-/* DeepSpeed-Ulysses (cp.md B3): an all-to-all turns sequence shards into head shards, every
- * rank attends over the whole sequence for heads/P query heads (any mask, no imbalance), and an
+/* DeepSpeed-Ulysses: an all-to-all turns sequence shards into head shards, every
+ * rank attends over the whole sequence for heads/P query heads (any static mask, no imbalance), and an
  * all-to-all turns the output back. KV heads fewer than the ranks are replicated, their
  * gradients summed. The engine is cp/hybrid.c with rings of one rank. */
 #include "cp/methods.h"

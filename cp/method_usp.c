@@ -1,4 +1,4 @@
-/* USP (cp.md B4): Ulysses all-to-all inside groups of u consecutive ranks, zigzag ring attention
+/* USP: Ulysses all-to-all inside groups of u consecutive ranks, zigzag ring attention
  * across the P / u groups. u is --cp-inner, or by default the largest that the heads allow
  * without replication, within a node (8) and dividing the GPU count: Ulysses while it can, the
  * ring beyond (the degree rule of the USP paper). */

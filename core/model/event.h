@@ -38,6 +38,9 @@ const char *interval_kind_name(enum interval_kind k);
 /* Ranks in an event: -1 (merged), 0 (front end), 1..LC_MAX_RANK (workers); a capture that
  * says otherwise is refused before the number sizes anything. */
 #define LC_MAX_RANK 65536
+/* Times in an event (ns since the epoch, to year 2116) and clock offsets lie within
+ * +-LC_MAX_TIME_NS, so a difference or a sum of two never overflows. */
+#define LC_MAX_TIME_NS ((int64_t)1 << 62)
 
 #define LC_HOST_LEN 64
 #define LC_IV_NAME_LEN 48

@@ -133,3 +133,34 @@ double run_flops(const struct run_spec *spec, const struct mask *m)
     return flops_for_area(mask_area_for_heads(m, spec->heads_q, spec->heads_kv) * spec->batch, spec->head_dim,
                           spec->direction);
 }
+
+static bool head_dim_supported(const struct kernel_ops *k, int head_dim)
+{
+    if (!k->head_dims) return true;
+    for (const int *d = k->head_dims; *d; d++)
+        if (*d == head_dim) return true;
+    return false;
+}
+
+enum lc_status run_spec_check_kernel(const struct run_spec *spec, const struct kernel_ops *k, char *why)
+{
+    if (!(k->dtypes & (1u << spec->dtype)))
+        return lc_fail(why, LC_ERR_UNSUPPORTED, "kernel %s does not support dtype %s", k->name,
+                       dtype_name(spec->dtype));
+    if ((k->directions & (unsigned)spec->direction) != (unsigned)spec->direction)
+        return lc_fail(why, LC_ERR_UNSUPPORTED, "kernel %s does not support direction %s", k->name,
+                       direction_name(spec->direction));
+    if (!head_dim_supported(k, spec->head_dim)) {
+        char dims[64] = "";
+        size_t used = 0;
+        for (const int *d = k->head_dims; *d && used < sizeof dims - 8; d++)
+            used += (size_t)snprintf(dims + used, sizeof dims - used, "%s%d", used ? "," : "", *d);
+        return lc_fail(why, LC_ERR_UNSUPPORTED, "kernel %s supports head dims %s, not %d", k->name, dims,
+                       spec->head_dim);
+    }
+    bool sparse = mask_pattern_is_block_sparse(spec->mask);
+    if (sparse ? !k->block_sparse_masks : !k->static_masks)
+        return lc_fail(why, LC_ERR_UNSUPPORTED, "kernel %s does not support mask %s", k->name,
+                       mask_pattern_name(spec->mask));
+    return LC_OK;
+}

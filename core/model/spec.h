@@ -42,6 +42,11 @@ struct run_spec {
     enum counter_mode counters;
 };
 
+struct kernel_ops; /* core/engine/kernel.h */
+/* What the kernel cannot do of this run (dtype, direction, head dim, mask form): LC_ERR_UNSUPPORTED
+ * and why. */
+enum lc_status run_spec_check_kernel(const struct run_spec *spec, const struct kernel_ops *k, char *why);
+
 /* Defaults: LongCA-bench's shape on GPUs, a laptop-sized one on the CPU backend. */
 void run_spec_defaults(struct run_spec *spec, bool gpu_kernel);
 

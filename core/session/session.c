@@ -20,74 +20,13 @@
 #include "core/engine/device.h"
 #include "core/io/private_dir.h"
 #include "core/session/protocol.h"
+#include "core/session/session_internal.h"
 #include "core/engine/services.h"
 
 #define SESSION_DEFAULT_LOST_S 5.0
 #define SESSION_CLOCK_SYNC_S 10.0  /* bound on each wait of the start-up clock alignment */
 #define SESSION_GOODBYE_S 3.0      /* how long close waits for the workers to leave */
 #define SESSION_RECV_BUDGET 64     /* messages taken from one worker per poll, so poll stays short */
-
-struct worker_link {
-    bool lost, gone; /* gone: said goodbye */
-    int flight;      /* index in session.flights of the run it executes, -1 when idle */
-    double last_heard;
-    int pid;
-    char host[LC_HOST_LEN];
-    /* The message being received from this worker; the next is matched only after it, so a
-     * worker's events keep their order. */
-    bool rx_active;
-    MPI_Request rx_req;
-    char *rx_buf;
-    int rx_bytes, rx_tag;
-};
-
-/* What one rank of a running run has reported: its measurements, or why it failed. */
-struct rank_outcome {
-    bool done, has_result, has_error;
-    struct run_result result;
-};
-
-/* A run in flight on workers first..first+n-1. */
-struct flight {
-    int run_id;    /* -1: a free slot */
-    int first, n;
-    int pending;   /* ranks that have not finished */
-    double stuck_deadline; /* a peer was lost: the others must finish by then, or are lost too */
-};
-
-struct pending_send {
-    MPI_Request req;
-    void *buf;
-};
-
-struct session {
-    MPI_Comm comm;
-    int n_workers;
-    struct worker_link *link; /* [1..n_workers] */
-    char host[LC_HOST_LEN];
-
-    struct run_spec *runs;
-    int n_runs, cap_runs;
-    int next_run;     /* first run not yet started */
-    struct flight *flights; /* [n_workers]: at most one run per worker */
-    int in_flight;
-    struct rank_outcome *outcome; /* [1..n_workers], of the run each executes */
-    int cancel_upto;  /* runs with ids up to this one are cancelled */
-    bool sweep_open;  /* runs were submitted since the last EV_SWEEP_DONE */
-
-    struct capture_writer *capture;
-    double lost_after_s;
-    double last_ping_s, last_poll_s;
-    struct pending_send *sends;
-    int n_sends, cap_sends;
-
-    /* Events made outside session_poll wait here for the next poll; captured when made. */
-    struct event *outbox;
-    int n_outbox, cap_outbox;
-    const struct event_sink *sink; /* set during session_poll */
-    int delivered;
-    bool closing; /* session_close: events go to the capture only */
-};
 
 static bool grow(void **items, int *cap, int need, size_t size)
 {
@@ -103,7 +42,7 @@ static bool grow(void **items, int *cap, int need, size_t size)
 
 /* ------------------------------------------------------------ events out */
 
-static void deliver(struct session *s, const struct event *ev)
+void session_deliver(struct session *s, const struct event *ev)
 {
     if (s->capture) capture_write(s->capture, ev);
     if (s->closing) return;
@@ -115,10 +54,7 @@ static void deliver(struct session *s, const struct event *ev)
     }
 }
 
-static void emit_status(struct session *s, enum event_type type, int run_id, int rank, enum lc_status status,
-                        const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-
-static void emit_status(struct session *s, enum event_type type, int run_id, int rank, enum lc_status status,
+void session_emit_status(struct session *s, enum event_type type, int run_id, int rank, enum lc_status status,
                         const char *fmt, ...)
 {
     struct event ev;
@@ -128,7 +64,7 @@ static void emit_status(struct session *s, enum event_type type, int run_id, int
     va_start(ap, fmt);
     vsnprintf(ev.u.error.message, sizeof ev.u.error.message, fmt, ap);
     va_end(ap);
-    deliver(s, &ev);
+    session_deliver(s, &ev);
 }
 
 /* ------------------------------------------------------------ sends */
@@ -149,7 +85,7 @@ static void send_to(struct session *s, int rank, int tag, void *buf, int bytes)
     s->n_sends++;
 }
 
-static void send_copy(struct session *s, int rank, int tag, const void *data, int bytes)
+void session_send_copy(struct session *s, int rank, int tag, const void *data, int bytes)
 {
     void *buf = malloc((size_t)bytes);
     if (!buf) return;
@@ -169,146 +105,6 @@ static void reap_sends(struct session *s)
     }
     s->n_sends = kept;
 }
-
-/* ------------------------------------------------------------ runs */
-
-static struct flight *flight_of(struct session *s, int rank)
-{
-    int f = rank >= 1 && rank <= s->n_workers ? s->link[rank].flight : -1;
-    return f >= 0 ? &s->flights[f] : NULL;
-}
-
-/* The run's one final result, from its ranks' outcomes (or rank 0's own verdict). */
-static void emit_run_done(struct session *s, int run_id, const struct run_result *per_rank, int n, int first)
-{
-    struct event ev;
-    event_init(&ev, EV_RUN_DONE, run_id, -1);
-    run_result_merge(per_rank, n, first, &ev.u.result);
-    deliver(s, &ev);
-}
-
-/* A run rank 0 turns down before it starts: the reason, then its run-done. */
-static void refuse_run(struct session *s, int run_id, enum lc_status status, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void refuse_run(struct session *s, int run_id, enum lc_status status, const char *fmt, ...)
-{
-    struct run_result r;
-    memset(&r, 0, sizeof r);
-    r.status = status;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(r.message, sizeof r.message, fmt, ap);
-    va_end(ap);
-    emit_status(s, EV_ERROR, run_id, 0, status, "%s", r.message);
-    emit_run_done(s, run_id, &r, 1, 0);
-}
-
-static void start_runs(struct session *s);
-
-static void finish_flight(struct session *s, struct flight *f)
-{
-    struct run_result *per_rank = malloc((size_t)f->n * sizeof *per_rank);
-    if (per_rank) {
-        for (int i = 0; i < f->n; i++) per_rank[i] = s->outcome[f->first + i].result;
-        emit_run_done(s, f->run_id, per_rank, f->n, f->first);
-    } else {
-        refuse_run(s, f->run_id, LC_ERR_OOM, "rank 0 ran out of memory merging the run's results");
-    }
-    free(per_rank);
-    for (int r = f->first; r < f->first + f->n; r++) s->link[r].flight = -1;
-    f->run_id = -1;
-    s->in_flight--;
-    start_runs(s);
-}
-
-static void rank_finished(struct session *s, int rank)
-{
-    struct flight *f = flight_of(s, rank);
-    if (!f || s->outcome[rank].done) return;
-    s->outcome[rank].done = true;
-    if (--f->pending == 0) finish_flight(s, f);
-}
-
-static bool usable(const struct session *s, int rank) { return !s->link[rank].lost && !s->link[rank].gone; }
-
-/* The first block of n consecutive idle workers (0 when none is idle now); *ever: some block
- * of n consecutive usable workers exists, so waiting makes sense; *lost: a rank in the way. */
-static int idle_block(const struct session *s, int n, bool *ever, int *lost)
-{
-    *ever = false;
-    *lost = 0;
-    for (int first = 1; first + n - 1 <= s->n_workers; first++) {
-        bool all_usable = true, all_idle = true;
-        for (int r = first; r < first + n; r++) {
-            if (!usable(s, r)) {
-                all_usable = false;
-                if (!*lost) *lost = r;
-            }
-            if (s->link[r].flight >= 0) all_idle = false;
-        }
-        *ever |= all_usable;
-        if (all_usable && all_idle) return first;
-    }
-    return 0;
-}
-
-/* Starts queued runs in sweep order while workers for the next one are idle. */
-static void start_runs(struct session *s)
-{
-    while (s->next_run < s->n_runs) {
-        int id = s->next_run;
-        const struct run_spec *spec = &s->runs[id];
-        int need = spec->cp_degree > 0 ? spec->cp_degree : 1;
-        if (id <= s->cancel_upto) {
-            s->next_run++;
-            refuse_run(s, id, LC_ERR_CANCELLED, "cancelled before it started");
-            continue;
-        }
-        if (need > s->n_workers) {
-            s->next_run++;
-            refuse_run(s, id, LC_ERR_UNSUPPORTED, "needs %d workers; this session has %d", need, s->n_workers);
-            continue;
-        }
-        bool ever;
-        int lost;
-        int first = idle_block(s, need, &ever, &lost);
-        if (!ever) {
-            s->next_run++;
-            refuse_run(s, id, LC_ERR_COMM, "needs %d consecutive workers; rank %d is lost", need, lost);
-            continue;
-        }
-        if (!first) break; /* the next run waits for its workers; later ones wait behind it */
-        s->next_run++;
-        int slot = 0;
-        while (s->flights[slot].run_id >= 0) slot++;
-        s->flights[slot] = (struct flight){.run_id = id, .first = first, .n = need, .pending = need};
-        s->in_flight++;
-        struct proto_run msg = {.run_id = id, .first_rank = first, .spec = *spec};
-        for (int r = first; r < first + need; r++) {
-            memset(&s->outcome[r], 0, sizeof s->outcome[r]);
-            s->link[r].flight = slot;
-            send_copy(s, r, PROTO_RUN, &msg, (int)sizeof msg);
-        }
-    }
-    if (!s->in_flight && s->next_run == s->n_runs && s->sweep_open) {
-        struct event ev;
-        event_init(&ev, EV_SWEEP_DONE, -1, 0);
-        deliver(s, &ev);
-        s->sweep_open = false;
-    }
-}
-
-/* A rank's part of its run failed: the first reason is the one its result keeps. */
-static void rank_failed(struct session *s, int rank, enum lc_status status, const char *message)
-{
-    struct rank_outcome *o = &s->outcome[rank];
-    if (o->has_error) return;
-    o->has_error = true;
-    o->result.status = status != LC_OK ? status : LC_ERR_INTERNAL;
-    snprintf(o->result.message, sizeof o->result.message, "%s", message);
-}
-
 /* ------------------------------------------------------------ lost workers */
 
 static void mark_lost(struct session *s, int rank, const char *reason)
@@ -316,25 +112,25 @@ static void mark_lost(struct session *s, int rank, const char *reason)
     struct worker_link *l = &s->link[rank];
     if (l->lost) return;
     l->lost = true;
-    struct flight *f = flight_of(s, rank);
+    struct flight *f = session_flight_of(s, rank);
     bool in_run = f && !s->outcome[rank].done;
-    emit_status(s, EV_WORKER_LOST, in_run ? f->run_id : -1, rank, LC_ERR_COMM, "%s", reason);
+    session_emit_status(s, EV_WORKER_LOST, in_run ? f->run_id : -1, rank, LC_ERR_COMM, "%s", reason);
     if (!in_run) return;
     int id = f->run_id;
     char why[LC_ERRMSG_LEN];
     snprintf(why, sizeof why, "rank %d was lost during the run: %.200s", rank, reason);
-    emit_status(s, EV_ERROR, id, rank, LC_ERR_COMM, "%s", why);
-    rank_failed(s, rank, LC_ERR_COMM, why);
+    session_emit_status(s, EV_ERROR, id, rank, LC_ERR_COMM, "%s", why);
+    session_rank_failed(s, rank, LC_ERR_COMM, why);
     /* Peers of a multi-rank run may now wait forever on the lost rank: ask them to stop, and
      * give them lost_after_s to do so. */
     if (f->pending > 1 && !f->stuck_deadline) {
         int32_t cancel_id = id;
         for (int r = f->first; r < f->first + f->n; r++)
             if (r != rank && !s->outcome[r].done && !s->link[r].lost)
-                send_copy(s, r, PROTO_CANCEL, &cancel_id, (int)sizeof cancel_id);
+                session_send_copy(s, r, PROTO_CANCEL, &cancel_id, (int)sizeof cancel_id);
         f->stuck_deadline = proto_now_s() + s->lost_after_s;
     }
-    rank_finished(s, rank);
+    session_rank_finished(s, rank);
 }
 
 static void check_liveness(struct session *s, double now)
@@ -362,21 +158,21 @@ static void handle_event(struct session *s, int rank, const char *buf, int bytes
     struct event ev;
     char err[LC_ERRMSG_LEN];
     if (proto_unpack_event(buf, bytes, &ev, err) != LC_OK) {
-        emit_status(s, EV_ERROR, -1, rank, LC_ERR_COMM, "%s", err);
+        session_emit_status(s, EV_ERROR, -1, rank, LC_ERR_COMM, "%s", err);
         return;
     }
     ev.rank = rank;
-    const struct flight *f = flight_of(s, rank);
+    const struct flight *f = session_flight_of(s, rank);
     bool ours = f && ev.run_id == f->run_id;
     if (ev.type == EV_RESULT && ours && !s->outcome[rank].has_error) {
         s->outcome[rank].has_result = true;
         s->outcome[rank].result = ev.u.result;
     } else if (ev.type == EV_ERROR && ours) {
-        rank_failed(s, rank, ev.u.error.status, ev.u.error.message);
+        session_rank_failed(s, rank, ev.u.error.status, ev.u.error.message);
     } else if (ev.type == EV_GOODBYE) {
         s->link[rank].gone = true;
     }
-    deliver(s, &ev);
+    session_deliver(s, &ev);
     event_free(&ev);
 }
 
@@ -397,15 +193,15 @@ static void handle_message(struct session *s, int rank, int tag, const char *buf
         if (bytes == (int)sizeof(struct proto_done)) {
             struct proto_done done;
             memcpy(&done, buf, sizeof done);
-            const struct flight *f = flight_of(s, rank);
+            const struct flight *f = session_flight_of(s, rank);
             if (!f || done.run_id != f->run_id || s->outcome[rank].done) break;
             struct rank_outcome *o = &s->outcome[rank];
             if (!o->has_result && !o->has_error) {
                 enum lc_status why = done.status ? (enum lc_status)done.status : LC_ERR_INTERNAL;
-                emit_status(s, EV_ERROR, done.run_id, rank, why, "the run ended without a result");
-                rank_failed(s, rank, why, "the run ended without a result");
+                session_emit_status(s, EV_ERROR, done.run_id, rank, why, "the run ended without a result");
+                session_rank_failed(s, rank, why, "the run ended without a result");
             }
-            rank_finished(s, rank);
+            session_rank_finished(s, rank);
         }
         break;
     default: break; /* PROTO_PONG: being heard is all it says */
@@ -465,7 +261,7 @@ static void pump(struct session *s)
     }
     reap_sends(s);
     check_liveness(s, now);
-    start_runs(s);
+    session_start_runs(s);
 }
 
 /* ------------------------------------------------------------ public */
@@ -577,9 +373,9 @@ enum lc_status session_open(const struct session_options *opt, struct session **
     struct clock_alignment mine; /* rank 0's clock is the reference: offset 0 */
     char why[LC_ERRMSG_LEN];
     if (svc->clock_sync && svc->clock_sync(s->comm, SESSION_CLOCK_SYNC_S, &mine, why) != LC_OK)
-        emit_status(s, EV_ERROR, -1, 0, LC_ERR_COMM, "clocks not aligned: %.200s", why);
+        session_emit_status(s, EV_ERROR, -1, 0, LC_ERR_COMM, "clocks not aligned: %.200s", why);
     if (under_mpirun && !getenv("OMPI_MCA_orte_enable_recovery"))
-        emit_status(s, EV_ERROR, -1, 0, LC_ERR_COMM,
+        session_emit_status(s, EV_ERROR, -1, 0, LC_ERR_COMM,
                     "started by mpirun without --enable-recovery: a worker that dies ends the whole job");
 
     double now = proto_now_s();
@@ -616,7 +412,7 @@ enum lc_status session_submit(struct session *s, const struct run_spec *runs, in
         struct event ev;
         event_init(&ev, EV_RUN_QUEUED, id, 0);
         ev.u.spec = runs[i];
-        deliver(s, &ev);
+        session_deliver(s, &ev);
     }
     s->sweep_open = true;
     return LC_OK;
@@ -649,7 +445,7 @@ void session_cancel(struct session *s)
         const struct flight *f = &s->flights[i];
         int32_t id = f->run_id;
         for (int r = f->first; id >= 0 && r < f->first + f->n; r++)
-            if (!s->link[r].lost && !s->outcome[r].done) send_copy(s, r, PROTO_CANCEL, &id, (int)sizeof id);
+            if (!s->link[r].lost && !s->outcome[r].done) session_send_copy(s, r, PROTO_CANCEL, &id, (int)sizeof id);
     }
 }
 
@@ -668,7 +464,7 @@ enum lc_status session_close(struct session *s, char *err)
     int32_t peer_lost = 0;
     for (int r = 1; r <= s->n_workers; r++) peer_lost |= s->link[r].lost;
     for (int r = 1; r <= s->n_workers; r++)
-        if (!s->link[r].lost && !s->link[r].gone) send_copy(s, r, PROTO_GOODBYE, &peer_lost, (int)sizeof peer_lost);
+        if (!s->link[r].lost && !s->link[r].gone) session_send_copy(s, r, PROTO_GOODBYE, &peer_lost, (int)sizeof peer_lost);
 
     double deadline = proto_now_s() + SESSION_GOODBYE_S;
     for (;;) {
