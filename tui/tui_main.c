@@ -540,10 +540,19 @@ static void capture_event(void *ctx, const struct event *ev)
 }
 
 /* Not a terminal: print the capture's results table (core/io/report.c's table) and stop. */
+/* stdout not a terminal (view | cat): the results table with every column the runs fill, the CP
+ * ones included when any run is a CP run. */
 static int print_results(const struct tui_model *m)
 {
+    struct run_spec *specs = malloc(sizeof *specs * (size_t)(m->n_runs > 0 ? m->n_runs : 1));
+    if (!specs) {
+        fprintf(stderr, "longca view: out of memory\n");
+        return LC_EXIT_FAILED;
+    }
+    for (int i = 0; i < m->n_runs; i++) specs[i] = m->runs[i].spec;
     struct report rep;
-    report_begin(&rep, stdout, REPORT_TABLE, NULL, 0);
+    report_begin(&rep, stdout, REPORT_TABLE, specs, m->n_runs);
+    free(specs);
     for (int i = 0; i < m->n_runs; i++) {
         struct run_result res;
         if (tui_run_outcome(&m->runs[i], &res)) report_row(&rep, &m->runs[i].spec, &res);
