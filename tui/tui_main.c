@@ -15,7 +15,9 @@
 #include "core/model/parse.h"
 #include "core/io/report.h"
 #include "core/session/worker.h"
+#include "core/io/config.h"
 #include "tui/app.h"
+#include "tui/settings.h"
 #include "tui/terminal.h"
 #include "tui/export.h"
 #include "tui/widgets.h"
@@ -475,11 +477,29 @@ int cmd_tui(int argc, char **argv)
     snprintf(app.capture, sizeof(app.capture), "%s", session_capture_path(app.session));
     app.workers = session_worker_count(app.session);
     tui_setup_init(&app.setup, app.workers, false);
+    /* Setup's last choices and the colour, from the settings file (a bad one is named, not fatal). */
+    char settings_path[4096];
+    bool settings = config_path(settings_path, sizeof settings_path, err) == LC_OK;
+    if (settings && config_load(settings_path, &app.settings, err) != LC_OK)
+        tui_app_say(&app, true, "settings not read: %s", err);
+    tui_settings_apply(&app.settings, &app.setup);
+    if (!tui_settings_color(&app.settings)) opt.color = false;
     catch_stop_signals();
     bool drew = main_loop(&app, &opt);
     if (session_busy(app.session)) session_cancel(app.session);
     enum lc_status closed = session_close(app.session, err);
     tui_stderr_restore(&log);
+    if (drew && settings) { /* kept whole or not at all */
+        tui_settings_store(&app.settings, &app.setup, tui_settings_color(&app.settings));
+        char not_saved[LC_ERRMSG_LEN]; /* err still holds session_close's reason */
+        if (config_save(settings_path, &app.settings,
+                        "# longca's settings: Setup's last choices (counter mode included) and colour = on|off.\n"
+                        "# Written when the terminal UI closes.\n",
+                        not_saved) == LC_OK)
+            printf("longca: Setup's choices saved in %s\n", settings_path);
+        else
+            fprintf(stderr, "longca: settings not saved: %s\n", not_saved);
+    }
     rc = drew ? LC_EXIT_OK : LC_EXIT_FAILED;
     if (!drew) fprintf(stderr, "longca: cannot start the terminal (TERM=%s)\n", getenv("TERM") ? getenv("TERM") : "");
     if (closed != LC_OK) {
