@@ -25,13 +25,13 @@ bool tui_terminal_addressable(FILE *tty, char *why, size_t len)
     const char *term = getenv("TERM");
     int status = 0;
     if (setupterm(NULL, fileno(tty), &status) != OK) {
-        snprintf(why, len, "the terminal TERM=%s is unknown to terminfo", term && *term ? term : "(unset)");
+        snprintf(why, len, "TERM=%s is unknown to terminfo", term && *term ? term : "(unset)");
         return false;
     }
     const char *cup = tigetstr("cup");
     bool ok = cup != NULL && cup != (char *)-1;
     del_curterm(cur_term);
-    if (!ok) snprintf(why, len, "the terminal TERM=%s cannot place the cursor", term ? term : "");
+    if (!ok) snprintf(why, len, "TERM=%s cannot place the cursor", term ? term : "");
     return ok;
 }
 

@@ -458,7 +458,7 @@ int cmd_tui(int argc, char **argv)
     bool addressable = tui_terminal_addressable(tty, why, sizeof why);
     if (own) fclose(tty);
     if (!addressable) {
-        fprintf(stderr, "longca: %s; for the same sweep headless: longca run (see longca run --help)\n", why);
+        fprintf(stderr, "longca: %s (the same sweep headless: longca run)\n", why);
         return LC_EXIT_USAGE;
     }
     struct session_options so = {
@@ -574,7 +574,7 @@ int cmd_view(int argc, char **argv)
     if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
         rc = print_results(&app.model);
     } else if (!tui_terminal_addressable(stdout, why, sizeof why)) {
-        fprintf(stderr, "longca view: %s; for the results table: longca view FILE | cat\n", why);
+        fprintf(stderr, "longca view: %s (the results table: longca view FILE | cat)\n", why);
         rc = LC_EXIT_USAGE;
     } else {
         catch_stop_signals();
