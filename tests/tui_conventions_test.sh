@@ -67,15 +67,15 @@ quit_and_wait() { # NAME
 }
 
 # --- a capture to view: a ring run over 2 spawned CPU workers and a plain run.
-"$LONGCA" run --workers 2 --cp none,ring --gpus 1,2 --seqlen 1k --warmup 1 --iters 2 --quiet \
+"$LONGCA" run --workers 2 --cp none,ring --gpus 1,2 --seqlen 512 --warmup 1 --iters 2 --quiet \
     --capture "$WORK/ring.lccap" >"$WORK/run.out" 2>&1 || { cat "$WORK/run.out"; fail "the capture run"; }
-grep -q "ring x2" "$WORK/run.out" && grep -Eq "^cpu +causal +1024 .* - " "$WORK/run.out" ||
+grep -q "ring x2" "$WORK/run.out" && grep -Eq "^cpu +causal +512 .* - " "$WORK/run.out" ||
     fail "--cp none,ring --gpus 1,2 did not run none at 1 and ring at 2: $(cat "$WORK/run.out")"
 echo "ok: --cp none,ring --gpus 1,2 ran none x1 and ring x2"
 
 # --- 1. Settings persist: choose sliding_window and counters off, quit, restart.
 start live1 100 "'$LONGCA' --workers 2"
-wait_for 60 "live, 2 workers"
+wait_for 120 "live, 2 workers"
 wait_for 5 "^Kernels "
 goto_field 1
 keys l
@@ -114,7 +114,7 @@ grep -q "^counters = off$" "$conf" || fail "counter mode not saved: $(cat "$conf
 [ "$(stat -c %a "$XDG_CONFIG_HOME/longca")" = 700 ] || fail "the settings folder is not private"
 ls "$XDG_CONFIG_HOME/longca" | grep -q partial && fail "a temp file left beside the settings"
 start live2 100 "'$LONGCA' --workers 2"
-wait_for 60 "live, 2 workers"
+wait_for 120 "live, 2 workers"
 wait_for 5 "^Kernels "
 field Masks | grep -q "causal,sliding_window" || fail "masks not restored: $(field Masks)"
 field Counters | grep -q "off" || fail "counter mode not restored: $(field Counters)"
@@ -123,17 +123,17 @@ echo "ok: Setup's choices and counter mode persist in $conf"
 
 # --- 2. NO_COLOR: no colour escapes (with colours: some).
 start colour 100 "'$LONGCA' view '$WORK/ring.lccap'"
-wait_for 10 "Workers:"
+wait_for 60 "Workers:"
 tm capture-pane -e -p -t tui | grep -q $'\e\\[[0-9;]*3[0-7]m\|\e\\[[0-9;]*38;5' || fail "no colour without NO_COLOR"
 start nocolour 100 "NO_COLOR=1 '$LONGCA' view '$WORK/ring.lccap'"
-wait_for 10 "Workers:"
+wait_for 60 "Workers:"
 tm capture-pane -e -p -t tui | grep -q $'\e\\[[0-9;]*3[0-7]m\|\e\\[[0-9;]*38;5\|\e\\[[0-9;]*4[0-7]m' &&
     fail "colour escapes under NO_COLOR"
 echo "ok: NO_COLOR draws without colour"
 
 # --- 3. A terminal that cannot place the cursor: one line, exit status 2.
 start dumb 100 "TERM=dumb '$LONGCA' view '$WORK/ring.lccap'"
-wait_for 10 "cannot place the cursor"
+wait_for 60 "cannot place the cursor"
 sleep 0.3
 [ "$(cat "$WORK/dumb.rc")" = 2 ] || fail "TERM=dumb exit status $(cat "$WORK/dumb.rc")"
 screen | tr -d '\n' | grep -q "TERM=dumb cannot place the cursor (the results table: longca view FILE | cat)" ||
@@ -145,7 +145,7 @@ deep=$WORK/a-rather-long-folder-name-for-captures/another-level-of-folders-here/
 mkdir -p "$deep"
 cp "$WORK/ring.lccap" "$deep/ring-2026-session.lccap"
 start title 80 "'$LONGCA' view '$deep/ring-2026-session.lccap' --compare '$WORK/ring.lccap'"
-wait_for 10 "Workers:"
+wait_for 60 "Workers:"
 screen | head -1 | grep -q "longca view  \.\.\..*/ring-2026-session.lccap " || fail "title: $(screen | head -1)"
 echo "ok: title at 80 columns: $(screen | head -1 | sed 's/  */ /g')"
 
@@ -158,7 +158,7 @@ echo "ok: view --compare shows vs B"
 
 # --- 6. Timeline: after zooming and panning right the axis keeps the run's times.
 keys 3
-wait_for 5 "comp-only"
+wait_for 30 "comp-only"
 axis0=$(screen | grep -A1 -E "^ +-*\+" | tail -1)
 keys +
 keys +
