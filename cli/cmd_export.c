@@ -32,8 +32,8 @@ static void usage(FILE *f)
 static int fail(const char *fmt, const char *what)
 {
     char line[LC_ERRMSG_LEN];
-    lc_fail(line, LC_ERR_INVALID, fmt, what);
-    fprintf(stderr, "longca export: %s\n", line);
+    snprintf(line, sizeof line, fmt, what);
+    lc_print_error("longca export", "%s", line);
     return LC_EXIT_USAGE;
 }
 
@@ -138,8 +138,8 @@ int cmd_export(int argc, char **argv)
         return lc_status_exit(st);
     }
     if (truncated_at)
-        fprintf(stderr, "longca export: %s: truncated at line %ld (the writer stopped mid-line); exported what precedes\n",
-                capture, truncated_at);
+        lc_print_error("longca export", "%s: truncated at line %ld (the writer stopped mid-line); exported what precedes",
+                       capture, truncated_at);
     /* With -o - the trace is on stdout: the summary goes to stderr. */
     FILE *say = !strcmp(out, "-") ? stderr : stdout;
     fprintf(say, "wrote %s: %d rank(s), %lld interval(s), %lld launch(es), %lld host range(s), %lld counter sample(s) in "

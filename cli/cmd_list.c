@@ -59,7 +59,7 @@ int cmd_list(int argc, char **argv)
     }
     bool all = !strcmp(what, "all");
     if (!all && strcmp(what, "kernels") && strcmp(what, "masks") && strcmp(what, "cp")) {
-        fprintf(stderr, "longca list: unknown list '%s' (kernels, masks, cp)\n", what);
+        lc_print_error("longca list", "unknown list '%s' (kernels, masks, cp)", what);
         return LC_EXIT_USAGE;
     }
     if (all || !strcmp(what, "kernels")) list_kernels();

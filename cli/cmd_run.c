@@ -12,6 +12,7 @@
 #include "core/io/output_file.h"
 #include "core/io/metadata.h"
 #include "cli/commands.h"
+#include "core/engine/cp_method.h"
 #include "core/engine/kernel.h"
 #include "core/model/parse.h"
 #include "core/io/report.h"
@@ -19,6 +20,7 @@
 #include "core/engine/runner.h"
 #include "core/engine/services.h"
 #include "core/model/sweep.h"
+#include "core/model/tally.h"
 #include "core/session/worker.h"
 
 static void run_usage(FILE *f)
@@ -51,17 +53,25 @@ static void run_usage(FILE *f)
             "  --workers N   run on N spawned worker ranks instead of in-process\n"
             "  --dry-run     validate and list the runs of the sweep, run nothing\n"
             "  --quiet       no progress line on stderr\n"
-            "FLOPs: fwd 4*area*h_q*d from the mask's exact area; bwd 2.5x fwd.\n");
+            "  --strict      unsupported runs fail the sweep too\n"
+            "FLOPs: fwd 4*area*h_q*d from the mask's exact area; bwd 2.5x fwd.\n"
+            "Exit status: 0 every run that could run succeeded; 1 a run failed (an error, out of memory,\n"
+            "a lost worker, a --check mismatch, Ctrl-C) or no run could run (all unsupported); 2 bad\n"
+            "input. Unsupported runs in a sweep that otherwise ran are counted in the last line on\n"
+            "stderr (\"N of M runs failed\"); --strict fails them. (mpirun --enable-recovery exits 0\n"
+            "whatever its ranks return: read that last line, or start workers with --workers.)\n");
 }
 
 /* The sink of a headless run: capture, progress on a terminal, a row per finished run. */
 struct headless {
     struct report report;
     struct capture_writer *capture;
+    struct output_file output; /* -o */
+    const struct run_options *opt;
     const struct run_spec *runs;
     int n_runs;
     bool progress;
-    int failures;
+    struct tally tally;
 };
 
 /* Ctrl-C: the sweep stops between iterations and the results so far are written out whole. */
@@ -78,6 +88,11 @@ static void headless_emit(void *ctx, const struct event *ev)
     struct headless *h = ctx;
     if (h->capture) capture_write(h->capture, ev);
     report_event(&h->report, ev);
+    if (ev->type == EV_WORKER_LOST) { /* idle or not, a lost worker fails the sweep */
+        tally_lost_worker(&h->tally);
+        lc_print_error(h->progress ? "\r\033[Klongca run" : "longca run", "worker rank %d lost: %s", ev->rank,
+                       ev->u.error.message);
+    }
     if (ev->run_id < 0 || ev->run_id >= h->n_runs) {
         /* About the session, not a run (clocks not aligned, a GPU recorder without counters):
          * worth a line, not a failure. */
@@ -105,7 +120,7 @@ static void headless_emit(void *ctx, const struct event *ev)
             res.status = ev->u.error.status;
             snprintf(res.message, sizeof res.message, "rank %d: %.200s", ev->rank, ev->u.error.message);
         }
-        if (ev->type == EV_ERROR || (res.check_ran && !res.check_pass)) h->failures++;
+        tally_outcome(&h->tally, &res);
         report_row(&h->report, spec, &res);
     }
 }
@@ -204,8 +219,8 @@ static enum lc_status parse_args(int argc, char **argv, struct sweep_axes *axes,
         if (!strcmp(flag, "--help") || !strcmp(flag, "-h")) {
             *help = true;
             takes_value = false;
-        } else if (!strcmp(flag, "--dry-run") || !strcmp(flag, "--quiet")) {
-            *(!strcmp(flag, "--quiet") ? &opt->quiet : &opt->dry_run) = true;
+        } else if (!strcmp(flag, "--dry-run") || !strcmp(flag, "--quiet") || !strcmp(flag, "--strict")) {
+            *(!strcmp(flag, "--quiet") ? &opt->quiet : !strcmp(flag, "--strict") ? &opt->strict : &opt->dry_run) = true;
             takes_value = false;
         } else if (!strcmp(flag, "--format")) {
             if (!value || report_format_parse(value, &opt->format))
@@ -231,14 +246,48 @@ static enum lc_status parse_args(int argc, char **argv, struct sweep_axes *axes,
     return LC_OK;
 }
 
+/* Lists the runs; a CP run adds what its method predicts without running (the run's own
+ * imbalance and bytes per rank, largest and mean). */
 static void print_dry_run(const struct run_spec *runs, int n_runs)
 {
     for (int i = 0; i < n_runs; i++) {
-        char what[160];
+        char what[160], err[LC_ERRMSG_LEN];
         run_spec_describe(&runs[i], what, sizeof what);
-        printf("%4d  %s\n", i + 1, what);
+        printf("%4d  %s", i + 1, what);
+        struct cp_prediction p;
+        if (strcmp(runs[i].cp_method, "none")) {
+            if (cp_method_predict(&runs[i], &p, err) == LC_OK)
+                printf("  predicted: imbalance %.4f, bytes per rank max %.4g mean %.4g", p.imbalance, p.max_bytes,
+                       p.mean_bytes);
+            else
+                printf("  predicted: %s", err);
+            cp_prediction_free(&p);
+        }
+        putchar('\n');
     }
     printf("%d run%s\n", n_runs, n_runs == 1 ? "" : "s");
+}
+
+/* The sweep is over: results and capture closed, the last line said; the exit status. */
+static int finish_sweep(struct headless *h)
+{
+    char err[LC_ERRMSG_LEN];
+    int status = tally_exit_status(&h->tally);
+    report_end(&h->report);
+    if (h->opt->output && output_commit(&h->output, err)) {
+        lc_print_error("longca run", "%s", err);
+        status = LC_EXIT_FAILED;
+    }
+    if (interrupted) fprintf(stderr, "longca run: interrupted; the runs that finished are written\n");
+    if (h->capture && capture_close(h->capture, err)) {
+        lc_print_error("longca run", "%s", err);
+        status = LC_EXIT_FAILED;
+    }
+    char summary[LC_ERRMSG_LEN];
+    tally_summary(&h->tally, summary, sizeof summary);
+    fprintf(stderr, "longca run: %s\n", summary);
+    fflush(stdout);
+    return status;
 }
 
 int cmd_run(int argc, char **argv)
@@ -251,51 +300,46 @@ int cmd_run(int argc, char **argv)
     /* Under mpirun every rank runs this command; ranks above 0 become workers at once. */
     if (run_under_mpirun() && worker_take_rank(&worker_status)) return worker_status;
     if (parse_args(argc, argv, &axes, &opt, &help, err)) {
-        fprintf(stderr, "longca run: %s\n", err);
-        run_release_workers();
-        return LC_EXIT_USAGE;
+        lc_print_error("longca run", "%s", err);
+        return run_release_workers(LC_EXIT_USAGE);
     }
     if (help) {
         run_usage(stdout);
-        run_release_workers();
-        return LC_EXIT_OK;
+        return run_release_workers(LC_EXIT_OK);
     }
     struct run_spec *runs = NULL;
     int n_runs = 0;
     if (sweep_expand(&axes, &runs, &n_runs, err)) {
-        fprintf(stderr, "longca run: %s\n", err);
-        run_release_workers();
-        return LC_EXIT_USAGE;
+        lc_print_error("longca run", "%s", err);
+        return run_release_workers(LC_EXIT_USAGE);
     }
     if (opt.dry_run) {
         print_dry_run(runs, n_runs);
         free(runs);
-        run_release_workers();
-        return LC_EXIT_OK;
+        return run_release_workers(LC_EXIT_OK);
     }
     bool with_workers = run_needs_workers(&opt, runs, n_runs);
-    struct headless h = {.runs = runs, .n_runs = n_runs, .progress = isatty(STDERR_FILENO) && !opt.quiet};
+    struct headless h = {.runs = runs, .n_runs = n_runs, .opt = &opt, .progress = isatty(STDERR_FILENO) && !opt.quiet};
+    tally_init(&h.tally, n_runs, opt.strict);
     /* A session writes its own capture; in-process runs write theirs here. */
     enum lc_status opened = LC_OK;
     if (!with_workers && opt.capture && (opened = capture_open(opt.capture, &h.capture, err)) != LC_OK) {
-        fprintf(stderr, "longca run: %s\n", err);
+        lc_print_error("longca run", "%s", err);
         free(runs);
         return lc_status_exit(opened);
     }
-    struct output_file output;
-    if (opt.output && (opened = output_open(&output, opt.output, err)) != LC_OK) {
-        fprintf(stderr, "longca run: %s\n", err);
+    if (opt.output && (opened = output_open(&h.output, opt.output, err)) != LC_OK) {
+        lc_print_error("longca run", "%s", err);
         if (h.capture) capture_close(h.capture, err);
         free(runs);
-        run_release_workers();
-        return lc_status_exit(opened);
+        return run_release_workers(lc_status_exit(opened));
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_interrupt;
     sigaction(SIGINT, &sa, NULL);
     opt.stop = &interrupted;
-    report_begin(&h.report, opt.output ? output.f : stdout, opt.format, runs, n_runs);
+    report_begin(&h.report, opt.output ? h.output.f : stdout, opt.format, runs, n_runs);
     int status = LC_EXIT_OK;
     if (with_workers) {
         struct event_sink sink = {headless_emit, &h};
@@ -303,20 +347,8 @@ int cmd_run(int argc, char **argv)
     } else {
         run_in_process(&h);
     }
-    report_end(&h.report);
-    if (opt.output && output_commit(&output, err)) {
-        fprintf(stderr, "longca run: %s\n", err);
-        status = LC_EXIT_FAILED;
-    }
-    if (interrupted) {
-        fprintf(stderr, "longca run: interrupted; the runs that finished are written\n");
-        status = LC_EXIT_FAILED;
-    }
-    if (h.capture && capture_close(h.capture, err)) {
-        fprintf(stderr, "longca run: %s\n", err);
-        status = LC_EXIT_FAILED;
-    }
+    int finished = finish_sweep(&h);
+    if (finished > status) status = finished;
     free(runs);
-    if (status == LC_EXIT_OK && h.failures) status = LC_EXIT_FAILED;
     return status;
 }

@@ -81,6 +81,6 @@ int main(int argc, char **argv)
         usage(stdout);
         return LC_EXIT_OK;
     }
-    fprintf(stderr, "longca: unknown command '%s' (try: run, mask, list, view, export, diff)\n", cmd);
+    lc_print_error("longca", "unknown command '%s' (try: run, mask, list, view, export, diff)", cmd);
     return LC_EXIT_USAGE;
 }

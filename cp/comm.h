@@ -28,6 +28,10 @@
 
 enum cp_op_kind { CP_OP_ALL_GATHER = 0, CP_OP_ALL_TO_ALL, CP_OP_SEND_RECV, CP_OP_REDUCE_SCATTER, CP_OP_KIND_COUNT };
 const char *cp_op_kind_name(enum cp_op_kind k); /* nccl-tests' names: all_gather, alltoall, sendrecv, ... */
+/* nccl-tests' S (*alg) and S times the bus factor (*bus) of one operation on `size` ranks, from
+ * the block of one rank: all-gather its contribution, all-to-all one peer's block,
+ * reduce-scatter its share of the result, send/recv the larger direction. */
+void cp_op_bytes(enum cp_op_kind kind, int size, double block, double *alg, double *bus);
 
 /* One completed operation, for the timeline and nccl-tests' algbw / busbw. */
 struct cp_comm_record {
@@ -57,9 +61,11 @@ struct cp_comm_ops {
     /* send holds size blocks of bytes_per_peer, block p going to rank p; recv the same from each. */
     enum lc_status (*all_to_all)(struct cp_comm *c, const void *send, void *recv, size_t bytes_per_peer,
                                  uint64_t *ticket, char *err);
-    /* Sends `bytes` to rank `to` and receives as many from rank `from`, paired (deadlock-free). */
-    enum lc_status (*send_recv)(struct cp_comm *c, const void *send, int to, void *recv, int from, size_t bytes,
-                                uint64_t *ticket, char *err);
+    /* Sends send_bytes to rank `to` and receives recv_bytes from rank `from`, grouped
+     * (deadlock-free); a side of 0 bytes is skipped, and the peers' sizes must agree. Recorded
+     * as the larger of the two directions. */
+    enum lc_status (*send_recv)(struct cp_comm *c, const void *send, size_t send_bytes, int to, void *recv,
+                                size_t recv_bytes, int from, uint64_t *ticket, char *err);
     /* send holds size blocks of count floats; recv gets the sum over ranks of block `rank`. */
     enum lc_status (*reduce_scatter_f32)(struct cp_comm *c, const float *send, float *recv, size_t count,
                                          uint64_t *ticket, char *err);

@@ -10,6 +10,7 @@ void cp_register_all(void)
     cp_method_register(&cp_method_ulysses);
     cp_method_register(&cp_method_usp);
     cp_method_register(&cp_method_double_ring);
+    cp_method_register(&cp_method_balanced);
 }
 
 enum lc_status cp_validate_common(const struct run_spec *spec, int64_t unit, const char *why_unit, char *err)

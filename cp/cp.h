@@ -23,7 +23,7 @@ void cp_group_destroy(struct cp_group *g);
 int cp_group_rank(const struct cp_group *g); /* 0-based rank within the CP run */
 int cp_group_size(const struct cp_group *g);
 
-/* Registers allgather, ring, ulysses, usp and double_ring with cp_method_register. */
+/* Registers allgather, ring, ulysses, usp, double_ring and balanced with cp_method_register. */
 void cp_register_all(void);
 
 #endif

@@ -2,8 +2,8 @@
 # Context parallelism under MPI, as CI runs it: every method x {full, causal, causal_document,
 # sliding_window_causal} x {fwd, bwd} x {8:8, 8:2} against the single-device reference on 4
 # ranks and a smaller matrix on 2 (tests/test_cp_methods.c), then the whole path through
-# `longca run` with a front end and 4 CPU workers, and bad CP input refused with one line and
-# exit status 2.
+# `longca run` with a front end and 4 CPU workers (the balanced method on all 12 static masks),
+# and bad CP input refused with one line and exit status 2.
 set -u
 longca=$1
 bin=$(dirname "$longca")/tests/test_cp_methods
@@ -30,6 +30,19 @@ passed=$(grep -c ',pass,' <<<"$out")
 want=$((5 * $(tr ',' '\n' <<<"$masks" | wc -l) * 2))
 [ "$rc" -eq 0 ] && [ "$passed" -eq "$want" ] || say "longca run --cp $methods --gpus 4: exit $rc, $passed of $want checks passed"$'\n'"$out"
 
+# The balanced method on every static mask, both directions, MHA and GQA (quick: GQA only).
+all_masks=full,causal,full_document,causal_document,sliding_window,sliding_window_causal,shared_question
+all_masks+=,causal_blockwise,prefix_lm_causal,prefix_lm_document,global_sliding_window,block_causal_document
+heads=8:8,8:2
+[ -n "$quick" ] && heads=8:2
+out=$(timeout 600 mpirun --oversubscribe -np 5 -x OMP_NUM_THREADS "$longca" run --cp balanced --gpus 4 \
+      --mask "$all_masks" --window 100 --global 64 --block 128 --seqlen 512 --heads "$heads" --head-dim 32 \
+      --direction fwd,bwd --warmup 0 --iters 1 --check --quiet --format csv)
+rc=$?
+passed=$(grep -c ',pass,' <<<"$out")
+want=$((12 * 2 * $(tr ',' '\n' <<<"$heads" | wc -l)))
+[ "$rc" -eq 0 ] && [ "$passed" -eq "$want" ] || say "longca run --cp balanced --gpus 4: exit $rc, $passed of $want checks passed"$'\n'"$out"
+
 # Bad input: a clear line before anything runs.
 expect_refusal() {
   local want=$1; shift
@@ -40,5 +53,6 @@ expect_refusal() {
 expect_refusal "ulysses: 6 query heads do not split evenly over 4 GPUs" --cp ulysses --gpus 4 --heads 6:6
 expect_refusal "not divisible by 8" --cp ring --gpus 4 --seqlen 500
 expect_refusal "static masks" --cp ring --gpus 2 --mask block_sparse
+expect_refusal "not divisible by 256 (chunks: GPUs x the kernel's query tile)" --cp balanced --gpus 4 --seqlen 640
 expect_refusal "session has 2 workers" --cp ring --gpus 4
 exit $fail

@@ -149,11 +149,11 @@ static int make_events(struct event *evs)
 
     e = &evs[n++];
     event_init(e, EV_SWEEP_DONE, -1, 0);
-    e->t_ns = INT64_MIN; /* extremes of the clock field */
+    e->t_ns = -LC_MAX_TIME_NS; /* extremes of the clock field (the bound, see event.h) */
 
     e = &evs[n++];
     event_init(e, EV_GOODBYE, -1, 6);
-    e->t_ns = INT64_MAX;
+    e->t_ns = LC_MAX_TIME_NS;
 
     e = &evs[n++];
     event_init(e, EV_SESSION, -1, 0);
@@ -309,6 +309,15 @@ static void test_bad_files(const char *dir)
                       "field \"rank\" is out of range");
     expect_read_error(dir, "{\"type\":\"progress\",\"run\":-7,\"rank\":1,\"t_ns\":5}\n", 0,
                       "field \"run\" is out of range");
+    /* Times whose difference would overflow (UBSan in the overlap and the timeline), and an
+     * interval that ends before it starts. */
+    expect_read_error(dir,
+                      "{\"type\":\"intervals\",\"run\":1,\"rank\":1,\"t_ns\":5,\"intervals\":[{\"start_ns\":-9223372036854775808,"
+                      "\"end_ns\":9223372036854775807}]}\n", 0, "field \"start_ns\" is out of range");
+    expect_read_error(dir,
+                      "{\"type\":\"intervals\",\"run\":1,\"rank\":1,\"t_ns\":5,\"intervals\":[{\"start_ns\":9,\"end_ns\":8,"
+                      "\"kind\":\"compute\",\"stream\":0,\"cp_step\":-1,\"iter\":0,\"correlation\":0,\"grid\":[0,0,0],"
+                      "\"block\":[0,0,0],\"bytes\":0,\"name\":\"k\"}]}\n", 0, "is before start_ns");
 
     snprintf(text, sizeof text, "%s\n%s%s", good, good, "this is not json\n");
     expect_read_error(dir, text, 2, "bad.lccap:4: column 1");

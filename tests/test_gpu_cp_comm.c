@@ -84,7 +84,7 @@ static void test_collectives(struct cp_comm *c)
     /* send/recv around the ring, then the compute stream reads it after wait. */
     for (size_t i = 0; i < n; i++) host[i] = pattern(me, 1, i);
     upload(send, host, n);
-    ok = c->ops->send_recv(c, send, (me + 1) % P, recv, (me - 1 + P) % P, n * sizeof(float), &t, err) == LC_OK &&
+    ok = c->ops->send_recv(c, send, n * sizeof(float), (me + 1) % P, recv, n * sizeof(float), (me - 1 + P) % P, &t, err) == LC_OK &&
          c->ops->wait(c, t, err) == LC_OK &&
          cp_array_cuda.copy2d(send, LC_FP32, n, recv, LC_FP32, n, n, 1, false, err) == LC_OK;
     download(back, send, n);
@@ -136,7 +136,8 @@ static void test_split(struct cp_comm *all)
     upload(send, host, n);
     uint64_t t = 0;
     const int P = half->size, me = half->rank;
-    ok = half->ops->send_recv(half, send, (me + 1) % P, recv, (me - 1 + P) % P, n * sizeof(float), &t, err) == LC_OK &&
+    ok = half->ops->send_recv(half, send, n * sizeof(float), (me + 1) % P, recv, n * sizeof(float), (me - 1 + P) % P, &t,
+                                 err) == LC_OK &&
          half->ops->wait(half, t, err) == LC_OK;
     download(host, recv, n);
     const int from = ((me - 1 + P) % P) * 2 + all->rank % 2;

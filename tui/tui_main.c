@@ -419,7 +419,7 @@ static int parse_options(int argc, char **argv, bool view, struct tui_options *o
         } else if (view && a[0] != '-' && !*file) {
             *file = a;
         } else {
-            fprintf(stderr, "longca%s: unknown or incomplete option '%s' (try --help)\n", view ? " view" : "", a);
+            lc_print_error(view ? "longca view" : "longca", "unknown or incomplete option '%s' (try --help)", a);
             return LC_EXIT_USAGE;
         }
     }
@@ -559,8 +559,8 @@ int cmd_view(int argc, char **argv)
     }
     if (truncated_at) {
         snprintf(app.model.note, sizeof(app.model.note), "capture truncated at line %ld: showing what precedes", truncated_at);
-        fprintf(stderr, "longca view: %s: truncated at line %ld (the writer stopped mid-line); showing what precedes\n",
-                file, truncated_at);
+        lc_print_error("longca view", "%s: truncated at line %ld (the writer stopped mid-line); showing what precedes",
+                       file, truncated_at);
     }
     if (opt.compare && results_read(opt.compare, &app.compare, err) != LC_OK) {
         fprintf(stderr, "longca view: --compare: %s\n", err);

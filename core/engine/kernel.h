@@ -60,6 +60,7 @@ struct kernel_ops {
     bool static_masks;        /* the 12 slice patterns */
     bool block_sparse_masks;  /* the 2 block-map patterns */
     bool folds_blocks;        /* takes attn_tensors.fold */
+    int tile_q;               /* query rows of its largest tile (forward or backward): CP chunks are multiples */
 
     /* Optional finer check ("needs S*S*4 bytes of scores"); NULL = capabilities above suffice. */
     enum lc_status (*supports)(const struct attn_problem *p, enum run_direction dir, char *why);

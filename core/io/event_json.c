@@ -100,6 +100,7 @@ static void write_result(FILE *f, const struct run_result *r)
     put_double(f, "max_abs_err", r->max_abs_err);
     put_double(f, "max_rel_err", r->max_rel_err);
     put_double(f, "work_imbalance", r->work_imbalance);
+    put_double(f, "work", r->work);
     put_double(f, "comm_bytes", r->comm_bytes);
     put_double(f, "algbw_gbs", r->algbw_gbs);
     put_double(f, "busbw_gbs", r->busbw_gbs);
@@ -355,6 +356,7 @@ static void read_result(struct fields *parent, struct run_result *r)
     r->max_abs_err = get_double(&fr, "max_abs_err");
     r->max_rel_err = get_double(&fr, "max_rel_err");
     r->work_imbalance = get_double(&fr, "work_imbalance");
+    r->work = get_double(&fr, "work");
     r->comm_bytes = get_double(&fr, "comm_bytes");
     r->algbw_gbs = get_double(&fr, "algbw_gbs");
     r->busbw_gbs = get_double(&fr, "busbw_gbs");
@@ -390,8 +392,8 @@ static int kind_parse(const char *name)
 static void read_interval(struct fields *fr, struct interval *iv)
 {
     memset(iv, 0, sizeof *iv);
-    iv->start_ns = get_int(fr, "start_ns", INT64_MIN, INT64_MAX);
-    iv->end_ns = get_int(fr, "end_ns", INT64_MIN, INT64_MAX);
+    iv->start_ns = get_int(fr, "start_ns", -LC_MAX_TIME_NS, LC_MAX_TIME_NS);
+    iv->end_ns = get_int(fr, "end_ns", -LC_MAX_TIME_NS, LC_MAX_TIME_NS);
     int kind = kind_parse(get_string(fr, "kind"));
     if (kind < 0) bad_value(fr, "kind", "is not an interval kind");
     iv->kind = (uint8_t)(kind < 0 ? 0 : kind);
@@ -403,16 +405,17 @@ static void read_interval(struct fields *fr, struct interval *iv)
     get_u32_triple(fr, "block", iv->block);
     iv->bytes = get_u64(fr, "bytes");
     if (json_get(fr->obj, "launch_ns")) { /* captures before launch times lack both */
-        iv->launch_ns = get_int(fr, "launch_ns", INT64_MIN, INT64_MAX);
-        iv->launch_end_ns = get_int(fr, "launch_end_ns", INT64_MIN, INT64_MAX);
+        iv->launch_ns = get_int(fr, "launch_ns", -LC_MAX_TIME_NS, LC_MAX_TIME_NS);
+        iv->launch_end_ns = get_int(fr, "launch_end_ns", -LC_MAX_TIME_NS, LC_MAX_TIME_NS);
     }
     copy_string(fr, "name", iv->name, sizeof iv->name);
+    if (iv->end_ns < iv->start_ns) bad_value(fr, "end_ns", "is before start_ns");
 }
 
 static void read_sample(struct fields *fr, struct counter_sample *s)
 {
     memset(s, 0, sizeof *s);
-    s->t_ns = get_int(fr, "t_ns", INT64_MIN, INT64_MAX);
+    s->t_ns = get_int(fr, "t_ns", -LC_MAX_TIME_NS, LC_MAX_TIME_NS);
     copy_string(fr, "metric", s->metric, sizeof s->metric);
     s->value = get_double(fr, "value");
 }
@@ -462,7 +465,7 @@ enum lc_status event_parse_json(const char *line, struct event *out, char *err)
     if (fr.st == LC_OK && event_type_parse(type, &out->type) != 0) bad_value(&fr, "type", "is not an event type");
     out->run_id = (int)get_int(&fr, "run", -1, INT32_MAX - 1);
     out->rank = (int)get_int(&fr, "rank", -1, LC_MAX_RANK);
-    out->t_ns = get_int(&fr, "t_ns", INT64_MIN, INT64_MAX);
+    out->t_ns = get_int(&fr, "t_ns", -LC_MAX_TIME_NS, LC_MAX_TIME_NS);
     if (fr.st == LC_OK) {
         fr.where = event_type_name(out->type);
         switch (out->type) {
@@ -471,8 +474,8 @@ enum lc_status event_parse_json(const char *line, struct event *out, char *err)
             copy_string(&fr, "device", out->u.hello.device, sizeof out->u.hello.device);
             copy_string(&fr, "backend", out->u.hello.backend, sizeof out->u.hello.backend);
             out->u.hello.local_index = (int)get_int(&fr, "local_index", INT32_MIN, INT32_MAX);
-            out->u.hello.clock_offset_ns = get_int(&fr, "clock_offset_ns", INT64_MIN, INT64_MAX);
-            out->u.hello.clock_residual_ns = get_int(&fr, "clock_residual_ns", INT64_MIN, INT64_MAX);
+            out->u.hello.clock_offset_ns = get_int(&fr, "clock_offset_ns", -LC_MAX_TIME_NS, LC_MAX_TIME_NS);
+            out->u.hello.clock_residual_ns = get_int(&fr, "clock_residual_ns", -LC_MAX_TIME_NS, LC_MAX_TIME_NS);
             if (json_get(fr.obj, "driver")) { /* captures before schema 2 lack the stack */
                 copy_string(&fr, "driver", out->u.hello.driver, sizeof out->u.hello.driver);
                 copy_string(&fr, "cuda", out->u.hello.cuda, sizeof out->u.hello.cuda);

@@ -36,6 +36,9 @@ const char *interval_kind_name(enum interval_kind k);
 /* Ranks in an event: -1 (merged), 0 (front end), 1..LC_MAX_RANK (workers); a capture that
  * says otherwise is refused before the number sizes anything. */
 #define LC_MAX_RANK 65536
+/* Times in an event (ns since the epoch, to year 2116) and clock offsets lie within
+ * +-LC_MAX_TIME_NS, so a difference or a sum of two never overflows. */
+#define LC_MAX_TIME_NS ((int64_t)1 << 62)
 
 #define LC_HOST_LEN 64
 #define LC_IV_NAME_LEN 48
@@ -106,6 +109,8 @@ struct run_result {
     bool check_ran, check_pass;
     double max_abs_err, max_rel_err;
     double work_imbalance;            /* CP: max / mean of per-rank area */
+    double work;                      /* CP: visible pairs x query heads x batch of this rank's
+                                       * kernels (the largest rank's when merged) */
     double comm_bytes;                /* per rank, per run */
     double algbw_gbs, busbw_gbs;
     int ranks;                        /* ranks merged into this result */

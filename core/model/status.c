@@ -28,6 +28,17 @@ void lc_sanitize(char *text)
         if (*c < 0x20 || *c == 0x7f) *c = '?';
 }
 
+void lc_print_error(const char *who, const char *fmt, ...)
+{
+    char line[LC_ERRMSG_LEN * 2];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    lc_sanitize(line);
+    fprintf(stderr, "%s: %s\n", who, line);
+}
+
 int lc_status_exit(enum lc_status status)
 {
     return status == LC_OK ? 0 : status == LC_ERR_INVALID ? 2 : 1;

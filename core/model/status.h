@@ -28,6 +28,8 @@ enum lc_status lc_fail(char *err, enum lc_status status, const char *fmt, ...)
 
 /* Control characters (newline, ESC, ...) replaced by '?', in place. */
 void lc_sanitize(char *text);
+/* "who: message" and a newline on stderr, the message sanitized (it may quote user text). */
+void lc_print_error(const char *who, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The process exit status for a command's outcome (see commands.h): 0 ok, 2 bad input
  * (LC_ERR_INVALID), 1 anything else (I/O, memory, a failed or lost run). */

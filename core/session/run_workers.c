@@ -49,12 +49,13 @@ static enum lc_status open_session(const struct run_options *opt, int workers, s
     return session_open(&so, s, err);
 }
 
-void run_release_workers(void)
+int run_release_workers(int exit_status)
 {
     struct session *s;
     char err[LC_ERRMSG_LEN];
     struct run_options none = {0};
     if (run_under_mpirun() && !open_session(&none, 0, &s, err)) session_close(s, err);
+    return exit_status;
 }
 
 int run_with_workers(const struct run_options *opt, const struct run_spec *runs, int n_runs,

@@ -14,7 +14,7 @@ struct run_options {
     const char *capture;
     const char *output; /* -o: results written whole to this file */
     int workers;
-    bool dry_run, quiet;
+    bool dry_run, quiet, strict;
     const volatile sig_atomic_t *stop; /* non-zero (Ctrl-C): cancel the sweep, finish what is in flight */
 };
 
@@ -26,6 +26,6 @@ int run_with_workers(const struct run_options *opt, const struct run_spec *runs,
                      const struct event_sink *sink);
 
 /* Under mpirun, rank 0 must send the waiting workers home even when the sweep is rejected. */
-void run_release_workers(void);
+int run_release_workers(int exit_status); /* returns exit_status */
 
 #endif

@@ -563,6 +563,7 @@ const struct kernel_ops kernel_cpu_flash = {
     .directions = DIR_FWD | DIR_BWD,
     .head_dims = NULL,
     .static_masks = true,
+    .tile_q = TILE_Q,
     .block_sparse_masks = true,
     .supports = NULL,
     .plan_create = flash_plan_create,

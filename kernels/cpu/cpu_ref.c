@@ -316,6 +316,7 @@ const struct kernel_ops kernel_cpu_ref = {
     .directions = DIR_FWD | DIR_BWD,
     .head_dims = NULL,
     .static_masks = true,
+    .tile_q = 1,
     .block_sparse_masks = true,
     .supports = NULL,
     .plan_create = ref_plan_create,

@@ -135,7 +135,8 @@ static const int flash_head_dims[] = {64, 128, 0};
 
 const struct kernel_ops kernel_flash = {
     .name = "flash",
-    .summary = "fused tiled attention on Hopper warpgroup MMA (wgmma), mask tile lists, GQA in place, LSE out",
+    .summary = "fused attention on Hopper wgmma; forward in the FlashAttention-3 design (TMA producer, ping-pong, "
+               "persistent), mask tile lists, GQA in place, LSE out",
     .device = DEVICE_CUDA,
     .dtypes = (1u << LC_BF16) | (1u << LC_FP16),
     .directions = DIR_FWD | DIR_BWD,
@@ -143,6 +144,7 @@ const struct kernel_ops kernel_flash = {
     .static_masks = true,
     .block_sparse_masks = true,
     .folds_blocks = true,
+    .tile_q = FLASH_FWD_TILE_Q,
     .supports = flash_supports,
     .plan_create = flash_plan_create,
     .forward = flash_forward,
@@ -160,6 +162,7 @@ const struct kernel_ops kernel_flash_mma = {
     .static_masks = true,
     .block_sparse_masks = true,
     .folds_blocks = true,
+    .tile_q = FLASH_MMA_FWD_TILE_Q,
     .supports = flash_supports,
     .plan_create = flash_mma_plan_create,
     .forward = flash_forward,

@@ -249,6 +249,7 @@ const struct kernel_ops kernel_naive = {
     .directions = DIR_FWD | DIR_BWD,
     .head_dims = NULL,
     .static_masks = true,
+    .tile_q = NAIVE_TILE,
     .block_sparse_masks = true,
     .supports = naive_supports,
     .plan_create = naive_plan_create,

@@ -1,0 +1,194 @@
+/* The balanced method's dispatch solver (cp/balance.h). */
+#include "cp/balance.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A rank may run this far above the mean work in step 1 before affinity gives way to balance;
+ * step 2 then brings the maximum down. */
+#define AFFINITY_SLACK 0.02
+/* Affinity looks at the owners of the KV a chunk attends to, up to this many ranks; a chunk that
+ * attends to more is spread everywhere anyway and goes by load alone. */
+#define AFFINITY_RANKS 64
+
+struct solver {
+    const struct cp_balance_input *in;
+    int cap;          /* chunks per rank */
+    int words;        /* 64-bit words of one rank's bit set */
+    uint64_t *have;   /* [rank][words]: chunks a rank owns or receives */
+    double *load;     /* per rank */
+    int *count;       /* chunks per rank */
+    int *seen;        /* per rank: the last chunk whose candidates it joined */
+};
+
+static bool bit(const uint64_t *set, int i) { return set[i >> 6] >> (i & 63) & 1; }
+
+/* Chunks of [a, b) present in set. */
+static int64_t present(const uint64_t *set, int a, int b)
+{
+    int64_t n = 0;
+    while (a < b && (a & 63)) n += bit(set, a++);
+    for (; a + 64 <= b; a += 64) n += __builtin_popcountll(set[a >> 6]);
+    while (a < b) n += bit(set, a++);
+    return n;
+}
+
+static void set_range(uint64_t *set, int a, int b)
+{
+    for (; a < b && (a & 63); a++) set[a >> 6] |= 1ull << (a & 63);
+    for (; a + 64 <= b; a += 64) set[a >> 6] = ~0ull;
+    for (; a < b; a++) set[a >> 6] |= 1ull << (a & 63);
+}
+
+/* KV chunks rank r would newly receive if it owned chunk i (owning a chunk it already receives
+ * saves that one). */
+static int64_t added_traffic(const struct solver *s, int r, int i)
+{
+    const uint64_t *set = s->have + (size_t)r * (size_t)s->words;
+    const struct cp_balance_input *in = s->in;
+    int64_t n = 0;
+    for (int64_t j = in->range_offsets[i]; j < in->range_offsets[i + 1]; j++) {
+        int a = in->ranges[2 * j], b = in->ranges[2 * j + 1];
+        n += (b - a) - present(set, a, b);
+        if (i >= a && i < b && !bit(set, i)) n--; /* its own KV is not received */
+    }
+    return bit(set, i) ? n - 1 : n;
+}
+
+static void give(struct solver *s, int r, int i, int *owner)
+{
+    uint64_t *set = s->have + (size_t)r * (size_t)s->words;
+    const struct cp_balance_input *in = s->in;
+    for (int64_t j = in->range_offsets[i]; j < in->range_offsets[i + 1]; j++)
+        set_range(set, in->ranges[2 * j], in->ranges[2 * j + 1]);
+    set_range(set, i, i + 1);
+    owner[i] = r;
+    s->load[r] += in->work[i];
+    s->count[r]++;
+}
+
+struct ranked {
+    double work;
+    int chunk;
+};
+
+static int by_work_desc(const void *a, const void *b)
+{
+    const struct ranked *x = a, *y = b;
+    if (x->work != y->work) return x->work < y->work ? 1 : -1;
+    return (x->chunk > y->chunk) - (x->chunk < y->chunk);
+}
+
+/* The ranks owning KV chunk i attends to, at most AFFINITY_RANKS of them (0 when more). */
+static int owners_of_needs(struct solver *s, const int *owner, int i, int *ranks)
+{
+    const struct cp_balance_input *in = s->in;
+    int n = 0;
+    for (int64_t j = in->range_offsets[i]; j < in->range_offsets[i + 1]; j++)
+        for (int c = in->ranges[2 * j]; c < in->ranges[2 * j + 1]; c++) {
+            const int r = owner[c];
+            if (r < 0 || s->seen[r] == i) continue;
+            if (n == AFFINITY_RANKS) return 0;
+            s->seen[r] = i;
+            ranks[n++] = r;
+        }
+    return n;
+}
+
+static void longest_first(struct solver *s, int *owner, const struct ranked *order)
+{
+    const struct cp_balance_input *in = s->in;
+    double total = 0;
+    for (int i = 0; i < in->n_chunks; i++) total += in->work[i];
+    const double limit = total / in->n_ranks * (1 + AFFINITY_SLACK);
+    int ranks[AFFINITY_RANKS + 1];
+    for (int k = 0; k < in->n_chunks; k++) {
+        const int i = order[k].chunk;
+        int lightest = -1;
+        for (int r = 0; r < in->n_ranks; r++)
+            if (s->count[r] < s->cap && (lightest < 0 || s->load[r] < s->load[lightest])) lightest = r;
+        /* Candidates: every rank when they are few; else the ranks already holding what it
+         * attends to, and the lightest one. */
+        int n = 0, best = -1;
+        if (in->n_ranks <= AFFINITY_RANKS)
+            for (int r = 0; r < in->n_ranks; r++) ranks[n++] = r;
+        else
+            n = owners_of_needs(s, owner, i, ranks), ranks[n++] = lightest;
+        int64_t best_cost = 0;
+        for (int c = 0; c < n; c++) {
+            const int r = ranks[c];
+            if (s->count[r] == s->cap || s->load[r] + in->work[i] > limit) continue;
+            int64_t cost = added_traffic(s, r, i);
+            if (best < 0 || cost < best_cost || (cost == best_cost && s->load[r] < s->load[best])) {
+                best = r;
+                best_cost = cost;
+            }
+        }
+        give(s, best >= 0 ? best : lightest, i, owner);
+    }
+}
+
+/* One swap between the most loaded rank and another that lowers the maximum; false if none. */
+static bool refine_once(struct solver *s, int *owner)
+{
+    const struct cp_balance_input *in = s->in;
+    int top = 0;
+    for (int r = 1; r < in->n_ranks; r++)
+        if (s->load[r] > s->load[top]) top = r;
+    const double peak = s->load[top];
+    double best = peak * (1 - 1e-12);
+    int best_a = -1, best_b = -1;
+    for (int a = 0; a < in->n_chunks; a++) {
+        if (owner[a] != top) continue;
+        for (int b = 0; b < in->n_chunks; b++) {
+            const double d = in->work[a] - in->work[b];
+            if (owner[b] == top || d <= 0) continue;
+            const double other = s->load[owner[b]] + d, mine = peak - d;
+            const double worse = other > mine ? other : mine;
+            if (worse < best) {
+                best = worse;
+                best_a = a;
+                best_b = b;
+            }
+        }
+    }
+    if (best_a < 0) return false;
+    const int other = owner[best_b];
+    const double d = in->work[best_a] - in->work[best_b];
+    s->load[top] -= d;
+    s->load[other] += d;
+    owner[best_a] = other;
+    owner[best_b] = top;
+    return true;
+}
+
+enum lc_status cp_balance_solve(const struct cp_balance_input *in, int *owner, char *err)
+{
+    if (in->n_ranks < 1 || in->n_chunks < in->n_ranks || in->n_chunks % in->n_ranks)
+        return lc_fail(err, LC_ERR_INTERNAL, "balance: %d chunks over %d ranks", in->n_chunks, in->n_ranks);
+    struct solver s = {.in = in, .cap = in->n_chunks / in->n_ranks, .words = (in->n_chunks + 63) / 64};
+    s.have = calloc((size_t)in->n_ranks * (size_t)s.words, sizeof *s.have);
+    s.load = calloc((size_t)in->n_ranks, sizeof *s.load);
+    s.count = calloc((size_t)in->n_ranks, sizeof *s.count);
+    s.seen = malloc((size_t)in->n_ranks * sizeof *s.seen);
+    struct ranked *order = malloc((size_t)in->n_chunks * sizeof *order);
+    enum lc_status st = LC_OK;
+    if (!s.have || !s.load || !s.count || !s.seen || !order) {
+        st = lc_fail(err, LC_ERR_OOM, "balance: out of host memory for %d chunks", in->n_chunks);
+    } else {
+        for (int i = 0; i < in->n_chunks; i++) order[i] = (struct ranked){in->work[i], i};
+        for (int r = 0; r < in->n_ranks; r++) s.seen[r] = -1;
+        for (int i = 0; i < in->n_chunks; i++) owner[i] = -1;
+        qsort(order, (size_t)in->n_chunks, sizeof *order, by_work_desc);
+        longest_first(&s, owner, order);
+        for (int k = 0; k < 4 * in->n_chunks && refine_once(&s, owner); k++) {
+        }
+    }
+    free(order);
+    free(s.seen);
+    free(s.count);
+    free(s.load);
+    free(s.have);
+    return st;
+}

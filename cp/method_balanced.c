@@ -1,0 +1,338 @@
+/* Mask-aware context parallelism (`--cp balanced`, after MagiAttention's dispatch): query chunks
+ * are dealt to ranks so that every rank's exact work is even (cp/balance.h), and each rank
+ * receives exactly the KV chunks its queries attend to (cp/plan_balanced.h), in P - 1 pairwise
+ * stages, each posted before the attention of the stage before it. The local stage runs first,
+ * on KV already present. The backward moves KV the same way and sends the partial dK, dV of
+ * every received chunk back to its owner in fp32, one stage behind, where they add up. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/model/event.h"
+#include "cp/fold.h"
+#include "cp/methods.h"
+#include "cp/plan_balanced.h"
+
+/* One stage: this rank's rows against the KV of rank (me - s), and what it sends rank (me + s). */
+struct stage {
+    int64_t recv_rows, send_rows;
+    int *send_at; /* local chunk positions of the chunks sent, ascending */
+    int n_send;
+    struct mask_view view;
+    void *plan; /* NULL when the block has no visible pair */
+};
+
+struct balanced {
+    struct cp_balanced_plan plan;
+    struct stage *stages; /* [P]; stage 0 is the local KV */
+    int first, last;      /* stages with a plan; -1 when none has one */
+    int64_t max_recv, max_send;
+    struct cp_comm *kv, *dkv;
+    void *send_kv[2], *recv_kv[2];                  /* dtype [2][b][rows][hkv d] */
+    float *grad_out[2], *grad_in[2], *own_grad;     /* fp32, same shape; own_grad: this rank's rows */
+    float *o_acc, *dq_acc;
+    struct cp_fold_scratch scratch;
+};
+
+static size_t kv_row(const struct cp_run *run) { return cp_row_elems(run, run->spec->heads_kv); }
+
+/* Copies chunk rows between this rank's [2][b][N] rows (K then V) and a packed [2][b][n chunks]
+ * buffer: packing when `pack`, else adding the packed fp32 rows into `mine` (fp32). */
+static enum lc_status move_chunks(struct cp_run *run, const struct balanced *bal, const struct stage *st, void *packed,
+                                  void *mine, bool pack, char *err)
+{
+    const size_t row = kv_row(run), c = (size_t)bal->plan.chunk, N = (size_t)run->layout.rows;
+    const size_t rows = 2 * (size_t)run->spec->batch, packed_ld = (size_t)st->n_send * c * row, mine_ld = N * row;
+    const enum lc_dtype mt = pack ? run->spec->dtype : LC_FP32, pt = pack ? run->spec->dtype : LC_FP32;
+    const size_t esz = pack ? run->esize : sizeof(float);
+    enum lc_status s = LC_OK;
+    for (int k = 0; k < st->n_send && !s; ) {
+        int len = 1;
+        while (k + len < st->n_send && st->send_at[k + len] == st->send_at[k] + len) len++;
+        char *p = (char *)packed + (size_t)k * c * row * esz, *m = (char *)mine + (size_t)st->send_at[k] * c * row * esz;
+        s = pack ? run->arr->copy2d(p, pt, packed_ld, m, mt, mine_ld, (size_t)len * c * row, rows, false, err)
+                 : run->arr->copy2d(m, mt, mine_ld, p, pt, packed_ld, (size_t)len * c * row, rows, true, err);
+        k += len;
+    }
+    return s;
+}
+
+static enum lc_status plan_stages(struct cp_run *run, struct balanced *bal, char *err)
+{
+    const struct run_spec *s = run->spec;
+    const int P = run->size, me = run->rank;
+    int *position = malloc((size_t)bal->plan.n_chunks * sizeof *position);
+    if (!position) return lc_fail(err, LC_ERR_OOM, "out of host memory");
+    for (int i = 0, n = 0; i < bal->plan.n_chunks; i++) position[i] = bal->plan.owner[i] == me ? n++ : -1;
+    enum lc_status st = LC_OK;
+    for (int k = 0; k < P && !st; k++) {
+        struct stage *sg = &bal->stages[k];
+        int *chunks = NULL, n = 0;
+        struct cp_layout kv_rows;
+        memset(&kv_rows, 0, sizeof kv_rows);
+        if (k == 0) {
+            st = cp_layout_slice(&run->layout, 0, run->layout.rows, &kv_rows, err);
+        } else {
+            st = cp_balanced_needed(&bal->plan, me, (me - k + P) % P, &chunks, &n, err);
+            if (!st) st = cp_balanced_chunks_layout(&bal->plan, chunks, n, &kv_rows, err);
+            free(chunks);
+            chunks = NULL;
+            if (!st) st = cp_balanced_needed(&bal->plan, (me + k) % P, me, &chunks, &n, err);
+            for (int j = 0; !st && j < n; j++) chunks[j] = position[chunks[j]];
+            sg->send_at = chunks;
+            sg->n_send = n;
+            sg->recv_rows = cp_balanced_recv_rows(&bal->plan, me, k);
+            sg->send_rows = cp_balanced_send_rows(&bal->plan, me, k);
+            if (sg->recv_rows > bal->max_recv) bal->max_recv = sg->recv_rows;
+            if (sg->send_rows > bal->max_send) bal->max_send = sg->send_rows;
+        }
+        if (!st) st = cp_view_between(&run->view, &run->layout, &kv_rows, &sg->view, err);
+        cp_layout_free(&kv_rows);
+        if (st) break;
+        const double area = (double)cp_view_area(&sg->view);
+        run->work += area * s->heads_q * s->batch;
+        /* A single rank always runs its one block (it writes the outputs). */
+        if (area > 0 || P == 1) {
+            st = cp_run_plan_kernel(run, s->heads_q, s->heads_kv, &sg->view, &sg->plan, err);
+            if (bal->first < 0) bal->first = k;
+            bal->last = k;
+        }
+    }
+    free(position);
+    return st;
+}
+
+static enum lc_status make_buffers(struct cp_run *run, struct balanced *bal, char *err)
+{
+    const struct run_spec *s = run->spec;
+    const size_t b2 = 2 * (size_t)s->batch * kv_row(run), e = run->esize, N = (size_t)run->layout.rows;
+    const size_t q = (size_t)s->batch * N * cp_row_elems(run, s->heads_q);
+    const bool bwd = s->direction & DIR_BWD;
+    const int64_t kv_max = bal->max_recv > run->layout.rows ? bal->max_recv : run->layout.rows;
+    enum lc_status st = cp_fold_prepare(run, &bal->scratch, run->layout.rows, kv_max, s->heads_q, s->heads_kv, err);
+    for (int i = 0; i < 2 && !st; i++) {
+        st = cp_run_alloc(run, b2 * (size_t)bal->max_send * e, &bal->send_kv[i], err);
+        if (!st) st = cp_run_alloc(run, b2 * (size_t)bal->max_recv * e, &bal->recv_kv[i], err);
+        if (!st && bwd) st = cp_run_alloc(run, b2 * (size_t)bal->max_recv * sizeof(float), (void **)&bal->grad_out[i], err);
+        if (!st && bwd) st = cp_run_alloc(run, b2 * (size_t)bal->max_send * sizeof(float), (void **)&bal->grad_in[i], err);
+    }
+    if (!st) st = cp_run_alloc(run, q * sizeof(float), (void **)&bal->o_acc, err);
+    if (!st && bwd) st = cp_run_alloc(run, q * sizeof(float), (void **)&bal->dq_acc, err);
+    if (!st && bwd) st = cp_run_alloc(run, b2 * N * sizeof(float), (void **)&bal->own_grad, err);
+    return st;
+}
+
+static enum lc_status balanced_plan(struct cp_run *run, char *err)
+{
+    const struct run_spec *s = run->spec;
+    struct balanced *bal = calloc(1, sizeof *bal);
+    if (!bal) return lc_fail(err, LC_ERR_OOM, "out of host memory");
+    run->state = bal;
+    bal->first = bal->last = -1;
+    enum lc_status st = cp_balanced_plan_build(&run->mask, &run->view, run->size, run->kernel->tile_q, &bal->plan, err);
+    if (!st) st = cp_balanced_layout(&bal->plan, run->rank, &run->layout, err);
+    if (!st && !(bal->stages = calloc((size_t)run->size, sizeof *bal->stages)))
+        st = lc_fail(err, LC_ERR_OOM, "out of host memory");
+    if (!st) st = plan_stages(run, bal, err);
+    if (st || run->size == 1) return st;
+    if ((st = cp_run_split(run, 0, run->rank, "balanced kv", &bal->kv, err))) return st;
+    if ((s->direction & DIR_BWD) && (st = cp_run_split(run, 0, run->rank, "balanced dkv", &bal->dkv, err))) return st;
+    return make_buffers(run, bal, err);
+}
+
+static void balanced_release(struct cp_run *run)
+{
+    struct balanced *bal = run->state;
+    if (!bal) return;
+    for (int k = 0; bal->stages && k < run->size; k++) {
+        if (bal->stages[k].plan) run->kernel->plan_destroy(bal->stages[k].plan);
+        mask_view_free(&bal->stages[k].view);
+        free(bal->stages[k].send_at);
+    }
+    free(bal->stages);
+    cp_balanced_plan_free(&bal->plan);
+    free(bal);
+    run->state = NULL;
+}
+
+/* Posts stage k's KV exchange: packs what rank (me + k) needs, receives from rank (me - k). */
+static enum lc_status post_kv(struct cp_run *run, struct balanced *bal, int k, uint64_t *ticket, char *err)
+{
+    *ticket = 0;
+    const struct stage *sg = &bal->stages[k];
+    if (k >= run->size || (!sg->send_rows && !sg->recv_rows)) return LC_OK;
+    const size_t row_bytes = 2 * (size_t)run->spec->batch * kv_row(run) * run->esize;
+    int64_t t0 = lc_now_ns();
+    enum lc_status st = move_chunks(run, bal, sg, bal->send_kv[k & 1], run->shard.kv, true, err);
+    cp_run_stamp(run, "pack_kv", t0, k);
+    if (st) return st;
+    cp_comm_tag(bal->kv, k, "kv");
+    const int P = run->size;
+    return bal->kv->ops->send_recv(bal->kv, bal->send_kv[k & 1], (size_t)sg->send_rows * row_bytes, (run->rank + k) % P,
+                                   bal->recv_kv[k & 1], (size_t)sg->recv_rows * row_bytes, (run->rank - k + P) % P,
+                                   ticket, err);
+}
+
+/* The K and V of stage k: this rank's own, or what arrived. */
+static void stage_kv(const struct cp_run *run, const struct balanced *bal, int k, const void **key, const void **value)
+{
+    const int64_t rows = k ? bal->stages[k].recv_rows : run->layout.rows;
+    const char *kv = k ? bal->recv_kv[k & 1] : run->shard.kv;
+    *key = kv;
+    *value = kv + (size_t)run->spec->batch * (size_t)rows * kv_row(run) * run->esize;
+}
+
+/* The fold scratch shaped for stage k's block (its buffers fit the largest). */
+static struct cp_fold_scratch scratch_for(const struct cp_run *run, const struct balanced *bal, int k)
+{
+    struct cp_fold_scratch s = bal->scratch;
+    s.kv_rows = k ? bal->stages[k].recv_rows : run->layout.rows;
+    return s;
+}
+
+static enum lc_status balanced_forward(struct cp_run *run, char *err)
+{
+    struct balanced *bal = run->state;
+    struct cp_shard *sh = &run->shard;
+    const void *key, *value;
+    if (run->size == 1) {
+        stage_kv(run, bal, 0, &key, &value);
+        struct attn_tensors t = {.q = sh->q, .k = key, .v = value, .o = sh->o, .lse = sh->lse};
+        return cp_run_attention(run, bal->stages[0].plan, false, &t, 0, err);
+    }
+    const struct cp_array_ops *a = run->arr;
+    const size_t qn = (size_t)run->spec->batch * (size_t)run->layout.rows * cp_row_elems(run, run->spec->heads_q);
+    enum lc_status st;
+    if (bal->first < 0) { /* no row of this rank sees a key: O = 0, LSE = -inf */
+        const size_t lse_n = (size_t)run->spec->batch * (size_t)run->spec->heads_q * (size_t)run->layout.rows;
+        if ((st = a->fill_f32(bal->o_acc, qn, 0.0f, err)) || (st = a->fill_f32(sh->lse, lse_n, -INFINITY, err)) ||
+            (st = a->copy2d(sh->o, run->spec->dtype, qn, bal->o_acc, LC_FP32, qn, qn, 1, false, err)))
+            return st;
+    }
+    /* Stage k + 1's KV moves while stage k computes; tickets alternate with the buffers. */
+    uint64_t kv_ticket[2] = {0, 0};
+    for (int k = 0; k < run->size; k++) {
+        if ((st = post_kv(run, bal, k + 1, &kv_ticket[(k + 1) & 1], err))) return st;
+        if ((st = bal->kv->ops->wait(bal->kv, kv_ticket[k & 1], err))) return st;
+        if (!bal->stages[k].plan) continue;
+        stage_kv(run, bal, k, &key, &value);
+        const struct attn_fold f = {.first = k == bal->first, .last = k == bal->last, .o_acc = bal->o_acc};
+        struct attn_tensors t = {.q = sh->q, .k = key, .v = value, .o = sh->o, .lse = sh->lse, .fold = &f};
+        const struct cp_fold_scratch sc = scratch_for(run, bal, k);
+        if ((st = cp_fold_attention(run, bal->stages[k].plan, false, &t, &sc, k, err))) return st;
+    }
+    return LC_OK;
+}
+
+/* Waits for stage k's return of dK, dV (its buffers are free after) and adds what came back to
+ * this rank's rows. */
+static enum lc_status take_grads(struct cp_run *run, struct balanced *bal, int k, uint64_t ticket, char *err)
+{
+    enum lc_status st = bal->dkv->ops->wait(bal->dkv, ticket, err);
+    if (st || k < 1 || !bal->stages[k].send_rows) return st;
+    int64_t t0 = lc_now_ns();
+    st = move_chunks(run, bal, &bal->stages[k], bal->grad_in[k & 1], bal->own_grad, false, err);
+    cp_run_stamp(run, "grad_sum", t0, k);
+    return st;
+}
+
+static enum lc_status balanced_backward(struct cp_run *run, char *err)
+{
+    struct balanced *bal = run->state;
+    struct cp_shard *sh = &run->shard;
+    const struct run_spec *s = run->spec;
+    const void *key, *value;
+    if (run->size == 1) {
+        stage_kv(run, bal, 0, &key, &value);
+        const size_t half = (size_t)s->batch * (size_t)run->layout.rows * kv_row(run) * run->esize;
+        struct attn_tensors t = {.q = sh->q, .k = key, .v = value, .o = sh->o, .lse = sh->lse, .d_o = sh->d_o,
+                                 .dq = sh->dq, .dk = sh->dkv, .dv = (char *)sh->dkv + half};
+        return cp_run_attention(run, bal->stages[0].plan, true, &t, 0, err);
+    }
+    const struct cp_array_ops *a = run->arr;
+    const size_t qn = (size_t)s->batch * (size_t)run->layout.rows * cp_row_elems(run, s->heads_q);
+    const size_t own = 2 * (size_t)s->batch * (size_t)run->layout.rows * kv_row(run);
+    const size_t grad_row = 2 * (size_t)s->batch * kv_row(run) * sizeof(float);
+    const int P = run->size;
+    enum lc_status st = LC_OK;
+    if (bal->first < 0 && ((st = a->fill_f32(bal->dq_acc, qn, 0.0f, err)) ||
+                           (st = a->copy2d(sh->dq, s->dtype, qn, bal->dq_acc, LC_FP32, qn, qn, 1, false, err))))
+        return st;
+    if (!bal->stages[0].plan && (st = a->fill_f32(bal->own_grad, own, 0.0f, err))) return st;
+    uint64_t kv_ticket[2] = {0, 0}, returned[2] = {0, 0};
+    for (int k = 0; k < P; k++) {
+        if ((st = post_kv(run, bal, k + 1, &kv_ticket[(k + 1) & 1], err))) return st;
+        if ((st = bal->kv->ops->wait(bal->kv, kv_ticket[k & 1], err))) return st;
+        /* grad_out[k & 1] carried stage k - 2's return: it must have left. */
+        if (k >= 2 && (st = take_grads(run, bal, k - 2, returned[k & 1], err))) return st;
+        const struct stage *sg = &bal->stages[k];
+        if (sg->plan) {
+            stage_kv(run, bal, k, &key, &value);
+            const struct attn_fold f = {.first = k == bal->first, .last = k == bal->last, .dq_acc = bal->dq_acc,
+                                        .dkv_acc = k ? bal->grad_out[k & 1] : bal->own_grad};
+            struct attn_tensors t = {.q = sh->q, .k = key, .v = value, .o = sh->o, .lse = sh->lse, .d_o = sh->d_o,
+                                     .dq = sh->dq, .fold = &f};
+            const struct cp_fold_scratch sc = scratch_for(run, bal, k);
+            if ((st = cp_fold_attention(run, sg->plan, true, &t, &sc, k, err))) return st;
+        }
+        returned[k & 1] = 0;
+        if (k > 0 && (sg->recv_rows || sg->send_rows)) {
+            cp_comm_tag(bal->dkv, k, "dkv");
+            st = bal->dkv->ops->send_recv(bal->dkv, bal->grad_out[k & 1], (size_t)sg->recv_rows * grad_row,
+                                          (run->rank - k + P) % P, bal->grad_in[k & 1], (size_t)sg->send_rows * grad_row,
+                                          (run->rank + k) % P, &returned[k & 1], err);
+            if (st) return st;
+        }
+    }
+    for (int k = P - 2 > 0 ? P - 2 : 1; k < P && !st; k++) st = take_grads(run, bal, k, returned[k & 1], err);
+    if (st) return st;
+    return a->copy2d(sh->dkv, s->dtype, own, bal->own_grad, LC_FP32, own, own, 1, false, err);
+}
+
+static const struct cp_algo cp_balanced_algo = {
+    .plan = balanced_plan,
+    .forward = balanced_forward,
+    .backward = balanced_backward,
+    .release = balanced_release,
+};
+
+static enum lc_status balanced_validate(const struct run_spec *spec, char *err)
+{
+    const struct kernel_ops *k = kernel_find(spec->kernel);
+    const int64_t tile = k && k->tile_q > 0 ? k->tile_q : 1;
+    return cp_validate_common(spec, spec->gpus * tile, "chunks: GPUs x the kernel's query tile", err);
+}
+
+static enum lc_status balanced_execute(const struct runner_env *env, const struct run_spec *spec, int run_id,
+                                       struct run_result *out)
+{
+    const struct cp_degrees degrees = {1, spec->gpus};
+    return cp_execute(env, spec, run_id, out, &cp_balanced_algo, &degrees);
+}
+
+static enum lc_status balanced_predict(const struct run_spec *spec, const struct mask *m, const struct mask_view *view,
+                                       double *work, double *bytes, char *err)
+{
+    const struct kernel_ops *k = kernel_find(spec->kernel);
+    if (!k) return lc_fail(err, LC_ERR_INVALID, "unknown kernel '%s'", spec->kernel);
+    struct cp_balanced_plan p;
+    enum lc_status st = cp_balanced_plan_build(m, view, spec->gpus, k->tile_q, &p, err);
+    if (st) return st;
+    const double row = 2.0 * spec->batch * spec->heads_kv * spec->head_dim;
+    for (int r = 0; r < spec->gpus; r++) {
+        work[r] = p.area[r] * spec->heads_q * spec->batch;
+        bytes[r] = cp_balanced_rank_bytes(&p, r, row * (double)dtype_size(spec->dtype), row * sizeof(float),
+                                          spec->direction & DIR_FWD, spec->direction & DIR_BWD);
+    }
+    cp_balanced_plan_free(&p);
+    return LC_OK;
+}
+
+const struct cp_method_ops cp_method_balanced = {
+    .name = "balanced",
+    .summary = "mask-aware: chunks dealt for even exact work, each rank receives only the KV its queries see, "
+               "dK/dV sent home",
+    .validate = balanced_validate,
+    .execute = balanced_execute,
+    .predict = balanced_predict,
+};

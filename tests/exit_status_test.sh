@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Exit status of longca run (see --help): 0 every run that could run succeeded, with the last
+# stderr line "0 of N runs failed"; 1 a run out of memory (under a ulimit) or a lost worker
+# (killed mid-sweep, reported with its rank); 2 bad input in one line whose quoted text has its
+# newlines and escape codes neutralised.
+set -u
+longca=$1
+tmp=$(mktemp -d)
+failed=0
+fail() { echo "FAIL: $*"; failed=1; }
+ok() { echo "ok: $*"; }
+trap 'rm -rf "$tmp"' EXIT
+run() { timeout 300 "$longca" run --iters 1 --warmup 0 --quiet "$@" >"$tmp/out" 2>"$tmp/err"; }
+
+run --seqlen 128,256
+rc=$?
+[ "$rc" = 0 ] && [ "$(tail -1 "$tmp/err")" = "longca run: 0 of 2 runs failed" ] && ok "all ran: $(tail -1 "$tmp/err")" \
+    || fail "all ran: rc $rc $(cat "$tmp/err")"
+grep -q "runs failed" "$tmp/out" && fail "the summary went to stdout"
+"$longca" run --help | grep -q "^Exit status: 0" || fail "--help does not document the exit status"
+
+# Out of memory: the inputs of S=64K, 64:8 heads, d=128 cannot fit under a 1.5 GB address space.
+if [ -n "${ASAN_OPTIONS:-}" ]; then
+    echo "note: sanitizer build: the address-space limit would stop the sanitizer, not the run (skipped)"
+else
+    (ulimit -v 1500000 && run --seqlen 256,64k --heads 64:8 --head-dim 128)
+    rc=$?
+    [ "$rc" = 1 ] && grep -q "out of memory" "$tmp/out" && [ "$(tail -1 "$tmp/err")" = "longca run: 1 of 2 runs failed" ] \
+        && ok "out of memory -> exit 1: $(tail -1 "$tmp/err")" || fail "out of memory: rc $rc $(cat "$tmp/out" "$tmp/err")"
+fi
+
+# Bad input with a newline and an escape sequence: exit 2, one line, no ESC byte.
+"$longca" run --kernel "$(printf 'evil\033[31m\nsecond line')" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+[ "$rc" = 2 ] && [ "$(wc -l <"$tmp/err")" = 1 ] && ! grep -q $'\033' "$tmp/err" && ok "bad input -> 2: $(cat "$tmp/err")" \
+    || fail "bad input: rc $rc $(od -c "$tmp/err" | head -3)"
+"$longca" "$(printf 'bogus\033]0;title\007')" >/dev/null 2>"$tmp/err"
+rc=$?
+[ "$rc" = 2 ] && ! grep -q $'\033' "$tmp/err" && ok "unknown command -> 2: $(cat "$tmp/err")" || fail "unknown command: rc $rc"
+
+# A worker killed mid-sweep: reported with its rank, exit 1.
+descendants() { local c; for c in $(pgrep -P "$1"); do echo "$c"; descendants "$c"; done; }
+timeout 300 "$longca" run --workers 2 --seqlen 2k --iters 400 --warmup 0 --quiet >"$tmp/out" 2>"$tmp/err" &
+front=$!
+victim=""
+for _ in $(seq 200); do
+    for p in $(descendants "$front"); do
+        [ "$(tr '\0' '\n' <"/proc/$p/cmdline" 2>/dev/null | sed -n 2p)" = worker ] && victim=$p && break
+    done
+    [ -n "$victim" ] && break
+    sleep 0.1
+done
+if [ -z "$victim" ]; then
+    kill "$front" 2>/dev/null
+    fail "no worker process found under the front end"
+else
+    sleep 2
+    kill -9 "$victim"
+    wait "$front"
+    rc=$?
+    [ "$rc" = 1 ] && grep -q "worker rank [0-9] lost" "$tmp/err" && grep -q "worker lost" "$tmp/err" \
+        && ok "a killed worker -> exit 1: $(grep "lost" "$tmp/err" | head -1); $(tail -1 "$tmp/err")" \
+        || fail "killed worker: rc $rc $(cat "$tmp/err")"
+fi
+
+[ "$failed" = 0 ] && echo "exit_status_test: all checks passed" || { echo "exit_status_test: FAILED"; exit 1; }
