@@ -540,6 +540,7 @@ static enum lc_status fill_result(struct cp_run *run, const struct comm_totals *
     res->tflops = slowest_s > 0 ? res->flops / (P * slowest_s) / 1e12 : 0;
     res->tflops_mean = mean_s > 0 ? res->flops / (P * mean_s) / 1e12 : 0;
     res->work_imbalance = sums[1] > 0 ? maxes[1] / (sums[1] / P) : 0;
+    res->work = run->work;
     res->peak_mem_bytes = (int64_t)maxes[2];
     res->comm_bytes = comm->bus_bytes / s->iters;
     res->algbw_gbs = comm->busy_s > 0 ? comm->alg_bytes / comm->busy_s / 1e9 : 0;

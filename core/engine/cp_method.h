@@ -5,6 +5,7 @@
 #ifndef LC_CP_METHOD_H
 #define LC_CP_METHOD_H
 
+#include "core/mask/mask.h"
 #include "core/model/event.h"
 #include "core/engine/runner.h"
 #include "core/model/spec.h"
@@ -18,7 +19,24 @@ struct cp_method_ops {
     /* Runs on every rank of env->cp; emits events through env->sink like runner_execute. */
     enum lc_status (*execute)(const struct runner_env *env, const struct run_spec *spec, int run_id,
                               struct run_result *out);
+    /* Without running, from the method's own planning code: what each of the spec->gpus ranks
+     * reports for one run (run_result.work and comm_bytes), for a mask built from the spec and
+     * its global view. Arrays of spec->gpus entries. */
+    enum lc_status (*predict)(const struct run_spec *spec, const struct mask *m, const struct mask_view *view,
+                              double *work, double *bytes, char *err);
 };
+
+/* A CP run's figures predicted without running (what each rank's result would report). */
+struct cp_prediction {
+    int ranks;
+    double *work, *bytes; /* per rank */
+    double imbalance;     /* max / mean work, as the run computes it */
+    double max_bytes, mean_bytes;
+};
+
+/* Builds the spec's mask and asks its method; the run's own validation first. */
+enum lc_status cp_method_predict(const struct run_spec *spec, struct cp_prediction *out, char *err);
+void cp_prediction_free(struct cp_prediction *p);
 
 #define CP_METHOD_MAX 16
 void cp_method_register(const struct cp_method_ops *ops);

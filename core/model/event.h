@@ -109,6 +109,8 @@ struct run_result {
     bool check_ran, check_pass;
     double max_abs_err, max_rel_err;
     double work_imbalance;            /* CP: max / mean of per-rank area */
+    double work;                      /* CP: visible pairs x query heads x batch of this rank's
+                                       * kernels (the largest rank's when merged) */
     double comm_bytes;                /* per rank, per run */
     double algbw_gbs, busbw_gbs;
     int ranks;                        /* ranks merged into this result */

@@ -182,6 +182,7 @@ static void merge_results(const struct session *s, const struct run_spec *spec, 
         if (x->max_abs_err > m->max_abs_err) m->max_abs_err = x->max_abs_err;
         if (x->max_rel_err > m->max_rel_err) m->max_rel_err = x->max_rel_err;
         if (x->work_imbalance > m->work_imbalance) m->work_imbalance = x->work_imbalance;
+        if (x->work > m->work) m->work = x->work;
         if (x->comm_bytes > m->comm_bytes) m->comm_bytes = x->comm_bytes;
         /* Bandwidth is what the slowest link achieved. */
         if (m->algbw_gbs < 0 || x->algbw_gbs < m->algbw_gbs) m->algbw_gbs = x->algbw_gbs;
