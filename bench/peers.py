@@ -3,6 +3,9 @@
 on the shapes and masks longca runs, timed like longca (median of CUDA-event timings with the L2
 flushed before each rep: triton's do_bench), FLOPs from the same exact mask area (longca mask
 --format json), document boundaries taken from longca so causal_document is the same mask.
+Block-sparse masks are named block_sparse/B<block>/d<density>; FlexAttention gets a BlockMask of
+the same block size with the same number of kept key blocks per (KV head, query block), drawn at
+random. --gemm adds a cuBLAS bf16 GEMM (8192^3, torch.matmul) as the practical roof.
 
 Writes CSV rows: peer,mask,seqlen,direction,status,ms_median,tflops,peak_mem_bytes,note
 """
@@ -15,7 +18,7 @@ import sys
 import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
-from torch.nn.attention.flex_attention import create_block_mask, flex_attention
+from torch.nn.attention.flex_attention import BlockMask, create_block_mask, flex_attention
 from triton.testing import do_bench
 
 SDPA_BACKENDS = {
@@ -27,10 +30,44 @@ SDPA_BACKENDS = {
 SDPA_MASKS = {"full": False, "causal": True}
 
 
+def mask_args(mask):
+    """longca mask arguments for a mask name: block_sparse/B64/d0.25 -> block_sparse --block 64 --density 0.25."""
+    if not mask.startswith("block_sparse/"):
+        return [mask]
+    _, block, density = mask.split("/")
+    return ["block_sparse", "--block", block[1:], "--density", density[1:]]
+
+
 def mask_info(longca, mask, seqlen):
-    out = subprocess.run([longca, "mask", mask, "--seqlen", str(seqlen), "--format", "json"], check=True,
+    out = subprocess.run([longca, "mask", *mask_args(mask), "--seqlen", str(seqlen), "--format", "json"], check=True,
                          capture_output=True, text=True).stdout
     return json.loads(out)
+
+
+def block_sparse_mask(info, seqlen, args, device):
+    """A BlockMask keeping, for each KV head and query block, as many key blocks as longca's mask
+    keeps, chosen at random; every query head of a KV head's group shares its layout."""
+    block = info["params"]["block"]
+    n = seqlen // block
+    keep = int(info["params"]["density"] * n)
+    gen = torch.Generator(device=device).manual_seed(42)
+    scores = torch.rand((args.batch, args.heads_kv, n, n), generator=gen, device=device)
+    # the kept blocks first, in order; index rows are n long whatever the count
+    idx = torch.zeros_like(scores, dtype=torch.int32)
+    idx[..., :keep] = scores.topk(keep, dim=-1).indices.sort(dim=-1).values.to(torch.int32)
+    idx = idx.repeat_interleave(args.heads_q // args.heads_kv, dim=1).contiguous()
+    counts = torch.full(idx.shape[:-1], keep, dtype=torch.int32, device=device)
+    none = torch.zeros_like(counts)
+    return BlockMask.from_kv_blocks(none, torch.zeros_like(idx), counts, idx, BLOCK_SIZE=block)
+
+
+def gemm_roof(device="cuda", n=8192):
+    """TFLOP/s of a bf16 n^3 GEMM through cuBLAS (torch.matmul)."""
+    gen = torch.Generator(device=device).manual_seed(n)
+    a = torch.rand((n, n), generator=gen, device=device).to(torch.bfloat16)
+    b = torch.rand((n, n), generator=gen, device=device).to(torch.bfloat16)
+    ms = do_bench(lambda: torch.matmul(a, b), warmup=25, rep=200, return_mode="median")
+    return ms, 2.0 * n ** 3 / ms / 1e9
 
 
 def mask_mod_for(info, seqlen, device):
@@ -105,7 +142,11 @@ def run_peer(peer, info, seqlen, direction, args, flex_compiled):
             note = "K/V expanded (no GQA path)"
         inputs = [q, k, v]
     else:
-        block_mask = create_block_mask(mask_mod_for(info, seqlen, device), None, None, seqlen, seqlen, device=device)
+        if info["mask"] == "block_sparse":
+            block_mask = block_sparse_mask(info, seqlen, args, device)
+        else:
+            block_mask = create_block_mask(mask_mod_for(info, seqlen, device), None, None, seqlen, seqlen,
+                                           device=device)
 
         def fn():
             return flex_compiled(q, k, v, block_mask=block_mask, enable_gqa=True)
@@ -125,6 +166,7 @@ def main():
     ap.add_argument("--heads-q", type=int, default=64)
     ap.add_argument("--heads-kv", type=int, default=8)
     ap.add_argument("--head-dim", type=int, default=128)
+    ap.add_argument("--gemm", action="store_true", help="also time a cuBLAS bf16 GEMM 8192^3 (the roof)")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
 
@@ -135,6 +177,10 @@ def main():
             setattr(torch._dynamo.config, knob, 256)
     flex_compiled = torch.compile(flex_attention, dynamic=False)
     rows = []
+    if args.gemm:
+        ms, tflops = gemm_roof()
+        rows.append(["cublas_gemm", "gemm_8192", 8192, "fwd", "ok", f"{ms:.4f}", f"{tflops:.1f}", 0, ""])
+        print(",".join(str(x) for x in rows[-1]), file=sys.stderr, flush=True)
     for seqlen in [int(s) for s in args.seqlens.split(",")]:
         for mask in args.masks.split(","):
             info = mask_info(args.longca, mask, seqlen)

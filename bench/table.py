@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Side-by-side table for bench/kernels.sh: longca's CSV (longca run --format csv) beside the
-PyTorch peers' CSV (bench/peers.py), TFLOP/s with flash's ratios to SDPA flash and FlexAttention,
-then the peak device memory of every run. Markdown, so it pastes into RESULTS.md."""
+PyTorch peers' CSV (bench/peers.py), TFLOP/s with flash's ratios to SDPA cuDNN, FlexAttention and
+the cuBLAS GEMM roof (when the peers measured it), block-sparse B=64 against B=128, then the peak
+device memory of every run. Markdown, so it pastes into RESULTS.md."""
 import csv
 import sys
 
@@ -46,18 +47,31 @@ def main():
     if len(sys.argv) < 3:
         sys.exit("usage: table.py LONGCA_CSV [LONGCA_CSV...] PEERS_CSV")
     runs = load(sys.argv[1:-1], sys.argv[-1])
+    roof = runs.pop(("gemm_8192", 8192, "fwd"), {}).get("cublas_gemm")
     present = {n for row in runs.values() for n in row}
     names = [n for n in OURS + PEERS if n in present]
     masks = ["full", "causal", "sliding_window_causal", "causal_document"]
     order = sorted(runs, key=lambda k: (k[2] != "fwd", masks.index(k[0]) if k[0] in masks else len(masks), k[0], k[1]))
-    print("TFLOP/s (fwd 4*area*h_q*d, bwd 2.5x; area from the mask)\n")
-    print("| dir | mask | S | " + " | ".join(names) + " | flash/sdpa_flash | flash/flex |")
-    print("|" + "---|" * (len(names) + 5))
+    roof_note = f"; roof: cuBLAS bf16 GEMM 8192^3 at {cell(roof, 'tflops')} in the same run" if roof else ""
+    print(f"TFLOP/s (fwd 4*area*h_q*d, bwd 2.5x; area from the mask{roof_note})\n")
+    print("| dir | mask | S | " + " | ".join(names) + " | flash/sdpa_cudnn | flash/flex | flash/roof |")
+    print("|" + "---|" * (len(names) + 6))
     for key in order:
         row = runs[key]
         cells = [cell(row.get(n), "tflops") for n in names]
         print(f"| {key[2]} | {key[0]} | {key[1] // 1024}K | " + " | ".join(cells) +
-              f" | {ratio(row.get('flash'), row.get('sdpa_flash'))} | {ratio(row.get('flash'), row.get('flex'))} |")
+              f" | {ratio(row.get('flash'), row.get('sdpa_cudnn'))} | {ratio(row.get('flash'), row.get('flex'))}"
+              f" | {ratio(row.get('flash'), roof)} |")
+    sparse = sorted(k for k in runs if k[0].startswith("block_sparse/B64/"))
+    if sparse:
+        print("\nBlock-sparse: flash at B=64 against flash at B=128, same density and S\n")
+        print("| dir | density | S | B=64 | B=128 | B=64/B=128 |")
+        print("|---|---|---|---|---|---|")
+        for key in sparse:
+            wide = runs.get((key[0].replace("/B64/", "/B128/"), key[1], key[2]), {}).get("flash")
+            narrow = runs[key].get("flash")
+            print(f"| {key[2]} | {key[0].split('/d')[1]} | {key[1] // 1024}K | {cell(narrow, 'tflops')} |"
+                  f" {cell(wide, 'tflops')} | {ratio(narrow, wide)} |")
     print("\nPeak device memory, GiB (inputs, outputs and workspace of the run)\n")
     print("| dir | mask | S | " + " | ".join(names) + " |")
     print("|" + "---|" * (len(names) + 3))

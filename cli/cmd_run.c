@@ -13,6 +13,7 @@
 #include "core/io/output_file.h"
 #include "core/io/metadata.h"
 #include "cli/commands.h"
+#include "core/engine/cp_method.h"
 #include "core/engine/kernel.h"
 #include "core/model/parse.h"
 #include "core/io/report.h"
@@ -243,12 +244,24 @@ static enum lc_status parse_args(int argc, char **argv, struct sweep_axes *axes,
     return LC_OK;
 }
 
+/* Lists the runs; a CP run adds what its method predicts without running (the run's own
+ * imbalance and bytes per rank, largest and mean). */
 static void print_dry_run(const struct run_spec *runs, int n_runs)
 {
     for (int i = 0; i < n_runs; i++) {
-        char what[160];
+        char what[160], err[LC_ERRMSG_LEN];
         run_spec_describe(&runs[i], what, sizeof what);
-        printf("%4d  %s\n", i + 1, what);
+        printf("%4d  %s", i + 1, what);
+        struct cp_prediction p;
+        if (strcmp(runs[i].cp_method, "none")) {
+            if (cp_method_predict(&runs[i], &p, err) == LC_OK)
+                printf("  predicted: imbalance %.4f, bytes per rank max %.4g mean %.4g", p.imbalance, p.max_bytes,
+                       p.mean_bytes);
+            else
+                printf("  predicted: %s", err);
+            cp_prediction_free(&p);
+        }
+        putchar('\n');
     }
     printf("%d run%s\n", n_runs, n_runs == 1 ? "" : "s");
 }

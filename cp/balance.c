@@ -8,6 +8,9 @@
 /* A rank may run this far above the mean work in step 1 before affinity gives way to balance;
  * step 2 then brings the maximum down. */
 #define AFFINITY_SLACK 0.02
+/* Affinity looks at the owners of the KV a chunk attends to, up to this many ranks; a chunk that
+ * attends to more is spread everywhere anyway and goes by load alone. */
+#define AFFINITY_RANKS 64
 
 struct solver {
     const struct cp_balance_input *in;
@@ -16,6 +19,7 @@ struct solver {
     uint64_t *have;   /* [rank][words]: chunks a rank owns or receives */
     double *load;     /* per rank */
     int *count;       /* chunks per rank */
+    int *seen;        /* per rank: the last chunk whose candidates it joined */
 };
 
 static bool bit(const uint64_t *set, int i) { return set[i >> 6] >> (i & 63) & 1; }
@@ -76,20 +80,45 @@ static int by_work_desc(const void *a, const void *b)
     return (x->chunk > y->chunk) - (x->chunk < y->chunk);
 }
 
+/* The ranks owning KV chunk i attends to, at most AFFINITY_RANKS of them (0 when more). */
+static int owners_of_needs(struct solver *s, const int *owner, int i, int *ranks)
+{
+    const struct cp_balance_input *in = s->in;
+    int n = 0;
+    for (int64_t j = in->range_offsets[i]; j < in->range_offsets[i + 1]; j++)
+        for (int c = in->ranges[2 * j]; c < in->ranges[2 * j + 1]; c++) {
+            const int r = owner[c];
+            if (r < 0 || s->seen[r] == i) continue;
+            if (n == AFFINITY_RANKS) return 0;
+            s->seen[r] = i;
+            ranks[n++] = r;
+        }
+    return n;
+}
+
 static void longest_first(struct solver *s, int *owner, const struct ranked *order)
 {
     const struct cp_balance_input *in = s->in;
     double total = 0;
     for (int i = 0; i < in->n_chunks; i++) total += in->work[i];
     const double limit = total / in->n_ranks * (1 + AFFINITY_SLACK);
+    int ranks[AFFINITY_RANKS + 1];
     for (int k = 0; k < in->n_chunks; k++) {
         const int i = order[k].chunk;
-        int best = -1, lightest = -1;
+        int lightest = -1;
+        for (int r = 0; r < in->n_ranks; r++)
+            if (s->count[r] < s->cap && (lightest < 0 || s->load[r] < s->load[lightest])) lightest = r;
+        /* Candidates: every rank when they are few; else the ranks already holding what it
+         * attends to, and the lightest one. */
+        int n = 0, best = -1;
+        if (in->n_ranks <= AFFINITY_RANKS)
+            for (int r = 0; r < in->n_ranks; r++) ranks[n++] = r;
+        else
+            n = owners_of_needs(s, owner, i, ranks), ranks[n++] = lightest;
         int64_t best_cost = 0;
-        for (int r = 0; r < in->n_ranks; r++) {
-            if (s->count[r] == s->cap) continue;
-            if (lightest < 0 || s->load[r] < s->load[lightest]) lightest = r;
-            if (s->load[r] + in->work[i] > limit) continue;
+        for (int c = 0; c < n; c++) {
+            const int r = ranks[c];
+            if (s->count[r] == s->cap || s->load[r] + in->work[i] > limit) continue;
             int64_t cost = added_traffic(s, r, i);
             if (best < 0 || cost < best_cost || (cost == best_cost && s->load[r] < s->load[best])) {
                 best = r;
@@ -142,18 +171,22 @@ enum lc_status cp_balance_solve(const struct cp_balance_input *in, int *owner, c
     s.have = calloc((size_t)in->n_ranks * (size_t)s.words, sizeof *s.have);
     s.load = calloc((size_t)in->n_ranks, sizeof *s.load);
     s.count = calloc((size_t)in->n_ranks, sizeof *s.count);
+    s.seen = malloc((size_t)in->n_ranks * sizeof *s.seen);
     struct ranked *order = malloc((size_t)in->n_chunks * sizeof *order);
     enum lc_status st = LC_OK;
-    if (!s.have || !s.load || !s.count || !order) {
+    if (!s.have || !s.load || !s.count || !s.seen || !order) {
         st = lc_fail(err, LC_ERR_OOM, "balance: out of host memory for %d chunks", in->n_chunks);
     } else {
         for (int i = 0; i < in->n_chunks; i++) order[i] = (struct ranked){in->work[i], i};
+        for (int r = 0; r < in->n_ranks; r++) s.seen[r] = -1;
+        for (int i = 0; i < in->n_chunks; i++) owner[i] = -1;
         qsort(order, (size_t)in->n_chunks, sizeof *order, by_work_desc);
         longest_first(&s, owner, order);
         for (int k = 0; k < 4 * in->n_chunks && refine_once(&s, owner); k++) {
         }
     }
     free(order);
+    free(s.seen);
     free(s.count);
     free(s.load);
     free(s.have);

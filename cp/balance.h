@@ -9,15 +9,18 @@
  *   1. Longest first with affinity: chunks in order of decreasing work; each goes to the rank,
  *      among those with room whose work stays under the mean by a small slack, that would have
  *      to receive the fewest new KV chunks for it (a document's chunks gather on a rank, and a
- *      chunk already needed by a rank costs nothing there); ties to the least loaded rank. When
- *      no rank stays under the slack, the least loaded rank with room takes it (plain LPT).
+ *      chunk already needed by a rank costs nothing there); ties to the least loaded rank. Up to
+ *      64 ranks every rank is weighed; beyond, the owners of the KV the chunk attends to (up to
+ *      64 of them; a chunk attending to more ranks' KV has no affinity worth the search) and the
+ *      least loaded one.
+ *      When none stays under the slack, the least loaded rank with room takes it (plain LPT).
  *   2. Refinement: while some swap of one chunk of the most loaded rank with a lighter chunk of
  *      another rank lowers the larger of the two ranks' work below the current maximum, make
  *      the swap that lowers it most (counts stay equal). Stops when none does, or after a bound
  *      on the number of swaps.
  *
- * O(chunks x ranks x needed ranges) for step 1 with word-wide bit counts, O(chunks^2 / ranks)
- * per swap for step 2. */
+ * Step 1 costs O(chunks x (ranks + 64 x attended chunks / 64)) with word-wide bit counts, step 2
+ * O(chunks^2 / ranks) per swap. */
 #ifndef LC_CP_BALANCE_H
 #define LC_CP_BALANCE_H
 

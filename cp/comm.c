@@ -45,3 +45,13 @@ enum lc_status cp_mpi_wait(MPI_Request *reqs, int n, double timeout_s, const cha
         nanosleep(&nap, NULL); /* leave the cores to the computation */
     }
 }
+
+void cp_op_bytes(enum cp_op_kind kind, int size, double block, double *alg, double *bus)
+{
+    if (kind == CP_OP_SEND_RECV) {
+        *alg = *bus = block;
+        return;
+    }
+    *alg = block * size;
+    *bus = size > 1 ? *alg * ((double)(size - 1) / size) : 0.0;
+}

@@ -28,6 +28,10 @@
 
 enum cp_op_kind { CP_OP_ALL_GATHER = 0, CP_OP_ALL_TO_ALL, CP_OP_SEND_RECV, CP_OP_REDUCE_SCATTER, CP_OP_KIND_COUNT };
 const char *cp_op_kind_name(enum cp_op_kind k); /* nccl-tests' names: all_gather, alltoall, sendrecv, ... */
+/* nccl-tests' S (*alg) and S times the bus factor (*bus) of one operation on `size` ranks, from
+ * the block of one rank: all-gather its contribution, all-to-all one peer's block,
+ * reduce-scatter its share of the result, send/recv the larger direction. */
+void cp_op_bytes(enum cp_op_kind kind, int size, double block, double *alg, double *bus);
 
 /* One completed operation, for the timeline and nccl-tests' algbw / busbw. */
 struct cp_comm_record {

@@ -180,8 +180,6 @@ static enum lc_status enqueue(struct mpi_comm *m, enum cp_op_kind kind, MPI_Requ
     return LC_OK;
 }
 
-static double bus_factor(int size) { return size > 1 ? (double)(size - 1) / size : 0.0; }
-
 static enum lc_status mpi_all_gather(struct cp_comm *c, const void *send, void *recv, size_t bytes, uint64_t *ticket,
                                      char *err)
 {
@@ -192,8 +190,9 @@ static enum lc_status mpi_all_gather(struct cp_comm *c, const void *send, void *
     MPI_Request req;
     int rc = MPI_Iallgather(send, (int)bytes, MPI_BYTE, recv, (int)bytes, MPI_BYTE, m->comm, &req);
     if (rc != MPI_SUCCESS) return mpi_error(m, rc, "all-gather", err);
-    double s = (double)bytes * c->size;
-    return enqueue(m, CP_OP_ALL_GATHER, &req, 1, t0, s, s * bus_factor(c->size), ticket, err);
+    double alg, bus;
+    cp_op_bytes(CP_OP_ALL_GATHER, c->size, (double)bytes, &alg, &bus);
+    return enqueue(m, CP_OP_ALL_GATHER, &req, 1, t0, alg, bus, ticket, err);
 }
 
 static enum lc_status mpi_all_to_all(struct cp_comm *c, const void *send, void *recv, size_t bytes_per_peer,
@@ -206,8 +205,9 @@ static enum lc_status mpi_all_to_all(struct cp_comm *c, const void *send, void *
     MPI_Request req;
     int rc = MPI_Ialltoall(send, (int)bytes_per_peer, MPI_BYTE, recv, (int)bytes_per_peer, MPI_BYTE, m->comm, &req);
     if (rc != MPI_SUCCESS) return mpi_error(m, rc, "all-to-all", err);
-    double s = (double)bytes_per_peer * c->size;
-    return enqueue(m, CP_OP_ALL_TO_ALL, &req, 1, t0, s, s * bus_factor(c->size), ticket, err);
+    double alg, bus;
+    cp_op_bytes(CP_OP_ALL_TO_ALL, c->size, (double)bytes_per_peer, &alg, &bus);
+    return enqueue(m, CP_OP_ALL_TO_ALL, &req, 1, t0, alg, bus, ticket, err);
 }
 
 static enum lc_status mpi_send_recv(struct cp_comm *c, const void *send, size_t send_bytes, int to, void *recv,
@@ -224,8 +224,9 @@ static enum lc_status mpi_send_recv(struct cp_comm *c, const void *send, size_t 
     /* Matching is in posting order between a pair of ranks, so one tag serves every step. */
     if (send_bytes && (rc = MPI_Isend(send, (int)send_bytes, MPI_BYTE, to, 0, m->comm, &reqs[n++])) != MPI_SUCCESS)
         return mpi_error(m, rc, "send", err);
-    const double bytes = (double)(send_bytes > recv_bytes ? send_bytes : recv_bytes);
-    return enqueue(m, CP_OP_SEND_RECV, reqs, n, t0, bytes, bytes, ticket, err);
+    double alg, bus;
+    cp_op_bytes(CP_OP_SEND_RECV, c->size, (double)(send_bytes > recv_bytes ? send_bytes : recv_bytes), &alg, &bus);
+    return enqueue(m, CP_OP_SEND_RECV, reqs, n, t0, alg, bus, ticket, err);
 }
 
 static enum lc_status mpi_reduce_scatter_f32(struct cp_comm *c, const float *send, float *recv, size_t count,
@@ -238,8 +239,9 @@ static enum lc_status mpi_reduce_scatter_f32(struct cp_comm *c, const float *sen
     MPI_Request req;
     int rc = MPI_Ireduce_scatter_block(send, recv, (int)count, MPI_FLOAT, MPI_SUM, m->comm, &req);
     if (rc != MPI_SUCCESS) return mpi_error(m, rc, "reduce-scatter", err);
-    double s = (double)count * sizeof(float) * c->size;
-    return enqueue(m, CP_OP_REDUCE_SCATTER, &req, 1, t0, s, s * bus_factor(c->size), ticket, err);
+    double alg, bus;
+    cp_op_bytes(CP_OP_REDUCE_SCATTER, c->size, (double)count * sizeof(float), &alg, &bus);
+    return enqueue(m, CP_OP_REDUCE_SCATTER, &req, 1, t0, alg, bus, ticket, err);
 }
 
 static enum lc_status mpi_wait(struct cp_comm *c, uint64_t ticket, char *err)

@@ -77,32 +77,53 @@ static enum lc_status plan_buffers(struct cp_exec *run, struct hybrid *h, char *
     return st;
 }
 
-static enum lc_status hybrid_plan(struct cp_exec *run, char *err)
+/* The shape of rank `rank`'s part: degrees, heads after the all-to-all, and every ring
+ * position's layout (zigzag over the rings, each position's rows split over its group). */
+static enum lc_status hybrid_shape(const struct run_spec *s, const struct mask *m, const struct cp_degrees *degrees,
+                                   int rank, struct hybrid *h, char *err)
 {
-    const struct run_spec *s = run->spec;
-    struct hybrid *h = calloc(1, sizeof *h);
-    if (!h) return lc_fail(err, LC_ERR_OOM, "out of host memory");
-    run->state = h;
-    h->u = run->degrees.ulysses;
-    h->r = run->size / h->u;
-    h->ui = run->rank % h->u;
-    h->ri = run->rank / h->u;
+    h->u = degrees->ulysses;
+    h->r = s->cp_degree / h->u;
+    h->ui = rank % h->u;
+    h->ri = rank / h->u;
     h->hq = s->heads_q / h->u;
     h->hkv = s->heads_kv >= h->u ? s->heads_kv / h->u : 1;
     const int64_t multiple = (h->r > 1 ? 2 * (int64_t)h->r : 1) * h->u;
     h->ring_layouts = calloc((size_t)h->r, sizeof *h->ring_layouts);
     if (!h->ring_layouts) return lc_fail(err, LC_ERR_OOM, "out of host memory");
     enum lc_status st = LC_OK;
-    for (int g = 0; g < h->r && !st; g++) st = cp_layout_zigzag(&run->mask, h->r, g, multiple, &h->ring_layouts[g], err);
+    for (int g = 0; g < h->r && !st; g++) st = cp_layout_zigzag(m, h->r, g, multiple, &h->ring_layouts[g], err);
     if (st) return st;
     h->rows_ring = h->ring_layouts[0].rows;
     h->rows_local = h->rows_ring / h->u;
+    return LC_OK;
+}
+
+static void free_layouts(struct hybrid *h)
+{
+    for (int g = 0; h->ring_layouts && g < h->r; g++) cp_layout_free(&h->ring_layouts[g]);
+    free(h->ring_layouts);
+    h->ring_layouts = NULL;
+}
+
+static struct cp_ring_config ring_config(const struct hybrid *h, int window)
+{
+    return (struct cp_ring_config){.size = h->r, .window = window, .rank = h->ri, .ring_id = h->ui,
+                                   .heads_q = h->hq, .heads_kv = h->hkv};
+}
+
+static enum lc_status hybrid_plan(struct cp_exec *run, char *err)
+{
+    struct hybrid *h = calloc(1, sizeof *h);
+    if (!h) return lc_fail(err, LC_ERR_OOM, "out of host memory");
+    run->state = h;
+    enum lc_status st = hybrid_shape(run->spec, &run->mask, &run->degrees, run->rank, h, err);
+    if (st) return st;
     if ((st = cp_layout_slice(&h->ring_layouts[h->ri], h->ui * h->rows_local, (h->ui + 1) * h->rows_local, &run->layout,
                               err)))
         return st;
     if (h->u > 1 && (st = cp_exec_split(run, h->ri, h->ui, "a2a", &h->a2a, err))) return st;
-    struct cp_ring_config cfg = {.size = h->r, .window = run->degrees.window, .rank = h->ri, .ring_id = h->ui,
-                                 .heads_q = h->hq, .heads_kv = h->hkv};
+    const struct cp_ring_config cfg = ring_config(h, run->degrees.window);
     if ((st = cp_ring_plan(run, &h->ring, &cfg, h->ring_layouts, err))) return st;
     run->work = h->ring.work;
     return h->u > 1 ? plan_buffers(run, h, err) : LC_OK;
@@ -113,8 +134,7 @@ static void hybrid_release(struct cp_exec *run)
     struct hybrid *h = run->state;
     if (!h) return;
     cp_ring_release(run, &h->ring);
-    for (int g = 0; h->ring_layouts && g < h->r; g++) cp_layout_free(&h->ring_layouts[g]);
-    free(h->ring_layouts);
+    free_layouts(h);
     free(h);
     run->state = NULL;
 }
@@ -308,3 +328,51 @@ const struct cp_algo cp_hybrid_algo = {
     .backward = hybrid_backward,
     .release = hybrid_release,
 };
+
+/* Bytes one all-to-all of `block` per peer records. */
+static double a2a_bytes(const struct hybrid *h, size_t block)
+{
+    double alg, bus;
+    cp_op_bytes(CP_OP_ALL_TO_ALL, h->u, (double)block, &alg, &bus);
+    return bus;
+}
+
+enum lc_status cp_hybrid_predict(const struct run_spec *spec, const struct mask *m, const struct mask_view *view,
+                                 const struct cp_degrees *degrees, double *work, double *bytes, char *err)
+{
+    /* The sizes come from the functions the run sizes its buffers and messages with; every rank
+     * has the same shape but for its place (ui, ri), and every member of a ring position the
+     * same work. */
+    struct cp_exec run = {.spec = spec, .esize = dtype_size(spec->dtype)};
+    const bool fwd = spec->direction & DIR_FWD, bwd = spec->direction & DIR_BWD;
+    struct hybrid h;
+    memset(&h, 0, sizeof h);
+    enum lc_status st = hybrid_shape(spec, m, degrees, 0, &h, err);
+    double *position_work = st ? NULL : malloc((size_t)h.r * sizeof *position_work);
+    if (!st && !position_work) st = lc_fail(err, LC_ERR_OOM, "out of host memory");
+    for (int g = 0; !st && g < h.r; g++)
+        position_work[g] = (double)cp_layout_area(view, &h.ring_layouts[g]) * h.hq * spec->batch;
+    for (int rank = 0; !st && rank < spec->cp_degree; rank++) {
+        h.ui = rank % h.u;
+        h.ri = rank / h.u;
+        work[rank] = position_work[h.ri];
+        double b = 0, alg, kv_bus, dkv_bus;
+        if (h.u > 1) {
+            if (fwd) b += a2a_bytes(&h, block_qkv(&run, &h)) + a2a_bytes(&h, block_out(&run, &h));
+            if (bwd) b += a2a_bytes(&h, piece_q(&run, &h) * run.esize) + a2a_bytes(&h, block_qkv(&run, &h));
+        }
+        const struct cp_ring_config cfg = ring_config(&h, degrees->window);
+        const size_t k = (size_t)spec->batch * (size_t)h.rows_ring * cp_row_elems(&run, h.hkv);
+        cp_op_bytes(CP_OP_SEND_RECV, h.r, (double)(2 * k * run.esize), &alg, &kv_bus);
+        cp_op_bytes(CP_OP_SEND_RECV, h.r, (double)(2 * k * sizeof(float)), &alg, &dkv_bus);
+        int kv, dkv;
+        cp_ring_messages(&cfg, false, &kv, &dkv);
+        if (fwd) b += kv * kv_bus;
+        cp_ring_messages(&cfg, true, &kv, &dkv);
+        if (bwd) b += kv * kv_bus + dkv * dkv_bus;
+        bytes[rank] = b;
+    }
+    free(position_work);
+    free_layouts(&h);
+    return st;
+}

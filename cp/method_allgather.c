@@ -141,9 +141,32 @@ static enum lc_status allgather_execute(const struct engine_env *env, const stru
     return cp_execute(env, spec, run_id, out, &cp_allgather_algo, &degrees);
 }
 
+/* Per rank: its zigzag rows against every key; 2 x batch gathers of its K or V rows (again in the
+ * backward) and as many reduce-scatters of fp32 dK or dV. */
+static enum lc_status allgather_predict(const struct run_spec *spec, const struct mask *m, const struct mask_view *view,
+                                        double *work, double *bytes, char *err)
+{
+    const int P = spec->cp_degree;
+    const bool fwd = spec->direction & DIR_FWD, bwd = spec->direction & DIR_BWD;
+    for (int r = 0; r < P; r++) {
+        struct cp_layout l;
+        enum lc_status st = cp_layout_zigzag(m, P, r, P > 1 ? 2 * P : 1, &l, err);
+        if (st) return st;
+        work[r] = (double)cp_layout_area(view, &l) * spec->heads_q * spec->batch;
+        const double n = (double)l.rows * spec->heads_kv * spec->head_dim, ops = 2.0 * spec->batch;
+        double alg, gather, scatter;
+        cp_op_bytes(CP_OP_ALL_GATHER, P, n * (double)dtype_size(spec->dtype), &alg, &gather);
+        cp_op_bytes(CP_OP_REDUCE_SCATTER, P, n * sizeof(float), &alg, &scatter);
+        bytes[r] = (fwd ? ops * gather : 0) + (bwd ? ops * (gather + scatter) : 0);
+        cp_layout_free(&l);
+    }
+    return LC_OK;
+}
+
 const struct cp_method_ops cp_method_allgather = {
     .name = "allgather",
     .summary = "Llama-3 style: all-gather K,V, zigzag Q rows, reduce-scatter dK,dV (fp32)",
     .validate = allgather_validate,
     .execute = allgather_execute,
+    .predict = allgather_predict,
 };

@@ -310,10 +310,29 @@ static enum lc_status balanced_execute(const struct engine_env *env, const struc
     return cp_execute(env, spec, run_id, out, &cp_balanced_algo, &degrees);
 }
 
+static enum lc_status balanced_predict(const struct run_spec *spec, const struct mask *m, const struct mask_view *view,
+                                       double *work, double *bytes, char *err)
+{
+    const struct kernel_ops *k = kernel_find(spec->kernel);
+    if (!k) return lc_fail(err, LC_ERR_INVALID, "unknown kernel '%s'", spec->kernel);
+    struct cp_balanced_plan p;
+    enum lc_status st = cp_balanced_plan_build(m, view, spec->cp_degree, k->tile_q, &p, err);
+    if (st) return st;
+    const double row = 2.0 * spec->batch * spec->heads_kv * spec->head_dim;
+    for (int r = 0; r < spec->cp_degree; r++) {
+        work[r] = p.area[r] * spec->heads_q * spec->batch;
+        bytes[r] = cp_balanced_rank_bytes(&p, r, row * (double)dtype_size(spec->dtype), row * sizeof(float),
+                                          spec->direction & DIR_FWD, spec->direction & DIR_BWD);
+    }
+    cp_balanced_plan_free(&p);
+    return LC_OK;
+}
+
 const struct cp_method_ops cp_method_balanced = {
     .name = "balanced",
     .summary = "mask-aware: chunks dealt for even exact work, each rank receives only the KV its queries see, "
                "dK/dV sent home",
     .validate = balanced_validate,
     .execute = balanced_execute,
+    .predict = balanced_predict,
 };

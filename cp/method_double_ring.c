@@ -28,9 +28,17 @@ static enum lc_status double_ring_execute(const struct engine_env *env, const st
     return cp_execute(env, spec, run_id, out, &cp_hybrid_algo, &degrees);
 }
 
+static enum lc_status double_ring_predict(const struct run_spec *spec, const struct mask *m,
+                                          const struct mask_view *view, double *work, double *bytes, char *err)
+{
+    const struct cp_degrees degrees = {1, double_ring_window(spec)};
+    return cp_hybrid_predict(spec, m, view, &degrees, work, bytes, err);
+}
+
 const struct cp_method_ops cp_method_double_ring = {
     .name = "double_ring",
     .summary = "LoongTrain double ring: inner ring in windows (--cp-inner), outer ring across them",
     .validate = double_ring_validate,
     .execute = double_ring_execute,
+    .predict = double_ring_predict,
 };

@@ -75,6 +75,16 @@ static enum lc_status local_validate(const struct run_spec *spec, char *err)
     return LC_OK;
 }
 
+/* What the run will report: the whole mask's work on its one rank, nothing on the wire. */
+static enum lc_status local_predict(const struct run_spec *spec, const struct mask *m, const struct mask_view *view,
+                                    double *work, double *bytes, char *err)
+{
+    (void)view, (void)err;
+    work[0] = mask_area_for_heads(m, spec->heads_q, spec->heads_kv) * spec->batch;
+    bytes[0] = 0;
+    return LC_OK;
+}
+
 static enum lc_status local_execute(const struct engine_env *env, const struct run_spec *spec, int run_id,
                                     struct run_result *out)
 {
@@ -88,4 +98,5 @@ const struct cp_method_ops cp_method_local = {
     .single_device = true,
     .validate = local_validate,
     .execute = local_execute,
+    .predict = local_predict,
 };

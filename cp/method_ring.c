@@ -15,9 +15,17 @@ static enum lc_status ring_execute(const struct engine_env *env, const struct ru
     return cp_execute(env, spec, run_id, out, &cp_hybrid_algo, &degrees);
 }
 
+static enum lc_status ring_predict(const struct run_spec *spec, const struct mask *m, const struct mask_view *view,
+                                   double *work, double *bytes, char *err)
+{
+    const struct cp_degrees degrees = {1, spec->cp_degree};
+    return cp_hybrid_predict(spec, m, view, &degrees, work, bytes, err);
+}
+
 const struct cp_method_ops cp_method_ring = {
     .name = "ring",
     .summary = "ring attention: P2P KV ring, zigzag balance, fp32 LSE merge, dK/dV ring one step behind",
     .validate = ring_validate,
     .execute = ring_execute,
+    .predict = ring_predict,
 };

@@ -17,9 +17,17 @@ static enum lc_status ulysses_execute(const struct engine_env *env, const struct
     return cp_execute(env, spec, run_id, out, &cp_hybrid_algo, &degrees);
 }
 
+static enum lc_status ulysses_predict(const struct run_spec *spec, const struct mask *m, const struct mask_view *view,
+                                      double *work, double *bytes, char *err)
+{
+    const struct cp_degrees degrees = {spec->cp_degree, 1};
+    return cp_hybrid_predict(spec, m, view, &degrees, work, bytes, err);
+}
+
 const struct cp_method_ops cp_method_ulysses = {
     .name = "ulysses",
     .summary = "DeepSpeed-Ulysses: all-to-all sequence<->heads; GQA KV heads replicated when fewer than GPUs",
     .validate = ulysses_validate,
     .execute = ulysses_execute,
+    .predict = ulysses_predict,
 };

@@ -38,9 +38,18 @@ static enum lc_status usp_execute(const struct engine_env *env, const struct run
     return cp_execute(env, spec, run_id, out, &cp_hybrid_algo, &degrees);
 }
 
+static enum lc_status usp_predict(const struct run_spec *spec, const struct mask *m, const struct mask_view *view,
+                                  double *work, double *bytes, char *err)
+{
+    const int u = usp_ulysses(spec);
+    const struct cp_degrees degrees = {u, spec->cp_degree / u};
+    return cp_hybrid_predict(spec, m, view, &degrees, work, bytes, err);
+}
+
 const struct cp_method_ops cp_method_usp = {
     .name = "usp",
     .summary = "USP 2D: Ulysses in groups of --cp-inner ranks x zigzag ring across (default: best split)",
     .validate = usp_validate,
     .execute = usp_execute,
+    .predict = usp_predict,
 };

@@ -8,6 +8,9 @@
 /* Ulysses all-to-all groups of `ulysses` consecutive ranks around (double) rings across them:
  * ulysses (rings of one), ring (no all-to-all, one window), double_ring, usp (cp/hybrid.c). */
 extern const struct cp_algo cp_hybrid_algo;
+/* Each rank's work and bytes of a run of cp_hybrid_algo with these degrees (core/engine/cp_method.h). */
+enum lc_status cp_hybrid_predict(const struct run_spec *spec, const struct mask *m, const struct mask_view *view,
+                                 const struct cp_degrees *degrees, double *work, double *bytes, char *err);
 /* Llama-3 style all-gather of K, V and reduce-scatter of dK, dV (cp/method_allgather.c). */
 extern const struct cp_algo cp_allgather_algo;
 

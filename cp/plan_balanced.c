@@ -19,40 +19,63 @@ int64_t cp_balanced_chunk(int64_t seqlen, int ranks, int tile_q)
     return best;
 }
 
-/* Per chunk: its visible pairs against every key, and the KV chunk ranges it attends to, from
- * the tile lists of the view cut in chunk x chunk tiles. */
+struct span {
+    int32_t begin, end;
+};
+
+static int by_begin(const void *a, const void *b)
+{
+    const struct span *x = a, *y = b;
+    return (x->begin > y->begin) - (x->begin < y->begin);
+}
+
+/* Per chunk: its visible pairs against every key, and the KV chunks it attends to: those
+ * meeting the column extent of some rule clipped to its rows (a clipped rule sees something in
+ * every column of its extent), merged into ascending ranges. */
 static enum lc_status chunk_demand(const struct mask_view *view, struct cp_balanced_plan *p, double *work, char *err)
 {
-    struct mask_tiles t;
-    enum lc_status st = mask_tiles_build(view, (int)p->chunk, (int)p->chunk, &t, err);
-    if (st) return st;
-    p->range_offsets = calloc((size_t)p->n_chunks + 1, sizeof *p->range_offsets);
-    p->ranges = malloc((size_t)(2 * t.n_entries + 2) * sizeof *p->ranges);
-    if (!p->range_offsets || !p->ranges) {
-        mask_tiles_free(&t);
-        return lc_fail(err, LC_ERR_OOM, "balanced: out of host memory for %d chunks", p->n_chunks);
-    }
     const struct mask_rule *rules = view->rules + view->rule_offsets[0];
     const int64_t n_rules = view->rule_offsets[1] - view->rule_offsets[0];
-    int64_t n = 0;
-    for (int i = 0; i < p->n_chunks; i++) {
-        const int64_t qa = i * p->chunk, qb = qa + p->chunk;
-        work[i] = 0;
-        for (int64_t r = 0; r < n_rules; r++) work[i] += (double)mask_rule_area_in(&rules[r], qa, qb, 0, view->seqlen_k);
-        for (int64_t e = t.row_offsets[i]; e < t.row_offsets[i + 1]; e++) {
-            const int32_t k = t.k_tile[e];
-            if (n > p->range_offsets[i] && p->ranges[2 * n - 1] == k) {
-                p->ranges[2 * n - 1] = k + 1;
-            } else {
-                p->ranges[2 * n] = k;
-                p->ranges[2 * n + 1] = k + 1;
-                n++;
+    int64_t cap = 2 * (int64_t)p->n_chunks + 2, n = 0;
+    struct span *spans = malloc((size_t)(n_rules > 0 ? n_rules : 1) * sizeof *spans);
+    p->range_offsets = calloc((size_t)p->n_chunks + 1, sizeof *p->range_offsets);
+    p->ranges = malloc((size_t)cap * sizeof *p->ranges);
+    enum lc_status st = LC_OK;
+    if (!spans || !p->range_offsets || !p->ranges)
+        st = lc_fail(err, LC_ERR_OOM, "balanced: out of host memory for %d chunks", p->n_chunks);
+    for (int i = 0; !st && i < p->n_chunks; i++) {
+        struct cp_segment rows = {i * p->chunk, p->chunk};
+        const struct cp_layout one = {&rows, 1, p->chunk};
+        work[i] = (double)cp_layout_area(view, &one);
+        int n_spans = 0;
+        for (int64_t r = 0; r < n_rules; r++) {
+            struct mask_rule c;
+            if (!mask_rule_clip(&rules[r], rows.src, rows.src + rows.len, 0, view->seqlen_k, &c)) continue;
+            spans[n_spans++] = (struct span){(int32_t)(c.k_begin / p->chunk), (int32_t)((c.k_end + p->chunk - 1) / p->chunk)};
+        }
+        qsort(spans, (size_t)n_spans, sizeof *spans, by_begin);
+        for (int k = 0; k < n_spans && !st; k++) {
+            if (n > p->range_offsets[i] && p->ranges[2 * n - 1] >= spans[k].begin) {
+                if (spans[k].end > p->ranges[2 * n - 1]) p->ranges[2 * n - 1] = spans[k].end;
+                continue;
             }
+            if (2 * n + 2 > cap) {
+                int32_t *grown = realloc(p->ranges, (size_t)(2 * cap) * sizeof *grown);
+                if (!grown) {
+                    st = lc_fail(err, LC_ERR_OOM, "balanced: out of host memory for chunk ranges");
+                    break;
+                }
+                p->ranges = grown;
+                cap *= 2;
+            }
+            p->ranges[2 * n] = spans[k].begin;
+            p->ranges[2 * n + 1] = spans[k].end;
+            n++;
         }
         p->range_offsets[i + 1] = n;
     }
-    mask_tiles_free(&t);
-    return LC_OK;
+    free(spans);
+    return st;
 }
 
 /* Chunks rank attends to (owned ones included) as a bit per chunk. */

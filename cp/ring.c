@@ -263,3 +263,14 @@ enum lc_status cp_ring_backward(struct cp_exec *run, struct cp_ring *r, const vo
     }
     return a->copy2d(dkv, s->dtype, kvn, full, LC_FP32, kvn, kvn, 1, false, err);
 }
+
+void cp_ring_messages(const struct cp_ring_config *cfg, bool backward, int *kv, int *dkv)
+{
+    const int w = cfg->window, nw = cfg->size / cfg->window;
+    *kv = *dkv = 0;
+    if (cfg->size == 1) return;
+    /* kv_post sends before every position but the last of each ring; post_next sends every
+     * inner step's dK/dV sum, and every outer step's. */
+    *kv = (w > 1 ? nw * (w - 1) : 0) + (nw > 1 ? nw - 1 : 0);
+    if (backward) *dkv = (w > 1 ? nw * w : 0) + (nw > 1 ? nw : 0);
+}

@@ -52,4 +52,8 @@ enum lc_status cp_ring_backward(struct cp_exec *run, struct cp_ring *ring, const
                                 const float *lse, const void *d_o, void *dq, void *dkv, char *err);
 void cp_ring_release(struct cp_exec *run, struct cp_ring *ring);
 
+/* Messages one pass of the ring posts on each member: KV blocks (forward or backward) and fp32
+ * dK/dV blocks (backward only). */
+void cp_ring_messages(const struct cp_ring_config *cfg, bool backward, int *kv, int *dkv);
+
 #endif

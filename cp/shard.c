@@ -275,3 +275,15 @@ double cp_imbalance(const double *work, int n)
     }
     return sum > 0 ? max / (sum / n) : 0.0;
 }
+
+int64_t cp_layout_area(const struct mask_view *global, const struct cp_layout *l)
+{
+    int64_t area = 0;
+    for (int i = 0; i < l->n; i++) {
+        if (l->seg[i].src == CP_PAD) continue;
+        for (int64_t r = global->rule_offsets[0]; r < global->rule_offsets[1]; r++)
+            area += mask_rule_area_in(&global->rules[r], l->seg[i].src, l->seg[i].src + l->seg[i].len, 0,
+                                      global->seqlen_k);
+    }
+    return area;
+}

@@ -58,6 +58,9 @@ enum lc_status cp_view_between(const struct mask_view *global, const struct cp_l
                                struct mask_view *out, char *err);
 /* Visible pairs of a view summed over its heads (static masks have one). */
 int64_t cp_view_area(const struct mask_view *v);
+/* Visible pairs of a layout's rows against every key of a static mask's global view: the work
+ * of whatever blocks those rows meet, summed. */
+int64_t cp_layout_area(const struct mask_view *global, const struct cp_layout *l);
 
 /* max / mean of per-rank work (1 = perfectly even; 0 when there is no work at all). */
 double cp_imbalance(const double *work, int n);

@@ -53,6 +53,17 @@ n=$("$longca" run --kernel cpu --mask causal,full --seqlen 1k:16k:x2 --dry-run |
 n=$("$longca" run --seqlen 1k:4k:+1k --heads 8:2,8:8 --dry-run | tail -1)
 [ "$n" = "8 runs" ] || say "1k:4k:+1k over 2 head shapes expanded to '$n'"
 
+# A CP dry run predicts each run's imbalance and bytes per rank without running: zigzag ring is
+# even on a full mask, balanced within 5 % on documents and moving less than ring.
+out=$("$longca" run --dry-run --cp ring,balanced --gpus 4 --mask full,causal_document --seqlen 32k --heads 8:8)
+imb() { awk -v k="$1" '$0 ~ k { for (i = 1; i <= NF; i++) if ($i == "imbalance") { sub(",", "", $(i + 1)); print $(i + 1) } }' <<<"$out"; }
+max_bytes() { awk -v k="$1" '$0 ~ k { for (i = 1; i <= NF; i++) if ($i == "max") print $(i + 1) }' <<<"$out"; }
+[ "$(imb 'full.*cp=ring')" = "1.0000" ] || say "dry run, ring on full: imbalance '$(imb 'full.*cp=ring')'"$'\n'"$out"
+awk -v b="$(imb 'document.*cp=balanced')" 'BEGIN { exit !(b != "" && b <= 1.05) }' ||
+  say "dry run, balanced on causal_document: imbalance '$(imb 'document.*cp=balanced')'"$'\n'"$out"
+awk -v b="$(max_bytes 'document.*cp=balanced')" -v r="$(max_bytes 'document.*cp=ring')" 'BEGIN { exit !(b + 0 > 0 && b + 0 <= 0.75 * r) }' ||
+  say "dry run, causal_document: balanced moves $(max_bytes 'document.*cp=balanced') bytes, ring $(max_bytes 'document.*cp=ring')"
+
 # Fuzz: random argument vectors from flags, good values and junk.
 flags=(--kernel --mask --seqlen --batch --heads --head-dim --dtype --direction --cp --gpus --warmup --iters
        --window --global --prefix --block --density --doclen --seed --format --check --cp-inner --capture --bogus)

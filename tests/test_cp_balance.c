@@ -18,18 +18,6 @@
 #define SEQLEN 32768
 #define TILE_Q 64
 
-/* Visible pairs of a layout's rows against every key. */
-static double layout_area(const struct mask_view *v, const struct cp_layout *l)
-{
-    double a = 0;
-    for (int s = 0; s < l->n; s++) {
-        if (l->seg[s].src == CP_PAD) continue;
-        for (int64_t r = v->rule_offsets[0]; r < v->rule_offsets[1]; r++)
-            a += (double)mask_rule_area_in(&v->rules[r], l->seg[s].src, l->seg[s].src + l->seg[s].len, 0, v->seqlen_k);
-    }
-    return a;
-}
-
 static double zigzag_imbalance(const struct mask *m, const struct mask_view *v, int P)
 {
     double work[16], total = 0, top = 0;
@@ -37,7 +25,7 @@ static double zigzag_imbalance(const struct mask *m, const struct mask_view *v, 
     for (int r = 0; r < P; r++) {
         struct cp_layout l;
         CHECK(cp_layout_zigzag(m, P, r, 2 * P, &l, err) == LC_OK, "%s", err);
-        work[r] = layout_area(v, &l);
+        work[r] = (double)cp_layout_area(v, &l);
         total += work[r];
         if (work[r] > top) top = work[r];
         cp_layout_free(&l);
@@ -56,7 +44,7 @@ static void check_plan(const struct cp_balanced_plan *p, const struct mask *m, c
         CHECK(count[r] == p->n_chunks / p->ranks, "rank %d owns %d of %d chunks", r, count[r], p->n_chunks);
         struct cp_layout l;
         CHECK(cp_balanced_layout(p, r, &l, err) == LC_OK, "%s", err);
-        CHECK(layout_area(v, &l) == p->area[r], "rank %d: area %.0f, plan says %.0f", r, layout_area(v, &l), p->area[r]);
+        CHECK((double)cp_layout_area(v, &l) == p->area[r], "rank %d: area %.0f, plan says %.0f", r, (double)cp_layout_area(v, &l), p->area[r]);
         total += p->area[r];
         cp_layout_free(&l);
         for (int s = 1; s < p->ranks; s++) {

@@ -1,8 +1,9 @@
 /* Every CP method against the single-device reference, run by every rank of MPI_COMM_WORLD as
  * one CP group (tests/cp_mpi_test.sh starts it with mpirun -np 4 and -np 2; alone it runs the
- * one-rank case): methods (balanced also against its plan's bytes and imbalance) x {full, causal, causal_document, sliding_window_causal} x
+ * one-rank case): methods x {full, causal, causal_document, sliding_window_causal} x
  * {fwd, bwd} x {MHA 8:8, GQA 8:2} at S = 512 (--quick: S = 256, causal and causal_document
- * only), plus batch 2 in bf16 with several reps, the communication
+ * only; the masks left out run forward + backward), plus batch 2 in bf16 with several reps, every
+ * run's work, bytes and imbalance equal to what its method predicts without running, the communication
  * volume against nccl-tests' definitions, the zigzag balance, the timeline intervals, and the
  * bad-input messages. Rank 0 prints the table. */
 #include <math.h>
@@ -18,7 +19,6 @@
 #include "core/engine/engine.h"
 #include "core/model/timeline.h"
 #include "cp/cp.h"
-#include "cp/plan_balanced.h"
 #include "kernels/kernels.h"
 
 static int world_rank, world_size;
@@ -83,29 +83,30 @@ static double expected_ring_bytes(const struct run_spec *s, bool allgather)
     return bytes;
 }
 
-/* What the balanced method's plan predicts for this rank without running: its bytes per rep
- * and the group's work imbalance. */
-static void balanced_prediction(const struct run_spec *s, double *bytes, double *imbalance)
+/* What the method predicts without running (its own planning code): this rank's work and bytes
+ * per rep, and the group's work imbalance as the driver computes it. */
+static void predict_rank(const struct run_spec *s, double *work, double *bytes, double *imbalance)
 {
     struct mask m;
     struct mask_view v;
-    struct cp_balanced_plan p;
     char err[LC_ERRMSG_LEN];
-    *bytes = *imbalance = -1;
-    if (mask_build(s->mask, &s->mask_params, s->seqlen, s->heads_kv, &m, err)) return;
-    if (!mask_view_build(&m, &v, err)) {
-        if (!cp_balanced_plan_build(&m, &v, world_size, kernel_find(s->kernel)->tile_q, &p, err)) {
-            const double row = 2.0 * s->batch * s->heads_kv * s->head_dim;
-            *bytes = cp_balanced_rank_bytes(&p, world_rank, row * (double)dtype_size(s->dtype), row * 4,
-                                            s->direction & DIR_FWD, s->direction & DIR_BWD);
-            double top = 0, total = 0;
-            for (int r = 0; r < world_size; r++) total += p.area[r], top = p.area[r] > top ? p.area[r] : top;
-            *imbalance = top / (total / world_size);
-            cp_balanced_plan_free(&p);
+    *work = *bytes = *imbalance = -1;
+    double *works = calloc((size_t)world_size, sizeof *works), *all_bytes = calloc((size_t)world_size, sizeof *all_bytes);
+    if (works && all_bytes && !mask_build(s->mask, &s->mask_params, s->seqlen, s->heads_kv, &m, err)) {
+        if (!mask_view_build(&m, &v, err)) {
+            if (!cp_method_find(s->cp_method)->predict(s, &m, &v, works, all_bytes, err)) {
+                double top = 0, total = 0;
+                for (int r = 0; r < world_size; r++) total += works[r], top = works[r] > top ? works[r] : top;
+                *work = works[world_rank];
+                *bytes = all_bytes[world_rank];
+                *imbalance = total > 0 ? top / (total / world_size) : 0;
+            }
+            mask_view_free(&v);
         }
-        mask_view_free(&v);
+        mask_free(&m);
     }
-    mask_free(&m);
+    free(works);
+    free(all_bytes);
 }
 
 static void run_one(struct cp_group *g, const struct run_spec *s, int run_id, const char *heads)
@@ -153,13 +154,12 @@ static void run_one(struct cp_group *g, const struct run_spec *s, int run_id, co
     free(all);
     CHECK(merged.ranks == world_size && merged.tflops > 0 && merged.work > 0, "%s: merged %d ranks, %.3g TFLOP/s",
           s->cp_method, merged.ranks, merged.tflops);
-    if (multi && !strcmp(s->cp_method, "balanced")) {
-        double bytes, imbalance;
-        balanced_prediction(s, &bytes, &imbalance);
-        CHECK(res.comm_bytes == bytes && fabs(merged.work_imbalance - imbalance) < 1e-12,
-              "balanced %s %s: ran %.0f bytes, imbalance %.6f; the plan says %.0f, %.6f", mask_pattern_name(s->mask),
-              direction_name(s->direction), res.comm_bytes, merged.work_imbalance, bytes, imbalance);
-    }
+    double work, bytes, imbalance;
+    predict_rank(s, &work, &bytes, &imbalance);
+    CHECK(res.work == work && res.comm_bytes == bytes && merged.work_imbalance == imbalance,
+          "%s %s %s: ran work %.0f, %.0f bytes, imbalance %.9f; predicted %.0f, %.0f, %.9f", s->cp_method,
+          mask_pattern_name(s->mask), direction_name(s->direction), res.work, res.comm_bytes, merged.work_imbalance,
+          work, bytes, imbalance);
     /* Zigzag puts the same causal area on every rank; Ulysses splits heads, which is even too. */
     if ((s->mask == MASK_CAUSAL || s->mask == MASK_FULL) && strcmp(s->cp_method, "balanced"))
         CHECK(fabs(merged.work_imbalance - 1.0) < 1e-9, "%s %s: imbalance %.6f", s->cp_method,
@@ -308,6 +308,14 @@ int main(int argc, char **argv)
                     struct run_spec s = base_spec(methods[m], masks[k], dirs[d], heads[h][0], heads[h][1]);
                     run_one(g, &s, run_id++, h ? "8:2" : "8:8");
                 }
+    /* Every method's prediction on the four masks at every group size: the masks the matrix left
+     * out, forward and backward in one rep. */
+    for (size_t m = 0; m < sizeof methods / sizeof *methods; m++)
+        for (int k = 0; k < 4; k++)
+            if (k < first_mask || k >= n_masks) {
+                struct run_spec s = base_spec(methods[m], masks[k], DIR_FWD_BWD, 8, 2);
+                run_one(g, &s, run_id++, "8:2");
+            }
     /* Batch 2 in bf16, forward and backward each rep, warm-up and several timed reps (buffers are
      * reused across reps), USP with replicated KV heads, double ring with explicit windows. */
     for (size_t m = 0; m < sizeof methods / sizeof *methods; m++) {

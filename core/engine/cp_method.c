@@ -1,6 +1,7 @@
 /* The registry of the methods a run spreads over ranks by (filled by cp/). */
 #include "core/engine/cp_method.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const struct cp_method_ops *methods[CP_METHOD_MAX];
@@ -28,3 +29,42 @@ bool run_spec_is_cp(const struct run_spec *spec)
 int cp_method_count(void) { return registered; }
 
 const struct cp_method_ops *cp_method_at(int index) { return index >= 0 && index < registered ? methods[index] : NULL; }
+
+enum lc_status cp_method_predict(const struct run_spec *spec, struct cp_prediction *out, char *err)
+{
+    memset(out, 0, sizeof *out);
+    const struct cp_method_ops *m = cp_method_find(spec->cp_method);
+    if (!m) return lc_fail(err, LC_ERR_INVALID, "unknown CP method '%s'", spec->cp_method);
+    if (!m->predict) return lc_fail(err, LC_ERR_UNSUPPORTED, "%s cannot predict without running", m->name);
+    enum lc_status st = m->validate(spec, err);
+    if (st) return st;
+    out->ranks = spec->cp_degree;
+    out->work = calloc((size_t)spec->cp_degree, sizeof *out->work);
+    out->bytes = calloc((size_t)spec->cp_degree, sizeof *out->bytes);
+    if (!out->work || !out->bytes) return lc_fail(err, LC_ERR_OOM, "no host memory for %d ranks", spec->cp_degree);
+    struct mask mask;
+    struct mask_view view;
+    if ((st = mask_build(spec->mask, &spec->mask_params, spec->seqlen, spec->heads_kv, &mask, err))) return st;
+    if (!(st = mask_view_build(&mask, &view, err))) {
+        st = m->predict(spec, &mask, &view, out->work, out->bytes, err);
+        mask_view_free(&view);
+    }
+    mask_free(&mask);
+    if (st) return st;
+    double top = 0, total = 0;
+    for (int r = 0; r < out->ranks; r++) {
+        total += out->work[r];
+        if (out->work[r] > top) top = out->work[r];
+        out->mean_bytes += out->bytes[r] / out->ranks;
+        if (out->bytes[r] > out->max_bytes) out->max_bytes = out->bytes[r];
+    }
+    out->imbalance = total > 0 ? top / (total / out->ranks) : 0;
+    return LC_OK;
+}
+
+void cp_prediction_free(struct cp_prediction *p)
+{
+    free(p->work);
+    free(p->bytes);
+    memset(p, 0, sizeof *p);
+}

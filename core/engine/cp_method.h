@@ -6,6 +6,7 @@
 #ifndef LC_CP_METHOD_H
 #define LC_CP_METHOD_H
 
+#include "core/mask/mask.h"
 #include "core/model/event.h"
 #include "core/engine/engine.h"
 #include "core/model/spec.h"
@@ -22,7 +23,24 @@ struct cp_method_ops {
     /* Runs on every rank of env->cp (no group for the local method); emits events through env->sink. */
     enum lc_status (*execute)(const struct engine_env *env, const struct run_spec *spec, int run_id,
                               struct run_result *out);
+    /* Without running, from the method's own planning code: what each of the spec->cp_degree ranks
+     * reports for one run (run_result.work and comm_bytes), for a mask built from the spec and
+     * its global view. Arrays of spec->cp_degree entries. */
+    enum lc_status (*predict)(const struct run_spec *spec, const struct mask *m, const struct mask_view *view,
+                              double *work, double *bytes, char *err);
 };
+
+/* A CP run's figures predicted without running (what each rank's result would report). */
+struct cp_prediction {
+    int ranks;
+    double *work, *bytes; /* per rank */
+    double imbalance;     /* max / mean work, as the run computes it */
+    double max_bytes, mean_bytes;
+};
+
+/* Builds the spec's mask and asks its method; the run's own validation first. */
+enum lc_status cp_method_predict(const struct run_spec *spec, struct cp_prediction *out, char *err);
+void cp_prediction_free(struct cp_prediction *p);
 
 #define CP_METHOD_MAX 16
 void cp_method_register(const struct cp_method_ops *ops);

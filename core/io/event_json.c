@@ -101,6 +101,7 @@ static void write_result(FILE *f, const struct run_result *r)
     put_double(f, "max_rel_err", r->max_rel_err);
     put_double(f, "work", r->work);
     put_double(f, "work_imbalance", r->work_imbalance);
+    put_double(f, "work", r->work);
     put_double(f, "comm_bytes", r->comm_bytes);
     put_double(f, "algbw_gbs", r->algbw_gbs);
     put_double(f, "busbw_gbs", r->busbw_gbs);
@@ -358,6 +359,7 @@ static void read_result(struct fields *parent, struct run_result *r)
     r->max_rel_err = get_double(&fr, "max_rel_err");
     r->work = get_double(&fr, "work");
     r->work_imbalance = get_double(&fr, "work_imbalance");
+    r->work = get_double(&fr, "work");
     r->comm_bytes = get_double(&fr, "comm_bytes");
     r->algbw_gbs = get_double(&fr, "algbw_gbs");
     r->busbw_gbs = get_double(&fr, "busbw_gbs");

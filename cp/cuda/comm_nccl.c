@@ -135,15 +135,14 @@ static enum lc_status end_op(struct nccl_comm *n, struct nccl_op *op, uint64_t *
     return LC_OK;
 }
 
-static double bus_factor(int size) { return size > 1 ? (double)(size - 1) / size : 0.0; }
-
 static enum lc_status nccl_all_gather(struct cp_comm *c, const void *send, void *recv, size_t bytes, uint64_t *ticket,
                                       char *err)
 {
     struct nccl_comm *n = (struct nccl_comm *)c;
-    double s = (double)bytes * c->size;
+    double alg, bus;
+    cp_op_bytes(CP_OP_ALL_GATHER, c->size, (double)bytes, &alg, &bus);
     struct nccl_op *op;
-    enum lc_status st = begin_op(n, CP_OP_ALL_GATHER, s, s * bus_factor(c->size), &op, err);
+    enum lc_status st = begin_op(n, CP_OP_ALL_GATHER, alg, bus, &op, err);
     if (!st) st = settle(n, ncclAllGather(send, recv, bytes, ncclUint8, n->comm, n->stream), "all-gather", err);
     return st ? st : end_op(n, op, ticket, err);
 }
@@ -152,9 +151,10 @@ static enum lc_status nccl_all_to_all(struct cp_comm *c, const void *send, void 
                                       uint64_t *ticket, char *err)
 {
     struct nccl_comm *n = (struct nccl_comm *)c;
-    double s = (double)bytes_per_peer * c->size;
+    double alg, bus;
+    cp_op_bytes(CP_OP_ALL_TO_ALL, c->size, (double)bytes_per_peer, &alg, &bus);
     struct nccl_op *op;
-    enum lc_status st = begin_op(n, CP_OP_ALL_TO_ALL, s, s * bus_factor(c->size), &op, err);
+    enum lc_status st = begin_op(n, CP_OP_ALL_TO_ALL, alg, bus, &op, err);
     if (!st) st = settle(n, ncclAlltoAll(send, recv, bytes_per_peer, ncclUint8, n->comm, n->stream), "all-to-all", err);
     return st ? st : end_op(n, op, ticket, err);
 }
@@ -164,8 +164,9 @@ static enum lc_status nccl_send_recv(struct cp_comm *c, const void *send, size_t
 {
     struct nccl_comm *n = (struct nccl_comm *)c;
     struct nccl_op *op;
-    const double bytes = (double)(send_bytes > recv_bytes ? send_bytes : recv_bytes);
-    enum lc_status st = begin_op(n, CP_OP_SEND_RECV, bytes, bytes, &op, err);
+    double alg, bus;
+    cp_op_bytes(CP_OP_SEND_RECV, c->size, (double)(send_bytes > recv_bytes ? send_bytes : recv_bytes), &alg, &bus);
+    enum lc_status st = begin_op(n, CP_OP_SEND_RECV, alg, bus, &op, err);
     if (st) return st;
     /* One group: the pair is matched whatever order the ranks issue it in. */
     ncclResult_t rc = ncclGroupStart();
@@ -182,9 +183,10 @@ static enum lc_status nccl_reduce_scatter_f32(struct cp_comm *c, const float *se
                                               uint64_t *ticket, char *err)
 {
     struct nccl_comm *n = (struct nccl_comm *)c;
-    double s = (double)count * sizeof(float) * c->size;
+    double alg, bus;
+    cp_op_bytes(CP_OP_REDUCE_SCATTER, c->size, (double)count * sizeof(float), &alg, &bus);
     struct nccl_op *op;
-    enum lc_status st = begin_op(n, CP_OP_REDUCE_SCATTER, s, s * bus_factor(c->size), &op, err);
+    enum lc_status st = begin_op(n, CP_OP_REDUCE_SCATTER, alg, bus, &op, err);
     if (!st) st = settle(n, ncclReduceScatter(send, recv, count, ncclFloat32, ncclSum, n->comm, n->stream),
                          "reduce-scatter", err);
     return st ? st : end_op(n, op, ticket, err);

@@ -1,7 +1,7 @@
 /* Fused attention forward on Hopper, the FlashAttention-3 design (sm_90a).
  *
  * A persistent CTA of three warpgroups walks work items (batch, query head, query tile), the
- * query tiles of the tile lists longest first. Warpgroup 0 is the producer: one thread issues
+ * query tiles of each KV head longest first. Warpgroup 0 is the producer: one thread issues
  * TMA loads of the Q tile and of each key tile's K and V (those its tile-list row names, last
  * first) into a ring of STAGES shared-memory slots, each slot guarded by a "full" mbarrier that
  * the copy engine completes and an "empty" one the consumers release; it gives its registers
@@ -53,11 +53,12 @@ constexpr int CONSUMER_WARPS = 8; /* each releases a slot once: the empty barrie
 struct fwd_tma_params {
     CUtensorMap q_map, k_map, v_map;
     flash_fwd_params p;
-    int batch, n_items;
+    int n_items;
 };
 
-/* Work item `it`: query tiles in work order (slot), then heads, then batch, so the longest
- * rows of every head go first and CTAs running together share KV heads. */
+/* Work item `it`: batch, then KV head, then query tiles in work order (slot, longest first),
+ * then the query heads of the KV head's group. The CTAs in flight share one KV head, whose K
+ * and V then stay in L2 (a head's K and V at 32K tokens take 16 MB of its 50). */
 struct fwd_item {
     int b, h;
     flash_tile_row row;
@@ -66,12 +67,12 @@ struct fwd_item {
 __device__ __forceinline__ fwd_item fwd_item_at(const fwd_tma_params &P, int it)
 {
     const flash_fwd_params &p = P.p;
-    const int per_slot = P.batch * p.heads_q, slot = it / per_slot, r = it % per_slot;
+    const int per_kv_head = p.group * p.n_qtiles, per_batch = p.heads_kv * per_kv_head;
+    const int b = it / per_batch, r = it % per_batch, hk = r / per_kv_head, slot = r % per_kv_head / p.group;
     fwd_item w;
-    w.h = r % p.heads_q;
-    w.b = r / p.heads_q;
-    const int mh = p.mask_heads == 1 ? 0 : w.h / p.group;
-    w.row = flash_tile_row_at(p.row_offsets, p.entries, p.row_order, mh, p.n_qtiles, slot);
+    w.b = b;
+    w.h = hk * p.group + r % p.group;
+    w.row = flash_tile_row_at(p.row_offsets, p.entries, p.row_order, p.mask_heads == 1 ? 0 : hk, p.n_qtiles, slot);
     return w;
 }
 
@@ -294,7 +295,6 @@ struct fwd_launch {
         P.k_map = a->k_map;
         P.v_map = a->v_map;
         P.p = flash_fwd_params_make(a);
-        P.batch = a->shape.batch;
         P.n_items = a->shape.batch * a->shape.heads_q * a->tiles->n_rows;
         const int grid = P.n_items < sms ? P.n_items : sms;
         if (grid > 0) kernel<<<grid, C::THREADS, C::SMEM, stream>>>(P);

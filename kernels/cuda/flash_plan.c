@@ -135,7 +135,8 @@ static const int flash_head_dims[] = {64, 128, 0};
 
 const struct kernel_ops kernel_flash = {
     .name = "flash",
-    .summary = "fused tiled attention on Hopper warpgroup MMA (wgmma), mask tile lists, GQA in place, LSE out",
+    .summary = "fused attention on Hopper wgmma; forward in the FlashAttention-3 design (TMA producer, ping-pong, "
+               "persistent), mask tile lists, GQA in place, LSE out",
     .device = DEVICE_CUDA,
     .dtypes = (1u << LC_BF16) | (1u << LC_FP16),
     .directions = DIR_FWD | DIR_BWD,
