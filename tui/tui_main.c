@@ -16,6 +16,7 @@
 #include "core/model/parse.h"
 #include "core/io/private_dir.h"
 #include "core/io/report.h"
+#include "core/io/stderr_log.h"
 #include "core/session/worker.h"
 #include "tui/app.h"
 #include "tui/export.h"
@@ -438,44 +439,6 @@ static int parse_options(int argc, char **argv, bool view, struct tui_options *o
     return -1;
 }
 
-/* While the TUI owns the terminal, what MPI, its daemons and the workers print on stderr would
- * tear the screen: it goes to a file instead (inherited by the processes spawned after this),
- * reported at exit when not empty. */
-struct stderr_log {
-    int saved_fd;
-    char path[4096];
-};
-
-static void stderr_to_file(struct stderr_log *log)
-{
-    log->saved_fd = -1;
-    char err[LC_ERRMSG_LEN];
-    int fd = private_file_create(PRIVATE_RUNTIME, "stderr", ".log", log->path, sizeof(log->path), err);
-    if (fd < 0) { /* the screen may tear, but no message is lost */
-        fprintf(stderr, "longca: messages stay on the terminal: %s\n", err);
-        return;
-    }
-    fflush(stderr);
-    log->saved_fd = dup(STDERR_FILENO);
-    dup2(fd, STDERR_FILENO);
-    close(fd);
-}
-
-/* Restores stderr; keeps and names the file if anything was written to it. */
-static void stderr_restore(struct stderr_log *log)
-{
-    if (log->saved_fd < 0) return;
-    fflush(stderr);
-    dup2(log->saved_fd, STDERR_FILENO);
-    close(log->saved_fd);
-    log->saved_fd = -1;
-    struct stat st;
-    if (stat(log->path, &st) == 0 && st.st_size == 0)
-        unlink(log->path);
-    else
-        fprintf(stderr, "longca: messages printed during the session are in %s\n", log->path);
-}
-
 static void catch_stop_signals(void)
 {
     struct sigaction sa;
@@ -506,10 +469,12 @@ int cmd_tui(int argc, char **argv)
     static struct tui_app app;
     app_init(&app);
     char err[LC_ERRMSG_LEN];
+    /* While the TUI owns the terminal, what MPI, its daemons and the workers print would tear
+     * the screen: it goes to a file, named at exit when not empty. */
     struct stderr_log log;
-    stderr_to_file(&log);
+    stderr_log_open(&log);
     if (session_open(&so, &app.session, err) != LC_OK) {
-        stderr_restore(&log);
+        stderr_log_close(&log, "longca");
         fprintf(stderr, "longca: %s\n", err);
         app_free(&app);
         return LC_EXIT_FAILED;
@@ -521,7 +486,7 @@ int cmd_tui(int argc, char **argv)
     bool drew = main_loop(&app, &opt);
     if (session_busy(app.session)) session_cancel(app.session);
     enum lc_status closed = session_close(app.session, err);
-    stderr_restore(&log);
+    stderr_log_close(&log, "longca");
     rc = drew ? LC_EXIT_OK : LC_EXIT_FAILED;
     if (!drew) fprintf(stderr, "longca: cannot start the terminal (TERM=%s)\n", getenv("TERM") ? getenv("TERM") : "");
     if (closed != LC_OK) {
