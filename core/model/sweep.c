@@ -262,15 +262,25 @@ enum lc_status sweep_expand(const struct sweep_axes *axes, struct run_spec **run
         return lc_fail(err, LC_ERR_INVALID, "the sweep expands to %.0f runs (limit %d)", total, SWEEP_MAX_RUNS);
     struct run_spec *out = calloc((size_t)total, sizeof *out);
     if (!out) return lc_fail(err, LC_ERR_OOM, "no memory for %.0f runs", total);
+    /* --cp none,ring --gpus 1,4 means none at one GPU and ring at four: with both kinds on both
+     * axes, none pairs with 1 GPU and the CP methods with more. Anything else keeps its error. */
+    bool none = !axes->n_cp_methods, method = false, one = !axes->n_gpus, many = false;
+    for (int k = 0; k < axes->n_cp_methods; k++) *(strcmp(axes->cp_methods[k], "none") ? &method : &none) = true;
+    for (int k = 0; k < axes->n_gpus; k++) *(axes->gpus[k] > 1 ? &many : &one) = true;
+    bool pair_up = none && method && one && many;
+    int n = 0;
     for (long i = 0; i < (long)total; i++) {
-        expand_one(axes, sizes, i, &out[i]);
-        enum lc_status st = run_spec_validate(&out[i], err);
+        expand_one(axes, sizes, i, &out[n]);
+        bool cp = strcmp(out[n].cp_method, "none") != 0;
+        if (pair_up && cp != (out[n].gpus > 1)) continue;
+        enum lc_status st = run_spec_validate(&out[n], err);
         if (st) {
             free(out);
             return st;
         }
+        n++;
     }
     *runs = out;
-    *n_runs = (int)total;
+    *n_runs = n;
     return LC_OK;
 }
