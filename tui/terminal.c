@@ -7,7 +7,6 @@
 #include <term.h>
 #include <unistd.h>
 
-
 FILE *tui_open_terminal(bool *own)
 {
     *own = false;
