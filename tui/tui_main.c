@@ -14,6 +14,7 @@
 #include "cli/commands.h"
 #include "core/model/parse.h"
 #include "core/io/report.h"
+#include "core/io/stderr_log.h"
 #include "core/session/worker.h"
 #include "core/io/config.h"
 #include "tui/app.h"
@@ -466,10 +467,12 @@ int cmd_tui(int argc, char **argv)
     static struct tui_app app;
     app_init(&app);
     char err[LC_ERRMSG_LEN];
-    struct tui_stderr_log log;
-    tui_stderr_to_file(&log);
+    /* While the TUI owns the terminal, what MPI, its daemons and the workers print would tear
+     * the screen: it goes to a file, named at exit when not empty. */
+    struct stderr_log log;
+    stderr_log_open(&log);
     if (session_open(&so, &app.session, err) != LC_OK) {
-        tui_stderr_restore(&log);
+        stderr_log_close(&log, "longca");
         fprintf(stderr, "longca: %s\n", err);
         app_free(&app);
         return LC_EXIT_FAILED;
@@ -488,7 +491,7 @@ int cmd_tui(int argc, char **argv)
     bool drew = main_loop(&app, &opt);
     if (session_busy(app.session)) session_cancel(app.session);
     enum lc_status closed = session_close(app.session, err);
-    tui_stderr_restore(&log);
+    stderr_log_close(&log, "longca");
     if (drew && settings) { /* kept whole or not at all */
         tui_settings_store(&app.settings, &app.setup, tui_settings_color(&app.settings));
         char not_saved[LC_ERRMSG_LEN]; /* err still holds session_close's reason */
