@@ -27,7 +27,7 @@ struct attn_problem {
 };
 
 /* Context parallelism computes a rank's rows against KV blocks one after another and folds the
- * blocks' results into fp32 running sums (cp.md B1). A kernel with folds_blocks does that in its
+ * blocks' results into fp32 running sums. A kernel with folds_blocks does that in its
  * own epilogues, saving the passes over O and dQ a separate merge would take. Forward: the first
  * block writes (o_acc, lse), a later one merges itself into them, the last one writes o in the
  * dtype (and lse). Backward: dQ adds up in dq_acc (the first block starts it, the last one
@@ -79,8 +79,6 @@ const struct kernel_ops *kernel_find(const char *name);
 int kernel_count(void);
 const struct kernel_ops *kernel_at(int index);
 
-/* Capability check against a spec, without building anything: LC_ERR_UNSUPPORTED + reason. */
-enum lc_status kernel_check_spec(const struct kernel_ops *k, const struct run_spec *spec, char *why);
 
 /* The CPU reference every kernel and CP method is checked against (registered by kernels/). */
 #define KERNEL_REFERENCE_NAME "cpu_ref"
