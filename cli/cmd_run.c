@@ -2,6 +2,7 @@
  * device suffices; through a session of worker ranks under mpirun, with --workers, or when a
  * run needs several GPUs (CP). Bad input: one line on stderr, exit status 2. */
 #define _POSIX_C_SOURCE 200809L /* gethostname, sigaction */
+#include <omp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,7 @@
 #include "core/model/parse.h"
 #include "core/io/report.h"
 #include "core/session/run_workers.h"
-#include "core/engine/runner.h"
+#include "core/engine/engine.h"
 #include "core/engine/services.h"
 #include "core/model/sweep.h"
 #include "core/model/tally.h"
@@ -36,8 +37,8 @@ static void run_usage(FILE *f)
             "  --head-dim    head dims; default 128 on GPUs, 64 on the CPU\n"
             "  --dtype       bf16, fp16, fp32; default bf16 on GPUs, fp32 on the CPU\n"
             "  --direction   fwd, bwd, fwd+bwd; default fwd\n"
-            "  --cp          context-parallel methods (longca list cp) or none\n"
-            "  --gpus        GPUs per CP run (= CP degree)\n"
+            "  --cp          how runs spread over ranks (longca list cp): local (default) or a CP method\n"
+            "  --gpus        workers (GPUs) per run: the CP degree (1 without --cp)\n"
             "  --cp-inner    usp: Ulysses degree; double_ring: window size\n"
             "  --warmup N    warm-up iterations (default 5 GPU, 1 CPU)\n"
             "  --iters N     timed iterations (default 20 GPU, 3 CPU)\n"
@@ -109,19 +110,10 @@ static void headless_emit(void *ctx, const struct event *ev)
                 run_phase_name(ev->u.progress.phase), ev->u.progress.iter, ev->u.progress.total);
         fflush(stderr);
     }
-    bool final_result = ev->type == EV_RESULT && (ev->rank == -1 || spec->gpus == 1);
-    if (final_result || ev->type == EV_ERROR) {
+    if (ev->type == EV_RUN_DONE) {
         if (h->progress) fprintf(stderr, "\r\033[K");
-        struct run_result res;
-        if (ev->type == EV_RESULT) {
-            res = ev->u.result;
-        } else {
-            memset(&res, 0, sizeof res);
-            res.status = ev->u.error.status;
-            snprintf(res.message, sizeof res.message, "rank %d: %.200s", ev->rank, ev->u.error.message);
-        }
-        tally_outcome(&h->tally, &res);
-        report_row(&h->report, spec, &res);
+        tally_outcome(&h->tally, &ev->u.result); /* one outcome a run: its run_done */
+        report_run_done(&h->report, ev->run_id, &ev->u.result);
     }
 }
 
@@ -184,10 +176,16 @@ static void run_in_process(struct headless *h)
             emit_hello(h, dev, describe);
             if (dev->kind == DEVICE_CUDA) recorder = start_recorder(h, &tl);
         }
-        struct runner_env env = {.device = dev, .rank = 1, .sink = {headless_emit, h}, .cancel = (volatile int *)&interrupted,
-                                 .timeline = &tl, .recorder = dev->kind == DEVICE_CUDA ? recorder : NULL};
-        struct run_result res;
-        runner_execute(&env, &h->runs[i], i, &res);
+        struct engine_env env = {.device = dev, .rank = 1, .cores = omp_get_max_threads(), .sink = {headless_emit, h},
+                                 .cancel = (volatile int *)&interrupted, .timeline = &tl,
+                                 .recorder = dev->kind == DEVICE_CUDA ? recorder : NULL};
+        struct run_result mine;
+        engine_execute(&env, &h->runs[i], i, &mine);
+        struct event done; /* one rank: the merge is its result, said once as for any run */
+        event_init(&done, EV_RUN_DONE, i, -1);
+        done.t_ns = lc_now_ns();
+        run_result_merge(&mine, 1, env.rank, &done.u.result);
+        headless_emit(h, &done);
     }
     if (recorder) recorder->stop();
     for (int d = 0; d < 2; d++)

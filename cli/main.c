@@ -26,7 +26,7 @@ static void usage(FILE *f)
             "  view FILE      open a saved capture in the TUI (no MPI, no GPU)\n"
             "  export FILE    write a capture as Chrome trace JSON or Perfetto protobuf (--format)\n"
             "  diff A B       compare two results files (captures, json, jsonl) run by run\n"
-            "Each command takes --help. Anywhere on the line:\n"
+            "Each command takes --help; longca --version names the build. Anywhere on the line:\n"
             "  --kernel-lib PATH   load kernels from a plugin (repeatable; kernels/longca_kernel.h);\n"
             "                      also every liblongca_*.so in LONGCA_KERNEL_PATH's folders and the\n"
             "                      installed plugin folder\n");
@@ -69,6 +69,10 @@ int main(int argc, char **argv)
     services_register(&wiring);
 
     if (argc < 2 || argv[1][0] == '-') {
+        if (argc >= 2 && !strcmp(argv[1], "--version")) {
+            printf("longca %s (commit %s)\n", metadata_version(), metadata_commit());
+            return LC_EXIT_OK;
+        }
         if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
             usage(stdout);
             return LC_EXIT_OK;

@@ -23,7 +23,7 @@ struct cp_array_ops {
                              char *err);
     enum lc_status (*fill_f32)(float *dst, size_t n, float value, char *err);
     /* Folds a partial result (o normalized over its key block, lse) into the running fp32
-     * (acc_o, acc_lse), cp.md B1. Start from acc_o = 0, acc_lse = -inf. */
+     * (acc_o, acc_lse), as cp/lse_merge.c. Start from acc_o = 0, acc_lse = -inf. */
     enum lc_status (*lse_merge)(float *acc_o, float *acc_lse, const void *part_o, enum lc_dtype part_type,
                                 const float *part_lse, int batch, int64_t rows, int heads, int head_dim, char *err);
 };

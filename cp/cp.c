@@ -5,6 +5,7 @@
 
 void cp_register_all(void)
 {
+    cp_method_register(&cp_method_local);
     cp_method_register(&cp_method_allgather);
     cp_method_register(&cp_method_ring);
     cp_method_register(&cp_method_ulysses);
@@ -20,7 +21,7 @@ enum lc_status cp_validate_common(const struct run_spec *spec, int64_t unit, con
                        mask_pattern_name(spec->mask));
     if (spec->seqlen % unit)
         return lc_fail(err, LC_ERR_INVALID, "%s on %d GPUs: sequence length %lld is not divisible by %lld (%s)",
-                       spec->cp_method, spec->gpus, (long long)spec->seqlen, (long long)unit, why_unit);
+                       spec->cp_method, spec->cp_degree, (long long)spec->seqlen, (long long)unit, why_unit);
     return LC_OK;
 }
 

@@ -9,7 +9,7 @@
 #include "core/engine/device.h"
 #include "core/model/status.h"
 
-struct cp_group; /* opaque; core/engine/runner.h forward-declares it for runner_env.cp */
+struct cp_group; /* opaque; core/engine/runner.h forward-declares it for engine_env.cp */
 
 /* Collective over comm: every rank of comm calls it, with the same device kind. comm is
  * duplicated (the caller keeps and frees its own). The group talks NCCL when dev is a CUDA
@@ -23,7 +23,7 @@ void cp_group_destroy(struct cp_group *g);
 int cp_group_rank(const struct cp_group *g); /* 0-based rank within the CP run */
 int cp_group_size(const struct cp_group *g);
 
-/* Registers allgather, ring, ulysses, usp, double_ring and balanced with cp_method_register. */
+/* Registers local, allgather, ring, ulysses, usp, double_ring and balanced with cp_method_register. */
 void cp_register_all(void);
 
 #endif

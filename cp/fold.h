@@ -5,7 +5,7 @@
 #ifndef LC_CP_FOLD_H
 #define LC_CP_FOLD_H
 
-#include "cp/run.h"
+#include "cp/driver.h"
 
 struct cp_fold_scratch {
     int64_t q_rows, kv_rows;
@@ -15,10 +15,10 @@ struct cp_fold_scratch {
 };
 
 /* Scratch for blocks of q_rows x kv_rows with these heads, only where the run's kernel cannot fold. */
-enum lc_status cp_fold_prepare(struct cp_run *run, struct cp_fold_scratch *s, int64_t q_rows, int64_t kv_rows,
+enum lc_status cp_fold_prepare(struct cp_exec *run, struct cp_fold_scratch *s, int64_t q_rows, int64_t kv_rows,
                                int heads_q, int heads_kv, char *err);
 /* t->fold set; t->q, k, v (and o, lse, d_o for the backward) as for a whole call. */
-enum lc_status cp_fold_attention(struct cp_run *run, void *plan, bool backward, const struct longca_tensors *t,
+enum lc_status cp_fold_attention(struct cp_exec *run, void *plan, bool backward, const struct longca_tensors *t,
                                  const struct cp_fold_scratch *s, int step, char *err);
 
 #endif

@@ -16,8 +16,15 @@ static enum lc_status mpi_call(int rc, const char *what, char *err)
     return lc_fail(err, LC_ERR_COMM, "%s: %s", what, text);
 }
 
+/* A one-rank group's collectives return at once, as llm.c's multi-GPU steps do at one process:
+ * a single-device run takes the same driver as a CP run without paying for MPI. */
 enum lc_status cp_group_agree(struct cp_group *g, int mine, int *max, int *who, char *err)
 {
+    if (g->size == 1) {
+        *max = mine;
+        if (who) *who = 0;
+        return LC_OK;
+    }
     int in[2] = {mine, g->rank}, out[2] = {0, 0};
     MPI_Request req;
     enum lc_status st = mpi_call(MPI_Iallreduce(in, out, 1, MPI_2INT, MPI_MAXLOC, g->comm, &req), "CP agreement", err);
@@ -30,6 +37,7 @@ enum lc_status cp_group_agree(struct cp_group *g, int mine, int *max, int *who, 
 
 enum lc_status cp_group_allreduce(struct cp_group *g, double *values, int n, MPI_Op op, char *err)
 {
+    if (g->size == 1) return LC_OK;
     MPI_Request req;
     enum lc_status st = mpi_call(MPI_Iallreduce(MPI_IN_PLACE, values, n, MPI_DOUBLE, op, g->comm, &req), "CP reduction", err);
     if (st == LC_OK) st = cp_mpi_wait(&req, 1, CP_COMM_TIMEOUT_S, "CP reduction", err);
@@ -41,6 +49,20 @@ enum lc_status cp_group_gather(struct cp_group *g, const void *mine, size_t byte
 {
     *all = NULL;
     *offsets = NULL;
+    if (g->size == 1) {
+        *all = malloc(bytes ? bytes : 1);
+        *offsets = malloc(2 * sizeof **offsets);
+        if (!*all || !*offsets) {
+            free(*all), free(*offsets);
+            *all = NULL;
+            *offsets = NULL;
+            return lc_fail(err, LC_ERR_OOM, "check: out of host memory");
+        }
+        if (bytes) memcpy(*all, mine, bytes);
+        (*offsets)[0] = 0;
+        (*offsets)[1] = bytes;
+        return LC_OK;
+    }
     if (bytes > (size_t)INT_MAX) return lc_fail(err, LC_ERR_UNSUPPORTED, "check: %.2f GiB per rank exceeds MPI's 2 GiB message limit", (double)bytes / (1u << 30));
     int count = (int)bytes;
     int *counts = g->rank == 0 ? calloc((size_t)g->size, sizeof *counts) : NULL;
@@ -89,6 +111,7 @@ enum lc_status cp_group_gather(struct cp_group *g, const void *mine, size_t byte
 
 enum lc_status cp_group_bcast(struct cp_group *g, void *buf, size_t bytes, double timeout_s, char *err)
 {
+    if (g->size == 1) return LC_OK;
     MPI_Request req;
     enum lc_status st = mpi_call(MPI_Ibcast(buf, (int)bytes, MPI_BYTE, 0, g->comm, &req), "CP broadcast", err);
     if (st == LC_OK) st = cp_mpi_wait(&req, 1, timeout_s, "CP broadcast", err);
@@ -141,10 +164,20 @@ enum lc_status cp_group_create(MPI_Comm comm, const struct device_ops *dev, stru
     return agreed != LC_OK ? agreed : st != LC_OK ? st : LC_ERR_COMM;
 }
 
+enum lc_status cp_group_local(const struct device_ops *dev, struct cp_group **out, char *err)
+{
+    *out = calloc(1, sizeof **out);
+    if (!*out) return lc_fail(err, LC_ERR_OOM, "out of host memory for the CP group");
+    (*out)->comm = MPI_COMM_NULL;
+    (*out)->size = 1;
+    (*out)->dev = dev;
+    return LC_OK;
+}
+
 void cp_group_destroy(struct cp_group *g)
 {
     if (!g) return;
     if (g->all) g->all->ops->destroy(g->all);
-    MPI_Comm_free(&g->comm);
+    if (g->comm != MPI_COMM_NULL) MPI_Comm_free(&g->comm);
     free(g);
 }

@@ -13,11 +13,15 @@
 #define CP_CHECK_TIMEOUT_S 3600.0 /* the reference on rank 0 may take long; peers wait this much */
 
 struct cp_group {
-    MPI_Comm comm; /* host side, a duplicate of the worker's */
+    MPI_Comm comm; /* host side, a duplicate of the worker's; MPI_COMM_NULL for one rank */
     int rank, size;
     const struct device_ops *dev;
-    struct cp_comm *all; /* device communicator of every rank: the methods split it */
+    struct cp_comm *all; /* device communicator of every rank: the methods split it; NULL for one rank */
 };
+
+/* The group of a single-device run: one rank, no communicator, collectives that return at once.
+ * Needs no MPI. Freed with cp_group_destroy. */
+enum lc_status cp_group_local(const struct device_ops *dev, struct cp_group **out, char *err);
 
 /* Every rank offers a value; all get the largest and the lowest rank offering it (MAXLOC). */
 enum lc_status cp_group_agree(struct cp_group *g, int mine, int *max, int *who, char *err);

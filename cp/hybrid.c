@@ -35,24 +35,24 @@ struct hybrid {
 static int kv_head_of(const struct hybrid *h, int member, int heads_kv) { return member * heads_kv / h->u; }
 
 /* Element counts of one member's piece (Np rows) of Q-like / K-like tensors with local heads. */
-static size_t piece_q(const struct cp_run *run, const struct hybrid *h)
+static size_t piece_q(const struct cp_exec *run, const struct hybrid *h)
 {
     return (size_t)run->spec->batch * (size_t)h->rows_local * cp_row_elems(run, h->hq);
 }
-static size_t piece_k(const struct cp_run *run, const struct hybrid *h)
+static size_t piece_k(const struct cp_exec *run, const struct hybrid *h)
 {
     return (size_t)run->spec->batch * (size_t)h->rows_local * cp_row_elems(run, h->hkv);
 }
 
 /* Bytes each peer gets in the two all-to-alls that carry Q, K, V (or dQ, dK, dV) and O with LSE. */
-static size_t block_qkv(const struct cp_run *run, const struct hybrid *h) { return (piece_q(run, h) + 2 * piece_k(run, h)) * run->esize; }
-static size_t block_lse(const struct cp_run *run, const struct hybrid *h)
+static size_t block_qkv(const struct cp_exec *run, const struct hybrid *h) { return (piece_q(run, h) + 2 * piece_k(run, h)) * run->esize; }
+static size_t block_lse(const struct cp_exec *run, const struct hybrid *h)
 {
     return (size_t)run->spec->batch * (size_t)h->hq * (size_t)h->rows_local * sizeof(float);
 }
-static size_t block_out(const struct cp_run *run, const struct hybrid *h) { return block_lse(run, h) + piece_q(run, h) * run->esize; }
+static size_t block_out(const struct cp_exec *run, const struct hybrid *h) { return block_lse(run, h) + piece_q(run, h) * run->esize; }
 
-static enum lc_status plan_buffers(struct cp_run *run, struct hybrid *h, char *err)
+static enum lc_status plan_buffers(struct cp_exec *run, struct hybrid *h, char *err)
 {
     const struct run_spec *s = run->spec;
     const bool bwd = s->direction & DIR_BWD;
@@ -61,18 +61,18 @@ static enum lc_status plan_buffers(struct cp_run *run, struct hybrid *h, char *e
     size_t stage = block_qkv(run, h) > block_out(run, h) ? block_qkv(run, h) : block_out(run, h);
     stage *= (size_t)h->u;
     enum lc_status st;
-    if ((st = cp_run_alloc(run, q_bytes, &h->q, err)) || (st = cp_run_alloc(run, kv_bytes, &h->kv, err)) ||
-        (st = cp_run_alloc(run, q_bytes, &h->o, err)) ||
-        (st = cp_run_alloc(run, b * (size_t)h->hq * nr * sizeof(float), (void **)&h->lse, err)) ||
-        (st = cp_run_alloc(run, stage, (void **)&h->send, err)) || (st = cp_run_alloc(run, stage, (void **)&h->recv, err)))
+    if ((st = cp_exec_alloc(run, q_bytes, &h->q, err)) || (st = cp_exec_alloc(run, kv_bytes, &h->kv, err)) ||
+        (st = cp_exec_alloc(run, q_bytes, &h->o, err)) ||
+        (st = cp_exec_alloc(run, b * (size_t)h->hq * nr * sizeof(float), (void **)&h->lse, err)) ||
+        (st = cp_exec_alloc(run, stage, (void **)&h->send, err)) || (st = cp_exec_alloc(run, stage, (void **)&h->recv, err)))
         return st;
     if (!bwd) return LC_OK;
-    if ((st = cp_run_alloc(run, q_bytes, &h->d_o, err)) || (st = cp_run_alloc(run, q_bytes, &h->dq, err)) ||
-        (st = cp_run_alloc(run, kv_bytes, &h->dkv, err)))
+    if ((st = cp_exec_alloc(run, q_bytes, &h->d_o, err)) || (st = cp_exec_alloc(run, q_bytes, &h->dq, err)) ||
+        (st = cp_exec_alloc(run, kv_bytes, &h->dkv, err)))
         return st;
     if (h->u > s->heads_kv) {
         size_t local_half = b * (size_t)h->rows_local * cp_row_elems(run, s->heads_kv);
-        st = cp_run_alloc(run, 2 * local_half * sizeof(float), (void **)&h->dkv_sum, err);
+        st = cp_exec_alloc(run, 2 * local_half * sizeof(float), (void **)&h->dkv_sum, err);
     }
     return st;
 }
@@ -83,7 +83,7 @@ static enum lc_status hybrid_shape(const struct run_spec *s, const struct mask *
                                    int rank, struct hybrid *h, char *err)
 {
     h->u = degrees->ulysses;
-    h->r = s->gpus / h->u;
+    h->r = s->cp_degree / h->u;
     h->ui = rank % h->u;
     h->ri = rank / h->u;
     h->hq = s->heads_q / h->u;
@@ -112,7 +112,7 @@ static struct cp_ring_config ring_config(const struct hybrid *h, int window)
                                    .heads_q = h->hq, .heads_kv = h->hkv};
 }
 
-static enum lc_status hybrid_plan(struct cp_run *run, char *err)
+static enum lc_status hybrid_plan(struct cp_exec *run, char *err)
 {
     struct hybrid *h = calloc(1, sizeof *h);
     if (!h) return lc_fail(err, LC_ERR_OOM, "out of host memory");
@@ -122,14 +122,14 @@ static enum lc_status hybrid_plan(struct cp_run *run, char *err)
     if ((st = cp_layout_slice(&h->ring_layouts[h->ri], h->ui * h->rows_local, (h->ui + 1) * h->rows_local, &run->layout,
                               err)))
         return st;
-    if (h->u > 1 && (st = cp_run_split(run, h->ri, h->ui, "a2a", &h->a2a, err))) return st;
+    if (h->u > 1 && (st = cp_exec_split(run, h->ri, h->ui, "a2a", &h->a2a, err))) return st;
     const struct cp_ring_config cfg = ring_config(h, run->degrees.window);
     if ((st = cp_ring_plan(run, &h->ring, &cfg, h->ring_layouts, err))) return st;
     run->work = h->ring.work;
     return h->u > 1 ? plan_buffers(run, h, err) : LC_OK;
 }
 
-static void hybrid_release(struct cp_run *run)
+static void hybrid_release(struct cp_exec *run)
 {
     struct hybrid *h = run->state;
     if (!h) return;
@@ -140,7 +140,7 @@ static void hybrid_release(struct cp_run *run)
 }
 
 /* copy2d on the run's dtype (or fp32), offsets in elements. */
-static enum lc_status copy_rows(const struct cp_run *run, void *dst, size_t dst_at, size_t dst_ld, const void *src,
+static enum lc_status copy_rows(const struct cp_exec *run, void *dst, size_t dst_at, size_t dst_ld, const void *src,
                                 size_t src_at, size_t src_ld, size_t cols, size_t rows, enum lc_dtype type, bool acc_f32,
                                 char *err)
 {
@@ -151,7 +151,7 @@ static enum lc_status copy_rows(const struct cp_run *run, void *dst, size_t dst_
 
 /* Sequence-sharded [b, Np, H, d] rows of `src` into peer blocks of its heads: Q-like tensors
  * (query heads, at offset `at` in each block) or K and V (the KV heads each peer reads). */
-static enum lc_status pack_heads(const struct cp_run *run, const struct hybrid *h, const void *src, int heads,
+static enum lc_status pack_heads(const struct cp_exec *run, const struct hybrid *h, const void *src, int heads,
                                  int local_heads, bool kv_heads, size_t at, size_t block, char *err)
 {
     const size_t d = (size_t)run->spec->head_dim, np = (size_t)h->rows_local;
@@ -168,7 +168,7 @@ static enum lc_status pack_heads(const struct cp_run *run, const struct hybrid *
 
 /* Peer blocks (from `at`) of [b, Np, h, d] into the head-sharded [b, Nr, h, d]: member s's rows
  * are rows s * Np of each batch. */
-static enum lc_status unpack_rows(const struct cp_run *run, const struct hybrid *h, void *dst, int local_heads, size_t at,
+static enum lc_status unpack_rows(const struct cp_exec *run, const struct hybrid *h, void *dst, int local_heads, size_t at,
                                   size_t block, char *err)
 {
     const size_t d = (size_t)run->spec->head_dim, np = (size_t)h->rows_local, nr = (size_t)h->rows_ring;
@@ -182,7 +182,7 @@ static enum lc_status unpack_rows(const struct cp_run *run, const struct hybrid 
 }
 
 /* Head-sharded [b, Nr, h, d] rows of piece p into peer p's block (from `at`). */
-static enum lc_status pack_rows(const struct cp_run *run, const struct hybrid *h, const void *src, int local_heads,
+static enum lc_status pack_rows(const struct cp_exec *run, const struct hybrid *h, const void *src, int local_heads,
                                 size_t at, size_t block, char *err)
 {
     const size_t d = (size_t)run->spec->head_dim, np = (size_t)h->rows_local, nr = (size_t)h->rows_ring;
@@ -197,7 +197,7 @@ static enum lc_status pack_rows(const struct cp_run *run, const struct hybrid *h
 
 /* Member s's block (from `at`) of [b, Np, h, d] into the heads it holds of [b, Np, H, d]; KV
  * gradients of replicated heads add up in fp32 (dst is then fp32). */
-static enum lc_status unpack_heads(const struct cp_run *run, const struct hybrid *h, void *dst, int heads, int local_heads,
+static enum lc_status unpack_heads(const struct cp_exec *run, const struct hybrid *h, void *dst, int heads, int local_heads,
                                    bool kv_heads, bool sum_f32, size_t at, size_t block, char *err)
 {
     const size_t d = (size_t)run->spec->head_dim, np = (size_t)h->rows_local;
@@ -212,7 +212,7 @@ static enum lc_status unpack_heads(const struct cp_run *run, const struct hybrid
     return st;
 }
 
-static enum lc_status exchange(struct cp_run *run, struct hybrid *h, size_t block, const char *label, char *err)
+static enum lc_status exchange(struct cp_exec *run, struct hybrid *h, size_t block, const char *label, char *err)
 {
     uint64_t ticket = 0;
     cp_comm_tag(h->a2a, -1, label);
@@ -220,7 +220,7 @@ static enum lc_status exchange(struct cp_run *run, struct hybrid *h, size_t bloc
     return st ? st : h->a2a->ops->wait(h->a2a, ticket, err);
 }
 
-static enum lc_status scatter_heads_in(struct cp_run *run, struct hybrid *h, char *err)
+static enum lc_status scatter_heads_in(struct cp_exec *run, struct hybrid *h, char *err)
 {
     const struct run_spec *s = run->spec;
     const size_t blk = block_qkv(run, h), pq = piece_q(run, h), pk = piece_k(run, h);
@@ -231,17 +231,17 @@ static enum lc_status scatter_heads_in(struct cp_run *run, struct hybrid *h, cha
     enum lc_status st = pack_heads(run, h, run->shard.q, s->heads_q, h->hq, false, 0, blk, err);
     if (!st) st = pack_heads(run, h, kv, s->heads_kv, h->hkv, true, pq, blk, err);
     if (!st) st = pack_heads(run, h, kv + local_half * run->esize, s->heads_kv, h->hkv, true, pq + pk, blk, err);
-    cp_run_stamp(run, "a2a_pack", t0, -1);
+    cp_exec_stamp(run, "a2a_pack", t0, -1);
     if (!st) st = exchange(run, h, blk, "qkv", err);
     t0 = lc_now_ns();
     if (!st) st = unpack_rows(run, h, h->q, h->hq, 0, blk, err);
     if (!st) st = unpack_rows(run, h, h->kv, h->hkv, pq, blk, err);
     if (!st) st = unpack_rows(run, h, (char *)h->kv + ring_half * run->esize, h->hkv, pq + pk, blk, err);
-    cp_run_stamp(run, "a2a_unpack", t0, -1);
+    cp_exec_stamp(run, "a2a_unpack", t0, -1);
     return st;
 }
 
-static enum lc_status gather_heads_out(struct cp_run *run, struct hybrid *h, char *err)
+static enum lc_status gather_heads_out(struct cp_exec *run, struct hybrid *h, char *err)
 {
     const struct run_spec *s = run->spec;
     const size_t blk = block_out(run, h), lse_bytes = block_lse(run, h), np = (size_t)h->rows_local;
@@ -254,7 +254,7 @@ static enum lc_status gather_heads_out(struct cp_run *run, struct hybrid *h, cha
             st = copy_rows(run, h->send + (size_t)p * blk, (size_t)b * h->hq * np, np, h->lse,
                            (size_t)b * h->hq * nr + (size_t)p * np, nr, np, (size_t)h->hq, LC_FP32, false, err);
     if (!st) st = pack_rows(run, h, h->o, h->hq, lse_bytes / run->esize, blk, err);
-    cp_run_stamp(run, "a2a_pack", t0, -1);
+    cp_exec_stamp(run, "a2a_pack", t0, -1);
     if (!st) st = exchange(run, h, blk, "o lse", err);
     t0 = lc_now_ns();
     for (int m = 0; m < h->u && !st; m++)
@@ -263,11 +263,11 @@ static enum lc_status gather_heads_out(struct cp_run *run, struct hybrid *h, cha
                            h->recv + (size_t)m * blk, (size_t)b * h->hq * np, lse_elems, (size_t)h->hq * np, 1, LC_FP32,
                            false, err);
     if (!st) st = unpack_heads(run, h, run->shard.o, s->heads_q, h->hq, false, false, lse_bytes / run->esize, blk, err);
-    cp_run_stamp(run, "a2a_unpack", t0, -1);
+    cp_exec_stamp(run, "a2a_unpack", t0, -1);
     return st;
 }
 
-static enum lc_status hybrid_forward(struct cp_run *run, char *err)
+static enum lc_status hybrid_forward(struct cp_exec *run, char *err)
 {
     struct hybrid *h = run->state;
     if (h->u == 1) return cp_ring_forward(run, &h->ring, run->shard.q, run->shard.kv, run->shard.o, run->shard.lse, err);
@@ -277,7 +277,7 @@ static enum lc_status hybrid_forward(struct cp_run *run, char *err)
     return st;
 }
 
-static enum lc_status gather_grads_out(struct cp_run *run, struct hybrid *h, char *err)
+static enum lc_status gather_grads_out(struct cp_exec *run, struct hybrid *h, char *err)
 {
     const struct run_spec *s = run->spec;
     const size_t blk = block_qkv(run, h), pq = piece_q(run, h), pk = piece_k(run, h);
@@ -288,7 +288,7 @@ static enum lc_status gather_grads_out(struct cp_run *run, struct hybrid *h, cha
     enum lc_status st = pack_rows(run, h, h->dq, h->hq, 0, blk, err);
     if (!st) st = pack_rows(run, h, h->dkv, h->hkv, pq, blk, err);
     if (!st) st = pack_rows(run, h, (char *)h->dkv + ring_half * run->esize, h->hkv, pq + pk, blk, err);
-    cp_run_stamp(run, "a2a_pack", t0, -1);
+    cp_exec_stamp(run, "a2a_pack", t0, -1);
     if (!st) st = exchange(run, h, blk, "grads", err);
     t0 = lc_now_ns();
     if (!st) st = unpack_heads(run, h, run->shard.dq, s->heads_q, h->hq, false, false, 0, blk, err);
@@ -300,11 +300,11 @@ static enum lc_status gather_grads_out(struct cp_run *run, struct hybrid *h, cha
     if (!st && replicas)
         st = run->arr->copy2d(run->shard.dkv, s->dtype, 2 * local_half, h->dkv_sum, LC_FP32, 2 * local_half,
                               2 * local_half, 1, false, err);
-    cp_run_stamp(run, "a2a_unpack", t0, -1);
+    cp_exec_stamp(run, "a2a_unpack", t0, -1);
     return st;
 }
 
-static enum lc_status hybrid_backward(struct cp_run *run, char *err)
+static enum lc_status hybrid_backward(struct cp_exec *run, char *err)
 {
     struct hybrid *h = run->state;
     struct cp_shard *sh = &run->shard;
@@ -312,11 +312,11 @@ static enum lc_status hybrid_backward(struct cp_run *run, char *err)
     const size_t blk = piece_q(run, h) * run->esize;
     int64_t t0 = lc_now_ns();
     enum lc_status st = pack_heads(run, h, sh->d_o, run->spec->heads_q, h->hq, false, 0, blk, err);
-    cp_run_stamp(run, "a2a_pack", t0, -1);
+    cp_exec_stamp(run, "a2a_pack", t0, -1);
     if (!st) st = exchange(run, h, blk, "do", err);
     t0 = lc_now_ns();
     if (!st) st = unpack_rows(run, h, h->d_o, h->hq, 0, blk, err);
-    cp_run_stamp(run, "a2a_unpack", t0, -1);
+    cp_exec_stamp(run, "a2a_unpack", t0, -1);
     if (!st) st = cp_ring_backward(run, &h->ring, h->q, h->kv, h->o, h->lse, h->d_o, h->dq, h->dkv, err);
     if (!st) st = gather_grads_out(run, h, err);
     return st;
@@ -343,7 +343,7 @@ enum lc_status cp_hybrid_predict(const struct run_spec *spec, const struct mask 
     /* The sizes come from the functions the run sizes its buffers and messages with; every rank
      * has the same shape but for its place (ui, ri), and every member of a ring position the
      * same work. */
-    struct cp_run run = {.spec = spec, .esize = dtype_size(spec->dtype)};
+    struct cp_exec run = {.spec = spec, .esize = dtype_size(spec->dtype)};
     const bool fwd = spec->direction & DIR_FWD, bwd = spec->direction & DIR_BWD;
     struct hybrid h;
     memset(&h, 0, sizeof h);
@@ -352,7 +352,7 @@ enum lc_status cp_hybrid_predict(const struct run_spec *spec, const struct mask 
     if (!st && !position_work) st = lc_fail(err, LC_ERR_OOM, "out of host memory");
     for (int g = 0; !st && g < h.r; g++)
         position_work[g] = (double)cp_layout_area(view, &h.ring_layouts[g]) * h.hq * spec->batch;
-    for (int rank = 0; !st && rank < spec->gpus; rank++) {
+    for (int rank = 0; !st && rank < spec->cp_degree; rank++) {
         h.ui = rank % h.u;
         h.ri = rank / h.u;
         work[rank] = position_work[h.ri];

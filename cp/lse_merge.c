@@ -1,4 +1,4 @@
-/* Merging partial attention results over disjoint key blocks (cp.md B1), in fp32:
+/* Merging partial attention results over disjoint key blocks, in fp32:
  *   lse = max(l1, l2) + log1p(exp(min - max)),  o = exp(l1 - lse) o1 + exp(l2 - lse) o2.
  * A block a query does not see has lse = -inf and o = 0; kernels that mark it +inf (as
  * FlashAttention does) are read the same way. Two -inf sides keep (0, -inf): no -inf - -inf. */

@@ -1,4 +1,4 @@
-/* Llama-3 style context parallelism (cp.md B7): every rank keeps its zigzag rows of Q, gathers
+/* Llama-3 style context parallelism: every rank keeps its zigzag rows of Q, gathers
  * every rank's K and V, and computes its rows against the whole sequence in one kernel call,
  * the mask deciding what each row sees (any static mask, documents included). The backward
  * gathers K and V again, computes dK and dV for the whole sequence in fp32 (cp/fold.h), and a
@@ -26,12 +26,12 @@ struct allgather {
 };
 
 /* Elements of one rank's K (or V): [b, N, Hkv, d]. */
-static size_t rank_k(const struct cp_run *run)
+static size_t rank_k(const struct cp_exec *run)
 {
     return (size_t)run->spec->batch * (size_t)run->layout.rows * cp_row_elems(run, run->spec->heads_kv);
 }
 
-static enum lc_status allgather_plan(struct cp_run *run, char *err)
+static enum lc_status allgather_plan(struct cp_exec *run, char *err)
 {
     const struct run_spec *s = run->spec;
     struct allgather *g = calloc(1, sizeof *g);
@@ -47,20 +47,20 @@ static enum lc_status allgather_plan(struct cp_run *run, char *err)
     if (!st) st = cp_view_between(&run->view, &run->layout, &g->gathered, &g->view, err);
     if (st) return st;
     run->work = (double)cp_view_area(&g->view) * s->heads_q * s->batch;
-    if ((st = cp_run_plan_kernel(run, s->heads_q, s->heads_kv, &g->view, &g->plan, err))) return st;
-    if ((st = cp_run_split(run, 0, run->rank, "allgather", &g->comm, err))) return st;
+    if ((st = cp_exec_plan_kernel(run, s->heads_q, s->heads_kv, &g->view, &g->plan, err))) return st;
+    if ((st = cp_exec_split(run, 0, run->rank, "allgather", &g->comm, err))) return st;
     const size_t grads = 2 * rank_k(run), q_elems = (size_t)s->batch * (size_t)run->layout.rows * cp_row_elems(run, s->heads_q);
-    if ((st = cp_run_alloc(run, grads * (size_t)P * run->esize, (void **)&g->kv, err))) return st;
+    if ((st = cp_exec_alloc(run, grads * (size_t)P * run->esize, (void **)&g->kv, err))) return st;
     if (!(s->direction & DIR_BWD)) return LC_OK;
     if ((st = cp_fold_prepare(run, &g->scratch, run->layout.rows, g->gathered.rows, s->heads_q, s->heads_kv, err)) ||
-        (st = cp_run_alloc(run, q_elems * sizeof(float), (void **)&g->dq_acc, err)) ||
-        (st = cp_run_alloc(run, grads * (size_t)P * sizeof(float), (void **)&g->grad, err)) ||
-        (st = cp_run_alloc(run, grads * sizeof(float), (void **)&g->grad_recv, err)))
+        (st = cp_exec_alloc(run, q_elems * sizeof(float), (void **)&g->dq_acc, err)) ||
+        (st = cp_exec_alloc(run, grads * (size_t)P * sizeof(float), (void **)&g->grad, err)) ||
+        (st = cp_exec_alloc(run, grads * sizeof(float), (void **)&g->grad_recv, err)))
         return st;
     return LC_OK;
 }
 
-static void allgather_release(struct cp_run *run)
+static void allgather_release(struct cp_exec *run)
 {
     struct allgather *g = run->state;
     if (!g) return;
@@ -74,7 +74,7 @@ static void allgather_release(struct cp_run *run)
 }
 
 /* Gathered K, V of every rank: per tensor and batch, rank r's N rows land at rows r * N. */
-static enum lc_status gather_kv(struct cp_run *run, struct allgather *g, char *err)
+static enum lc_status gather_kv(struct cp_exec *run, struct allgather *g, char *err)
 {
     const size_t rk = rank_k(run), all_k = rk * (size_t)run->size, e = run->esize;
     const size_t n = (size_t)run->layout.rows * cp_row_elems(run, run->spec->heads_kv);
@@ -88,17 +88,17 @@ static enum lc_status gather_kv(struct cp_run *run, struct allgather *g, char *e
     return st ? st : g->comm->ops->wait(g->comm, ticket, err);
 }
 
-static enum lc_status allgather_forward(struct cp_run *run, char *err)
+static enum lc_status allgather_forward(struct cp_exec *run, char *err)
 {
     struct allgather *g = run->state;
     enum lc_status st = gather_kv(run, g, err);
     if (st) return st;
     struct longca_tensors t = {.q = run->shard.q, .k = g->kv, .v = g->kv + rank_k(run) * run->size * run->esize,
                              .o = run->shard.o, .lse = run->shard.lse};
-    return cp_run_attention(run, g->plan, false, &t, 0, err);
+    return cp_exec_attention(run, g->plan, false, &t, 0, err);
 }
 
-static enum lc_status allgather_backward(struct cp_run *run, char *err)
+static enum lc_status allgather_backward(struct cp_exec *run, char *err)
 {
     struct allgather *g = run->state;
     const size_t rk = rank_k(run), all_k = rk * (size_t)run->size;
@@ -131,13 +131,13 @@ const struct cp_algo cp_allgather_algo = {
 
 static enum lc_status allgather_validate(const struct run_spec *spec, char *err)
 {
-    return cp_validate_common(spec, spec->gpus > 1 ? 2 * (int64_t)spec->gpus : 1, "zigzag chunks: 2 x GPUs", err);
+    return cp_validate_common(spec, spec->cp_degree > 1 ? 2 * (int64_t)spec->cp_degree : 1, "zigzag chunks: 2 x GPUs", err);
 }
 
-static enum lc_status allgather_execute(const struct runner_env *env, const struct run_spec *spec, int run_id,
+static enum lc_status allgather_execute(const struct engine_env *env, const struct run_spec *spec, int run_id,
                                         struct run_result *out)
 {
-    const struct cp_degrees degrees = {1, spec->gpus};
+    const struct cp_degrees degrees = {1, spec->cp_degree};
     return cp_execute(env, spec, run_id, out, &cp_allgather_algo, &degrees);
 }
 
@@ -146,7 +146,7 @@ static enum lc_status allgather_execute(const struct runner_env *env, const stru
 static enum lc_status allgather_predict(const struct run_spec *spec, const struct mask *m, const struct longca_mask *view,
                                         double *work, double *bytes, char *err)
 {
-    const int P = spec->gpus;
+    const int P = spec->cp_degree;
     const bool fwd = spec->direction & DIR_FWD, bwd = spec->direction & DIR_BWD;
     for (int r = 0; r < P; r++) {
         struct cp_layout l;

@@ -34,11 +34,11 @@ struct balanced {
     struct cp_fold_scratch scratch;
 };
 
-static size_t kv_row(const struct cp_run *run) { return cp_row_elems(run, run->spec->heads_kv); }
+static size_t kv_row(const struct cp_exec *run) { return cp_row_elems(run, run->spec->heads_kv); }
 
 /* Copies chunk rows between this rank's [2][b][N] rows (K then V) and a packed [2][b][n chunks]
  * buffer: packing when `pack`, else adding the packed fp32 rows into `mine` (fp32). */
-static enum lc_status move_chunks(struct cp_run *run, const struct balanced *bal, const struct stage *st, void *packed,
+static enum lc_status move_chunks(struct cp_exec *run, const struct balanced *bal, const struct stage *st, void *packed,
                                   void *mine, bool pack, char *err)
 {
     const size_t row = kv_row(run), c = (size_t)bal->plan.chunk, N = (size_t)run->layout.rows;
@@ -57,7 +57,7 @@ static enum lc_status move_chunks(struct cp_run *run, const struct balanced *bal
     return s;
 }
 
-static enum lc_status plan_stages(struct cp_run *run, struct balanced *bal, char *err)
+static enum lc_status plan_stages(struct cp_exec *run, struct balanced *bal, char *err)
 {
     const struct run_spec *s = run->spec;
     const int P = run->size, me = run->rank;
@@ -93,7 +93,7 @@ static enum lc_status plan_stages(struct cp_run *run, struct balanced *bal, char
         run->work += area * s->heads_q * s->batch;
         /* A single rank always runs its one block (it writes the outputs). */
         if (area > 0 || P == 1) {
-            st = cp_run_plan_kernel(run, s->heads_q, s->heads_kv, &sg->view, &sg->plan, err);
+            st = cp_exec_plan_kernel(run, s->heads_q, s->heads_kv, &sg->view, &sg->plan, err);
             if (bal->first < 0) bal->first = k;
             bal->last = k;
         }
@@ -102,7 +102,7 @@ static enum lc_status plan_stages(struct cp_run *run, struct balanced *bal, char
     return st;
 }
 
-static enum lc_status make_buffers(struct cp_run *run, struct balanced *bal, char *err)
+static enum lc_status make_buffers(struct cp_exec *run, struct balanced *bal, char *err)
 {
     const struct run_spec *s = run->spec;
     const size_t b2 = 2 * (size_t)s->batch * kv_row(run), e = run->esize, N = (size_t)run->layout.rows;
@@ -111,18 +111,18 @@ static enum lc_status make_buffers(struct cp_run *run, struct balanced *bal, cha
     const int64_t kv_max = bal->max_recv > run->layout.rows ? bal->max_recv : run->layout.rows;
     enum lc_status st = cp_fold_prepare(run, &bal->scratch, run->layout.rows, kv_max, s->heads_q, s->heads_kv, err);
     for (int i = 0; i < 2 && !st; i++) {
-        st = cp_run_alloc(run, b2 * (size_t)bal->max_send * e, &bal->send_kv[i], err);
-        if (!st) st = cp_run_alloc(run, b2 * (size_t)bal->max_recv * e, &bal->recv_kv[i], err);
-        if (!st && bwd) st = cp_run_alloc(run, b2 * (size_t)bal->max_recv * sizeof(float), (void **)&bal->grad_out[i], err);
-        if (!st && bwd) st = cp_run_alloc(run, b2 * (size_t)bal->max_send * sizeof(float), (void **)&bal->grad_in[i], err);
+        st = cp_exec_alloc(run, b2 * (size_t)bal->max_send * e, &bal->send_kv[i], err);
+        if (!st) st = cp_exec_alloc(run, b2 * (size_t)bal->max_recv * e, &bal->recv_kv[i], err);
+        if (!st && bwd) st = cp_exec_alloc(run, b2 * (size_t)bal->max_recv * sizeof(float), (void **)&bal->grad_out[i], err);
+        if (!st && bwd) st = cp_exec_alloc(run, b2 * (size_t)bal->max_send * sizeof(float), (void **)&bal->grad_in[i], err);
     }
-    if (!st) st = cp_run_alloc(run, q * sizeof(float), (void **)&bal->o_acc, err);
-    if (!st && bwd) st = cp_run_alloc(run, q * sizeof(float), (void **)&bal->dq_acc, err);
-    if (!st && bwd) st = cp_run_alloc(run, b2 * N * sizeof(float), (void **)&bal->own_grad, err);
+    if (!st) st = cp_exec_alloc(run, q * sizeof(float), (void **)&bal->o_acc, err);
+    if (!st && bwd) st = cp_exec_alloc(run, q * sizeof(float), (void **)&bal->dq_acc, err);
+    if (!st && bwd) st = cp_exec_alloc(run, b2 * N * sizeof(float), (void **)&bal->own_grad, err);
     return st;
 }
 
-static enum lc_status balanced_plan(struct cp_run *run, char *err)
+static enum lc_status balanced_plan(struct cp_exec *run, char *err)
 {
     const struct run_spec *s = run->spec;
     struct balanced *bal = calloc(1, sizeof *bal);
@@ -135,12 +135,12 @@ static enum lc_status balanced_plan(struct cp_run *run, char *err)
         st = lc_fail(err, LC_ERR_OOM, "out of host memory");
     if (!st) st = plan_stages(run, bal, err);
     if (st || run->size == 1) return st;
-    if ((st = cp_run_split(run, 0, run->rank, "balanced kv", &bal->kv, err))) return st;
-    if ((s->direction & DIR_BWD) && (st = cp_run_split(run, 0, run->rank, "balanced dkv", &bal->dkv, err))) return st;
+    if ((st = cp_exec_split(run, 0, run->rank, "balanced kv", &bal->kv, err))) return st;
+    if ((s->direction & DIR_BWD) && (st = cp_exec_split(run, 0, run->rank, "balanced dkv", &bal->dkv, err))) return st;
     return make_buffers(run, bal, err);
 }
 
-static void balanced_release(struct cp_run *run)
+static void balanced_release(struct cp_exec *run)
 {
     struct balanced *bal = run->state;
     if (!bal) return;
@@ -156,7 +156,7 @@ static void balanced_release(struct cp_run *run)
 }
 
 /* Posts stage k's KV exchange: packs what rank (me + k) needs, receives from rank (me - k). */
-static enum lc_status post_kv(struct cp_run *run, struct balanced *bal, int k, uint64_t *ticket, char *err)
+static enum lc_status post_kv(struct cp_exec *run, struct balanced *bal, int k, uint64_t *ticket, char *err)
 {
     *ticket = 0;
     const struct stage *sg = &bal->stages[k];
@@ -164,7 +164,7 @@ static enum lc_status post_kv(struct cp_run *run, struct balanced *bal, int k, u
     const size_t row_bytes = 2 * (size_t)run->spec->batch * kv_row(run) * run->esize;
     int64_t t0 = lc_now_ns();
     enum lc_status st = move_chunks(run, bal, sg, bal->send_kv[k & 1], run->shard.kv, true, err);
-    cp_run_stamp(run, "pack_kv", t0, k);
+    cp_exec_stamp(run, "pack_kv", t0, k);
     if (st) return st;
     cp_comm_tag(bal->kv, k, "kv");
     const int P = run->size;
@@ -174,7 +174,7 @@ static enum lc_status post_kv(struct cp_run *run, struct balanced *bal, int k, u
 }
 
 /* The K and V of stage k: this rank's own, or what arrived. */
-static void stage_kv(const struct cp_run *run, const struct balanced *bal, int k, const void **key, const void **value)
+static void stage_kv(const struct cp_exec *run, const struct balanced *bal, int k, const void **key, const void **value)
 {
     const int64_t rows = k ? bal->stages[k].recv_rows : run->layout.rows;
     const char *kv = k ? bal->recv_kv[k & 1] : run->shard.kv;
@@ -183,14 +183,14 @@ static void stage_kv(const struct cp_run *run, const struct balanced *bal, int k
 }
 
 /* The fold scratch shaped for stage k's block (its buffers fit the largest). */
-static struct cp_fold_scratch scratch_for(const struct cp_run *run, const struct balanced *bal, int k)
+static struct cp_fold_scratch scratch_for(const struct cp_exec *run, const struct balanced *bal, int k)
 {
     struct cp_fold_scratch s = bal->scratch;
     s.kv_rows = k ? bal->stages[k].recv_rows : run->layout.rows;
     return s;
 }
 
-static enum lc_status balanced_forward(struct cp_run *run, char *err)
+static enum lc_status balanced_forward(struct cp_exec *run, char *err)
 {
     struct balanced *bal = run->state;
     struct cp_shard *sh = &run->shard;
@@ -198,7 +198,7 @@ static enum lc_status balanced_forward(struct cp_run *run, char *err)
     if (run->size == 1) {
         stage_kv(run, bal, 0, &key, &value);
         struct longca_tensors t = {.q = sh->q, .k = key, .v = value, .o = sh->o, .lse = sh->lse};
-        return cp_run_attention(run, bal->stages[0].plan, false, &t, 0, err);
+        return cp_exec_attention(run, bal->stages[0].plan, false, &t, 0, err);
     }
     const struct cp_array_ops *a = run->arr;
     const size_t qn = (size_t)run->spec->batch * (size_t)run->layout.rows * cp_row_elems(run, run->spec->heads_q);
@@ -226,17 +226,17 @@ static enum lc_status balanced_forward(struct cp_run *run, char *err)
 
 /* Waits for stage k's return of dK, dV (its buffers are free after) and adds what came back to
  * this rank's rows. */
-static enum lc_status take_grads(struct cp_run *run, struct balanced *bal, int k, uint64_t ticket, char *err)
+static enum lc_status take_grads(struct cp_exec *run, struct balanced *bal, int k, uint64_t ticket, char *err)
 {
     enum lc_status st = bal->dkv->ops->wait(bal->dkv, ticket, err);
     if (st || k < 1 || !bal->stages[k].send_rows) return st;
     int64_t t0 = lc_now_ns();
     st = move_chunks(run, bal, &bal->stages[k], bal->grad_in[k & 1], bal->own_grad, false, err);
-    cp_run_stamp(run, "grad_sum", t0, k);
+    cp_exec_stamp(run, "grad_sum", t0, k);
     return st;
 }
 
-static enum lc_status balanced_backward(struct cp_run *run, char *err)
+static enum lc_status balanced_backward(struct cp_exec *run, char *err)
 {
     struct balanced *bal = run->state;
     struct cp_shard *sh = &run->shard;
@@ -247,7 +247,7 @@ static enum lc_status balanced_backward(struct cp_run *run, char *err)
         const size_t half = (size_t)s->batch * (size_t)run->layout.rows * kv_row(run) * run->esize;
         struct longca_tensors t = {.q = sh->q, .k = key, .v = value, .o = sh->o, .lse = sh->lse, .d_o = sh->d_o,
                                  .dq = sh->dq, .dk = sh->dkv, .dv = (char *)sh->dkv + half};
-        return cp_run_attention(run, bal->stages[0].plan, true, &t, 0, err);
+        return cp_exec_attention(run, bal->stages[0].plan, true, &t, 0, err);
     }
     const struct cp_array_ops *a = run->arr;
     const size_t qn = (size_t)s->batch * (size_t)run->layout.rows * cp_row_elems(run, s->heads_q);
@@ -300,13 +300,13 @@ static enum lc_status balanced_validate(const struct run_spec *spec, char *err)
 {
     const struct longca_kernel *k = kernel_find(spec->kernel);
     const int64_t tile = k && k->tile_q > 0 ? k->tile_q : 1;
-    return cp_validate_common(spec, spec->gpus * tile, "chunks: GPUs x the kernel's query tile", err);
+    return cp_validate_common(spec, spec->cp_degree * tile, "chunks: GPUs x the kernel's query tile", err);
 }
 
-static enum lc_status balanced_execute(const struct runner_env *env, const struct run_spec *spec, int run_id,
+static enum lc_status balanced_execute(const struct engine_env *env, const struct run_spec *spec, int run_id,
                                        struct run_result *out)
 {
-    const struct cp_degrees degrees = {1, spec->gpus};
+    const struct cp_degrees degrees = {1, spec->cp_degree};
     return cp_execute(env, spec, run_id, out, &cp_balanced_algo, &degrees);
 }
 
@@ -316,10 +316,10 @@ static enum lc_status balanced_predict(const struct run_spec *spec, const struct
     const struct longca_kernel *k = kernel_find(spec->kernel);
     if (!k) return lc_fail(err, LC_ERR_INVALID, "unknown kernel '%s'", spec->kernel);
     struct cp_balanced_plan p;
-    enum lc_status st = cp_balanced_plan_build(m, view, spec->gpus, k->tile_q, &p, err);
+    enum lc_status st = cp_balanced_plan_build(m, view, spec->cp_degree, k->tile_q, &p, err);
     if (st) return st;
     const double row = 2.0 * spec->batch * spec->heads_kv * spec->head_dim;
-    for (int r = 0; r < spec->gpus; r++) {
+    for (int r = 0; r < spec->cp_degree; r++) {
         work[r] = p.area[r] * spec->heads_q * spec->batch;
         bytes[r] = cp_balanced_rank_bytes(&p, r, row * (double)dtype_size(spec->dtype), row * sizeof(float),
                                           spec->direction & DIR_FWD, spec->direction & DIR_BWD);

@@ -1,4 +1,4 @@
-/* LoongTrain's double ring (cp.md B5): windows of consecutive ranks run an inner ring while the
+/* LoongTrain's double ring: windows of consecutive ranks run an inner ring while the
  * outer ring moves each window's KV to the next window, hidden behind the inner steps; dK/dV
  * travel back on inner and outer rings of their own. The window is --cp-inner, or by default
  * the largest proper divisor of the GPU count up to 8 (a node's NVLink domain). */
@@ -8,20 +8,20 @@ static int double_ring_window(const struct run_spec *spec)
 {
     if (spec->cp_inner > 0) return spec->cp_inner;
     int best = 1;
-    for (int w = 2; w < spec->gpus && w <= 8; w++)
-        if (spec->gpus % w == 0) best = w;
+    for (int w = 2; w < spec->cp_degree && w <= 8; w++)
+        if (spec->cp_degree % w == 0) best = w;
     return best;
 }
 
 static enum lc_status double_ring_validate(const struct run_spec *spec, char *err)
 {
     int w = double_ring_window(spec);
-    if (w < 1 || spec->gpus % w)
-        return lc_fail(err, LC_ERR_INVALID, "double_ring: window %d does not divide %d GPUs", w, spec->gpus);
-    return cp_validate_common(spec, spec->gpus > 1 ? 2 * (int64_t)spec->gpus : 1, "zigzag chunks: 2 x GPUs", err);
+    if (w < 1 || spec->cp_degree % w)
+        return lc_fail(err, LC_ERR_INVALID, "double_ring: window %d does not divide %d GPUs", w, spec->cp_degree);
+    return cp_validate_common(spec, spec->cp_degree > 1 ? 2 * (int64_t)spec->cp_degree : 1, "zigzag chunks: 2 x GPUs", err);
 }
 
-static enum lc_status double_ring_execute(const struct runner_env *env, const struct run_spec *spec, int run_id,
+static enum lc_status double_ring_execute(const struct engine_env *env, const struct run_spec *spec, int run_id,
                                           struct run_result *out)
 {
     const struct cp_degrees degrees = {1, double_ring_window(spec)};

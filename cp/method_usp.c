@@ -1,4 +1,4 @@
-/* USP (cp.md B4): Ulysses all-to-all inside groups of u consecutive ranks, zigzag ring attention
+/* USP: Ulysses all-to-all inside groups of u consecutive ranks, zigzag ring attention
  * across the P / u groups. u is --cp-inner, or by default the largest that the heads allow
  * without replication, within a node (8) and dividing the GPU count: Ulysses while it can, the
  * ring beyond (the degree rule of the USP paper). */
@@ -14,9 +14,9 @@ static int usp_ulysses(const struct run_spec *spec)
 {
     if (spec->cp_inner > 0) return spec->cp_inner;
     int best = 1;
-    for (int u = 2; u <= spec->gpus && u <= 8; u++)
-        if (spec->gpus % u == 0 && spec->heads_q % u == 0 && spec->heads_kv % u == 0 &&
-            spec->seqlen % usp_unit(spec->gpus, u) == 0)
+    for (int u = 2; u <= spec->cp_degree && u <= 8; u++)
+        if (spec->cp_degree % u == 0 && spec->heads_q % u == 0 && spec->heads_kv % u == 0 &&
+            spec->seqlen % usp_unit(spec->cp_degree, u) == 0)
             best = u;
     return best;
 }
@@ -24,17 +24,17 @@ static int usp_ulysses(const struct run_spec *spec)
 static enum lc_status usp_validate(const struct run_spec *spec, char *err)
 {
     int u = usp_ulysses(spec);
-    if (u < 1 || spec->gpus % u)
-        return lc_fail(err, LC_ERR_INVALID, "usp: ulysses degree %d does not divide %d GPUs", u, spec->gpus);
+    if (u < 1 || spec->cp_degree % u)
+        return lc_fail(err, LC_ERR_INVALID, "usp: ulysses degree %d does not divide %d GPUs", u, spec->cp_degree);
     enum lc_status st = cp_validate_heads(spec, u, "Ulysses ranks", err);
-    return st ? st : cp_validate_common(spec, usp_unit(spec->gpus, u), "ulysses degree x 2 x ring degree", err);
+    return st ? st : cp_validate_common(spec, usp_unit(spec->cp_degree, u), "ulysses degree x 2 x ring degree", err);
 }
 
-static enum lc_status usp_execute(const struct runner_env *env, const struct run_spec *spec, int run_id,
+static enum lc_status usp_execute(const struct engine_env *env, const struct run_spec *spec, int run_id,
                                   struct run_result *out)
 {
     const int u = usp_ulysses(spec);
-    const struct cp_degrees degrees = {u, spec->gpus / u};
+    const struct cp_degrees degrees = {u, spec->cp_degree / u};
     return cp_execute(env, spec, run_id, out, &cp_hybrid_algo, &degrees);
 }
 
@@ -42,7 +42,7 @@ static enum lc_status usp_predict(const struct run_spec *spec, const struct mask
                                   double *work, double *bytes, char *err)
 {
     const int u = usp_ulysses(spec);
-    const struct cp_degrees degrees = {u, spec->gpus / u};
+    const struct cp_degrees degrees = {u, spec->cp_degree / u};
     return cp_hybrid_predict(spec, m, view, &degrees, work, bytes, err);
 }
 

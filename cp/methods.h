@@ -3,7 +3,7 @@
 #define LC_CP_METHODS_H
 
 #include "core/engine/cp_method.h"
-#include "cp/run.h"
+#include "cp/driver.h"
 
 /* Ulysses all-to-all groups of `ulysses` consecutive ranks around (double) rings across them:
  * ulysses (rings of one), ring (no all-to-all, one window), double_ring, usp (cp/hybrid.c). */
@@ -20,7 +20,7 @@ enum lc_status cp_validate_common(const struct run_spec *spec, int64_t unit, con
  * replicated (degree a multiple of them). */
 enum lc_status cp_validate_heads(const struct run_spec *spec, int degree, const char *what, char *err);
 
-extern const struct cp_method_ops cp_method_allgather, cp_method_ring, cp_method_ulysses, cp_method_usp,
-    cp_method_double_ring, cp_method_balanced;
+extern const struct cp_method_ops cp_method_local, cp_method_allgather, cp_method_ring, cp_method_ulysses,
+    cp_method_usp, cp_method_double_ring, cp_method_balanced;
 
 #endif

@@ -8,15 +8,15 @@
 #include "core/model/event.h"
 
 /* Sizes in elements: Q-like [b, rows, hq, d], one of K / V [b, rows, hkv, d], LSE [b, hq, rows]. */
-static size_t q_elems(const struct cp_run *run, const struct cp_ring *ring)
+static size_t q_elems(const struct cp_exec *run, const struct cp_ring *ring)
 {
     return (size_t)run->spec->batch * (size_t)ring->rows * cp_row_elems(run, ring->cfg.heads_q);
 }
-static size_t k_elems(const struct cp_run *run, const struct cp_ring *ring)
+static size_t k_elems(const struct cp_exec *run, const struct cp_ring *ring)
 {
     return (size_t)run->spec->batch * (size_t)ring->rows * cp_row_elems(run, ring->cfg.heads_kv);
 }
-static size_t lse_elems(const struct cp_run *run, const struct cp_ring *ring)
+static size_t lse_elems(const struct cp_exec *run, const struct cp_ring *ring)
 {
     return (size_t)run->spec->batch * (size_t)ring->cfg.heads_q * (size_t)ring->rows;
 }
@@ -30,7 +30,7 @@ static int member_at(const struct cp_ring *r, int o, int i)
     return ((wi - o % nw + nw) % nw) * w + (wp - i % w + w) % w;
 }
 
-static enum lc_status make_comms(struct cp_run *run, struct cp_ring *r, char *err)
+static enum lc_status make_comms(struct cp_exec *run, struct cp_ring *r, char *err)
 {
     const int w = r->cfg.window, nw = windows(r), wi = r->cfg.rank / w, wp = r->cfg.rank % w;
     const bool bwd = run->spec->direction & DIR_BWD, plain = nw == 1;
@@ -38,41 +38,41 @@ static enum lc_status make_comms(struct cp_run *run, struct cp_ring *r, char *er
     /* Every rank of the CP group makes the same splits in the same order (they are collective). */
     if (w > 1) {
         int color = r->cfg.ring_id * nw + wi;
-        st = cp_run_split(run, color, wp, plain ? "ring kv" : "inner kv", &r->kv_inner, err);
-        if (!st && bwd) st = cp_run_split(run, color, wp, plain ? "ring dkv" : "inner dkv", &r->dkv_inner, err);
+        st = cp_exec_split(run, color, wp, plain ? "ring kv" : "inner kv", &r->kv_inner, err);
+        if (!st && bwd) st = cp_exec_split(run, color, wp, plain ? "ring dkv" : "inner dkv", &r->dkv_inner, err);
     }
     if (!st && nw > 1) {
         int color = r->cfg.ring_id * w + wp;
-        st = cp_run_split(run, color, wi, "outer kv", &r->kv_outer, err);
-        if (!st && bwd) st = cp_run_split(run, color, wi, "outer dkv", &r->dkv_outer, err);
+        st = cp_exec_split(run, color, wi, "outer kv", &r->kv_outer, err);
+        if (!st && bwd) st = cp_exec_split(run, color, wi, "outer dkv", &r->dkv_outer, err);
     }
     return st;
 }
 
-static enum lc_status make_buffers(struct cp_run *run, struct cp_ring *r, char *err)
+static enum lc_status make_buffers(struct cp_exec *run, struct cp_ring *r, char *err)
 {
     const int w = r->cfg.window, nw = windows(r);
     const size_t e = run->esize, qn = q_elems(run, r), kvn = 2 * k_elems(run, r);
     const bool bwd = run->spec->direction & DIR_BWD;
     enum lc_status st = cp_fold_prepare(run, &r->scratch, r->rows, r->rows, r->cfg.heads_q, r->cfg.heads_kv, err);
     /* A second receive buffer only where a ring has three or more steps to alternate over. */
-    if (!st && w > 1) st = cp_run_alloc(run, kvn * e, &r->kv_in[0], err);
-    if (!st && w > 2) st = cp_run_alloc(run, kvn * e, &r->kv_in[1], err);
-    if (!st && nw > 1) st = cp_run_alloc(run, kvn * e, &r->kv_out[0], err);
-    if (!st && nw > 2) st = cp_run_alloc(run, kvn * e, &r->kv_out[1], err);
-    if (!st) st = cp_run_alloc(run, qn * sizeof(float), (void **)&r->o_acc, err);
+    if (!st && w > 1) st = cp_exec_alloc(run, kvn * e, &r->kv_in[0], err);
+    if (!st && w > 2) st = cp_exec_alloc(run, kvn * e, &r->kv_in[1], err);
+    if (!st && nw > 1) st = cp_exec_alloc(run, kvn * e, &r->kv_out[0], err);
+    if (!st && nw > 2) st = cp_exec_alloc(run, kvn * e, &r->kv_out[1], err);
+    if (!st) st = cp_exec_alloc(run, qn * sizeof(float), (void **)&r->o_acc, err);
     if (!bwd) return st;
     const size_t kv_f32 = kvn * sizeof(float);
-    if (!st) st = cp_run_alloc(run, qn * sizeof(float), (void **)&r->dq_acc, err);
-    if (!st) st = cp_run_alloc(run, kv_f32, (void **)&r->in_send[0], err);
-    if (!st && w > 1) st = cp_run_alloc(run, kv_f32, (void **)&r->in_send[1], err);
-    if (!st && w > 1) st = cp_run_alloc(run, kv_f32, (void **)&r->in_recv, err);
-    if (!st && nw > 1) st = cp_run_alloc(run, kv_f32, (void **)&r->out_send, err);
-    if (!st && nw > 1) st = cp_run_alloc(run, kv_f32, (void **)&r->out_recv, err);
+    if (!st) st = cp_exec_alloc(run, qn * sizeof(float), (void **)&r->dq_acc, err);
+    if (!st) st = cp_exec_alloc(run, kv_f32, (void **)&r->in_send[0], err);
+    if (!st && w > 1) st = cp_exec_alloc(run, kv_f32, (void **)&r->in_send[1], err);
+    if (!st && w > 1) st = cp_exec_alloc(run, kv_f32, (void **)&r->in_recv, err);
+    if (!st && nw > 1) st = cp_exec_alloc(run, kv_f32, (void **)&r->out_send, err);
+    if (!st && nw > 1) st = cp_exec_alloc(run, kv_f32, (void **)&r->out_recv, err);
     return st;
 }
 
-enum lc_status cp_ring_plan(struct cp_run *run, struct cp_ring *r, const struct cp_ring_config *cfg,
+enum lc_status cp_ring_plan(struct cp_exec *run, struct cp_ring *r, const struct cp_ring_config *cfg,
                             const struct cp_layout *layouts, char *err)
 {
     memset(r, 0, sizeof *r);
@@ -95,7 +95,7 @@ enum lc_status cp_ring_plan(struct cp_run *run, struct cp_ring *r, const struct 
         r->work += area * cfg->heads_q * run->spec->batch;
         /* A block nobody in it sees is skipped; a single step always runs (it writes the outputs). */
         if (area > 0 || r->steps == 1) {
-            st = cp_run_plan_kernel(run, cfg->heads_q, cfg->heads_kv, &r->views[step], &r->plans[step], err);
+            st = cp_exec_plan_kernel(run, cfg->heads_q, cfg->heads_kv, &r->views[step], &r->plans[step], err);
             if (r->first < 0) r->first = step;
             r->last = step;
         }
@@ -104,7 +104,7 @@ enum lc_status cp_ring_plan(struct cp_run *run, struct cp_ring *r, const struct 
     return st;
 }
 
-void cp_ring_release(struct cp_run *run, struct cp_ring *r)
+void cp_ring_release(struct cp_exec *run, struct cp_ring *r)
 {
     for (int s = 0; r->plans && s < r->steps; s++)
         if (r->plans[s]) kernel_destroy(run->kernel, r->plans[s]);
@@ -150,14 +150,14 @@ static struct longca_fold fold_at(const struct cp_ring *r, int step, float *dkv_
                               .dq_acc = r->dq_acc, .dkv_acc = dkv_acc};
 }
 
-enum lc_status cp_ring_forward(struct cp_run *run, struct cp_ring *r, const void *q, const void *kv, void *o, float *lse,
+enum lc_status cp_ring_forward(struct cp_exec *run, struct cp_ring *r, const void *q, const void *kv, void *o, float *lse,
                                char *err)
 {
     const size_t e = run->esize, half = k_elems(run, r) * e, kv_bytes = 2 * half, qn = q_elems(run, r);
     const struct cp_array_ops *a = run->arr;
     if (r->steps == 1) {
         struct longca_tensors t = {.q = q, .k = kv, .v = (const char *)kv + half, .o = o, .lse = lse};
-        return cp_run_attention(run, r->plans[0], false, &t, 0, err);
+        return cp_exec_attention(run, r->plans[0], false, &t, 0, err);
     }
     const int w = r->cfg.window, nw = windows(r);
     enum lc_status st;
@@ -187,7 +187,7 @@ enum lc_status cp_ring_forward(struct cp_run *run, struct cp_ring *r, const void
     return LC_OK;
 }
 
-enum lc_status cp_ring_backward(struct cp_run *run, struct cp_ring *r, const void *q, const void *kv, const void *o,
+enum lc_status cp_ring_backward(struct cp_exec *run, struct cp_ring *r, const void *q, const void *kv, const void *o,
                                 const float *lse, const void *d_o, void *dq, void *dkv, char *err)
 {
     const struct run_spec *s = run->spec;
@@ -197,7 +197,7 @@ enum lc_status cp_ring_backward(struct cp_run *run, struct cp_ring *r, const voi
     if (r->steps == 1) {
         struct longca_tensors t = {.q = q, .k = kv, .v = (const char *)kv + half, .o = (void *)o, .lse = (float *)lse,
                                  .d_o = d_o, .dq = dq, .dk = dkv, .dv = (char *)dkv + half};
-        return cp_run_attention(run, r->plans[0], true, &t, 0, err);
+        return cp_exec_attention(run, r->plans[0], true, &t, 0, err);
     }
     const int w = r->cfg.window, nw = windows(r);
     enum lc_status st;
@@ -233,7 +233,7 @@ enum lc_status cp_ring_backward(struct cp_run *run, struct cp_ring *r, const voi
             else
                 st = add ? a->copy2d(sum, LC_FP32, kvn, r->in_recv, LC_FP32, kvn, kvn, 1, false, err)
                          : a->fill_f32(sum, kvn, 0.0f, err);
-            cp_run_stamp(run, "grad_sum", t0, step);
+            cp_exec_stamp(run, "grad_sum", t0, step);
             if (st) return st;
             if (w > 1 && (st = post_next(r->dkv_inner, step, "dkv", sum, r->in_recv, kvn * sizeof(float), &t_dkv_in, err)))
                 return st;
@@ -249,7 +249,7 @@ enum lc_status cp_ring_backward(struct cp_run *run, struct cp_ring *r, const voi
             int64_t t0 = lc_now_ns();
             st = a->copy2d(r->out_send, LC_FP32, kvn, window_sum, LC_FP32, kvn, kvn, 1, false, err);
             if (!st && oi > 0) st = a->copy2d(r->out_send, LC_FP32, kvn, r->out_recv, LC_FP32, kvn, kvn, 1, true, err);
-            cp_run_stamp(run, "grad_sum", t0, oi * w + w - 1);
+            cp_exec_stamp(run, "grad_sum", t0, oi * w + w - 1);
             if (st) return st;
             st = post_next(r->dkv_outer, oi * w + w - 1, "dkv", r->out_send, r->out_recv, kvn * sizeof(float),
                            &t_dkv_out, err);

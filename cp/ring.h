@@ -13,7 +13,7 @@
 #define LC_CP_RING_H
 
 #include "cp/fold.h"
-#include "cp/run.h"
+#include "cp/driver.h"
 
 struct cp_ring_config {
     int size, window; /* members; consecutive members of one inner ring (divides size) */
@@ -42,15 +42,15 @@ struct cp_ring {
 
 /* layouts: every member's rows (all the same count), in ring order. Makes the communicators
  * (collective over the whole CP group), the per-step views and plans, and the buffers. */
-enum lc_status cp_ring_plan(struct cp_run *run, struct cp_ring *ring, const struct cp_ring_config *cfg,
+enum lc_status cp_ring_plan(struct cp_exec *run, struct cp_ring *ring, const struct cp_ring_config *cfg,
                             const struct cp_layout *layouts, char *err);
 /* q, kv (K then V) of this member in; o (dtype), lse out. */
-enum lc_status cp_ring_forward(struct cp_run *run, struct cp_ring *ring, const void *q, const void *kv, void *o,
+enum lc_status cp_ring_forward(struct cp_exec *run, struct cp_ring *ring, const void *q, const void *kv, void *o,
                                float *lse, char *err);
 /* The forward's q, kv, o, lse and d_o in; dq and dkv (dK then dV, dtype) out. */
-enum lc_status cp_ring_backward(struct cp_run *run, struct cp_ring *ring, const void *q, const void *kv, const void *o,
+enum lc_status cp_ring_backward(struct cp_exec *run, struct cp_ring *ring, const void *q, const void *kv, const void *o,
                                 const float *lse, const void *d_o, void *dq, void *dkv, char *err);
-void cp_ring_release(struct cp_run *run, struct cp_ring *ring);
+void cp_ring_release(struct cp_exec *run, struct cp_ring *ring);
 
 /* Messages one pass of the ring posts on each member: KV blocks (forward or backward) and fp32
  * dK/dV blocks (backward only). */

@@ -23,6 +23,8 @@ WORK=$(mktemp -d)
 SOCK="$WORK/tmux.sock"
 tm() { tmux -S "$SOCK" "$@"; }
 trap 'tm kill-server 2>/dev/null; rm -rf "$WORK"' EXIT
+export XDG_CONFIG_HOME=$WORK/config # Setup from its defaults, whatever the user saved
+mkdir -p "$XDG_CONFIG_HOME"
 
 screen() { tm capture-pane -p -t shot; }
 wait_for() { # SECONDS PATTERN
@@ -71,7 +73,7 @@ keys h
 goto_field 12
 keys l
 toggle_choice ring
-toggle_choice none
+toggle_choice local
 keys h
 goto_field 13
 keys l

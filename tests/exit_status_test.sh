@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Exit status of longca run (see --help): 0 every run that could run succeeded, with the last
 # stderr line "0 of N runs failed"; 1 a run out of memory (under a ulimit) or a lost worker
-# (killed mid-sweep, reported with its rank); 2 bad input in one line whose quoted text has its
-# newlines and escape codes neutralised.
+# (killed mid-sweep, reported with its rank; Open MPI's own messages kept in the log file);
+# 2 bad input in one line whose quoted text has its newlines and escape codes neutralised.
 set -u
 longca=$1
 tmp=$(mktemp -d)
@@ -61,6 +61,9 @@ else
     [ "$rc" = 1 ] && grep -q "worker rank [0-9] lost" "$tmp/err" && grep -q "worker lost" "$tmp/err" \
         && ok "a killed worker -> exit 1: $(grep "lost" "$tmp/err" | head -1); $(tail -1 "$tmp/err")" \
         || fail "killed worker: rc $rc $(cat "$tmp/err")"
+    # Open MPI's own messages about the dead process are kept in the log file, not shown.
+    grep -qE "PMIX|orte_|^-----|MPI_ABORT" "$tmp/err" && fail "Open MPI's messages reached the terminal: $(cat "$tmp/err")"
+    [ "$(tail -1 "$tmp/err")" = "longca run: 1 of 1 run failed; 1 worker lost" ] || fail "last line: $(tail -1 "$tmp/err")"
 fi
 
 [ "$failed" = 0 ] && echo "exit_status_test: all checks passed" || { echo "exit_status_test: FAILED"; exit 1; }

@@ -1,5 +1,5 @@
-/* An independent dense reference of the 14 patterns, written from the canonical definitions in
- * notes/masks.md (never from the slice form), for the mask tests. */
+/* An independent dense reference of the 14 patterns, written from the canonical definitions
+ * `longca list masks` prints (never from the slice form), for the mask tests. */
 #ifndef LC_TEST_MASK_REFERENCE_H
 #define LC_TEST_MASK_REFERENCE_H
 

@@ -9,7 +9,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 failed=0
 fail() { echo "FAIL: $*"; failed=1; }
-common=(--seqlen 256,512 --warmup 1 --iters 2 --quiet)
+common=(--seqlen 128,256 --warmup 1 --iters 2 --quiet)
 
 "$longca" run "${common[@]}" --format jsonl --capture "$tmp/cap.lccap" >"$tmp/out.jsonl" || fail "jsonl run"
 "$longca" run "${common[@]}" --format json -o "$tmp/out.json" >"$tmp/stdout" || fail "json -o run"
@@ -40,11 +40,11 @@ assert head["schema"] == 2 and head["longca"]["version"] and head["longca"]["com
 assert "--format jsonl" in head["command"], head["command"]
 w = head["workers"][0]
 assert {"rank", "host", "device", "backend", "driver", "cuda", "nccl", "cudnn"} <= set(w), w
-assert [r["seqlen"] for r in runs] == [256, 512] and all(r["status"] == "ok" for r in runs)
+assert [r["seqlen"] for r in runs] == [128, 256] and all(r["status"] == "ok" for r in runs)
 doc = json.load(open(f"{d}/out.json"))
 assert doc["schema"] == 2 and len(doc["runs"]) == 2 and doc["meta"]["workers"][0]["backend"] == "cpu"
 cut = json.load(open(f"{d}/cut.json"))  # complete although interrupted
-assert 0 < len(cut["runs"]) <= 6 and "meta" in cut, cut
+assert len(cut["runs"]) <= 6 and "meta" in cut, cut  # 0 when Ctrl-C came before the first run
 rows = [l.split(",") for l in open(f"{d}/out.csv").read().splitlines()]
 col = rows[0].index("flops")
 assert all(r[col].isdigit() for r in rows[1:]), [r[col] for r in rows[1:]]

@@ -13,7 +13,7 @@ done
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-if ! mpirun -np 3 "$longca" run --cp ring --gpus 2 --mask causal --seqlen 512,1k --warmup 1 --iters 2 \
+if ! mpirun -np 3 "$longca" run --cp ring --gpus 2 --mask causal --seqlen 256,512 --warmup 1 --iters 2 \
     --capture "$tmp/cap.lccap" --quiet >"$tmp/run.out" 2>&1; then
     echo "FAIL: the 2-rank ring capture:"; cat "$tmp/run.out"; exit 1
 fi

@@ -35,7 +35,6 @@ static void fill_spec(struct run_spec *s)
     snprintf(s->cp_method, sizeof s->cp_method, "double_ring");
     s->cp_degree = 8;
     s->cp_inner = 2;
-    s->gpus = 8;
     s->warmup = 3;
     s->iters = 11;
     s->check = true;
@@ -61,10 +60,12 @@ static void fill_result(struct run_result *r)
     r->check_pass = false;
     r->max_abs_err = -INFINITY;
     r->max_rel_err = 5e-324;
+    r->work = 6.5e15;
     r->work_imbalance = 1.25;
     r->comm_bytes = 3.0e9;
     r->algbw_gbs = 290.5;
     r->busbw_gbs = 358.25;
+    r->cores = 24;
     r->ranks = 8;
 }
 
@@ -134,7 +135,11 @@ static int make_events(struct event *evs)
     }
 
     e = &evs[n++];
-    event_init(e, EV_RESULT, 7, -1);
+    event_init(e, EV_RESULT, 7, 5);
+    fill_result(&e->u.result);
+
+    e = &evs[n++];
+    event_init(e, EV_RUN_DONE, 7, -1);
     fill_result(&e->u.result);
 
     e = &evs[n++];
@@ -369,6 +374,23 @@ static void test_bad_files(const char *dir)
     CHECK(capture_read(path, collect, &got, &truncated, err) == LC_ERR_INVALID && strstr(err, "a FIFO"));
     unlink(path);
     CHECK(got.n == 0);
+
+    /* Captures from before run_done: a run's merged result was rank -1's "result". */
+    struct event merged, old;
+    event_init(&merged, EV_RUN_DONE, 3, -1);
+    fill_result(&merged.u.result);
+    char *line = NULL;
+    size_t line_len = 0;
+    FILE *mem = open_memstream(&line, &line_len);
+    event_write_json(mem, &merged);
+    fclose(mem);
+    char *type = strstr(line, "\"run_done\"");
+    CHECK(type != NULL);
+    if (type) memmove(type + 7, type + 9, strlen(type + 9) + 1), memcpy(type, "\"result\"", 8); /* the old name */
+    CHECK(event_parse_json(line, &old, err) == LC_OK, "%s", err);
+    CHECK(old.type == EV_RUN_DONE && old.run_id == 3 && old.u.result.ms_median == merged.u.result.ms_median);
+    free(line);
+    event_free(&old);
 }
 
 /* A write error (a full disk) sticks and is reported at close; a capture in a missing

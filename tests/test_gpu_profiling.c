@@ -12,7 +12,8 @@
 #include <string.h>
 
 #include "tests/check.h"
-#include "core/engine/runner.h"
+#include "core/engine/engine.h"
+#include "cp/cp.h"
 #include "tests/gpu_test_util.h"
 #include "profiling/cuda/cupti_trace.h"
 #include "profiling/overlap.h"
@@ -119,12 +120,12 @@ static double run_flash(bool with_recorder, struct collect *c, int64_t *t0, int6
         return 0;
     }
     if (err[0]) printf("  recorder started without a part: %s\n", err);
-    struct runner_env env = {.device = &device_cuda, .rank = 1, .sink = {collect_emit, c}, .timeline = &tl,
+    struct engine_env env = {.device = &device_cuda, .rank = 1, .sink = {collect_emit, c}, .timeline = &tl,
                              .recorder = with_recorder ? rec : NULL};
     struct run_spec spec = flash_spec();
     struct run_result out;
     *t0 = lc_now_ns();
-    enum lc_status st = runner_execute(&env, &spec, 0, &out);
+    enum lc_status st = engine_execute(&env, &spec, 0, &out);
     *t1 = lc_now_ns();
     if (with_recorder) rec->stop();
     timeline_destroy(&tl);
@@ -340,6 +341,7 @@ static void check_nccl_overlap(struct fwd *f)
 int main(int argc, char **argv)
 {
     kernels_register_all(NULL);
+    cp_register_all(); /* runs go through the local method */
     int skip = gpu_open_or_skip();
     if (skip) return skip;
     struct fwd f;

@@ -1,4 +1,4 @@
-/* The fp32 LSE merge (cp.md B1): attention over a key set split into disjoint blocks, each
+/* The fp32 LSE merge: attention over a key set split into disjoint blocks, each
  * block's normalized (o, lse) merged in turn, equals attention over all keys; blocks a query
  * does not see (lse -inf, or +inf as FlashAttention writes it) change nothing and never make
  * NaNs; the merge order does not matter beyond rounding. */

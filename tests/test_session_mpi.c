@@ -26,6 +26,7 @@
 #include "core/session/session.h"
 #include "core/engine/services.h"
 #include "core/session/worker.h"
+#include "cp/cp.h"
 #include "kernels/kernels.h"
 #include "profiling/clock_sync.h"
 
@@ -104,7 +105,7 @@ static struct run_spec small_run(int gpus)
     s.warmup = 1;
     s.iters = 2;
     s.check = true;
-    s.gpus = gpus;
+    s.cp_degree = gpus;
     return s;
 }
 
@@ -135,12 +136,16 @@ static void test_results(struct session *s)
     CHECK(session_busy(s));
     CHECK(wait_idle(s, 60));
     CHECK(count_events(EV_RUN_QUEUED) == 3);
+    /* Runs 0 and 1 need one worker each: they run at once, one on each worker. */
     for (int id = 0; id < 2; id++) {
-        const struct event *r = find_event(EV_RESULT, id, 1);
+        const struct event *r = find_event(EV_RESULT, id, -2), *done = find_event(EV_RUN_DONE, id, -1);
         CHECK(r && r->u.result.status == LC_OK && r->u.result.check_pass && r->u.result.ms_median > 0);
+        CHECK(done && done->u.result.ranks == 1 && done->u.result.ms_median == r->u.result.ms_median);
     }
+    const struct event *r0 = find_event(EV_RESULT, 0, -2), *r1st = find_event(EV_RESULT, 1, -2);
+    CHECK(r0 && r1st && r0->rank != r1st->rank);
     const struct event *r1 = find_event(EV_RESULT, 2, 1), *r2 = find_event(EV_RESULT, 2, 2);
-    const struct event *merged = find_event(EV_RESULT, 2, -1);
+    const struct event *merged = find_event(EV_RUN_DONE, 2, -1);
     CHECK(r1 && r2 && merged);
     if (r1 && r2 && merged) {
         const struct run_result *m = &merged->u.result;
@@ -181,7 +186,8 @@ static void test_failures(struct session *s)
 static void test_cancel(struct session *s)
 {
     n_seen = 0;
-    struct run_spec runs[2] = {long_run(1), small_run(1)};
+    /* Run 7 needs both workers: it waits behind run 6 and never starts. */
+    struct run_spec runs[2] = {long_run(1), small_run(2)};
     char err[LC_ERRMSG_LEN];
     CHECK(session_submit(s, runs, 2, err) == LC_OK); /* ids 6 and 7 */
     const struct event *p = NULL;
@@ -202,6 +208,8 @@ static void test_cancel(struct session *s)
     const struct event *q = find_event(EV_ERROR, 7, 0);
     CHECK(q && q->u.error.status == LC_ERR_CANCELLED);
     CHECK(find_event(EV_RESULT, 7, -2) == NULL);
+    const struct event *d7 = find_event(EV_RUN_DONE, 7, -1);
+    CHECK(d7 && d7->u.result.status == LC_ERR_CANCELLED);
 }
 
 static void test_lost_worker(struct session *s)
@@ -237,7 +245,7 @@ static void test_lost_worker(struct session *s)
 }
 
 struct capture_count {
-    int events, results, lost;
+    int events, results, run_done, lost;
 };
 
 static void count_capture(void *ctx, const struct event *ev)
@@ -245,6 +253,7 @@ static void count_capture(void *ctx, const struct event *ev)
     struct capture_count *c = ctx;
     c->events++;
     c->results += ev->type == EV_RESULT;
+    c->run_done += ev->type == EV_RUN_DONE;
     c->lost += ev->type == EV_WORKER_LOST;
 }
 
@@ -274,7 +283,8 @@ static int front(const char *self_path, const char *capture)
     struct capture_count c = {0};
     long truncated;
     CHECK(capture_read(capture, count_capture, &c, &truncated, err) == LC_OK && truncated == 0);
-    CHECK(c.results >= 6 && c.lost == 1);
+    /* Per-rank results of runs 0, 1, 2 (two ranks) and 9; one run-done for each of runs 0..10. */
+    CHECK(c.results >= 5 && c.run_done == 11 && c.lost == 1, "%d results, %d run_done", c.results, c.run_done);
     unlink(capture);
     return check_report(check_context);
 }
@@ -303,6 +313,7 @@ static int run_under_mpirun(const char *self, const char *capture, int limit_s)
 int main(int argc, char **argv)
 {
     kernels_register_all(NULL);
+    cp_register_all(); /* the local method every run defaults to */
     services_register(&(struct lc_services){.clock_sync = prof_clock_align});
     if (argc > 1 && strcmp(argv[1], "worker") == 0) return cmd_worker(argc - 1, argv + 1);
     if (argc > 2 && strcmp(argv[1], "mpirun-mode") == 0) {

@@ -9,7 +9,9 @@
 #include "tests/check.h"
 #include "cli/commands.h"
 #include "core/model/rng.h"
+#include "core/engine/cp_method.h"
 #include "core/model/sweep.h"
+#include "cp/cp.h"
 #include "kernels/kernels.h"
 
 static void test_sizes(void)
@@ -89,11 +91,39 @@ static void fuzz_cmd_run(void)
     CHECK(!bad, "cmd_run returned %d (not 0 or 2) in %d of 3000 fuzz cases", last_bad, bad);
 }
 
+/* --cp none,ring --gpus 1,4 pairs none with 1 GPU and ring with 4; alone, none at 4 GPUs is
+ * still an error. */
+static void test_cp_pairing(void)
+{
+    struct sweep_axes axes;
+    sweep_init(&axes);
+    bool consumed, takes;
+    char err[LC_ERRMSG_LEN];
+    CHECK(!sweep_parse_flag(&axes, "--cp", "none,ring", &consumed, &takes, err), "%s", err);
+    CHECK(!sweep_parse_flag(&axes, "--gpus", "1,4", &consumed, &takes, err), "%s", err);
+    CHECK(!sweep_parse_flag(&axes, "--mask", "causal,full", &consumed, &takes, err), "%s", err);
+    struct run_spec *runs;
+    int n;
+    CHECK(!sweep_expand(&axes, &runs, &n, err), "none,ring x 1,4 refused: %s", err);
+    CHECK(n == 4, "expanded to %d runs, not 4", n);
+    for (int i = 0; i < n; i++)
+        CHECK(!run_spec_is_cp(&runs[i]) == (runs[i].cp_degree == 1), "run %d: %s at %d GPUs", i, runs[i].cp_method,
+              runs[i].cp_degree);
+    free(runs);
+    sweep_init(&axes);
+    CHECK(!sweep_parse_flag(&axes, "--cp", "none", &consumed, &takes, err), "%s", err);
+    CHECK(!sweep_parse_flag(&axes, "--gpus", "1,4", &consumed, &takes, err), "%s", err);
+    CHECK(sweep_expand(&axes, &runs, &n, err) == LC_ERR_INVALID && strstr(err, "--gpus 4 needs"),
+          "none at 4 GPUs accepted: %s", err);
+}
+
 int main(void)
 {
     kernels_register_all(NULL);
+    cp_register_all(); /* the local method every run defaults to */
     test_sizes();
     test_expand();
+    test_cp_pairing();
     fuzz_cmd_run();
     return check_report("sweep");
 }

@@ -33,7 +33,6 @@ static void queue(struct tui_model *m, int run_id, enum mask_pattern mask, int64
     run_spec_defaults(&ev.u.spec, false);
     ev.u.spec.mask = mask;
     ev.u.spec.seqlen = seqlen;
-    ev.u.spec.gpus = gpus;
     ev.u.spec.cp_degree = gpus;
     snprintf(ev.u.spec.cp_method, sizeof(ev.u.spec.cp_method), "%s", cp);
     tui_model_apply(m, &ev);
@@ -56,6 +55,18 @@ static void result(struct tui_model *m, int run_id, int rank, double ms, double 
     ev.u.result.tflops = tflops;
     ev.u.result.peak_mem_bytes = (int64_t)(ms * 1e6);
     ev.u.result.ranks = rank < 0 ? 2 : 1;
+    tui_model_apply(m, &ev);
+}
+
+/* Rank 0's merge of the run's ranks: the result every front end shows. */
+static void run_done(struct tui_model *m, int run_id, int ranks, double ms, double tflops)
+{
+    struct event ev = make(EV_RUN_DONE, run_id, -1);
+    ev.u.result.status = LC_OK;
+    ev.u.result.ms_median = ms;
+    ev.u.result.tflops = tflops;
+    ev.u.result.peak_mem_bytes = (int64_t)(ms * 1e6);
+    ev.u.result.ranks = ranks;
     tui_model_apply(m, &ev);
 }
 
@@ -99,6 +110,8 @@ static void test_runs(void)
     const struct tui_run *r0 = tui_model_run(&m, 0);
     CHECK(r0->state == TUI_RUN_RUNNING && r0->n_ranks == 1 && r0->ranks[0].iter == 3 && r0->ranks[0].total == 5);
     result(&m, 0, 1, 2.5, 1.25);
+    CHECK(!r0->have_result && r0->ranks[0].finished); /* a rank's own figures are not the run's result */
+    run_done(&m, 0, 1, 2.5, 1.25);
     CHECK(r0->state == TUI_RUN_DONE && r0->have_result && r0->result.tflops == 1.25);
 
     /* An impossible configuration fails on one rank: the rank and reason are kept. */
@@ -110,7 +123,7 @@ static void test_runs(void)
     CHECK(r1->state == TUI_RUN_FAILED && r1->error_rank == 1);
     CHECK(!strcmp(r1->error, "window larger than the sequence"));
 
-    /* CP run: per-rank results are not the headline, the merged one (rank -1) is. */
+    /* CP run: per-rank results are not the headline, the merged one (run_done) is. */
     progress(&m, 2, 1, 1, 5);
     progress(&m, 2, 2, 2, 5);
     const struct tui_run *r2 = tui_model_run(&m, 2);
@@ -119,8 +132,8 @@ static void test_runs(void)
     result(&m, 2, 2, 4.0, 1.5);
     CHECK(!r2->have_result && r2->state == TUI_RUN_RUNNING);
     CHECK(r2->ranks[0].finished && r2->ranks[1].finished);
-    result(&m, 2, -1, 4.0, 1.5);
-    CHECK(r2->have_result && r2->result_merged && r2->result.ms_median == 4.0 && r2->state == TUI_RUN_DONE);
+    run_done(&m, 2, 2, 4.0, 1.5);
+    CHECK(r2->have_result && r2->result.ranks == 2 && r2->result.ms_median == 4.0 && r2->state == TUI_RUN_DONE);
 
     /* Cancelled: the sweep ends with run 3 never started. */
     struct event done = make(EV_SWEEP_DONE, -1, 0);
@@ -129,7 +142,7 @@ static void test_runs(void)
     CHECK(tui_model_count(&m, TUI_RUN_DONE) == 2 && tui_model_count(&m, TUI_RUN_FAILED) == 1);
 
     /* A result for a run never announced (a capture cut short) still shows. */
-    result(&m, 9, 1, 1.0, 9.0);
+    run_done(&m, 9, 1, 1.0, 9.0);
     CHECK(tui_model_run(&m, 9) && !tui_model_run(&m, 9)->have_spec && tui_model_run(&m, 9)->have_result);
     char label[64];
     tui_run_label(tui_model_run(&m, 9), label, sizeof(label));
@@ -287,6 +300,7 @@ static void test_export(void)
     queue(&m, 1, MASK_SLIDING_WINDOW, 2048, 1, "none");
     queue(&m, 2, MASK_FULL, 1024, 1, "none");
     result(&m, 0, 1, 2.5, 1.25);
+    run_done(&m, 0, 1, 2.5, 1.25);
     struct event err = make(EV_ERROR, 1, 1);
     err.u.error.status = LC_ERR_DEVICE;
     snprintf(err.u.error.message, sizeof(err.u.error.message), "kernel launch failed");

@@ -20,6 +20,9 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
+# Setup starts from its defaults: no settings of the user's, none left behind.
+export XDG_CONFIG_HOME=$WORK/config
+mkdir -p "$XDG_CONFIG_HOME"
 
 screen() { tm capture-pane -p -t tui 2>/dev/null; }
 fail() {

@@ -1,5 +1,6 @@
 /* Actions the keys and the function bar share: start, cancel, export; the status line. */
 #include "tui/app.h"
+#include "tui/settings.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,7 +36,10 @@ void tui_app_workers_ready(struct tui_app *app)
 {
     if (app->setup_for_workers || app->model.n_workers < app->workers) return;
     app->setup_for_workers = true;
-    if (!tui_model_cpu_only(&app->model)) tui_setup_init(&app->setup, app->workers, true);
+    if (!tui_model_cpu_only(&app->model)) {
+        tui_setup_init(&app->setup, app->workers, true);
+        tui_settings_apply(&app->settings, &app->setup);
+    }
 }
 
 void tui_app_pick_row(struct tui_app *app, int row)

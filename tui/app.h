@@ -6,6 +6,7 @@
 #include <curses.h>
 #include <stdbool.h>
 
+#include "core/io/config.h"
 #include "core/io/results_read.h"
 #include "core/session/session.h"
 #include "tui/layout.h"
@@ -58,6 +59,7 @@ struct tui_app {
 
     struct tui_picture picture;
     struct result_set compare; /* view --compare B: B's results (n = 0: none) */
+    struct config settings;    /* live: what the settings file said, saved back at the end */
 
     char message[LC_ERRMSG_LEN + 128]; /* the status line */
     bool message_error;

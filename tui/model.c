@@ -108,7 +108,7 @@ static bool index_run(struct tui_model *m)
 
 static int run_rank_count(const struct run_spec *spec)
 {
-    return spec->gpus > 1 ? spec->gpus : 1;
+    return spec->cp_degree > 1 ? spec->cp_degree : 1;
 }
 
 /* The run with this id, created (queued, spec unknown) if it was never announced. */
@@ -202,18 +202,32 @@ static void on_progress(struct tui_model *m, const struct event *ev)
     }
 }
 
+/* A rank's own measurements: that rank is through; the run's result comes with EV_RUN_DONE. */
 static void on_result(struct tui_model *m, const struct event *ev)
 {
     struct tui_run *r = get_run(m, ev->run_id);
     if (!r) return;
     struct tui_rank_progress *p = run_rank(m, r, ev->rank);
     if (p) p->finished = true;
-    /* The merged result (rank -1) is the headline; a run on one rank has no merge. */
-    if (ev->rank >= 0 && (r->n_ranks > 1 || r->result_merged)) return;
-    r->result_merged = ev->rank < 0;
-    r->result = ev->u.result;
+}
+
+static void on_run_done(struct tui_model *m, const struct event *ev)
+{
+    struct tui_run *r = get_run(m, ev->run_id);
+    if (!r) return;
+    const struct run_result *res = &ev->u.result;
+    bool failed = res->status != LC_OK && !run_status_recorded(res->status);
+    if (failed) { /* the rank's EV_ERROR said it first, unless the capture lost it */
+        if (r->state != TUI_RUN_FAILED && r->state != TUI_RUN_CANCELLED) {
+            r->state = res->status == LC_ERR_CANCELLED ? TUI_RUN_CANCELLED : TUI_RUN_FAILED;
+            r->error_status = res->status;
+            snprintf(r->error, sizeof(r->error), "%s", res->message);
+        }
+        return;
+    }
+    r->result = *res;
     r->have_result = true;
-    if (r->state != TUI_RUN_FAILED) r->state = TUI_RUN_DONE;
+    if (r->state != TUI_RUN_FAILED && r->state != TUI_RUN_CANCELLED) r->state = TUI_RUN_DONE;
 }
 
 static void on_error(struct tui_model *m, const struct event *ev)
@@ -397,6 +411,7 @@ void tui_model_apply(struct tui_model *m, const struct event *ev)
     case EV_RUN_STARTED:
     case EV_PROGRESS: on_progress(m, ev); break;
     case EV_RESULT: on_result(m, ev); break;
+    case EV_RUN_DONE: on_run_done(m, ev); break;
     case EV_ERROR: on_error(m, ev); break;
     case EV_INTERVALS: on_intervals(m, ev); break;
     case EV_COUNTERS: on_counters(m, ev); break;

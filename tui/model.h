@@ -33,7 +33,7 @@ struct tui_run {
     enum tui_run_state state;
     struct tui_rank_progress *ranks; /* index rank - 1; n_ranks = workers the run uses */
     int n_ranks;
-    bool have_result, result_merged;
+    bool have_result; /* from EV_RUN_DONE */
     struct run_result result; /* merged over ranks (rank -1), or the only rank's */
     int error_rank;           /* the rank that failed; 0 = none, -1 = the front end */
     enum lc_status error_status;

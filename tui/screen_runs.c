@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/engine/cp_method.h"
 #include "core/io/report.h"
 #include "tui/app.h"
 #include "tui/widgets.h"
@@ -165,7 +166,7 @@ static enum tui_role cell(const struct tui_run *rn, enum col c, char *buf, size_
     case C_DTYPE: snprintf(buf, len, "%s", dtype_name(s->dtype)); break;
     case C_DIR: snprintf(buf, len, "%s", direction_name(s->direction)); break;
     case C_CP:
-        if (strcmp(s->cp_method, "none") != 0)
+        if (run_spec_is_cp(s))
             snprintf(buf, len, "%s x%d", s->cp_method, s->cp_degree);
         else
             snprintf(buf, len, "-");
@@ -255,7 +256,7 @@ static void draw_table(WINDOW *win, const struct tui_rect *r, const struct tui_r
     struct tui_column cols[C_COUNT];
     memcpy(cols, columns, sizeof(cols));
     for (int i = 0; i < m->n_runs; i++)
-        if (strcmp(m->runs[i].spec.cp_method, "none") != 0 && m->runs[i].have_spec) {
+        if (run_spec_is_cp(&m->runs[i].spec) && m->runs[i].have_spec) {
             cols[C_CP].priority = 1;
             cols[C_KERNEL].priority = 2;
             break;

@@ -85,7 +85,7 @@ static void draw_fields(WINDOW *win, const struct tui_rect *r, const struct tui_
     else
         snprintf(button, sizeof(button), "[ Start (F5) ]");
     tui_put(win, y, r->x, r->w - 1, focus ? TUI_ROLE_SELECTED : TUI_ROLE_OK, button);
-    if (st != LC_OK && y + 1 < r->y + r->h) tui_put(win, y + 1, r->x, r->w - 1, TUI_ROLE_FAIL, err);
+    if (st != LC_OK) tui_put_wrapped(win, y + 1, r->x, r->w - 1, r->y + r->h - (y + 1), TUI_ROLE_FAIL, err);
 }
 
 static void draw_choices(WINDOW *win, const struct tui_rect *r, const struct tui_app *app)

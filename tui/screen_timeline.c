@@ -87,7 +87,7 @@ static void draw_lanes(WINDOW *win, const struct tui_timeline_layout *l, int row
         draw_lane(win, y, r->x + l->label_w, w, rows_per_lane, cols);
     }
     free(cols);
-    tui_draw_axis(win, l->axis.y, l->axis.x + l->label_w, w, v0, v1);
+    tui_draw_axis(win, l->axis.y, l->axis.x + l->label_w, w, tl->t0_ns, v0, v1);
     tui_put(win, l->axis.y + 1, l->axis.x, l->label_w, TUI_ROLE_DIM, "t (ms)");
 }
 

@@ -126,8 +126,8 @@ void tui_setup_init(struct tui_setup *s, int workers, bool gpu)
     for (int i = 0; i < 3; i++) add(&f[TUI_F_DIRECTION], direction_name(dirs[i]), dirs[i], dirs[i] == d.direction);
 
     f[TUI_F_CP] = (struct tui_field){.label = "CP method", .multi = true};
-    add(&f[TUI_F_CP], "none", -1, true);
-    for (int i = 0; i < cp_method_count(); i++) add(&f[TUI_F_CP], cp_method_at(i)->name, i, false);
+    for (int i = 0; i < cp_method_count(); i++)
+        add(&f[TUI_F_CP], cp_method_at(i)->name, i, cp_method_at(i)->single_device);
 
     f[TUI_F_GPUS] = (struct tui_field){.label = "GPUs", .multi = true};
     int max_gpus = workers > 0 ? workers : 1;

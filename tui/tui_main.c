@@ -7,17 +7,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
 #include "core/io/capture.h"
 #include "cli/commands.h"
 #include "core/model/parse.h"
-#include "core/io/private_dir.h"
 #include "core/io/report.h"
+#include "core/io/stderr_log.h"
 #include "core/session/worker.h"
+#include "core/io/config.h"
 #include "tui/app.h"
+#include "tui/settings.h"
+#include "tui/terminal.h"
 #include "tui/export.h"
 #include "tui/widgets.h"
 
@@ -93,17 +95,6 @@ static void term_layout(struct term *t)
     t->dirty = true;
 }
 
-/* The terminal to draw on: stdin/stdout when they are one; else the controlling terminal, as
- * for rank 0 under mpirun, whose stdin is mpirun's pipe. NULL when there is none. */
-static FILE *open_terminal(bool *own)
-{
-    *own = false;
-    if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) return stdout;
-    FILE *f = fopen("/dev/tty", "r+");
-    if (f) *own = true;
-    return f;
-}
-
 /* Makes group pgrp the terminal's foreground (SIGTTOU blocked: we may be in the background). */
 static void set_foreground(int fd, pid_t pgrp)
 {
@@ -119,7 +110,7 @@ static bool term_start(struct term *t, const struct tui_options *opt)
 {
     memset(t, 0, sizeof(*t));
     bool own;
-    FILE *f = open_terminal(&own);
+    FILE *f = tui_open_terminal(&own);
     if (!f) return false;
     t->tty = own ? f : NULL;
     /* mpirun starts rank 0 outside the terminal's foreground group, where reading keys fails;
@@ -172,11 +163,13 @@ static void draw_title(WINDOW *w, int width, const struct tui_app *app)
     snprintf(right, sizeof(right), " runs %d/%d%s ", done, m->n_runs,
              tui_model_current(m) ? " running" : m->sweep_done ? " done" : "");
     int rw = (int)strlen(right);
+    char head[64], path[sizeof app->capture];
     if (app->session)
-        tui_putf(w, 0, 0, width - rw, TUI_ROLE_TITLE, " longca  live, %d worker%s  capture: %s", m->n_workers,
-                 m->n_workers == 1 ? "" : "s", app->capture);
+        snprintf(head, sizeof head, " longca  live, %d worker%s  capture: ", m->n_workers, m->n_workers == 1 ? "" : "s");
     else
-        tui_putf(w, 0, 0, width - rw, TUI_ROLE_TITLE, " longca view  %s", app->capture);
+        snprintf(head, sizeof head, " longca view  ");
+    tui_fit_path(app->capture, width - rw - (int)strlen(head) - 1, path, sizeof path);
+    tui_putf(w, 0, 0, width - rw, TUI_ROLE_TITLE, "%s%s", head, path);
     tui_put_right(w, 0, 0, width, TUI_ROLE_TITLE, right);
     wnoutrefresh(w);
 }
@@ -438,44 +431,6 @@ static int parse_options(int argc, char **argv, bool view, struct tui_options *o
     return -1;
 }
 
-/* While the TUI owns the terminal, what MPI, its daemons and the workers print on stderr would
- * tear the screen: it goes to a file instead (inherited by the processes spawned after this),
- * reported at exit when not empty. */
-struct stderr_log {
-    int saved_fd;
-    char path[4096];
-};
-
-static void stderr_to_file(struct stderr_log *log)
-{
-    log->saved_fd = -1;
-    char err[LC_ERRMSG_LEN];
-    int fd = private_file_create(PRIVATE_RUNTIME, "stderr", ".log", log->path, sizeof(log->path), err);
-    if (fd < 0) { /* the screen may tear, but no message is lost */
-        fprintf(stderr, "longca: messages stay on the terminal: %s\n", err);
-        return;
-    }
-    fflush(stderr);
-    log->saved_fd = dup(STDERR_FILENO);
-    dup2(fd, STDERR_FILENO);
-    close(fd);
-}
-
-/* Restores stderr; keeps and names the file if anything was written to it. */
-static void stderr_restore(struct stderr_log *log)
-{
-    if (log->saved_fd < 0) return;
-    fflush(stderr);
-    dup2(log->saved_fd, STDERR_FILENO);
-    close(log->saved_fd);
-    log->saved_fd = -1;
-    struct stat st;
-    if (stat(log->path, &st) == 0 && st.st_size == 0)
-        unlink(log->path);
-    else
-        fprintf(stderr, "longca: messages printed during the session are in %s\n", log->path);
-}
-
 static void catch_stop_signals(void)
 {
     struct sigaction sa;
@@ -495,21 +450,29 @@ int cmd_tui(int argc, char **argv)
     int worker_status;
     if (worker_take_rank(&worker_status)) return worker_status;
     bool own;
-    FILE *tty = open_terminal(&own);
+    FILE *tty = tui_open_terminal(&own);
     if (!tty) {
         fprintf(stderr, "longca: the live profiler needs a terminal; for batch use: longca run (see --help)\n");
         return LC_EXIT_USAGE;
     }
+    char why[160];
+    bool addressable = tui_terminal_addressable(tty, why, sizeof why);
     if (own) fclose(tty);
+    if (!addressable) {
+        fprintf(stderr, "longca: %s (the same sweep headless: longca run)\n", why);
+        return LC_EXIT_USAGE;
+    }
     struct session_options so = {
         .workers = opt.workers, .capture_path = opt.capture, .lost_after_s = 0, .self_path = argv[0]};
     static struct tui_app app;
     app_init(&app);
     char err[LC_ERRMSG_LEN];
+    /* While the TUI owns the terminal, what MPI, its daemons and the workers print would tear
+     * the screen: it goes to a file, named at exit when not empty. */
     struct stderr_log log;
-    stderr_to_file(&log);
+    stderr_log_open(&log);
     if (session_open(&so, &app.session, err) != LC_OK) {
-        stderr_restore(&log);
+        stderr_log_close(&log, "longca");
         fprintf(stderr, "longca: %s\n", err);
         app_free(&app);
         return LC_EXIT_FAILED;
@@ -517,11 +480,29 @@ int cmd_tui(int argc, char **argv)
     snprintf(app.capture, sizeof(app.capture), "%s", session_capture_path(app.session));
     app.workers = session_worker_count(app.session);
     tui_setup_init(&app.setup, app.workers, false);
+    /* Setup's last choices and the colour, from the settings file (a bad one is named, not fatal). */
+    char settings_path[4096];
+    bool settings = config_path(settings_path, sizeof settings_path, err) == LC_OK;
+    if (settings && config_load(settings_path, &app.settings, err) != LC_OK)
+        tui_app_say(&app, true, "settings not read: %s", err);
+    tui_settings_apply(&app.settings, &app.setup);
+    if (!tui_settings_color(&app.settings)) opt.color = false;
     catch_stop_signals();
     bool drew = main_loop(&app, &opt);
     if (session_busy(app.session)) session_cancel(app.session);
     enum lc_status closed = session_close(app.session, err);
-    stderr_restore(&log);
+    stderr_log_close(&log, "longca");
+    if (drew && settings) { /* kept whole or not at all */
+        tui_settings_store(&app.settings, &app.setup, tui_settings_color(&app.settings));
+        char not_saved[LC_ERRMSG_LEN]; /* err still holds session_close's reason */
+        if (config_save(settings_path, &app.settings,
+                        "# longca's settings: Setup's last choices (counter mode included) and colour = on|off.\n"
+                        "# Written when the terminal UI closes.\n",
+                        not_saved) == LC_OK)
+            printf("longca: Setup's choices saved in %s\n", settings_path);
+        else
+            fprintf(stderr, "longca: settings not saved: %s\n", not_saved);
+    }
     rc = drew ? LC_EXIT_OK : LC_EXIT_FAILED;
     if (!drew) fprintf(stderr, "longca: cannot start the terminal (TERM=%s)\n", getenv("TERM") ? getenv("TERM") : "");
     if (closed != LC_OK) {
@@ -540,10 +521,19 @@ static void capture_event(void *ctx, const struct event *ev)
 }
 
 /* Not a terminal: print the capture's results table (core/io/report.c's table) and stop. */
+/* stdout not a terminal (view | cat): the results table with every column the runs fill, the CP
+ * ones included when any run is a CP run. */
 static int print_results(const struct tui_model *m)
 {
+    struct run_spec *specs = malloc(sizeof *specs * (size_t)(m->n_runs > 0 ? m->n_runs : 1));
+    if (!specs) {
+        fprintf(stderr, "longca view: out of memory\n");
+        return LC_EXIT_FAILED;
+    }
+    for (int i = 0; i < m->n_runs; i++) specs[i] = m->runs[i].spec;
     struct report rep;
-    report_begin(&rep, stdout, REPORT_TABLE, NULL, 0);
+    report_begin(&rep, stdout, REPORT_TABLE, specs, m->n_runs);
+    free(specs);
     for (int i = 0; i < m->n_runs; i++) {
         struct run_result res;
         if (tui_run_outcome(&m->runs[i], &res)) report_row(&rep, &m->runs[i].spec, &res);
@@ -583,8 +573,12 @@ int cmd_view(int argc, char **argv)
     snprintf(app.capture, sizeof(app.capture), "%s", file);
     app.screen = TUI_SCREEN_RUNS;
     tui_setup_init(&app.setup, app.model.n_workers, !tui_model_cpu_only(&app.model));
+    char why[160];
     if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
         rc = print_results(&app.model);
+    } else if (!tui_terminal_addressable(stdout, why, sizeof why)) {
+        fprintf(stderr, "longca view: %s (the results table: longca view FILE | cat)\n", why);
+        rc = LC_EXIT_USAGE;
     } else {
         catch_stop_signals();
         rc = LC_EXIT_OK;

@@ -137,7 +137,7 @@ void tui_draw_sparkline(WINDOW *win, int y, int x, int w, const double *values, 
     wattrset(win, A_NORMAL);
 }
 
-void tui_draw_axis(WINDOW *win, int y, int x, int w, int64_t t0_ns, int64_t t1_ns)
+void tui_draw_axis(WINDOW *win, int y, int x, int w, int64_t origin_ns, int64_t t0_ns, int64_t t1_ns)
 {
     if (w < 2 || t1_ns <= t0_ns) return;
     double span_ms = (double)(t1_ns - t0_ns) / 1e6;
@@ -146,11 +146,13 @@ void tui_draw_axis(WINDOW *win, int y, int x, int w, int64_t t0_ns, int64_t t1_n
     mvwhline(win, y, x, '-', w);
     wattrset(win, A_NORMAL);
     int next_free = 0; /* labels never overlap */
-    for (double t = 0; t <= span_ms + step * 1e-9; t += step) {
-        int c = tui_axis_col(t0_ns + (int64_t)(t * 1e6), t0_ns, t1_ns, w);
+    double from_ms = (double)(t0_ns - origin_ns) / 1e6, to_ms = (double)(t1_ns - origin_ns) / 1e6;
+    double first = ceil(from_ms / step - 1e-9) * step; /* the first tick inside the view */
+    for (double t = first; t <= to_ms + step * 1e-9; t += step) {
+        int c = tui_axis_col(origin_ns + (int64_t)llround(t * 1e6), t0_ns, t1_ns, w);
         mvwaddch(win, y, x + c, '+');
         char label[32];
-        snprintf(label, sizeof(label), "%g", t);
+        snprintf(label, sizeof(label), "%g", fabs(t) < step * 1e-6 ? 0.0 : t);
         int lw = (int)strlen(label);
         int lx = c + lw > w ? w - lw : c;
         if (lx < next_free) continue;
@@ -185,4 +187,43 @@ void tui_format_number(double v, char *buf, size_t len)
         snprintf(buf, len, "%.2f", v);
     else
         snprintf(buf, len, "%.4f", v);
+}
+
+void tui_fit_path(const char *path, int w, char *buf, size_t len)
+{
+    size_t n = strlen(path);
+    if (w < 0) w = 0;
+    if (n <= (size_t)w) snprintf(buf, len, "%s", path);
+    else if (w <= 3) snprintf(buf, len, "%.*s", w, "...");
+    else snprintf(buf, len, "...%s", path + n - (size_t)(w - 3));
+}
+
+int tui_put_wrapped(WINDOW *win, int y, int x, int w, int rows, enum tui_role role, const char *text)
+{
+    if (w < 4 || rows < 1) return 0;
+    int used = 0;
+    while (*text && used < rows) {
+        int n = (int)strlen(text);
+        if (n > w) { /* break at the last space that fits, else mid-word */
+            n = w;
+            for (int k = w; k > w / 2; k--)
+                if (text[k] == ' ') {
+                    n = k;
+                    break;
+                }
+        }
+        bool more = text[n] != 0;
+        if (more && used == rows - 1) { /* the last row: mark what does not fit */
+            char last[512];
+            snprintf(last, sizeof last, "%.*s...", w - 3 < (int)sizeof last - 4 ? w - 3 : (int)sizeof last - 4, text);
+            tui_put(win, y + used, x, w, role, last);
+            return rows;
+        }
+        char line[512];
+        snprintf(line, sizeof line, "%.*s", n < (int)sizeof line - 1 ? n : (int)sizeof line - 1, text);
+        tui_put(win, y + used++, x, w, role, line);
+        text += n;
+        while (*text == ' ') text++;
+    }
+    return used;
 }

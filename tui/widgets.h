@@ -39,6 +39,9 @@ attr_t tui_attr(enum tui_role role);
 int tui_put(WINDOW *win, int y, int x, int w, enum tui_role role, const char *text);
 int tui_putf(WINDOW *win, int y, int x, int w, enum tui_role role, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
+/* text word-wrapped into w columns over at most rows rows from (y, x); returns the rows used.
+ * Text that needs more rows ends its last row with "..." rather than stop mid-line unmarked. */
+int tui_put_wrapped(WINDOW *win, int y, int x, int w, int rows, enum tui_role role, const char *text);
 /* Right-aligned in [x, x + w). */
 void tui_put_right(WINDOW *win, int y, int x, int w, enum tui_role role, const char *text);
 /* Blanks w columns in role (a highlighted row, a title bar). */
@@ -53,10 +56,15 @@ void tui_draw_buttons(WINDOW *win, int y, const struct tui_button *b, const char
 void tui_draw_bar(WINDOW *win, int y, int x, int w, double frac, const char *label);
 /* The last w values scaled to [lo, hi] as ASCII levels. */
 void tui_draw_sparkline(WINDOW *win, int y, int x, int w, const double *values, int n, double lo, double hi);
-/* Tick marks on row y and their labels (ms from the start) on row y + 1, axis from t0 to t1 ns. */
-void tui_draw_axis(WINDOW *win, int y, int x, int w, int64_t t0_ns, int64_t t1_ns);
+/* Tick marks on row y and their labels on row y + 1 for the view from t0 to t1 ns; labels are
+ * ms from origin_ns (the run's start), so a panned or zoomed view keeps the run's times. */
+void tui_draw_axis(WINDOW *win, int y, int x, int w, int64_t origin_ns, int64_t t0_ns, int64_t t1_ns);
 /* n x n cells of coverage in [0, 1] (row-major, from mask_picture), 2 columns per cell. */
 void tui_draw_picture(WINDOW *win, int y, int x, int n, const float *coverage);
+
+/* A path in at most w columns: whole when it fits, else "..." and its end (the file's name), so a
+ * cut path never reads as a whole one. */
+void tui_fit_path(const char *path, int w, char *buf, size_t len);
 
 /* Compact figures for table cells: "1234", "12.3", "0.0412", "n/a". */
 void tui_format_number(double v, char *buf, size_t len);

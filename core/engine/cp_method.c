@@ -1,4 +1,4 @@
-/* The CP method registry (filled by cp/). */
+/* The registry of the methods a run spreads over ranks by (filled by cp/). */
 #include "core/engine/cp_method.h"
 
 #include <stdlib.h>
@@ -14,9 +14,16 @@ void cp_method_register(const struct cp_method_ops *ops)
 
 const struct cp_method_ops *cp_method_find(const char *name)
 {
+    if (!strcmp(name, "none")) name = CP_METHOD_LOCAL;
     for (int i = 0; i < registered; i++)
         if (!strcmp(methods[i]->name, name)) return methods[i];
     return NULL;
+}
+
+bool run_spec_is_cp(const struct run_spec *spec)
+{
+    const struct cp_method_ops *m = cp_method_find(spec->cp_method);
+    return !m || !m->single_device;
 }
 
 int cp_method_count(void) { return registered; }
@@ -31,10 +38,10 @@ enum lc_status cp_method_predict(const struct run_spec *spec, struct cp_predicti
     if (!m->predict) return lc_fail(err, LC_ERR_UNSUPPORTED, "%s cannot predict without running", m->name);
     enum lc_status st = m->validate(spec, err);
     if (st) return st;
-    out->ranks = spec->gpus;
-    out->work = calloc((size_t)spec->gpus, sizeof *out->work);
-    out->bytes = calloc((size_t)spec->gpus, sizeof *out->bytes);
-    if (!out->work || !out->bytes) return lc_fail(err, LC_ERR_OOM, "no host memory for %d ranks", spec->gpus);
+    out->ranks = spec->cp_degree;
+    out->work = calloc((size_t)spec->cp_degree, sizeof *out->work);
+    out->bytes = calloc((size_t)spec->cp_degree, sizeof *out->bytes);
+    if (!out->work || !out->bytes) return lc_fail(err, LC_ERR_OOM, "no host memory for %d ranks", spec->cp_degree);
     struct mask mask;
     struct longca_mask view;
     if ((st = mask_build(spec->mask, &spec->mask_params, spec->seqlen, spec->heads_kv, &mask, err))) return st;

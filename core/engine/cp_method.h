@@ -1,27 +1,31 @@
-/* A context-parallel method behind a table of functions; cp/ registers them, the runner calls
- * them for runs whose cp_method is not "none". Every rank of the CP group calls execute with
- * the same spec; each reports its own result (times, work, communication bytes); rank 0 of the
- * session merges them (slowest rank is the headline). */
+/* How a run spreads over ranks, behind a table of functions that cp/ registers: the engine calls
+ * the run's method for every run. A single-device run is the `local` method (CP degree 1); the
+ * others are context-parallel. Every rank of the group calls execute with the same spec; each
+ * reports its own measurements (times, work, communication bytes); rank 0 merges them once
+ * (run_result_merge: the slowest rank is the headline). */
 #ifndef LC_CP_METHOD_H
 #define LC_CP_METHOD_H
 
 #include "core/mask/mask.h"
 #include "core/model/event.h"
-#include "core/engine/runner.h"
+#include "core/engine/engine.h"
 #include "core/model/spec.h"
 #include "core/model/status.h"
 
+#define CP_METHOD_LOCAL "local" /* the single-device method, every run's default */
+
 struct cp_method_ops {
-    const char *name;    /* "allgather", "ring", "ulysses", "usp", "double_ring", "balanced" */
+    const char *name;    /* "local", "allgather", "ring", "ulysses", "usp", "double_ring", "balanced" */
     const char *summary;
+    bool single_device;  /* the local method: no context parallelism */
     /* Checked on rank 0 before anything runs: degree divides heads / sequence, mask supported. */
     enum lc_status (*validate)(const struct run_spec *spec, char *err);
-    /* Runs on every rank of env->cp; emits events through env->sink like runner_execute. */
-    enum lc_status (*execute)(const struct runner_env *env, const struct run_spec *spec, int run_id,
+    /* Runs on every rank of env->cp (no group for the local method); emits events through env->sink. */
+    enum lc_status (*execute)(const struct engine_env *env, const struct run_spec *spec, int run_id,
                               struct run_result *out);
-    /* Without running, from the method's own planning code: what each of the spec->gpus ranks
+    /* Without running, from the method's own planning code: what each of the spec->cp_degree ranks
      * reports for one run (run_result.work and comm_bytes), for a mask built from the spec and
-     * its global view. Arrays of spec->gpus entries. */
+     * its global view. Arrays of spec->cp_degree entries. */
     enum lc_status (*predict)(const struct run_spec *spec, const struct mask *m, const struct longca_mask *view,
                               double *work, double *bytes, char *err);
 };
@@ -40,7 +44,11 @@ void cp_prediction_free(struct cp_prediction *p);
 
 #define CP_METHOD_MAX 16
 void cp_method_register(const struct cp_method_ops *ops);
+/* By name; "none", the name older captures and scripts give the local method, finds it too. */
 const struct cp_method_ops *cp_method_find(const char *name);
+/* A run is context-parallel when its method is not the local one (unknown methods count as CP,
+ * so validation names them). */
+bool run_spec_is_cp(const struct run_spec *spec);
 int cp_method_count(void);
 const struct cp_method_ops *cp_method_at(int index);
 

@@ -1,5 +1,5 @@
-/* The kernel registry, the checks a table passes before it is registered, and capability checks
- * against a run spec. */
+/* The kernel registry, the checks a table passes before it is registered, and the calls through
+ * a table. */
 #include "core/engine/kernel.h"
 
 #include <stdio.h>
@@ -139,50 +139,4 @@ int kernel_libraries(const char **out, int max)
         if (!seen && n < max) out[n++] = origins[i];
     }
     return n;
-}
-
-static bool head_dim_supported(const struct longca_kernel *k, int head_dim)
-{
-    if (!k->head_dims) return true;
-    for (const int *d = k->head_dims; *d; d++)
-        if (*d == head_dim) return true;
-    return false;
-}
-
-/* Whether a pattern's mask can reach a kernel in a form it reads. */
-static bool mask_form_taken(const struct longca_kernel *k, enum mask_pattern pattern)
-{
-    if (mask_pattern_is_block_sparse(pattern)) return k->mask_forms & (LONGCA_FORM_HEAD_RULES | LONGCA_FORM_BLOCK_MAP);
-    return (k->mask_forms & LONGCA_FORM_RULES) ||
-           ((k->mask_forms & LONGCA_FORM_DOCUMENTS) && mask_pattern_has_documents(pattern));
-}
-
-enum lc_status kernel_check_spec(const struct longca_kernel *k, const struct run_spec *spec, char *why)
-{
-    if (!(k->dtypes & (1u << spec->dtype)))
-        return lc_fail(why, LC_ERR_UNSUPPORTED, "kernel %s does not support dtype %s", k->name,
-                       dtype_name(spec->dtype));
-    if ((k->directions & (unsigned)spec->direction) != (unsigned)spec->direction)
-        return lc_fail(why, LC_ERR_UNSUPPORTED, "kernel %s does not support direction %s", k->name,
-                       direction_name(spec->direction));
-    if (!head_dim_supported(k, spec->head_dim)) {
-        char dims[64] = "";
-        size_t used = 0;
-        for (const int *d = k->head_dims; *d && used < sizeof dims - 8; d++)
-            used += (size_t)snprintf(dims + used, sizeof dims - used, "%s%d", used ? "," : "", *d);
-        return lc_fail(why, LC_ERR_UNSUPPORTED, "kernel %s supports head dims %s, not %d", k->name, dims,
-                       spec->head_dim);
-    }
-    if (!mask_form_taken(k, spec->mask)) {
-        if (k->mask_forms == LONGCA_FORM_DOCUMENTS)
-            return lc_fail(why, LC_ERR_UNSUPPORTED,
-                           "kernel %s takes masks as documents with one band inside each (full, causal, sliding "
-                           "windows, full and causal documents); %s is not one",
-                           k->name, mask_pattern_name(spec->mask));
-        return lc_fail(why, LC_ERR_UNSUPPORTED, "kernel %s does not support mask %s", k->name,
-                       mask_pattern_name(spec->mask));
-    }
-    if (spec->cp_method[0] && strcmp(spec->cp_method, "none") && !k->writes_lse)
-        return lc_fail(why, LC_ERR_UNSUPPORTED, "kernel %s writes no log-sum-exp, which CP merges need", k->name);
-    return LC_OK;
 }

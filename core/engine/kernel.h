@@ -48,8 +48,6 @@ enum lc_status kernel_backward(const struct longca_kernel *k, void *plan, const 
                                void *workspace, void *stream, char *err);
 void kernel_destroy(const struct longca_kernel *k, void *plan); /* NULL plan: nothing */
 
-/* Capability check against a spec, without building anything: LC_ERR_UNSUPPORTED + reason. */
-enum lc_status kernel_check_spec(const struct longca_kernel *k, const struct run_spec *spec, char *why);
 
 /* The CPU reference every kernel and CP method is checked against (registered by kernels/). */
 #define KERNEL_REFERENCE_NAME "cpu_ref"

@@ -71,7 +71,7 @@ static void write_spec(FILE *f, const struct run_spec *s)
     put_string(f, "cp_method", s->cp_method);
     put_i64(f, "cp_degree", s->cp_degree);
     put_i64(f, "cp_inner", s->cp_inner);
-    put_i64(f, "gpus", s->gpus);
+    put_i64(f, "gpus", s->cp_degree); /* the same fact, for readers of older captures */
     put_i64(f, "warmup", s->warmup);
     put_i64(f, "iters", s->iters);
     put_bool(f, "check", s->check);
@@ -99,11 +99,13 @@ static void write_result(FILE *f, const struct run_result *r)
     put_bool(f, "check_pass", r->check_pass);
     put_double(f, "max_abs_err", r->max_abs_err);
     put_double(f, "max_rel_err", r->max_rel_err);
+    put_double(f, "work", r->work);
     put_double(f, "work_imbalance", r->work_imbalance);
     put_double(f, "work", r->work);
     put_double(f, "comm_bytes", r->comm_bytes);
     put_double(f, "algbw_gbs", r->algbw_gbs);
     put_double(f, "busbw_gbs", r->busbw_gbs);
+    put_i64(f, "cores", r->cores);
     put_i64(f, "ranks", r->ranks);
     fputc('}', f);
 }
@@ -175,6 +177,7 @@ void event_write_json(FILE *f, const struct event *ev)
         put_i64(f, "total", ev->u.progress.total);
         break;
     case EV_RESULT:
+    case EV_RUN_DONE:
         fputs(",\"result\":", f);
         write_result(f, &ev->u.result);
         break;
@@ -325,7 +328,6 @@ static void read_spec(struct fields *parent, struct run_spec *s)
     copy_string(&fr, "cp_method", s->cp_method, sizeof s->cp_method);
     s->cp_degree = (int)get_int(&fr, "cp_degree", INT32_MIN, INT32_MAX);
     s->cp_inner = (int)get_int(&fr, "cp_inner", INT32_MIN, INT32_MAX);
-    s->gpus = (int)get_int(&fr, "gpus", INT32_MIN, INT32_MAX);
     s->warmup = (int)get_int(&fr, "warmup", INT32_MIN, INT32_MAX);
     s->iters = (int)get_int(&fr, "iters", INT32_MIN, INT32_MAX);
     s->check = get_bool(&fr, "check");
@@ -355,11 +357,13 @@ static void read_result(struct fields *parent, struct run_result *r)
     r->check_pass = get_bool(&fr, "check_pass");
     r->max_abs_err = get_double(&fr, "max_abs_err");
     r->max_rel_err = get_double(&fr, "max_rel_err");
+    r->work = get_double(&fr, "work");
     r->work_imbalance = get_double(&fr, "work_imbalance");
     r->work = get_double(&fr, "work");
     r->comm_bytes = get_double(&fr, "comm_bytes");
     r->algbw_gbs = get_double(&fr, "algbw_gbs");
     r->busbw_gbs = get_double(&fr, "busbw_gbs");
+    r->cores = (int)get_int(&fr, "cores", 0, INT32_MAX);
     r->ranks = (int)get_int(&fr, "ranks", INT32_MIN, INT32_MAX);
     parent->st = fr.st;
 }
@@ -505,7 +509,8 @@ enum lc_status event_parse_json(const char *line, struct event *out, char *err)
             out->u.progress.total = (int)get_int(&fr, "total", INT32_MIN, INT32_MAX);
             break;
         }
-        case EV_RESULT: read_result(&fr, &out->u.result); break;
+        case EV_RESULT:
+        case EV_RUN_DONE: read_result(&fr, &out->u.result); break;
         case EV_ERROR:
         case EV_WORKER_LOST:
             get_status(&fr, "status", &out->u.error.status);
@@ -517,6 +522,8 @@ enum lc_status event_parse_json(const char *line, struct event *out, char *err)
         out->samples = read_array_of(&fr, "samples", sizeof *out->samples, &out->n_samples, read_sample_any);
     }
     json_free(&root);
+    /* Captures written before run_done existed carried a run's merged result as rank -1's. */
+    if (out->type == EV_RESULT && out->rank == -1) out->type = EV_RUN_DONE;
     if (fr.st != LC_OK) event_free(out);
     return fr.st;
 }

@@ -50,15 +50,17 @@ static const char *nonempty_env(const char *name)
 enum lc_status private_dir(enum private_kind kind, char *path, size_t len, char *err)
 {
     const char *runtime = kind == PRIVATE_RUNTIME ? nonempty_env("XDG_RUNTIME_DIR") : NULL;
-    const char *state = nonempty_env("XDG_STATE_HOME"), *home = nonempty_env("HOME");
+    const char *xdg = nonempty_env(kind == PRIVATE_CONFIG ? "XDG_CONFIG_HOME" : "XDG_STATE_HOME");
+    const char *home = nonempty_env("HOME");
     int n;
     if (runtime) n = snprintf(path, len, "%s/longca", runtime);
-    else if (state) n = snprintf(path, len, "%s/longca", state);
-    else if (home) n = snprintf(path, len, "%s/.local/state/longca", home);
-    else return lc_fail(err, LC_ERR_INVALID, "neither XDG_STATE_HOME nor HOME is set: no private folder for longca's files");
+    else if (xdg) n = snprintf(path, len, "%s/longca", xdg);
+    else if (home) n = snprintf(path, len, kind == PRIVATE_CONFIG ? "%s/.config/longca" : "%s/.local/state/longca", home);
+    else return lc_fail(err, LC_ERR_INVALID, "neither XDG_%s_HOME nor HOME is set: no private folder for longca's files",
+                        kind == PRIVATE_CONFIG ? "CONFIG" : "STATE");
     if (n < 0 || (size_t)n >= len) return lc_fail(err, LC_ERR_INVALID, "the private folder's path is too long");
     /* Only the levels longca adds are made here: the base ($HOME, $XDG_*) must exist already. */
-    size_t base = strlen(runtime ? runtime : state ? state : home);
+    size_t base = strlen(runtime ? runtime : xdg ? xdg : home);
     for (size_t k = base + 1; k <= (size_t)n; k++) {
         if (path[k] != '/' && path[k] != '\0') continue;
         enum lc_status st = make_level(path, k, err);

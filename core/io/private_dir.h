@@ -1,6 +1,7 @@
 /* Where longca keeps files of its own (default captures, the TUI's stderr log): a folder only
  * the user can enter, never a predictable name in a shared /tmp. State: $XDG_STATE_HOME/longca,
- * else ~/.local/state/longca. Runtime (logs): $XDG_RUNTIME_DIR/longca, else the state folder. */
+ * else ~/.local/state/longca. Runtime (logs): $XDG_RUNTIME_DIR/longca, else the state folder.
+ * Config (settings): $XDG_CONFIG_HOME/longca, else ~/.config/longca. */
 #ifndef LC_PRIVATE_DIR_H
 #define LC_PRIVATE_DIR_H
 
@@ -8,7 +9,7 @@
 
 #include "core/model/status.h"
 
-enum private_kind { PRIVATE_STATE, PRIVATE_RUNTIME };
+enum private_kind { PRIVATE_STATE, PRIVATE_RUNTIME, PRIVATE_CONFIG };
 
 /* The folder, created mode 0700 where missing; refused when it is not a directory of ours or
  * others can enter it. */

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/engine/cp_method.h"
 #include "core/io/capture.h"
 #include "core/io/json.h"
 #include "core/io/metadata.h"
@@ -37,21 +38,23 @@ static const char *check_text(const struct run_result *res)
     return res->check_pass ? "pass" : "FAIL";
 }
 
-static bool has_cp(const struct run_spec *s) { return strcmp(s->cp_method, "none") != 0; }
-
 void report_begin(struct report *r, FILE *out, enum report_format format, const struct run_spec *runs, int n_runs)
 {
     memset(r, 0, sizeof *r);
     r->out = out;
     r->format = format;
+    r->runs = runs;
+    r->n_runs = n_runs;
+    r->done = calloc((size_t)(n_runs > 0 ? n_runs : 1), sizeof *r->done);
+    r->have = calloc((size_t)(n_runs > 0 ? n_runs : 1), sizeof *r->have);
     struct event self;
     metadata_session(&self);
     r->session = self.u.session;
-    for (int i = 0; i < n_runs; i++) r->any_cp |= has_cp(&runs[i]);
+    for (int i = 0; i < n_runs; i++) r->any_cp |= run_spec_is_cp(&runs[i]);
     if (format == REPORT_CSV)
         fprintf(out, "kernel,mask,seqlen,batch,heads_q,heads_kv,head_dim,dtype,direction,cp,gpus,status,ms_median,"
                      "ms_p20,ms_p80,tflops,tflops_mean,flops,area_pct,peak_mem_bytes,check,max_abs_err,max_rel_err,"
-                     "imbalance,comm_bytes,algbw_gbs,busbw_gbs,message\n");
+                     "imbalance,comm_bytes,algbw_gbs,busbw_gbs,cores,message\n");
     else if (format == REPORT_JSON)
         fprintf(out, "{\"schema\": %d, \"runs\": [", LC_SCHEMA_VERSION);
     else if (format == REPORT_TABLE) {
@@ -74,7 +77,7 @@ static void row_json(struct report *r, const struct run_spec *s, const struct ru
             mask_pattern_name(s->mask), (long long)s->seqlen, s->batch, s->heads_q, s->heads_kv, s->head_dim,
             dtype_name(s->dtype), direction_name(s->direction));
     json_write_string(f, s->cp_method);
-    fprintf(f, ", \"gpus\": %d, \"status\": \"%s\", \"message\": ", s->gpus, lc_status_name(res->status));
+    fprintf(f, ", \"gpus\": %d, \"status\": \"%s\", \"message\": ", s->cp_degree, lc_status_name(res->status));
     json_write_string(f, res->message);
     const struct {
         const char *key;
@@ -90,7 +93,7 @@ static void row_json(struct report *r, const struct run_spec *s, const struct ru
         fprintf(f, ", \"%s\": ", numbers[i].key);
         json_write_double(f, numbers[i].value);
     }
-    fprintf(f, ", \"check\": \"%s\", \"spec\": ", check_text(res));
+    fprintf(f, ", \"cores\": %d, \"check\": \"%s\", \"spec\": ", res->cores, check_text(res));
     run_spec_write_json(f, s);
     fputc('}', f);
 }
@@ -126,12 +129,12 @@ static void row_csv(struct report *r, const struct run_spec *s, const struct run
     for (char *c = message; *c; c++)
         if (*c == '"') *c = '\'';
     fprintf(r->out, "%s,%s,%lld,%d,%d,%d,%d,%s,%s,%s,%d,%s,%.6f,%.6f,%.6f,%.6g,%.6g,%.0f,%.4f,%lld,%s,%.3g,%.3g,%.4f,%.0f,"
-                    "%.3f,%.3f,\"%s\"\n",
+                    "%.3f,%.3f,%d,\"%s\"\n",
             s->kernel, mask_pattern_name(s->mask), (long long)s->seqlen, s->batch, s->heads_q, s->heads_kv, s->head_dim,
-            dtype_name(s->dtype), direction_name(s->direction), s->cp_method, s->gpus, lc_status_name(res->status),
+            dtype_name(s->dtype), direction_name(s->direction), s->cp_method, s->cp_degree, lc_status_name(res->status),
             res->ms_median, res->ms_p20, res->ms_p80, res->tflops, res->tflops_mean, res->flops, 100.0 * res->density,
             (long long)res->peak_mem_bytes, check_text(res), res->max_abs_err, res->max_rel_err, res->work_imbalance,
-            res->comm_bytes, res->algbw_gbs, res->busbw_gbs, message);
+            res->comm_bytes, res->algbw_gbs, res->busbw_gbs, res->cores, message);
 }
 
 static void row_table(struct report *r, const struct run_spec *s, const struct run_result *res)
@@ -142,8 +145,8 @@ static void row_table(struct report *r, const struct run_spec *s, const struct r
     fprintf(f, "%-8s %-22s %7lld %7s %4d %-7s", s->kernel, mask_pattern_name(s->mask), (long long)s->seqlen, heads,
             s->head_dim, direction_name(s->direction));
     if (r->any_cp) {
-        if (has_cp(s)) snprintf(cp, sizeof cp, "%s x%d", s->cp_method, s->gpus);
-        fprintf(f, " %-14s", has_cp(s) ? cp : "-");
+        if (run_spec_is_cp(s)) snprintf(cp, sizeof cp, "%s x%d", s->cp_method, s->cp_degree);
+        fprintf(f, " %-14s", run_spec_is_cp(s) ? cp : "-");
     }
     if (res->status != LC_OK) {
         fprintf(f, " %s: %s\n", lc_status_name(res->status), res->message);
@@ -181,8 +184,31 @@ void report_row(struct report *r, const struct run_spec *spec, const struct run_
     fflush(r->out);
 }
 
+static void flush_in_order(struct report *r, bool all)
+{
+    for (; r->next < r->n_runs && (all || r->have[r->next]); r->next++)
+        if (r->have[r->next]) report_row(r, &r->runs[r->next], &r->done[r->next]);
+}
+
+void report_run_done(struct report *r, int run_id, const struct run_result *res)
+{
+    if (run_id < 0 || run_id >= r->n_runs) return;
+    if (!r->done || !r->have) { /* out of memory at the start: print as they come */
+        report_row(r, &r->runs[run_id], res);
+        return;
+    }
+    r->done[run_id] = *res;
+    r->have[run_id] = true;
+    flush_in_order(r, false);
+}
+
 void report_end(struct report *r)
 {
+    if (r->done && r->have) flush_in_order(r, true);
+    free(r->done);
+    free(r->have);
+    r->done = NULL;
+    r->have = NULL;
     if (r->format == REPORT_JSON) {
         fprintf(r->out, "%s], \"meta\": ", r->rows ? "\n" : "");
         write_header(r);

@@ -85,11 +85,10 @@ static void replay_event(void *ctx, const struct event *ev)
         return;
     }
     if (!r->queued[id] || r->done[id]) return;
-    /* A CP run's result is the one merged over its ranks; a single-device run has one rank. */
-    bool final = ev->type == EV_RESULT && (ev->rank == -1 || r->specs[id].gpus == 1);
-    if (!final && ev->type != EV_ERROR) return;
+    /* A run's result is its run_done, its ranks merged; an error says first why it failed. */
+    if (ev->type != EV_RUN_DONE && ev->type != EV_ERROR) return;
     struct run_result res;
-    if (ev->type == EV_RESULT) {
+    if (ev->type == EV_RUN_DONE) {
         res = ev->u.result;
     } else {
         memset(&res, 0, sizeof res);

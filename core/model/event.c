@@ -14,6 +14,7 @@ static const char *const event_type_names[EV_TYPE_COUNT] = {
     [EV_INTERVALS] = "intervals",
     [EV_COUNTERS] = "counters",
     [EV_RESULT] = "result",
+    [EV_RUN_DONE] = "run_done",
     [EV_ERROR] = "error",
     [EV_WORKER_LOST] = "worker_lost",
     [EV_SWEEP_DONE] = "sweep_done",

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/model/result.h"
 #include "core/model/spec.h"
 #include "core/model/status.h"
 
@@ -16,12 +17,13 @@ enum event_type {
     EV_PROGRESS,     /* phase and iteration i of n */
     EV_INTERVALS,    /* timeline intervals of one rank */
     EV_COUNTERS,     /* counter samples of one rank */
-    EV_RESULT,       /* a rank's result of one run (rank 0 merges CP ranks into rank -1) */
+    EV_RESULT,       /* one rank's measurements of one run */
     EV_ERROR,        /* a run failed on a rank: status and reason */
     EV_WORKER_LOST,  /* rank 0: a worker died or stopped answering */
     EV_SWEEP_DONE,   /* rank 0: every queued run has an outcome */
     EV_GOODBYE,      /* a worker left cleanly */
     EV_SESSION,      /* rank 0: the build, host and command line the stream came from (first line of a capture) */
+    EV_RUN_DONE,     /* rank 0: a run's one final result, its ranks merged (rank -1), every run */
     EV_TYPE_COUNT
 };
 const char *event_type_name(enum event_type t);
@@ -95,27 +97,6 @@ struct counter_sample {
     double value;
 };
 
-struct run_result {
-    enum lc_status status; /* LC_OK, LC_ERR_UNSUPPORTED, LC_ERR_OOM, ... */
-    char message[LC_ERRMSG_LEN];
-    double ms_median, ms_p20, ms_p80; /* this rank (or slowest rank when merged) */
-    double ms_mean_ranks;             /* CP: mean over ranks of the median */
-    double flops;                     /* whole run, all ranks */
-    double tflops;                    /* per GPU, slowest rank */
-    double tflops_mean;               /* per GPU, mean rank */
-    double area;                      /* visible pairs summed over query heads / h_q */
-    double density;                   /* area / S^2 */
-    int64_t peak_mem_bytes;           /* max over ranks */
-    bool check_ran, check_pass;
-    double max_abs_err, max_rel_err;
-    double work_imbalance;            /* CP: max / mean of per-rank area */
-    double work;                      /* CP: visible pairs x query heads x batch of this rank's
-                                       * kernels (the largest rank's when merged) */
-    double comm_bytes;                /* per rank, per run */
-    double algbw_gbs, busbw_gbs;
-    int ranks;                        /* ranks merged into this result */
-};
-
 struct event {
     enum event_type type;
     int run_id; /* -1 where not about a run */
@@ -126,7 +107,7 @@ struct event {
         struct ev_session session;
         struct run_spec spec; /* EV_RUN_QUEUED */
         struct ev_progress progress;
-        struct run_result result;
+        struct run_result result; /* EV_RESULT, EV_RUN_DONE */
         struct { enum lc_status status; char message[LC_ERRMSG_LEN]; } error; /* EV_ERROR, EV_WORKER_LOST */
     } u;
     /* EV_INTERVALS / EV_COUNTERS payloads, owned by the event (event_free releases them). */

@@ -58,14 +58,11 @@ void run_spec_defaults(struct run_spec *spec, bool gpu_kernel)
     spec->head_dim = gpu_kernel ? 128 : 64;
     spec->dtype = gpu_kernel ? LC_BF16 : LC_FP32;
     spec->direction = DIR_FWD;
-    snprintf(spec->cp_method, sizeof spec->cp_method, "none");
+    snprintf(spec->cp_method, sizeof spec->cp_method, "%s", CP_METHOD_LOCAL);
     spec->cp_degree = 1;
-    spec->gpus = 1;
     spec->warmup = gpu_kernel ? 5 : 1;
     spec->iters = gpu_kernel ? 20 : 3;
 }
-
-static bool has_cp(const struct run_spec *spec) { return strcmp(spec->cp_method, "none") != 0; }
 
 enum lc_status run_spec_validate(const struct run_spec *spec, char *err)
 {
@@ -90,7 +87,8 @@ enum lc_status run_spec_validate(const struct run_spec *spec, char *err)
         return lc_fail(err, LC_ERR_INVALID, "head dim must be in [1, 512], got %d", spec->head_dim);
     if (spec->warmup < 0 || spec->warmup > 100000) return lc_fail(err, LC_ERR_INVALID, "warm-up iterations must be in [0, 100000]");
     if (spec->iters < 1 || spec->iters > 100000) return lc_fail(err, LC_ERR_INVALID, "timed iterations must be in [1, 100000]");
-    if (spec->gpus < 1 || spec->gpus > 4096) return lc_fail(err, LC_ERR_INVALID, "GPU count must be in [1, 4096], got %d", spec->gpus);
+    if (spec->cp_degree < 1 || spec->cp_degree > 4096)
+        return lc_fail(err, LC_ERR_INVALID, "GPU count must be in [1, 4096], got %d", spec->cp_degree);
     enum lc_status st = mask_params_check(spec->mask, &spec->mask_params, spec->seqlen, err);
     if (st) return st;
     /* Bytes of Q, K, V and O alone; a size whose tensors overflow 2^50 bytes is a typo. */
@@ -99,11 +97,6 @@ enum lc_status run_spec_validate(const struct run_spec *spec, char *err)
     if (tensor_bytes > 1125899906842624.0)
         return lc_fail(err, LC_ERR_INVALID, "S=%lld with %d:%d heads of dim %d needs %.0f TiB for Q/K/V/O",
                        (long long)spec->seqlen, spec->heads_q, spec->heads_kv, spec->head_dim, tensor_bytes / 1099511627776.0);
-    if (!has_cp(spec)) {
-        if (spec->gpus != 1)
-            return lc_fail(err, LC_ERR_INVALID, "--gpus %d needs a context-parallel method (--cp ring, ...)", spec->gpus);
-        return LC_OK;
-    }
     const struct cp_method_ops *cp = cp_method_find(spec->cp_method);
     if (!cp) {
         char known[160] = "";
@@ -112,8 +105,6 @@ enum lc_status run_spec_validate(const struct run_spec *spec, char *err)
             used += (size_t)snprintf(known + used, sizeof known - used, "%s%s", i ? ", " : "", cp_method_at(i)->name);
         return lc_fail(err, LC_ERR_INVALID, "unknown CP method '%s' (known: %s)", spec->cp_method, used ? known : "none built");
     }
-    if (spec->cp_degree != spec->gpus)
-        return lc_fail(err, LC_ERR_INVALID, "CP degree %d differs from the GPU count %d", spec->cp_degree, spec->gpus);
     return cp->validate(spec, err);
 }
 
@@ -122,7 +113,7 @@ void run_spec_describe(const struct run_spec *spec, char *buf, size_t len)
     int n = snprintf(buf, len, "%s %s S=%lld b=%d h=%d:%d d=%d %s %s", spec->kernel, mask_pattern_name(spec->mask),
                      (long long)spec->seqlen, spec->batch, spec->heads_q, spec->heads_kv, spec->head_dim,
                      dtype_name(spec->dtype), direction_name(spec->direction));
-    if (has_cp(spec) && n > 0 && (size_t)n < len)
+    if (run_spec_is_cp(spec) && n > 0 && (size_t)n < len)
         snprintf(buf + n, len - (size_t)n, " cp=%s x%d", spec->cp_method, spec->cp_degree);
 }
 
@@ -141,4 +132,50 @@ double run_flops(const struct run_spec *spec, const struct mask *m)
 {
     return flops_for_area(mask_area_for_heads(m, spec->heads_q, spec->heads_kv) * spec->batch, spec->head_dim,
                           spec->direction);
+}
+
+static bool head_dim_supported(const struct longca_kernel *k, int head_dim)
+{
+    if (!k->head_dims) return true;
+    for (const int *d = k->head_dims; *d; d++)
+        if (*d == head_dim) return true;
+    return false;
+}
+
+/* Whether a pattern's mask can reach a kernel in a form it reads. */
+static bool mask_form_taken(const struct longca_kernel *k, enum mask_pattern pattern)
+{
+    if (mask_pattern_is_block_sparse(pattern)) return k->mask_forms & (LONGCA_FORM_HEAD_RULES | LONGCA_FORM_BLOCK_MAP);
+    return (k->mask_forms & LONGCA_FORM_RULES) ||
+           ((k->mask_forms & LONGCA_FORM_DOCUMENTS) && mask_pattern_has_documents(pattern));
+}
+
+enum lc_status run_spec_check_kernel(const struct run_spec *spec, const struct longca_kernel *k, char *why)
+{
+    if (!(k->dtypes & (1u << spec->dtype)))
+        return lc_fail(why, LC_ERR_UNSUPPORTED, "kernel %s does not support dtype %s", k->name,
+                       dtype_name(spec->dtype));
+    if ((k->directions & (unsigned)spec->direction) != (unsigned)spec->direction)
+        return lc_fail(why, LC_ERR_UNSUPPORTED, "kernel %s does not support direction %s", k->name,
+                       direction_name(spec->direction));
+    if (!head_dim_supported(k, spec->head_dim)) {
+        char dims[64] = "";
+        size_t used = 0;
+        for (const int *d = k->head_dims; *d && used < sizeof dims - 8; d++)
+            used += (size_t)snprintf(dims + used, sizeof dims - used, "%s%d", used ? "," : "", *d);
+        return lc_fail(why, LC_ERR_UNSUPPORTED, "kernel %s supports head dims %s, not %d", k->name, dims,
+                       spec->head_dim);
+    }
+    if (!mask_form_taken(k, spec->mask)) {
+        if (k->mask_forms == LONGCA_FORM_DOCUMENTS)
+            return lc_fail(why, LC_ERR_UNSUPPORTED,
+                           "kernel %s takes masks as documents with one band inside each (full, causal, sliding "
+                           "windows, full and causal documents); %s is not one",
+                           k->name, mask_pattern_name(spec->mask));
+        return lc_fail(why, LC_ERR_UNSUPPORTED, "kernel %s does not support mask %s", k->name,
+                       mask_pattern_name(spec->mask));
+    }
+    if (strcmp(spec->cp_method, CP_METHOD_LOCAL) && !k->writes_lse)
+        return lc_fail(why, LC_ERR_UNSUPPORTED, "kernel %s writes no log-sum-exp, which CP merges need", k->name);
+    return LC_OK;
 }

@@ -33,15 +33,19 @@ struct run_spec {
     int head_dim;
     enum lc_dtype dtype;
     enum run_direction direction;
-    char cp_method[LC_NAME_LEN]; /* "none" or a CP method */
-    int cp_degree;               /* ranks sharing one sequence (1 without CP) */
+    char cp_method[LC_NAME_LEN]; /* how the run spreads over ranks: "local" (one device) or a CP method */
+    int cp_degree;               /* ranks sharing one sequence: the workers (GPUs) the run takes; 1 for local */
     int cp_inner;                /* usp: ulysses degree; double_ring: window; 0 = choose */
-    int gpus;                    /* workers used by this run */
     int warmup, iters;
     bool check;
     bool deterministic;
     enum counter_mode counters;
 };
+
+struct longca_kernel; /* core/engine/kernel.h */
+/* What the kernel cannot do of this run (dtype, direction, head dim, mask form): LC_ERR_UNSUPPORTED
+ * and why. */
+enum lc_status run_spec_check_kernel(const struct run_spec *spec, const struct longca_kernel *k, char *why);
 
 /* Defaults: LongCA-bench's shape on GPUs, a laptop-sized one on the CPU backend. */
 void run_spec_defaults(struct run_spec *spec, bool gpu_kernel);

@@ -1,7 +1,7 @@
 /* The LongCA-bench timing protocol's statistics: median with 20th and 80th percentiles. */
 #include <stdlib.h>
 
-#include "core/engine/runner.h"
+#include "core/model/stats.h"
 
 static int compare_doubles(const void *a, const void *b)
 {

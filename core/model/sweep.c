@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/engine/cp_method.h"
 #include "core/engine/kernel.h"
 #include "core/model/parse.h"
 
@@ -236,9 +237,11 @@ static void expand_one(const struct sweep_axes *axes, const int *sizes, long ind
     s->head_dim = AXIS(axes->n_head_dims, axes->head_dims, at[4], s->head_dim);
     s->dtype = AXIS(axes->n_dtypes, axes->dtypes, at[5], s->dtype);
     s->direction = AXIS(axes->n_directions, axes->directions, at[6], s->direction);
-    if (axes->n_cp_methods) snprintf(s->cp_method, sizeof s->cp_method, "%s", axes->cp_methods[at[7]]);
-    s->gpus = AXIS(axes->n_gpus, axes->gpus, at[8], s->gpus);
-    s->cp_degree = strcmp(s->cp_method, "none") ? s->gpus : 1;
+    if (axes->n_cp_methods) {
+        const struct cp_method_ops *m = cp_method_find(axes->cp_methods[at[7]]); /* "none" names local */
+        snprintf(s->cp_method, sizeof s->cp_method, "%s", m ? m->name : axes->cp_methods[at[7]]);
+    }
+    s->cp_degree = AXIS(axes->n_gpus, axes->gpus, at[8], s->cp_degree);
     s->cp_inner = axes->cp_inner > 0 ? axes->cp_inner : 0;
     s->batch = AXIS(axes->n_batches, axes->batches, at[9], s->batch);
     if (axes->warmup >= 0) s->warmup = axes->warmup;
@@ -262,15 +265,28 @@ enum lc_status sweep_expand(const struct sweep_axes *axes, struct run_spec **run
         return lc_fail(err, LC_ERR_INVALID, "the sweep expands to %.0f runs (limit %d)", total, SWEEP_MAX_RUNS);
     struct run_spec *out = calloc((size_t)total, sizeof *out);
     if (!out) return lc_fail(err, LC_ERR_OOM, "no memory for %.0f runs", total);
+    /* --cp local,ring --gpus 1,4 means local at one GPU and ring at four: with both kinds on both
+     * axes, the local method pairs with 1 GPU and the CP methods with more. Anything else keeps
+     * its error. */
+    bool none = !axes->n_cp_methods, method = false, one = !axes->n_gpus, many = false;
+    for (int k = 0; k < axes->n_cp_methods; k++) {
+        const struct cp_method_ops *m = cp_method_find(axes->cp_methods[k]);
+        *(m && m->single_device ? &none : &method) = true;
+    }
+    for (int k = 0; k < axes->n_gpus; k++) *(axes->gpus[k] > 1 ? &many : &one) = true;
+    bool pair_up = none && method && one && many;
+    int n = 0;
     for (long i = 0; i < (long)total; i++) {
-        expand_one(axes, sizes, i, &out[i]);
-        enum lc_status st = run_spec_validate(&out[i], err);
+        expand_one(axes, sizes, i, &out[n]);
+        if (pair_up && run_spec_is_cp(&out[n]) != (out[n].cp_degree > 1)) continue;
+        enum lc_status st = run_spec_validate(&out[n], err);
         if (st) {
             free(out);
             return st;
         }
+        n++;
     }
     *runs = out;
-    *n_runs = (int)total;
+    *n_runs = n;
     return LC_OK;
 }

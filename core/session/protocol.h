@@ -29,6 +29,7 @@ enum proto_tag {
 
 struct proto_run {
     int32_t run_id;
+    int32_t first_rank; /* the run takes session ranks first_rank .. first_rank + cp_degree - 1 */
     struct run_spec spec;
 };
 
@@ -39,7 +40,7 @@ struct proto_info {
 
 struct proto_done {
     int32_t run_id;
-    int32_t status; /* enum lc_status runner_execute returned */
+    int32_t status; /* enum lc_status engine_execute returned */
 };
 
 /* Worker-side watchdog: a worker that hears nothing from the front end (pings come every

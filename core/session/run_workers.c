@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "cli/commands.h"
+#include "core/io/stderr_log.h"
 #include "core/session/session.h"
 #include "core/session/worker.h"
 
@@ -23,7 +24,7 @@ bool run_needs_workers(const struct run_options *opt, const struct run_spec *run
 {
     if (run_under_mpirun() || opt->workers > 0) return true;
     for (int i = 0; i < n_runs; i++)
-        if (runs[i].gpus > 1) return true;
+        if (runs[i].cp_degree > 1) return true;
     return false;
 }
 
@@ -37,7 +38,7 @@ static int most_gpus(const struct run_spec *runs, int n_runs)
 {
     int most = 1;
     for (int i = 0; i < n_runs; i++)
-        if (runs[i].gpus > most) most = runs[i].gpus;
+        if (runs[i].cp_degree > most) most = runs[i].cp_degree;
     return most;
 }
 
@@ -64,15 +65,23 @@ int run_with_workers(const struct run_options *opt, const struct run_spec *runs,
     char err[LC_ERRMSG_LEN];
     struct session *s;
     int workers = opt->workers ? opt->workers : run_under_mpirun() ? 0 : most_gpus(runs, n_runs);
+    /* Open MPI's messages (its daemon's, the spawned workers', at start and at shutdown) go to a
+     * log; the rows, the progress and longca's own lines stay on the terminal. */
+    struct stderr_log log;
+    stderr_log_open(&log);
     if (open_session(opt, workers, &s, err)) {
+        stderr_log_close(&log, "longca run");
         fprintf(stderr, "longca run: %s\n", err);
         return LC_EXIT_FAILED;
     }
+    stderr_log_pause(&log);
     int needed = most_gpus(runs, n_runs);
     if (session_worker_count(s) < needed) {
         fprintf(stderr, "longca run: a run needs %d GPUs but the session has %d worker%s\n", needed,
                 session_worker_count(s), session_worker_count(s) == 1 ? "" : "s");
+        stderr_log_resume(&log);
         session_close(s, err);
+        stderr_log_close(&log, "longca run");
         return LC_EXIT_USAGE;
     }
     int status = LC_EXIT_OK;
@@ -87,7 +96,10 @@ int run_with_workers(const struct run_options *opt, const struct run_spec *runs,
         }
         session_poll(s, sink);
     }
-    if (session_close(s, err)) {
+    stderr_log_resume(&log);
+    enum lc_status closed = session_close(s, err);
+    stderr_log_close(&log, "longca run");
+    if (closed) {
         fprintf(stderr, "longca run: %s\n", err);
         status = LC_EXIT_FAILED;
     }

@@ -1,7 +1,9 @@
 /* Rank 0's side of a live session. Everything is nonblocking: messages are matched with
  * MPI_Improbe and received with MPI_Imrecv, sends are MPI_Isend tested later, so a worker that
  * dies mid-message never stalls the front end. Workers answer a ping every second; one silent
- * for lost_after_s is reported lost, its part of the running run fails, and the session goes on. */
+ * for lost_after_s is reported lost, its part of a running run fails, and the session goes on.
+ * Runs start in sweep order on whatever workers are idle: a run of CP degree P takes P
+ * consecutive idle workers, so single-device runs go at once on every idle worker. */
 #define _DEFAULT_SOURCE /* realpath */
 #include "core/session/session.h"
 
@@ -19,67 +21,13 @@
 #include "core/engine/kernel.h"
 #include "core/io/private_dir.h"
 #include "core/session/protocol.h"
+#include "core/session/session_internal.h"
 #include "core/engine/services.h"
 
 #define SESSION_DEFAULT_LOST_S 5.0
 #define SESSION_CLOCK_SYNC_S 10.0  /* bound on each wait of the start-up clock alignment */
 #define SESSION_GOODBYE_S 3.0      /* how long close waits for the workers to leave */
 #define SESSION_RECV_BUDGET 64     /* messages taken from one worker per poll, so poll stays short */
-
-struct worker_link {
-    bool lost, gone; /* gone: said goodbye */
-    double last_heard;
-    int pid;
-    char host[LC_HOST_LEN];
-    /* The message being received from this worker; the next is matched only after it, so a
-     * worker's events keep their order. */
-    bool rx_active;
-    MPI_Request rx_req;
-    char *rx_buf;
-    int rx_bytes, rx_tag;
-};
-
-/* What one rank of the running run has reported. */
-struct rank_outcome {
-    bool done, has_result, has_error;
-    struct run_result result;
-};
-
-struct pending_send {
-    MPI_Request req;
-    void *buf;
-};
-
-struct session {
-    MPI_Comm comm;
-    int n_workers;
-    struct worker_link *link; /* [1..n_workers] */
-    char host[LC_HOST_LEN];
-
-    struct run_spec *runs;
-    int n_runs, cap_runs;
-    int next_run;     /* first run not yet started */
-    int running;      /* run id in flight, -1 when none */
-    int run_ranks;    /* workers 1..run_ranks execute it */
-    int pending;      /* of those, how many have not finished */
-    struct rank_outcome *outcome; /* [1..n_workers] */
-    double stuck_deadline; /* a CP peer was lost: the others must finish by then, or are lost too */
-    int cancel_upto;  /* runs with ids up to this one are cancelled */
-    bool sweep_open;  /* runs were submitted since the last EV_SWEEP_DONE */
-
-    struct capture_writer *capture;
-    double lost_after_s;
-    double last_ping_s, last_poll_s;
-    struct pending_send *sends;
-    int n_sends, cap_sends;
-
-    /* Events made outside session_poll wait here for the next poll; captured when made. */
-    struct event *outbox;
-    int n_outbox, cap_outbox;
-    const struct event_sink *sink; /* set during session_poll */
-    int delivered;
-    bool closing; /* session_close: events go to the capture only */
-};
 
 static bool grow(void **items, int *cap, int need, size_t size)
 {
@@ -95,7 +43,7 @@ static bool grow(void **items, int *cap, int need, size_t size)
 
 /* ------------------------------------------------------------ events out */
 
-static void deliver(struct session *s, const struct event *ev)
+void session_deliver(struct session *s, const struct event *ev)
 {
     if (s->capture) capture_write(s->capture, ev);
     if (s->closing) return;
@@ -107,10 +55,7 @@ static void deliver(struct session *s, const struct event *ev)
     }
 }
 
-static void emit_status(struct session *s, enum event_type type, int run_id, int rank, enum lc_status status,
-                        const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-
-static void emit_status(struct session *s, enum event_type type, int run_id, int rank, enum lc_status status,
+void session_emit_status(struct session *s, enum event_type type, int run_id, int rank, enum lc_status status,
                         const char *fmt, ...)
 {
     struct event ev;
@@ -120,7 +65,7 @@ static void emit_status(struct session *s, enum event_type type, int run_id, int
     va_start(ap, fmt);
     vsnprintf(ev.u.error.message, sizeof ev.u.error.message, fmt, ap);
     va_end(ap);
-    deliver(s, &ev);
+    session_deliver(s, &ev);
 }
 
 /* ------------------------------------------------------------ sends */
@@ -141,7 +86,7 @@ static void send_to(struct session *s, int rank, int tag, void *buf, int bytes)
     s->n_sends++;
 }
 
-static void send_copy(struct session *s, int rank, int tag, const void *data, int bytes)
+void session_send_copy(struct session *s, int rank, int tag, const void *data, int bytes)
 {
     void *buf = malloc((size_t)bytes);
     if (!buf) return;
@@ -161,114 +106,6 @@ static void reap_sends(struct session *s)
     }
     s->n_sends = kept;
 }
-
-/* ------------------------------------------------------------ runs */
-
-/* The merged outcome of a run on several ranks: the slowest rank is the headline. */
-static void merge_results(const struct session *s, const struct run_spec *spec, struct run_result *m)
-{
-    memset(m, 0, sizeof *m);
-    double sum_ms = 0;
-    int slowest = 1;
-    m->check_ran = m->check_pass = true;
-    m->algbw_gbs = m->busbw_gbs = -1;
-    for (int r = 1; r <= s->run_ranks; r++) {
-        const struct run_result *x = &s->outcome[r].result;
-        if (x->ms_median > s->outcome[slowest].result.ms_median) slowest = r;
-        sum_ms += x->ms_median;
-        if (x->flops > m->flops) m->flops = x->flops; /* whole-run FLOPs: every rank reports the same */
-        if (x->peak_mem_bytes > m->peak_mem_bytes) m->peak_mem_bytes = x->peak_mem_bytes;
-        m->check_ran &= x->check_ran;
-        m->check_pass &= x->check_pass;
-        if (x->max_abs_err > m->max_abs_err) m->max_abs_err = x->max_abs_err;
-        if (x->max_rel_err > m->max_rel_err) m->max_rel_err = x->max_rel_err;
-        if (x->work_imbalance > m->work_imbalance) m->work_imbalance = x->work_imbalance;
-        if (x->work > m->work) m->work = x->work;
-        if (x->comm_bytes > m->comm_bytes) m->comm_bytes = x->comm_bytes;
-        /* Bandwidth is what the slowest link achieved. */
-        if (m->algbw_gbs < 0 || x->algbw_gbs < m->algbw_gbs) m->algbw_gbs = x->algbw_gbs;
-        if (m->busbw_gbs < 0 || x->busbw_gbs < m->busbw_gbs) m->busbw_gbs = x->busbw_gbs;
-        if (x->status != LC_OK && m->status == LC_OK) {
-            m->status = x->status;
-            snprintf(m->message, sizeof m->message, "rank %d: %.200s", r, x->message);
-        }
-    }
-    const struct run_result *head = &s->outcome[slowest].result;
-    m->ms_median = head->ms_median;
-    m->ms_p20 = head->ms_p20;
-    m->ms_p80 = head->ms_p80;
-    m->ms_mean_ranks = sum_ms / s->run_ranks;
-    m->area = head->area;
-    m->density = head->density;
-    int gpus = spec->gpus > 0 ? spec->gpus : s->run_ranks;
-    m->tflops = m->ms_median > 0 ? m->flops / (gpus * m->ms_median * 1e-3) / 1e12 : 0;
-    m->tflops_mean = m->ms_mean_ranks > 0 ? m->flops / (gpus * m->ms_mean_ranks * 1e-3) / 1e12 : 0;
-    m->ranks = s->run_ranks;
-}
-
-static void start_next_run(struct session *s);
-
-static void finish_run(struct session *s)
-{
-    int id = s->running;
-    bool all_results = s->run_ranks > 1;
-    for (int r = 1; r <= s->run_ranks; r++)
-        if (!s->outcome[r].has_result || s->outcome[r].has_error) all_results = false;
-    if (all_results) {
-        struct event ev;
-        event_init(&ev, EV_RESULT, id, -1);
-        merge_results(s, &s->runs[id], &ev.u.result);
-        deliver(s, &ev);
-    }
-    s->running = -1;
-    s->stuck_deadline = 0;
-    start_next_run(s);
-}
-
-static void rank_finished(struct session *s, int rank)
-{
-    if (s->running < 0 || rank > s->run_ranks || s->outcome[rank].done) return;
-    s->outcome[rank].done = true;
-    if (--s->pending == 0) finish_run(s);
-}
-
-static void start_next_run(struct session *s)
-{
-    while (s->running < 0 && s->next_run < s->n_runs) {
-        int id = s->next_run++;
-        const struct run_spec *spec = &s->runs[id];
-        int need = spec->gpus > 0 ? spec->gpus : 1;
-        if (id <= s->cancel_upto) {
-            emit_status(s, EV_ERROR, id, 0, LC_ERR_CANCELLED, "cancelled before it started");
-            continue;
-        }
-        if (need > s->n_workers) {
-            emit_status(s, EV_ERROR, id, 0, LC_ERR_UNSUPPORTED, "needs %d workers; this session has %d", need,
-                        s->n_workers);
-            continue;
-        }
-        int lost = 0;
-        for (int r = 1; r <= need && !lost; r++)
-            if (s->link[r].lost || s->link[r].gone) lost = r;
-        if (lost) {
-            emit_status(s, EV_ERROR, id, 0, LC_ERR_COMM, "needs workers 1..%d; rank %d is lost", need, lost);
-            continue;
-        }
-        s->running = id;
-        s->run_ranks = need;
-        s->pending = need;
-        memset(s->outcome, 0, (size_t)(s->n_workers + 1) * sizeof *s->outcome);
-        struct proto_run msg = {.run_id = id, .spec = *spec};
-        for (int r = 1; r <= need; r++) send_copy(s, r, PROTO_RUN, &msg, (int)sizeof msg);
-    }
-    if (s->running < 0 && s->next_run == s->n_runs && s->sweep_open) {
-        struct event ev;
-        event_init(&ev, EV_SWEEP_DONE, -1, 0);
-        deliver(s, &ev);
-        s->sweep_open = false;
-    }
-}
-
 /* ------------------------------------------------------------ lost workers */
 
 static void mark_lost(struct session *s, int rank, const char *reason)
@@ -276,22 +113,25 @@ static void mark_lost(struct session *s, int rank, const char *reason)
     struct worker_link *l = &s->link[rank];
     if (l->lost) return;
     l->lost = true;
-    bool in_run = s->running >= 0 && rank <= s->run_ranks && !s->outcome[rank].done;
-    emit_status(s, EV_WORKER_LOST, in_run ? s->running : -1, rank, LC_ERR_COMM, "%s", reason);
+    struct flight *f = session_flight_of(s, rank);
+    bool in_run = f && !s->outcome[rank].done;
+    session_emit_status(s, EV_WORKER_LOST, in_run ? f->run_id : -1, rank, LC_ERR_COMM, "%s", reason);
     if (!in_run) return;
-    int id = s->running;
-    emit_status(s, EV_ERROR, id, rank, LC_ERR_COMM, "rank %d was lost during the run: %.200s", rank, reason);
-    s->outcome[rank].has_error = true;
+    int id = f->run_id;
+    char why[LC_ERRMSG_LEN];
+    snprintf(why, sizeof why, "rank %d was lost during the run: %.200s", rank, reason);
+    session_emit_status(s, EV_ERROR, id, rank, LC_ERR_COMM, "%s", why);
+    session_rank_failed(s, rank, LC_ERR_COMM, why);
     /* Peers of a multi-rank run may now wait forever on the lost rank: ask them to stop, and
      * give them lost_after_s to do so. */
-    if (s->pending > 1 && !s->stuck_deadline) {
+    if (f->pending > 1 && !f->stuck_deadline) {
         int32_t cancel_id = id;
-        for (int r = 1; r <= s->run_ranks; r++)
+        for (int r = f->first; r < f->first + f->n; r++)
             if (r != rank && !s->outcome[r].done && !s->link[r].lost)
-                send_copy(s, r, PROTO_CANCEL, &cancel_id, (int)sizeof cancel_id);
-        s->stuck_deadline = proto_now_s() + s->lost_after_s;
+                session_send_copy(s, r, PROTO_CANCEL, &cancel_id, (int)sizeof cancel_id);
+        f->stuck_deadline = proto_now_s() + s->lost_after_s;
     }
-    rank_finished(s, rank);
+    session_rank_finished(s, rank);
 }
 
 static void check_liveness(struct session *s, double now)
@@ -303,9 +143,11 @@ static void check_liveness(struct session *s, double now)
         snprintf(why, sizeof why, "no answer for %.1f s (the process died or hangs)", now - l->last_heard);
         mark_lost(s, r, why);
     }
-    if (s->running >= 0 && s->stuck_deadline && now > s->stuck_deadline) {
-        int id = s->running;
-        for (int r = 1; r <= s->run_ranks && s->running == id; r++)
+    for (int i = 0; i < s->n_workers; i++) {
+        struct flight *f = &s->flights[i];
+        if (f->run_id < 0 || !f->stuck_deadline || now <= f->stuck_deadline) continue;
+        int id = f->run_id, first = f->first, n = f->n;
+        for (int r = first; r < first + n && f->run_id == id; r++)
             if (!s->outcome[r].done) mark_lost(s, r, "stuck in a run after a peer was lost");
     }
 }
@@ -317,20 +159,21 @@ static void handle_event(struct session *s, int rank, const char *buf, int bytes
     struct event ev;
     char err[LC_ERRMSG_LEN];
     if (proto_unpack_event(buf, bytes, &ev, err) != LC_OK) {
-        emit_status(s, EV_ERROR, -1, rank, LC_ERR_COMM, "%s", err);
+        session_emit_status(s, EV_ERROR, -1, rank, LC_ERR_COMM, "%s", err);
         return;
     }
     ev.rank = rank;
-    bool ours = s->running >= 0 && ev.run_id == s->running && rank <= s->run_ranks;
-    if (ev.type == EV_RESULT && ours) {
+    const struct flight *f = session_flight_of(s, rank);
+    bool ours = f && ev.run_id == f->run_id;
+    if (ev.type == EV_RESULT && ours && !s->outcome[rank].has_error) {
         s->outcome[rank].has_result = true;
         s->outcome[rank].result = ev.u.result;
     } else if (ev.type == EV_ERROR && ours) {
-        s->outcome[rank].has_error = true;
+        session_rank_failed(s, rank, ev.u.error.status, ev.u.error.message);
     } else if (ev.type == EV_GOODBYE) {
         s->link[rank].gone = true;
     }
-    deliver(s, &ev);
+    session_deliver(s, &ev);
     event_free(&ev);
 }
 
@@ -351,12 +194,15 @@ static void handle_message(struct session *s, int rank, int tag, const char *buf
         if (bytes == (int)sizeof(struct proto_done)) {
             struct proto_done done;
             memcpy(&done, buf, sizeof done);
-            if (done.run_id != s->running || rank > s->run_ranks || s->outcome[rank].done) break;
+            const struct flight *f = session_flight_of(s, rank);
+            if (!f || done.run_id != f->run_id || s->outcome[rank].done) break;
             struct rank_outcome *o = &s->outcome[rank];
-            if (!o->has_result && !o->has_error)
-                emit_status(s, EV_ERROR, done.run_id, rank, done.status ? (enum lc_status)done.status : LC_ERR_INTERNAL,
-                            "the run ended without a result");
-            rank_finished(s, rank);
+            if (!o->has_result && !o->has_error) {
+                enum lc_status why = done.status ? (enum lc_status)done.status : LC_ERR_INTERNAL;
+                session_emit_status(s, EV_ERROR, done.run_id, rank, why, "the run ended without a result");
+                session_rank_failed(s, rank, why, "the run ended without a result");
+            }
+            session_rank_finished(s, rank);
         }
         break;
     default: break; /* PROTO_PONG: being heard is all it says */
@@ -416,7 +262,7 @@ static void pump(struct session *s)
     }
     reap_sends(s);
     check_liveness(s, now);
-    start_next_run(s);
+    session_start_runs(s);
 }
 
 /* ------------------------------------------------------------ public */
@@ -494,7 +340,6 @@ enum lc_status session_open(const struct session_options *opt, struct session **
 
     struct session *s = calloc(1, sizeof *s);
     if (!s) return lc_fail(err, LC_ERR_OOM, "out of memory");
-    s->running = -1;
     s->cancel_upto = -1;
     s->lost_after_s = opt->lost_after_s > 0 ? opt->lost_after_s : SESSION_DEFAULT_LOST_S;
     gethostname(s->host, sizeof s->host - 1);
@@ -517,8 +362,9 @@ enum lc_status session_open(const struct session_options *opt, struct session **
 
     s->link = calloc((size_t)s->n_workers + 1, sizeof *s->link);
     s->outcome = calloc((size_t)s->n_workers + 1, sizeof *s->outcome);
-    if (!s->link || !s->outcome) {
-        free(s->link), free(s->outcome), free(s);
+    s->flights = calloc((size_t)s->n_workers, sizeof *s->flights);
+    if (!s->link || !s->outcome || !s->flights) {
+        free(s->link), free(s->outcome), free(s->flights), free(s);
         return lc_fail(err, LC_ERR_OOM, "out of memory");
     }
 
@@ -532,14 +378,15 @@ enum lc_status session_open(const struct session_options *opt, struct session **
     struct clock_alignment mine; /* rank 0's clock is the reference: offset 0 */
     char why[LC_ERRMSG_LEN];
     if (svc->clock_sync && svc->clock_sync(s->comm, SESSION_CLOCK_SYNC_S, &mine, why) != LC_OK)
-        emit_status(s, EV_ERROR, -1, 0, LC_ERR_COMM, "clocks not aligned: %.200s", why);
+        session_emit_status(s, EV_ERROR, -1, 0, LC_ERR_COMM, "clocks not aligned: %.200s", why);
     if (under_mpirun && !getenv("OMPI_MCA_orte_enable_recovery"))
-        emit_status(s, EV_ERROR, -1, 0, LC_ERR_COMM,
+        session_emit_status(s, EV_ERROR, -1, 0, LC_ERR_COMM,
                     "started by mpirun without --enable-recovery: a worker that dies ends the whole job");
 
     double now = proto_now_s();
     s->last_poll_s = s->last_ping_s = now;
-    for (int r = 1; r <= s->n_workers; r++) s->link[r].last_heard = now;
+    for (int r = 1; r <= s->n_workers; r++) s->link[r].last_heard = now, s->link[r].flight = -1;
+    for (int i = 0; i < s->n_workers; i++) s->flights[i].run_id = -1;
     *out = s;
     if (st != LC_OK) { /* the workers are up: close them properly, then report the capture problem */
         char ignored[LC_ERRMSG_LEN];
@@ -570,7 +417,7 @@ enum lc_status session_submit(struct session *s, const struct run_spec *runs, in
         struct event ev;
         event_init(&ev, EV_RUN_QUEUED, id, 0);
         ev.u.spec = runs[i];
-        deliver(s, &ev);
+        session_deliver(s, &ev);
     }
     s->sweep_open = true;
     return LC_OK;
@@ -593,16 +440,18 @@ int session_poll(struct session *s, const struct event_sink *sink)
 
 bool session_busy(const struct session *s)
 {
-    return s->running >= 0 || s->next_run < s->n_runs || s->sweep_open || s->n_outbox > 0;
+    return s->in_flight > 0 || s->next_run < s->n_runs || s->sweep_open || s->n_outbox > 0;
 }
 
 void session_cancel(struct session *s)
 {
     s->cancel_upto = s->n_runs - 1;
-    if (s->running < 0) return;
-    int32_t id = s->running;
-    for (int r = 1; r <= s->run_ranks; r++)
-        if (!s->link[r].lost && !s->outcome[r].done) send_copy(s, r, PROTO_CANCEL, &id, (int)sizeof id);
+    for (int i = 0; i < s->n_workers; i++) {
+        const struct flight *f = &s->flights[i];
+        int32_t id = f->run_id;
+        for (int r = f->first; id >= 0 && r < f->first + f->n; r++)
+            if (!s->link[r].lost && !s->outcome[r].done) session_send_copy(s, r, PROTO_CANCEL, &id, (int)sizeof id);
+    }
 }
 
 static void sleep_ms(int ms)
@@ -620,7 +469,7 @@ enum lc_status session_close(struct session *s, char *err)
     int32_t peer_lost = 0;
     for (int r = 1; r <= s->n_workers; r++) peer_lost |= s->link[r].lost;
     for (int r = 1; r <= s->n_workers; r++)
-        if (!s->link[r].lost && !s->link[r].gone) send_copy(s, r, PROTO_GOODBYE, &peer_lost, (int)sizeof peer_lost);
+        if (!s->link[r].lost && !s->link[r].gone) session_send_copy(s, r, PROTO_GOODBYE, &peer_lost, (int)sizeof peer_lost);
 
     double deadline = proto_now_s() + SESSION_GOODBYE_S;
     for (;;) {
@@ -657,6 +506,7 @@ enum lc_status session_close(struct session *s, char *err)
         if (!s->link[r].rx_active) free(s->link[r].rx_buf);
     free(s->link);
     free(s->outcome);
+    free(s->flights);
     free(s->runs);
     free(s->sends);
     free(s->outbox);

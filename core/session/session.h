@@ -1,7 +1,8 @@
 /* Rank 0's side of a live session: the worker ranks (MPI_COMM_WORLD ranks 1..N under mpirun, or
  * workers spawned with MPI_Comm_spawn from a plain `longca`), the queue of runs sent to them,
  * and the events coming back. Nothing here blocks: the TUI calls session_poll from its main loop.
- * Runs execute one at a time in queue order on workers 1..spec.gpus. */
+ * Runs start in queue order on idle workers, several at once: a run of CP degree P takes P
+ * consecutive idle workers. */
 #ifndef LC_SESSION_H
 #define LC_SESSION_H
 
@@ -25,8 +26,9 @@ int session_worker_pid(const struct session *s, int rank);
 const char *session_capture_path(const struct session *s);
 /* Queues runs (EV_RUN_QUEUED for each, run ids assigned in order). */
 enum lc_status session_submit(struct session *s, const struct run_spec *runs, int n, char *err);
-/* Delivers every event that has arrived, plus those rank 0 makes (merged CP results with rank -1,
- * EV_WORKER_LOST, EV_SWEEP_DONE), to sink and into the capture; returns how many, never waits. */
+/* Delivers every event that has arrived, plus those rank 0 makes (each run's EV_RUN_DONE with
+ * its ranks merged, EV_WORKER_LOST, EV_SWEEP_DONE), to sink and into the capture; returns how
+ * many, never waits. */
 int session_poll(struct session *s, const struct event_sink *sink);
 bool session_busy(const struct session *s); /* runs queued or in flight */
 void session_cancel(struct session *s);     /* stop the sweep on every worker */

@@ -1,12 +1,14 @@
-/* The worker loop. Two threads: the main thread executes runs (runner_execute) and forwards
+/* The worker loop. Two threads: the main thread executes runs (engine_execute) and forwards
  * their events to rank 0; a listener thread receives from rank 0 meanwhile, so pings are
  * answered and cancel is honoured even while a run computes for minutes. */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* sched_setaffinity, CPU_SET */
 #include "core/session/worker.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <omp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,11 +16,12 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "core/engine/cp_method.h"
 #include "core/engine/device.h"
 #include "core/io/metadata.h"
 #include "core/engine/kernel.h"
 #include "core/session/protocol.h"
-#include "core/engine/runner.h"
+#include "core/engine/engine.h"
 #include "core/engine/services.h"
 
 #define WORKER_QUEUE_MAX 16
@@ -29,6 +32,8 @@ struct worker {
     MPI_Comm session, workers;
     int rank;        /* in session: 1..N */
     int local_index; /* among the workers of this node: the GPU it takes */
+    int local_count; /* workers on this node */
+    int cores;       /* host cores its runs may use: its share of the node's when on the CPU */
     struct clock_alignment clock; /* residual -1: not measured */
 
     pthread_mutex_t lock; /* guards everything below it; cond wakes the main thread */
@@ -158,6 +163,28 @@ static void send_error(struct worker *w, int run_id, enum lc_status status, cons
 
 /* ------------------------------------------------------------ devices and runs */
 
+/* CPU workers sharing a host take equal, disjoint slices of the cores this process may use,
+ * pinned, with as many OpenMP threads: concurrent runs then do not skew each other's timings.
+ * GPU workers keep every core (their host threads only launch). */
+static void take_core_share(struct worker *w)
+{
+    w->cores = omp_get_max_threads();
+    cpu_set_t allowed;
+    if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return;
+    int avail = CPU_COUNT(&allowed), share = avail / (w->local_count > 0 ? w->local_count : 1);
+    if (share < 1) share = 1; /* more workers than cores: they share by slices of one */
+    int first = (w->local_index * share) % avail, seen = 0;
+    cpu_set_t mine;
+    CPU_ZERO(&mine);
+    for (int c = 0, taken = 0; c < CPU_SETSIZE && taken < share; c++) {
+        if (!CPU_ISSET(c, &allowed)) continue;
+        if (seen++ >= first) CPU_SET(c, &mine), taken++;
+    }
+    if (sched_setaffinity(0, sizeof mine, &mine) != 0) return;
+    omp_set_num_threads(share);
+    w->cores = share;
+}
+
 /* The GPU of this worker's index on its node when there is one, and the hello describing it. */
 static void open_devices(struct worker *w, struct ev_hello *hello)
 {
@@ -172,6 +199,7 @@ static void open_devices(struct worker *w, struct ev_hello *hello)
         }
         fprintf(stderr, "longca worker %d: GPU %d unusable (%s); running on the CPU\n", w->rank, w->local_index, err);
     }
+    take_core_share(w);
     if (device_cpu.open(0, hello->device, sizeof hello->device, err) == LC_OK) w->cpu_open = true;
     else snprintf(hello->device, sizeof hello->device, "CPU (%.80s)", err);
     snprintf(hello->backend, sizeof hello->backend, "%s", device_cpu.name);
@@ -189,14 +217,15 @@ static const struct device_ops *device_for_run(struct worker *w, const struct ru
     return &device_cpu;
 }
 
-/* The communicator of the workers sharing a CP run: session ranks 1..gpus, i.e. workers
- * ranks 0..gpus-1. Only they call this (MPI_Comm_create_group is collective over the group). */
+/* The communicator of the workers sharing a CP run: session ranks first_rank..first_rank+P-1,
+ * i.e. workers ranks one lower. Only they call this (MPI_Comm_create_group is collective over
+ * the group only, so groups of different runs form at once). */
 static enum lc_status make_cp_comm(struct worker *w, const struct proto_run *run, MPI_Comm *out, char *err)
 {
     MPI_Group all, members;
     MPI_Comm_group(w->workers, &all);
-    int members_n = run->spec.gpus > 0 ? run->spec.gpus : 1; /* as the front end counts them */
-    int range[1][3] = {{0, members_n - 1, 1}};
+    int members_n = run->spec.cp_degree > 0 ? run->spec.cp_degree : 1; /* as the front end counts them */
+    int range[1][3] = {{run->first_rank - 1, run->first_rank - 1 + members_n - 1, 1}};
     int rc = MPI_Group_range_incl(all, 1, range, &members);
     if (rc == MPI_SUCCESS) rc = MPI_Comm_create_group(w->workers, members, run->run_id & 0x7fff, out);
     MPI_Group_free(&all);
@@ -210,12 +239,14 @@ static enum lc_status execute_run(struct worker *w, const struct proto_run *run)
     char err[LC_ERRMSG_LEN];
     const struct device_ops *dev = device_for_run(w, &run->spec);
     /* The recorder sees the GPU only: CPU runs here keep their host clock stamps. */
-    struct runner_env env = {.device = dev, .rank = w->rank, .sink = {sink_emit, w}, .cancel = &w->cancel,
-                             .timeline = &w->timeline, .recorder = dev == w->gpu ? w->recorder : NULL};
+    struct engine_env env = {.device = dev, .rank = w->rank, .cores = w->cores, .sink = {sink_emit, w},
+                             .cancel = &w->cancel, .timeline = &w->timeline,
+                             .recorder = dev == w->gpu ? w->recorder : NULL};
     const struct lc_services *svc = services();
     MPI_Comm cp_comm = MPI_COMM_NULL;
     struct cp_group *group = NULL;
-    bool cp = strcmp(run->spec.cp_method, "none") != 0;
+    /* A run of CP degree 1 needs no group: the driver gives it a local one. */
+    bool cp = run_spec_is_cp(&run->spec) && run->spec.cp_degree > 1;
     if (cp) {
         enum lc_status st = LC_OK;
         if (!svc->cp_group_create)
@@ -231,7 +262,7 @@ static enum lc_status execute_run(struct worker *w, const struct proto_run *run)
         env.cp = group;
     }
     struct run_result res;
-    enum lc_status st = runner_execute(&env, &run->spec, run->run_id, &res);
+    enum lc_status st = engine_execute(&env, &run->spec, run->run_id, &res);
     if (group) svc->cp_group_destroy(group);
     if (cp_comm != MPI_COMM_NULL) MPI_Comm_free(&cp_comm);
     return st;
@@ -303,6 +334,7 @@ int worker_main(MPI_Comm session, MPI_Comm workers)
     MPI_Comm node;
     MPI_Comm_split_type(workers, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
     MPI_Comm_rank(node, &w.local_index);
+    MPI_Comm_size(node, &w.local_count);
     MPI_Comm_free(&node);
 
     /* Collective with rank 0 right after the session forms, before any other traffic. */

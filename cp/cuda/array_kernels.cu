@@ -1,5 +1,5 @@
 /* CP's elementwise work on the GPU (cp/array.h): strided copies with dtype conversion or fp32
- * accumulation, fills, and the fp32 LSE merge (cp.md B1) with the same guards as the host one.
+ * accumulation, fills, and the fp32 LSE merge with the same guards as the host one.
  * All memory-bound; plain coalesced grid-stride loops. */
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>

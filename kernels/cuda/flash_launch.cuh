@@ -148,7 +148,7 @@ inline cudaError_t flash_fwd_run(void (*kernel)(flash_fwd_params), int threads, 
 /* A backward kernel over (key tile, query head, batch), with D before and the GQA sums after.
  * Folding blocks, dQ keeps adding up in the caller's fp32 buffer across calls, and dK, dV stay
  * fp32: written straight into the caller's buffer without GQA, summed over the group into it
- * with. */
+ * with GQA. */
 template <int D>
 cudaError_t flash_bwd_run(void (*kernel)(flash_bwd_params), int threads, int smem, const flash_bwd_args *a,
                           cudaStream_t stream)
