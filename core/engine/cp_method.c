@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/engine/kernel.h"
+
 static const struct cp_method_ops *methods[CP_METHOD_MAX];
 static int registered;
 
@@ -67,4 +69,28 @@ void cp_prediction_free(struct cp_prediction *p)
     free(p->work);
     free(p->bytes);
     memset(p, 0, sizeof *p);
+}
+
+enum lc_status cp_method_schedule(const struct run_spec *spec, struct cp_schedule *out, char *err)
+{
+    memset(out, 0, sizeof *out);
+    const struct cp_method_ops *m = cp_method_find(spec->cp_method);
+    if (!m) return lc_fail(err, LC_ERR_INVALID, "unknown CP method '%s'", spec->cp_method);
+    if (!m->schedule) return lc_fail(err, LC_ERR_UNSUPPORTED, "%s has no schedule to simulate", m->name);
+    enum lc_status st = m->validate(spec, err);
+    if (st) return st;
+    const struct longca_kernel *k = kernel_find(spec->kernel);
+    if (!k) return lc_fail(err, LC_ERR_INVALID, "unknown kernel '%s'", spec->kernel);
+    struct mask mask;
+    struct longca_mask view;
+    if ((st = mask_build(spec->mask, &spec->mask_params, spec->seqlen, spec->heads_kv, &mask, err))) return st;
+    if (!(st = mask_view_build(&mask, &view, err))) {
+        if (!(st = cp_schedule_init(out, spec->cp_degree, k->tile_q, err)))
+            st = m->schedule(spec, &mask, &view, out, err);
+        if (!st) st = cp_schedule_finish(out, err);
+        if (st) cp_schedule_free(out);
+        mask_view_free(&view);
+    }
+    mask_free(&mask);
+    return st;
 }
