@@ -231,15 +231,17 @@ static void print_row(FILE *f, const struct model_options *o, const struct cp_mo
         }
         fputs(", \"predicted\": true}", f);
     } else {
-        char heads[24], bytes[24];
+        char heads[24], bytes[24], tf[24], tf_mean[24];
         snprintf(heads, sizeof heads, "%d:%d", s->heads_q, s->heads_kv);
         format_bytes(r->comm_bytes, bytes, sizeof bytes);
+        format_tflops(r->tflops, tf, sizeof tf);
+        format_tflops(r->tflops_mean, tf_mean, sizeof tf_mean);
         fprintf(f, "%-22s %7lld %-7s %-7s %-11s %5d ", mask_pattern_name(s->mask), (long long)s->seqlen, heads,
                 direction_name(s->direction), s->cp_method, s->cp_degree);
         if (r->status) fprintf(f, "%s: %s\n", lc_status_name(r->status), r->message);
         else
-            fprintf(f, "%10.3f %9.1f %9.1f %7.4f %10s %10.3f %10.3f\n", r->ms, r->tflops, r->tflops_mean, r->imbalance,
-                    bytes, r->compute_ms, r->exposed_ms);
+            fprintf(f, "%10.3f %9s %9s %7.4f %10s %10.3f %10.3f\n", r->ms, tf, tf_mean, r->imbalance, bytes,
+                    r->compute_ms, r->exposed_ms);
     }
 }
 
