@@ -13,6 +13,7 @@
 #include "core/io/capture.h"
 #include "core/io/json.h"
 #include "core/io/output_file.h"
+#include "core/io/results_read.h"
 #include "core/model/parse.h"
 #include "cp/sim_predict.h"
 
@@ -31,6 +32,8 @@ static void model_usage(FILE *f)
             "  --intra-gbs --intra-us   within a node: GB/s a direction per GPU, us a message (450, 5)\n"
             "  --inter-gbs --inter-us   across nodes: per GPU (50 = 400 Gb/s InfiniBand, 10)\n"
             "  --memory-gbs    memory passes (packing, sums), bytes read + written (4800)\n"
+            "  --links F       within a node, the bandwidth CP runs measured: the best nccl-tests bus\n"
+            "                  bandwidth of the CP runs in F (a capture or a json/jsonl results file)\n"
             "  --calibration F the kernel's costs from F (default: the newest calibration of the\n"
             "                  kernel, dtype and head dim in the state folder)\n"
             "  --kernel-tflops N  no calibration: every key tile at N TFLOP/s (an assumption)\n"
@@ -97,6 +100,26 @@ static enum lc_status parse_figure(const char *flag, const char *value, struct m
     return LC_OK;
 }
 
+/* --links FILE: the fast links' bandwidth as CP runs within a node measured it (the highest
+ * nccl-tests bus bandwidth of the file's CP runs, which is what their transfers achieved). */
+static enum lc_status measured_links(struct model_options *o, char *err)
+{
+    struct result_set set;
+    enum lc_status st = results_read(o->links, &set, err);
+    if (st) return st;
+    double best = 0;
+    for (int i = 0; i < set.n; i++) {
+        const struct result_row *r = &set.rows[i];
+        if (r->result.status == LC_OK && r->spec.cp_degree > 1 && r->spec.cp_degree <= o->topo.gpus_per_node &&
+            r->result.busbw_gbs > best)
+            best = r->result.busbw_gbs;
+    }
+    results_free(&set);
+    if (best <= 0) return lc_fail(err, LC_ERR_INVALID, "--links %s: no CP run within a node with a measured bandwidth", o->links);
+    o->topo.intra_gbs = best;
+    return LC_OK;
+}
+
 static enum lc_status parse_args(int argc, char **argv, struct model_options *o, char *err)
 {
     memset(o, 0, sizeof *o);
@@ -135,6 +158,7 @@ static enum lc_status parse_args(int argc, char **argv, struct model_options *o,
         else if (!strcmp(flag, "--from")) o->from = value;
         else if (!strcmp(flag, "--from-version")) o->from_version = value;
         else if (!strcmp(flag, "--device")) o->device = value;
+        else if (!strcmp(flag, "--links")) o->links = value;
         else if (!(st = parse_figure(flag, value, o, &consumed, err)) && !consumed) {
             st = sweep_parse_flag(&o->axes, flag, value, &consumed, &takes_value, err);
             if (!st && !consumed) st = lc_fail(err, LC_ERR_INVALID, "unknown flag '%s' (see longca model --help)", flag);
@@ -144,6 +168,10 @@ static enum lc_status parse_args(int argc, char **argv, struct model_options *o,
         if (takes_value && !eq) i++;
     }
     if (o->from && !o->calibrate) return lc_fail(err, LC_ERR_INVALID, "--from goes with --calibrate");
+    if (o->links) {
+        enum lc_status st = measured_links(o, err);
+        if (st) return st;
+    }
     if (!o->n_methods)
         for (int i = 0; i < cp_method_count(); i++)
             if (!cp_method_at(i)->single_device) snprintf(o->methods[o->n_methods++], LC_NAME_LEN, "%s", cp_method_at(i)->name);
@@ -193,10 +221,10 @@ static void print_header(FILE *f, const struct model_options *o, const char *sou
                 o->topo.gpus_per_node, o->topo.intra_gbs, o->topo.intra_us, o->topo.inter_gbs, o->topo.inter_us,
                 o->topo.memory_gbs);
     } else {
-        fprintf(f, "predicted, not measured. kernel: %s\nlinks: %d GPUs a node, %g GB/s + %g us within, %g GB/s + %g us "
-                   "across; memory passes %g GB/s\n",
-                source, o->topo.gpus_per_node, o->topo.intra_gbs, o->topo.intra_us, o->topo.inter_gbs, o->topo.inter_us,
-                o->topo.memory_gbs);
+        fprintf(f, "predicted, not measured. kernel: %s\nlinks: %d GPUs a node, %g GB/s + %g us within%s%s%s, %g GB/s + "
+                   "%g us across; memory passes %g GB/s\n",
+                source, o->topo.gpus_per_node, o->topo.intra_gbs, o->topo.intra_us, o->links ? " (measured by CP runs in " : "",
+                o->links ? o->links : "", o->links ? ")" : "", o->topo.inter_gbs, o->topo.inter_us, o->topo.memory_gbs);
         fprintf(f, "%-22s %7s %-7s %-7s %-11s %5s %10s %9s %9s %7s %10s %10s %10s\n", "mask", "S", "heads", "dir", "cp",
                 "gpus", "ms", "TFLOP/s", "mean TF/s", "imbal", "bytes/rank", "compute ms", "exposed ms");
     }

@@ -47,7 +47,7 @@ _longca() {
         esac
         return
         ;;
-    -o | --output | --capture | --compare | --calibration | --from) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    -o | --output | --capture | --compare | --calibration | --from | --links) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     --per-rank) COMPREPLY=($(compgen -d -- "$cur")); return ;;
     --seqlen | --batch | --heads | --head-dim | --gpus | --cp-inner | --warmup | --iters | --window | --global | \
         --prefix | --block | --density | --seed | --workers | --run | --heads-kv | --head | --rows | --cols | \
@@ -64,7 +64,7 @@ _longca() {
         --seed --format --output --capture --workers --dry-run --quiet --help" ;;
     model) flags="--kernel --mask --seqlen --batch --heads --head-dim --dtype --direction --cp --gpus --cp-inner
         --window --global --prefix --block --density --doclen --seed --gpus-per-node --intra-gbs --intra-us
-        --inter-gbs --inter-us --memory-gbs --calibration --kernel-tflops --calibrate --from --from-version --device
+        --inter-gbs --inter-us --memory-gbs --links --calibration --kernel-tflops --calibrate --from --from-version --device
         --format --output --capture --trace-ranks --help" ;;
     mask)
         if [[ $cur != -* ]] && ((COMP_CWORD == k + 1)); then

@@ -50,6 +50,15 @@ grep -q 'from 24 runs, written to .*/longca/calibration-test_cpu-cpu-t1.txt' "$t
 grep -q 'kernel: calibration .*calibration-test_cpu-cpu-t1.txt (cpu on test cpu, t1)' "$tmp/found.txt" ||
     fail "the calibration was not found: $(head -2 "$tmp/found.txt")"
 
+# Link bandwidth as CP runs measured it: the best bus bandwidth of a results file's CP runs.
+timeout 300 "$longca" run --kernel cpu --cp ring --gpus 2 --workers 2 --mask causal --seqlen 256 --warmup 1 --iters 2 \
+    --quiet --format jsonl -o "$tmp/ring.jsonl" 2>/dev/null || fail "a ring run to measure links with"
+bw=$(grep -o '"busbw_gbs": [0-9.e+-]*' "$tmp/ring.jsonl" | head -1 | awk '{print $2}')
+"$longca" model "${shape[@]}" --gpus 2 --cp ring --kernel-tflops 0.05 --links "$tmp/ring.jsonl" >"$tmp/links.txt" ||
+    fail "model --links"
+awk -v bw="$bw" 'NR == 2 { split($0, a, " GB/s"); n = split(a[1], b, " "); v = b[n]; exit !(v > 0 && (v - bw) ^ 2 < 1e-6 * bw ^ 2) }' \
+    "$tmp/links.txt" || fail "--links did not take the run's bus bandwidth $bw: $(sed -n 2p "$tmp/links.txt")"
+
 bad() { # expected exit status 2 and one line on stderr
     "$longca" model "$@" >/dev/null 2>"$tmp/err.txt"
     local st=$?
@@ -62,6 +71,7 @@ bad --cp local --kernel-tflops 1
 bad --cp nonsense --kernel-tflops 1
 bad --intra-gbs 0 --kernel-tflops 1
 bad --from "$tmp/runs.csv"
+bad --links "$tmp/runs.csv" --kernel-tflops 1
 bad --kernel cpu_ref --heads 8:8 --head-dim 64 --dtype fp32 --gpus 2 # no calibration of cpu_ref
 XDG_STATE_HOME=$tmp/empty bad --kernel flash --gpus 2 --cp ring   # no calibration, no state folder
 
