@@ -59,8 +59,9 @@ static void run_usage(FILE *f)
             "Exit status: 0 every run that could run succeeded; 1 a run failed (an error, out of memory,\n"
             "a lost worker, a --check mismatch, Ctrl-C) or no run could run (all unsupported); 2 bad\n"
             "input. Unsupported runs in a sweep that otherwise ran are counted in the last line on\n"
-            "stderr (\"N of M runs failed\"); --strict fails them. (mpirun --enable-recovery exits 0\n"
-            "whatever its ranks return: read that last line, or start workers with --workers.)\n");
+            "stderr (\"N of M runs failed\"); --strict fails them. Under mpirun --enable-recovery\n"
+            "(which exits 0 whatever its ranks return) rank 0 stops mpirun when it fails: exit 1,\n"
+            "bad input included.\n");
 }
 
 /* The sink of a headless run: capture, progress on a terminal, a row per finished run. */
@@ -288,7 +289,7 @@ static int finish_sweep(struct headless *h)
     return status;
 }
 
-int cmd_run(int argc, char **argv)
+static int run_command(int argc, char **argv)
 {
     struct sweep_axes axes;
     struct run_options opt;
@@ -350,3 +351,5 @@ int cmd_run(int argc, char **argv)
     free(runs);
     return status;
 }
+
+int cmd_run(int argc, char **argv) { return run_end_job(run_command(argc, argv)); }
