@@ -19,6 +19,7 @@
 #include "core/io/report.h"
 #include "core/session/run_workers.h"
 #include "core/engine/engine.h"
+#include "core/engine/host_memory.h"
 #include "core/engine/services.h"
 #include "core/model/sweep.h"
 #include "core/model/tally.h"
@@ -165,6 +166,9 @@ static void run_in_process(struct headless *h)
     const struct timeline_recorder *recorder = NULL;
     struct timeline tl;
     timeline_init(&tl);
+    bool cpu_only = true; /* a GPU runtime maps large regions of its own: no data limit then */
+    for (int i = 0; i < h->n_runs; i++) cpu_only &= kernel_find(h->runs[i].kernel)->device == DEVICE_CPU;
+    if (cpu_only) host_memory_take_share(1);
     for (int i = 0; i < h->n_runs && !interrupted; i++) {
         emit_queued(h, i);
         const struct longca_kernel *k = kernel_find(h->runs[i].kernel);
