@@ -62,6 +62,7 @@ struct flash_bwd_buffers {
     float *dsum;         /* [b, heads_q, S_q]: rowsum(dO * O) */
     int *turns;          /* deterministic dQ order: [b, heads_q, query tiles] */
     size_t turns_bytes;
+    int *next_item;      /* persistent backward: the next work item to hand out */
 };
 
 struct flash_bwd_args {

@@ -76,20 +76,6 @@ __device__ __forceinline__ fwd_item fwd_item_at(const fwd_tma_params &P, int it)
     return w;
 }
 
-/* A slot of the K/V ring and the parity of its barriers' current phase. */
-template <int STAGES>
-struct ring_pos {
-    int stage = 0;
-    uint32_t phase = 0;
-    __device__ __forceinline__ void next()
-    {
-        if (++stage == STAGES) {
-            stage = 0;
-            phase ^= 1;
-        }
-    }
-};
-
 template <typename E, int D, flash_store STORE>
 __global__ void __launch_bounds__(fwd_cfg<D>::THREADS, 1) flash_fwd_kernel(const __grid_constant__ fwd_tma_params P)
 {

@@ -26,7 +26,7 @@ struct flash_plan {
     bool has_bwd;
     struct gpu_tiles fwd, bwd;
     /* backward workspace layout: byte offsets */
-    size_t dq_acc, dk_acc, dv_acc, dsum, turns, turns_bytes, total;
+    size_t dq_acc, dk_acc, dv_acc, dsum, turns, turns_bytes, next_item, total;
 };
 
 static size_t align_up(size_t x) { return (x + 255) & ~(size_t)255; }
@@ -87,6 +87,7 @@ static enum lc_status plan_create(const struct flash_design *design, const struc
         fp->dv_acc = at, at += align_up(n_kx * 4);
         fp->dsum = at, at += align_up((size_t)p->batch * p->heads_q * p->seqlen_q * 4);
         fp->turns = at, fp->turns_bytes = n_turns * 4, at += align_up(fp->turns_bytes);
+        fp->next_item = at, at += align_up(sizeof(int));
         fp->total = at;
     }
     *workspace_bytes = fp->total;
@@ -122,7 +123,8 @@ static int flash_backward(void *plan, const struct longca_tensors *t, void *work
     if (!fp->has_bwd) return lc_fail(err, LC_ERR_INTERNAL, "flash plan was made without the backward");
     char *ws = workspace;
     struct flash_bwd_buffers buf = {(float *)(ws + fp->dq_acc), (float *)(ws + fp->dk_acc), (float *)(ws + fp->dv_acc),
-                                    (float *)(ws + fp->dsum), (int *)(ws + fp->turns), fp->turns_bytes};
+                                    (float *)(ws + fp->dsum), (int *)(ws + fp->turns), fp->turns_bytes,
+                                    (int *)(ws + fp->next_item)};
     const struct longca_fold *f = t->fold;
     if (f) buf.dq_acc = f->dq_acc;
     struct flash_bwd_args a = {fp->shape, t->q, t->k, t->v, t->o, t->d_o, t->lse, t->dq, t->dk, t->dv,
