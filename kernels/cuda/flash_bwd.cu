@@ -4,15 +4,18 @@
  * counter, each head's key tiles longest first (ascending when deterministic), heads in order so
  * that the CTAs in flight share a few heads' dQ in L2. Per item the key tile's K and V stay
  * resident in shared memory while one producer warp streams the query tiles its tile-list row
- * names: Q and dO by TMA, LSE and Dsum by 4-byte copies (rows need not be 16-byte aligned), into
- * a ring of STAGES slots guarded by full/empty mbarriers. The producer warpgroup gives its
- * registers to the two consumer warpgroups (setmaxnreg), which own 64 keys each:
+ * names: Q and dO by TMA, LSE and Dsum by 4-byte copies (rows need not be 16-byte aligned) and
+ * the tile's list entry, into a ring of STAGES slots guarded by full/empty mbarriers. The
+ * producer warpgroup gives its registers to the two consumer warpgroups (setmaxnreg), which own
+ * 64 keys each:
  *   S^T = K Q^T and dP^T = V dO^T      (both operands from shared memory, two commit groups)
  *   P^T = exp(S^T - LSE), dS^T = P^T (dP^T - Dsum) * scale   (registers; mask on partial tiles)
  *   dV += P^T dO, dK += dS^T Q         (A from registers, B transposed by the descriptor)
  *   dQ += dS K                         (dS^T staged in shared memory, two buffers, read transposed)
  * dK and dV stay in registers for the whole item; dQ goes to an fp32 buffer by vector reductions
- * (red.global), or, when deterministic, in key-tile order under a per-query-tile turn counter.
+ * (red.global), or, when deterministic, in key-tile order under a per-query-tile turn counter
+ * (then each key tile walks its query tiles from the last, and a CTA takes an item only when it
+ * can start it).
  * dK and dV are written per query head in fp32 and folded over each GQA group afterwards. */
 #include <limits.h>
 
@@ -43,10 +46,11 @@ struct bwd_cfg {
     static constexpr int KV_BYTES = BN * D * 2, QT_BYTES = BM * D * 2, DS_BYTES = BN * BM * 2;
     static constexpr int VEC_BYTES = BM * 4; /* LSE or Dsum of one query tile */
     static constexpr int BARRIERS = 2 + 2 * STAGES;
-    /* K, V, STAGES x (Q, dO), two dS^T buffers, STAGES x (LSE, Dsum), barriers, the item slot;
+    /* K, V, STAGES x (Q, dO), two dS^T buffers, STAGES x (LSE, Dsum), barriers, the item slot,
+     * STAGES x the query tile's list entry;
      * + 1024 so that the tiles can start on the 1024-byte boundary 128-byte swizzle needs */
     static constexpr int SMEM = 2 * KV_BYTES + 2 * STAGES * QT_BYTES + 2 * DS_BYTES + 2 * STAGES * VEC_BYTES +
-                                8 * BARRIERS + 16 + 1024;
+                                8 * BARRIERS + 16 + 16 * STAGES + 1024;
     static_assert(BM == 64 && BN == 128 && D % 64 == 0, "two consumer warpgroups of 64 keys, 64-dim boxes");
 };
 
@@ -102,11 +106,16 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
     const uint32_t s_k = (smem_addr(smem_raw) + 1023u) & ~1023u;
     const uint32_t s_v = s_k + C::KV_BYTES, s_qd = s_v + C::KV_BYTES, s_ds = s_qd + 2 * STAGES * C::QT_BYTES;
     const uint32_t s_vec = s_ds + 2 * C::DS_BYTES, bars = s_vec + 2 * STAGES * C::VEC_BYTES;
-    const uint32_t full_kv = bars, empty_kv = bars + 8, s_item = bars + 8 * C::BARRIERS;
+    const uint32_t full_kv = bars, empty_kv = bars + 8, s_item = bars + 8 * C::BARRIERS, s_ent = s_item + 16;
     auto full = [&](int s) { return bars + 16 + 8 * s; };
     auto empty = [&](int s) { return bars + 16 + 8 * (STAGES + s); };
     auto q_at = [&](int s) { return s_qd + s * 2 * C::QT_BYTES; };
     auto vec_at = [&](int s) { return s_vec + s * 2 * C::VEC_BYTES; }; /* LSE, then Dsum */
+    /* The order a key tile walks its query tiles. Deterministic: from the last, so that where lists
+     * are suffixes or windows (causal, sliding window, documents) key tile j meets each query tile
+     * no later in its walk than key tile j + 1, whose dQ turn comes after it: the CTAs of a head
+     * wait on each other one step at most, not a staircase of steps. */
+    auto walk = [&](int i, int n) { return p.deterministic ? n - 1 - i : i; };
 
     const int tid = threadIdx.x, wg = tid / 128, lane = tid % 32;
     if (tid == 0) {
@@ -133,7 +142,8 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
         ring_pos<STAGES> at;
         uint32_t kv_phase = 0;
         auto load_q_tile = [&](const bwd_item &w, int i) {
-            const int q0 = w.row.ents[i].tile * BM;
+            const gpu_tile_entry *ent = w.row.ents + walk(i, w.row.n);
+            const int q0 = ent->tile * BM;
             const int64_t row0 = ((int64_t)w.b * p.heads_q + w.h) * p.seqlen_q;
             mbar_wait(empty(at.stage), at.phase ^ 1);
             const uint32_t v = vec_at(at.stage);
@@ -143,6 +153,8 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
                 cp_async_4(v + 4 * r, p.lse + row0 + (ok ? q0 + r : 0), ok);
                 cp_async_4(v + C::VEC_BYTES + 4 * r, p.dsum + row0 + (ok ? q0 + r : 0), ok);
             }
+            /* the tile's list entry too: the consumers read it from shared memory */
+            if (lane == 0) cp_async_16(s_ent + 16 * at.stage, ent, true);
             mbar_arrive_cp_async(full(at.stage));
             if (lane == 0) {
                 const uint32_t q = q_at(at.stage);
@@ -172,6 +184,9 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
             }
         };
         for (;;) {
+            /* Deterministic: an item is taken only by a CTA free to start it, since the dQ turns of
+             * later items wait on it (taken ahead, it would wait on this CTA's current item). */
+            if (p.deterministic) mbar_wait(empty_kv, kv_phase ^ 1);
             int it = 0;
             if (lane == 0) it = atomicAdd(P.next_item, 1);
             it = __shfl_sync(0xffffffffu, it, 0);
@@ -217,7 +232,6 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
         if (it >= P.n_items) break;
         const bwd_item w = bwd_item_at(p, it);
         const int n = w.row.n, b = w.b, h = w.h;
-        const gpu_tile_entry *ents = w.row.ents;
         const int key_base = w.row.tile * BN + cw * 64 + warp_in_wg * 16; /* this thread's keys: + lane/4 (+8) */
         const int kw_end = w.row.tile * BN + cw * 64 + 64;                /* past this warpgroup's keys */
 
@@ -230,12 +244,14 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
         wgmma_pin(acc_dv);
 
         for (int i = 0; i < n; i++, at.next(), ds_buf ^= 1) {
-            const gpu_tile_entry ent = ents[i];
-            const int q0 = ent.tile * BM;
             const uint32_t s_q = q_at(at.stage), s_do = s_q + C::QT_BYTES;
             const float *f_lse = reinterpret_cast<const float *>(smem_raw + (vec_at(at.stage) - smem_addr(smem_raw)));
             const float *f_dsum = f_lse + BM;
             mbar_wait(full(at.stage), at.phase);
+            const uint32_t e_at = s_ent + 16 * at.stage;
+            const gpu_tile_entry ent = {ld_shared_i32(e_at), ld_shared_i32(e_at + 4), ld_shared_i32(e_at + 8),
+                                        ld_shared_i32(e_at + 12)};
+            const int q0 = ent.tile * BM;
 
             /* A partial tile whose rules leave this warpgroup's 64 keys unseen (block-sparse at B = 64,
              * for one) has P = dS = 0 there: the warpgroup skips its products and gives dQ zeros. */
