@@ -54,8 +54,9 @@ struct bwd_cfg {
     static_assert(BM == 64 && BN == 128 && D % 64 == 0, "two consumer warpgroups of 64 keys, 64-dim boxes");
 };
 
+/* Every consumer thread releases a slot (the empty barriers' count): an arrival orders only the
+ * arriving thread's own reads of LSE, Dsum, the list entry and the item before the refill. */
 constexpr int CONSUMER_THREADS = 256;
-constexpr int CONSUMER_WARPS = 8; /* each releases a slot once: the empty barriers' count */
 /* Named barriers (0 is __syncthreads): dS^T complete across both consumer warpgroups (d = 128),
  * the deterministic turn (d = 128), and per consumer warpgroup (d = 64). */
 constexpr int DS_BARRIER = 1, TURN_BARRIER = 2, WG_BARRIER = 3;
@@ -120,10 +121,10 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
     const int tid = threadIdx.x, wg = tid / 128, lane = tid % 32;
     if (tid == 0) {
         mbar_init(full_kv, 1);
-        mbar_init(empty_kv, CONSUMER_WARPS);
+        mbar_init(empty_kv, CONSUMER_THREADS);
         for (int s = 0; s < STAGES; s++) {
             mbar_init(full(s), 1 + 32); /* the TMA arrival and the warp's 32 copy arrivals */
-            mbar_init(empty(s), CONSUMER_WARPS);
+            mbar_init(empty(s), CONSUMER_THREADS);
         }
         mbar_init_fence();
     }
@@ -204,9 +205,6 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
     regs_grow<C::CONSUMER_REGS>();
     const int cw = wg - 1, warp_in_wg = (tid / 32) % 4;
     const uint32_t s_kw = s_k + cw * 64 * 128, s_vw = s_v + cw * 64 * 128; /* this warpgroup's 64 keys */
-    auto release = [&](uint32_t bar) {
-        if (lane == 0) mbar_arrive(bar);
-    };
     /* d = 128: dQ's columns split between the warpgroups, each over both warpgroups' dS^T; d = 64:
      * each warpgroup its own keys' share of all columns, added separately */
     auto ds_sync = [&]() {
@@ -363,7 +361,7 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
             wgmma_wait<1>(); /* dV, dK (if issued): this slot's Q, dO, LSE and Dsum are free */
             wgmma_pin(acc_dv);
             wgmma_pin(acc_dk);
-            release(empty(at.stage));
+            mbar_arrive(empty(at.stage));
             wgmma_wait<0>();
             wgmma_pin(dq);
 
@@ -385,7 +383,7 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
                 if (lead) atomicExch(turn, my_turn + 1);
             }
         }
-        release(empty_kv); /* K and V read for the last time (the dQ product above) */
+        mbar_arrive(empty_kv); /* K and V read for the last time (the dQ product above) */
         store_dk_dv<D, DT>(acc_dk, acc_dv, p, b, h, key_base, lane);
     }
 }
