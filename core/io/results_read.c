@@ -1,6 +1,7 @@
 /* Three readers into one list of rows. A capture is replayed event by event: a run's spec comes
- * with run_queued, its outcome with the final result (merged over ranks for CP runs, rank -1) or
- * the first error. JSON and JSON Lines rows carry their spec (schema 2). */
+ * with run_queued, its outcome as event_run_outcome settles it (the run_done, merged over ranks,
+ * or the failure a capture cut before it shows); its rows in run order. JSON and JSON Lines rows
+ * carry their spec (schema 2). */
 #define _POSIX_C_SOURCE 200809L
 #include "core/io/results_read.h"
 
@@ -48,7 +49,8 @@ static bool add_row(struct result_set *s, const struct run_spec *spec, const str
 struct replay {
     struct result_set *set;
     struct run_spec *specs; /* by run id */
-    bool *queued, *done;
+    bool *queued;
+    struct run_outcome *outcomes;
     int cap;
     bool oom;
 };
@@ -60,12 +62,13 @@ static bool ensure_run(struct replay *r, int run)
     while (cap <= run) cap *= 2;
     struct run_spec *specs = realloc(r->specs, (size_t)cap * sizeof *specs);
     if (specs) r->specs = specs;
-    bool *queued = realloc(r->queued, (size_t)cap), *done = queued ? realloc(r->done, (size_t)cap) : NULL;
+    bool *queued = realloc(r->queued, (size_t)cap);
     if (queued) r->queued = queued;
-    if (done) r->done = done;
-    if (!specs || !queued || !done) return false;
+    struct run_outcome *outcomes = realloc(r->outcomes, (size_t)cap * sizeof *outcomes);
+    if (outcomes) r->outcomes = outcomes;
+    if (!specs || !queued || !outcomes) return false;
     memset(r->queued + r->cap, 0, (size_t)(cap - r->cap));
-    memset(r->done + r->cap, 0, (size_t)(cap - r->cap));
+    memset(r->outcomes + r->cap, 0, (size_t)(cap - r->cap) * sizeof *outcomes);
     r->cap = cap;
     return true;
 }
@@ -84,19 +87,7 @@ static void replay_event(void *ctx, const struct event *ev)
         r->queued[id] = true;
         return;
     }
-    if (!r->queued[id] || r->done[id]) return;
-    /* A run's result is its run_done, its ranks merged; an error says first why it failed. */
-    if (ev->type != EV_RUN_DONE && ev->type != EV_ERROR) return;
-    struct run_result res;
-    if (ev->type == EV_RUN_DONE) {
-        res = ev->u.result;
-    } else {
-        memset(&res, 0, sizeof res);
-        res.status = ev->u.error.status;
-        snprintf(res.message, sizeof res.message, "rank %d: %.200s", ev->rank, ev->u.error.message);
-    }
-    r->done[id] = true;
-    if (!add_row(r->set, &r->specs[id], &res)) r->oom = true;
+    if (r->queued[id]) event_run_outcome(ev, &r->outcomes[id]);
 }
 
 static enum lc_status read_capture(const char *path, struct result_set *out, char *err)
@@ -104,9 +95,15 @@ static enum lc_status read_capture(const char *path, struct result_set *out, cha
     struct replay r = {.set = out};
     long truncated_at = 0; /* a cut last line: the runs before it count */
     enum lc_status st = capture_read(path, replay_event, &r, &truncated_at, err);
+    for (int id = 0; st == LC_OK && !r.oom && id < r.cap; id++) {
+        struct run_result res;
+        if (!r.queued[id] || !r.outcomes[id].known) continue;
+        run_outcome_result(&r.outcomes[id], &res);
+        if (!add_row(r.set, &r.specs[id], &res)) r.oom = true;
+    }
     free(r.specs);
     free(r.queued);
-    free(r.done);
+    free(r.outcomes);
     if (st == LC_OK && r.oom) st = lc_fail(err, LC_ERR_OOM, "%s: out of memory reading results", path);
     return st;
 }
@@ -139,28 +136,32 @@ static enum lc_status read_row(const struct json_value *row, struct result_set *
     return add_row(out, &spec, &res) ? LC_OK : lc_fail(err, LC_ERR_OOM, "out of memory reading results");
 }
 
-static char *slurp(const char *path, char *err)
+/* The whole file in *text: a file that is not a regular one is bad input; running out of memory
+ * or a read error is not. */
+static enum lc_status slurp(const char *path, char **text, char *err)
 {
+    *text = NULL;
     struct stat sb;
-    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        lc_fail(err, LC_ERR_INVALID, "%s: not a readable file", path);
-        return NULL;
-    }
-    if (sb.st_size > MAX_RESULTS_BYTES) {
-        lc_fail(err, LC_ERR_INVALID, "%s: over 1 GiB, not a results file", path);
-        return NULL;
-    }
+    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) return lc_fail(err, LC_ERR_INVALID, "%s: not a readable file", path);
+    if (sb.st_size > MAX_RESULTS_BYTES) return lc_fail(err, LC_ERR_INVALID, "%s: over 1 GiB, not a results file", path);
     FILE *f = fopen(path, "r");
-    char *text = f ? malloc((size_t)sb.st_size + 1) : NULL;
-    size_t got = text ? fread(text, 1, (size_t)sb.st_size, f) : 0;
-    if (f) fclose(f);
-    if (!text || got != (size_t)sb.st_size) {
-        free(text);
-        lc_fail(err, LC_ERR_INVALID, "%s: cannot be read", path);
-        return NULL;
+    if (!f) return lc_fail(err, LC_ERR_IO, "%s: cannot be opened", path);
+    char *buf = malloc((size_t)sb.st_size + 1);
+    size_t got = buf ? fread(buf, 1, (size_t)sb.st_size, f) : 0;
+    bool read_error = buf && ferror(f);
+    fclose(f);
+    if (!buf) return lc_fail(err, LC_ERR_OOM, "%s: out of memory reading %lld bytes", path, (long long)sb.st_size);
+    if (read_error || got != (size_t)sb.st_size) {
+        free(buf);
+        return lc_fail(err, LC_ERR_IO, "%s: read error", path);
     }
-    text[got] = 0;
-    return text;
+    if (memchr(buf, 0, got)) { /* the readers take text: a NUL would end it early, unseen */
+        free(buf);
+        return lc_fail(err, LC_ERR_INVALID, "%s: holds NUL bytes, not a results file", path);
+    }
+    buf[got] = 0;
+    *text = buf;
+    return LC_OK;
 }
 
 /* The whole text as one JSON document: {"schema", "runs": [...]}. */
@@ -172,7 +173,8 @@ static enum lc_status read_document(const char *path, const struct json_value *d
     out->kind = "json";
     for (int k = 0; k < runs->count; k++) {
         char why[LC_ERRMSG_LEN];
-        if (read_row(&runs->items[k], out, why)) return lc_fail(err, LC_ERR_INVALID, "%s: run %d: %s", path, k, why);
+        enum lc_status st = read_row(&runs->items[k], out, why);
+        if (st) return lc_fail(err, st, "%s: run %d: %s", path, k, why);
     }
     return LC_OK;
 }
@@ -188,7 +190,7 @@ static enum lc_status read_lines(const char *path, char *text, struct result_set
         struct json_value row;
         char why[LC_ERRMSG_LEN];
         enum lc_status st = json_parse(line, &row, why);
-        if (st) return lc_fail(err, LC_ERR_INVALID, "%s: line %d: %s", path, line_no, why);
+        if (st) return lc_fail(err, st, "%s: line %d: %s", path, line_no, why);
         if (!json_get(&row, "schema")) st = read_row(&row, out, why);
         json_free(&row);
         if (st) return lc_fail(err, st, "%s: line %d: %s", path, line_no, why);
@@ -199,8 +201,9 @@ static enum lc_status read_lines(const char *path, char *text, struct result_set
 enum lc_status results_read(const char *path, struct result_set *out, char *err)
 {
     memset(out, 0, sizeof *out);
-    char *text = slurp(path, err);
-    if (!text) return LC_ERR_INVALID;
+    char *text;
+    enum lc_status st = slurp(path, &text, err);
+    if (st) return st;
     /* A capture's lines are events ("type"); a results document parses whole; else lines. */
     struct json_value first;
     char why[LC_ERRMSG_LEN];
@@ -212,15 +215,16 @@ enum lc_status results_read(const char *path, struct result_set *out, char *err)
         json_free(&first);
     }
     if (newline) *newline = '\n';
-    enum lc_status st;
     if (capture) {
         out->kind = "capture";
         st = read_capture(path, out, err);
     } else {
         struct json_value doc;
-        if (json_parse(text, &doc, why) == LC_OK) {
+        if ((st = json_parse(text, &doc, why)) == LC_OK) {
             st = read_document(path, &doc, out, err);
             json_free(&doc);
+        } else if (st == LC_ERR_OOM) {
+            st = lc_fail(err, st, "%s: %s", path, why);
         } else {
             st = read_lines(path, text, out, err);
         }
