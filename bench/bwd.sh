@@ -2,7 +2,8 @@
 # The flash backward in one GPU call: build, the GPU correctness tests (14 masks against cpu_ref,
 # flash vs naive with deterministic repeats, the CP folds), backward TFLOP/s of flash (default,
 # --deterministic, block-sparse B=64 and B=128) beside SDPA cuDNN and FlexAttention measured by
-# bench/peers.py in the same call, then compute-sanitizer memcheck on the quick test set.
+# bench/peers.py in the same call (FlexAttention with a BlockMask beside B=128), then
+# compute-sanitizer memcheck, racecheck and synccheck on the quick test set.
 # Logs and CSVs go to $OUT; a summary goes to stdout.
 #
 #   OUT=/tmp/o bench/bwd.sh
@@ -52,7 +53,8 @@ run() { timeout 120 "$L" run --kernel flash --heads 64:8 --head-dim 128 --dtype 
     run --mask full,causal --seqlen "$SEQLENS" --deterministic | tail -n +2 | sed 's/^flash,/flash_det,/'
     for b in 128 64; do
         for d in 0.1 0.25 0.5; do
-            run --mask block_sparse --block $b --density $d --seqlen 32k | tail -n +2 | sed "s/block_sparse/bs${b}_d$d/"
+            run --mask block_sparse --block $b --density $d --seqlen 32k | tail -n +2 |
+                sed "s#block_sparse#block_sparse/B$b/d$d#"
         done
     done
 } >"$OUT/longca_bwd.csv" 2>"$OUT/longca_bwd.err"
@@ -66,9 +68,14 @@ if [ -z "${SKIP_PEERS:-}" ]; then
     done
     PYTHONUNBUFFERED=1 timeout 300 python3 "$ROOT/bench/peers.py" --longca "$L" --masks "$MASKS" --seqlens "$tokens" \
         --directions bwd --peers sdpa_cudnn,flex --out "$OUT/peers.csv" >"$OUT/peers.log" 2>&1
-    python3 "$ROOT/bench/table.py" "$OUT/longca_bwd.csv" "$OUT/peers.csv" | head -20
+    # FlexAttention's BlockMask beside the B=128 rows (it refuses B=64)
+    PYTHONUNBUFFERED=1 timeout 200 python3 "$ROOT/bench/peers.py" --longca "$L" --seqlens 32768 --directions bwd \
+        --masks block_sparse/B128/d0.1,block_sparse/B128/d0.25,block_sparse/B128/d0.5 --peers flex \
+        --out "$OUT/peers_sparse.csv" >>"$OUT/peers.log" 2>&1 && tail -n +2 "$OUT/peers_sparse.csv" >>"$OUT/peers.csv"
+    python3 "$ROOT/bench/table.py" "$OUT/longca_bwd.csv" "$OUT/peers.csv" | head -30
 fi
 
-LONGCA_GPU_TEST_QUICK=1 timeout 200 compute-sanitizer --tool memcheck "$BUILD/tests/test_gpu_kernels" >"$OUT/memcheck.log" 2>&1
-echo "memcheck: exit $?"
-tail -3 "$OUT/memcheck.log"
+for tool in memcheck racecheck synccheck; do
+    LONGCA_GPU_TEST_QUICK=1 timeout 120 compute-sanitizer --tool $tool "$BUILD/tests/test_gpu_kernels" >"$OUT/$tool.log" 2>&1
+    echo "$tool: exit $?; $(grep -E -m1 '(ERROR|RACECHECK) SUMMARY' "$OUT/$tool.log")"
+done
