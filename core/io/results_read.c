@@ -133,6 +133,7 @@ static enum lc_status read_row(const struct json_value *row, struct result_set *
     res.ms_p20 = number(row, "ms_p20");
     res.ms_p80 = number(row, "ms_p80");
     res.tflops = number(row, "tflops");
+    res.busbw_gbs = number(row, "busbw_gbs");
     return add_row(out, &spec, &res) ? LC_OK : lc_fail(err, LC_ERR_OOM, "out of memory reading results");
 }
 

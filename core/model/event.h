@@ -89,6 +89,7 @@ struct interval {
      * as it starts: launch_ns = launch_end_ns = start_ns. */
     int64_t launch_ns, launch_end_ns;
     char name[LC_IV_NAME_LEN];
+    bool simulated; /* predicted by `longca model`, not measured */
 };
 
 struct counter_sample {
