@@ -5,7 +5,7 @@
 # a job; plain mpirun passes 2, see cp_mpi_test). A worker killed with SIGKILL in the middle of
 # a CP run: its peers leave the exchange when rank 0 says it is lost, and the job ends by itself
 # within seconds, exit 1, one row for the run naming the lost rank, the lost rank reported on
-# stderr and the summary as the last line.
+# stderr and the summary as the last line. A rank that never starts ends the job after 60 s.
 set -u
 longca=$1
 command -v mpirun >/dev/null || { echo "skipped: mpirun not found"; exit 77; }
@@ -67,5 +67,16 @@ else
         fail "worker killed: rc $rc after ${took} s, $rows rows"$'\n'"$(cat "$tmp/out" "$tmp/err")"
     fi
 fi
+
+# A process of the job that never starts (rank 2 exits before MPI does): MPI's start-up would
+# wait for it for good; after 60 s rank 0 says so and ends the job, exit 1.
+start=$SECONDS
+mpi -np 3 sh -c '[ "$OMPI_COMM_WORLD_RANK" = 2 ] && exit 0; exec "$0" run --seqlen 256 --quiet' "$longca" \
+    >"$tmp/out" 2>"$tmp/err"
+rc=$?
+took=$((SECONDS - start))
+[ "$rc" = 1 ] && [ "$took" -le 90 ] && grep -q "MPI did not start within 60 s" "$tmp/err" \
+    && ok "a rank that never starts -> 1 in ${took} s: $(grep longca "$tmp/err")" \
+    || fail "a rank that never starts: rc $rc after ${took} s $(cat "$tmp/err")"
 
 [ "$failed" = 0 ] && echo "mpirun_status_test: all checks passed" || { echo "mpirun_status_test: FAILED"; exit 1; }

@@ -59,13 +59,20 @@ struct proto_done {
  * long after (below the front end's default 5 s, after which it would count it lost too). */
 #define PROTO_ABANDON_GRACE_S 3.0
 
-/* MPI_Init_thread with MPI_THREAD_MULTIPLE (once; later calls return at once), errors returned
+/* MPI_Init_thread with MPI_THREAD_MULTIPLE (once; later calls return at once; a start-up that
+ * has not finished within PROTO_FRONT_SILENCE_S ends the process, rank 0 saying why and stopping
+ * mpirun with proto_stop_launcher), errors returned
  * rather than fatal on the world and self communicators, SIGPIPE ignored (a dead peer's socket
  * must not kill us), and, before the first MPI call, Open MPI told to keep going when a process
  * of the job dies (orte_enable_recovery) and to oversubscribe cores when spawning. */
 enum lc_status proto_mpi_init(char *err);
 /* mpirun was started with --enable-recovery (read before proto_mpi_init sets it for itself). */
 bool proto_launcher_recovers(void);
+/* Open MPI 4.1 records no exit code for a job started with --enable-recovery: mpirun exits 0
+ * whatever its ranks return, MPI_Abort included; a SIGTERM makes it stop the job and exit 1.
+ * On rank 0 of such a job whose parent is mpirun (its local daemon is mpirun: the two URIs are
+ * one), flushes stdout and stderr and sends mpirun that SIGTERM; elsewhere does nothing. */
+void proto_stop_launcher(void);
 
 /* One event as one malloc'd buffer (*bytes long), and back; unpack validates sizes and counts
  * and allocates the event's arrays (event_free releases them). */
