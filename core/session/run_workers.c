@@ -10,10 +10,15 @@
 #include <time.h>
 
 #include "cli/commands.h"
+#include "core/engine/host_memory.h"
 #include "core/io/stderr_log.h"
 #include "core/session/protocol.h"
 #include "core/session/session.h"
 #include "core/session/worker.h"
+
+/* What one spawned CPU worker holds before its runs: MPI, OpenMP and the kernels' libraries
+ * (its peak resident size measured about 250 MiB running S = 2K). */
+#define RUN_WORKER_BYTES ((size_t)256 << 20)
 
 bool run_under_mpirun(void)
 {
@@ -66,6 +71,14 @@ int run_with_workers(const struct run_options *opt, const struct run_spec *runs,
     char err[LC_ERRMSG_LEN];
     struct session *s;
     int workers = opt->workers ? opt->workers : run_under_mpirun() ? 0 : most_gpus(runs, n_runs);
+    /* Spawned workers are processes of this host, each about RUN_WORKER_BYTES before its runs:
+     * more than it can hold are refused before any starts. */
+    double avail = (double)host_memory_available(), need = (double)workers * RUN_WORKER_BYTES;
+    if (avail > 0 && need > avail) {
+        fprintf(stderr, "longca run: %d workers on this host need about %.1f GiB before any run, more than its %.1f GiB "
+                        "available (start them across hosts with mpirun)\n", workers, need / (1u << 30), avail / (1u << 30));
+        return LC_EXIT_FAILED;
+    }
     /* Open MPI's messages (its daemon's, the spawned workers', at start and at shutdown) go to a
      * log; the rows, the progress and longca's own lines stay on the terminal. */
     struct stderr_log log;
