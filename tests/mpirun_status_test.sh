@@ -70,6 +70,8 @@ fi
 
 # A process of the job that never starts (rank 2 exits before MPI does): MPI's start-up would
 # wait for it for good; after 60 s rank 0 says so and ends the job, exit 1.
+# (The sanitizer pass of CI, LONGCA_TEST_QUICK, leaves this minute of waiting to the release pass.)
+if [ -n "${LONGCA_TEST_QUICK:-}" ]; then echo "note: quick pass: the start-up bound is checked in the release pass"; else
 start=$SECONDS
 mpi -np 3 sh -c '[ "$OMPI_COMM_WORLD_RANK" = 2 ] && exit 0; exec "$0" run --seqlen 256 --quiet' "$longca" \
     >"$tmp/out" 2>"$tmp/err"
@@ -78,5 +80,6 @@ took=$((SECONDS - start))
 [ "$rc" = 1 ] && [ "$took" -le 90 ] && grep -q "MPI did not start within 60 s" "$tmp/err" \
     && ok "a rank that never starts -> 1 in ${took} s: $(grep longca "$tmp/err")" \
     || fail "a rank that never starts: rc $rc after ${took} s $(cat "$tmp/err")"
+fi
 
 [ "$failed" = 0 ] && echo "mpirun_status_test: all checks passed" || { echo "mpirun_status_test: FAILED"; exit 1; }
