@@ -136,7 +136,7 @@ int model_calibrate(const struct model_options *o)
     }
     if (!st) st = cp_calibration_fit(specs, seconds, n, &cal, err);
     if (!st) {
-        snprintf(cal.device, sizeof cal.device, "%s", device);
+        snprintf(cal.device, sizeof cal.device, "%.95s", device);
         if (o->from) snprintf(cal.version, sizeof cal.version, "%s", o->from_version ? o->from_version : "from-results");
         else if (k->version) snprintf(cal.version, sizeof cal.version, "%s", k->version);
         else snprintf(cal.version, sizeof cal.version, "longca-%s-%s", metadata_version(), metadata_commit());

@@ -286,7 +286,7 @@ static int view_head(const struct longca_mask *g, int head, const struct cp_layo
             for (int j = from; j < w->n_runs && w->runs[j].src < cols.k_end; j++)
                 if (push_pair(w, w->runs[j].seg, c)) return -1;
         }
-        qsort(w->pairs, (size_t)w->n_pairs, sizeof *w->pairs, by_seg);
+        if (w->n_pairs > 1) qsort(w->pairs, (size_t)w->n_pairs, sizeof *w->pairs, by_seg);
         for (int64_t p = 0; p < w->n_pairs; p++) {
             const int ki = w->pairs[p].seg;
             const struct cp_segment *ks = &k->seg[ki];
