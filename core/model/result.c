@@ -31,6 +31,7 @@ void run_result_merge(const struct run_result *per_rank, int n, int first_rank, 
         if (out->algbw_gbs < 0 || x->algbw_gbs < out->algbw_gbs) out->algbw_gbs = x->algbw_gbs;
         if (out->busbw_gbs < 0 || x->busbw_gbs < out->busbw_gbs) out->busbw_gbs = x->busbw_gbs;
         out->cores += x->cores;
+        if (!out->kernel_version[0]) snprintf(out->kernel_version, sizeof out->kernel_version, "%s", x->kernel_version);
         if (x->status != LC_OK && out->status == LC_OK) {
             out->status = x->status;
             /* One rank's own verdict on its configuration speaks for the run; otherwise say who. */
