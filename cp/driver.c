@@ -11,6 +11,7 @@
 #include "core/model/event.h"
 #include "core/model/stats.h"
 #include "core/model/timeline.h"
+#include "core/mask/mask_view.h"
 
 /* ------------------------------------------------------------ resources */
 

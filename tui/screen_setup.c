@@ -6,6 +6,7 @@
 
 #include "core/mask/mask_picture.h"
 #include "core/mask/mask.h"
+#include "core/mask/mask_view.h"
 #include "tui/app.h"
 #include "tui/widgets.h"
 

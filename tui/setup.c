@@ -8,6 +8,7 @@
 #include "core/engine/kernel.h"
 #include "core/model/sweep.h"
 #include "tui/model.h"
+#include "core/mask/doclen.h"
 
 static void add(struct tui_field *f, const char *label, int64_t value, bool selected)
 {

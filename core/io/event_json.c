@@ -7,6 +7,7 @@
 
 #include "core/io/capture.h"
 #include "core/io/json.h"
+#include "core/mask/doclen.h"
 
 /* ---------------------------------------------------------------- writing */
 
