@@ -189,6 +189,7 @@ toggle_choice 2K
 keys h
 goto_field 0
 keys l
+wait_for 5 "Kernels \(any\)"
 gpu_kernel=$(screen | grep -Eo "\[[ x]\] [a-z0-9_]+" | awk '{print $3}' | grep -vE "^(cpu|cpu_ref|example)$" | head -1)
 if [ -n "$gpu_kernel" ]; then
     toggle_choice "$gpu_kernel"
