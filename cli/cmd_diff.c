@@ -190,12 +190,14 @@ int cmd_diff(int argc, char **argv)
 
     struct result_set sets[2];
     char err[LC_ERRMSG_LEN];
-    for (int k = 0; k < 2; k++)
-        if (results_read(paths[k], &sets[k], err)) {
+    for (int k = 0; k < 2; k++) {
+        enum lc_status st = results_read(paths[k], &sets[k], err);
+        if (st) {
             if (k) results_free(&sets[0]);
-            fprintf(stderr, "longca diff: %s\n", err);
-            return LC_EXIT_USAGE;
+            lc_print_error("longca diff", "%s", err);
+            return lc_status_exit(st);
         }
+    }
     for (int k = 0; any_kernel && k < 2; k++)
         for (int r = 0; r < sets[k].n; r++) {
             struct run_spec spec = sets[k].rows[r].spec;

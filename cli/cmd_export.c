@@ -122,16 +122,24 @@ int cmd_export(int argc, char **argv)
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     char err[LC_ERRMSG_LEN];
-    struct prof_trace *trace;
-    enum lc_status st = prof_trace_create(&trace, err);
+    struct prof_trace *trace = NULL;
+    enum lc_status st = LC_OK;
     long truncated_at = 0;
-    if (st == LC_OK && run_list) st = prof_trace_select_runs(trace, runs, n_runs, err);
-    if (st == LC_OK) st = capture_read(capture, prof_trace_add, trace, &truncated_at, err);
-    for (int k = 0; st == LC_OK && k < n_runs; k++)
-        if (!prof_trace_has_run(trace, runs[k])) st = lc_fail(err, LC_ERR_INVALID, "the capture has no run %d", runs[k]);
     struct prof_trace_summary sum = {0};
-    if (st == LC_OK) st = (perfetto ? prof_trace_write_perfetto : prof_trace_write)(trace, out, &sum, err);
-    if (st == LC_OK && per_rank) st = prof_trace_write_per_rank(trace, per_rank, NULL, err);
+    /* Perfetto from a file streams (read twice, a run at a time); a pipe cannot be read twice and
+     * the per-rank JSON files need the whole trace, so those gather it in memory. */
+    bool stream = perfetto && strcmp(capture, "-") && !per_rank;
+    if (stream) {
+        st = prof_trace_stream_perfetto(capture, run_list ? runs : NULL, n_runs, out, &sum, &truncated_at, err);
+    } else {
+        st = prof_trace_create(&trace, err);
+        if (st == LC_OK && run_list) st = prof_trace_select_runs(trace, runs, n_runs, err);
+        if (st == LC_OK) st = capture_read(capture, prof_trace_add, trace, &truncated_at, err);
+        for (int k = 0; st == LC_OK && k < n_runs; k++)
+            if (!prof_trace_has_run(trace, runs[k])) st = lc_fail(err, LC_ERR_INVALID, "the capture has no run %d", runs[k]);
+        if (st == LC_OK) st = (perfetto ? prof_trace_write_perfetto : prof_trace_write)(trace, out, &sum, err);
+        if (st == LC_OK && per_rank) st = prof_trace_write_per_rank(trace, per_rank, NULL, err);
+    }
     if (st != LC_OK) {
         prof_trace_free(trace);
         fprintf(stderr, "longca export: %s\n", err);
@@ -151,7 +159,7 @@ int cmd_export(int argc, char **argv)
                (long long)sum.moved);
     if (per_rank) fprintf(say, "wrote %s/rank<R>.json, one file per rank (HTA: TraceAnalysis(trace_dir=\"%s\"))\n", per_rank, per_rank);
     if (sum.kernels == 0) fprintf(say, "  the capture holds no timeline intervals\n");
-    print_breakdowns(say, trace);
+    if (trace) print_breakdowns(say, trace);
     prof_trace_free(trace);
     return LC_EXIT_OK;
 }

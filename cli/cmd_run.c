@@ -19,6 +19,7 @@
 #include "core/io/report.h"
 #include "core/session/run_workers.h"
 #include "core/engine/engine.h"
+#include "core/engine/host_memory.h"
 #include "core/engine/services.h"
 #include "core/model/sweep.h"
 #include "core/model/tally.h"
@@ -59,8 +60,9 @@ static void run_usage(FILE *f)
             "Exit status: 0 every run that could run succeeded; 1 a run failed (an error, out of memory,\n"
             "a lost worker, a --check mismatch, Ctrl-C) or no run could run (all unsupported); 2 bad\n"
             "input. Unsupported runs in a sweep that otherwise ran are counted in the last line on\n"
-            "stderr (\"N of M runs failed\"); --strict fails them. (mpirun --enable-recovery exits 0\n"
-            "whatever its ranks return: read that last line, or start workers with --workers.)\n");
+            "stderr (\"N of M runs failed\"); --strict fails them. Under mpirun --enable-recovery\n"
+            "(which exits 0 whatever its ranks return) rank 0 stops mpirun when it fails: exit 1,\n"
+            "bad input included.\n");
 }
 
 /* The sink of a headless run: capture, progress on a terminal, a row per finished run. */
@@ -164,6 +166,9 @@ static void run_in_process(struct headless *h)
     const struct timeline_recorder *recorder = NULL;
     struct timeline tl;
     timeline_init(&tl);
+    bool cpu_only = true; /* a GPU runtime maps large regions of its own: no data limit then */
+    for (int i = 0; i < h->n_runs; i++) cpu_only &= kernel_find(h->runs[i].kernel)->device == DEVICE_CPU;
+    if (cpu_only) host_memory_take_share(1);
     for (int i = 0; i < h->n_runs && !interrupted; i++) {
         emit_queued(h, i);
         const struct longca_kernel *k = kernel_find(h->runs[i].kernel);
@@ -288,7 +293,7 @@ static int finish_sweep(struct headless *h)
     return status;
 }
 
-int cmd_run(int argc, char **argv)
+static int run_command(int argc, char **argv)
 {
     struct sweep_axes axes;
     struct run_options opt;
@@ -350,3 +355,5 @@ int cmd_run(int argc, char **argv)
     free(runs);
     return status;
 }
+
+int cmd_run(int argc, char **argv) { return run_end_job(run_command(argc, argv)); }

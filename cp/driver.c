@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/engine/cp_method.h"
+#include "core/engine/host_memory.h"
 #include "core/model/event.h"
 #include "core/model/stats.h"
 #include "core/model/timeline.h"
@@ -119,6 +120,32 @@ static enum lc_status setup_problem(struct cp_exec *run, char *err)
     run->esize = dtype_size(s->dtype);
     run->plan_dir = (enum run_direction)(s->direction | DIR_FWD);
     run->stamp = run->dev->kind == DEVICE_CPU && !run->env->recorder;
+    return LC_OK;
+}
+
+/* Refuses, before any planning, a run whose own buffers cannot fit: every rank holds the global
+ * inputs on the host (fp32 and packed, cp_inputs_make) and its shard's inputs, outputs and
+ * staging on the device. Kernels' plans and workspaces come on top; they meet the same limits
+ * when they allocate. */
+static enum lc_status check_memory(const struct cp_exec *run, char *err)
+{
+    const struct run_spec *s = run->spec;
+    const bool bwd = s->direction & DIR_BWD;
+    const double e = (double)run->esize, b = (double)s->batch, S = (double)s->seqlen, rows = S / run->size;
+    const double q = (double)s->heads_q * s->head_dim, kv = (double)s->heads_kv * s->head_dim;
+    const double global = b * S * (q * (bwd ? 2 : 1) + 2 * kv) * (sizeof(float) + e);
+    const double shard = b * rows * (e * (q * (bwd ? 4 : 2) + 2 * kv * (bwd ? 2 : 1)) + sizeof(float) * s->heads_q);
+    const double staging = b * rows * e * (q > 2 * kv ? q : 2 * kv);
+    const double host = global + staging + (run->dev->kind == DEVICE_CPU ? shard : 0);
+    const double host_limit = (double)host_memory_share(), dev_limit = (double)run->dev->memory_total();
+    const double gib = 1u << 30;
+    if (host_limit > 0 && host > host_limit)
+        return lc_fail(err, LC_ERR_OOM, "needs %.1f GiB of host memory for its inputs and outputs, more than the %.1f GiB "
+                       "this process may use%s", host / gib, host_limit / gib,
+                       host_memory_sharers() > 1 ? " (its share among the CPU workers of this host)" : "");
+    if (run->dev->kind != DEVICE_CPU && dev_limit > 0 && shard > dev_limit)
+        return lc_fail(err, LC_ERR_OOM, "needs %.1f GiB of device memory for its inputs and outputs, more than the "
+                       "device's %.1f GiB", shard / gib, dev_limit / gib);
     return LC_OK;
 }
 
@@ -402,6 +429,7 @@ enum lc_status cp_execute(const struct engine_env *env, const struct run_spec *s
     enum lc_status st = setup_problem(&run, err);
     if (run.kernel && run.kernel->version)
         snprintf(out->kernel_version, sizeof out->kernel_version, "%s", run.kernel->version);
+    if (!st) st = check_memory(&run, err);
     if (!st) st = algo->plan(&run, err);
     if (!st && run.workspace_bytes) st = run.dev->alloc(run.workspace_bytes, &run.workspace, err);
     if (!st) st = place_inputs(&run, &in, err);

@@ -162,11 +162,12 @@ enum lc_status cp_ring_forward(struct cp_exec *run, struct cp_ring *r, const voi
     }
     const int w = r->cfg.window, nw = windows(r);
     enum lc_status st;
-    if (r->first < 0) { /* no row of this rank sees a key: O = 0, LSE = -inf */
-        if ((st = a->fill_f32(r->o_acc, qn, 0.0f, err)) || (st = a->fill_f32(lse, lse_elems(run, r), -INFINITY, err)))
-            return st;
-        return a->copy2d(o, run->spec->dtype, qn, r->o_acc, LC_FP32, qn, qn, 1, false, err);
-    }
+    /* No row of this rank sees a key: O = 0, LSE = -inf, and it still passes the KV blocks on,
+     * since its neighbours wait for them. */
+    if (r->first < 0 && ((st = a->fill_f32(r->o_acc, qn, 0.0f, err)) ||
+                         (st = a->fill_f32(lse, lse_elems(run, r), -INFINITY, err)) ||
+                         (st = a->copy2d(o, run->spec->dtype, qn, r->o_acc, LC_FP32, qn, qn, 1, false, err))))
+        return st;
     const void *outer_cur = kv;
     for (int oi = 0; oi < nw; oi++) {
         uint64_t t_outer = 0;

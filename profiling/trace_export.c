@@ -94,17 +94,21 @@ static void add_run(struct prof_trace *t, const struct event *ev)
     r->start = r->end = ev->t_ns;
 }
 
-static void add_label(struct prof_trace *t, const struct event *ev)
+void trace_label_make(const struct event *queued, struct trace_label *out)
+{
+    out->run = queued->run_id;
+    char describe[TRACE_LABEL_LEN - 16];
+    run_spec_describe(&queued->u.spec, describe, sizeof describe);
+    snprintf(out->text, sizeof out->text, "run %d: %s", queued->run_id, describe);
+}
+
+void trace_add_label(struct prof_trace *t, const struct trace_label *label)
 {
     if (!trace_grow((void **)&t->labels, &t->cap_labels, t->n_labels + 1, sizeof *t->labels)) {
         out_of_memory(t, "run labels");
         return;
     }
-    struct trace_label *l = &t->labels[t->n_labels++];
-    l->run = ev->run_id;
-    char describe[TRACE_LABEL_LEN - 16];
-    run_spec_describe(&ev->u.spec, describe, sizeof describe);
-    snprintf(l->text, sizeof l->text, "run %d: %s", ev->run_id, describe);
+    t->labels[t->n_labels++] = *label;
 }
 
 static bool selected(const struct prof_trace *t, int run)
@@ -120,7 +124,9 @@ void prof_trace_add(void *trace, const struct event *ev)
     struct prof_trace *t = trace;
     if (t->st != LC_OK || ev->rank < 0 || !selected(t, ev->run_id)) return; /* rank -1: merged over ranks */
     if (ev->type == EV_RUN_QUEUED) {
-        add_label(t, ev);
+        struct trace_label label;
+        trace_label_make(ev, &label);
+        trace_add_label(t, &label);
     } else if (ev->type == EV_HELLO) {
         struct trace_rank *r = rank_entry(t, ev->rank);
         if (r) r->hello = true, r->info = ev->u.hello;

@@ -70,6 +70,11 @@ enum lc_status prof_trace_write_per_rank(struct prof_trace *t, const char *dir, 
 /* The same as Perfetto's protobuf TrackEvent trace (trace_perfetto.c says how). */
 enum lc_status prof_trace_write_perfetto(struct prof_trace *t, const char *path, struct prof_trace_summary *summary,
                                          char *err);
+/* The same straight from a capture file, read twice and never held whole: memory holds one run's
+ * events at a time (plus the hellos and a label per queued run). runs: only these (NULL: every
+ * run; a run the capture lacks is LC_ERR_INVALID). *truncated_at as capture_read's. */
+enum lc_status prof_trace_stream_perfetto(const char *capture, const int *runs, int n_runs, const char *path,
+                                          struct prof_trace_summary *summary, long *truncated_at, char *err);
 
 /* The overlap breakdown of one rank over one run (run -1: every interval of the rank), from what
  * was added; LC_ERR_INVALID when the rank has no intervals. Ranks seen, in order of arrival: */

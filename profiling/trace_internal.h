@@ -63,6 +63,9 @@ const struct trace_rank *trace_find_rank(const struct prof_trace *t, int rank);
 /* Sorts the run labels by run, once before writing: trace_run_label searches them. */
 void trace_sort_labels(struct prof_trace *t);
 const char *trace_run_label(const struct prof_trace *t, int run); /* NULL when never queued */
+/* A run's label from its EV_RUN_QUEUED event, and keeping one (prof_trace_add does both). */
+void trace_label_make(const struct event *queued, struct trace_label *out);
+void trace_add_label(struct prof_trace *t, const struct trace_label *label);
 
 /* Outermost first: a run holds iterations, an iteration CP steps, a step launches and intervals. */
 enum slice_what { SLICE_RUN = 0, SLICE_ITER, SLICE_STEP, SLICE_LAUNCH, SLICE_INTERVAL };
@@ -118,7 +121,41 @@ void trace_track_name(const struct track *tr, char *buf, size_t len);
  * ProfilerStep#N, "cp step N", the run's label, cudaLaunchKernel / cudaMemcpyAsync. */
 void trace_slice_name(const struct prof_trace *t, const struct layout *l, const struct slice *s, char *buf,
                       size_t len);
-/* "rank 0 (MPI rank 1, cpu 0: AMD EPYC ..., host)" */
-void trace_process_name(const struct prof_trace *t, const struct layout *l, int rank, char *buf, size_t len);
+/* "rank 0 (MPI rank 1, cpu 0: AMD EPYC ..., host)"; r NULL or without hello: "rank 0 (MPI rank 1)". */
+void trace_process_name(const struct trace_rank *r, int export_rank, int rank, char *buf, size_t len);
+
+/* A run's timed iterations: ProfilerStep#first.. over the export, as the JSON numbers them. */
+struct run_steps {
+    int run, count, first;
+    bool started;
+};
+
+/* What every packet of a Perfetto export shares, gathered from each part's layout before writing
+ * (trace_plan.c). Starts as {.time_base = INT64_MAX}. */
+struct trace_plan {
+    struct track *tracks; /* by (rank, stream, level), kinds over every part */
+    int64_t n_tracks, cap_tracks;
+    struct trace_rank *ranks; /* the ranks shown, by MPI rank: index = export rank */
+    int64_t n_ranks, cap_ranks;
+    struct run_steps *runs; /* by run */
+    int64_t n_runs, cap_runs;
+    int64_t time_base;
+};
+
+enum lc_status trace_plan_add(struct trace_plan *p, const struct prof_trace *t, const struct layout *l, char *err);
+/* After the last part: sorted, each run once, first step numbers counted, time base set. */
+void trace_plan_finish(struct trace_plan *p);
+void trace_plan_free(struct trace_plan *p);
+int trace_plan_export_rank(const struct trace_plan *p, int rank); /* -1: not shown */
+const struct run_steps *trace_plan_run(const struct trace_plan *p, int run); /* NULL: not in the capture */
+/* A part's layout numbered its iterations 0.. over its own runs: renumbered over the export's. */
+bool trace_plan_renumber_steps(const struct trace_plan *p, const struct prof_trace *t, struct layout *l);
+
+/* Reads a capture run by run (trace_stream.c): each run's events, with the session's hellos and
+ * the run's label, in a prof_trace of their own handed to chunk when the run is done (or at the
+ * end of the file) and then freed. runs: only these (NULL: every run). */
+typedef enum lc_status (*trace_chunk_fn)(void *ctx, struct prof_trace *t, char *err);
+enum lc_status trace_stream_runs(const char *capture, const int *runs, int n_runs, trace_chunk_fn chunk, void *ctx,
+                                 long *truncated_at, char *err);
 
 #endif

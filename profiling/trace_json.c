@@ -41,7 +41,7 @@ static void write_process_meta(struct writer *w, int rank)
 {
     int pid = rank, export_rank = trace_layout_export_rank(w->l, rank);
     char name[LC_HOST_LEN + 200];
-    trace_process_name(w->t, w->l, rank, name, sizeof name);
+    trace_process_name(trace_find_rank(w->t, rank), export_rank, rank, name, sizeof name);
     next_event(w);
     fprintf(w->f, "{\"ph\":\"M\",\"pid\":%d,\"tid\":0,\"name\":\"process_name\",\"args\":{\"name\":", pid);
     json_write_string(w->f, name);

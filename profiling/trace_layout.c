@@ -386,10 +386,9 @@ void trace_slice_name(const struct prof_trace *t, const struct layout *l, const 
     }
 }
 
-void trace_process_name(const struct prof_trace *t, const struct layout *l, int rank, char *buf, size_t len)
+void trace_process_name(const struct trace_rank *r, int export_rank, int rank, char *buf, size_t len)
 {
-    const struct trace_rank *r = trace_find_rank(t, rank);
-    int at = snprintf(buf, len, "rank %d (MPI rank %d", trace_layout_export_rank(l, rank), rank);
+    int at = snprintf(buf, len, "rank %d (MPI rank %d", export_rank, rank);
     if (r && r->hello && at < (int)len)
         snprintf(buf + at, len - (size_t)at, ", %s %d: %s, %s)", r->info.backend, r->info.local_index, r->info.device,
                  r->info.host);

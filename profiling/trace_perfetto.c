@@ -1,6 +1,9 @@
 /* The Perfetto protobuf writer over the layout (trace_layout.c): a Trace of TracePackets on one
  * sequence, written packet by packet as they are made (nothing of the file is held in memory),
- * into a file replaced whole or not at all. Field numbers are those of Perfetto's protos
+ * into a file replaced whole or not at all. From a capture file it streams: a first read plans
+ * what the whole export shares (processes, tracks and their names, the time base, ProfilerStep
+ * numbers: trace_plan.c), a second writes run by run (trace_stream.c), so memory holds one run's
+ * events at a time, never the capture. Field numbers are those of Perfetto's protos
  * (protos/perfetto/trace/trace_packet.proto, track_event/track_event.proto,
  * track_event/track_descriptor.proto, interned_data/interned_data.proto).
  *   - one process track per rank (pid = MPI rank, the name and labels as the JSON export's),
@@ -84,8 +87,10 @@ static void intern_free(struct intern *t)
 
 struct pwriter {
     FILE *f;
-    const struct prof_trace *t;
-    const struct layout *l;
+    const struct trace_plan *plan;
+    int64_t *correlation_base; /* per export rank: correlations the parts before used */
+    const struct prof_trace *t; /* the part being written, and its layout */
+    struct layout *l;
     struct pb_buf packet, event, interned, item, annotation;
     struct intern names, categories, annotation_names, counter_tracks;
     bool failed;
@@ -153,7 +158,7 @@ static void annotate_text(struct pwriter *w, const char *name, const char *value
 static void end_event(struct pwriter *w, int64_t t_ns)
 {
     pb_reset(&w->packet);
-    pb_uint(&w->packet, PKT_TIMESTAMP, (uint64_t)(t_ns - w->l->time_base));
+    pb_uint(&w->packet, PKT_TIMESTAMP, (uint64_t)(t_ns - w->plan->time_base));
     pb_uint(&w->packet, PKT_SEQUENCE_ID, SEQUENCE);
     pb_uint(&w->packet, PKT_FLAGS, SEQ_NEEDS_STATE);
     if (w->interned.len) pb_message(&w->packet, PKT_INTERNED, &w->interned);
@@ -185,16 +190,18 @@ static void describe_track(struct pwriter *w, uint64_t uuid, uint64_t parent, co
     flush_packet(w);
 }
 
-static void describe_process(struct pwriter *w, int rank)
+static void describe_process(struct pwriter *w, int export_rank)
 {
+    const struct trace_rank *r = &w->plan->ranks[export_rank];
+    int rank = r->rank;
     char name[LC_HOST_LEN + 200], labels[64];
-    trace_process_name(w->t, w->l, rank, name, sizeof name);
+    trace_process_name(r, export_rank, rank, name, sizeof name);
     pb_reset(&w->packet);
     pb_uint(&w->packet, PKT_SEQUENCE_ID, SEQUENCE);
     pb_reset(&w->item);
     pb_int(&w->item, PROCESS_PID, rank);
     pb_string(&w->item, PROCESS_NAME, name);
-    snprintf(labels, sizeof labels, "rank %d", trace_layout_export_rank(w->l, rank));
+    snprintf(labels, sizeof labels, "rank %d", export_rank);
     pb_string(&w->item, PROCESS_LABELS, labels);
     snprintf(labels, sizeof labels, "MPI rank %d", rank);
     pb_string(&w->item, PROCESS_LABELS, labels);
@@ -225,7 +232,7 @@ static void slice_begin(struct pwriter *w, const struct slice *s)
     if (s->what == SLICE_INTERVAL || s->what == SLICE_LAUNCH) {
         const struct trace_iv *x = &w->t->ivs[s->ref];
         annotate_int(w, "run", x->run);
-        annotate_int(w, "correlation", w->l->correlation[s->ref]);
+        annotate_int(w, "correlation", w->correlation_base[trace_plan_export_rank(w->plan, s->rank)] + w->l->correlation[s->ref]);
         if (s->what == SLICE_INTERVAL) {
             annotate_text(w, "kind", interval_kind_name((enum interval_kind)(x->iv.kind < IV_KIND_COUNT ? x->iv.kind : IV_OTHER)));
             annotate_int(w, "stream", x->iv.stream);
@@ -331,22 +338,71 @@ static void write_counters(struct pwriter *w)
     }
 }
 
-static void write_trace(struct pwriter *w)
+/* The sequence's start, then every process and track of the plan: described before any event. */
+static void write_header(struct pwriter *w)
 {
     pb_reset(&w->packet); /* opens the sequence: interned state starts empty */
     pb_uint(&w->packet, PKT_SEQUENCE_ID, SEQUENCE);
     pb_uint(&w->packet, PKT_FLAGS, SEQ_CLEARED);
     pb_uint(&w->packet, PKT_FIRST_ON_SEQUENCE, 1);
     flush_packet(w);
-    for (int k = 0; k < w->l->n_shown; k++) describe_process(w, w->l->shown[k]);
-    for (int64_t k = 0; k < w->l->n_tracks; k++) {
-        const struct track *tr = &w->l->tracks[k];
+    for (int k = 0; k < w->plan->n_ranks; k++) describe_process(w, k);
+    for (int64_t k = 0; k < w->plan->n_tracks; k++) {
+        const struct track *tr = &w->plan->tracks[k];
         char name[96];
         trace_track_name(tr, name, sizeof name);
         describe_track(w, track_uuid(tr->rank, tr->stream, tr->level), process_uuid(tr->rank), name, false);
     }
+}
+
+/* One part: its slices and counters, on the plan's tracks. */
+static void write_part(struct pwriter *w, const struct prof_trace *t, struct layout *l)
+{
+    w->t = t, w->l = l;
+    if (!trace_plan_renumber_steps(w->plan, t, l)) {
+        w->failed = true;
+        return;
+    }
     write_slices(w);
     write_counters(w);
+    for (int64_t k = 0; k < t->n_ivs; k++) {
+        int r = trace_plan_export_rank(w->plan, t->ivs[k].rank);
+        if (r >= 0) w->correlation_base[r]++;
+    }
+}
+
+static enum lc_status writer_open(struct pwriter *w, struct output_file *out, const struct trace_plan *p, const char *path,
+                                  char *err)
+{
+    memset(w, 0, sizeof *w);
+    w->plan = p;
+    w->correlation_base = calloc((size_t)(p->n_ranks ? p->n_ranks : 1), sizeof *w->correlation_base);
+    if (!w->correlation_base) return lc_fail(err, LC_ERR_OOM, "perfetto export: out of memory");
+    enum lc_status st = output_open(out, path, err);
+    if (st) {
+        free(w->correlation_base);
+        return st;
+    }
+    w->f = out->f;
+    write_header(w);
+    return LC_OK;
+}
+
+/* The file kept when st and the writer are fine, else removed; st or the first failure. */
+static enum lc_status writer_close(struct pwriter *w, struct output_file *out, enum lc_status st,
+                                   struct prof_trace_summary *summary, char *err)
+{
+    if (st == LC_OK && w->failed) st = lc_fail(err, LC_ERR_OOM, "perfetto export: out of memory");
+    if (st == LC_OK) st = output_commit(out, err);
+    else output_abort(out);
+    struct pb_buf *bufs[] = {&w->packet, &w->event, &w->interned, &w->item, &w->annotation};
+    for (size_t k = 0; k < sizeof bufs / sizeof *bufs; k++) pb_free(bufs[k]);
+    struct intern *tables[] = {&w->names, &w->categories, &w->annotation_names, &w->counter_tracks};
+    for (size_t k = 0; k < sizeof tables / sizeof *tables; k++) intern_free(tables[k]);
+    free(w->correlation_base);
+    w->sum.ranks = (int)w->plan->n_ranks;
+    if (summary) *summary = st == LC_OK ? w->sum : (struct prof_trace_summary){0};
+    return st;
 }
 
 enum lc_status prof_trace_write_perfetto(struct prof_trace *t, const char *path, struct prof_trace_summary *summary,
@@ -356,24 +412,59 @@ enum lc_status prof_trace_write_perfetto(struct prof_trace *t, const char *path,
     trace_sort_labels(t);
     enum lc_status st = trace_layout_build(t, &l, err);
     if (st) return st;
-    struct output_file out;
-    if ((st = output_open(&out, path, err))) {
-        trace_layout_free(&l);
-        return st;
+    struct trace_plan p = {.time_base = INT64_MAX};
+    if ((st = trace_plan_add(&p, t, &l, err)) == LC_OK) {
+        trace_plan_finish(&p);
+        struct pwriter w;
+        struct output_file out;
+        if ((st = writer_open(&w, &out, &p, path, err)) == LC_OK) {
+            write_part(&w, t, &l);
+            st = writer_close(&w, &out, LC_OK, summary, err);
+        }
     }
-    struct pwriter w = {.f = out.f, .t = t, .l = &l};
-    write_trace(&w);
-    if (w.failed) {
-        output_abort(&out);
-        st = lc_fail(err, LC_ERR_OOM, "perfetto export: out of memory");
-    } else {
-        st = output_commit(&out, err);
-    }
-    struct pb_buf *bufs[] = {&w.packet, &w.event, &w.interned, &w.item, &w.annotation};
-    for (size_t k = 0; k < sizeof bufs / sizeof *bufs; k++) pb_free(bufs[k]);
-    struct intern *tables[] = {&w.names, &w.categories, &w.annotation_names, &w.counter_tracks};
-    for (size_t k = 0; k < sizeof tables / sizeof *tables; k++) intern_free(tables[k]);
+    trace_plan_free(&p);
     trace_layout_free(&l);
-    if (summary) *summary = st == LC_OK ? w.sum : (struct prof_trace_summary){0};
+    return st;
+}
+
+/* The streamed export's two reads: each run's layout planned, then written. */
+static enum lc_status plan_part(void *ctx, struct prof_trace *t, char *err)
+{
+    struct layout l;
+    trace_sort_labels(t);
+    enum lc_status st = trace_layout_build(t, &l, err);
+    if (st == LC_OK) st = trace_plan_add(ctx, t, &l, err);
+    trace_layout_free(&l);
+    return st;
+}
+
+static enum lc_status write_run(void *ctx, struct prof_trace *t, char *err)
+{
+    struct pwriter *w = ctx;
+    struct layout l;
+    trace_sort_labels(t);
+    enum lc_status st = trace_layout_build(t, &l, err);
+    if (st == LC_OK) write_part(w, t, &l);
+    trace_layout_free(&l);
+    return st != LC_OK ? st : w->failed ? lc_fail(err, LC_ERR_OOM, "perfetto export: out of memory") : LC_OK;
+}
+
+enum lc_status prof_trace_stream_perfetto(const char *capture, const int *runs, int n_runs, const char *path,
+                                          struct prof_trace_summary *summary, long *truncated_at, char *err)
+{
+    struct trace_plan p = {.time_base = INT64_MAX};
+    enum lc_status st = trace_stream_runs(capture, runs, n_runs, plan_part, &p, truncated_at, err);
+    if (st == LC_OK) trace_plan_finish(&p);
+    for (int k = 0; st == LC_OK && runs && k < n_runs; k++) {
+        const struct run_steps *r = trace_plan_run(&p, runs[k]);
+        if (!r || !r->started) st = lc_fail(err, LC_ERR_INVALID, "the capture has no run %d", runs[k]);
+    }
+    struct pwriter w;
+    struct output_file out;
+    if (st == LC_OK && (st = writer_open(&w, &out, &p, path, err)) == LC_OK) {
+        st = trace_stream_runs(capture, runs, n_runs, write_run, &w, truncated_at, err);
+        st = writer_close(&w, &out, st, summary, err);
+    }
+    trace_plan_free(&p);
     return st;
 }

@@ -57,6 +57,19 @@ expect_usage "one file" "$tmp/a.lccap"
 expect_usage "missing file" "$tmp/a.lccap" "$tmp/none"
 printf 'not json\n' >"$tmp/junk"
 expect_usage "not a results file" "$tmp/a.lccap" "$tmp/junk"
+printf '{"schema":2}\n\0\0\n' >"$tmp/nul.jsonl"
+expect_usage "NUL bytes" "$tmp/a.lccap" "$tmp/nul.jsonl"
+# Out of memory is not bad input: a 1000 MiB file (sparse) cannot be read whole under a 1.2 GB
+# address space (the program itself loads in less than 1 GB): exit 1 with the reason.
+if [ -n "${ASAN_OPTIONS:-}" ]; then
+    echo "note: sanitizer build: the address-space limit would stop the sanitizer, not the read (skipped)"
+else
+    truncate -s 1000M "$tmp/huge.jsonl"
+    (ulimit -v 1200000 && "$longca" diff "$tmp/a.lccap" "$tmp/huge.jsonl" >/dev/null 2>"$tmp/err")
+    rc=$?
+    [ $rc -eq 1 ] && grep -q "out of memory" "$tmp/err" && echo "ok: out of memory -> 1: $(cat "$tmp/err")" \
+        || fail "out of memory: exit $rc, $(cat "$tmp/err")"
+fi
 expect_usage "bad format" "$tmp/a.lccap" "$tmp/a.jsonl" --format xml
 expect_usage "three files" "$tmp/a.lccap" "$tmp/a.jsonl" "$tmp/a.json"
 [ "$failed" -eq 0 ] || { echo "diff_cli_test: FAILED"; exit 1; }

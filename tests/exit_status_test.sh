@@ -29,6 +29,19 @@ else
         && ok "out of memory -> exit 1: $(tail -1 "$tmp/err")" || fail "out of memory: rc $rc $(cat "$tmp/out" "$tmp/err")"
 fi
 
+# What cannot fit is refused before planning, in about a second, rather than building tile lists
+# for minutes and meeting the OOM killer (the address-space limit only guards the machine
+# should the refusal break; it would fail the run with another message, later).
+if [ -z "${ASAN_OPTIONS:-}" ]; then
+    start=$SECONDS
+    (ulimit -v 8000000 && timeout 120 "$longca" run --seqlen 4m --heads 64:8 --iters 1 --warmup 0 --quiet >"$tmp/out" 2>"$tmp/err")
+    rc=$?
+    took=$((SECONDS - start))
+    [ "$rc" = 1 ] && [ "$took" -le 10 ] && grep -q "GiB of host memory for its inputs and outputs, more than the" "$tmp/out" \
+        && ok "refused before running in ${took} s: $(grep -o 'out of memory.*' "$tmp/out")" \
+        || fail "S=4M not refused: rc $rc after ${took} s $(cat "$tmp/out" "$tmp/err")"
+fi
+
 # Bad input with a newline and an escape sequence: exit 2, one line, no ESC byte.
 "$longca" run --kernel "$(printf 'evil\033[31m\nsecond line')" >"$tmp/out" 2>"$tmp/err"
 rc=$?
@@ -55,6 +68,13 @@ if [ -z "$victim" ]; then
     fail "no worker process found under the front end"
 else
     sleep 2
+    # CPU workers hold a data limit: their share of the host's available memory (2 workers).
+    limit=$(awk '/Max data size/ {print $4}' "/proc/$victim/limits")
+    avail=$(($(awk '/MemAvailable/ {print $2}' /proc/meminfo) * 1024))
+    if [ -z "${ASAN_OPTIONS:-}" ]; then
+        [ "$limit" != unlimited ] && [ "$limit" -lt $((avail / 2 + (1 << 30))) ] && ok "worker data limit $limit bytes" \
+            || fail "worker data limit '$limit' (available $avail)"
+    fi
     kill -9 "$victim"
     wait "$front"
     rc=$?

@@ -21,11 +21,17 @@ jobs=$(nproc)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export NCCL_NVLS_ENABLE=0
 
-# Perfetto's protos for tests/perfetto_export_test.sh: a small venv (about 30 MB, 10 s), made
-# once; where PyPI cannot be reached that test skips with the reason. (HTA pulls in Jupyter:
-# tests/hta_export_test.sh runs where it is installed, see its header.)
-if [ ! -x build-py/bin/python ] && ! (python3 -m venv build-py && timeout 180 build-py/bin/pip install -q perfetto) >/dev/null 2>&1; then
-  echo "no venv with Perfetto's protos (python3 -m venv or pip failed): perfetto_export_test will skip"
+# A venv made once for the tests that read our exports with the tools users run: Perfetto's protos
+# (tests/perfetto_export_test.sh, about 30 MB) and Holistic Trace Analysis
+# (tests/hta_export_test.sh) without its Jupyter dependencies: HTA with --no-deps and only what
+# `from hta.trace_analysis import TraceAnalysis` imports (about 260 MB, 25 s). Where PyPI cannot
+# be reached those tests skip with the reason.
+py_ready() { build-py/bin/python -c 'import hta.trace_analysis, perfetto.protos.perfetto.trace.perfetto_trace_pb2'; }
+if ! py_ready 2>/dev/null && ! ({ [ -x build-py/bin/python ] || python3 -m venv build-py; } &&
+    timeout 180 build-py/bin/pip install -q perfetto &&
+    timeout 180 build-py/bin/pip install -q --no-deps HolisticTraceAnalysis==0.5.0 &&
+    timeout 300 build-py/bin/pip install -q pandas plotly networkx psutil pyyaml) >/dev/null 2>&1; then
+  echo "no venv with Perfetto's protos and HTA (python3 -m venv or pip failed): their tests will skip"
   rm -rf build-py
 fi
 [ -x build-py/bin/python ] && export LONGCA_PYTHON=$PWD/build-py/bin/python

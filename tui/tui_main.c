@@ -571,10 +571,10 @@ int cmd_view(int argc, char **argv)
         lc_print_error("longca view", "%s: truncated at line %ld (the writer stopped mid-line); showing what precedes",
                        file, truncated_at);
     }
-    if (opt.compare && results_read(opt.compare, &app.compare, err) != LC_OK) {
-        fprintf(stderr, "longca view: --compare: %s\n", err);
+    if (opt.compare && (st = results_read(opt.compare, &app.compare, err)) != LC_OK) {
+        lc_print_error("longca view", "--compare: %s", err);
         app_free(&app);
-        return LC_EXIT_USAGE;
+        return lc_status_exit(st);
     }
     snprintf(app.capture, sizeof(app.capture), "%s", file);
     app.screen = TUI_SCREEN_RUNS;

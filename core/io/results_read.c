@@ -140,28 +140,32 @@ static enum lc_status read_row(const struct json_value *row, struct result_set *
     return add_row(out, &spec, &res) ? LC_OK : lc_fail(err, LC_ERR_OOM, "out of memory reading results");
 }
 
-static char *slurp(const char *path, char *err)
+/* The whole file in *text: a file that is not a regular one is bad input; running out of memory
+ * or a read error is not. */
+static enum lc_status slurp(const char *path, char **text, char *err)
 {
+    *text = NULL;
     struct stat sb;
-    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        lc_fail(err, LC_ERR_INVALID, "%s: not a readable file", path);
-        return NULL;
-    }
-    if (sb.st_size > MAX_RESULTS_BYTES) {
-        lc_fail(err, LC_ERR_INVALID, "%s: over 1 GiB, not a results file", path);
-        return NULL;
-    }
+    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) return lc_fail(err, LC_ERR_INVALID, "%s: not a readable file", path);
+    if (sb.st_size > MAX_RESULTS_BYTES) return lc_fail(err, LC_ERR_INVALID, "%s: over 1 GiB, not a results file", path);
     FILE *f = fopen(path, "r");
-    char *text = f ? malloc((size_t)sb.st_size + 1) : NULL;
-    size_t got = text ? fread(text, 1, (size_t)sb.st_size, f) : 0;
-    if (f) fclose(f);
-    if (!text || got != (size_t)sb.st_size) {
-        free(text);
-        lc_fail(err, LC_ERR_INVALID, "%s: cannot be read", path);
-        return NULL;
+    if (!f) return lc_fail(err, LC_ERR_IO, "%s: cannot be opened", path);
+    char *buf = malloc((size_t)sb.st_size + 1);
+    size_t got = buf ? fread(buf, 1, (size_t)sb.st_size, f) : 0;
+    bool read_error = buf && ferror(f);
+    fclose(f);
+    if (!buf) return lc_fail(err, LC_ERR_OOM, "%s: out of memory reading %lld bytes", path, (long long)sb.st_size);
+    if (read_error || got != (size_t)sb.st_size) {
+        free(buf);
+        return lc_fail(err, LC_ERR_IO, "%s: read error", path);
     }
-    text[got] = 0;
-    return text;
+    if (memchr(buf, 0, got)) { /* the readers take text: a NUL would end it early, unseen */
+        free(buf);
+        return lc_fail(err, LC_ERR_INVALID, "%s: holds NUL bytes, not a results file", path);
+    }
+    buf[got] = 0;
+    *text = buf;
+    return LC_OK;
 }
 
 /* The whole text as one JSON document: {"schema", "runs": [...]}. */
@@ -173,7 +177,8 @@ static enum lc_status read_document(const char *path, const struct json_value *d
     out->kind = "json";
     for (int k = 0; k < runs->count; k++) {
         char why[LC_ERRMSG_LEN];
-        if (read_row(&runs->items[k], out, why)) return lc_fail(err, LC_ERR_INVALID, "%s: run %d: %s", path, k, why);
+        enum lc_status st = read_row(&runs->items[k], out, why);
+        if (st) return lc_fail(err, st, "%s: run %d: %s", path, k, why);
     }
     return LC_OK;
 }
@@ -189,7 +194,7 @@ static enum lc_status read_lines(const char *path, char *text, struct result_set
         struct json_value row;
         char why[LC_ERRMSG_LEN];
         enum lc_status st = json_parse(line, &row, why);
-        if (st) return lc_fail(err, LC_ERR_INVALID, "%s: line %d: %s", path, line_no, why);
+        if (st) return lc_fail(err, st, "%s: line %d: %s", path, line_no, why);
         if (!json_get(&row, "schema")) st = read_row(&row, out, why);
         json_free(&row);
         if (st) return lc_fail(err, st, "%s: line %d: %s", path, line_no, why);
@@ -200,8 +205,9 @@ static enum lc_status read_lines(const char *path, char *text, struct result_set
 enum lc_status results_read(const char *path, struct result_set *out, char *err)
 {
     memset(out, 0, sizeof *out);
-    char *text = slurp(path, err);
-    if (!text) return LC_ERR_INVALID;
+    char *text;
+    enum lc_status st = slurp(path, &text, err);
+    if (st) return st;
     /* A capture's lines are events ("type"); a results document parses whole; else lines. */
     struct json_value first;
     char why[LC_ERRMSG_LEN];
@@ -213,15 +219,16 @@ enum lc_status results_read(const char *path, struct result_set *out, char *err)
         json_free(&first);
     }
     if (newline) *newline = '\n';
-    enum lc_status st;
     if (capture) {
         out->kind = "capture";
         st = read_capture(path, out, err);
     } else {
         struct json_value doc;
-        if (json_parse(text, &doc, why) == LC_OK) {
+        if ((st = json_parse(text, &doc, why)) == LC_OK) {
             st = read_document(path, &doc, out, err);
             json_free(&doc);
+        } else if (st == LC_ERR_OOM) {
+            st = lc_fail(err, st, "%s: %s", path, why);
         } else {
             st = read_lines(path, text, out, err);
         }

@@ -21,7 +21,8 @@ struct result_set {
     const char *kind; /* "capture", "json", "jsonl" */
 };
 
-/* LC_ERR_INVALID with the file and the reason for anything else (or a file over 1 GiB). */
+/* The file and the reason in err: LC_ERR_INVALID for a file that is not results (or over 1 GiB),
+ * LC_ERR_OOM / LC_ERR_IO when memory or the read failed. */
 enum lc_status results_read(const char *path, struct result_set *out, char *err);
 void results_free(struct result_set *s);
 /* What identifies a run across files: kernel, mask and its parameters, S, batch, heads, d,

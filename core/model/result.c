@@ -32,7 +32,11 @@ void run_result_merge(const struct run_result *per_rank, int n, int first_rank, 
         if (out->busbw_gbs < 0 || x->busbw_gbs < out->busbw_gbs) out->busbw_gbs = x->busbw_gbs;
         out->cores += x->cores;
         if (!out->kernel_version[0]) snprintf(out->kernel_version, sizeof out->kernel_version, "%s", x->kernel_version);
-        if (x->status != LC_OK && out->status == LC_OK) {
+        /* The run's failure is the first rank's that is a cause, not a rank stopped because of
+         * another (cancelled): that one speaks only when every failure is a cancellation. */
+        bool cause = x->status != LC_OK && (out->status == LC_OK ||
+                                            (out->status == LC_ERR_CANCELLED && x->status != LC_ERR_CANCELLED));
+        if (cause) {
             out->status = x->status;
             /* One rank's own verdict on its configuration speaks for the run; otherwise say who. */
             if (n == 1 && run_status_recorded(x->status)) snprintf(out->message, sizeof out->message, "%s", x->message);

@@ -7,11 +7,16 @@
 #include <string.h>
 #include <time.h>
 
+static bool launcher_recovers;
+
+bool proto_launcher_recovers(void) { return launcher_recovers; }
+
 enum lc_status proto_mpi_init(char *err)
 {
     int initialized = 0;
     MPI_Initialized(&initialized);
     if (initialized) return LC_OK;
+    launcher_recovers = getenv("OMPI_MCA_orte_enable_recovery") != NULL;
     /* Read by Open MPI's runtime at start-up: a dead worker must not take the job down, and a
      * plain `longca` spawning workers on a small machine needs more processes than cores.
      * Under mpirun these come from mpirun instead (`mpirun --enable-recovery`). */

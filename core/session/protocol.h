@@ -9,6 +9,7 @@
 #define LC_PROTOCOL_H
 
 #include <mpi.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/model/event.h"
@@ -58,6 +59,8 @@ struct proto_done {
  * must not kill us), and, before the first MPI call, Open MPI told to keep going when a process
  * of the job dies (orte_enable_recovery) and to oversubscribe cores when spawning. */
 enum lc_status proto_mpi_init(char *err);
+/* mpirun was started with --enable-recovery (read before proto_mpi_init sets it for itself). */
+bool proto_launcher_recovers(void);
 
 /* One event as one malloc'd buffer (*bytes long), and back; unpack validates sizes and counts
  * and allocates the event's arrays (event_free releases them). */

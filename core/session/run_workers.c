@@ -1,16 +1,19 @@
-#define _DEFAULT_SOURCE /* realpath, nanosleep */
+#define _DEFAULT_SOURCE /* realpath, nanosleep, kill */
 /* `longca run` through worker ranks: rank 0 opens a session (the workers of mpirun, or spawned
  * ones), submits the sweep, and forwards events until every run has an outcome. */
 #include "core/session/run_workers.h"
 
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
 #include "core/io/stderr_log.h"
+#include "core/session/protocol.h"
 #include "core/session/session.h"
 #include "core/session/worker.h"
 
@@ -104,4 +107,22 @@ int run_with_workers(const struct run_options *opt, const struct run_spec *runs,
         status = LC_EXIT_FAILED;
     }
     return status;
+}
+
+/* Open MPI 4.1 records no exit code for a job started with --enable-recovery: mpirun exits 0
+ * whatever its ranks return, MPI_Abort included. A SIGTERM makes it stop the job and exit 1.
+ * So a failing rank 0 that mpirun itself started (its local daemon is mpirun: the two URIs are
+ * one) stops mpirun once everything is said and written; that also ends workers still waiting
+ * on a lost peer. Bad input then exits 1 too: 2 cannot pass through such a job. */
+int run_end_job(int exit_status)
+{
+    const char *rank = getenv("OMPI_COMM_WORLD_RANK"), *hnp = getenv("OMPI_MCA_orte_hnp_uri"),
+               *daemon = getenv("OMPI_MCA_orte_local_daemon_uri");
+    if (exit_status == LC_EXIT_OK || !run_under_mpirun() || !proto_launcher_recovers() || !rank || strcmp(rank, "0") ||
+        !hnp || !daemon || strcmp(hnp, daemon))
+        return exit_status;
+    fflush(stdout);
+    fflush(stderr);
+    kill(getppid(), SIGTERM);
+    return exit_status;
 }

@@ -28,4 +28,9 @@ int run_with_workers(const struct run_options *opt, const struct run_spec *runs,
 /* Under mpirun, rank 0 must send the waiting workers home even when the sweep is rejected. */
 int run_release_workers(int exit_status); /* returns exit_status */
 
+/* Rank 0's last step under `mpirun --enable-recovery`, which would exit 0 whatever it returns:
+ * a non-zero status stops mpirun (when it is this process's parent), so that mpirun exits 1.
+ * Returns exit_status. */
+int run_end_job(int exit_status);
+
 #endif

@@ -118,6 +118,7 @@ static void mark_lost(struct session *s, int rank, const char *reason)
     session_emit_status(s, EV_WORKER_LOST, in_run ? f->run_id : -1, rank, LC_ERR_COMM, "%s", reason);
     if (!in_run) return;
     int id = f->run_id;
+    if (!f->lost_rank) f->lost_rank = rank;
     char why[LC_ERRMSG_LEN];
     snprintf(why, sizeof why, "rank %d was lost during the run: %.200s", rank, reason);
     session_emit_status(s, EV_ERROR, id, rank, LC_ERR_COMM, "%s", why);
@@ -147,8 +148,13 @@ static void check_liveness(struct session *s, double now)
         struct flight *f = &s->flights[i];
         if (f->run_id < 0 || !f->stuck_deadline || now <= f->stuck_deadline) continue;
         int id = f->run_id, first = f->first, n = f->n;
-        for (int r = first; r < first + n && f->run_id == id; r++)
-            if (!s->outcome[r].done) mark_lost(s, r, "stuck in a run after a peer was lost");
+        char why[96];
+        snprintf(why, sizeof why, "stuck in the run after rank %d was lost", f->lost_rank);
+        for (int r = first; r < first + n && f->run_id == id; r++) {
+            if (s->outcome[r].done) continue;
+            session_rank_failed(s, r, LC_ERR_CANCELLED, why); /* a consequence: rank lost_rank is the cause */
+            mark_lost(s, r, why);
+        }
     }
 }
 
@@ -385,7 +391,7 @@ enum lc_status session_open(const struct session_options *opt, struct session **
     char why[LC_ERRMSG_LEN];
     if (svc->clock_sync && svc->clock_sync(s->comm, SESSION_CLOCK_SYNC_S, &mine, why) != LC_OK)
         session_emit_status(s, EV_ERROR, -1, 0, LC_ERR_COMM, "clocks not aligned: %.200s", why);
-    if (under_mpirun && !getenv("OMPI_MCA_orte_enable_recovery"))
+    if (under_mpirun && !proto_launcher_recovers())
         session_emit_status(s, EV_ERROR, -1, 0, LC_ERR_COMM,
                     "started by mpirun without --enable-recovery: a worker that dies ends the whole job");
 

@@ -35,6 +35,7 @@ struct flight {
     int first, n;
     int pending;   /* ranks that have not finished */
     double stuck_deadline; /* a peer was lost: the others must finish by then, or are lost too */
+    int lost_rank;         /* the first of its ranks lost during the run, 0 while none */
 };
 
 struct pending_send {

@@ -18,6 +18,7 @@
 #include "cli/commands.h"
 #include "core/engine/cp_method.h"
 #include "core/engine/device.h"
+#include "core/engine/host_memory.h"
 #include "core/io/metadata.h"
 #include "core/engine/kernel.h"
 #include "core/session/protocol.h"
@@ -200,6 +201,7 @@ static void open_devices(struct worker *w, struct ev_hello *hello)
         fprintf(stderr, "longca worker %d: GPU %d unusable (%s); running on the CPU\n", w->rank, w->local_index, err);
     }
     take_core_share(w);
+    host_memory_take_share(w->local_count);
     if (device_cpu.open(0, hello->device, sizeof hello->device, err) == LC_OK) w->cpu_open = true;
     else snprintf(hello->device, sizeof hello->device, "CPU (%.80s)", err);
     snprintf(hello->backend, sizeof hello->backend, "%s", device_cpu.name);

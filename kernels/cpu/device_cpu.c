@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "core/engine/device.h"
+#include "core/engine/host_memory.h"
 #include "core/model/event.h"
 
 struct device_event {
@@ -62,11 +63,14 @@ static void cpu_close(void)
 
 static enum lc_status cpu_alloc(size_t bytes, void **ptr, char *err)
 {
-    size_t total = cpu_memory_total();
+    size_t share = host_memory_share();
     /* Refuse what cannot fit rather than let the kernel's OOM killer take the worker. */
-    if (total && (bytes > total || live_bytes + bytes > total / 10 * 9))
-        return lc_fail(err, LC_ERR_OOM, "needs %.2f GiB more host memory, %.2f GiB of %.2f GiB in use",
-                       (double)bytes / (1u << 30), (double)live_bytes / (1u << 30), (double)total / (1u << 30));
+    if (share && (bytes > share || live_bytes + bytes > share)) {
+        int n = host_memory_sharers();
+        return lc_fail(err, LC_ERR_OOM, "needs %.2f GiB more host memory, %.2f GiB of this process's %.2f GiB in use%s",
+                       (double)bytes / (1u << 30), (double)live_bytes / (1u << 30), (double)share / (1u << 30),
+                       n > 1 ? " (its share among the CPU workers of this host)" : "");
+    }
     struct alloc_header *h = malloc(sizeof *h + bytes);
     if (!h) return lc_fail(err, LC_ERR_OOM, "could not allocate %.2f GiB of host memory", (double)bytes / (1u << 30));
     h->bytes = bytes;

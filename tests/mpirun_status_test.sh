@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Exit status through `mpirun --enable-recovery`, which on its own exits 0 whatever its ranks
+# return (Open MPI 4.1, MPI_Abort included): rank 0 stops mpirun when it fails, so the job
+# exits 0 when every run succeeded and 1 on a failure (bad input too: 2 cannot pass through such
+# a job; plain mpirun passes 2, see cp_mpi_test). A worker killed with SIGKILL in the middle of
+# a CP run: the job ends by itself within a bounded time, exit 1, one row for the run naming the
+# lost rank, the lost rank reported on stderr and the summary as the last line.
+set -u
+longca=$1
+command -v mpirun >/dev/null || { echo "skipped: mpirun not found"; exit 77; }
+tmp=$(mktemp -d)
+failed=0
+fail() { echo "FAIL: $*"; failed=1; }
+ok() { echo "ok: $*"; }
+mpi() { timeout 120 mpirun --oversubscribe --enable-recovery -x OMP_NUM_THREADS=1 "$@"; }
+trap 'rm -rf "$tmp"' EXIT
+
+mpi -np 3 "$longca" run --seqlen 256 --iters 1 --warmup 0 --quiet >"$tmp/out" 2>"$tmp/err"
+rc=$?
+[ "$rc" = 0 ] && [ "$(tail -1 "$tmp/err")" = "longca run: 0 of 1 run failed" ] && ok "all ran -> 0" \
+    || fail "all ran: rc $rc $(cat "$tmp/err")"
+
+mpi -np 3 "$longca" run --kernel bogus >"$tmp/out" 2>"$tmp/err"
+rc=$?
+[ "$rc" = 1 ] && grep -q "unknown kernel 'bogus'" "$tmp/err" && ok "bad input -> 1: $(grep longca "$tmp/err")" \
+    || fail "bad input: rc $rc $(cat "$tmp/err")"
+
+# A run out of memory (inputs of S=64K, 64:8 heads, d=128 under a 1.5 GB address space), the
+# other one fine: exit 1 and the summary.
+if [ -n "${ASAN_OPTIONS:-}" ]; then
+    echo "note: sanitizer build: the address-space limit would stop the sanitizer, not the run (skipped)"
+else
+    (ulimit -v 1500000 && mpi -np 2 "$longca" run --seqlen 256,64k --heads 64:8 --head-dim 128 --iters 1 --warmup 0 \
+        --quiet >"$tmp/out" 2>"$tmp/err")
+    rc=$?
+    [ "$rc" = 1 ] && grep -q "out of memory" "$tmp/out" && [ "$(tail -1 "$tmp/err")" = "longca run: 1 of 2 runs failed" ] \
+        && ok "out of memory -> 1: $(tail -1 "$tmp/err")" || fail "out of memory: rc $rc $(cat "$tmp/out" "$tmp/err")"
+fi
+
+# Rank 2 of a ring run over ranks 1-3 killed mid-run.
+mpi -np 4 "$longca" run --cp ring --gpus 3 --seqlen 6k --iters 400 --warmup 0 --quiet --capture "$tmp/c.lccap" \
+    >"$tmp/out" 2>"$tmp/err" &
+job=$!
+for _ in $(seq 300); do grep -q '"type":"progress"' "$tmp/c.lccap" 2>/dev/null && break; sleep 0.1; done
+descendants() { local c; for c in $(pgrep -P "$1"); do echo "$c"; descendants "$c"; done; }
+victim=""
+for p in $(descendants "$job"); do
+    tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=2" && victim=$p
+done
+if [ -z "$victim" ]; then
+    fail "no rank 2 under mpirun (or the run never started): $(cat "$tmp/err")"
+    kill "$job" 2>/dev/null
+    wait "$job"
+else
+    start=$SECONDS
+    kill -9 "$victim"
+    wait "$job"
+    rc=$?
+    took=$((SECONDS - start))
+    rows=$(grep -c "ring x3" "$tmp/out")
+    if [ "$rc" = 1 ] && [ "$took" -le 30 ] && [ "$rows" = 1 ] && grep -q "rank 2: rank 2 was lost during the run" "$tmp/out" \
+        && grep -q "worker rank 2 lost" "$tmp/err" && [[ $(tail -1 "$tmp/err") == "longca run: 1 of 1 run failed; "* ]]; then
+        ok "worker killed mid-run -> 1 in ${took} s: $(grep "rank 2 lost" "$tmp/err"); $(tail -1 "$tmp/err")"
+    else
+        fail "worker killed: rc $rc after ${took} s, $rows rows"$'\n'"$(cat "$tmp/out" "$tmp/err")"
+    fi
+fi
+
+[ "$failed" = 0 ] && echo "mpirun_status_test: all checks passed" || { echo "mpirun_status_test: FAILED"; exit 1; }
