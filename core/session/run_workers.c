@@ -11,7 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/commands.h"
 #include "core/io/stderr_log.h"
 #include "core/session/protocol.h"
 #include "core/session/session.h"

@@ -15,7 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/commands.h"
 #include "core/engine/cp_method.h"
 #include "core/engine/device.h"
 #include "core/engine/host_memory.h"
@@ -428,9 +427,8 @@ int worker_main(MPI_Comm session, MPI_Comm workers)
     return LC_EXIT_OK;
 }
 
-int cmd_worker(int argc, char **argv)
+int worker_run_spawned(void)
 {
-    (void)argc, (void)argv;
     char err[LC_ERRMSG_LEN];
     if (proto_mpi_init(err) != LC_OK) {
         fprintf(stderr, "longca worker: %s\n", err);
