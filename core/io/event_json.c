@@ -345,7 +345,8 @@ static void read_result(struct fields *parent, struct run_result *r)
     memset(r, 0, sizeof *r);
     get_status(&fr, "status", &r->status);
     copy_string(&fr, "message", r->message, sizeof r->message);
-    copy_string(&fr, "kernel_version", r->kernel_version, sizeof r->kernel_version);
+    if (fr.obj && json_get(fr.obj, "kernel_version")) /* captures written before it have none */
+        copy_string(&fr, "kernel_version", r->kernel_version, sizeof r->kernel_version);
     r->ms_median = get_double(&fr, "ms_median");
     r->ms_p20 = get_double(&fr, "ms_p20");
     r->ms_p80 = get_double(&fr, "ms_p80");
