@@ -190,16 +190,26 @@ keys h
 goto_field 0
 keys l
 wait_for 5 "Kernels \(any\)"
-gpu_kernel=$(screen | grep -Eo "\[[ x]\] [a-z0-9_]+" | awk '{print $3}' | grep -vE "^(cpu|cpu_ref|example)$" | head -1)
+gpu_kernel=$(screen | grep -Eo "\[[ x]\] [a-z0-9_]+" | awk '{print $NF}' | grep -vE "^(cpu|cpu_ref|example)$" | head -1)
 if [ -n "$gpu_kernel" ]; then
     toggle_choice "$gpu_kernel"
     toggle_choice cpu
+    keys h
+    goto_field 10 # Dtype: bf16, which the GPU kernel takes, so the device is what it lacks
+    keys l
+    toggle_choice bf16
+    toggle_choice fp32
     keys h
     keys F5
     wait_for 120 "Sweep finished"
     keys End
     wait_for 10 "needs a CUDA device; rank [12]"
     keys 1
+    goto_field 10
+    keys l
+    toggle_choice fp32
+    toggle_choice bf16
+    keys h
     goto_field 0
     keys l
     toggle_choice cpu
