@@ -12,6 +12,7 @@ int cmd_worker(int argc, char **argv); /* cli/cmd_worker.c: a spawned worker ran
 int cmd_view(int argc, char **argv);   /* tui/: replay a capture */
 int cmd_export(int argc, char **argv); /* cli/cmd_export.c: capture -> Chrome trace JSON or Perfetto */
 int cmd_diff(int argc, char **argv);   /* cli/cmd_diff.c: two results files run by run */
+int cmd_model(int argc, char **argv);  /* cli/cmd_model.c: predict CP runs at scale */
 int cmd_tui(int argc, char **argv);    /* tui/: the live front end (default) */
 
 #endif

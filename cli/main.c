@@ -26,6 +26,7 @@ static void usage(FILE *f)
             "  view FILE      open a saved capture in the TUI (no MPI, no GPU)\n"
             "  export FILE    write a capture as Chrome trace JSON or Perfetto protobuf (--format)\n"
             "  diff A B       compare two results files (captures, json, jsonl) run by run\n"
+            "  model          predict CP runs at 2..1024 GPUs (calibrated simulator; --calibrate)\n"
             "Each command takes --help; longca --version names the build. Anywhere on the line:\n"
             "  --kernel-lib PATH   load kernels from a plugin (repeatable; kernels/longca_kernel.h);\n"
             "                      also every liblongca_*.so in LONGCA_KERNEL_PATH's folders and the\n"
@@ -87,11 +88,12 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "view")) return cmd_view(argc - 1, argv + 1);
     if (!strcmp(cmd, "export")) return cmd_export(argc - 1, argv + 1);
     if (!strcmp(cmd, "diff")) return cmd_diff(argc - 1, argv + 1);
+    if (!strcmp(cmd, "model")) return cmd_model(argc - 1, argv + 1);
     if (!strcmp(cmd, "worker")) return cmd_worker(argc - 1, argv + 1);
     if (!strcmp(cmd, "help")) {
         usage(stdout);
         return LC_EXIT_OK;
     }
-    lc_print_error("longca", "unknown command '%s' (try: run, mask, list, view, export, diff)", cmd);
+    lc_print_error("longca", "unknown command '%s' (try: run, mask, list, view, export, diff, model)", cmd);
     return LC_EXIT_USAGE;
 }

@@ -145,6 +145,19 @@ enum lc_status cp_group_create(MPI_Comm comm, const struct device_ops *dev, stru
     MPI_Comm_set_errhandler(g->comm, MPI_ERRORS_RETURN);
     MPI_Comm_rank(g->comm, &g->rank);
     MPI_Comm_size(g->comm, &g->size);
+    /* One kind of communicator for all (NCCL on GPUs, MPI on CPUs): a rank left without a GPU
+     * (more CP ranks than GPUs on its node) would keep the others waiting in NCCL's set-up. */
+    int most = 0, least = 0, gpu_rank = 0, cpu_rank = 0;
+    st = cp_group_agree(g, (int)dev->kind, &most, &gpu_rank, err);
+    if (st == LC_OK) st = cp_group_agree(g, -(int)dev->kind, &least, &cpu_rank, err);
+    if (st == LC_OK && most != -least)
+        st = lc_fail(err, LC_ERR_UNSUPPORTED, "CP rank %d has no GPU while CP rank %d has one: a GPU run needs a GPU "
+                     "for each of its ranks (more ranks than GPUs on a node?)", cpu_rank, gpu_rank);
+    if (st != LC_OK) {
+        MPI_Comm_free(&g->comm);
+        free(g);
+        return st;
+    }
     char mine[LC_ERRMSG_LEN] = "";
     st = make_device_comm(g, mine);
     /* One answer for everybody: a rank whose communicator failed takes the others down with it. */

@@ -16,6 +16,7 @@
 #include "core/model/event.h"
 #include "cp/methods.h"
 #include "cp/ring.h"
+#include "core/mask/mask_view.h"
 
 struct hybrid {
     int u, r, ui, ri;
@@ -373,6 +374,70 @@ enum lc_status cp_hybrid_predict(const struct run_spec *spec, const struct mask 
         bytes[rank] = b;
     }
     free(position_work);
+    free_layouts(&h);
+    return st;
+}
+
+/* One rank's all-to-all of `block` per peer in its group, with the packing before and the
+ * unpacking after (each reads and writes every block). */
+static void schedule_a2a(struct cp_schedule *s, const struct hybrid *h, double block)
+{
+    cp_schedule_copy(s, 2.0 * h->u * block, -1);
+    cp_schedule_wait(s, cp_schedule_coll(s, 0, CP_COLL_ALL_TO_ALL, h->ri * h->u, 1, h->u, block, -1), -1);
+    cp_schedule_copy(s, 2.0 * h->u * block, -1);
+}
+
+/* The tile-list work of every step of ring position h->ri (shared by the members of its group). */
+static enum lc_status ring_work(const struct run_spec *spec, const struct longca_mask *view, const struct hybrid *h,
+                                const struct cp_ring_config *cfg, int tile, struct cp_tile_work *work, char *err)
+{
+    enum lc_status st = LC_OK;
+    for (int step = 0; step < h->r && !st; step++) {
+        struct longca_mask block;
+        const int src = cp_ring_member_at(cfg, step);
+        st = cp_view_between(view, &h->ring_layouts[h->ri], &h->ring_layouts[src], &block, err);
+        if (st) break;
+        st = cp_schedule_count(&block, tile, h->hq * spec->batch, &work[step], err);
+        mask_view_free(&block);
+    }
+    return st;
+}
+
+enum lc_status cp_hybrid_schedule(const struct run_spec *spec, const struct mask *m, const struct longca_mask *view,
+                                  const struct cp_degrees *degrees, struct cp_schedule *out, char *err)
+{
+    struct cp_exec run = {.spec = spec, .esize = dtype_size(spec->dtype)};
+    const bool fwd = spec->direction & DIR_FWD, bwd = spec->direction & DIR_BWD;
+    struct hybrid h;
+    memset(&h, 0, sizeof h);
+    enum lc_status st = hybrid_shape(spec, m, degrees, 0, &h, err);
+    struct cp_tile_work *work = st ? NULL : malloc((size_t)h.r * sizeof *work);
+    if (!st && !work) st = lc_fail(err, LC_ERR_OOM, "out of host memory");
+    const double k = st ? 0 : (double)spec->batch * (double)h.rows_ring * (double)cp_row_elems(&run, h.hkv);
+    for (int ri = 0; !st && ri < h.r; ri++) {
+        h.ri = ri;
+        h.ui = 0;
+        struct cp_ring_config cfg = ring_config(&h, degrees->window);
+        if ((st = ring_work(spec, view, &h, &cfg, out->tile, work, err))) break;
+        for (int ui = 0; ui < h.u; ui++) {
+            h.ui = ui;
+            cfg.ring_id = ui;
+            const struct cp_ring_sched rs = {.cfg = &cfg, .work = work, .rank_base = ui, .rank_stride = h.u,
+                                             .kv_bytes = 2 * k * (double)run.esize, .dkv_bytes = 2 * k * sizeof(float)};
+            cp_schedule_rank(out, ri * h.u + ui);
+            if (fwd) {
+                if (h.u > 1) schedule_a2a(out, &h, (double)block_qkv(&run, &h));
+                cp_ring_schedule(out, &rs, false);
+                if (h.u > 1) schedule_a2a(out, &h, (double)block_out(&run, &h));
+            }
+            if (bwd) {
+                if (h.u > 1) schedule_a2a(out, &h, (double)(piece_q(&run, &h) * run.esize));
+                cp_ring_schedule(out, &rs, true);
+                if (h.u > 1) schedule_a2a(out, &h, (double)block_qkv(&run, &h));
+            }
+        }
+    }
+    free(work);
     free_layouts(&h);
     return st;
 }

@@ -164,10 +164,54 @@ static enum lc_status allgather_predict(const struct run_spec *spec, const struc
     return LC_OK;
 }
 
+/* Per rank: the gathers (2 x batch, waited for together), its rows against the gathered KV; the
+ * backward gathers again, computes, reduce-scatters fp32 dK, dV and converts them. */
+static enum lc_status allgather_schedule(const struct run_spec *spec, const struct mask *m,
+                                         const struct longca_mask *view, struct cp_schedule *out, char *err)
+{
+    const int P = spec->cp_degree, ops = 2 * spec->batch;
+    const size_t e = dtype_size(spec->dtype);
+    struct cp_layout *layouts = calloc((size_t)P, sizeof *layouts);
+    if (!layouts) return lc_fail(err, LC_ERR_OOM, "out of host memory");
+    struct cp_layout gathered;
+    memset(&gathered, 0, sizeof gathered);
+    enum lc_status st = LC_OK;
+    for (int r = 0; r < P && !st; r++) st = cp_layout_zigzag(m, P, r, P > 1 ? 2 * P : 1, &layouts[r], err);
+    if (!st) st = cp_layout_concat(layouts, P, &gathered, err);
+    for (int r = 0; r < P && !st; r++) {
+        struct longca_mask block;
+        struct cp_tile_work work;
+        if ((st = cp_view_between(view, &layouts[r], &gathered, &block, err))) break;
+        st = cp_schedule_count(&block, out->tile, spec->heads_q * spec->batch, &work, err);
+        mask_view_free(&block);
+        if (st) break;
+        const double n = (double)layouts[r].rows * spec->heads_kv * spec->head_dim;
+        cp_schedule_rank(out, r);
+        for (int pass = 0; pass < 2; pass++) {
+            const bool backward = pass == 1;
+            if (!(spec->direction & (backward ? DIR_BWD : DIR_FWD))) continue;
+            int ticket = 0;
+            for (int i = 0; i < ops; i++) ticket = cp_schedule_coll(out, 0, CP_COLL_ALL_GATHER, 0, 1, P, n * e, -1);
+            cp_schedule_wait(out, ticket, -1);
+            cp_schedule_compute(out, &work, backward, 0);
+            if (!backward) continue;
+            for (int i = 0; i < ops; i++)
+                ticket = cp_schedule_coll(out, 0, CP_COLL_REDUCE_SCATTER, 0, 1, P, n * sizeof(float), -1);
+            cp_schedule_wait(out, ticket, -1);
+            cp_schedule_copy(out, ops * n * (sizeof(float) + e), -1); /* fp32 dK, dV to the dtype */
+        }
+    }
+    for (int r = 0; r < P; r++) cp_layout_free(&layouts[r]);
+    free(layouts);
+    cp_layout_free(&gathered);
+    return st;
+}
+
 const struct cp_method_ops cp_method_allgather = {
     .name = "allgather",
     .summary = "Llama-3 style: all-gather K,V, zigzag Q rows, reduce-scatter dK,dV (fp32)",
     .validate = allgather_validate,
     .execute = allgather_execute,
     .predict = allgather_predict,
+    .schedule = allgather_schedule,
 };

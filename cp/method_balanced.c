@@ -58,6 +58,19 @@ static enum lc_status move_chunks(struct cp_exec *run, const struct balanced *ba
     return s;
 }
 
+/* The KV rows stage k computes against on rank me: its own at stage 0, else the chunks of rank
+ * me - k that its queries attend to. */
+static enum lc_status stage_kv_rows(const struct cp_balanced_plan *p, const struct cp_layout *own, int me, int k,
+                                    struct cp_layout *out, char *err)
+{
+    if (k == 0) return cp_layout_slice(own, 0, own->rows, out, err);
+    int *chunks = NULL, n = 0;
+    enum lc_status st = cp_balanced_needed(p, me, (me - k + p->ranks) % p->ranks, &chunks, &n, err);
+    if (!st) st = cp_balanced_chunks_layout(p, chunks, n, out, err);
+    free(chunks);
+    return st;
+}
+
 static enum lc_status plan_stages(struct cp_exec *run, struct balanced *bal, char *err)
 {
     const struct run_spec *s = run->spec;
@@ -71,14 +84,9 @@ static enum lc_status plan_stages(struct cp_exec *run, struct balanced *bal, cha
         int *chunks = NULL, n = 0;
         struct cp_layout kv_rows;
         memset(&kv_rows, 0, sizeof kv_rows);
-        if (k == 0) {
-            st = cp_layout_slice(&run->layout, 0, run->layout.rows, &kv_rows, err);
-        } else {
-            st = cp_balanced_needed(&bal->plan, me, (me - k + P) % P, &chunks, &n, err);
-            if (!st) st = cp_balanced_chunks_layout(&bal->plan, chunks, n, &kv_rows, err);
-            free(chunks);
-            chunks = NULL;
-            if (!st) st = cp_balanced_needed(&bal->plan, (me + k) % P, me, &chunks, &n, err);
+        st = stage_kv_rows(&bal->plan, &run->layout, me, k, &kv_rows, err);
+        if (!st && k > 0) {
+            st = cp_balanced_needed(&bal->plan, (me + k) % P, me, &chunks, &n, err);
             for (int j = 0; !st && j < n; j++) chunks[j] = position[chunks[j]];
             sg->send_at = chunks;
             sg->n_send = n;
@@ -329,6 +337,86 @@ static enum lc_status balanced_predict(const struct run_spec *spec, const struct
     return LC_OK;
 }
 
+/* Stage k's KV exchange as post_kv issues it (nothing when neither side has rows). */
+static int schedule_post(struct cp_schedule *s, const struct cp_balanced_plan *p, int me, int k, double row_bytes)
+{
+    const int P = p->ranks;
+    if (k >= P) return 0;
+    const double out = (double)cp_balanced_send_rows(p, me, k) * row_bytes, in = (double)cp_balanced_recv_rows(p, me, k) * row_bytes;
+    if (out <= 0 && in <= 0) return 0;
+    cp_schedule_copy(s, 2 * out, k); /* pack_kv */
+    return cp_schedule_send_recv(s, 1, out > 0 ? (me + k) % P : -1, out, in > 0 ? (me - k + P) % P : -1, in, k);
+}
+
+/* take_grads: the return of stage k's dK, dV, added into this rank's rows. */
+static void schedule_take(struct cp_schedule *s, const struct cp_balanced_plan *p, int me, int k, int ticket,
+                          double grad_row)
+{
+    cp_schedule_wait(s, ticket, k);
+    if (k >= 1) cp_schedule_copy(s, 3.0 * (double)cp_balanced_send_rows(p, me, k) * grad_row, k);
+}
+
+static void schedule_rank(struct cp_schedule *s, const struct run_spec *spec, const struct cp_balanced_plan *p, int me,
+                          const struct cp_tile_work *work, int64_t own_rows)
+{
+    const int P = p->ranks;
+    const double row = 2.0 * spec->batch * spec->heads_kv * spec->head_dim;
+    const double row_bytes = row * (double)dtype_size(spec->dtype), grad_row = row * sizeof(float);
+    for (int pass = 0; pass < 2; pass++) {
+        const bool backward = pass == 1;
+        if (!(spec->direction & (backward ? DIR_BWD : DIR_FWD))) continue;
+        int kv[2] = {0, 0}, returned[2] = {0, 0};
+        for (int k = 0; k < P; k++) {
+            if (P > 1) kv[(k + 1) & 1] = schedule_post(s, p, me, k + 1, row_bytes);
+            cp_schedule_wait(s, kv[k & 1], k);
+            if (backward && k >= 2) schedule_take(s, p, me, k - 2, returned[k & 1], grad_row);
+            if (work[k].area > 0 || P == 1) cp_schedule_compute(s, &work[k], backward, k);
+            returned[k & 1] = 0;
+            const double in = (double)cp_balanced_recv_rows(p, me, k), out = (double)cp_balanced_send_rows(p, me, k);
+            if (backward && k > 0 && (in > 0 || out > 0))
+                returned[k & 1] = cp_schedule_send_recv(s, 2, in > 0 ? (me - k + P) % P : -1, in * grad_row,
+                                                        out > 0 ? (me + k) % P : -1, out * grad_row, k);
+        }
+        if (!backward || P == 1) continue;
+        for (int k = P - 2 > 0 ? P - 2 : 1; k < P; k++) schedule_take(s, p, me, k, returned[k & 1], grad_row);
+        cp_schedule_copy(s, (double)own_rows * row * (sizeof(float) + (double)dtype_size(spec->dtype)), -1);
+    }
+}
+
+static enum lc_status balanced_schedule(const struct run_spec *spec, const struct mask *m, const struct longca_mask *view,
+                                        struct cp_schedule *out, char *err)
+{
+    const struct longca_kernel *k = kernel_find(spec->kernel);
+    if (!k) return lc_fail(err, LC_ERR_INVALID, "unknown kernel '%s'", spec->kernel);
+    const int P = spec->cp_degree;
+    struct cp_balanced_plan p;
+    enum lc_status st = cp_balanced_plan_build(m, view, P, k->tile_q, &p, err);
+    struct cp_tile_work *work = st ? NULL : malloc((size_t)P * sizeof *work);
+    if (!st && !work) st = lc_fail(err, LC_ERR_OOM, "out of host memory");
+    for (int me = 0; me < P && !st; me++) {
+        struct cp_layout own;
+        if ((st = cp_balanced_layout(&p, me, &own, err))) break;
+        for (int stage = 0; stage < P && !st; stage++) {
+            struct cp_layout kv_rows;
+            struct longca_mask block;
+            if ((st = stage_kv_rows(&p, &own, me, stage, &kv_rows, err))) break;
+            st = cp_view_between(view, &own, &kv_rows, &block, err);
+            cp_layout_free(&kv_rows);
+            if (st) break;
+            st = cp_schedule_count(&block, out->tile, spec->heads_q * spec->batch, &work[stage], err);
+            mask_view_free(&block);
+        }
+        if (!st) {
+            cp_schedule_rank(out, me);
+            schedule_rank(out, spec, &p, me, work, own.rows);
+        }
+        cp_layout_free(&own);
+    }
+    free(work);
+    cp_balanced_plan_free(&p);
+    return st;
+}
+
 const struct cp_method_ops cp_method_balanced = {
     .name = "balanced",
     .summary = "mask-aware: chunks dealt for even exact work, each rank receives only the KV its queries see, "
@@ -336,4 +424,5 @@ const struct cp_method_ops cp_method_balanced = {
     .validate = balanced_validate,
     .execute = balanced_execute,
     .predict = balanced_predict,
+    .schedule = balanced_schedule,
 };

@@ -35,10 +35,18 @@ static enum lc_status double_ring_predict(const struct run_spec *spec, const str
     return cp_hybrid_predict(spec, m, view, &degrees, work, bytes, err);
 }
 
+static enum lc_status double_ring_schedule(const struct run_spec *spec, const struct mask *m,
+                                           const struct longca_mask *view, struct cp_schedule *out, char *err)
+{
+    const struct cp_degrees degrees = {1, double_ring_window(spec)};
+    return cp_hybrid_schedule(spec, m, view, &degrees, out, err);
+}
+
 const struct cp_method_ops cp_method_double_ring = {
     .name = "double_ring",
     .summary = "LoongTrain double ring: inner ring in windows (--cp-inner), outer ring across them",
     .validate = double_ring_validate,
     .execute = double_ring_execute,
     .predict = double_ring_predict,
+    .schedule = double_ring_schedule,
 };

@@ -85,6 +85,20 @@ static enum lc_status local_predict(const struct run_spec *spec, const struct ma
     return LC_OK;
 }
 
+/* One attention call over the whole mask. */
+static enum lc_status local_schedule(const struct run_spec *spec, const struct mask *m, const struct longca_mask *view,
+                                     struct cp_schedule *out, char *err)
+{
+    (void)m;
+    struct cp_tile_work work;
+    enum lc_status st = cp_schedule_count(view, out->tile, spec->heads_q * spec->batch, &work, err);
+    if (st) return st;
+    cp_schedule_rank(out, 0);
+    if (spec->direction & DIR_FWD) cp_schedule_compute(out, &work, false, 0);
+    if (spec->direction & DIR_BWD) cp_schedule_compute(out, &work, true, 0);
+    return LC_OK;
+}
+
 static enum lc_status local_execute(const struct engine_env *env, const struct run_spec *spec, int run_id,
                                     struct run_result *out)
 {
@@ -99,4 +113,5 @@ const struct cp_method_ops cp_method_local = {
     .validate = local_validate,
     .execute = local_execute,
     .predict = local_predict,
+    .schedule = local_schedule,
 };

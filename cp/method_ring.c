@@ -22,10 +22,18 @@ static enum lc_status ring_predict(const struct run_spec *spec, const struct mas
     return cp_hybrid_predict(spec, m, view, &degrees, work, bytes, err);
 }
 
+static enum lc_status ring_schedule(const struct run_spec *spec, const struct mask *m, const struct longca_mask *view,
+                                    struct cp_schedule *out, char *err)
+{
+    const struct cp_degrees degrees = {1, spec->cp_degree};
+    return cp_hybrid_schedule(spec, m, view, &degrees, out, err);
+}
+
 const struct cp_method_ops cp_method_ring = {
     .name = "ring",
     .summary = "ring attention: P2P KV ring, zigzag balance, fp32 LSE merge, dK/dV ring one step behind",
     .validate = ring_validate,
     .execute = ring_execute,
     .predict = ring_predict,
+    .schedule = ring_schedule,
 };

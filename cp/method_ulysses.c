@@ -24,10 +24,18 @@ static enum lc_status ulysses_predict(const struct run_spec *spec, const struct 
     return cp_hybrid_predict(spec, m, view, &degrees, work, bytes, err);
 }
 
+static enum lc_status ulysses_schedule(const struct run_spec *spec, const struct mask *m, const struct longca_mask *view,
+                                    struct cp_schedule *out, char *err)
+{
+    const struct cp_degrees degrees = {spec->cp_degree, 1};
+    return cp_hybrid_schedule(spec, m, view, &degrees, out, err);
+}
+
 const struct cp_method_ops cp_method_ulysses = {
     .name = "ulysses",
     .summary = "DeepSpeed-Ulysses: all-to-all sequence<->heads; GQA KV heads replicated when fewer than GPUs",
     .validate = ulysses_validate,
     .execute = ulysses_execute,
     .predict = ulysses_predict,
+    .schedule = ulysses_schedule,
 };

@@ -46,10 +46,19 @@ static enum lc_status usp_predict(const struct run_spec *spec, const struct mask
     return cp_hybrid_predict(spec, m, view, &degrees, work, bytes, err);
 }
 
+static enum lc_status usp_schedule(const struct run_spec *spec, const struct mask *m, const struct longca_mask *view,
+                                   struct cp_schedule *out, char *err)
+{
+    const int u = usp_ulysses(spec);
+    const struct cp_degrees degrees = {u, spec->cp_degree / u};
+    return cp_hybrid_schedule(spec, m, view, &degrees, out, err);
+}
+
 const struct cp_method_ops cp_method_usp = {
     .name = "usp",
     .summary = "USP 2D: Ulysses in groups of --cp-inner ranks x zigzag ring across (default: best split)",
     .validate = usp_validate,
     .execute = usp_execute,
     .predict = usp_predict,
+    .schedule = usp_schedule,
 };

@@ -11,6 +11,9 @@ extern const struct cp_algo cp_hybrid_algo;
 /* Each rank's work and bytes of a run of cp_hybrid_algo with these degrees (core/engine/cp_method.h). */
 enum lc_status cp_hybrid_predict(const struct run_spec *spec, const struct mask *m, const struct longca_mask *view,
                                  const struct cp_degrees *degrees, double *work, double *bytes, char *err);
+/* Every rank's schedule of such a run (core/engine/cp_schedule.h). */
+enum lc_status cp_hybrid_schedule(const struct run_spec *spec, const struct mask *m, const struct longca_mask *view,
+                                  const struct cp_degrees *degrees, struct cp_schedule *out, char *err);
 /* Llama-3 style all-gather of K, V and reduce-scatter of dK, dV (cp/method_allgather.c). */
 extern const struct cp_algo cp_allgather_algo;
 

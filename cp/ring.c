@@ -24,10 +24,10 @@ static size_t lse_elems(const struct cp_exec *run, const struct cp_ring *ring)
 
 static int windows(const struct cp_ring *r) { return r->cfg.size / r->cfg.window; }
 
-/* The member whose KV this rank holds at inner step i of outer step o. */
-static int member_at(const struct cp_ring *r, int o, int i)
+int cp_ring_member_at(const struct cp_ring_config *cfg, int step)
 {
-    const int w = r->cfg.window, nw = windows(r), wi = r->cfg.rank / w, wp = r->cfg.rank % w;
+    const int w = cfg->window, nw = cfg->size / w, wi = cfg->rank / w, wp = cfg->rank % w;
+    const int o = step / w, i = step % w;
     return ((wi - o % nw + nw) % nw) * w + (wp - i % w + w) % w;
 }
 
@@ -89,7 +89,7 @@ enum lc_status cp_ring_plan(struct cp_exec *run, struct cp_ring *r, const struct
     r->plans = calloc((size_t)r->steps, sizeof *r->plans);
     if (!r->views || !r->plans) return lc_fail(err, LC_ERR_OOM, "out of host memory for ring plans");
     for (int step = 0; step < r->steps && !st; step++) {
-        int src = member_at(r, step / cfg->window, step % cfg->window);
+        int src = cp_ring_member_at(cfg, step);
         st = cp_view_between(&run->view, &layouts[cfg->rank], &layouts[src], &r->views[step], err);
         if (st) break;
         double area = (double)cp_view_area(&r->views[step]);
@@ -275,4 +275,63 @@ void cp_ring_messages(const struct cp_ring_config *cfg, bool backward, int *kv, 
      * inner step's dK/dV sum, and every outer step's. */
     *kv = (w > 1 ? nw * (w - 1) : 0) + (nw > 1 ? nw - 1 : 0);
     if (backward) *dkv = (w > 1 ? nw * w : 0) + (nw > 1 ? nw : 0);
+}
+
+/* The rank of the member `ahead` places away within the window (inner) or across windows (outer). */
+static int inner_peer(const struct cp_ring_sched *rs, int ahead)
+{
+    const int w = rs->cfg->window, wi = rs->cfg->rank / w, wp = rs->cfg->rank % w;
+    return rs->rank_base + (wi * w + ((wp + ahead) % w + w) % w) * rs->rank_stride;
+}
+static int outer_peer(const struct cp_ring_sched *rs, int ahead)
+{
+    const int w = rs->cfg->window, nw = rs->cfg->size / w, wi = rs->cfg->rank / w, wp = rs->cfg->rank % w;
+    return rs->rank_base + ((((wi + ahead) % nw + nw) % nw) * w + wp) * rs->rank_stride;
+}
+
+static int post_pair(struct cp_schedule *s, const struct cp_ring_sched *rs, int lane, bool outer, double bytes, int step)
+{
+    const int to = outer ? outer_peer(rs, 1) : inner_peer(rs, 1), from = outer ? outer_peer(rs, -1) : inner_peer(rs, -1);
+    return cp_schedule_send_recv(s, lane, to, bytes, from, bytes, step);
+}
+
+static bool has_plan(const struct cp_ring_sched *rs, int step) { return rs->work[step].area > 0 || rs->cfg->size == 1; }
+
+void cp_ring_schedule(struct cp_schedule *s, const struct cp_ring_sched *rs, bool backward)
+{
+    const int w = rs->cfg->window, nw = rs->cfg->size / w;
+    const double kv = rs->kv_bytes, g = rs->dkv_bytes;
+    if (rs->cfg->size == 1) {
+        cp_schedule_compute(s, &rs->work[0], backward, 0);
+        return;
+    }
+    int t_dkv_out = 0;
+    for (int oi = 0; oi < nw; oi++) {
+        const int last = oi * w + w - 1;
+        const int t_outer = oi + 1 < nw ? post_pair(s, rs, CP_LANE_KV_OUTER, true, kv, oi * w) : 0;
+        int t_dkv_in = 0;
+        for (int ii = 0; ii < w; ii++) {
+            const int step = oi * w + ii;
+            const int t_in = ii + 1 < w ? post_pair(s, rs, CP_LANE_KV_INNER, false, kv, step) : 0;
+            if (has_plan(rs, step)) cp_schedule_compute(s, &rs->work[step], backward, step);
+            if (backward) {
+                const bool add = w > 1 && ii > 0;
+                if (add) cp_schedule_wait(s, t_dkv_in, step);
+                /* grad_sum: adds the received sum (two reads, a write), copies it, or zeroes a block */
+                cp_schedule_copy(s, has_plan(rs, step) ? (add ? 3 * g : 0) : (add ? 2 * g : g), step);
+                if (w > 1) t_dkv_in = post_pair(s, rs, CP_LANE_DKV_INNER, false, g, step);
+            }
+            cp_schedule_wait(s, t_in, step);
+        }
+        if (backward && w > 1) cp_schedule_wait(s, t_dkv_in, last);
+        if (backward && nw > 1) {
+            if (oi > 0) cp_schedule_wait(s, t_dkv_out, last);
+            cp_schedule_copy(s, 2 * g + (oi > 0 ? 3 * g : 0), last);
+            t_dkv_out = post_pair(s, rs, CP_LANE_DKV_OUTER, true, g, last);
+        }
+        cp_schedule_wait(s, t_outer, last);
+    }
+    if (!backward) return;
+    cp_schedule_wait(s, t_dkv_out, -1);
+    cp_schedule_copy(s, g + kv, -1); /* dK, dV from fp32 to the dtype: read g, write kv */
 }

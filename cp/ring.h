@@ -12,6 +12,7 @@
 #ifndef LC_CP_RING_H
 #define LC_CP_RING_H
 
+#include "core/engine/cp_schedule.h"
 #include "cp/fold.h"
 #include "cp/driver.h"
 
@@ -52,8 +53,25 @@ enum lc_status cp_ring_backward(struct cp_exec *run, struct cp_ring *ring, const
                                 const float *lse, const void *d_o, void *dq, void *dkv, char *err);
 void cp_ring_release(struct cp_exec *run, struct cp_ring *ring);
 
+/* The member whose KV a member holds at a step (inner step step % window of outer step
+ * step / window). */
+int cp_ring_member_at(const struct cp_ring_config *cfg, int step);
+
 /* Messages one pass of the ring posts on each member: KV blocks (forward or backward) and fp32
  * dK/dV blocks (backward only). */
 void cp_ring_messages(const struct cp_ring_config *cfg, bool backward, int *kv, int *dkv);
+
+/* Lanes (communicators) of a ring in a schedule; lane 0 is left to the method around it. */
+enum { CP_LANE_KV_INNER = 1, CP_LANE_KV_OUTER, CP_LANE_DKV_INNER, CP_LANE_DKV_OUTER };
+
+/* One member's pass of the ring as cp_ring_forward / cp_ring_backward issue it, appended to the
+ * schedule of its rank: posts, attention blocks (work per step), waits and the memory passes. */
+struct cp_ring_sched {
+    const struct cp_ring_config *cfg;
+    const struct cp_tile_work *work; /* per step */
+    int rank_base, rank_stride;      /* the rank of member m: rank_base + m * rank_stride */
+    double kv_bytes, dkv_bytes;      /* one KV block (dtype) and one dK/dV block (fp32) */
+};
+void cp_ring_schedule(struct cp_schedule *s, const struct cp_ring_sched *rs, bool backward);
 
 #endif

@@ -200,32 +200,140 @@ static int64_t *segment_offsets(const struct cp_layout *l)
     return off;
 }
 
-/* Clips every rule of one head to every (q run, k run) pair and moves it to local rows. */
+/* Key runs by first token (padding left out): runs hold distinct tokens, so sorted by start
+ * they are sorted by end too, and a rule finds the runs its columns meet by bisection. */
+struct key_run {
+    int64_t src, end;
+    int seg;
+};
+
+static int by_src(const void *a, const void *b)
+{
+    const struct key_run *x = a, *y = b;
+    return (x->src > y->src) - (x->src < y->src);
+}
+
+/* A (key run, candidate rule) pair to clip; sorted back into key-run order, rule order within. */
+struct pair {
+    int seg;
+    int64_t cand;
+};
+
+static int by_index(const void *a, const void *b)
+{
+    const int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int by_seg(const void *a, const void *b)
+{
+    const struct pair *x = a, *y = b;
+    if (x->seg != y->seg) return (x->seg > y->seg) - (x->seg < y->seg);
+    return (x->cand > y->cand) - (x->cand < y->cand);
+}
+
+struct view_scratch {
+    int64_t *cand;
+    int64_t *by_row;  /* the head's rules by first row */
+    int32_t *reach;   /* reach[i]: the furthest row end among by_row[0..i] */
+    struct key_run *runs;
+    int n_runs;
+    struct pair *pairs;
+    int64_t n_pairs, cap_pairs;
+};
+
+static int push_pair(struct view_scratch *w, int seg, int64_t cand)
+{
+    if (w->n_pairs == w->cap_pairs) {
+        int64_t cap = w->cap_pairs ? 2 * w->cap_pairs : 64;
+        struct pair *grown = realloc(w->pairs, (size_t)cap * sizeof *grown);
+        if (!grown) return -1;
+        w->pairs = grown;
+        w->cap_pairs = cap;
+    }
+    w->pairs[w->n_pairs++] = (struct pair){seg, cand};
+    return 0;
+}
+
+/* Clips every rule of one head to every (q run, k run) pair it reaches and moves it to local
+ * rows: for each query run, its candidate rules' columns are looked up among the key runs. */
 static int view_head(const struct longca_mask *g, int head, const struct cp_layout *q, const int64_t *q_off,
-                     const struct cp_layout *k, const int64_t *k_off, int64_t *cand, struct rule_buf *out)
+                     const struct cp_layout *k, const int64_t *k_off, struct view_scratch *w, struct rule_buf *out)
 {
     for (int qi = 0; qi < q->n; qi++) {
         const struct cp_segment *qs = &q->seg[qi];
         if (qs->src == CP_PAD) continue;
-        /* Rules that reach these rows at all: few per run for document masks. */
-        int64_t n_cand = 0;
-        for (int64_t r = g->rule_offsets[head]; r < g->rule_offsets[head + 1]; r++)
-            if (g->rules[r].q_begin < qs->src + qs->len && g->rules[r].q_end > qs->src) cand[n_cand++] = r;
-        for (int ki = 0; ki < k->n && n_cand; ki++) {
-            const struct cp_segment *ks = &k->seg[ki];
-            if (ks->src == CP_PAD) continue;
-            const int32_t shift_q = (int32_t)(q_off[qi] - qs->src), shift_k = (int32_t)(k_off[ki] - ks->src);
-            for (int64_t c = 0; c < n_cand; c++) {
-                struct longca_rule r;
-                if (!mask_rule_clip(&g->rules[cand[c]], qs->src, qs->src + qs->len, ks->src, ks->src + ks->len, &r))
-                    continue;
-                r.q_begin += shift_q, r.q_end += shift_q, r.k_begin += shift_k, r.k_end += shift_k;
-                if (r.diag_lo != MASK_DIAG_NONE_LO) r.diag_lo += shift_k - shift_q;
-                if (r.diag_hi != MASK_DIAG_NONE_HI) r.diag_hi += shift_k - shift_q;
-                if (push_rule(out, &r)) return -1;
+        /* Rules that reach these rows at all (few per run for document masks), in rule order:
+         * those starting before the run ends, back to where no earlier one reaches the run. */
+        const int64_t n_rules = g->rule_offsets[head + 1] - g->rule_offsets[head];
+        int64_t lo = 0, hi = n_rules, n_cand = 0;
+        while (lo < hi) {
+            const int64_t mid = (lo + hi) / 2;
+            if (g->rules[w->by_row[mid]].q_begin < qs->src + qs->len) lo = mid + 1;
+            else hi = mid;
+        }
+        for (int64_t i = lo - 1; i >= 0 && w->reach[i] > qs->src; i--)
+            if (g->rules[w->by_row[i]].q_end > qs->src) w->cand[n_cand++] = w->by_row[i];
+        qsort(w->cand, (size_t)n_cand, sizeof *w->cand, by_index);
+        w->n_pairs = 0;
+        for (int64_t c = 0; c < n_cand; c++) {
+            struct longca_rule cols;
+            if (!mask_rule_clip(&g->rules[w->cand[c]], qs->src, qs->src + qs->len, 0, g->seqlen_k, &cols)) continue;
+            int from = 0, to = w->n_runs;
+            while (from < to) {
+                const int mid = (from + to) / 2;
+                if (w->runs[mid].end <= cols.k_begin) from = mid + 1;
+                else to = mid;
             }
+            for (int j = from; j < w->n_runs && w->runs[j].src < cols.k_end; j++)
+                if (push_pair(w, w->runs[j].seg, c)) return -1;
+        }
+        if (w->n_pairs > 1) qsort(w->pairs, (size_t)w->n_pairs, sizeof *w->pairs, by_seg);
+        for (int64_t p = 0; p < w->n_pairs; p++) {
+            const int ki = w->pairs[p].seg;
+            const struct cp_segment *ks = &k->seg[ki];
+            const int32_t shift_q = (int32_t)(q_off[qi] - qs->src), shift_k = (int32_t)(k_off[ki] - ks->src);
+            struct longca_rule r;
+            if (!mask_rule_clip(&g->rules[w->cand[w->pairs[p].cand]], qs->src, qs->src + qs->len, ks->src,
+                                ks->src + ks->len, &r))
+                continue;
+            r.q_begin += shift_q, r.q_end += shift_q, r.k_begin += shift_k, r.k_end += shift_k;
+            if (r.diag_lo != MASK_DIAG_NONE_LO) r.diag_lo += shift_k - shift_q;
+            if (r.diag_hi != MASK_DIAG_NONE_HI) r.diag_hi += shift_k - shift_q;
+            if (push_rule(out, &r)) return -1;
         }
     }
+    return 0;
+}
+
+static const struct longca_rule *sort_rules; /* by_first_row's rules (qsort has no context) */
+static int by_first_row(const void *a, const void *b)
+{
+    const int32_t x = sort_rules[*(const int64_t *)a].q_begin, y = sort_rules[*(const int64_t *)b].q_begin;
+    return (x > y) - (x < y);
+}
+
+/* The head's rules by first row, and how far the rows of each prefix reach. */
+static void index_rules(const struct longca_mask *g, int head, struct view_scratch *w)
+{
+    const int64_t first = g->rule_offsets[head], n = g->rule_offsets[head + 1] - first;
+    for (int64_t i = 0; i < n; i++) w->by_row[i] = first + i;
+    sort_rules = g->rules;
+    qsort(w->by_row, (size_t)n, sizeof *w->by_row, by_first_row);
+    for (int64_t i = 0; i < n; i++) {
+        const int32_t end = g->rules[w->by_row[i]].q_end;
+        w->reach[i] = i && w->reach[i - 1] > end ? w->reach[i - 1] : end;
+    }
+}
+
+/* The key runs of k, sorted. */
+static int index_runs(const struct cp_layout *k, struct view_scratch *w)
+{
+    w->runs = malloc(((size_t)k->n + 1) * sizeof *w->runs);
+    if (!w->runs) return -1;
+    for (int i = 0; i < k->n; i++)
+        if (k->seg[i].src != CP_PAD) w->runs[w->n_runs++] = (struct key_run){k->seg[i].src, k->seg[i].src + k->seg[i].len, i};
+    qsort(w->runs, (size_t)w->n_runs, sizeof *w->runs, by_src);
     return 0;
 }
 
@@ -239,17 +347,24 @@ enum lc_status cp_view_between(const struct longca_mask *global, const struct cp
         if (n > max_rules) max_rules = n;
     }
     int64_t *q_off = segment_offsets(q), *k_off = segment_offsets(k);
-    int64_t *cand = malloc(((size_t)max_rules + 1) * sizeof *cand);
+    struct view_scratch w = {.cand = malloc(((size_t)max_rules + 1) * sizeof *w.cand),
+                             .by_row = malloc(((size_t)max_rules + 1) * sizeof *w.by_row),
+                             .reach = malloc(((size_t)max_rules + 1) * sizeof *w.reach)};
     out->rule_offsets = calloc((size_t)global->n_heads + 1, sizeof *out->rule_offsets);
     struct rule_buf rules = {0};
-    int fail = !q_off || !k_off || !cand || !out->rule_offsets;
+    int fail = !q_off || !k_off || !w.cand || !w.by_row || !w.reach || !out->rule_offsets || index_runs(k, &w);
     for (int h = 0; h < global->n_heads && !fail; h++) {
-        fail = view_head(global, h, q, q_off, k, k_off, cand, &rules);
+        index_rules(global, h, &w);
+        fail = view_head(global, h, q, q_off, k, k_off, &w, &rules);
         out->rule_offsets[h + 1] = rules.n;
     }
     free(q_off);
     free(k_off);
-    free(cand);
+    free(w.cand);
+    free(w.by_row);
+    free(w.reach);
+    free(w.runs);
+    free(w.pairs);
     out->n_heads = global->n_heads;
     out->seqlen_q = q->rows;
     out->seqlen_k = k->rows;

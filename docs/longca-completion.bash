@@ -25,7 +25,7 @@ _longca() {
     local cmd="" k
     for ((k = 1; k < COMP_CWORD; k++)); do
         case ${COMP_WORDS[k]} in
-        run | mask | list | view | export | diff | help) cmd=${COMP_WORDS[k]}; break ;;
+        run | mask | list | view | export | diff | model | help) cmd=${COMP_WORDS[k]}; break ;;
         esac
     done
 
@@ -42,24 +42,30 @@ _longca() {
         case $cmd in
         run) COMPREPLY=($(compgen -W "table csv json jsonl" -- "$cur")) ;;
         export) COMPREPLY=($(compgen -W "json perfetto" -- "$cur")) ;;
-        diff) COMPREPLY=($(compgen -W "table csv json" -- "$cur")) ;;
+        diff | model) COMPREPLY=($(compgen -W "table csv json" -- "$cur")) ;;
         mask) COMPREPLY=($(compgen -W "text json" -- "$cur")) ;;
         esac
         return
         ;;
-    -o | --output | --capture | --compare) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    -o | --output | --capture | --compare | --calibration | --from | --links) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     --per-rank) COMPREPLY=($(compgen -d -- "$cur")); return ;;
     --seqlen | --batch | --heads | --head-dim | --gpus | --cp-inner | --warmup | --iters | --window | --global | \
-        --prefix | --block | --density | --seed | --workers | --run | --heads-kv | --head | --rows | --cols)
+        --prefix | --block | --density | --seed | --workers | --run | --heads-kv | --head | --rows | --cols | \
+        --gpus-per-node | --intra-gbs | --intra-us | --inter-gbs | --inter-us | --memory-gbs | --kernel-tflops | \
+        --trace-ranks | --from-version | --device)
         return ;;
     esac
 
     local flags
     case $cmd in
-    "") flags="run mask list view export diff help --workers --capture --no-color --no-mouse --version --help" ;;
+    "") flags="run mask list view export diff model help --workers --capture --no-color --no-mouse --version --help" ;;
     run) flags="--kernel --mask --seqlen --batch --heads --head-dim --dtype --direction --cp --gpus --cp-inner
         --warmup --iters --check --deterministic --counters --window --global --prefix --block --density --doclen
         --seed --format --output --capture --workers --dry-run --quiet --help" ;;
+    model) flags="--kernel --mask --seqlen --batch --heads --head-dim --dtype --direction --cp --gpus --cp-inner
+        --window --global --prefix --block --density --doclen --seed --gpus-per-node --intra-gbs --intra-us
+        --inter-gbs --inter-us --memory-gbs --links --calibration --kernel-tflops --calibrate --from --from-version --device
+        --format --output --capture --trace-ranks --help" ;;
     mask)
         if [[ $cur != -* ]] && ((COMP_CWORD == k + 1)); then
             COMPREPLY=($(compgen -W "$(_longca_names masks)" -- "$cur"))

@@ -135,6 +135,7 @@ static void write_interval(struct writer *w, const struct slice *s)
             r && r->hello ? r->info.local_index : -1, iv->stream, w->l->correlation[s->ref], iv->grid[0], iv->grid[1],
             iv->grid[2], iv->block[0], iv->block[1], iv->block[2], iv->bytes, iv->cp_step, iv->iter);
     if (iv->correlation) fprintf(w->f, ",\"cupti_correlation\":%" PRIu32, iv->correlation);
+    if (iv->simulated) fputs(",\"simulated\":true", w->f); /* longca model's, not measured */
     char name[LC_IV_NAME_LEN + 16];
     trace_slice_name(w->t, w->l, s, name, sizeof name);
     if (strcmp(name, iv->name) != 0) {

@@ -9,8 +9,9 @@
  *   - one process track per rank (pid = MPI rank, the name and labels as the JSON export's),
  *     a child track per (stream, nesting level) named as the JSON's threads, a counter track per
  *     (rank, metric);
- *   - slices as SLICE_BEGIN / SLICE_END pairs, in order on each track; names, categories and
- *     annotation names interned (sent once, then referred to by iid);
+ *   - slices as SLICE_BEGIN / SLICE_END pairs, in order on each track; names that repeat,
+ *     categories and annotation names interned (sent once, then referred to by iid), a run's
+ *     label and each ProfilerStep#N inline (each names one slice);
  *   - timestamps in ns from the same time base as the JSON export's ts. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -28,7 +29,7 @@ enum { PKT_TIMESTAMP = 8, PKT_SEQUENCE_ID = 10, PKT_TRACK_EVENT = 11, PKT_INTERN
 enum { SEQ_CLEARED = 1, SEQ_NEEDS_STATE = 2 };
 enum { TRACK_UUID = 1, TRACK_NAME = 2, TRACK_PROCESS = 3, TRACK_PARENT = 5, TRACK_COUNTER = 8 };
 enum { PROCESS_PID = 1, PROCESS_NAME = 6, PROCESS_LABELS = 8 };
-enum { EVENT_CATEGORY_IIDS = 3, EVENT_ANNOTATIONS = 4, EVENT_TYPE = 9, EVENT_NAME_IID = 10, EVENT_TRACK = 11,
+enum { EVENT_CATEGORY_IIDS = 3, EVENT_ANNOTATIONS = 4, EVENT_TYPE = 9, EVENT_NAME_IID = 10, EVENT_TRACK = 11, EVENT_NAME = 23,
        EVENT_DOUBLE_COUNTER = 44 };
 enum { TYPE_SLICE_BEGIN = 1, TYPE_SLICE_END = 2, TYPE_COUNTER = 4 };
 enum { ANNOTATION_NAME_IID = 1, ANNOTATION_INT = 4, ANNOTATION_DOUBLE = 5, ANNOTATION_STRING = 6 };
@@ -227,7 +228,10 @@ static void slice_begin(struct pwriter *w, const struct slice *s)
     char name[TRACE_LABEL_LEN + LC_IV_NAME_LEN];
     trace_slice_name(w->t, w->l, s, name, sizeof name);
     begin_event(w, TYPE_SLICE_BEGIN, track_uuid(s->rank, s->stream, s->level));
-    pb_uint(&w->event, EVENT_NAME_IID, iid_of(w, &w->names, INTERNED_NAMES, name));
+    /* A run's label and ProfilerStep#N name one slice each: written inline, so the interning
+     * table holds only names that repeat (kernels, launches, CP steps) and stays bounded. */
+    if (s->what == SLICE_RUN || s->what == SLICE_ITER) pb_string(&w->event, EVENT_NAME, name);
+    else pb_uint(&w->event, EVENT_NAME_IID, iid_of(w, &w->names, INTERNED_NAMES, name));
     pb_uint(&w->event, EVENT_CATEGORY_IIDS, iid_of(w, &w->categories, INTERNED_CATEGORIES, slice_category(w->t, s)));
     if (s->what == SLICE_INTERVAL || s->what == SLICE_LAUNCH) {
         const struct trace_iv *x = &w->t->ivs[s->ref];

@@ -98,6 +98,6 @@ wait_for 5 "comp-only"
 shoot timeline
 keys 4
 shoot counters
-keys 5
+keys 6
 shoot help
 keys q

@@ -2,8 +2,8 @@
 # longca diff over real results: captures against their own JSON Lines and JSON outputs (every
 # run "same", ratio 1), the CPU kernel against the reference kernel (--ignore kernel: runs matched
 # across kernels, each verdict and ratio checked against the figures it came from, never against
-# an expected speed), runs on one side only, the three output formats, and bad input (one line,
-# exit status 2).
+# an expected speed), the CPU kernel against itself at one thread (matched by key), runs on one
+# side only, the three output formats, and bad input (one line, exit status 2).
 set -u
 longca=$1
 tmp=$(mktemp -d)
@@ -45,6 +45,15 @@ for r in rows[:2]:
     assert abs(r['ratio'] - b['ms_median'] / a['ms_median']) < 1e-9, r
 print('json:', [(r['run'].split()[2], r['verdict'], r['ratio']) for r in rows])" "$tmp/ref.json" || failed=1
 fi
+
+# One kernel against itself at a slower setting that is not part of a run's key (one OpenMP
+# thread instead of the default): every run matched by its key, the setting in B's metadata.
+OMP_NUM_THREADS=1 "$longca" run "${common[@]}" --capture "$tmp/one_thread.lccap" >/dev/null || fail "run at 1 thread"
+grep -q '"device":"[^"]*, 1 threads' "$tmp/one_thread.lccap" || fail "the 1-thread setting is not in B's capture"
+"$longca" diff "$tmp/a.lccap" "$tmp/one_thread.lccap" >"$tmp/threads.txt" || fail "diff default vs 1 thread"
+cat "$tmp/threads.txt"
+[ "$(grep -c '^cpu causal S=\(128\|256\) .* \(faster\|slower\|same\)$' "$tmp/threads.txt")" -eq 2 ] &&
+    grep -q ', 0 failed, 0 only in A, 0 only in B$' "$tmp/threads.txt" || fail "a thread count split the runs' keys"
 
 expect_usage() {
     local what=$1

@@ -42,6 +42,12 @@ if [ -z "${ASAN_OPTIONS:-}" ]; then
         || fail "S=4M not refused: rc $rc after ${took} s $(cat "$tmp/out" "$tmp/err")"
 fi
 
+# More spawned workers than the host can hold (each a process of ~250 MiB): refused before any starts.
+timeout 60 "$longca" run --workers 4096 --seqlen 256 --quiet >"$tmp/out" 2>"$tmp/err"
+rc=$?
+[ "$rc" = 1 ] && grep -q "4096 workers on this host need about" "$tmp/err" && ok "--workers 4096 refused: $(head -1 "$tmp/err")" \
+    || fail "--workers 4096: rc $rc $(cat "$tmp/err")"
+
 # Bad input with a newline and an escape sequence: exit 2, one line, no ESC byte.
 "$longca" run --kernel "$(printf 'evil\033[31m\nsecond line')" >"$tmp/out" 2>"$tmp/err"
 rc=$?
@@ -69,7 +75,11 @@ if [ -z "$victim" ]; then
 else
     sleep 2
     # CPU workers hold a data limit: their share of the host's available memory (2 workers).
-    limit=$(awk '/Max data size/ {print $4}' "/proc/$victim/limits")
+    for _ in $(seq 100); do # set once the worker has opened its device
+        limit=$(awk '/Max data size/ {print $4}' "/proc/$victim/limits")
+        [ "$limit" != unlimited ] && break
+        sleep 0.2
+    done
     avail=$(($(awk '/MemAvailable/ {print $2}' /proc/meminfo) * 1024))
     if [ -z "${ASAN_OPTIONS:-}" ]; then
         [ "$limit" != unlimited ] && [ "$limit" -lt $((avail / 2 + (1 << 30))) ] && ok "worker data limit $limit bytes" \

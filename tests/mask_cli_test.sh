@@ -69,5 +69,20 @@ expect_usage_error full_document --seqlen 1k --doclen wiki
 expect_usage_error causal --seqlen 1k --format xml
 expect_usage_error causal --seqlen 1k --bogus 1
 
+# A mask that cannot be laid out in memory is refused by its estimate at once (exit 1), not
+# built until the OOM killer comes (S = 1G, B = 1: about 56 GiB). The address-space limit only
+# guards the machine should the estimate break: the build would then fail later, otherwise.
+if [ -z "${ASAN_OPTIONS:-}" ]; then
+  start=$SECONDS
+  err=$( (ulimit -v 8000000 && timeout 60 "$longca" mask block_causal_document --seqlen 1g --block 1) 2>&1 >/dev/null)
+  rc=$?
+  if [ $rc -eq 1 ] && [ $((SECONDS - start)) -le 30 ] && [[ $err == *"to lay out, more than the"* ]]; then
+    echo "ok: refused by its estimate: $err"
+  else
+    echo "FAIL: block_causal_document S=1G B=1: exit $rc after $((SECONDS - start)) s: $err"
+    fail=1
+  fi
+fi
+
 [ $fail -eq 0 ] && echo "longca mask: all checks passed"
 exit $fail

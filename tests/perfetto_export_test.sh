@@ -43,6 +43,7 @@ trace = pb.Trace()
 trace.ParseFromString(open(sys.argv[1], "rb").read())
 tracks, pids, names, annotation_names, categories = {}, {}, {}, {}, {}
 slices, counters, open_on = collections.Counter(), collections.Counter(), collections.defaultdict(list)
+inline = collections.Counter()  # names of one slice each (runs, ProfilerStep#N), not interned
 assert trace.packet[0].sequence_flags & 1, "the first packet does not clear the sequence's state"
 for p in trace.packet:
     assert p.trusted_packet_sequence_id == 1
@@ -61,8 +62,9 @@ for p in trace.packet:
         pid, track, is_counter = tracks[e.track_uuid]
         for a in e.debug_annotations: assert a.name_iid in annotation_names
         if e.type == pb.TrackEvent.TYPE_SLICE_BEGIN:
-            assert e.name_iid in names and all(c in categories for c in e.category_iids)
-            open_on[e.track_uuid].append((names[e.name_iid], p.timestamp))
+            assert (e.name_iid in names) != e.HasField("name") and all(c in categories for c in e.category_iids)
+            if e.HasField("name"): inline[e.name] += 1
+            open_on[e.track_uuid].append((names[e.name_iid] if e.name_iid else e.name, p.timestamp))
         elif e.type == pb.TrackEvent.TYPE_SLICE_END:
             name, start = open_on[e.track_uuid].pop()
             assert p.timestamp >= start, f"{name} ends before it begins on {track}"
@@ -83,6 +85,8 @@ json_tracks = {(pid, name) for (pid, _), name in thread_names.items()}
 assert slices == json_slices, f"slices differ: {list((slices - json_slices).items())[:3]} / {list((json_slices - slices).items())[:3]}"
 assert {(pid, name) for pid, name, c in tracks.values() if not c} == json_tracks, "tracks differ"
 assert counters == json_counters and len(counters) == 6, f"counters differ: {counters} / {json_counters}"
+assert inline and all(n.startswith(("run ", "ProfilerStep#")) for n in inline), f"inline names: {list(inline)[:5]}"
+assert all(names.values()) and not any(n.startswith("ProfilerStep#") for n in names.values()), "one-off names interned"
 print(f"perfetto protos: {len(trace.packet)} packets, {sum(slices.values())} slices on {len(json_tracks)} tracks "
       f"of {len(pids)} processes, {sum(counters.values())} counter values, {len(names)} interned names: "
       "the same as the JSON export")

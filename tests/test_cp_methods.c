@@ -286,6 +286,16 @@ int main(int argc, char **argv)
     if (world_rank == 0) test_bad_input();
 
     struct cp_group *g = NULL;
+    /* A group whose rank 0 claims a GPU and the others do not (more ranks than GPUs on a node)
+     * is refused on every rank at once, before any device communicator is made. */
+    if (world_size > 1) {
+        struct device_ops gpu_claim = device_cpu;
+        gpu_claim.kind = DEVICE_CUDA;
+        double t0 = MPI_Wtime();
+        enum lc_status st = cp_group_create(MPI_COMM_WORLD, world_rank == 0 ? &gpu_claim : &device_cpu, &g, err);
+        CHECK(st == LC_ERR_UNSUPPORTED && !g && strstr(err, "has no GPU") && MPI_Wtime() - t0 < 10,
+              "mixed GPU and CPU ranks: %s (%s) after %.1f s", lc_status_name(st), err, MPI_Wtime() - t0);
+    }
     if (cp_group_create(MPI_COMM_WORLD, &device_cpu, &g, err) != LC_OK) {
         fprintf(stderr, "rank %d: %s\n", world_rank, err);
         MPI_Abort(MPI_COMM_WORLD, 1);

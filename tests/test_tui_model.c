@@ -114,14 +114,23 @@ static void test_runs(void)
     run_done(&m, 0, 1, 2.5, 1.25);
     CHECK(r0->state == TUI_RUN_DONE && r0->have_result && r0->result.tflops == 1.25);
 
-    /* An impossible configuration fails on one rank: the rank and reason are kept. */
+    /* A run fails on one rank: the rank and reason are kept, also when the merged result fails
+     * with another rank's consequence. */
     struct event err = make(EV_ERROR, 1, 1);
-    err.u.error.status = LC_ERR_UNSUPPORTED;
+    err.u.error.status = LC_ERR_INVALID;
     snprintf(err.u.error.message, sizeof(err.u.error.message), "window larger than the sequence");
     tui_model_apply(&m, &err);
     const struct tui_run *r1 = tui_model_run(&m, 1);
     CHECK(r1->state == TUI_RUN_FAILED && r1->error_rank == 1);
     CHECK(!strcmp(r1->error, "window larger than the sequence"));
+    struct event merged = make(EV_RUN_DONE, 1, -1);
+    merged.u.result.status = LC_ERR_COMM;
+    snprintf(merged.u.result.message, sizeof(merged.u.result.message), "rank 2: peer gone");
+    tui_model_apply(&m, &merged);
+    CHECK(r1->state == TUI_RUN_FAILED && r1->error_rank == 1 && !strcmp(r1->error, "window larger than the sequence"));
+    struct run_result row;
+    CHECK(tui_run_outcome(r1, &row) && row.status == LC_ERR_INVALID &&
+          !strcmp(row.message, "rank 1: window larger than the sequence"));
 
     /* CP run: per-rank results are not the headline, the merged one (run_done) is. */
     progress(&m, 2, 1, 1, 5);
@@ -175,6 +184,30 @@ static void test_worker_lost_fails_its_run(void)
     tui_model_apply(&m, &lost);
     const struct tui_run *r = tui_model_run(&m, 0);
     CHECK(r->state == TUI_RUN_FAILED && r->error_rank == 2 && strstr(r->error, "exited"));
+    struct run_result row;
+    CHECK(tui_run_outcome(r, &row) && row.status == LC_ERR_COMM && !strcmp(row.message, "rank 2: worker lost: exited"));
+    tui_model_free(&m);
+}
+
+/* The front end refuses a run it cannot place: an unsupported run, as `longca run` counts it,
+ * not a failed one. */
+static void test_refused_run_is_unsupported(void)
+{
+    struct tui_model m;
+    tui_model_init(&m);
+    queue(&m, 0, MASK_CAUSAL, 1024, 4, "ring");
+    struct event refused = make(EV_ERROR, 0, 0);
+    refused.u.error.status = LC_ERR_UNSUPPORTED;
+    snprintf(refused.u.error.message, sizeof(refused.u.error.message), "needs 4 workers; this session has 2");
+    tui_model_apply(&m, &refused);
+    struct event done = make(EV_RUN_DONE, 0, -1);
+    done.u.result = (struct run_result){.status = LC_ERR_UNSUPPORTED};
+    snprintf(done.u.result.message, sizeof(done.u.result.message), "needs 4 workers; this session has 2");
+    tui_model_apply(&m, &done);
+    const struct tui_run *r = tui_model_run(&m, 0);
+    CHECK(r->state == TUI_RUN_DONE && r->have_result && r->result.status == LC_ERR_UNSUPPORTED,
+          "state %s", tui_run_state_name(r->state));
+    CHECK(tui_model_count(&m, TUI_RUN_FAILED) == 0);
     tui_model_free(&m);
 }
 
@@ -380,6 +413,7 @@ int main(void)
     test_workers();
     test_runs();
     test_worker_lost_fails_its_run();
+    test_refused_run_is_unsupported();
     test_timeline();
     test_timeline_bound();
     test_counters();

@@ -9,6 +9,7 @@
 #include "core/io/config.h"
 #include "core/io/results_read.h"
 #include "core/session/session.h"
+#include "cp/sim.h"
 #include "tui/layout.h"
 #include "tui/model.h"
 #include "tui/setup.h"
@@ -18,6 +19,7 @@ enum tui_screen_id {
     TUI_SCREEN_RUNS,
     TUI_SCREEN_TIMELINE,
     TUI_SCREEN_COUNTERS,
+    TUI_SCREEN_SCALE,
     TUI_SCREEN_HELP,
     TUI_SCREEN_COUNT
 };
@@ -32,6 +34,20 @@ struct tui_picture {
     float *coverage; /* cells x cells, from mask_picture */
     double density;
     char error[LC_ERRMSG_LEN];
+};
+
+/* The Scale screen's predictions (tui/screen_scale.c) for one spec: per method and GPU count,
+ * TFLOP/s per GPU (-1: the method refuses it), cells before `next` computed. */
+#define TUI_SCALE_METHODS 8
+#define TUI_SCALE_GPUS 6
+struct tui_scale {
+    bool valid, pending;
+    struct run_spec base;
+    const char *methods[TUI_SCALE_METHODS];
+    int n_methods, next;
+    double tflops[TUI_SCALE_METHODS][TUI_SCALE_GPUS];
+    struct cp_cost cost;
+    char source[200];
 };
 
 struct tui_app {
@@ -55,6 +71,7 @@ struct tui_app {
     double pan;              /* left edge of the view, as a fraction of the run */
 
     int counters_top;
+    struct tui_scale scale;
     int help_top;
 
     struct tui_picture picture;
@@ -98,6 +115,7 @@ extern const struct tui_screen tui_screen_setup;
 extern const struct tui_screen tui_screen_runs;
 extern const struct tui_screen tui_screen_timeline;
 extern const struct tui_screen tui_screen_counters;
+extern const struct tui_screen tui_screen_scale;
 extern const struct tui_screen tui_screen_help;
 
 /* Cursor keys as deltas: up/k -1, down/j +1, page keys by page, home/end to the ends; 0 otherwise. */

@@ -12,19 +12,8 @@
 
 bool tui_run_outcome(const struct tui_run *r, struct run_result *out)
 {
-    if (!r->have_spec) return false;
-    if (r->state == TUI_RUN_FAILED || r->state == TUI_RUN_CANCELLED) {
-        memset(out, 0, sizeof(*out));
-        out->status = r->state == TUI_RUN_CANCELLED ? LC_ERR_CANCELLED : r->error_status;
-        if (out->status == LC_OK) out->status = LC_ERR_INTERNAL;
-        if (r->error_rank > 0)
-            snprintf(out->message, sizeof(out->message), "rank %d: %.200s", r->error_rank, r->error);
-        else
-            snprintf(out->message, sizeof(out->message), "%s", r->error);
-        return true;
-    }
-    if (r->state != TUI_RUN_DONE || !r->have_result) return false;
-    *out = r->result;
+    if (!r->have_spec || !r->outcome.known) return false;
+    run_outcome_result(&r->outcome, out);
     return true;
 }
 

@@ -211,23 +211,39 @@ static void on_result(struct tui_model *m, const struct event *ev)
     if (p) p->finished = true;
 }
 
-static void on_run_done(struct tui_model *m, const struct event *ev)
+/* The run's outcome as its state and the fields the screens read. */
+static void show_outcome(struct tui_run *r)
 {
-    struct tui_run *r = get_run(m, ev->run_id);
-    if (!r) return;
-    const struct run_result *res = &ev->u.result;
-    bool failed = res->status != LC_OK && !run_status_recorded(res->status);
-    if (failed) { /* the rank's EV_ERROR said it first, unless the capture lost it */
-        if (r->state != TUI_RUN_FAILED && r->state != TUI_RUN_CANCELLED) {
-            r->state = res->status == LC_ERR_CANCELLED ? TUI_RUN_CANCELLED : TUI_RUN_FAILED;
-            r->error_status = res->status;
-            snprintf(r->error, sizeof(r->error), "%s", res->message);
-        }
+    const struct run_outcome *o = &r->outcome;
+    enum lc_status st = o->result.status;
+    if (st != LC_OK && !run_status_recorded(st)) {
+        r->state = st == LC_ERR_CANCELLED ? TUI_RUN_CANCELLED : TUI_RUN_FAILED;
+        r->error_rank = o->rank;
+        snprintf(r->error, sizeof(r->error), "%s", o->result.message);
         return;
     }
-    r->result = *res;
+    r->result = o->result;
     r->have_result = true;
-    if (r->state != TUI_RUN_FAILED && r->state != TUI_RUN_CANCELLED) r->state = TUI_RUN_DONE;
+    r->state = TUI_RUN_DONE;
+}
+
+/* An outcome the front end knows before any event says it (a lost worker, the sweep's end): the
+ * first cause, kept as an EV_ERROR's would be. */
+static void settle(struct tui_run *r, enum lc_status st, int rank, const char *reason)
+{
+    memset(&r->outcome, 0, sizeof r->outcome);
+    r->outcome.known = true;
+    r->outcome.rank = rank;
+    r->outcome.result.status = st;
+    snprintf(r->outcome.result.message, sizeof r->outcome.result.message, "%s", reason);
+    show_outcome(r);
+}
+
+/* EV_ERROR and EV_RUN_DONE. */
+static void on_outcome(struct tui_model *m, const struct event *ev)
+{
+    struct tui_run *r = get_run(m, ev->run_id);
+    if (r && event_run_outcome(ev, &r->outcome)) show_outcome(r);
 }
 
 static void on_error(struct tui_model *m, const struct event *ev)
@@ -236,13 +252,7 @@ static void on_error(struct tui_model *m, const struct event *ev)
         snprintf(m->note, sizeof(m->note), "rank %d: %s", ev->rank, ev->u.error.message);
         return;
     }
-    struct tui_run *r = get_run(m, ev->run_id);
-    if (!r) return;
-    if (r->state == TUI_RUN_FAILED || r->state == TUI_RUN_CANCELLED) return; /* keep the first cause */
-    r->error_rank = ev->rank;
-    r->error_status = ev->u.error.status;
-    snprintf(r->error, sizeof(r->error), "%s", ev->u.error.message);
-    r->state = ev->u.error.status == LC_ERR_CANCELLED ? TUI_RUN_CANCELLED : TUI_RUN_FAILED;
+    on_outcome(m, ev);
 }
 
 static void on_worker_lost(struct tui_model *m, const struct event *ev)
@@ -255,11 +265,10 @@ static void on_worker_lost(struct tui_model *m, const struct event *ev)
     /* Runs in flight on that rank cannot finish. */
     for (int i = 0; i < m->n_runs; i++) {
         struct tui_run *r = &m->runs[i];
-        if (r->state != TUI_RUN_RUNNING || ev->rank < 1 || ev->rank > r->n_ranks) continue;
-        r->state = TUI_RUN_FAILED;
-        r->error_rank = ev->rank;
-        r->error_status = LC_ERR_COMM;
-        snprintf(r->error, sizeof(r->error), "worker lost: %.200s", ev->u.error.message);
+        if (r->state != TUI_RUN_RUNNING || r->outcome.known || ev->rank < 1 || ev->rank > r->n_ranks) continue;
+        char reason[LC_ERRMSG_LEN];
+        snprintf(reason, sizeof reason, "worker lost: %.200s", ev->u.error.message);
+        settle(r, LC_ERR_COMM, ev->rank, reason);
     }
 }
 
@@ -268,9 +277,7 @@ static void on_sweep_done(struct tui_model *m)
     m->sweep_done = true;
     for (int i = 0; i < m->n_runs; i++) {
         struct tui_run *r = &m->runs[i];
-        if (run_finished(r)) continue;
-        r->state = TUI_RUN_CANCELLED;
-        if (!r->error[0]) snprintf(r->error, sizeof(r->error), "no outcome: the sweep ended");
+        if (!run_finished(r) && !r->outcome.known) settle(r, LC_ERR_CANCELLED, 0, "no outcome: the sweep ended");
     }
 }
 
@@ -411,7 +418,7 @@ void tui_model_apply(struct tui_model *m, const struct event *ev)
     case EV_RUN_STARTED:
     case EV_PROGRESS: on_progress(m, ev); break;
     case EV_RESULT: on_result(m, ev); break;
-    case EV_RUN_DONE: on_run_done(m, ev); break;
+    case EV_RUN_DONE: on_outcome(m, ev); break;
     case EV_ERROR: on_error(m, ev); break;
     case EV_INTERVALS: on_intervals(m, ev); break;
     case EV_COUNTERS: on_counters(m, ev); break;

@@ -33,10 +33,10 @@ struct tui_run {
     enum tui_run_state state;
     struct tui_rank_progress *ranks; /* index rank - 1; n_ranks = workers the run uses */
     int n_ranks;
+    struct run_outcome outcome; /* as its events settle it (event_run_outcome); the fields below show it */
     bool have_result; /* from EV_RUN_DONE */
     struct run_result result; /* merged over ranks (rank -1), or the only rank's */
-    int error_rank;           /* the rank that failed; 0 = none, -1 = the front end */
-    enum lc_status error_status;
+    int error_rank;           /* the worker that failed; 0 = none or the front end */
     char error[LC_ERRMSG_LEN];
     bool timeline_dropped; /* its intervals were let go to keep the timelines' bound */
     bool has_timeline;     /* it sent intervals: a new run's timeline is made without a search */

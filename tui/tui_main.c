@@ -24,15 +24,15 @@
 #include "tui/widgets.h"
 
 static const struct tui_screen *const screens[TUI_SCREEN_COUNT] = {
-    &tui_screen_setup, &tui_screen_runs, &tui_screen_timeline, &tui_screen_counters, &tui_screen_help,
+    &tui_screen_setup, &tui_screen_runs, &tui_screen_timeline, &tui_screen_counters, &tui_screen_scale, &tui_screen_help,
 };
 
 enum action { ACT_HELP, ACT_SETUP, ACT_RUNS, ACT_FILTER, ACT_START, ACT_SORT, ACT_CANCEL, ACT_EXPORT, ACT_QUIT, ACT_COUNT };
 static const char *const fbar_keys[ACT_COUNT] = {"F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8", "F10"};
 static const char *const fbar_labels[ACT_COUNT] = {"Help", "Setup", "Runs", "Filter", "Start", "Sort", "Cancel",
                                                    "Export", "Quit"};
-static const char *const tab_keys[TUI_SCREEN_COUNT] = {" 1 ", " 2 ", " 3 ", " 4 ", " 5 "};
-static const char *const tab_labels[TUI_SCREEN_COUNT] = {"Setup ", "Runs ", "Timeline ", "Counters ", "Help "};
+static const char *const tab_keys[TUI_SCREEN_COUNT] = {" 1 ", " 2 ", " 3 ", " 4 ", " 5 ", " 6 "};
+static const char *const tab_labels[TUI_SCREEN_COUNT] = {"Setup ", "Runs ", "Timeline ", "Counters ", "Scale ", "Help "};
 
 struct tui_options {
     bool color, mouse;
@@ -353,6 +353,8 @@ static bool main_loop(struct tui_app *app, const struct tui_options *opt)
             t.drawn_generation = app->model.generation;
             t.drawn_setup = app->setup.generation;
         }
+        /* The Scale screen computes its predictions a frame at a time until it has them all. */
+        if (app->screen == TUI_SCREEN_SCALE && app->scale.pending) t.dirty = true;
     }
     term_stop(&t);
     return true;

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/engine/kernel.h"
+
 static const struct cp_method_ops *methods[CP_METHOD_MAX];
 static int registered;
 
@@ -31,26 +33,42 @@ int cp_method_count(void) { return registered; }
 
 const struct cp_method_ops *cp_method_at(int index) { return index >= 0 && index < registered ? methods[index] : NULL; }
 
+/* The spec's method, after the run's own validation, and the spec's mask with its global view
+ * (both freed with free_problem). */
+static enum lc_status build_problem(const struct run_spec *spec, const struct cp_method_ops **method,
+                                    struct mask *mask, struct longca_mask *view, char *err)
+{
+    const struct cp_method_ops *m = cp_method_find(spec->cp_method);
+    if (!m) return lc_fail(err, LC_ERR_INVALID, "unknown CP method '%s'", spec->cp_method);
+    enum lc_status st = m->validate(spec, err);
+    if (st) return st;
+    if ((st = mask_build(spec->mask, &spec->mask_params, spec->seqlen, spec->heads_kv, mask, err))) return st;
+    if ((st = mask_view_build(mask, view, err))) mask_free(mask);
+    *method = m;
+    return st;
+}
+
+static void free_problem(struct mask *mask, struct longca_mask *view)
+{
+    mask_view_free(view);
+    mask_free(mask);
+}
+
 enum lc_status cp_method_predict(const struct run_spec *spec, struct cp_prediction *out, char *err)
 {
     memset(out, 0, sizeof *out);
-    const struct cp_method_ops *m = cp_method_find(spec->cp_method);
-    if (!m) return lc_fail(err, LC_ERR_INVALID, "unknown CP method '%s'", spec->cp_method);
-    if (!m->predict) return lc_fail(err, LC_ERR_UNSUPPORTED, "%s cannot predict without running", m->name);
-    enum lc_status st = m->validate(spec, err);
+    const struct cp_method_ops *m;
+    struct mask mask;
+    struct longca_mask view;
+    enum lc_status st = build_problem(spec, &m, &mask, &view, err);
     if (st) return st;
     out->ranks = spec->cp_degree;
     out->work = calloc((size_t)spec->cp_degree, sizeof *out->work);
     out->bytes = calloc((size_t)spec->cp_degree, sizeof *out->bytes);
-    if (!out->work || !out->bytes) return lc_fail(err, LC_ERR_OOM, "no host memory for %d ranks", spec->cp_degree);
-    struct mask mask;
-    struct longca_mask view;
-    if ((st = mask_build(spec->mask, &spec->mask_params, spec->seqlen, spec->heads_kv, &mask, err))) return st;
-    if (!(st = mask_view_build(&mask, &view, err))) {
-        st = m->predict(spec, &mask, &view, out->work, out->bytes, err);
-        mask_view_free(&view);
-    }
-    mask_free(&mask);
+    if (!m->predict) st = lc_fail(err, LC_ERR_UNSUPPORTED, "%s cannot predict without running", m->name);
+    else if (!out->work || !out->bytes) st = lc_fail(err, LC_ERR_OOM, "no host memory for %d ranks", spec->cp_degree);
+    else st = m->predict(spec, &mask, &view, out->work, out->bytes, err);
+    free_problem(&mask, &view);
     if (st) return st;
     double top = 0, total = 0;
     for (int r = 0; r < out->ranks; r++) {
@@ -68,4 +86,23 @@ void cp_prediction_free(struct cp_prediction *p)
     free(p->work);
     free(p->bytes);
     memset(p, 0, sizeof *p);
+}
+
+enum lc_status cp_method_schedule(const struct run_spec *spec, struct cp_schedule *out, char *err)
+{
+    memset(out, 0, sizeof *out);
+    const struct longca_kernel *k = kernel_find(spec->kernel);
+    if (!k) return lc_fail(err, LC_ERR_INVALID, "unknown kernel '%s'", spec->kernel);
+    const struct cp_method_ops *m;
+    struct mask mask;
+    struct longca_mask view;
+    enum lc_status st = build_problem(spec, &m, &mask, &view, err);
+    if (st) return st;
+    if (!m->schedule) st = lc_fail(err, LC_ERR_UNSUPPORTED, "%s has no schedule to simulate", m->name);
+    else if (!(st = cp_schedule_init(out, spec->cp_degree, k->tile_q, err)))
+        st = m->schedule(spec, &mask, &view, out, err);
+    if (!st) st = cp_schedule_finish(out, err);
+    if (st) cp_schedule_free(out);
+    free_problem(&mask, &view);
+    return st;
 }

@@ -6,6 +6,7 @@
 #ifndef LC_CP_METHOD_H
 #define LC_CP_METHOD_H
 
+#include "core/engine/cp_schedule.h"
 #include "core/mask/mask.h"
 #include "core/model/event.h"
 #include "core/engine/engine.h"
@@ -29,6 +30,11 @@ struct cp_method_ops {
      * its global view. Arrays of spec->cp_degree entries. */
     enum lc_status (*predict)(const struct run_spec *spec, const struct mask *m, const struct longca_mask *view,
                               double *work, double *bytes, char *err);
+    /* Without running, from the same planning code: every rank's operations in the order the
+     * run issues them (core/engine/cp_schedule.h), into `out`, made for spec->cp_degree ranks
+     * and the kernel's query tile. The timed part only: the forward, the backward, or both. */
+    enum lc_status (*schedule)(const struct run_spec *spec, const struct mask *m, const struct longca_mask *view,
+                               struct cp_schedule *out, char *err);
 };
 
 /* A CP run's figures predicted without running (what each rank's result would report). */
@@ -42,6 +48,10 @@ struct cp_prediction {
 /* Builds the spec's mask and asks its method; the run's own validation first. */
 enum lc_status cp_method_predict(const struct run_spec *spec, struct cp_prediction *out, char *err);
 void cp_prediction_free(struct cp_prediction *p);
+
+/* Builds the spec's mask and asks its method for the schedule (counted in the kernel's query
+ * tile); the run's own validation first. cp_schedule_free releases it. */
+enum lc_status cp_method_schedule(const struct run_spec *spec, struct cp_schedule *out, char *err);
 
 #define CP_METHOD_MAX 16
 void cp_method_register(const struct cp_method_ops *ops);

@@ -13,8 +13,7 @@
 static size_t share_bytes;
 static int sharers = 1;
 
-/* MemAvailable (what can be had without swapping), or the physical total where it is unknown. */
-static size_t available_bytes(void)
+size_t host_memory_available(void)
 {
     FILE *f = fopen("/proc/meminfo", "r");
     char line[128];
@@ -29,7 +28,7 @@ static size_t available_bytes(void)
 
 void host_memory_take_share(int processes_on_host)
 {
-    size_t avail = available_bytes();
+    size_t avail = host_memory_available();
     if (!avail) return;
     sharers = processes_on_host > 0 ? processes_on_host : 1;
     share_bytes = avail / 10 * 9 / (size_t)sharers;

@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+/* MemAvailable (what can be had without swapping), or the physical total where it is unknown. */
+size_t host_memory_available(void);
 /* Takes this process's share of the available memory among processes_on_host; call it once,
  * on a process that runs on the CPU only (a GPU runtime maps large regions of its own). */
 void host_memory_take_share(int processes_on_host);

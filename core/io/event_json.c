@@ -129,6 +129,7 @@ static void write_interval(FILE *f, const struct interval *iv)
     put_i64(f, "launch_ns", iv->launch_ns);
     put_i64(f, "launch_end_ns", iv->launch_end_ns);
     put_string(f, "name", iv->name);
+    if (iv->simulated) fputs(",\"simulated\":true", f);
     fputc('}', f);
 }
 
@@ -417,6 +418,8 @@ static void read_interval(struct fields *fr, struct interval *iv)
         iv->launch_end_ns = get_int(fr, "launch_end_ns", -LC_MAX_TIME_NS, LC_MAX_TIME_NS);
     }
     copy_string(fr, "name", iv->name, sizeof iv->name);
+    const struct json_value *simulated = json_get(fr->obj, "simulated");
+    iv->simulated = simulated && simulated->type == JSON_BOOL && simulated->boolean;
     if (iv->end_ns < iv->start_ns) bad_value(fr, "end_ns", "is before start_ns");
 }
 

@@ -1,6 +1,7 @@
 /* Three readers into one list of rows. A capture is replayed event by event: a run's spec comes
- * with run_queued, its outcome with the final result (merged over ranks for CP runs, rank -1) or
- * the first error. JSON and JSON Lines rows carry their spec (schema 2). */
+ * with run_queued, its outcome as event_run_outcome settles it (the run_done, merged over ranks,
+ * or the failure a capture cut before it shows); its rows in run order. JSON and JSON Lines rows
+ * carry their spec (schema 2). */
 #define _POSIX_C_SOURCE 200809L
 #include "core/io/results_read.h"
 
@@ -49,7 +50,8 @@ static bool add_row(struct result_set *s, const struct run_spec *spec, const str
 struct replay {
     struct result_set *set;
     struct run_spec *specs; /* by run id */
-    bool *queued, *done;
+    bool *queued;
+    struct run_outcome *outcomes;
     int cap;
     bool oom;
 };
@@ -61,12 +63,13 @@ static bool ensure_run(struct replay *r, int run)
     while (cap <= run) cap *= 2;
     struct run_spec *specs = realloc(r->specs, (size_t)cap * sizeof *specs);
     if (specs) r->specs = specs;
-    bool *queued = realloc(r->queued, (size_t)cap), *done = queued ? realloc(r->done, (size_t)cap) : NULL;
+    bool *queued = realloc(r->queued, (size_t)cap);
     if (queued) r->queued = queued;
-    if (done) r->done = done;
-    if (!specs || !queued || !done) return false;
+    struct run_outcome *outcomes = realloc(r->outcomes, (size_t)cap * sizeof *outcomes);
+    if (outcomes) r->outcomes = outcomes;
+    if (!specs || !queued || !outcomes) return false;
     memset(r->queued + r->cap, 0, (size_t)(cap - r->cap));
-    memset(r->done + r->cap, 0, (size_t)(cap - r->cap));
+    memset(r->outcomes + r->cap, 0, (size_t)(cap - r->cap) * sizeof *outcomes);
     r->cap = cap;
     return true;
 }
@@ -85,19 +88,7 @@ static void replay_event(void *ctx, const struct event *ev)
         r->queued[id] = true;
         return;
     }
-    if (!r->queued[id] || r->done[id]) return;
-    /* A run's result is its run_done, its ranks merged; an error says first why it failed. */
-    if (ev->type != EV_RUN_DONE && ev->type != EV_ERROR) return;
-    struct run_result res;
-    if (ev->type == EV_RUN_DONE) {
-        res = ev->u.result;
-    } else {
-        memset(&res, 0, sizeof res);
-        res.status = ev->u.error.status;
-        snprintf(res.message, sizeof res.message, "rank %d: %.200s", ev->rank, ev->u.error.message);
-    }
-    r->done[id] = true;
-    if (!add_row(r->set, &r->specs[id], &res)) r->oom = true;
+    if (r->queued[id]) event_run_outcome(ev, &r->outcomes[id]);
 }
 
 static enum lc_status read_capture(const char *path, struct result_set *out, char *err)
@@ -105,9 +96,15 @@ static enum lc_status read_capture(const char *path, struct result_set *out, cha
     struct replay r = {.set = out};
     long truncated_at = 0; /* a cut last line: the runs before it count */
     enum lc_status st = capture_read(path, replay_event, &r, &truncated_at, err);
+    for (int id = 0; st == LC_OK && !r.oom && id < r.cap; id++) {
+        struct run_result res;
+        if (!r.queued[id] || !r.outcomes[id].known) continue;
+        run_outcome_result(&r.outcomes[id], &res);
+        if (!add_row(r.set, &r.specs[id], &res)) r.oom = true;
+    }
     free(r.specs);
     free(r.queued);
-    free(r.done);
+    free(r.outcomes);
     if (st == LC_OK && r.oom) st = lc_fail(err, LC_ERR_OOM, "%s: out of memory reading results", path);
     return st;
 }
@@ -137,6 +134,7 @@ static enum lc_status read_row(const struct json_value *row, struct result_set *
     res.ms_p20 = number(row, "ms_p20");
     res.ms_p80 = number(row, "ms_p80");
     res.tflops = number(row, "tflops");
+    res.busbw_gbs = number(row, "busbw_gbs");
     return add_row(out, &spec, &res) ? LC_OK : lc_fail(err, LC_ERR_OOM, "out of memory reading results");
 }
 

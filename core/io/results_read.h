@@ -11,7 +11,7 @@
 
 struct result_row {
     struct run_spec spec;
-    struct run_result result; /* from JSON: status, message, ms_median/p20/p80, tflops */
+    struct run_result result; /* from JSON: status, message, ms_median/p20/p80, tflops, busbw_gbs */
     char key[200];            /* result_key(spec) */
 };
 

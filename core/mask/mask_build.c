@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/engine/host_memory.h"
 #include "core/mask/mask_build.h"
 #include "core/model/rng.h"
 #include "core/model/spec.h"
@@ -107,7 +108,17 @@ enum lc_status mask_build_with_docs(enum mask_pattern pattern, const struct mask
     resolve_defaults(pattern, &out->params);
     out->n_heads = 1;
 
-    if (mask_pattern_uses_documents(pattern)) st = set_documents(out, doc_lens, n_docs, err);
+    /* Video documents take a length and a slice per block: what cannot be held is refused
+     * before any of it is allocated (S = 1G at B = 1 would take about 50 GiB). */
+    if (pattern == MASK_BLOCK_CAUSAL_DOCUMENT && !doc_lens) {
+        double blocks = (double)((seqlen + out->params.block - 1) / out->params.block);
+        double bytes = blocks * (2 * sizeof(int64_t) + sizeof(struct mask_slice)), limit = (double)host_memory_share();
+        if (limit > 0 && bytes > limit)
+            st = lc_fail(err, LC_ERR_OOM, "%s: %.0f blocks of %lld tokens take about %.1f GiB to lay out, more than "
+                         "the %.1f GiB this process may use (a larger --block takes less)", mask_pattern_name(pattern),
+                         blocks, (long long)out->params.block, bytes / (1u << 30), limit / (1u << 30));
+    }
+    if (st == LC_OK && mask_pattern_uses_documents(pattern)) st = set_documents(out, doc_lens, n_docs, err);
     if (st == LC_OK && (mask_pattern_params(pattern) & MASK_USES_PREFIX) && !out->params.prefix) draw_prefix(out);
     if (st == LC_OK)
         st = mask_pattern_is_block_sparse(pattern) ? mask_compile_sparse(out, heads_kv, err)

@@ -1,7 +1,9 @@
-/* The event model: names of the enums (as written in captures) and event ownership. */
+/* The event model: names of the enums (as written in captures), event ownership, and a run's
+ * outcome from its events. */
 #define _POSIX_C_SOURCE 200809L
 #include "core/model/event.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -104,4 +106,32 @@ int64_t lc_now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static bool failure(enum lc_status st) { return st != LC_OK && !run_status_recorded(st); }
+
+bool event_run_outcome(const struct event *ev, struct run_outcome *o)
+{
+    if (o->final || ev->run_id < 0) return false;
+    if (ev->type == EV_RUN_DONE) {
+        if (!(o->known && failure(o->result.status) && failure(ev->u.result.status))) {
+            o->result = ev->u.result;
+            o->rank = 0;
+        }
+        o->known = o->final = true;
+        return true;
+    }
+    if (ev->type != EV_ERROR || o->known || !failure(ev->u.error.status)) return false;
+    memset(&o->result, 0, sizeof o->result);
+    o->result.status = ev->u.error.status;
+    snprintf(o->result.message, sizeof o->result.message, "%s", ev->u.error.message);
+    o->rank = ev->rank > 0 ? ev->rank : 0;
+    o->known = true;
+    return true;
+}
+
+void run_outcome_result(const struct run_outcome *o, struct run_result *out)
+{
+    *out = o->result;
+    if (o->rank > 0) snprintf(out->message, sizeof out->message, "rank %d: %.200s", o->rank, o->result.message);
 }

@@ -89,6 +89,7 @@ struct interval {
      * as it starts: launch_ns = launch_end_ns = start_ns. */
     int64_t launch_ns, launch_end_ns;
     char name[LC_IV_NAME_LEN];
+    bool simulated; /* predicted by `longca model`, not measured */
 };
 
 struct counter_sample {
@@ -123,6 +124,21 @@ void event_free(struct event *ev);
 void event_copy(struct event *dst, const struct event *src);
 
 int64_t lc_now_ns(void); /* CLOCK_REALTIME, the clock CUPTI uses by default */
+
+/* A run's outcome as its events settle it, the one rule of every reader of the stream (view,
+ * diff, the TUI): the front end's EV_RUN_DONE (its ranks merged) is final. Before it, an
+ * EV_ERROR that is a failure settles the run as failed (live, or where a capture lost its
+ * run_done), and stays its cause when the run_done fails too; an unsupported run or one out of
+ * memory is an outcome to record, which its run_done carries. Starts zeroed. */
+struct run_outcome {
+    bool known, final;
+    int rank;                 /* the worker whose EV_ERROR settled it; 0: none or the front end */
+    struct run_result result; /* for an EV_ERROR, its status and bare reason */
+};
+/* Folds one event into its run's outcome; true when the outcome changed. */
+bool event_run_outcome(const struct event *ev, struct run_outcome *o);
+/* The outcome as a results row: a worker's reason named "rank N: reason". */
+void run_outcome_result(const struct run_outcome *o, struct run_result *out);
 
 /* A sink receives events in order: the capture writer, the table printer, the TUI model. */
 struct event_sink {

@@ -1,15 +1,47 @@
 /* MPI start-up shared by the front end and the workers, and events as byte buffers. */
-#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* kill, sleep */
 #include "core/session/protocol.h"
 
+#include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
 
 static bool launcher_recovers;
+static volatile int mpi_started;
 
 bool proto_launcher_recovers(void) { return launcher_recovers; }
+
+void proto_stop_launcher(void)
+{
+    const char *rank = getenv("OMPI_COMM_WORLD_RANK"), *hnp = getenv("OMPI_MCA_orte_hnp_uri"),
+               *daemon = getenv("OMPI_MCA_orte_local_daemon_uri");
+    if (!launcher_recovers || !rank || strcmp(rank, "0") || !hnp || !daemon || strcmp(hnp, daemon)) return;
+    fflush(stdout);
+    fflush(stderr);
+    kill(getppid(), SIGTERM);
+}
+
+/* MPI's start-up waits for every process of the job: one that died before it (or cannot be
+ * reached) leaves the others there for good under --enable-recovery. */
+static void *start_watchdog(void *arg)
+{
+    (void)arg;
+    sleep((unsigned)PROTO_FRONT_SILENCE_S);
+    if (mpi_started) return NULL;
+    const char *rank = getenv("OMPI_COMM_WORLD_RANK");
+    if (!rank || !strcmp(rank, "0")) {
+        fprintf(stderr, "longca: MPI did not start within %.0f s: a process of the job died or cannot be reached\n",
+                PROTO_FRONT_SILENCE_S);
+        proto_stop_launcher();
+    }
+    _exit(LC_EXIT_FAILED);
+    return NULL;
+}
 
 enum lc_status proto_mpi_init(char *err)
 {
@@ -23,9 +55,12 @@ enum lc_status proto_mpi_init(char *err)
     setenv("OMPI_MCA_orte_enable_recovery", "1", 0);
     setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 0);
     signal(SIGPIPE, SIG_IGN);
+    pthread_t watchdog;
+    if (pthread_create(&watchdog, NULL, start_watchdog, NULL) == 0) pthread_detach(watchdog);
     int provided = 0;
-    if (MPI_Init_thread(NULL, NULL, MPI_THREAD_MULTIPLE, &provided) != MPI_SUCCESS)
-        return lc_fail(err, LC_ERR_COMM, "MPI_Init_thread failed");
+    int rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_MULTIPLE, &provided);
+    mpi_started = 1;
+    if (rc != MPI_SUCCESS) return lc_fail(err, LC_ERR_COMM, "MPI_Init_thread failed");
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     MPI_Comm_set_errhandler(MPI_COMM_SELF, MPI_ERRORS_RETURN);
     if (provided < MPI_THREAD_MULTIPLE)

@@ -1,20 +1,23 @@
-#define _DEFAULT_SOURCE /* realpath, nanosleep, kill */
+#define _DEFAULT_SOURCE /* realpath, nanosleep */
 /* `longca run` through worker ranks: rank 0 opens a session (the workers of mpirun, or spawned
  * ones), submits the sweep, and forwards events until every run has an outcome. */
 #include "core/session/run_workers.h"
 
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
+#include "core/engine/host_memory.h"
 #include "core/io/stderr_log.h"
 #include "core/session/protocol.h"
 #include "core/session/session.h"
 #include "core/session/worker.h"
+
+/* What one spawned CPU worker holds before its runs: MPI, OpenMP and the kernels' libraries
+ * (its peak resident size measured about 250 MiB running S = 2K). */
+#define RUN_WORKER_BYTES ((size_t)256 << 20)
 
 bool run_under_mpirun(void)
 {
@@ -67,6 +70,14 @@ int run_with_workers(const struct run_options *opt, const struct run_spec *runs,
     char err[LC_ERRMSG_LEN];
     struct session *s;
     int workers = opt->workers ? opt->workers : run_under_mpirun() ? 0 : most_gpus(runs, n_runs);
+    /* Spawned workers are processes of this host, each about RUN_WORKER_BYTES before its runs:
+     * more than it can hold are refused before any starts. */
+    double avail = (double)host_memory_available(), need = (double)workers * RUN_WORKER_BYTES;
+    if (avail > 0 && need > avail) {
+        fprintf(stderr, "longca run: %d workers on this host need about %.1f GiB before any run, more than its %.1f GiB "
+                        "available (start them across hosts with mpirun)\n", workers, need / (1u << 30), avail / (1u << 30));
+        return LC_EXIT_FAILED;
+    }
     /* Open MPI's messages (its daemon's, the spawned workers', at start and at shutdown) go to a
      * log; the rows, the progress and longca's own lines stay on the terminal. */
     struct stderr_log log;
@@ -108,20 +119,8 @@ int run_with_workers(const struct run_options *opt, const struct run_spec *runs,
     return status;
 }
 
-/* Open MPI 4.1 records no exit code for a job started with --enable-recovery: mpirun exits 0
- * whatever its ranks return, MPI_Abort included. A SIGTERM makes it stop the job and exit 1.
- * So a failing rank 0 that mpirun itself started (its local daemon is mpirun: the two URIs are
- * one) stops mpirun once everything is said and written; that also ends workers still waiting
- * on a lost peer. Bad input then exits 1 too: 2 cannot pass through such a job. */
 int run_end_job(int exit_status)
 {
-    const char *rank = getenv("OMPI_COMM_WORLD_RANK"), *hnp = getenv("OMPI_MCA_orte_hnp_uri"),
-               *daemon = getenv("OMPI_MCA_orte_local_daemon_uri");
-    if (exit_status == LC_EXIT_OK || !run_under_mpirun() || !proto_launcher_recovers() || !rank || strcmp(rank, "0") ||
-        !hnp || !daemon || strcmp(hnp, daemon))
-        return exit_status;
-    fflush(stdout);
-    fflush(stderr);
-    kill(getppid(), SIGTERM);
+    if (exit_status != LC_EXIT_OK && run_under_mpirun()) proto_stop_launcher();
     return exit_status;
 }

@@ -123,13 +123,13 @@ static void mark_lost(struct session *s, int rank, const char *reason)
     snprintf(why, sizeof why, "rank %d was lost during the run: %.200s", rank, reason);
     session_emit_status(s, EV_ERROR, id, rank, LC_ERR_COMM, "%s", why);
     session_rank_failed(s, rank, LC_ERR_COMM, why);
-    /* Peers of a multi-rank run may now wait forever on the lost rank: ask them to stop, and
+    /* Peers of a multi-rank run may now wait forever on the lost rank: tell them to leave, and
      * give them lost_after_s to do so. */
     if (f->pending > 1 && !f->stuck_deadline) {
-        int32_t cancel_id = id;
+        struct proto_abandon abandon = {.run_id = id, .lost_rank = rank};
         for (int r = f->first; r < f->first + f->n; r++)
             if (r != rank && !s->outcome[r].done && !s->link[r].lost)
-                session_send_copy(s, r, PROTO_CANCEL, &cancel_id, (int)sizeof cancel_id);
+                session_send_copy(s, r, PROTO_ABANDON, &abandon, (int)sizeof abandon);
         f->stuck_deadline = proto_now_s() + s->lost_after_s;
     }
     session_rank_finished(s, rank);

@@ -46,6 +46,8 @@ struct worker {
     bool skip_finalize; /* the front end lost a peer: MPI_Finalize could wait for it forever */
     bool stop_listener;
     volatile int cancel; /* the runner's flag for the current run */
+    struct proto_abandon abandon; /* the last run a peer of which was lost (run_id -1: none) */
+    double abandon_deadline;      /* by then that run must have ended here, or this worker leaves */
 
     const struct device_ops *gpu; /* opened at start, NULL without one */
     bool cpu_open;
@@ -60,6 +62,29 @@ static void sleep_ms(int ms)
 }
 
 /* ------------------------------------------------------------ listener thread */
+
+static void send_event(struct worker *w, const struct event *ev);
+
+/* A rank of run_id was lost and this worker's part of the run has not ended within the grace
+ * (on one host MPI usually fails the exchange with the dead peer at once; across hosts it may
+ * wait out its timeout). It cannot take back what the run has in flight (MPI cannot cancel a
+ * nonblocking collective, and a live peer may still write into buffers the next run would
+ * reuse), so it reports the run cancelled, the lost rank as the cause, says goodbye and leaves
+ * the job while its main thread still waits inside the exchange. */
+static void leave_for_lost_peer(struct worker *w, int run_id, int lost_rank)
+{
+    struct event ev;
+    event_init(&ev, EV_ERROR, run_id, w->rank);
+    ev.u.error.status = LC_ERR_CANCELLED;
+    snprintf(ev.u.error.message, sizeof ev.u.error.message, "left the run: its rank %d was lost", lost_rank);
+    send_event(w, &ev);
+    struct proto_done done = {.run_id = run_id, .status = LC_ERR_CANCELLED};
+    MPI_Send(&done, (int)sizeof done, MPI_BYTE, 0, PROTO_DONE, w->session);
+    struct event bye;
+    event_init(&bye, EV_GOODBYE, -1, w->rank);
+    send_event(w, &bye);
+    _exit(LC_EXIT_FAILED);
+}
 
 static void handle_front_message(struct worker *w, const MPI_Status *st)
 {
@@ -82,6 +107,16 @@ static void handle_front_message(struct worker *w, const MPI_Status *st)
         int32_t id = 0;
         if (bytes == (int)sizeof id) memcpy(&id, buf, sizeof id);
         if (id > w->cancel_upto) w->cancel_upto = id;
+        if (w->current_run >= 0 && w->current_run <= w->cancel_upto) w->cancel = 1;
+        break;
+    }
+    case PROTO_ABANDON: { /* cancel the run now; leave if it is still running after the grace */
+        struct proto_abandon abandon = {-1, 0};
+        if (bytes == (int)sizeof abandon) memcpy(&abandon, buf, sizeof abandon);
+        if (abandon.run_id < 0) break;
+        w->abandon = abandon;
+        w->abandon_deadline = proto_now_s() + PROTO_ABANDON_GRACE_S;
+        if (abandon.run_id > w->cancel_upto) w->cancel_upto = abandon.run_id;
         if (w->current_run >= 0 && w->current_run <= w->cancel_upto) w->cancel = 1;
         break;
     }
@@ -118,6 +153,11 @@ static void *listener_main(void *arg)
             last_heard = proto_now_s();
             continue;
         }
+        pthread_mutex_lock(&w->lock);
+        bool stuck = w->abandon.run_id >= 0 && w->current_run == w->abandon.run_id && proto_now_s() > w->abandon_deadline;
+        struct proto_abandon abandon = w->abandon;
+        pthread_mutex_unlock(&w->lock);
+        if (stuck) leave_for_lost_peer(w, abandon.run_id, abandon.lost_rank);
         if (proto_now_s() - last_heard > PROTO_FRONT_SILENCE_S) {
             fprintf(stderr, "longca worker %d: nothing from the front end for %.0f s; leaving\n", w->rank,
                     PROTO_FRONT_SILENCE_S);
@@ -342,7 +382,8 @@ static void start_recorder(struct worker *w)
 
 int worker_main(MPI_Comm session, MPI_Comm workers)
 {
-    struct worker w = {.session = session, .workers = workers, .current_run = -1, .cancel_upto = -1};
+    struct worker w = {.session = session, .workers = workers, .current_run = -1, .cancel_upto = -1,
+                       .abandon = {.run_id = -1}};
     MPI_Comm_set_errhandler(session, MPI_ERRORS_RETURN);
     MPI_Comm_set_errhandler(workers, MPI_ERRORS_RETURN);
     MPI_Comm_rank(session, &w.rank);

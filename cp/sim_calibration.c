@@ -1,0 +1,288 @@
+/* The kernel calibration (cp/sim_calibration.h). */
+#define _POSIX_C_SOURCE 200809L /* readdir, stat */
+#include "cp/sim_calibration.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/engine/cp_method.h"
+#include "core/engine/kernel.h"
+#include "core/io/output_file.h"
+#include "core/io/private_dir.h"
+#include "core/mask/doclen.h"
+
+#define FORMAT_LINE "longca-calibration 1"
+
+enum lc_status cp_calibration_specs(const char *kernel, enum lc_dtype dtype, int head_dim, struct run_spec **specs,
+                                    int *n, char *err)
+{
+    static const enum mask_pattern masks[] = {MASK_FULL, MASK_CAUSAL, MASK_SLIDING_WINDOW_CAUSAL, MASK_CAUSAL_DOCUMENT};
+    /* GPU kernels at the per-GPU lengths CP runs give them; CPU kernels where they take seconds. */
+    static const int64_t gpu_lengths[] = {8192, 32768, 131072}, cpu_lengths[] = {1024, 2048, 4096};
+    const int count = 4 * 3 * 2;
+    *specs = calloc((size_t)count, sizeof **specs);
+    if (!*specs) return lc_fail(err, LC_ERR_OOM, "out of host memory");
+    *n = 0;
+    const struct longca_kernel *k = kernel_find(kernel);
+    const bool gpu = k && k->device != LONGCA_DEVICE_CPU;
+    const int64_t *lengths = gpu ? gpu_lengths : cpu_lengths;
+    for (int m = 0; m < 4; m++)
+        for (int l = 0; l < 3; l++)
+            for (int d = 0; d < 2; d++) {
+                struct run_spec *s = &(*specs)[(*n)++];
+                run_spec_defaults(s, gpu);
+                snprintf(s->kernel, sizeof s->kernel, "%s", kernel);
+                s->mask = masks[m];
+                s->mask_params.window = lengths[0] / 2;
+                s->mask_params.doclen = DOCLEN_PROLONG64K;
+                s->mask_params.seed = 42;
+                s->seqlen = lengths[l];
+                s->heads_q = s->heads_kv = 8;
+                s->head_dim = head_dim;
+                s->dtype = dtype;
+                s->direction = d ? DIR_BWD : DIR_FWD;
+                s->warmup = 1;
+                s->iters = 3;
+            }
+    return LC_OK;
+}
+
+/* Least squares of rows a (4 features, already divided by the time) against 1, over the
+ * coefficients marked in use; the others stay 0. */
+static bool solve(const double (*a)[4], int n, const bool *use, double *x)
+{
+    double m[4][5] = {{0}};
+    for (int i = 0; i < n; i++)
+        for (int r = 0; r < 4; r++) {
+            for (int c = 0; c < 4; c++) m[r][c] += a[i][r] * a[i][c];
+            m[r][4] += a[i][r];
+        }
+    for (int r = 0; r < 4; r++)
+        if (!use[r]) {
+            memset(m[r], 0, sizeof m[r]);
+            for (int c = 0; c < 4; c++) m[c][r] = 0;
+            m[r][r] = 1;
+        }
+    for (int c = 0; c < 4; c++) {
+        int piv = c;
+        for (int r = c + 1; r < 4; r++)
+            if (fabs(m[r][c]) > fabs(m[piv][c])) piv = r;
+        if (fabs(m[piv][c]) < 1e-300) return false;
+        for (int k = 0; k < 5; k++) {
+            double t = m[c][k];
+            m[c][k] = m[piv][k];
+            m[piv][k] = t;
+        }
+        for (int r = 0; r < 4; r++) {
+            if (r == c) continue;
+            const double f = m[r][c] / m[c][c];
+            for (int k = c; k < 5; k++) m[r][k] -= f * m[c][k];
+        }
+    }
+    for (int r = 0; r < 4; r++) x[r] = use[r] ? m[r][4] / m[r][r] : 0;
+    return true;
+}
+
+/* Non-negative fit: drops the most negative coefficient until none is negative. Features are
+ * scaled to comparable sizes so the normal equations stay well conditioned. */
+static enum lc_status fit_direction(const struct cp_tile_work *w, const double *t, int n, struct cp_kernel_cost *k,
+                                    double *max_err, char *err)
+{
+    double (*a)[4] = malloc((size_t)(n > 0 ? n : 1) * sizeof *a), scale[4] = {0};
+    if (!a) return lc_fail(err, LC_ERR_OOM, "out of host memory");
+    for (int i = 0; i < n; i++) {
+        const double f[4] = {1, w[i].heads * w[i].q_tiles, w[i].heads * w[i].full_tiles, w[i].heads * w[i].partial_tiles};
+        for (int c = 0; c < 4; c++) {
+            a[i][c] = f[c] / t[i];
+            if (a[i][c] > scale[c]) scale[c] = a[i][c];
+        }
+    }
+    bool use[4];
+    for (int c = 0; c < 4; c++) use[c] = scale[c] > 0;
+    for (int i = 0; i < n; i++)
+        for (int c = 0; c < 4; c++)
+            if (use[c]) a[i][c] /= scale[c];
+    double x[4] = {0};
+    for (int round = 0; round < 4; round++) {
+        if (!solve((const double (*)[4])a, n, use, x)) {
+            free(a);
+            return lc_fail(err, LC_ERR_INVALID, "calibration: the runs do not determine the kernel's costs");
+        }
+        int worst = -1;
+        for (int c = 0; c < 4; c++)
+            if (use[c] && x[c] < 0 && (worst < 0 || x[c] < x[worst])) worst = c;
+        if (worst < 0) break;
+        use[worst] = false;
+        x[worst] = 0;
+    }
+    free(a);
+    double c[4];
+    for (int i = 0; i < 4; i++) c[i] = use[i] ? x[i] / scale[i] : 0;
+    *k = (struct cp_kernel_cost){c[0], c[1], c[2], c[3]};
+    *max_err = 0;
+    for (int i = 0; i < n; i++) {
+        const double model = c[0] + w[i].heads * (w[i].q_tiles * c[1] + w[i].full_tiles * c[2] + w[i].partial_tiles * c[3]);
+        if (fabs(model / t[i] - 1) > *max_err) *max_err = fabs(model / t[i] - 1);
+    }
+    return LC_OK;
+}
+
+enum lc_status cp_calibration_fit(const struct run_spec *specs, const double *seconds, int n, struct cp_calibration *out,
+                                  char *err)
+{
+    memset(out, 0, sizeof *out);
+    struct cp_tile_work *w[2] = {malloc((size_t)(n > 0 ? n : 1) * sizeof **w), malloc((size_t)(n > 0 ? n : 1) * sizeof **w)};
+    double *t[2] = {malloc((size_t)(n > 0 ? n : 1) * sizeof **t), malloc((size_t)(n > 0 ? n : 1) * sizeof **t)};
+    int count[2] = {0, 0};
+    enum lc_status st = w[0] && w[1] && t[0] && t[1] ? LC_OK : lc_fail(err, LC_ERR_OOM, "out of host memory");
+    for (int i = 0; i < n && !st; i++) {
+        if (!(seconds[i] > 0) || (specs[i].direction != DIR_FWD && specs[i].direction != DIR_BWD)) continue;
+        struct run_spec local = specs[i];
+        snprintf(local.cp_method, sizeof local.cp_method, "%s", CP_METHOD_LOCAL);
+        local.cp_degree = 1;
+        struct cp_schedule s;
+        if ((st = cp_method_schedule(&local, &s, err))) break;
+        const int d = specs[i].direction == DIR_BWD;
+        w[d][count[d]] = s.work[0];
+        t[d][count[d]++] = seconds[i];
+        out->tile = s.tile;
+        cp_schedule_free(&s);
+    }
+    if (!st && (count[0] < 4 || count[1] < 4))
+        st = lc_fail(err, LC_ERR_INVALID, "calibration: %d forward and %d backward runs timed; 4 of each are needed",
+                     count[0], count[1]);
+    if (!st) st = fit_direction(w[0], t[0], count[0], &out->cost.fwd, &out->fwd_err, err);
+    if (!st) st = fit_direction(w[1], t[1], count[1], &out->cost.bwd, &out->bwd_err, err);
+    out->cost.calibrated = true;
+    out->samples = count[0] + count[1];
+    if (n > 0) {
+        snprintf(out->kernel, sizeof out->kernel, "%s", specs[0].kernel);
+        out->dtype = specs[0].dtype;
+        out->head_dim = specs[0].head_dim;
+    }
+    for (int d = 0; d < 2; d++) free(w[d]), free(t[d]);
+    return st;
+}
+
+static void write_cost(FILE *f, const char *name, const struct cp_kernel_cost *k, double max_err)
+{
+    fprintf(f, "%s %.9g %.9g %.9g %.9g %.6f\n", name, k->call, k->q_tile, k->full_tile, k->partial_tile, max_err);
+}
+
+enum lc_status cp_calibration_write(const char *path, const struct cp_calibration *c, char *err)
+{
+    struct output_file o;
+    enum lc_status st = output_open(&o, path, err);
+    if (st) return st;
+    fprintf(o.f, "%s\ndevice %s\nkernel %s\nversion %s\ndtype %s\nhead_dim %d\ntile %d\nsamples %d\n", FORMAT_LINE,
+            c->device, c->kernel, c->version, dtype_name(c->dtype), c->head_dim, c->tile, c->samples);
+    write_cost(o.f, "fwd", &c->cost.fwd, c->fwd_err);
+    write_cost(o.f, "bwd", &c->cost.bwd, c->bwd_err);
+    return output_commit(&o, err);
+}
+
+/* A cost line: four times in seconds, each within [0, 1], and the fit's error. */
+static bool read_cost(const char *text, struct cp_kernel_cost *k, double *max_err)
+{
+    double v[5];
+    char *end;
+    for (int i = 0; i < 5; i++) {
+        v[i] = strtod(text, &end);
+        if (end == text || !isfinite(v[i]) || v[i] < 0 || v[i] > (i < 4 ? 1.0 : 1e6)) return false;
+        text = end;
+    }
+    *k = (struct cp_kernel_cost){v[0], v[1], v[2], v[3]};
+    *max_err = v[4];
+    return true;
+}
+
+enum lc_status cp_calibration_read(const char *path, struct cp_calibration *c, char *err)
+{
+    memset(c, 0, sizeof *c);
+    FILE *f = fopen(path, "r");
+    if (!f) return lc_fail(err, LC_ERR_INVALID, "cannot read calibration %s", path);
+    char line[256];
+    unsigned seen = 0;
+    bool ok = fgets(line, sizeof line, f) && !strncmp(line, FORMAT_LINE, strlen(FORMAT_LINE));
+    while (ok && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        char *value = strchr(line, ' ');
+        if (!value) continue;
+        *value++ = 0;
+        char *end;
+        long n = strtol(value, &end, 10);
+        if (!strcmp(line, "device")) snprintf(c->device, sizeof c->device, "%s", value), seen |= 1;
+        else if (!strcmp(line, "kernel")) snprintf(c->kernel, sizeof c->kernel, "%s", value), seen |= 2;
+        else if (!strcmp(line, "version")) snprintf(c->version, sizeof c->version, "%s", value);
+        else if (!strcmp(line, "dtype")) ok = dtype_parse(value, &c->dtype) == 0, seen |= 4;
+        else if (!strcmp(line, "head_dim")) ok = *end == 0 && n >= 8 && n <= 1024, c->head_dim = (int)n, seen |= 8;
+        else if (!strcmp(line, "tile")) ok = *end == 0 && n >= 1 && n <= 4096, c->tile = (int)n, seen |= 16;
+        else if (!strcmp(line, "samples")) ok = *end == 0 && n >= 1 && n <= 100000, c->samples = (int)n;
+        else if (!strcmp(line, "fwd")) ok = read_cost(value, &c->cost.fwd, &c->fwd_err), seen |= 32;
+        else if (!strcmp(line, "bwd")) ok = read_cost(value, &c->cost.bwd, &c->bwd_err), seen |= 64;
+    }
+    fclose(f);
+    if (!ok || seen != 127) return lc_fail(err, LC_ERR_INVALID, "%s is not a longca calibration (or is damaged)", path);
+    c->cost.calibrated = true;
+    return LC_OK;
+}
+
+/* Letters, digits, '.', '-' and '_' stay; anything else becomes '_'. */
+static void file_word(const char *in, char *out, size_t len)
+{
+    size_t i = 0;
+    for (; in[i] && i + 1 < len; i++) {
+        const char ch = in[i];
+        const bool keep = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
+                          ch == '-' || ch == '_';
+        out[i] = keep ? ch : '_';
+    }
+    out[i] = 0;
+}
+
+enum lc_status cp_calibration_path(const char *device, const char *kernel, const char *version, char *path, size_t len,
+                                   char *err)
+{
+    char dir[512], d[96], k[LC_NAME_LEN], v[96];
+    enum lc_status st = private_dir(PRIVATE_STATE, dir, sizeof dir, err);
+    if (st) return st;
+    file_word(device, d, sizeof d);
+    file_word(kernel, k, sizeof k);
+    file_word(version, v, sizeof v);
+    if ((size_t)snprintf(path, len, "%s/calibration-%s-%s-%s.txt", dir, d, k, v) >= len)
+        return lc_fail(err, LC_ERR_INVALID, "calibration path too long");
+    return LC_OK;
+}
+
+enum lc_status cp_calibration_find(const char *kernel, enum lc_dtype dtype, int head_dim, struct cp_calibration *c,
+                                   char *path, size_t len, char *err)
+{
+    char dir[512], candidate[1024], scratch[LC_ERRMSG_LEN];
+    enum lc_status st = private_dir(PRIVATE_STATE, dir, sizeof dir, err);
+    if (st) return st;
+    DIR *d = opendir(dir);
+    if (!d) return lc_fail(err, LC_ERR_UNSUPPORTED, "no calibration of %s (longca model --calibrate)", kernel);
+    time_t newest = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, "calibration-", 12)) continue;
+        struct stat sb;
+        struct cp_calibration cand;
+        snprintf(candidate, sizeof candidate, "%s/%s", dir, e->d_name);
+        if (lstat(candidate, &sb) || !S_ISREG(sb.st_mode) || sb.st_size > 4096 || sb.st_mtime < newest) continue;
+        if (cp_calibration_read(candidate, &cand, scratch) || strcmp(cand.kernel, kernel) || cand.dtype != dtype ||
+            cand.head_dim != head_dim)
+            continue;
+        newest = sb.st_mtime;
+        *c = cand;
+        snprintf(path, len, "%s", candidate);
+    }
+    closedir(d);
+    if (!newest)
+        return lc_fail(err, LC_ERR_UNSUPPORTED, "no calibration of %s for %s, d=%d (longca model --calibrate)", kernel,
+                       dtype_name(dtype), head_dim);
+    return LC_OK;
+}

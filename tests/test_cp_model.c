@@ -1,0 +1,219 @@
+/* `longca model`'s pieces without running anything: every method's schedule covers exactly the
+ * work its prediction (and so its run) reports, rank by rank, and simulates to the end; the
+ * simulator's overlap rules on cases worked out by hand; the calibration fit recovers known
+ * costs and its file reads back (and a damaged one is refused); and the speed of a 1,024-GPU
+ * prediction of a 1M-token document mask (one core's CPU time; asserted in optimised builds). */
+#define _POSIX_C_SOURCE 200809L /* mkstemp */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/check.h"
+#include "core/engine/cp_method.h"
+#include "core/engine/kernel.h"
+#include "cp/cp.h"
+#include "cp/sim_calibration.h"
+#include "cp/sim_predict.h"
+#include "kernels/kernels.h"
+#include "core/mask/doclen.h"
+
+static struct run_spec spec_for(const char *method, enum mask_pattern mask, int gpus, enum run_direction dir)
+{
+    struct run_spec s;
+    run_spec_defaults(&s, false);
+    snprintf(s.cp_method, sizeof s.cp_method, "%s", method);
+    s.mask = mask;
+    s.mask_params.window = 100;
+    s.seqlen = 1024;
+    s.heads_q = 8;
+    s.heads_kv = 8;
+    s.cp_degree = gpus;
+    s.direction = dir;
+    return s;
+}
+
+/* The schedule's forward blocks of each rank add up to the work its prediction reports. */
+static void schedule_matches_prediction(const char *method, enum mask_pattern mask, int gpus)
+{
+    char err[LC_ERRMSG_LEN] = "", ctx[96];
+    snprintf(ctx, sizeof ctx, "%s %s P=%d", method, mask_pattern_name(mask), gpus);
+    check_context = ctx;
+    const struct run_spec s = spec_for(method, mask, gpus, DIR_FWD_BWD);
+    struct cp_prediction p;
+    struct cp_schedule sch;
+    if (cp_method_predict(&s, &p, err) != LC_OK) {
+        CHECK(false, "predict: %s", err);
+        cp_prediction_free(&p);
+        return;
+    }
+    if (cp_method_schedule(&s, &sch, err) != LC_OK) {
+        CHECK(false, "schedule: %s", err);
+        cp_prediction_free(&p);
+        return;
+    }
+    for (int r = 0; r < gpus; r++) {
+        double fwd = 0, bwd = 0;
+        for (int64_t i = sch.rank_offsets[r]; i < sch.rank_offsets[r + 1]; i++) {
+            const struct cp_sched_op *op = &sch.ops[i];
+            if (op->kind != CP_SCHED_COMPUTE) continue;
+            const double w = sch.work[op->ref].area * sch.work[op->ref].heads;
+            *(op->backward ? &bwd : &fwd) += w;
+        }
+        CHECK(fwd == p.work[r] && bwd == p.work[r], "rank %d: schedule %.0f fwd %.0f bwd, prediction %.0f", r, fwd, bwd,
+              p.work[r]);
+    }
+    struct cp_topology topo;
+    cp_topology_defaults(&topo);
+    struct cp_cost cost;
+    cp_cost_assumed(&cost, 100, sch.tile, s.head_dim);
+    struct cp_sim_result res;
+    CHECK(cp_simulate(&sch, &topo, &cost, 0, &res, err) == LC_OK, "simulate: %s", err);
+    CHECK(res.slowest_s > 0 && res.mean_s <= res.slowest_s * (1 + 1e-12));
+    cp_sim_result_free(&res);
+    cp_schedule_free(&sch);
+    cp_prediction_free(&p);
+    check_context = NULL;
+}
+
+/* Ring forward on 2 ranks: step 0 posts the KV transfer, then computes; step 1 waits for the
+ * block. The rank's time is max(step 0, transfer) + step 1, and what it waits is exposed. */
+static void ring_overlap_by_hand(void)
+{
+    char err[LC_ERRMSG_LEN] = "";
+    const struct run_spec s = spec_for("ring", MASK_FULL, 2, DIR_FWD);
+    struct cp_schedule sch;
+    if (cp_method_schedule(&s, &sch, err) != LC_OK) {
+        CHECK(false, "%s", err);
+        return;
+    }
+    struct cp_cost cost;
+    cp_cost_assumed(&cost, 0.001, sch.tile, s.head_dim);
+    const double step = cp_kernel_time(&cost, &sch.work[0], false);
+    CHECK(sch.n_work == 4 && fabs(cp_kernel_time(&cost, &sch.work[1], false) - step) < 1e-12);
+    const double bytes = 2.0 * 512 * 8 * s.head_dim * 4; /* K and V of 512 rows, fp32 */
+    struct cp_topology topo;
+    cp_topology_defaults(&topo);
+    for (int slow = 0; slow < 2; slow++) {
+        /* A fast link hides the transfer; a slow one exposes what exceeds the attention. */
+        topo.intra_gbs = slow ? bytes / (3 * step) / 1e9 : 1e6;
+        topo.intra_us = 0;
+        struct cp_sim_result res;
+        if (cp_simulate(&sch, &topo, &cost, 2, &res, err) != LC_OK) {
+            CHECK(false, "%s", err);
+            continue;
+        }
+        const double transfer = bytes / (topo.intra_gbs * 1e9);
+        const double want = (transfer > step ? transfer : step) + step;
+        CHECK(fabs(res.slowest_s - want) < 1e-9 * want, "slow %d: %.9f s, want %.9f", slow, res.slowest_s, want);
+        CHECK(fabs(res.rank[0].exposed - (transfer > step ? transfer - step : 0)) < 1e-9 * want);
+        CHECK(res.n_trace == 2 * (2 + 2), "%d intervals: per rank a compute per step, its send and its receive",
+              res.n_trace);
+        cp_sim_result_free(&res);
+    }
+    /* Across nodes the same transfer takes the network's figures. */
+    topo.gpus_per_node = 1;
+    topo.inter_gbs = bytes / (5 * step) / 1e9;
+    topo.inter_us = 0;
+    struct cp_sim_result res;
+    if (cp_simulate(&sch, &topo, &cost, 0, &res, err) == LC_OK)
+        CHECK(fabs(res.slowest_s - 6 * step) < 1e-9 * step, "%.9f s, want %.9f", res.slowest_s, 6 * step);
+    cp_sim_result_free(&res);
+    cp_schedule_free(&sch);
+}
+
+/* Times made from known costs come back from the fit; the file keeps them. */
+static void calibration_round_trip(void)
+{
+    char err[LC_ERRMSG_LEN] = "";
+    struct run_spec *specs;
+    int n;
+    if (cp_calibration_specs("cpu", LC_FP32, 64, &specs, &n, err) != LC_OK) {
+        CHECK(false, "%s", err);
+        return;
+    }
+    const struct cp_cost truth = {{20e-6, 3e-9, 40e-9, 55e-9}, {35e-6, 9e-9, 100e-9, 130e-9}, true};
+    double *seconds = calloc((size_t)n, sizeof *seconds);
+    for (int i = 0; i < n; i++) {
+        struct run_spec local = specs[i];
+        struct cp_schedule sch;
+        if (cp_method_schedule(&local, &sch, err) != LC_OK) {
+            CHECK(false, "%s", err);
+            continue;
+        }
+        seconds[i] = cp_kernel_time(&truth, &sch.work[0], specs[i].direction == DIR_BWD);
+        cp_schedule_free(&sch);
+    }
+    struct cp_calibration cal;
+    CHECK(cp_calibration_fit(specs, seconds, n, &cal, err) == LC_OK, "%s", err);
+    const double *got = &cal.cost.fwd.call, *want = &truth.fwd.call;
+    for (int i = 0; i < 8; i++) CHECK(fabs(got[i] / want[i] - 1) < 1e-6, "coefficient %d: %g, want %g", i, got[i], want[i]);
+    CHECK(cal.fwd_err < 1e-9 && cal.bwd_err < 1e-9 && cal.samples == n);
+    char path[] = "/tmp/longca_calibration_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    snprintf(cal.device, sizeof cal.device, "test device");
+    snprintf(cal.version, sizeof cal.version, "v1");
+    struct cp_calibration back;
+    CHECK(cp_calibration_write(path, &cal, err) == LC_OK, "%s", err);
+    CHECK(cp_calibration_read(path, &back, err) == LC_OK, "%s", err);
+    CHECK(!strcmp(back.device, "test device") && back.head_dim == 64 && back.dtype == LC_FP32 &&
+          fabs(back.cost.bwd.partial_tile / cal.cost.bwd.partial_tile - 1) < 1e-8);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "longca-calibration 1\ndevice x\nkernel cpu\ndtype fp32\nhead_dim 64\ntile 64\nfwd 1e9 0 0 0 0\nbwd 0 0 0 0 0\n");
+    fclose(f);
+    CHECK(cp_calibration_read(path, &back, err) == LC_ERR_INVALID, "a cost of 1e9 s must be refused");
+    unlink(path);
+    free(seconds);
+    free(specs);
+}
+
+/* One method at 1,024 GPUs on a 1M-token document mask: the CPU time of the whole prediction. */
+static void speed_at_scale(void)
+{
+    struct run_spec s;
+    run_spec_defaults(&s, true); /* 64:8 heads, d=128, bf16; the CPU kernel where flash is not built */
+    if (!kernel_find(s.kernel)) snprintf(s.kernel, sizeof s.kernel, "cpu");
+    snprintf(s.cp_method, sizeof s.cp_method, "usp");
+    s.mask = MASK_CAUSAL_DOCUMENT;
+    s.mask_params.doclen = DOCLEN_PROLONG512K;
+    s.seqlen = 1 << 20;
+    s.cp_degree = 1024;
+    struct cp_topology topo;
+    cp_topology_defaults(&topo);
+    struct cp_cost cost;
+    cp_cost_assumed(&cost, 500, 128, s.head_dim);
+    const clock_t t0 = clock();
+    struct cp_model_row row;
+    cp_model_predict(&s, &topo, &cost, 0, NULL, &row);
+    const double cpu_s = (double)(clock() - t0) / CLOCKS_PER_SEC;
+    printf("%s: usp, 1024 GPUs, causal_document (ProLong-512K) S=1M, 64:8, fwd: %.2f s of CPU (wall %.2f s), %.1f TFLOP/s "
+           "per GPU predicted\n",
+           s.kernel, cpu_s, row.wall_s, row.tflops);
+    CHECK(row.status == LC_OK, "%s", row.message);
+#if defined(NDEBUG) && !defined(__SANITIZE_ADDRESS__)
+    /* The target is for the GPU kernel's tiles (128); the CPU kernel's are 4x as many. */
+    if (!strcmp(s.kernel, "flash")) CHECK(cpu_s <= 2.0, "%.2f s of CPU time, the target is 2 s", cpu_s);
+#endif
+}
+
+int main(void)
+{
+    char err[LC_ERRMSG_LEN];
+    if (kernels_register_all(err)) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    cp_register_all();
+    static const enum mask_pattern masks[] = {MASK_FULL, MASK_CAUSAL, MASK_CAUSAL_DOCUMENT, MASK_SLIDING_WINDOW_CAUSAL};
+    static const char *methods[] = {"ring", "allgather", "ulysses", "usp", "double_ring", "balanced"};
+    for (int m = 0; m < 6; m++)
+        for (int k = 0; k < 4; k++)
+            for (int p = 1; p <= 8; p *= 2) schedule_matches_prediction(methods[m], masks[k], p);
+    ring_overlap_by_hand();
+    calibration_round_trip();
+    speed_at_scale();
+    return check_report("test_cp_model");
+}
