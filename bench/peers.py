@@ -61,6 +61,13 @@ def block_sparse_mask(info, seqlen, args, device):
     return BlockMask.from_kv_blocks(none, torch.zeros_like(idx), counts, idx, BLOCK_SIZE=block)
 
 
+def head_area(info):
+    """Visible (query, key) pairs of one head: masks drawn per KV head (block_sparse) list one
+    area each, and longca counts their mean, as it does for the FLOPs of its own runs."""
+    per_head = info.get("area_per_head")
+    return sum(per_head) / len(per_head) if per_head else info["area"]
+
+
 def gemm_roof(device="cuda", n=8192):
     """TFLOP/s of a bf16 n^3 GEMM through cuBLAS (torch.matmul)."""
     gen = torch.Generator(device=device).manual_seed(n)
@@ -184,7 +191,7 @@ def main():
     for seqlen in [int(s) for s in args.seqlens.split(",")]:
         for mask in args.masks.split(","):
             info = mask_info(args.longca, mask, seqlen)
-            fwd_flops = 4.0 * info["area"] * args.heads_q * args.head_dim * args.batch
+            fwd_flops = 4.0 * head_area(info) * args.heads_q * args.head_dim * args.batch
             for direction in args.directions.split(","):
                 flops = fwd_flops * (2.5 if direction == "bwd" else 1.0)
                 for peer in args.peers.split(","):

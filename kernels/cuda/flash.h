@@ -17,9 +17,11 @@
 extern "C" {
 #endif
 
-/* Forward: a CTA owns TILE_Q query rows and walks key tiles of TILE_K. */
+/* Forward: a CTA owns TILE_Q query rows and walks key tiles of TILE_K; flash also runs on
+ * FINE_TILE x FINE_TILE lists, chosen by the plan for masks whose 128-tiles are mostly empty. */
 #define FLASH_FWD_TILE_Q 128
 #define FLASH_FWD_TILE_K 128
+#define FLASH_FWD_FINE_TILE 64
 #define FLASH_MMA_FWD_TILE_Q 128
 #define FLASH_MMA_FWD_TILE_K 64
 /* Backward: a CTA owns TILE_K keys and walks query tiles of TILE_Q. */
@@ -62,6 +64,7 @@ struct flash_bwd_buffers {
     float *dsum;         /* [b, heads_q, S_q]: rowsum(dO * O) */
     int *turns;          /* deterministic dQ order: [b, heads_q, query tiles] */
     size_t turns_bytes;
+    int *next_item;      /* persistent backward: the next work item to hand out */
 };
 
 struct flash_bwd_args {

@@ -1,253 +1,422 @@
-/* Fused attention backward by recomputation on Hopper's warpgroup MMA (wgmma, sm_90a).
+/* Fused attention backward by recomputation on Hopper, the FlashAttention-3 design (sm_90a).
  *
- * Each CTA owns 128 keys of one query head: two warpgroups of 64 keys, K and V resident in
- * shared memory. It walks the query tiles (64 queries) its tile-list row names; Q, dO, LSE and
- * Dsum of a tile arrive by cp.async in a two-stage ring. Per tile and warpgroup:
- *   S^T = K Q^T and dP^T = V dO^T      (both operands from shared memory)
+ * A persistent CTA of three warpgroups takes work items (batch, query head, key tile) from a
+ * counter, each head's key tiles longest first (ascending when deterministic), heads in order so
+ * that the CTAs in flight share a few heads' dQ in L2. Per item the key tile's K and V stay
+ * resident in shared memory while one producer warp streams the query tiles its tile-list row
+ * names: Q and dO by TMA, LSE and Dsum by 4-byte copies (rows need not be 16-byte aligned) and
+ * the tile's list entry, into a ring of STAGES slots guarded by full/empty mbarriers. The
+ * producer warpgroup gives its registers to the two consumer warpgroups (setmaxnreg), which own
+ * 64 keys each:
+ *   S^T = K Q^T and dP^T = V dO^T      (both operands from shared memory, two commit groups)
  *   P^T = exp(S^T - LSE), dS^T = P^T (dP^T - Dsum) * scale   (registers; mask on partial tiles)
  *   dV += P^T dO, dK += dS^T Q         (A from registers, B transposed by the descriptor)
- *   dQ += dS K                         (dS^T staged in shared memory, read transposed)
- * dQ goes to an fp32 buffer with vector atomics, or, when deterministic, in key-tile order
- * under a per-query-tile turn counter. dK and dV are written per query head in fp32 and folded
- * over each GQA group afterwards (attn_aux.cu), which also converts dQ. */
+ *   dQ += dS K                         (dS^T staged in shared memory, two buffers, read transposed)
+ * dK and dV stay in registers for the whole item; dQ goes to an fp32 buffer by vector reductions
+ * (red.global), or, when deterministic, in key-tile order under a per-query-tile turn counter
+ * (then each key tile walks its query tiles from the last, and a CTA takes an item only when it
+ * can start it).
+ * dK and dV are written per query head in fp32 and folded over each GQA group afterwards. */
+#include <limits.h>
+
 #include "kernels/cuda/flash_launch.cuh"
+#include "kernels/cuda/tma.cuh"
 #include "kernels/cuda/wgmma.cuh"
+extern "C" {
+#include "kernels/cuda/tensor_map.h"
+}
+
+#ifndef LC_BWD_STAGES
+#define LC_BWD_STAGES 2
+#endif
 
 namespace {
-
-typedef flash_bwd_params bwd_params;
 
 template <int D>
 struct bwd_cfg {
     static constexpr int BM = FLASH_BWD_TILE_Q, BN = FLASH_BWD_TILE_K;
-    static constexpr int THREADS = 256; /* two warpgroups, 64 keys each */
+    static constexpr int THREADS = 384; /* producer + two consumer warpgroups of 64 keys */
+    /* setmaxnreg.inc waits until the CTA's pool holds the registers asked for, and the pool is
+     * what the launch gave (the entry cap, 168 for 384 threads) and the producer gave back: a
+     * split that asks for more than 384 x 168 in all never starts (seen: a hang with 32/240) */
+    static constexpr int ENTRY_REGS = 168, PRODUCER_REGS = 24, CONSUMER_REGS = 240;
+    static_assert(128 * PRODUCER_REGS + 256 * CONSUMER_REGS <= THREADS * ENTRY_REGS, "register split exceeds the pool");
     static constexpr int NT = BM / 8, DT = D / 8;
+    static constexpr int STAGES = LC_BWD_STAGES;
     static constexpr int KV_BYTES = BN * D * 2, QT_BYTES = BM * D * 2, DS_BYTES = BN * BM * 2;
-    static constexpr int VEC_BYTES = BM * 4;
-    /* K, V, two stages of (Q, dO), dS^T, then two stages of (LSE, Dsum); + alignment slack */
-    static constexpr int SMEM = 2 * KV_BYTES + 4 * QT_BYTES + DS_BYTES + 4 * VEC_BYTES + 1024;
+    static constexpr int VEC_BYTES = BM * 4; /* LSE or Dsum of one query tile */
+    static constexpr int BARRIERS = 2 + 2 * STAGES;
+    /* K, V, STAGES x (Q, dO), two dS^T buffers, STAGES x (LSE, Dsum), barriers, the item slot,
+     * STAGES x the query tile's list entry;
+     * + 1024 so that the tiles can start on the 1024-byte boundary 128-byte swizzle needs */
+    static constexpr int SMEM = 2 * KV_BYTES + 2 * STAGES * QT_BYTES + 2 * DS_BYTES + 2 * STAGES * VEC_BYTES +
+                                8 * BARRIERS + 16 + 16 * STAGES + 1024;
+    static_assert(BM == 64 && BN == 128 && D % 64 == 0, "two consumer warpgroups of 64 keys, 64-dim boxes");
 };
 
-template <typename E, int D>
-__global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const bwd_params p)
+/* Every consumer thread releases a slot (the empty barriers' count): an arrival orders only the
+ * arriving thread's own reads of LSE, Dsum, the list entry and the item before the refill. */
+constexpr int CONSUMER_THREADS = 256;
+/* Named barriers (0 is __syncthreads): dS^T complete across both consumer warpgroups (d = 128),
+ * the deterministic turn (d = 128), and per consumer warpgroup (d = 64). */
+constexpr int DS_BARRIER = 1, TURN_BARRIER = 2, WG_BARRIER = 3;
+
+struct bwd_tma_params {
+    CUtensorMap q_map, do_map, k_map, v_map;
+    flash_bwd_params p;
+    int n_items;
+    int *next_item;
+};
+
+/* Work item `it`: key tiles in work order (slot) fastest, then heads, then batch. */
+struct bwd_item {
+    int b, h;
+    flash_tile_row row;
+};
+
+__device__ __forceinline__ bwd_item bwd_item_at(const flash_bwd_params &p, int it)
 {
-    typedef bwd_cfg<D> C;
-    constexpr int BM = C::BM, BN = C::BN, NT = C::NT, DT = C::DT;
-    extern __shared__ unsigned char smem_raw[];
+    const int slot = it % p.n_ktiles, bh = it / p.n_ktiles;
+    bwd_item w;
+    w.h = bh % p.heads_q;
+    w.b = bh / p.heads_q;
+    const int mh = p.mask_heads == 1 ? 0 : w.h / p.group;
+    w.row = flash_tile_row_at(p.row_offsets, p.entries, p.row_order, mh, p.n_ktiles, slot);
+    return w;
+}
 
-    const int tid = threadIdx.x, wg = tid / 128, lane = tid % 32, warp_in_wg = (tid / 32) % 4;
-    /* key tiles vary fastest: the CTAs in flight share a few heads, so the dQ accumulator they
-     * add into and the Q, dO they read stay in L2 */
-    const int h = blockIdx.y, b = blockIdx.z;
-    const int hk = h / p.group;
-    const int mh = p.mask_heads == 1 ? 0 : hk;
-    const flash_tile_row tiles = flash_tile_row_at(p.row_offsets, p.entries, p.row_order, mh, p.n_ktiles, blockIdx.x);
-    const int kt = tiles.tile, n = tiles.n;
-    const gpu_tile_entry *ents = tiles.ents;
-    const int k0 = kt * BN;
-    const int64_t q_stride = (int64_t)p.heads_q * D, kv_stride = (int64_t)p.heads_kv * D;
-    const uint16_t *qg = p.q + (int64_t)b * p.seqlen_q * q_stride + (int64_t)h * D;
-    const uint16_t *dog = p.d_o + (int64_t)b * p.seqlen_q * q_stride + (int64_t)h * D;
-    const float *lseg = p.lse + ((int64_t)b * p.heads_q + h) * p.seqlen_q;
-    const float *dsumg = p.dsum + ((int64_t)b * p.heads_q + h) * p.seqlen_q;
+__device__ __forceinline__ void st_shared_i32(uint32_t addr, int v)
+{
+    asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(addr), "r"(v) : "memory");
+}
 
-    const uint32_t base = (smem_addr(smem_raw) + 1023u) & ~1023u;
-    const uint32_t s_k = base, s_v = s_k + C::KV_BYTES, s_qd = s_v + C::KV_BYTES;
-    const uint32_t s_ds = s_qd + 4 * C::QT_BYTES, s_vec = s_ds + C::DS_BYTES;
-    const float *f_vec = reinterpret_cast<const float *>(smem_raw + (s_vec - smem_addr(smem_raw)));
-
-    int committed = 0;
-    auto load_q_tile = [&](int i, int stage) {
-        const int q0 = ents[i].tile * BM;
-        const int valid = (int)min((int64_t)BM, p.seqlen_q - q0);
-        const uint32_t dst = s_qd + stage * 2 * C::QT_BYTES;
-        load_tile_sw128<BM, D, C::THREADS>(dst, qg + q0 * q_stride, q_stride, valid, tid);
-        load_tile_sw128<BM, D, C::THREADS>(dst + C::QT_BYTES, dog + q0 * q_stride, q_stride, valid, tid);
-        if (tid < 2 * BM) { /* LSE and Dsum, one float per thread: rows need not be 16-byte aligned */
-            const int which = tid / BM, c = tid % BM;
-            const bool ok = q0 + c < p.seqlen_q;
-            const float *src = ok ? (which ? dsumg : lseg) + q0 + c : lseg;
-            asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(s_vec + (stage * 2 + which) * C::VEC_BYTES +
-                                                                               c * 4),
-                         "l"(src), "r"(ok ? 4 : 0));
-        }
-        cp_async_commit();
-        committed++;
-    };
-    {
-        const int valid = (int)min((int64_t)BN, p.seqlen_k - k0);
-        const int64_t kv_off = ((int64_t)b * p.seqlen_k + k0) * kv_stride + (int64_t)hk * D;
-        load_tile_sw128<BN, D, C::THREADS>(s_k, p.k + kv_off, kv_stride, valid, tid);
-        load_tile_sw128<BN, D, C::THREADS>(s_v, p.v + kv_off, kv_stride, valid, tid);
-        if (n > 0) load_q_tile(0, 0);
-        else cp_async_commit();
-        if (n > 1) load_q_tile(1, 1);
-    }
-
-    float acc_dk[DT][4], acc_dv[DT][4];
-#pragma unroll
-    for (int dt = 0; dt < DT; dt++)
-#pragma unroll
-        for (int c = 0; c < 4; c++) acc_dk[dt][c] = acc_dv[dt][c] = 0.f;
-    wgmma_pin(acc_dk);
-    wgmma_pin(acc_dv);
-    const int key_base = k0 + wg * 64 + warp_in_wg * 16; /* this thread's keys: + lane/4 (+8) */
-    const uint32_t s_kw = s_k + wg * 64 * 128, s_vw = s_v + wg * 64 * 128;
-
-    for (int i = 0; i < n; i++) {
-        if (committed - 1 - i >= 1)
-            cp_async_wait<1>();
-        else
-            cp_async_wait<0>();
-        fence_proxy_async();
-        __syncthreads();
-        const int stage = i & 1;
-        const uint32_t s_q = s_qd + stage * 2 * C::QT_BYTES, s_do = s_q + C::QT_BYTES;
-        const float *f_lse = f_vec + stage * 2 * BM, *f_dsum = f_lse + BM;
-        const gpu_tile_entry ent = ents[i];
-        const int q0 = ent.tile * BM;
-
-        /* S^T = K Q^T and dP^T = V dO^T for this warpgroup's 64 keys */
-        float st[1][NT][4], dpt[1][NT][4];
-        wgmma_fence();
-#pragma unroll
-        for (int s = 0; s < D / 16; s++) {
-            const uint32_t ko = (s / 4) * BN * 128 + (s % 4) * 32, qo = (s / 4) * BM * 128 + (s % 4) * 32;
-            wgmma_ss<E, BM, 0, 0>::run(st[0], wgmma_desc(s_kw + ko, 16, 1024), wgmma_desc(s_q + qo, 16, 1024), s > 0);
-        }
-#pragma unroll
-        for (int s = 0; s < D / 16; s++) {
-            const uint32_t ko = (s / 4) * BN * 128 + (s % 4) * 32, qo = (s / 4) * BM * 128 + (s % 4) * 32;
-            wgmma_ss<E, BM, 0, 0>::run(dpt[0], wgmma_desc(s_vw + ko, 16, 1024), wgmma_desc(s_do + qo, 16, 1024),
-                                       s > 0);
-        }
-        wgmma_commit();
-        wgmma_wait<0>();
-        wgmma_pin(st[0]);
-        wgmma_pin(dpt[0]);
-
-        if (ent.rule_count) mask_partial_t<1, NT>(st, p.rules + ent.rule_begin, ent.rule_count, key_base, q0, lane);
-        uint32_t pa[BM / 16][4], da[BM / 16][4];
-#pragma unroll
-        for (int j = 0; j < NT; j++) {
-            const float2 l2 = *reinterpret_cast<const float2 *>(f_lse + 8 * j + 2 * (lane % 4));
-            const float2 d2 = *reinterpret_cast<const float2 *>(f_dsum + 8 * j + 2 * (lane % 4));
-            const float lo = l2.x == -INFINITY ? 0.f : l2.x * FLASH_LOG2E;
-            const float hi = l2.y == -INFINITY ? 0.f : l2.y * FLASH_LOG2E;
-#pragma unroll
-            for (int hf = 0; hf < 2; hf++) {
-                const float p0 = exp2f(fmaf(st[0][j][2 * hf], p.scale_log2, -lo));
-                const float p1 = exp2f(fmaf(st[0][j][2 * hf + 1], p.scale_log2, -hi));
-                st[0][j][2 * hf] = p0;
-                st[0][j][2 * hf + 1] = p1;
-                dpt[0][j][2 * hf] = p0 * (dpt[0][j][2 * hf] - d2.x) * p.scale;
-                dpt[0][j][2 * hf + 1] = p1 * (dpt[0][j][2 * hf + 1] - d2.y) * p.scale;
-            }
-        }
-        /* A fragments: k-step kk covers query columns 16kk..16kk+15, i.e. score tiles 2kk, 2kk+1 */
-#pragma unroll
-        for (int kk = 0; kk < BM / 16; kk++) {
-            pa[kk][0] = E::pack(st[0][2 * kk][0], st[0][2 * kk][1]);
-            pa[kk][1] = E::pack(st[0][2 * kk][2], st[0][2 * kk][3]);
-            pa[kk][2] = E::pack(st[0][2 * kk + 1][0], st[0][2 * kk + 1][1]);
-            pa[kk][3] = E::pack(st[0][2 * kk + 1][2], st[0][2 * kk + 1][3]);
-            da[kk][0] = E::pack(dpt[0][2 * kk][0], dpt[0][2 * kk][1]);
-            da[kk][1] = E::pack(dpt[0][2 * kk][2], dpt[0][2 * kk][3]);
-            da[kk][2] = E::pack(dpt[0][2 * kk + 1][0], dpt[0][2 * kk + 1][1]);
-            da[kk][3] = E::pack(dpt[0][2 * kk + 1][2], dpt[0][2 * kk + 1][3]);
-        }
-        /* dV += P^T dO and dK += dS^T Q: B is [queries][d], d-major, transposed by the descriptor */
-        wgmma_fence();
-#pragma unroll
-        for (int kk = 0; kk < BM / 16; kk++)
-            wgmma_rs<E, D, 1>::run(acc_dv, pa[kk], wgmma_desc(s_do + kk * 16 * 128, BM * 128, 1024), 1);
-#pragma unroll
-        for (int kk = 0; kk < BM / 16; kk++)
-            wgmma_rs<E, D, 1>::run(acc_dk, da[kk], wgmma_desc(s_q + kk * 16 * 128, BM * 128, 1024), 1);
-        wgmma_commit();
-        /* dS^T to shared memory, [key][query] rows of 128 bytes, 128-byte swizzle: the dQ
-         * product reads it as a query-major A operand */
-#pragma unroll
-        for (int kk = 0; kk < BM / 16; kk++)
-#pragma unroll
-            for (int r = 0; r < 4; r++) {
-                const int key = wg * 64 + warp_in_wg * 16 + lane / 4 + 8 * (r & 1); /* row within the tile */
-                const int chunk = 2 * kk + (r >> 1);
-                const uint32_t addr = s_ds + key * 128 + ((chunk ^ (key & 7)) * 16) + (lane % 4) * 4;
-                asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(addr), "r"(da[kk][r]));
-            }
-        wgmma_wait<0>();
-        wgmma_pin(acc_dv);
-        wgmma_pin(acc_dk);
-        fence_proxy_async();
-        __syncthreads(); /* dS^T complete; this stage's Q and dO are free */
-        if (i + 2 < n) load_q_tile(i + 2, stage);
-
-        /* dQ[64 queries x 64 columns] = dS K. d = 128: warpgroup w takes columns 64w.. over all
-         * 128 keys; d = 64: each warpgroup takes its own 64 keys, both add into dQ. */
-        float dq[8][4];
-        constexpr int KSTEPS = D == 128 ? BN / 16 : 4;
-        const uint32_t ds_from = D == 128 ? s_ds : s_ds + wg * 64 * 128;
-        const uint32_t k_from = D == 128 ? s_k + wg * BN * 128 : s_k + wg * 64 * 128;
-        wgmma_fence();
-#pragma unroll
-        for (int kk = 0; kk < KSTEPS; kk++)
-            wgmma_ss<E, 64, 1, 1>::run(dq, wgmma_desc(ds_from + kk * 16 * 128, 64 * 128, 1024),
-                                       wgmma_desc(k_from + kk * 16 * 128, BN * 128, 1024), kk > 0);
-        wgmma_commit();
-        wgmma_wait<0>();
-        wgmma_pin(dq);
-
-        int *turn = p.turns + ((int64_t)b * p.heads_q + h) * p.n_qtiles + ent.tile;
-        /* d = 64 adds twice per tile (one per warpgroup): their turns are 2 rank and 2 rank + 1 */
-        const int my_turn = D == 128 ? ent.rank : 2 * ent.rank + wg;
-        if (p.deterministic) {
-            if (D == 128 ? tid == 0 : tid % 128 == 0) {
-                while (atomicAdd(turn, 0) != my_turn) __nanosleep(64);
-                __threadfence();
-            }
-            if (D == 128)
-                __syncthreads();
-            else
-                asm volatile("bar.sync %0, 128;\n" ::"r"(1 + wg));
-        }
-        const int dq_col = D == 128 ? wg * 64 : 0;
-#pragma unroll
-        for (int hf = 0; hf < 2; hf++) {
-            const int q = q0 + warp_in_wg * 16 + lane / 4 + 8 * hf;
-            if (q >= p.seqlen_q) continue;
-            float *dst = p.dq_acc + (((int64_t)b * p.seqlen_q + q) * p.heads_q + h) * D + dq_col + 2 * (lane % 4);
-#pragma unroll
-            for (int j = 0; j < 8; j++) {
-                if (p.deterministic) {
-                    float2 old = __ldcg(reinterpret_cast<const float2 *>(dst + 8 * j));
-                    old.x += dq[j][2 * hf];
-                    old.y += dq[j][2 * hf + 1];
-                    __stcg(reinterpret_cast<float2 *>(dst + 8 * j), old);
-                } else {
-                    red_add_f32x2(dst + 8 * j, dq[j][2 * hf], dq[j][2 * hf + 1]);
-                }
-            }
-        }
-        if (p.deterministic) {
-            __threadfence();
-            if (D == 128)
-                __syncthreads();
-            else
-                asm volatile("bar.sync %0, 128;\n" ::"r"(1 + wg));
-            if (D == 128 ? tid == 0 : tid % 128 == 0) atomicExch(turn, my_turn + 1);
-        }
-    }
-    cp_async_wait<0>(); /* a key tile no query sees still loaded K and V */
-
-    store_dk_dv<D, DT>(acc_dk, acc_dv, p, b, h, key_base, lane);
+__device__ __forceinline__ int ld_shared_i32(uint32_t addr)
+{
+    int v;
+    asm volatile("ld.shared.b32 %0, [%1];\n" : "=r"(v) : "r"(addr) : "memory");
+    return v;
 }
 
 template <typename E, int D>
+__global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const __grid_constant__ bwd_tma_params P)
+{
+    typedef bwd_cfg<D> C;
+    constexpr int BM = C::BM, BN = C::BN, NT = C::NT, DT = C::DT, STAGES = C::STAGES;
+    const flash_bwd_params &p = P.p;
+    extern __shared__ unsigned char smem_raw[];
+    const uint32_t s_k = (smem_addr(smem_raw) + 1023u) & ~1023u;
+    const uint32_t s_v = s_k + C::KV_BYTES, s_qd = s_v + C::KV_BYTES, s_ds = s_qd + 2 * STAGES * C::QT_BYTES;
+    const uint32_t s_vec = s_ds + 2 * C::DS_BYTES, bars = s_vec + 2 * STAGES * C::VEC_BYTES;
+    const uint32_t full_kv = bars, empty_kv = bars + 8, s_item = bars + 8 * C::BARRIERS, s_ent = s_item + 16;
+    auto full = [&](int s) { return bars + 16 + 8 * s; };
+    auto empty = [&](int s) { return bars + 16 + 8 * (STAGES + s); };
+    auto q_at = [&](int s) { return s_qd + s * 2 * C::QT_BYTES; };
+    auto vec_at = [&](int s) { return s_vec + s * 2 * C::VEC_BYTES; }; /* LSE, then Dsum */
+    /* The order a key tile walks its query tiles. Deterministic: from the last, so that where lists
+     * are suffixes or windows (causal, sliding window, documents) key tile j meets each query tile
+     * no later in its walk than key tile j + 1, whose dQ turn comes after it: the CTAs of a head
+     * wait on each other one step at most, not a staircase of steps. */
+    auto walk = [&](int i, int n) { return p.deterministic ? n - 1 - i : i; };
+
+    const int tid = threadIdx.x, wg = tid / 128, lane = tid % 32;
+    if (tid == 0) {
+        mbar_init(full_kv, 1);
+        mbar_init(empty_kv, CONSUMER_THREADS);
+        for (int s = 0; s < STAGES; s++) {
+            mbar_init(full(s), 1 + 32); /* the TMA arrival and the warp's 32 copy arrivals */
+            mbar_init(empty(s), CONSUMER_THREADS);
+        }
+        mbar_init_fence();
+    }
+    __syncthreads();
+
+    if (wg == 0) {
+        /* producer: warp 0; lane 0 issues the TMA copies, all lanes copy LSE and Dsum */
+        regs_shrink<C::PRODUCER_REGS>();
+        if (tid >= 32) return;
+        if (lane == 0) {
+            tma_prefetch_map(&P.q_map);
+            tma_prefetch_map(&P.do_map);
+            tma_prefetch_map(&P.k_map);
+            tma_prefetch_map(&P.v_map);
+        }
+        ring_pos<STAGES> at;
+        uint32_t kv_phase = 0;
+        auto load_q_tile = [&](const bwd_item &w, int i) {
+            const gpu_tile_entry *ent = w.row.ents + walk(i, w.row.n);
+            const int q0 = ent->tile * BM;
+            const int64_t row0 = ((int64_t)w.b * p.heads_q + w.h) * p.seqlen_q;
+            mbar_wait(empty(at.stage), at.phase ^ 1);
+            const uint32_t v = vec_at(at.stage);
+#pragma unroll
+            for (int r = lane; r < BM; r += 32) {
+                const bool ok = q0 + r < p.seqlen_q;
+                cp_async_4(v + 4 * r, p.lse + row0 + (ok ? q0 + r : 0), ok);
+                cp_async_4(v + C::VEC_BYTES + 4 * r, p.dsum + row0 + (ok ? q0 + r : 0), ok);
+            }
+            /* the tile's list entry too: the consumers read it from shared memory */
+            if (lane == 0) cp_async_16(s_ent + 16 * at.stage, ent, true);
+            mbar_arrive_cp_async(full(at.stage));
+            if (lane == 0) {
+                const uint32_t q = q_at(at.stage);
+                mbar_expect_tx(full(at.stage), 2 * C::QT_BYTES);
+                for (int c = 0; c < D / 64; c++) {
+                    tma_load_4d(q + c * BM * 128, &P.q_map, full(at.stage), c * 64, w.h, q0, w.b);
+                    tma_load_4d(q + C::QT_BYTES + c * BM * 128, &P.do_map, full(at.stage), c * 64, w.h, q0, w.b);
+                }
+            }
+            at.next();
+        };
+        /* names the item to the consumers (past the end: stop) once they have let go of K, V */
+        auto announce = [&](int it, const bwd_item &w) {
+            mbar_wait(empty_kv, kv_phase ^ 1);
+            kv_phase ^= 1;
+            if (lane != 0) return;
+            st_shared_i32(s_item, it);
+            if (it >= P.n_items || w.row.n == 0) {
+                mbar_arrive(full_kv);
+                return;
+            }
+            const int k0 = w.row.tile * BN, hk = w.h / p.group;
+            mbar_expect_tx(full_kv, 2 * C::KV_BYTES);
+            for (int c = 0; c < D / 64; c++) {
+                tma_load_4d(s_k + c * BN * 128, &P.k_map, full_kv, c * 64, hk, k0, w.b);
+                tma_load_4d(s_v + c * BN * 128, &P.v_map, full_kv, c * 64, hk, k0, w.b);
+            }
+        };
+        for (;;) {
+            /* Deterministic: an item is taken only by a CTA free to start it, since the dQ turns of
+             * later items wait on it (taken ahead, it would wait on this CTA's current item). */
+            if (p.deterministic) mbar_wait(empty_kv, kv_phase ^ 1);
+            int it = 0;
+            if (lane == 0) it = atomicAdd(P.next_item, 1);
+            it = __shfl_sync(0xffffffffu, it, 0);
+            bwd_item w = {0, 0, {0, 0, nullptr}};
+            if (it < P.n_items) w = bwd_item_at(p, it);
+            /* the first query tile goes ahead of K and V: it needs only a free slot */
+            if (w.row.n > 0) load_q_tile(w, 0);
+            announce(it, w);
+            if (it >= P.n_items) break;
+            for (int i = 1; i < w.row.n; i++) load_q_tile(w, i);
+        }
+        return;
+    }
+
+    regs_grow<C::CONSUMER_REGS>();
+    const int cw = wg - 1, warp_in_wg = (tid / 32) % 4;
+    const uint32_t s_kw = s_k + cw * 64 * 128, s_vw = s_v + cw * 64 * 128; /* this warpgroup's 64 keys */
+    /* d = 128: dQ's columns split between the warpgroups, each over both warpgroups' dS^T; d = 64:
+     * each warpgroup its own keys' share of all columns, added separately */
+    auto ds_sync = [&]() {
+        if (D == 128)
+            named_sync(DS_BARRIER, CONSUMER_THREADS);
+        else
+            named_sync(WG_BARRIER + cw, 128);
+    };
+    auto turn_sync = [&]() {
+        if (D == 128)
+            named_sync(TURN_BARRIER, CONSUMER_THREADS);
+        else
+            named_sync(WG_BARRIER + cw, 128);
+    };
+
+    ring_pos<STAGES> at;
+    uint32_t kv_phase = 0;
+    int ds_buf = 0;
+    for (;;) {
+        mbar_wait(full_kv, kv_phase);
+        kv_phase ^= 1;
+        const int it = ld_shared_i32(s_item);
+        if (it >= P.n_items) break;
+        const bwd_item w = bwd_item_at(p, it);
+        const int n = w.row.n, b = w.b, h = w.h;
+        const int key_base = w.row.tile * BN + cw * 64 + warp_in_wg * 16; /* this thread's keys: + lane/4 (+8) */
+        const int kw_end = w.row.tile * BN + cw * 64 + 64;                /* past this warpgroup's keys */
+
+        float acc_dk[DT][4], acc_dv[DT][4];
+#pragma unroll
+        for (int dt = 0; dt < DT; dt++)
+#pragma unroll
+            for (int c = 0; c < 4; c++) acc_dk[dt][c] = acc_dv[dt][c] = 0.f;
+        wgmma_pin(acc_dk);
+        wgmma_pin(acc_dv);
+
+        for (int i = 0; i < n; i++, at.next(), ds_buf ^= 1) {
+            const uint32_t s_q = q_at(at.stage), s_do = s_q + C::QT_BYTES;
+            const float *f_lse = reinterpret_cast<const float *>(smem_raw + (vec_at(at.stage) - smem_addr(smem_raw)));
+            const float *f_dsum = f_lse + BM;
+            mbar_wait(full(at.stage), at.phase);
+            const uint32_t e_at = s_ent + 16 * at.stage;
+            const gpu_tile_entry ent = {ld_shared_i32(e_at), ld_shared_i32(e_at + 4), ld_shared_i32(e_at + 8),
+                                        ld_shared_i32(e_at + 12)};
+            const int q0 = ent.tile * BM;
+
+            /* A partial tile whose rules leave this warpgroup's 64 keys unseen (block-sparse at B = 64,
+             * for one) has P = dS = 0 there: the warpgroup skips its products and gives dQ zeros. */
+            bool idle = ent.rule_count > 0;
+            for (int r = 0; r < ent.rule_count && idle; r++) {
+                const longca_rule &rule = p.rules[ent.rule_begin + r];
+                idle = rule.k_begin >= kw_end || rule.k_end <= kw_end - 64;
+            }
+            uint32_t pa[BM / 16][4], da[BM / 16][4];
+            if (!idle) {
+                /* S^T = K Q^T and dP^T = V dO^T for this warpgroup's 64 keys, one commit group each */
+                float st[1][NT][4], dpt[1][NT][4];
+                wgmma_fence();
+#pragma unroll
+                for (int s = 0; s < D / 16; s++) {
+                    const uint32_t ko = (s / 4) * BN * 128 + (s % 4) * 32, qo = (s / 4) * BM * 128 + (s % 4) * 32;
+                    wgmma_ss<E, BM, 0, 0>::run(st[0], wgmma_desc(s_kw + ko, 16, 1024), wgmma_desc(s_q + qo, 16, 1024),
+                                               s > 0);
+                }
+                wgmma_commit();
+#pragma unroll
+                for (int s = 0; s < D / 16; s++) {
+                    const uint32_t ko = (s / 4) * BN * 128 + (s % 4) * 32, qo = (s / 4) * BM * 128 + (s % 4) * 32;
+                    wgmma_ss<E, BM, 0, 0>::run(dpt[0], wgmma_desc(s_vw + ko, 16, 1024), wgmma_desc(s_do + qo, 16, 1024),
+                                               s > 0);
+                }
+                wgmma_commit();
+                wgmma_wait<1>(); /* S^T; dP^T may still run */
+                wgmma_pin(st[0]);
+
+                if (ent.rule_count)
+                    mask_partial_t<1, NT>(st, p.rules + ent.rule_begin, ent.rule_count, key_base, q0, lane);
+#pragma unroll
+                for (int j = 0; j < NT; j++) {
+                    const float2 l2 = *reinterpret_cast<const float2 *>(f_lse + 8 * j + 2 * (lane % 4));
+                    const float lo = l2.x == -INFINITY ? 0.f : l2.x * FLASH_LOG2E;
+                    const float hi = l2.y == -INFINITY ? 0.f : l2.y * FLASH_LOG2E;
+#pragma unroll
+                    for (int hf = 0; hf < 2; hf++) {
+                        st[0][j][2 * hf] = exp2f(fmaf(st[0][j][2 * hf], p.scale_log2, -lo));
+                        st[0][j][2 * hf + 1] = exp2f(fmaf(st[0][j][2 * hf + 1], p.scale_log2, -hi));
+                    }
+                }
+                wgmma_wait<0>();
+                wgmma_pin(dpt[0]);
+#pragma unroll
+                for (int j = 0; j < NT; j++) {
+                    const float2 d2 = *reinterpret_cast<const float2 *>(f_dsum + 8 * j + 2 * (lane % 4));
+#pragma unroll
+                    for (int hf = 0; hf < 2; hf++) {
+                        dpt[0][j][2 * hf] = st[0][j][2 * hf] * (dpt[0][j][2 * hf] - d2.x) * p.scale;
+                        dpt[0][j][2 * hf + 1] = st[0][j][2 * hf + 1] * (dpt[0][j][2 * hf + 1] - d2.y) * p.scale;
+                    }
+                }
+                /* A fragments: k-step kk covers query columns 16kk..16kk+15, i.e. score tiles 2kk, 2kk+1 */
+#pragma unroll
+                for (int kk = 0; kk < BM / 16; kk++) {
+                    pa[kk][0] = E::pack(st[0][2 * kk][0], st[0][2 * kk][1]);
+                    pa[kk][1] = E::pack(st[0][2 * kk][2], st[0][2 * kk][3]);
+                    pa[kk][2] = E::pack(st[0][2 * kk + 1][0], st[0][2 * kk + 1][1]);
+                    pa[kk][3] = E::pack(st[0][2 * kk + 1][2], st[0][2 * kk + 1][3]);
+                    da[kk][0] = E::pack(dpt[0][2 * kk][0], dpt[0][2 * kk][1]);
+                    da[kk][1] = E::pack(dpt[0][2 * kk][2], dpt[0][2 * kk][3]);
+                    da[kk][2] = E::pack(dpt[0][2 * kk + 1][0], dpt[0][2 * kk + 1][1]);
+                    da[kk][3] = E::pack(dpt[0][2 * kk + 1][2], dpt[0][2 * kk + 1][3]);
+                }
+                /* dV += P^T dO and dK += dS^T Q: B is [queries][d], d-major, transposed by the descriptor */
+                wgmma_fence();
+#pragma unroll
+                for (int kk = 0; kk < BM / 16; kk++)
+                    wgmma_rs<E, D, 1>::run(acc_dv, pa[kk], wgmma_desc(s_do + kk * 16 * 128, BM * 128, 1024), 1);
+#pragma unroll
+                for (int kk = 0; kk < BM / 16; kk++)
+                    wgmma_rs<E, D, 1>::run(acc_dk, da[kk], wgmma_desc(s_q + kk * 16 * 128, BM * 128, 1024), 1);
+                wgmma_commit();
+            } else {
+#pragma unroll
+                for (int kk = 0; kk < BM / 16; kk++)
+#pragma unroll
+                    for (int r = 0; r < 4; r++) da[kk][r] = 0u;
+            }
+            /* dS^T to shared memory, [key][query] rows of 128 bytes, 128-byte swizzle: the dQ
+             * product reads it as a query-major A operand. Two buffers: the other warpgroup may
+             * still read the last tile's until the barrier below. */
+            const uint32_t ds = s_ds + ds_buf * C::DS_BYTES;
+#pragma unroll
+            for (int kk = 0; kk < BM / 16; kk++)
+#pragma unroll
+                for (int r = 0; r < 4; r++) {
+                    const int key = cw * 64 + warp_in_wg * 16 + lane / 4 + 8 * (r & 1); /* row within the tile */
+                    const int chunk = 2 * kk + (r >> 1);
+                    st_shared_i32(ds + key * 128 + ((chunk ^ (key & 7)) * 16) + (lane % 4) * 4, (int)da[kk][r]);
+                }
+            fence_proxy_async();
+            ds_sync();
+
+            /* dQ[64 queries x 64 columns] = dS K. d = 128: warpgroup w takes columns 64w.. over all
+             * 128 keys; d = 64: each warpgroup takes its own 64 keys, both add into dQ. */
+            float dq[8][4];
+            constexpr int KSTEPS = D == 128 ? BN / 16 : 4;
+            const uint32_t ds_from = D == 128 ? ds : ds + cw * 64 * 128;
+            const uint32_t k_from = D == 128 ? s_k + cw * BN * 128 : s_kw;
+            wgmma_fence();
+#pragma unroll
+            for (int kk = 0; kk < KSTEPS; kk++)
+                wgmma_ss<E, 64, 1, 1>::run(dq, wgmma_desc(ds_from + kk * 16 * 128, 64 * 128, 1024),
+                                           wgmma_desc(k_from + kk * 16 * 128, BN * 128, 1024), kk > 0);
+            wgmma_commit();
+            wgmma_wait<1>(); /* dV, dK (if issued): this slot's Q, dO, LSE and Dsum are free */
+            wgmma_pin(acc_dv);
+            wgmma_pin(acc_dk);
+            mbar_arrive(empty(at.stage));
+            wgmma_wait<0>();
+            wgmma_pin(dq);
+
+            int *turn = p.turns + ((int64_t)b * p.heads_q + h) * p.n_qtiles + ent.tile;
+            /* d = 64 adds twice per tile (one per warpgroup): their turns are 2 rank and 2 rank + 1 */
+            const int my_turn = D == 128 ? ent.rank : 2 * ent.rank + cw;
+            const bool lead = D == 128 ? tid == 128 : tid % 128 == 0;
+            if (p.deterministic) {
+                if (lead) {
+                    while (atomicAdd(turn, 0) != my_turn) __nanosleep(64);
+                    __threadfence();
+                }
+                turn_sync();
+            }
+            add_dq<D>(dq, p, b, h, q0 + warp_in_wg * 16, D == 128 ? cw * 64 : 0, lane);
+            if (p.deterministic) {
+                __threadfence();
+                turn_sync();
+                if (lead) atomicExch(turn, my_turn + 1);
+            }
+        }
+        mbar_arrive(empty_kv); /* K and V read for the last time (the dQ product above) */
+        store_dk_dv<D, DT>(acc_dk, acc_dv, p, b, h, key_base, lane);
+    }
+}
+
+/* The arguments with the tensor maps of Q, dO, K and V made for them. */
+struct bwd_tma_args : flash_bwd_args {
+    CUtensorMap q_map, do_map, k_map, v_map;
+};
+
+template <typename E, int D>
 struct bwd_launch {
-    static cudaError_t run(const flash_bwd_args *a, cudaStream_t stream)
+    static cudaError_t run(const bwd_tma_args *a, cudaStream_t stream)
     {
-        return flash_bwd_run<D>(flash_bwd_kernel<E, D>, bwd_cfg<D>::THREADS, bwd_cfg<D>::SMEM, a, stream);
+        typedef bwd_cfg<D> C;
+        void (*kernel)(bwd_tma_params) = flash_bwd_kernel<E, D>;
+        bwd_tma_params P;
+        int device, sms;
+        cudaError_t e;
+        if ((e = flash_bwd_before<D>(a, P.p, stream)) ||
+            (e = cudaMemsetAsync(a->buf.next_item, 0, sizeof(int), stream)) ||
+            (e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, C::SMEM)) ||
+            (e = cudaGetDevice(&device)) || (e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device)))
+            return e;
+        P.q_map = a->q_map;
+        P.do_map = a->do_map;
+        P.k_map = a->k_map;
+        P.v_map = a->v_map;
+        P.n_items = a->shape.batch * a->shape.heads_q * a->tiles->n_rows;
+        P.next_item = a->buf.next_item;
+        const int grid = P.n_items < sms ? P.n_items : sms;
+        if (grid > 0) kernel<<<grid, C::THREADS, C::SMEM, stream>>>(P);
+        if ((e = cudaGetLastError())) return e;
+        return flash_bwd_after<D>(a, P.p, stream);
     }
 };
 
@@ -255,6 +424,18 @@ struct bwd_launch {
 
 extern "C" enum lc_status flash_bwd_launch(const struct flash_bwd_args *a, void *stream, char *err)
 {
-    return flash_launch_checked<bwd_launch>(a, FLASH_BWD_TILE_K, FLASH_BWD_TILE_Q, true, "flash backward",
-                                            stream, err);
+    const flash_shape &s = a->shape;
+    /* + the counter's overshoot: every CTA takes one item past the end */
+    if ((int64_t)s.batch * s.heads_q * a->tiles->n_rows > INT_MAX - 65536)
+        return lc_fail(err, LC_ERR_UNSUPPORTED, "flash backward: more than 2^31 key tiles");
+    bwd_tma_args t;
+    static_cast<flash_bwd_args &>(t) = *a;
+    enum lc_status st;
+    if ((st = tensor_map_bshd(&t.q_map, a->q, s.batch, s.seqlen_q, s.heads_q, s.head_dim, FLASH_BWD_TILE_Q, err)) ||
+        (st = tensor_map_bshd(&t.do_map, a->d_o, s.batch, s.seqlen_q, s.heads_q, s.head_dim, FLASH_BWD_TILE_Q, err)) ||
+        (st = tensor_map_bshd(&t.k_map, a->k, s.batch, s.seqlen_k, s.heads_kv, s.head_dim, FLASH_BWD_TILE_K, err)) ||
+        (st = tensor_map_bshd(&t.v_map, a->v, s.batch, s.seqlen_k, s.heads_kv, s.head_dim, FLASH_BWD_TILE_K, err)))
+        return st;
+    return flash_launch_checked<bwd_launch>(&t, FLASH_BWD_TILE_K, FLASH_BWD_TILE_Q, true, "flash backward", stream,
+                                            err);
 }

@@ -30,25 +30,37 @@ extern "C" {
 
 namespace {
 
-template <int D>
+/* Two shapes. Shared: both consumer warpgroups work on one 128-row query tile (64 rows each)
+ * against 128-key tiles from one ring, and ping-pong. Split (the fine tile lists, for masks
+ * whose structure is finer than 128, such as 64-blocks): each consumer warpgroup is a stream
+ * of its own, its own 64-row query tiles against 64-key tiles from its own ring, fed by its own
+ * producer warp, so that neither computes the other's empty blocks. */
+template <int D, bool SPLIT>
 struct fwd_cfg {
-    static constexpr int BM = FLASH_FWD_TILE_Q, BN = FLASH_FWD_TILE_K;
+    static constexpr int BM = SPLIT ? FLASH_FWD_FINE_TILE : FLASH_FWD_TILE_Q;
+    static constexpr int BN = SPLIT ? FLASH_FWD_FINE_TILE : FLASH_FWD_TILE_K;
     static constexpr int THREADS = 384; /* producer + two consumer warpgroups */
-    static constexpr int PRODUCER_REGS = 24, CONSUMER_REGS = 240;
+    /* setmaxnreg.inc waits for registers that another warpgroup's dec gave back, so the two
+     * sums must stay within the 168 x 384 the CTA starts with: 24 + 2 x 240, or 40 + 2 x 232
+     * where the split producer's two streams need more and its consumers' 64-key scores less */
+    static constexpr int PRODUCER_REGS = SPLIT ? 40 : 24, CONSUMER_REGS = SPLIT ? 232 : 240;
+    static_assert(PRODUCER_REGS * 128 + CONSUMER_REGS * 256 <= 168 * 384, "register reallocation must balance");
+    static constexpr int STREAMS = SPLIT ? 2 : 1;
+    static constexpr int STREAM_WARPS = 8 / STREAMS; /* consumer warps of a stream: each releases a slot once */
     static constexpr int NT = BN / 8, DT = D / 8;
-    static constexpr int STAGES = D == 128 ? LC_FWD_STAGES_D128 : LC_FWD_STAGES_D64;
+    static constexpr int STAGES = SPLIT ? (D == 128 ? 3 : 4) : D == 128 ? LC_FWD_STAGES_D128 : LC_FWD_STAGES_D64;
     static constexpr int Q_BYTES = BM * D * 2, KV_BYTES = BN * D * 2;
+    static constexpr int STREAM_BYTES = Q_BYTES + 2 * STAGES * KV_BYTES;
     static constexpr int BARRIERS = 2 + 4 * STAGES;
     /* + 1024 so that the tiles can start on the 1024-byte boundary 128-byte swizzle needs */
-    static constexpr int SMEM = Q_BYTES + 2 * STAGES * KV_BYTES + 8 * BARRIERS + 1024;
-    static_assert(BM == 128 && D % 64 == 0, "two consumer warpgroups of 64 rows, 64-dim boxes");
+    static constexpr int SMEM = STREAMS * (STREAM_BYTES + 8 * BARRIERS) + 1024;
+    static_assert(BM == 64 * (3 - STREAMS) && D % 64 == 0 && STREAM_BYTES % 1024 == 0, "tile shapes");
 };
 
 /* Named barrier ids 1 and 2: consumer warpgroup w may issue its GEMMs once barrier 1 + w
  * completes (0 is __syncthreads). */
 constexpr int SCHED_BARRIER = 1;
 constexpr int CONSUMER_THREADS = 256;
-constexpr int CONSUMER_WARPS = 8; /* each releases a slot once: the empty barriers' count */
 
 struct fwd_tma_params {
     CUtensorMap q_map, k_map, v_map;
@@ -76,59 +88,52 @@ __device__ __forceinline__ fwd_item fwd_item_at(const fwd_tma_params &P, int it)
     return w;
 }
 
-/* A slot of the K/V ring and the parity of its barriers' current phase. */
-template <int STAGES>
-struct ring_pos {
-    int stage = 0;
-    uint32_t phase = 0;
-    __device__ __forceinline__ void next()
-    {
-        if (++stage == STAGES) {
-            stage = 0;
-            phase ^= 1;
-        }
-    }
-};
-
-template <typename E, int D, flash_store STORE>
-__global__ void __launch_bounds__(fwd_cfg<D>::THREADS, 1) flash_fwd_kernel(const __grid_constant__ fwd_tma_params P)
+template <typename E, int D, bool SPLIT, flash_store STORE>
+__global__ void __launch_bounds__(fwd_cfg<D, SPLIT>::THREADS, 1)
+    flash_fwd_kernel(const __grid_constant__ fwd_tma_params P)
 {
-    typedef fwd_cfg<D> C;
+    typedef fwd_cfg<D, SPLIT> C;
     constexpr int BM = C::BM, BN = C::BN, NT = C::NT, DT = C::DT, STAGES = C::STAGES;
     const flash_fwd_params &p = P.p;
     extern __shared__ unsigned char smem_raw[];
-    const uint32_t s_q = (smem_addr(smem_raw) + 1023u) & ~1023u;
-    const uint32_t s_k = s_q + C::Q_BYTES, s_v = s_k + STAGES * C::KV_BYTES, bars = s_v + STAGES * C::KV_BYTES;
+    const int tid = threadIdx.x, wg = tid / 128, lane = tid % 32;
+    /* the stream this thread serves: its producer warp or its consumer warpgroup */
+    const int stream = SPLIT ? (wg == 0 ? tid / 32 : wg - 1) : 0;
+    const uint32_t s_q = ((smem_addr(smem_raw) + 1023u) & ~1023u) + stream * C::STREAM_BYTES;
+    const uint32_t s_k = s_q + C::Q_BYTES, s_v = s_k + STAGES * C::KV_BYTES;
+    const uint32_t bars = ((smem_addr(smem_raw) + 1023u) & ~1023u) + C::STREAMS * C::STREAM_BYTES +
+                          stream * 8 * C::BARRIERS;
     const uint32_t full_q = bars, empty_q = bars + 8;
     auto full_k = [&](int s) { return bars + 16 + 8 * s; };
     auto empty_k = [&](int s) { return bars + 16 + 8 * (STAGES + s); };
     auto full_v = [&](int s) { return bars + 16 + 8 * (2 * STAGES + s); };
     auto empty_v = [&](int s) { return bars + 16 + 8 * (3 * STAGES + s); };
+    /* each stream takes every STREAMS-th item of the CTA's share */
+    const int first_item = blockIdx.x * C::STREAMS + stream, item_step = gridDim.x * C::STREAMS;
 
-    const int tid = threadIdx.x, wg = tid / 128, lane = tid % 32;
-    if (tid == 0) {
+    if (tid % 32 == 0 && tid / 32 < C::STREAMS) {
         mbar_init(full_q, 1);
-        mbar_init(empty_q, CONSUMER_WARPS);
+        mbar_init(empty_q, C::STREAM_WARPS);
         for (int s = 0; s < STAGES; s++) {
             mbar_init(full_k(s), 1);
-            mbar_init(empty_k(s), CONSUMER_WARPS);
+            mbar_init(empty_k(s), C::STREAM_WARPS);
             mbar_init(full_v(s), 1);
-            mbar_init(empty_v(s), CONSUMER_WARPS);
+            mbar_init(empty_v(s), C::STREAM_WARPS);
         }
         mbar_init_fence();
     }
     __syncthreads();
 
     if (wg == 0) {
-        /* producer: one thread issues every copy */
+        /* producer: lane 0 of one warp per stream issues every copy */
         regs_shrink<C::PRODUCER_REGS>();
-        if (tid != 0) return;
+        if (lane != 0 || tid / 32 >= C::STREAMS) return;
         tma_prefetch_map(&P.q_map);
         tma_prefetch_map(&P.k_map);
         tma_prefetch_map(&P.v_map);
         ring_pos<STAGES> at;
         uint32_t q_phase = 0;
-        for (int it = blockIdx.x; it < P.n_items; it += gridDim.x) {
+        for (int it = first_item; it < P.n_items; it += item_step) {
             const fwd_item w = fwd_item_at(P, it);
             const int n = w.row.n, hk = w.h / p.group;
             if (n == 0) continue;
@@ -156,11 +161,17 @@ __global__ void __launch_bounds__(fwd_cfg<D>::THREADS, 1) flash_fwd_kernel(const
 
     regs_grow<C::CONSUMER_REGS>();
     const int cw = wg - 1, warp_in_wg = (tid / 32) % 4;
-    const uint32_t q_rows = s_q + cw * 64 * 128; /* this warpgroup's 64 rows of each 64-dim block */
-    /* ping-pong: warpgroup 0 takes the tensor cores first */
-    if (cw == 1) named_arrive(SCHED_BARRIER, CONSUMER_THREADS);
-    auto sched_wait = [&]() { named_sync(SCHED_BARRIER + cw, CONSUMER_THREADS); };
-    auto sched_pass = [&]() { named_arrive(SCHED_BARRIER + (cw ^ 1), CONSUMER_THREADS); };
+    const int my_rows = SPLIT ? 0 : cw * 64; /* this warpgroup's first row in the item's query tile */
+    const uint32_t q_rows = s_q + my_rows * 128;
+    /* ping-pong (shared shape only: split streams meet different numbers of key tiles):
+     * warpgroup 0 takes the tensor cores first */
+    if (!SPLIT && cw == 1) named_arrive(SCHED_BARRIER, CONSUMER_THREADS);
+    auto sched_wait = [&]() {
+        if (!SPLIT) named_sync(SCHED_BARRIER + cw, CONSUMER_THREADS);
+    };
+    auto sched_pass = [&]() {
+        if (!SPLIT) named_arrive(SCHED_BARRIER + (cw ^ 1), CONSUMER_THREADS);
+    };
     auto release = [&](uint32_t bar) {
         if (lane == 0) mbar_arrive(bar);
     };
@@ -211,11 +222,11 @@ __global__ void __launch_bounds__(fwd_cfg<D>::THREADS, 1) flash_fwd_kernel(const
 
     ring_pos<STAGES> at;
     uint32_t q_phase = 0;
-    for (int it = blockIdx.x; it < P.n_items; it += gridDim.x) {
+    for (int it = first_item; it < P.n_items; it += item_step) {
         const fwd_item w = fwd_item_at(P, it);
         const int n = w.row.n;
         const gpu_tile_entry *ents = w.row.ents;
-        const int row_base = w.row.tile * BM + cw * 64 + warp_in_wg * 16;
+        const int row_base = w.row.tile * BM + my_rows + warp_in_wg * 16;
         float row_max[1][2] = {{-INFINITY, -INFINITY}}, row_sum[1][2] = {{0.f, 0.f}};
 #pragma unroll
         for (int dt = 0; dt < DT; dt++)
@@ -277,14 +288,15 @@ struct fwd_tma_args : flash_fwd_args {
     CUtensorMap q_map, k_map, v_map;
 };
 
-template <typename E, int D>
-struct fwd_launch {
+template <typename E, int D, bool SPLIT>
+struct fwd_launch_shape {
     static cudaError_t run(const fwd_tma_args *a, cudaStream_t stream)
     {
-        typedef fwd_cfg<D> C;
-        void (*kernel)(fwd_tma_params) = a->store == STORE_MERGE_KEEP  ? flash_fwd_kernel<E, D, STORE_MERGE_KEEP>
-                                         : a->store == STORE_MERGE_OUT ? flash_fwd_kernel<E, D, STORE_MERGE_OUT>
-                                                                       : flash_fwd_kernel<E, D, STORE_PLAIN>;
+        typedef fwd_cfg<D, SPLIT> C;
+        void (*kernel)(fwd_tma_params) = a->store == STORE_MERGE_KEEP ? flash_fwd_kernel<E, D, SPLIT, STORE_MERGE_KEEP>
+                                         : a->store == STORE_MERGE_OUT
+                                             ? flash_fwd_kernel<E, D, SPLIT, STORE_MERGE_OUT>
+                                             : flash_fwd_kernel<E, D, SPLIT, STORE_PLAIN>;
         cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, C::SMEM);
         int device, sms;
         if (e || (e = cudaGetDevice(&device)) ||
@@ -296,9 +308,18 @@ struct fwd_launch {
         P.v_map = a->v_map;
         P.p = flash_fwd_params_make(a);
         P.n_items = a->shape.batch * a->shape.heads_q * a->tiles->n_rows;
-        const int grid = P.n_items < sms ? P.n_items : sms;
+        const int ctas = (P.n_items + C::STREAMS - 1) / C::STREAMS, grid = ctas < sms ? ctas : sms;
         if (grid > 0) kernel<<<grid, C::THREADS, C::SMEM, stream>>>(P);
         return cudaGetLastError();
+    }
+};
+
+template <typename E, int D>
+struct fwd_launch {
+    static cudaError_t run(const fwd_tma_args *a, cudaStream_t stream)
+    {
+        return a->tiles->row_tile == FLASH_FWD_FINE_TILE ? fwd_launch_shape<E, D, true>::run(a, stream)
+                                                         : fwd_launch_shape<E, D, false>::run(a, stream);
     }
 };
 
@@ -309,13 +330,15 @@ extern "C" enum lc_status flash_fwd_launch(const struct flash_fwd_args *a, void 
     const flash_shape &s = a->shape;
     if ((int64_t)s.batch * s.heads_q * a->tiles->n_rows > INT_MAX)
         return lc_fail(err, LC_ERR_UNSUPPORTED, "flash forward: more than 2^31 query tiles");
+    /* the plan builds the lists in one of the two shapes */
+    const bool fine = a->tiles->row_tile == FLASH_FWD_FINE_TILE;
+    const int tile_q = fine ? FLASH_FWD_FINE_TILE : FLASH_FWD_TILE_Q, tile_k = fine ? FLASH_FWD_FINE_TILE : FLASH_FWD_TILE_K;
     fwd_tma_args t;
     static_cast<flash_fwd_args &>(t) = *a;
     enum lc_status st;
-    if ((st = tensor_map_bshd(&t.q_map, a->q, s.batch, s.seqlen_q, s.heads_q, s.head_dim, FLASH_FWD_TILE_Q, err)) ||
-        (st = tensor_map_bshd(&t.k_map, a->k, s.batch, s.seqlen_k, s.heads_kv, s.head_dim, FLASH_FWD_TILE_K, err)) ||
-        (st = tensor_map_bshd(&t.v_map, a->v, s.batch, s.seqlen_k, s.heads_kv, s.head_dim, FLASH_FWD_TILE_K, err)))
+    if ((st = tensor_map_bshd(&t.q_map, a->q, s.batch, s.seqlen_q, s.heads_q, s.head_dim, tile_q, err)) ||
+        (st = tensor_map_bshd(&t.k_map, a->k, s.batch, s.seqlen_k, s.heads_kv, s.head_dim, tile_k, err)) ||
+        (st = tensor_map_bshd(&t.v_map, a->v, s.batch, s.seqlen_k, s.heads_kv, s.head_dim, tile_k, err)))
         return st;
-    return flash_launch_checked<fwd_launch>(&t, FLASH_FWD_TILE_Q, FLASH_FWD_TILE_K, false, "flash forward", stream,
-                                            err);
+    return flash_launch_checked<fwd_launch>(&t, tile_q, tile_k, false, "flash forward", stream, err);
 }

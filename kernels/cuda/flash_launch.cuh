@@ -74,6 +74,32 @@ __device__ __forceinline__ void store_dk_dv(const float (&acc_dk)[DT][4], const 
     }
 }
 
+/* Adds this thread's dQ fragment (rows q_base + lane/4 (+8), NJ column groups of 8 from col)
+ * into the fp32 dQ accumulator: by reductions, or, deterministic, by a plain read-add-write that
+ * the caller orders with its turn counter. */
+template <int D, int NJ>
+__device__ __forceinline__ void add_dq(const float (&dq)[NJ][4], const flash_bwd_params &p, int b, int h, int q_base,
+                                       int col, int lane)
+{
+#pragma unroll
+    for (int hf = 0; hf < 2; hf++) {
+        const int q = q_base + lane / 4 + 8 * hf;
+        if (q >= p.seqlen_q) continue;
+        float *dst = p.dq_acc + (((int64_t)b * p.seqlen_q + q) * p.heads_q + h) * D + col + 2 * (lane % 4);
+#pragma unroll
+        for (int j = 0; j < NJ; j++) {
+            if (p.deterministic) {
+                float2 old = __ldcg(reinterpret_cast<const float2 *>(dst + 8 * j));
+                old.x += dq[j][2 * hf];
+                old.y += dq[j][2 * hf + 1];
+                __stcg(reinterpret_cast<float2 *>(dst + 8 * j), old);
+            } else {
+                red_add_f32x2(dst + 8 * j, dq[j][2 * hf], dq[j][2 * hf + 1]);
+            }
+        }
+    }
+}
+
 inline flash_fwd_params flash_fwd_params_make(const flash_fwd_args *a)
 {
     const flash_shape &s = a->shape;
@@ -145,37 +171,39 @@ inline cudaError_t flash_fwd_run(void (*kernel)(flash_fwd_params), int threads, 
     return cudaGetLastError();
 }
 
-/* A backward kernel over (key tile, query head, batch), with D before and the GQA sums after.
- * Folding blocks, dQ keeps adding up in the caller's fp32 buffer across calls, and dK, dV stay
- * fp32: written straight into the caller's buffer without GQA, summed over the group into it
- * with GQA. */
+/* The passes around a backward kernel: before, dQ's accumulator started (unless folding into
+ * a running one), the deterministic turns cleared and D = rowsum(dO * O); the kernel's params,
+ * with dK, dV pointed straight at the caller's fp32 buffer when folding without GQA. */
 template <int D>
-cudaError_t flash_bwd_run(void (*kernel)(flash_bwd_params), int threads, int smem, const flash_bwd_args *a,
-                          cudaStream_t stream)
+cudaError_t flash_bwd_before(const flash_bwd_args *a, flash_bwd_params &p, cudaStream_t stream)
 {
     const flash_shape &s = a->shape;
-    flash_bwd_params p = flash_bwd_params_make(a);
-    const int64_t q_rows = (int64_t)s.batch * s.seqlen_q * s.heads_q;
-    const int64_t kv_rows = (int64_t)s.batch * s.seqlen_k * s.heads_kv;
-    const bool dkv_in_place = a->folding && p.group == 1;
-    if (dkv_in_place) {
+    p = flash_bwd_params_make(a);
+    if (a->folding && p.group == 1) {
         p.dk_acc = a->dkv_f32;
-        p.dv_acc = a->dkv_f32 + kv_rows * D;
+        p.dv_acc = a->dkv_f32 + (int64_t)s.batch * s.seqlen_k * s.heads_kv * D;
     }
     cudaError_t e;
-    if (a->dq_first && (e = cudaMemsetAsync(p.dq_acc, 0, (size_t)q_rows * D * 4, stream))) return e;
-    if (p.deterministic && (e = cudaMemsetAsync(p.turns, 0, a->buf.turns_bytes, stream))) return e;
-    if ((e = (cudaError_t)attn_dsum_launch(s.dtype, D, a->o, p.d_o, a->buf.dsum, s.batch, s.seqlen_q, s.heads_q,
-                                           stream)))
+    if (a->dq_first && (e = cudaMemsetAsync(p.dq_acc, 0, (size_t)s.batch * s.seqlen_q * s.heads_q * D * 4, stream)))
         return e;
-    if ((e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem))) return e;
-    dim3 grid(p.n_ktiles, s.heads_q, s.batch);
-    kernel<<<grid, threads, smem, stream>>>(p);
-    if ((e = cudaGetLastError())) return e;
+    if (p.deterministic && (e = cudaMemsetAsync(p.turns, 0, a->buf.turns_bytes, stream))) return e;
+    return (cudaError_t)attn_dsum_launch(s.dtype, D, a->o, p.d_o, a->buf.dsum, s.batch, s.seqlen_q, s.heads_q, stream);
+}
+
+/* After: dQ converted when it is complete, dK and dV summed over each GQA group. Folding blocks,
+ * dQ keeps adding up in the caller's fp32 buffer across calls, and dK, dV stay fp32: written
+ * straight into the caller's buffer without GQA, summed over the group into it with. */
+template <int D>
+cudaError_t flash_bwd_after(const flash_bwd_args *a, const flash_bwd_params &p, cudaStream_t stream)
+{
+    const flash_shape &s = a->shape;
+    const int64_t q_rows = (int64_t)s.batch * s.seqlen_q * s.heads_q;
+    const int64_t kv_rows = (int64_t)s.batch * s.seqlen_k * s.heads_kv;
+    cudaError_t e;
     if (a->dq_last && (e = (cudaError_t)attn_group_sum_launch(s.dtype, p.dq_acc, a->dq, q_rows, 1, D, stream)))
         return e;
     if (a->folding) {
-        if (!dkv_in_place &&
+        if (p.group != 1 &&
             ((e = (cudaError_t)attn_group_sum_launch(LC_FP32, p.dk_acc, a->dkv_f32, kv_rows, p.group, D, stream)) ||
              (e = (cudaError_t)attn_group_sum_launch(LC_FP32, p.dv_acc, a->dkv_f32 + kv_rows * D, kv_rows, p.group, D,
                                                      stream))))
@@ -185,6 +213,22 @@ cudaError_t flash_bwd_run(void (*kernel)(flash_bwd_params), int threads, int sme
         return e;
     }
     return cudaGetLastError();
+}
+
+/* A backward kernel over (key tile, query head, batch), between the passes above. */
+template <int D>
+cudaError_t flash_bwd_run(void (*kernel)(flash_bwd_params), int threads, int smem, const flash_bwd_args *a,
+                          cudaStream_t stream)
+{
+    flash_bwd_params p;
+    cudaError_t e;
+    if ((e = flash_bwd_before<D>(a, p, stream)) ||
+        (e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem)))
+        return e;
+    dim3 grid(p.n_ktiles, a->shape.heads_q, a->shape.batch);
+    kernel<<<grid, threads, smem, stream>>>(p);
+    if ((e = cudaGetLastError())) return e;
+    return flash_bwd_after<D>(a, p, stream);
 }
 
 /* A design's launcher: checks the tile lists were built for its tiles (and, forward, that the

@@ -117,9 +117,7 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
             const int which = tid / BM, c = tid % BM;
             const bool ok = q0 + c < p.seqlen_q;
             const float *src = ok ? (which ? dsumg : lseg) + q0 + c : lseg;
-            asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(base + 2 * C::QT_BYTES +
-                                                                               which * C::VEC_BYTES + c * 4),
-                         "l"(src), "r"(ok ? 4 : 0));
+            cp_async_4(base + 2 * C::QT_BYTES + which * C::VEC_BYTES + c * 4, src, ok);
         }
         cp_async_commit();
     };
@@ -237,23 +235,7 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
             }
             __syncthreads();
         }
-#pragma unroll
-        for (int hf = 0; hf < 2; hf++) {
-            const int q = q0 + dq_rows + lane / 4 + 8 * hf;
-            if (q >= p.seqlen_q) continue;
-            float *dst = p.dq_acc + (((int64_t)b * p.seqlen_q + q) * p.heads_q + h) * D + dq_col_chunk * 8 + 2 * (lane % 4);
-#pragma unroll
-            for (int j = 0; j < D / 16; j++) {
-                if (p.deterministic) {
-                    float2 old = __ldcg(reinterpret_cast<const float2 *>(dst + 8 * j));
-                    old.x += dq[j][2 * hf];
-                    old.y += dq[j][2 * hf + 1];
-                    __stcg(reinterpret_cast<float2 *>(dst + 8 * j), old);
-                } else {
-                    red_add_f32x2(dst + 8 * j, dq[j][2 * hf], dq[j][2 * hf + 1]);
-                }
-            }
-        }
+        add_dq<D>(dq, p, b, h, q0 + dq_rows, dq_col_chunk * 8, lane);
         if (p.deterministic) {
             __threadfence();
             __syncthreads();

@@ -10,14 +10,16 @@
 
 struct flash_design {
     int fwd_tile_q, fwd_tile_k, bwd_tile_q, bwd_tile_k;
+    int fwd_fine_tile; /* square forward tiles the design also runs, 0 for none */
     enum lc_status (*fwd)(const struct flash_fwd_args *a, void *stream, char *err);
     enum lc_status (*bwd)(const struct flash_bwd_args *a, void *stream, char *err);
 };
 
 static const struct flash_design design_wgmma = {FLASH_FWD_TILE_Q, FLASH_FWD_TILE_K, FLASH_BWD_TILE_Q,
-                                                 FLASH_BWD_TILE_K, flash_fwd_launch, flash_bwd_launch};
+                                                 FLASH_BWD_TILE_K, FLASH_FWD_FINE_TILE, flash_fwd_launch,
+                                                 flash_bwd_launch};
 static const struct flash_design design_mma = {FLASH_MMA_FWD_TILE_Q, FLASH_MMA_FWD_TILE_K, FLASH_MMA_BWD_TILE_Q,
-                                               FLASH_MMA_BWD_TILE_K, flash_mma_fwd_launch, flash_mma_bwd_launch};
+                                               FLASH_MMA_BWD_TILE_K, 0, flash_mma_fwd_launch, flash_mma_bwd_launch};
 
 struct flash_plan {
     const struct flash_design *design;
@@ -26,7 +28,7 @@ struct flash_plan {
     bool has_bwd;
     struct gpu_tiles fwd, bwd;
     /* backward workspace layout: byte offsets */
-    size_t dq_acc, dk_acc, dv_acc, dsum, turns, turns_bytes, total;
+    size_t dq_acc, dk_acc, dv_acc, dsum, turns, turns_bytes, next_item, total;
 };
 
 static size_t align_up(size_t x) { return (x + 255) & ~(size_t)255; }
@@ -56,6 +58,33 @@ static void flash_plan_destroy(void *plan)
     free(fp);
 }
 
+/* The fraction of the listed tiles' pairs that the mask shows. */
+static double tile_coverage(const struct longca_mask *v, const struct gpu_tiles *t)
+{
+    int64_t area = 0;
+    for (int h = 0; h < v->n_heads; h++) area += mask_view_area(v, h);
+    return t->n_entries ? (double)area / ((double)t->n_entries * t->row_tile * t->col_tile) : 1.0;
+}
+
+/* Where the forward's tiles would be mostly empty (64-blocks of a block-sparse mask, say),
+ * fine lists replace them if they cut the listed pairs enough to pay for the smaller tiles. */
+static enum lc_status pick_fine_tiles(const struct flash_design *design, const struct longca_mask *v,
+                                      struct gpu_tiles *fwd, char *err)
+{
+    const double coarse = tile_coverage(v, fwd);
+    if (!design->fwd_fine_tile || coarse >= 0.7) return LC_OK;
+    struct gpu_tiles fine;
+    enum lc_status st = gpu_tiles_build(v, design->fwd_fine_tile, design->fwd_fine_tile, false, false, &fine, err);
+    if (st) return st;
+    if (tile_coverage(v, &fine) < 1.25 * coarse) {
+        gpu_tiles_free(&fine);
+        return LC_OK;
+    }
+    gpu_tiles_free(fwd);
+    *fwd = fine;
+    return LC_OK;
+}
+
 static enum lc_status plan_create(const struct flash_design *design, const struct longca_problem *p,
                                   enum run_direction dir, void **plan, size_t *workspace_bytes, char *err)
 {
@@ -70,6 +99,7 @@ static enum lc_status plan_create(const struct flash_design *design, const struc
     fp->has_bwd = (dir & DIR_BWD) != 0;
     /* The forward runs in every direction: the backward needs its O and LSE. */
     st = gpu_tiles_build(p->mask, design->fwd_tile_q, design->fwd_tile_k, false, false, &fp->fwd, err);
+    if (!st) st = pick_fine_tiles(design, p->mask, &fp->fwd, err);
     if (!st && fp->has_bwd)
         st = gpu_tiles_build(p->mask, design->bwd_tile_q, design->bwd_tile_k, true, fp->deterministic, &fp->bwd, err);
     if (st) {
@@ -87,6 +117,7 @@ static enum lc_status plan_create(const struct flash_design *design, const struc
         fp->dv_acc = at, at += align_up(n_kx * 4);
         fp->dsum = at, at += align_up((size_t)p->batch * p->heads_q * p->seqlen_q * 4);
         fp->turns = at, fp->turns_bytes = n_turns * 4, at += align_up(fp->turns_bytes);
+        fp->next_item = at, at += align_up(sizeof(int));
         fp->total = at;
     }
     *workspace_bytes = fp->total;
@@ -122,7 +153,8 @@ static int flash_backward(void *plan, const struct longca_tensors *t, void *work
     if (!fp->has_bwd) return lc_fail(err, LC_ERR_INTERNAL, "flash plan was made without the backward");
     char *ws = workspace;
     struct flash_bwd_buffers buf = {(float *)(ws + fp->dq_acc), (float *)(ws + fp->dk_acc), (float *)(ws + fp->dv_acc),
-                                    (float *)(ws + fp->dsum), (int *)(ws + fp->turns), fp->turns_bytes};
+                                    (float *)(ws + fp->dsum), (int *)(ws + fp->turns), fp->turns_bytes,
+                                    (int *)(ws + fp->next_item)};
     const struct longca_fold *f = t->fold;
     if (f) buf.dq_acc = f->dq_acc;
     struct flash_bwd_args a = {fp->shape, t->q, t->k, t->v, t->o, t->d_o, t->lse, t->dq, t->dk, t->dv,

@@ -21,6 +21,13 @@ __device__ __forceinline__ void mbar_arrive(uint32_t bar)
     asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
 }
 
+/* Arrives on bar once this thread's earlier cp.async copies have landed; the arrival is one of
+ * the barrier's counted ones (init counts it). */
+__device__ __forceinline__ void mbar_arrive_cp_async(uint32_t bar)
+{
+    asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(bar) : "memory");
+}
+
 /* Arrives and announces `bytes` the copy engine will deliver in this phase. */
 __device__ __forceinline__ void mbar_expect_tx(uint32_t bar, uint32_t bytes)
 {
@@ -57,6 +64,21 @@ __device__ __forceinline__ void tma_load_4d(uint32_t dst, const CUtensorMap *map
                  "l"(reinterpret_cast<uint64_t>(map)), "r"(bar), "r"(c0), "r"(c1), "r"(c2), "r"(c3)
                  : "memory");
 }
+
+/* A slot of a ring of STAGES mbarrier-guarded buffers and the parity of its barriers' current
+ * phase; producer and consumers each walk their own copy in the same order. */
+template <int STAGES>
+struct ring_pos {
+    int stage = 0;
+    uint32_t phase = 0;
+    __device__ __forceinline__ void next()
+    {
+        if (++stage == STAGES) {
+            stage = 0;
+            phase ^= 1;
+        }
+    }
+};
 
 /* Named barriers (0 is __syncthreads): `threads` arrivals in all complete one. */
 __device__ __forceinline__ void named_sync(int id, int threads)
