@@ -12,6 +12,7 @@
 #include "cp/fold.h"
 #include "cp/methods.h"
 #include "cp/plan_balanced.h"
+#include "core/mask/mask_view.h"
 
 /* One stage: this rank's rows against the KV of rank (me - s), and what it sends rank (me + s). */
 struct stage {

@@ -17,6 +17,7 @@
 #include "cp/sim_calibration.h"
 #include "cp/sim_predict.h"
 #include "kernels/kernels.h"
+#include "core/mask/doclen.h"
 
 static struct run_spec spec_for(const char *method, enum mask_pattern mask, int gpus, enum run_direction dir)
 {
