@@ -8,11 +8,10 @@
 #include "core/engine/services.h"
 #include "core/io/json.h"
 
+#include "longca_commit.h" /* LONGCA_COMMIT, written at each build (cmake/commit.cmake) */
+
 #ifndef LONGCA_VERSION
 #define LONGCA_VERSION "unknown"
-#endif
-#ifndef LONGCA_COMMIT
-#define LONGCA_COMMIT "unknown"
 #endif
 
 static struct ev_session self;
