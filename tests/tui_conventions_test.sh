@@ -10,9 +10,12 @@ set -u
 LONGCA=$(realpath "${1:?usage: tui_conventions_test.sh PATH_TO_LONGCA}")
 source "$(dirname "$0")/tui_lib.sh"
 # start NAME WIDTH COMMAND: a fresh window running COMMAND, its exit status kept in $WORK/NAME.rc.
+# The old window goes after the new one exists: killing the server's last session ends the
+# server, and a session started while it shuts down dies with it ("server exited unexpectedly").
 start() {
-    tm kill-session -t tui 2>/dev/null
+    tm rename-session -t tui old 2>/dev/null
     tm new-session -d -s tui -x "$2" -y 30 "$3; echo \$? > '$WORK/$1.rc'; sleep 600"
+    tm kill-session -t old 2>/dev/null
 }
 quit_and_wait() { # NAME
     keys q
