@@ -3,7 +3,8 @@
 # Setup's choices persist in $XDG_CONFIG_HOME/longca/longca.conf (chosen, quit, restarted, still
 # chosen); Setup's validation message is whole at 100 and 160 columns; NO_COLOR draws without
 # colour; TERM=dumb gets one line pointing to longca run; a long capture path in the title ends
-# with its file name after "..."; the Timeline axis keeps the run's times after panning;
+# with its file name after "...", the capture's source line cut with "..."; the Timeline axis
+# keeps the run's times after panning;
 # `view --compare` adds the "vs B" column; `view | cat` keeps the CP columns. Every wait has a
 # deadline.
 set -u
@@ -106,6 +107,9 @@ start title 80 "'$LONGCA' view '$deep/ring-2026-session.lccap' --compare '$WORK/
 wait_for 60 "Workers:"
 screen | head -1 | grep -q "longca view  \.\.\..*/ring-2026-session.lccap " || fail "title: $(screen | head -1)"
 echo "ok: title at 80 columns: $(screen | head -1 | sed 's/  */ /g')"
+# What wrote the capture (version, host, command line) beside Workers: cut at 80 columns, marked so.
+screen | grep "^Workers: " | grep -q "longca [0-9.]* (.*) on .*\.\.\.$" || fail "the capture's source line: $(screen | grep "^Workers: ")"
+echo "ok: the capture's source at 80 columns: $(screen | grep "^Workers: " | sed 's/  */ /g')"
 
 # --- 5. view --compare: the vs B column (a capture against itself: +0.0%).
 tm resize-window -t tui -x 140 -y 30
