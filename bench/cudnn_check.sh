@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The cudnn plugin on a GPU machine in one call, with both cuDNN versions there (the system's and
-# a PyTorch venv's): build longca and the plugin, `longca list`, --check of every mask cudnn takes
-# (fwd+bwd, bf16/fp16, d=64/128, GQA, packed documents with batch 2, the composite route forced
-# for full), the CP path (mpirun -np 2 longca run --kernel cudnn --cp ring --gpus 1 --check), then
-# full and causal at 8K-32K (64:8, d=128, bf16) fwd and bwd beside PyTorch's SDPA cuDNN measured
-# in the same call, as one table with the cudnn/sdpa_cudnn ratios. Logs and CSVs go to $OUT.
+# a PyTorch venv's): build longca and the plugin; for each version `longca list`, a checked smoke
+# run and full and causal (64:8, d=128, bf16) fwd and bwd timed; PyTorch's SDPA cuDNN on the same
+# shapes in the same call, one table with the cudnn/sdpa_cudnn ratios; then --check of every mask
+# cudnn takes (fwd+bwd, bf16, d=128, GQA; the newest version also fp16 at d=64, packed documents
+# with batch 2 and the composite route forced for full) and the CP path at degree 1 (mpirun -np 2
+# longca run --kernel cudnn --cp ring --gpus 1 --check). Every step has a time limit; logs and
+# CSVs go to $OUT.
 #
 #   OUT=/tmp/out bench/cudnn_check.sh
-#   SYSTEM_CUDNN=/path/libcudnn.so.9 TORCH_CUDNN=/path/libcudnn.so.9 bench/cudnn_check.sh
+#   SEQLENS=8k,32k SYSTEM_CUDNN=/path/libcudnn.so.9 TORCH_CUDNN=/path/libcudnn.so.9 bench/cudnn_check.sh
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,37 +28,42 @@ set -e
 source "$ROOT/bench/build.sh"
 set +e
 status=0
-step() { echo "== $*" | tee -a "$log"; }
-
+step() { echo "== $(date -u +%T) $*" | tee -a "$log"; }
+# seconds, then the command: its stderr to the log, a time-out said there; its exit status.
+limited() {
+    local secs=$1 rc
+    shift
+    timeout "$secs" "$@" 2>>"$log"
+    rc=$?
+    [ "$rc" -eq 124 ] && echo "timed out after $secs s: $*" >>"$log"
+    return "$rc"
+}
+# cuDNN's own errors (why a graph has no engine) beside ours, for the checks only.
+checks_env=(env CUDNN_LOGLEVEL_DBG=1 "CUDNN_LOGDEST_DBG=$OUT/cudnn_errors_%i.log")
 masks=full,causal,sliding_window_causal,sliding_window,full_document,causal_document
-for pair in "9.14:$SYSTEM_CUDNN" "9.19:$TORCH_CUDNN"; do
-    tag=${pair%%:*} lib=${pair#*:}
-    export LONGCA_CUDNN_LIB=$lib
-    step "cuDNN $tag: $lib"
+
+versions=("9.19:$TORCH_CUDNN" "9.14:$SYSTEM_CUDNN") # the newest first
+use() {
+    tag=${1%%:*}
+    export LONGCA_CUDNN_LIB=${1#*:}
+}
+
+# Smoke (full and causal, tiny, checked) then the timings, for each version; the peer; then the
+# rest of the checks and the CP path, so that a call cut short keeps the comparison.
+for pair in "${versions[@]}"; do
+    use "$pair"
+    step "cuDNN $tag: $LONGCA_CUDNN_LIB"
     "$LONGCA" list kernels 2>&1 | grep -A1 '^  cudnn' | tee -a "$log"
-    csv=$OUT/check_$tag.csv
-    "$LONGCA" run --kernel cudnn --mask $masks --window 100 --seqlen 512 --heads 8:2 --head-dim 64,128 \
-        --dtype bf16,fp16 --direction fwd+bwd --warmup 0 --iters 1 --check --quiet --format csv >"$csv" 2>>"$log" || status=1
-    "$LONGCA" run --kernel cudnn --mask full_document,causal_document --seqlen 1024 --batch 2 --heads 4:4 \
-        --head-dim 128 --direction fwd+bwd --warmup 0 --iters 1 --check --quiet --format csv 2>>"$log" | tail -n +2 >>"$csv" || status=1
-    LONGCA_CUDNN_ROUTE=composite "$LONGCA" run --kernel cudnn --mask full --seqlen 512 --heads 8:2 --head-dim 128 \
-        --direction fwd+bwd --warmup 0 --iters 1 --check --quiet --format csv 2>>"$log" | tail -n +2 | sed 's/^cudnn,/cudnn_composite,/' >>"$csv" || status=1
-    step "checks, cuDNN $tag: $(grep -c ',pass,' "$csv") passed of $(($(wc -l <"$csv") - 1))"
-    grep -v ',pass,' "$csv" | cut -d, -f1-12,21,28 | tee -a "$log"
-
-    step "ring at degree 1, cuDNN $tag"
-    timeout 300 mpirun -np 2 "$LONGCA" run --kernel cudnn --cp ring --gpus 1 --check --quiet --mask causal_document,sliding_window_causal \
-        --seqlen 2k --heads 8:2 --direction fwd+bwd 2>&1 | tee -a "$log"
-
+    limited 60 "${checks_env[@]}" "$LONGCA" run --kernel cudnn --mask full,causal --seqlen 512 --heads 8:2 \
+        --head-dim 128 --direction fwd+bwd --warmup 0 --iters 1 --check --quiet --format csv >"$OUT/check_$tag.csv" ||
+        status=1
+    step "smoke, cuDNN $tag: $(grep -c ',pass,' "$OUT/check_$tag.csv") of 2 passed"
+    grep -v ',pass,' "$OUT/check_$tag.csv" | tee -a "$log"
     step "performance, cuDNN $tag"
-    "$LONGCA" run --kernel cudnn --mask full,causal --seqlen "$SEQLENS" --heads 64:8 --head-dim 128 --dtype bf16 \
-        --direction fwd,bwd --format csv --quiet 2>>"$log" | sed "s/^cudnn,/cudnn_$tag,/" >"$OUT/perf_$tag.csv"
+    limited 120 "$LONGCA" run --kernel cudnn --mask full,causal --seqlen "$SEQLENS" --heads 64:8 --head-dim 128 \
+        --dtype bf16 --direction fwd,bwd --format csv --quiet | sed "s/^cudnn,/cudnn_$tag,/" >"$OUT/perf_$tag.csv" || status=1
 done
 unset LONGCA_CUDNN_LIB
-step "mpirun -np 2 longca run --kernel cudnn --cp ring --gpus 1 --check (the newest cuDNN found)"
-"$LONGCA" list kernels 2>&1 | grep -A1 '^  cudnn' | tee -a "$log"
-timeout 300 mpirun -np 2 "$LONGCA" run --kernel cudnn --cp ring --gpus 1 --check --quiet 2>&1 | tee -a "$log"
-[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
 seqlens_tokens=""
 for s in ${SEQLENS//,/ }; do
@@ -64,8 +71,36 @@ for s in ${SEQLENS//,/ }; do
     seqlens_tokens+="${seqlens_tokens:+,}$n"
 done
 step "PyTorch SDPA cuDNN"
-PYTHONUNBUFFERED=1 python3 "$ROOT/bench/peers.py" --longca "$LONGCA" --masks full,causal --seqlens "$seqlens_tokens" \
-    --peers sdpa_cudnn --out "$OUT/peers.csv" 2>>"$log"
+PYTHONUNBUFFERED=1 limited 120 python3 "$ROOT/bench/peers.py" --longca "$LONGCA" --masks full,causal \
+    --seqlens "$seqlens_tokens" --peers sdpa_cudnn --out "$OUT/peers_cudnn.csv" || status=1
 python3 -c "import torch; print('torch', torch.__version__, 'cuDNN', torch.backends.cudnn.version())" 2>&1 | tee -a "$log"
-python3 "$ROOT/bench/table.py" "$OUT"/perf_*.csv "$OUT/peers.csv" | tee "$OUT/table.md"
+python3 "$ROOT/bench/table.py" "$OUT"/perf_*.csv "$OUT/peers_cudnn.csv" | tee "$OUT/cudnn_table.md"
+
+for pair in "${versions[@]}"; do
+    use "$pair"
+    csv=$OUT/check_$tag.csv
+    step "checks, cuDNN $tag"
+    limited 90 "${checks_env[@]}" "$LONGCA" run --kernel cudnn --mask $masks --window 100 --seqlen 512 --heads 8:2 \
+        --head-dim 128 --dtype bf16 --direction fwd+bwd --warmup 0 --iters 1 --check --quiet --format csv |
+        tail -n +2 | grep -vE '^cudnn,(full|causal),' >>"$csv" || status=1
+    if [ "$pair" = "${versions[0]}" ]; then
+        limited 90 "${checks_env[@]}" "$LONGCA" run --kernel cudnn --mask $masks --window 100 --seqlen 512 --heads 8:2 \
+            --head-dim 64 --dtype fp16 --direction fwd+bwd --warmup 0 --iters 1 --check --quiet --format csv |
+            tail -n +2 >>"$csv" || status=1
+        limited 60 "${checks_env[@]}" "$LONGCA" run --kernel cudnn --mask full_document,causal_document --seqlen 1024 \
+            --batch 2 --heads 4:4 --head-dim 128 --direction fwd+bwd --warmup 0 --iters 1 --check --quiet --format csv |
+            tail -n +2 >>"$csv" || status=1
+        LONGCA_CUDNN_ROUTE=composite limited 60 "${checks_env[@]}" "$LONGCA" run --kernel cudnn --mask full --seqlen 512 \
+            --heads 8:2 --head-dim 128 --direction fwd+bwd --warmup 0 --iters 1 --check --quiet --format csv |
+            tail -n +2 | sed 's/^cudnn,/cudnn_composite,/' >>"$csv" || status=1
+    fi
+    step "checks, cuDNN $tag: $(grep -c ',pass,' "$csv") passed of $(($(wc -l <"$csv") - 1))"
+    grep -v ',pass,' "$csv" | tee -a "$log"
+
+    step "mpirun -np 2 longca run --kernel cudnn --cp ring --gpus 1 --check, cuDNN $tag"
+    limited 60 mpirun --bind-to none -np 2 "$LONGCA" run --kernel cudnn --cp ring --gpus 1 --check --quiet \
+        --mask full,causal,causal_document,sliding_window_causal --seqlen 2k --heads 8:2 --direction fwd+bwd \
+        --warmup 1 --iters 2 --format csv | tee -a "$log" || status=1
+done
+unset LONGCA_CUDNN_LIB
 exit $status

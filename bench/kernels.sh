@@ -6,8 +6,8 @@
 #   bench/kernels.sh                      # b=1, 64:8 heads, d=128, bf16, S = 4K..32K, 4 masks
 #   SEQLENS=8k,16k MASKS=causal DIRECTIONS=fwd bench/kernels.sh
 # Block-sparse runs (BLOCK_SPARSE, block:density pairs, at SPARSE_SEQLEN; empty for none) name
-# their mask block_sparse/B<block>/d<density> in both CSVs; the peers also time a cuBLAS GEMM
-# (8192^3) as the roof.
+# their mask block_sparse/B<block>/d<density> in both CSVs (their peer is FlexAttention, when
+# PEERS has flex); the peers also time a cuBLAS GEMM (8192^3) as the roof.
 #   LONGCA=path/to/longca bench/kernels.sh   # use a longca built elsewhere instead of building
 set -euo pipefail
 
@@ -55,7 +55,7 @@ sparse_masks=""
 for spec in ${BLOCK_SPARSE//,/ }; do sparse_masks+=",block_sparse/B${spec%%:*}/d${spec#*:}"; done
 PYTHONUNBUFFERED=1 python3 "$ROOT/bench/peers.py" --longca "$LONGCA" --masks "$MASKS" --seqlens "$(tokens "$SEQLENS")" \
     --directions "$DIRECTIONS" --peers "$PEERS" --gemm --out "$OUT/peers.csv" 2>"$OUT/peers.log"
-if [ -n "$BLOCK_SPARSE" ]; then
+if [ -n "$BLOCK_SPARSE" ] && [[ ,$PEERS, == *,flex,* ]]; then # FlexAttention's BlockMask is the sparse peer
     PYTHONUNBUFFERED=1 python3 "$ROOT/bench/peers.py" --longca "$LONGCA" --masks "${sparse_masks#,}" \
         --seqlens "$(tokens "$SPARSE_SEQLEN")" --directions "$DIRECTIONS" --peers flex --out "$OUT/peers_sparse.csv" \
         2>>"$OUT/peers.log"

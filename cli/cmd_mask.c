@@ -9,6 +9,10 @@
 #include "core/mask/mask_picture.h"
 #include "core/model/parse.h"
 #include "core/model/spec.h"
+#include "core/mask/doclen.h"
+#include "core/mask/mask_params.h"
+#include "core/mask/mask_rule.h"
+#include "core/mask/mask_view.h"
 
 #define TEXT_MAX_SLICES 48
 

@@ -3,14 +3,12 @@
 #ifndef LC_COMMANDS_H
 #define LC_COMMANDS_H
 
-#define LC_EXIT_OK 0
-#define LC_EXIT_FAILED 1
-#define LC_EXIT_USAGE 2
+#include "core/model/status.h" /* LC_EXIT_* */
 
 int cmd_run(int argc, char **argv);    /* cli/cmd_run.c: headless sweep */
 int cmd_mask(int argc, char **argv);   /* cli/cmd_mask.c: print a mask */
 int cmd_list(int argc, char **argv);   /* cli/cmd_list.c: kernels, masks, CP methods */
-int cmd_worker(int argc, char **argv); /* core/session/worker.c: a spawned worker rank */
+int cmd_worker(int argc, char **argv); /* cli/cmd_worker.c: a spawned worker rank */
 int cmd_view(int argc, char **argv);   /* tui/: replay a capture */
 int cmd_export(int argc, char **argv); /* cli/cmd_export.c: capture -> Chrome trace JSON or Perfetto */
 int cmd_diff(int argc, char **argv);   /* cli/cmd_diff.c: two results files run by run */

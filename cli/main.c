@@ -54,6 +54,7 @@ static const struct lc_services wiring = {
 #ifdef LONGCA_HAVE_NCCL
     .comm_version = comm_nccl_version,
 #endif
+    .load_kernel_library = plugins_load,
 };
 
 int main(int argc, char **argv)

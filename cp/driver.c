@@ -12,6 +12,7 @@
 #include "core/model/event.h"
 #include "core/model/stats.h"
 #include "core/model/timeline.h"
+#include "core/mask/mask_view.h"
 
 /* ------------------------------------------------------------ resources */
 
@@ -426,6 +427,8 @@ enum lc_status cp_execute(const struct engine_env *env, const struct run_spec *s
     emit_progress(&run, run_id, PHASE_SETUP, 0, 1);
     run.dev->reset_peak();
     enum lc_status st = setup_problem(&run, err);
+    if (run.kernel && run.kernel->version)
+        snprintf(out->kernel_version, sizeof out->kernel_version, "%s", run.kernel->version);
     if (!st) st = check_memory(&run, err);
     if (!st) st = algo->plan(&run, err);
     if (!st && run.workspace_bytes) st = run.dev->alloc(run.workspace_bytes, &run.workspace, err);

@@ -16,6 +16,7 @@
 #include "core/model/event.h"
 #include "cp/methods.h"
 #include "cp/ring.h"
+#include "core/mask/mask_view.h"
 
 struct hybrid {
     int u, r, ui, ri;

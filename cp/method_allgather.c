@@ -11,6 +11,7 @@
 
 #include "cp/fold.h"
 #include "cp/methods.h"
+#include "core/mask/mask_view.h"
 
 struct allgather {
     struct cp_layout *layouts; /* every rank's rows */

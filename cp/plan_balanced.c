@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cp/balance.h"
+#include "core/mask/mask_rule.h"
 
 /* Chunks per rank the chunk size aims at: enough for the solver to even out document masks. */
 #define CHUNKS_PER_RANK 32

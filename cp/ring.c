@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/model/event.h"
+#include "core/mask/mask_view.h"
 
 /* Sizes in elements: Q-like [b, rows, hq, d], one of K / V [b, rows, hkv, d], LSE [b, hq, rows]. */
 static size_t q_elems(const struct cp_exec *run, const struct cp_ring *ring)

@@ -1,5 +1,7 @@
 /* Zigzag layouts, layout slicing, and the mask views of CP blocks (cp/shard.h). */
 #include "cp/shard.h"
+#include "core/mask/mask_rule.h"
+#include "core/mask/mask_view.h"
 
 #include <stdlib.h>
 #include <string.h>

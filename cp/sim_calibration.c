@@ -12,6 +12,7 @@
 #include "core/engine/kernel.h"
 #include "core/io/output_file.h"
 #include "core/io/private_dir.h"
+#include "core/mask/doclen.h"
 
 #define FORMAT_LINE "longca-calibration 1"
 

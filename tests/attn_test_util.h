@@ -12,6 +12,8 @@
 
 #include "core/engine/kernel.h"
 #include "core/model/rng.h"
+#include "core/mask/mask_rule.h"
+#include "core/mask/mask_view.h"
 
 static inline void *test_alloc(size_t bytes)
 {

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Kernel plugins on the CPU (kernels/longca_kernel.h): the example plugin loaded by path and from
 # LONGCA_KERNEL_PATH, listed, swept and checked against cpu_ref forward and backward, run on
-# spawned workers and inside CP methods on CPU workers under mpirun; bad plugins (another ABI
-# version, a missing symbol, a file that is not a shared object, a plan that fails) each get one
-# line and exit status 2.
+# spawned workers (its version in the results and the capture) and inside CP methods on CPU
+# workers under mpirun; bad plugins (another ABI version, a missing symbol, a file that is not a
+# shared object, a plan that fails) each get one line and exit status 2.
 set -u
 longca=$1
 plugins=$(dirname "$longca")/plugins
@@ -28,11 +28,15 @@ passed=$(grep -c ',pass,' <<<"$out")
 [ "$rc" -eq 0 ] && [ "$passed" -eq "$want" ] || say "sweep: exit $rc, $passed of $want passed"$'\n'"$out"
 grep -q '^example,' <<<"$out" || say "no example rows in the sweep"
 
-# Spawned workers load the libraries of the process that spawns them.
+# Spawned workers load the libraries of the process that spawns them; the plugin's version
+# reaches the results and the capture through them.
+capture=$(mktemp)
+trap 'rm -f "$capture"' EXIT
 out=$(timeout 120 "$longca" run --workers 2 --kernel-lib "$example" --kernel example --seqlen 128 --heads 4:2 \
-      --head-dim 32 --warmup 0 --iters 1 --check --quiet --format csv)
+      --head-dim 32 --warmup 0 --iters 1 --check --quiet --format csv --capture "$capture")
 rc=$?
-[ "$rc" -eq 0 ] && grep -q '^example,.*,pass,' <<<"$out" || say "spawned workers: exit $rc: $out"
+[ "$rc" -eq 0 ] && grep -q '^example,.*,pass,.*,"1.0","' <<<"$out" || say "spawned workers: exit $rc: $out"
+grep -q '"type":"run_done".*"kernel_version":"1.0"' "$capture" || say "no kernel version in the capture's run_done"
 
 # CP methods on CPU workers: the example cannot fold blocks, so cp/fold.c folds for it.
 if command -v mpirun >/dev/null; then

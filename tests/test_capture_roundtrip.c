@@ -13,6 +13,7 @@
 
 #include "tests/check.h"
 #include "core/io/capture.h"
+#include "core/mask/doclen.h"
 
 static void fill_spec(struct run_spec *s)
 {

@@ -12,6 +12,8 @@
 
 #include "check.h"
 #include "core/mask/mask.h"
+#include "core/mask/doclen.h"
+#include "core/mask/mask_view.h"
 #include "cp/plan_balanced.h"
 #include "cp/shard.h"
 

@@ -20,6 +20,7 @@
 #include "core/model/timeline.h"
 #include "cp/cp.h"
 #include "kernels/kernels.h"
+#include "core/mask/mask_view.h"
 
 static int world_rank, world_size;
 static int64_t seqlen = 512;

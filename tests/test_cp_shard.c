@@ -7,6 +7,7 @@
 
 #include "tests/check.h"
 #include "core/mask/mask.h"
+#include "core/mask/mask_view.h"
 #include "core/model/rng.h"
 #include "cp/shard.h"
 

@@ -6,6 +6,7 @@
 
 #include "tests/attn_test_util.h"
 #include "kernels/kernels.h"
+#include "core/mask/mask_view.h"
 
 struct config {
     int64_t seqlen;

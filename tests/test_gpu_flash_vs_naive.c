@@ -4,6 +4,7 @@
  * GPU has at S = 64K, which the device reports as out of memory with the bytes asked.
  * Skipped (77) where no GPU is visible. */
 #include "tests/gpu_test_util.h"
+#include "core/mask/mask_view.h"
 
 #define SEQLEN 4096
 

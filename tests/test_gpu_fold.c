@@ -6,6 +6,7 @@
  * d = 128, bf16. Skipped (77) where no GPU is visible. */
 #include "cp/shard.h"
 #include "tests/gpu_test_util.h"
+#include "core/mask/mask_view.h"
 
 #define SEQLEN 2048
 #define BLOCKS 4

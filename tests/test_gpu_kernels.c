@@ -4,6 +4,7 @@
  * poisoned with NaN before each run. LONGCA_GPU_TEST_QUICK=1 runs a few cases (for
  * compute-sanitizer). Skipped (77) where no GPU is visible. */
 #include "tests/gpu_test_util.h"
+#include "core/mask/mask_view.h"
 
 struct config {
     int64_t seqlen;

@@ -17,6 +17,7 @@
 #include "tests/gpu_test_util.h"
 #include "profiling/cuda/cupti_trace.h"
 #include "profiling/overlap.h"
+#include "core/mask/mask_view.h"
 
 #if defined(LONGCA_HAVE_NCCL)
 #include <cuda_runtime_api.h>

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "tests/mask_reference.h"
+#include "core/mask/mask_view.h"
 
 static const int64_t sizes[] = {1, 2, 7, 97, 257, 1000};
 #define N_SIZES (int)(sizeof sizes / sizeof sizes[0])

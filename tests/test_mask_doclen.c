@@ -4,6 +4,7 @@
 
 #include "core/mask/doclen_tables.h"
 #include "tests/mask_reference.h"
+#include "core/mask/doclen.h"
 
 /* The repository root from LONGCA_TEST_DATA (<root>/tests/data), textually. */
 static int repo_root(char *out, size_t len)

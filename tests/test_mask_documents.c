@@ -6,6 +6,7 @@
 
 #include "check.h"
 #include "core/mask/mask.h"
+#include "core/mask/mask_view.h"
 
 /* Visible per the documents form. */
 static bool doc_visible(const struct longca_mask *v, int64_t q, int64_t k)

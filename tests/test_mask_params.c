@@ -2,6 +2,8 @@
 #include <string.h>
 
 #include "tests/mask_reference.h"
+#include "core/mask/doclen.h"
+#include "core/mask/mask_params.h"
 
 static void accept(const char *flag, const char *value, struct mask_params *p)
 {

@@ -5,6 +5,7 @@
 
 #include "core/mask/mask_picture.h"
 #include "tests/mask_reference.h"
+#include "core/mask/mask_view.h"
 
 static void check_picture(enum mask_pattern pat, int64_t S, int rows, int cols)
 {

@@ -4,6 +4,9 @@
 #include <time.h>
 
 #include "tests/mask_reference.h"
+#include "core/mask/mask_rule.h"
+#include "core/mask/mask_tiles.h"
+#include "core/mask/mask_view.h"
 
 static double now_s(void)
 {

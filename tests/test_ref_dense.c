@@ -3,6 +3,7 @@
  * empty row, per-KV-head views (block-sparse style) and a rectangular Sq != Sk view. */
 #include "tests/attn_test_util.h"
 #include "kernels/cpu/cpu_kernels.h"
+#include "core/mask/mask_rule.h"
 
 enum view_kind { VIEW_FULL, VIEW_CAUSAL, VIEW_BAND, VIEW_EMPTY_ROW, VIEW_PER_KV_HEAD, VIEW_KIND_COUNT };
 static const char *view_kind_name[] = {"full", "causal", "band", "empty_row", "per_kv_head"};

@@ -3,6 +3,7 @@
  * with an empty row, per-KV-head views, and a rectangular Sq != Sk view. */
 #include "tests/attn_test_util.h"
 #include "kernels/cpu/cpu_kernels.h"
+#include "core/mask/mask_rule.h"
 
 static double loss(const struct longca_problem *p, const double *q, const double *k, const double *v,
                    const double *d_o, double *o, double *lse)

@@ -3,7 +3,8 @@
 # Chooses causal and sliding-window masks at 1K and 2K, runs the sweep and checks the results
 # table (TFLOP/s cells are numbers), the Timeline breakdown (percentages sum to 100 +- 0.1) and
 # that the Timeline shows the run picked on Runs;
-# resizes mid-run; opens help; cancels a sweep; makes a run fail on a worker and checks its rank
+# resizes mid-run; opens help; loads the example kernel plugin on Setup's Kernel libs and runs it
+# (reloaded from the settings at the next start); cancels a sweep; makes a run fail on a worker and checks its rank
 # and reason show; quits with status 0 and no process left; then `longca view` of the capture
 # shows the same results table; and under mpirun rank 0 draws. Every wait has a deadline.
 set -u
@@ -79,7 +80,45 @@ keys 1
 keys '?'
 wait_for 5 "^Keys"
 
-# 6. Cancel a sweep: 8 runs of 4K, cancelled at once.
+# 6. Kernel libs (--kernel-lib on Setup): a file that is no plugin gets one line; the example
+#    plugin loads, its kernel joins Kernels and runs, checked, on the workers spawned before it
+#    was loaded; then it is deselected again.
+example=$(dirname "$LONGCA")/plugins/liblongca_example.so
+if [ -f "$example" ]; then
+    keys 1
+    goto_field 17
+    field "Kernel libs" | grep -q "liblongca_example" && fail "example loaded at start: $(field 'Kernel libs')"
+    keys l
+    keys End
+    keys Space
+    wait_for 5 "File: _"
+    tm send-keys -t tui -l "$WORK/session.lccap"
+    keys Enter
+    wait_for 5 "not loaded: .*session.lccap"
+    keys Space
+    tm send-keys -t tui -l "$example"
+    keys Enter
+    wait_for 5 "loaded .*liblongca_example.so: 1 kernel added"
+    wait_for 5 "\[x\] liblongca_example.so"
+    keys h
+    goto_field 0
+    keys l
+    toggle_choice example
+    keys h
+    field Kernels | grep -q "cpu,example" || fail "example not chosen: $(field Kernels)"
+    keys F5
+    wait_for 600 "Sweep finished: 12 done, 0 failed"
+    screen | grep -Eq "^ +[0-9]+ example .*pass" || fail "no checked example run on the Runs screen"
+    keys 1
+    goto_field 0
+    keys l
+    toggle_choice example
+    keys h
+else
+    echo "note: no example plugin beside $LONGCA"
+fi
+
+# 7. Cancel a sweep: 8 runs of 4K, cancelled at once.
 keys 1
 goto_field 7
 keys l
@@ -90,7 +129,7 @@ wait_for 10 "Running [0-9]+ of (1[0-9]|[0-9])"
 keys F7
 wait_for 120 "Sweep finished: [0-9]+ done, [0-9]+ failed, [1-9][0-9]* cancelled"
 
-# 7. A run that fails on a worker. If this build has a kernel that needs a CUDA device, the CPU
+# 8. A run that fails on a worker. If this build has a kernel that needs a CUDA device, the CPU
 #    workers refuse it (rank and reason in the message); in any build, killing the worker of a
 #    running run fails it with that rank.
 keys 1
@@ -101,16 +140,27 @@ toggle_choice 2K
 keys h
 goto_field 0
 keys l
-gpu_kernel=$(screen | grep -Eo "\[[ x]\] [a-z0-9_]+" | awk '{print $3}' | grep -vE "^(cpu|cpu_ref)$" | head -1)
+wait_for 5 "Kernels \(any\)"
+gpu_kernel=$(screen | grep -Eo "\[[ x]\] [a-z0-9_]+" | awk '{print $NF}' | grep -vE "^(cpu|cpu_ref|example)$" | head -1)
 if [ -n "$gpu_kernel" ]; then
     toggle_choice "$gpu_kernel"
     toggle_choice cpu
+    keys h
+    goto_field 10 # Dtype: bf16, which the GPU kernel takes, so the device is what it lacks
+    keys l
+    toggle_choice bf16
+    toggle_choice fp32
     keys h
     keys F5
     wait_for 120 "Sweep finished"
     keys End
     wait_for 10 "needs a CUDA device; rank [12]"
     keys 1
+    goto_field 10
+    keys l
+    toggle_choice fp32
+    toggle_choice bf16
+    keys h
     goto_field 0
     keys l
     toggle_choice cpu
@@ -141,7 +191,7 @@ keys Tab
 keys F1
 wait_for 5 "^Keys"
 
-# 8. Quit: exit status 0, no process left behind.
+# 9. Quit: exit status 0, no process left behind.
 keys q
 deadline=$((SECONDS + 60))
 while [ ! -f "$WORK/exit_status" ] && ((SECONDS < deadline)); do sleep 0.2; done
@@ -155,7 +205,7 @@ sleep 1
 left=$(pgrep -f "^$LONGCA") # the front end and its workers (not this script, which names it too)
 [ -z "$left" ] || { echo "$last_screen"; fail "processes left: $(ps -o pid,args -p "$(echo $left | tr ' ' ,)")"; }
 
-# 9. `longca view` of the capture shows the same results table.
+# 10. `longca view` of the capture shows the same results table.
 [ -f "$WORK/session.lccap" ] || fail "no capture written"
 tm new-session -d -s tui -x 100 -y 30 "'$LONGCA' view '$WORK/session.lccap'; echo \$? > '$WORK/view_status'; sleep 600"
 wait_for 10 "longca view"
@@ -169,7 +219,7 @@ keys q
 deadline=$((SECONDS + 10))
 while [ ! -f "$WORK/view_status" ] && ((SECONDS < deadline)); do sleep 0.2; done
 [ "$(cat "$WORK/view_status" 2>/dev/null)" = 0 ] || fail "longca view did not quit with status 0"
-# 10. Under mpirun: rank 0 draws (keys from the terminal, though mpirun holds stdin), ranks 1-2 work.
+# 11. Under mpirun: rank 0 draws (keys from the terminal, though mpirun holds stdin), ranks 1-2 work.
 # kill-server returns before the server has gone; a session started meanwhile dies with it.
 tm kill-server 2>/dev/null
 sleep 1
@@ -178,6 +228,13 @@ tm new-session -d -s tui -x 100 -y 30 \
 wait_for 60 "live, 2 workers"
 keys 2
 wait_for 5 "rank 2 .*cpu ready"
+# The settings file saved at the last quit loads the plugin again.
+if [ -f "$example" ]; then
+    keys 1
+    goto_field 17
+    keys l
+    screen | grep -q "\[x\] liblongca_example.so" || fail "plugin not loaded again from the settings"
+fi
 keys q
 deadline=$((SECONDS + 60))
 while [ ! -f "$WORK/mpirun_status" ] && ((SECONDS < deadline)); do sleep 0.2; done

@@ -1,4 +1,5 @@
-/* Actions the keys and the function bar share: start, cancel, export; the status line. */
+/* Actions the keys and the function bar share: start, cancel, export, loading a kernel plugin;
+ * the status line. */
 #include "tui/app.h"
 #include "tui/settings.h"
 
@@ -6,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "core/engine/services.h"
 #include "tui/export.h"
 
 void tui_app_say(struct tui_app *app, bool error, const char *fmt, ...)
@@ -97,4 +99,23 @@ void tui_app_export(struct tui_app *app)
         return;
     }
     tui_app_say(app, false, "exported %d row%s: %s.csv and .json", rows, rows == 1 ? "" : "s", base);
+}
+
+void tui_app_load_kernel_lib(struct tui_app *app, const char *path)
+{
+    struct tui_setup *s = &app->setup;
+    s->typing = false;
+    s->generation++;
+    char err[LC_ERRMSG_LEN];
+    const struct lc_services *svc = services();
+    enum lc_status st = svc->load_kernel_library ? svc->load_kernel_library(path, err)
+                                                 : lc_fail(err, LC_ERR_UNSUPPORTED, "this program loads no kernel plugins");
+    if (st != LC_OK) {
+        tui_app_say(app, true, "not loaded: %s", err);
+        return;
+    }
+    int before = s->fields[TUI_F_KERNELS].n_choices;
+    tui_setup_list_kernels(s);
+    int added = s->fields[TUI_F_KERNELS].n_choices - before;
+    tui_app_say(app, false, "loaded %s: %d kernel%s added to Kernels", path, added, added == 1 ? "" : "s");
 }

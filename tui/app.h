@@ -97,6 +97,9 @@ void tui_app_pick_row(struct tui_app *app, int row);
 void tui_app_start_sweep(struct tui_app *app);
 void tui_app_cancel(struct tui_app *app);
 void tui_app_export(struct tui_app *app);
+/* Loads the kernel plugin at path (Setup's Kernel libs) and lists its kernels on Setup; workers
+ * load it with the first run of one of them. The outcome on the status line. */
+void tui_app_load_kernel_lib(struct tui_app *app, const char *path);
 
 /* Screens: draw into win inside r; a key the screen understands returns true. Drawing only
  * reads the model; it may adjust scroll positions to keep the cursor in view. */

@@ -6,6 +6,7 @@
 
 #include "core/mask/mask_picture.h"
 #include "core/mask/mask.h"
+#include "core/mask/mask_view.h"
 #include "tui/app.h"
 #include "tui/widgets.h"
 
@@ -112,6 +113,15 @@ static void draw_choices(WINDOW *win, const struct tui_rect *r, const struct tui
                  c->label);
     }
     if (f->n_choices == 0) tui_put(win, r->y + 1, r->x, r->w - 1, TUI_ROLE_DIM, "(none available)");
+    if (s->field == TUI_F_KERNEL_LIBS && f->n_choices + 3 < r->h) {
+        int y = r->y + 2 + f->n_choices;
+        if (s->typing) {
+            tui_putf(win, y, r->x, r->w - 1, TUI_ROLE_WARN, "File: %s_", s->typed);
+            tui_put(win, y + 1, r->x, r->w - 1, TUI_ROLE_DIM, "Enter loads, Esc cancels");
+        } else {
+            tui_put(win, y, r->x, r->w - 1, TUI_ROLE_DIM, "--kernel-lib files");
+        }
+    }
 }
 
 static void draw_picture(WINDOW *win, const struct tui_rect *r, struct tui_app *app)
@@ -141,9 +151,32 @@ static void draw(WINDOW *win, const struct tui_rect *r, struct tui_app *app)
     draw_picture(win, &l.picture, app);
 }
 
+/* A plugin file name being typed: Enter loads it, Esc gives up. */
+static void type_key(struct tui_app *app, int k)
+{
+    struct tui_setup *s = &app->setup;
+    size_t n = strlen(s->typed);
+    if (k == 27) {
+        s->typing = false;
+    } else if (k == '\n' || k == '\r' || k == KEY_ENTER) {
+        if (n) tui_app_load_kernel_lib(app, s->typed);
+        else s->typing = false;
+    } else if (k == KEY_BACKSPACE || k == 127 || k == 8) {
+        if (n) s->typed[n - 1] = 0;
+    } else if (k >= 32 && k < 127 && n + 1 < sizeof s->typed) {
+        s->typed[n] = (char)k;
+        s->typed[n + 1] = 0;
+    }
+    s->generation++;
+}
+
 static bool key(struct tui_app *app, int k)
 {
     struct tui_setup *s = &app->setup;
+    if (s->typing) {
+        type_key(app, k);
+        return true;
+    }
     int d = tui_key_delta(k, 5);
     if (d) {
         tui_setup_move(s, d);

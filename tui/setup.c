@@ -8,6 +8,7 @@
 #include "core/engine/kernel.h"
 #include "core/model/sweep.h"
 #include "tui/model.h"
+#include "core/mask/doclen.h"
 
 static void add(struct tui_field *f, const char *label, int64_t value, bool selected)
 {
@@ -63,6 +64,29 @@ static void init_heads(struct tui_field *f, const struct run_spec *d)
     }
 }
 
+/* The label of Kernel libs' last choice, which starts typing a file name. */
+static const char load_choice[] = "load a file...";
+
+void tui_setup_list_kernels(struct tui_setup *s)
+{
+    struct tui_field *k = &s->fields[TUI_F_KERNELS];
+    for (int i = 0; i < kernel_count(); i++) {
+        bool listed = false;
+        for (int c = 0; c < k->n_choices && !listed; c++) listed = !strcmp(k->choices[c].label, kernel_at(i)->name);
+        if (!listed) add(k, kernel_at(i)->name, i, false);
+    }
+    struct tui_field *libs = &s->fields[TUI_F_KERNEL_LIBS];
+    *libs = (struct tui_field){.label = "Kernel libs", .multi = true};
+    const char *files[KERNEL_MAX];
+    int n = kernel_libraries(files, KERNEL_MAX);
+    for (int i = 0; i < n; i++) {
+        const char *slash = strrchr(files[i], '/');
+        add(libs, slash ? slash + 1 : files[i], i, true);
+    }
+    add(libs, load_choice, -1, false);
+    s->generation++;
+}
+
 void tui_setup_init(struct tui_setup *s, int workers, bool gpu)
 {
     memset(s, 0, sizeof(*s));
@@ -74,6 +98,7 @@ void tui_setup_init(struct tui_setup *s, int workers, bool gpu)
     for (int i = 0; i < kernel_count(); i++)
         add(&f[TUI_F_KERNELS], kernel_at(i)->name, i, !strcmp(kernel_at(i)->name, d.kernel));
     ensure_selected(&f[TUI_F_KERNELS]);
+    tui_setup_list_kernels(s);
 
     f[TUI_F_MASKS] = (struct tui_field){.label = "Masks", .multi = true};
     for (int p = 0; p < MASK_PATTERN_COUNT; p++)
@@ -185,7 +210,9 @@ void tui_setup_toggle(struct tui_setup *s)
     struct tui_field *f = &s->fields[s->field];
     if (s->choice < 0 || s->choice >= f->n_choices) return;
     struct tui_choice *c = &f->choices[s->choice];
-    if (f->multi) {
+    if (s->field == TUI_F_KERNEL_LIBS) { /* a loaded file stays loaded */
+        if (c->value < 0) s->typing = true, s->typed[0] = 0;
+    } else if (f->multi) {
         int selected = 0;
         for (int i = 0; i < f->n_choices; i++) selected += f->choices[i].selected;
         if (c->selected && selected == 1) return; /* an axis needs a value */
@@ -209,6 +236,7 @@ void tui_setup_summary(const struct tui_setup *s, int field, char *buf, size_t l
     }
     if (used >= len && len > 4) snprintf(buf, len, "%d of %d", n, f->n_choices); /* too long to list */
     if (f->n_choices == 0) snprintf(buf, len, "(none available)");
+    if (field == TUI_F_KERNEL_LIBS && n == 0) snprintf(buf, len, "none (Enter: load a plugin)");
 }
 
 static int64_t selected_value(const struct tui_field *f)

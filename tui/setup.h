@@ -28,11 +28,13 @@ enum tui_field_id {
     TUI_F_ITERS,
     TUI_F_CHECK,
     TUI_F_COUNTERS,
+    TUI_F_KERNEL_LIBS, /* not an axis: the plugin files loaded (--kernel-lib), and "load a file..." */
     TUI_F_COUNT
 };
 
 #define TUI_MAX_CHOICES 64
 #define TUI_CHOICE_LEN 32
+#define TUI_PATH_LEN 1024
 
 struct tui_choice {
     char label[TUI_CHOICE_LEN];
@@ -52,6 +54,8 @@ struct tui_setup {
     int field;        /* focused field; TUI_F_COUNT = the Start button */
     int choice;       /* cursor in the focused field's choices */
     bool in_choices;  /* the choices pane has the focus */
+    bool typing;      /* a plugin file name is being typed (Kernel libs' last choice) */
+    char typed[TUI_PATH_LEN];
     unsigned generation; /* moves on every change (the sweep summary and picture follow it) */
 };
 
@@ -59,8 +63,13 @@ struct tui_setup {
  * workers bounds the GPU count; gpu picks the GPU defaults. */
 void tui_setup_init(struct tui_setup *s, int workers, bool gpu);
 
+/* Kernels and Kernel libs again from the registry, after a plugin loaded: kernels keep their
+ * selection, new ones come unselected. */
+void tui_setup_list_kernels(struct tui_setup *s);
+
 /* Cursor moves and choice toggles; each keeps the state valid (a multi field never empties, a
- * single field always has one choice). */
+ * single field always has one choice). On Kernel libs the files are listed, not toggled, and the
+ * last choice starts typing a file name. */
 void tui_setup_move(struct tui_setup *s, int delta);
 void tui_setup_enter(struct tui_setup *s); /* into the focused field's choices */
 void tui_setup_leave(struct tui_setup *s);

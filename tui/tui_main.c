@@ -302,6 +302,10 @@ static void handle_key(struct term *t, struct tui_app *app, int ch)
         filter_key(app, ch);
         return;
     }
+    if (app->setup.typing) { /* a plugin file name on Setup: every key is text */
+        screens[TUI_SCREEN_SETUP]->key(app, ch);
+        return;
+    }
     if (ch >= KEY_F(1) && ch <= KEY_F(8)) {
         run_action(app, (enum action)(ch - KEY_F(1)));
         return;
@@ -487,6 +491,8 @@ int cmd_tui(int argc, char **argv)
     bool settings = config_path(settings_path, sizeof settings_path, err) == LC_OK;
     if (settings && config_load(settings_path, &app.settings, err) != LC_OK)
         tui_app_say(&app, true, "settings not read: %s", err);
+    if (settings && tui_settings_load_libs(&app.settings, &app.setup, err) != LC_OK)
+        tui_app_say(&app, true, "settings: %s", err);
     tui_settings_apply(&app.settings, &app.setup);
     if (!tui_settings_color(&app.settings)) opt.color = false;
     catch_stop_signals();

@@ -1,5 +1,6 @@
 /* The registry of the methods a run spreads over ranks by (filled by cp/). */
 #include "core/engine/cp_method.h"
+#include "core/mask/mask_view.h"
 
 #include <stdlib.h>
 #include <string.h>

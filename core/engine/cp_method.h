@@ -12,6 +12,7 @@
 #include "core/engine/engine.h"
 #include "core/model/spec.h"
 #include "core/model/status.h"
+#include "kernels/longca_kernel.h"
 
 #define CP_METHOD_LOCAL "local" /* the single-device method, every run's default */
 

@@ -1,5 +1,7 @@
 /* Building a CP run's per-rank schedule (core/engine/cp_schedule.h). */
 #include "core/engine/cp_schedule.h"
+#include "core/mask/mask_tiles.h"
+#include "core/mask/mask_view.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -32,6 +32,9 @@ struct lc_services {
     const struct timeline_recorder *gpu_recorder;
     /* The GPU communication library's version ("2.27.3" for NCCL), for the worker's hello. */
     void (*comm_version)(char *buf, size_t len);
+    /* Loads a kernel plugin file and registers its kernels, after start: the TUI's Setup loads
+     * one, and a worker loads the file of a run's kernel it lacks. */
+    enum lc_status (*load_kernel_library)(const char *path, char *err);
 };
 
 void services_register(const struct lc_services *s); /* copied; call before anything runs */

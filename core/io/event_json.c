@@ -7,6 +7,7 @@
 
 #include "core/io/capture.h"
 #include "core/io/json.h"
+#include "core/mask/doclen.h"
 
 /* ---------------------------------------------------------------- writing */
 
@@ -85,6 +86,7 @@ static void write_result(FILE *f, const struct run_result *r)
     open_object(f, "status");
     json_write_string(f, lc_status_name(r->status));
     put_string(f, "message", r->message);
+    put_string(f, "kernel_version", r->kernel_version);
     put_double(f, "ms_median", r->ms_median);
     put_double(f, "ms_p20", r->ms_p20);
     put_double(f, "ms_p80", r->ms_p80);
@@ -344,6 +346,8 @@ static void read_result(struct fields *parent, struct run_result *r)
     memset(r, 0, sizeof *r);
     get_status(&fr, "status", &r->status);
     copy_string(&fr, "message", r->message, sizeof r->message);
+    if (fr.obj && json_get(fr.obj, "kernel_version")) /* captures written before it have none */
+        copy_string(&fr, "kernel_version", r->kernel_version, sizeof r->kernel_version);
     r->ms_median = get_double(&fr, "ms_median");
     r->ms_p20 = get_double(&fr, "ms_p20");
     r->ms_p80 = get_double(&fr, "ms_p80");

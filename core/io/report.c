@@ -54,7 +54,7 @@ void report_begin(struct report *r, FILE *out, enum report_format format, const 
     if (format == REPORT_CSV)
         fprintf(out, "kernel,mask,seqlen,batch,heads_q,heads_kv,head_dim,dtype,direction,cp,gpus,status,ms_median,"
                      "ms_p20,ms_p80,tflops,tflops_mean,flops,area_pct,peak_mem_bytes,check,max_abs_err,max_rel_err,"
-                     "imbalance,comm_bytes,algbw_gbs,busbw_gbs,cores,message\n");
+                     "imbalance,comm_bytes,algbw_gbs,busbw_gbs,cores,kernel_version,message\n");
     else if (format == REPORT_JSON)
         fprintf(out, "{\"schema\": %d, \"runs\": [", LC_SCHEMA_VERSION);
     else if (format == REPORT_TABLE) {
@@ -93,7 +93,9 @@ static void row_json(struct report *r, const struct run_spec *s, const struct ru
         fprintf(f, ", \"%s\": ", numbers[i].key);
         json_write_double(f, numbers[i].value);
     }
-    fprintf(f, ", \"cores\": %d, \"check\": \"%s\", \"spec\": ", res->cores, check_text(res));
+    fprintf(f, ", \"cores\": %d, \"check\": \"%s\", \"kernel_version\": ", res->cores, check_text(res));
+    json_write_string(f, res->kernel_version);
+    fputs(", \"spec\": ", f);
     run_spec_write_json(f, s);
     fputc('}', f);
 }
@@ -122,19 +124,26 @@ void report_event(struct report *r, const struct event *ev)
     r->hello_ranks[r->n_hellos++] = ev->rank;
 }
 
+/* text as one quoted CSV field: its own double quotes become single ones */
+static void csv_quotable(char *dst, size_t len, const char *text)
+{
+    snprintf(dst, len, "%s", text);
+    for (char *c = dst; *c; c++)
+        if (*c == '"') *c = '\'';
+}
+
 static void row_csv(struct report *r, const struct run_spec *s, const struct run_result *res)
 {
-    char message[LC_ERRMSG_LEN];
-    snprintf(message, sizeof message, "%s", res->message);
-    for (char *c = message; *c; c++)
-        if (*c == '"') *c = '\'';
+    char message[LC_ERRMSG_LEN], version[LC_KERNEL_VERSION_LEN];
+    csv_quotable(message, sizeof message, res->message);
+    csv_quotable(version, sizeof version, res->kernel_version);
     fprintf(r->out, "%s,%s,%lld,%d,%d,%d,%d,%s,%s,%s,%d,%s,%.6f,%.6f,%.6f,%.6g,%.6g,%.0f,%.4f,%lld,%s,%.3g,%.3g,%.4f,%.0f,"
-                    "%.3f,%.3f,%d,\"%s\"\n",
+                    "%.3f,%.3f,%d,\"%s\",\"%s\"\n",
             s->kernel, mask_pattern_name(s->mask), (long long)s->seqlen, s->batch, s->heads_q, s->heads_kv, s->head_dim,
             dtype_name(s->dtype), direction_name(s->direction), s->cp_method, s->cp_degree, lc_status_name(res->status),
             res->ms_median, res->ms_p20, res->ms_p80, res->tflops, res->tflops_mean, res->flops, 100.0 * res->density,
             (long long)res->peak_mem_bytes, check_text(res), res->max_abs_err, res->max_rel_err, res->work_imbalance,
-            res->comm_bytes, res->algbw_gbs, res->busbw_gbs, res->cores, message);
+            res->comm_bytes, res->algbw_gbs, res->busbw_gbs, res->cores, version, message);
 }
 
 static void row_table(struct report *r, const struct run_spec *s, const struct run_result *res)

@@ -13,6 +13,7 @@
 #include "core/io/capture.h"
 #include "core/io/json.h"
 #include "core/mask/mask.h"
+#include "core/mask/doclen.h"
 
 #define MAX_RESULTS_BYTES (1LL << 30)
 

@@ -6,6 +6,7 @@
 
 #include "core/mask/doclen_tables.h"
 #include "core/model/rng.h"
+#include "core/mask/doclen.h"
 
 static const char *const source_names[] = {"auto", "pile", "prolong64k", "prolong512k", "long"};
 

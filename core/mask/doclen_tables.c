@@ -1,6 +1,7 @@
 /* Document-length histograms, transcribed from data/doclen/{pile,prolong64k,prolong512k}.json
  * (LongCA-bench's distributions). Keep in sync: tests/test_mask_doclen.c compares them. */
 #include "core/mask/doclen_tables.h"
+#include "core/mask/doclen.h"
 
 #include <stddef.h>
 

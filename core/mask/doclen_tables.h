@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "core/mask/mask.h"
+#include "core/mask/doclen.h"
 
 struct doclen_bin {
     int64_t lo, hi; /* lengths in [lo, hi) */

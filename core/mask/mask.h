@@ -2,9 +2,10 @@
  *
  * A static pattern compiles to non-overlapping slices (q range, k range, type), as in
  * MagiAttention; a block-sparse pattern to one block map per KV head. Both reduce to
- * "rules" (a rectangle plus an optional band of diagonals k - q in [diag_lo, diag_hi]),
- * from which come the exact area (integer arithmetic) and, for any tile shape, the
- * per-query-tile lists of full and partial key tiles that kernels and CP consume. */
+ * "rules" (mask_rule.h), from which come the exact area (integer arithmetic), the views kernels
+ * read (mask_view.h) and, for any tile shape, the per-query-tile lists of full and partial key
+ * tiles that kernels and CP consume (mask_tiles.h). This header: the patterns, their
+ * parameters, the compiled mask, its building and its area. */
 #ifndef LC_MASK_H
 #define LC_MASK_H
 
@@ -12,8 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/mask/doclen.h"
 #include "core/model/status.h"
-#include "kernels/longca_kernel.h"
+#include "kernels/longca_kernel.h" /* views and rules are the kernel ABI's types */
 
 enum mask_pattern {
     MASK_FULL = 0,
@@ -38,8 +40,6 @@ const char *mask_pattern_summary(enum mask_pattern p); /* one line: canonical de
 int mask_pattern_parse(const char *name, enum mask_pattern *out); /* 0 on success */
 bool mask_pattern_is_block_sparse(enum mask_pattern p);
 bool mask_pattern_uses_documents(enum mask_pattern p);
-/* Whether the pattern's mask has the documents form of the kernel ABI (core/mask_documents.c). */
-bool mask_pattern_has_documents(enum mask_pattern p);
 
 /* Which struct mask_params fields a pattern reads (bits), so front ends show only those. */
 enum {
@@ -53,8 +53,6 @@ enum {
 };
 unsigned mask_pattern_params(enum mask_pattern p);
 
-enum doclen_source { DOCLEN_AUTO = 0, DOCLEN_PILE, DOCLEN_PROLONG64K, DOCLEN_PROLONG512K, DOCLEN_LONG };
-
 /* Pattern parameters; 0 means "default" for every field (filled in by mask_build). */
 struct mask_params {
     int64_t window;            /* W, sliding windows: default 1024 */
@@ -67,7 +65,6 @@ struct mask_params {
 };
 
 enum mask_slice_type { SLICE_FULL = 0, SLICE_CAUSAL, SLICE_INV_CAUSAL, SLICE_BICAUSAL };
-const char *mask_slice_type_name(enum mask_slice_type t);
 
 /* Half-open ranges. CAUSAL is aligned bottom-right (row i of h sees j <= i + w - h),
  * INV_CAUSAL top-left (row i sees j >= i), BICAUSAL both. */
@@ -75,25 +72,6 @@ struct mask_slice {
     int64_t q_begin, q_end, k_begin, k_end;
     enum mask_slice_type type;
 };
-
-/* Rules (struct longca_rule) and views (struct longca_mask) are the kernel ABI's types, so a
- * kernel reads the runner's rules without a copy. */
-#define MASK_DIAG_NONE_LO LONGCA_DIAG_NONE_LO
-#define MASK_DIAG_NONE_HI LONGCA_DIAG_NONE_HI
-
-struct longca_rule mask_slice_rule(const struct mask_slice *s);
-/* Number of visible pairs of a rule inside [qa, qb) x [ka, kb); O(1). */
-int64_t mask_rule_area_in(const struct longca_rule *r, int64_t qa, int64_t qb, int64_t ka, int64_t kb);
-/* The rule's visible pairs inside [qa, qb) x [ka, kb) as a rule shrunk to the rows and columns
- * that see something, with diagonals the rectangle implies set to NONE; false if none. */
-bool mask_rule_clip(const struct longca_rule *r, int64_t qa, int64_t qb, int64_t ka, int64_t kb,
-                    struct longca_rule *out);
-static inline bool mask_rule_visible(const struct longca_rule *r, int64_t q, int64_t k)
-{
-    int64_t d = k - q;
-    return q >= r->q_begin && q < r->q_end && k >= r->k_begin && k < r->k_end && d >= r->diag_lo &&
-           d <= r->diag_hi;
-}
 
 struct mask {
     enum mask_pattern pattern;
@@ -114,24 +92,6 @@ struct mask {
     int words_per_row;
 };
 
-/* Mask parameter flags shared by `longca mask`, `longca run` and the TUI (core/mask/mask_params.c):
- * --window --global --prefix --block (sizes: 1024, 1k), --density (0, 1], --doclen NAME, --seed N.
- * *consumed = false (and LC_OK) when flag is not one of them; value NULL means it was missing. */
-enum lc_status mask_params_parse_flag(const char *flag, const char *value, struct mask_params *p, bool *consumed,
-                                      char *err);
-/* The parameters a pattern uses, resolved or as given ("W=1024 G=1024", "p=517", "" for none). */
-void mask_params_describe(enum mask_pattern pattern, const struct mask_params *p, char *buf, size_t len);
-
-/* Checks parameters against a pattern and sequence length without building anything
- * (one-line reason on failure: "--window -3 is negative", "--prefix 9000 exceeds seqlen 4096"). */
-enum lc_status mask_params_check(enum mask_pattern pattern, const struct mask_params *params, int64_t seqlen,
-                                 char *err);
-
-/* Parses one mask-parameter flag (--window --global --prefix --block --density --doclen --seed)
- * into p; *consumed is false for flags that are not mask parameters. Shared by every CLI. */
-enum lc_status mask_params_parse_flag(const char *flag, const char *value, struct mask_params *p, bool *consumed,
-                                      char *err);
-
 /* Builds the mask for sequence length seqlen (S_q = S_k); heads_kv matters for block-sparse only. */
 enum lc_status mask_build(enum mask_pattern pattern, const struct mask_params *params, int64_t seqlen,
                           int heads_kv, struct mask *out, char *err);
@@ -151,50 +111,5 @@ int64_t mask_area_sum(const struct mask *m);            /* summed over n_heads m
 double mask_density(const struct mask *m);              /* area / (n_heads * S^2) */
 /* Visible pairs summed over query heads: the FLOP basis (4 * this * d for a forward). */
 double mask_area_for_heads(const struct mask *m, int heads_q, int heads_kv);
-
-/* A mask as rules in some coordinate frame (struct longca_mask): what kernels consume. Rules of
- * head h are rules[rule_offsets[h] .. rule_offsets[h+1]); static masks have one head. The
- * single-device view of a mask is the whole S x S square; CP methods cut sub-views for their
- * (Q chunk, KV chunk) pairs, translated to local coordinates. Views of static masks also carry
- * the documents form where the rules have one (mask_documents.c); whole views of block-sparse
- * masks the block map (borrowed from the mask: the view must not outlive it). */
-enum lc_status mask_view_build(const struct mask *m, struct longca_mask *out, char *err);
-/* The view of one head's map only (a one-head view; static masks: head 0), e.g. to draw it. */
-enum lc_status mask_view_build_head(const struct mask *m, int head, struct longca_mask *out, char *err);
-/* Rules of src inside [q_begin, q_end) x [k_begin, k_end), shifted to start at (0, 0). */
-enum lc_status mask_view_sub(const struct longca_mask *src, int64_t q_begin, int64_t q_end, int64_t k_begin,
-                             int64_t k_end, struct longca_mask *out, char *err);
-void mask_view_free(struct longca_mask *v);
-/* Fills v's documents form when its rules have one (else leaves n_docs = 0); fails only for memory. */
-enum lc_status mask_view_find_documents(struct longca_mask *v, char *err);
-int64_t mask_view_area(const struct longca_mask *v, int head);
-bool mask_view_visible(const struct longca_mask *v, int head, int64_t q, int64_t k);
-
-/* Per-query-tile key tile lists (CSR), one row per (head, q tile): row = head * n_qtiles + qt.
- * Entries are in ascending key tile order; full[i] says the tile needs no elementwise mask.
- * A partial entry i carries the rules clipped to its tile: rules[rule_offsets[i] .. rule_offsets[i+1]),
- * in the view's coordinates (not tile-local).
- * Work proportional to the visible area: empty tiles never appear. */
-struct mask_tiles {
-    int tile_q, tile_k;
-    int n_heads, n_qtiles, n_ktiles;
-    int64_t seqlen_q, seqlen_k;
-    int64_t *row_offsets;  /* n_heads * n_qtiles + 1 */
-    int32_t *k_tile;       /* n_entries */
-    uint8_t *full;         /* n_entries */
-    int64_t *rule_offsets; /* n_entries + 1 (empty ranges for full tiles) */
-    struct longca_rule *rules;
-    int64_t n_entries, n_full, n_partial, n_rules;
-};
-
-enum lc_status mask_tiles_build(const struct longca_mask *v, int tile_q, int tile_k, struct mask_tiles *out,
-                                char *err);
-void mask_tiles_free(struct mask_tiles *t);
-
-/* Document lengths sampled from the shipped histograms; seeded, sums to seqlen. */
-enum lc_status doclen_sample(enum doclen_source source, int64_t seqlen, uint64_t seed, int64_t **lens,
-                             int *n_docs, char *err);
-const char *doclen_source_name(enum doclen_source s);
-int doclen_source_parse(const char *name, enum doclen_source *out);
 
 #endif

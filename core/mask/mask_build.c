@@ -6,6 +6,8 @@
 #include "core/mask/mask_build.h"
 #include "core/model/rng.h"
 #include "core/model/spec.h"
+#include "core/mask/doclen.h"
+#include "core/mask/mask_params.h"
 
 /* Independent random streams of one seed (stream 1 is doclen_sample's). */
 enum { STREAM_PREFIX = 2, STREAM_VIDEO_DOCS = 3 };

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "core/mask/mask.h"
+#include "core/mask/mask_rule.h"
+#include "core/mask/mask_view.h"
 
 bool mask_pattern_has_documents(enum mask_pattern p)
 {

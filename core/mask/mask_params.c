@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "core/mask/mask.h"
+#include "core/mask/doclen.h"
+#include "core/mask/mask_params.h"
 #include "core/model/parse.h"
 #include "core/model/spec.h"
 
@@ -75,4 +77,31 @@ void mask_params_describe(enum mask_pattern pattern, const struct mask_params *p
     if ((uses & MASK_USES_DENSITY) && p->density) append(buf, len, "density=%g", p->density);
     if ((uses & MASK_USES_DOCLEN) && p->doclen) append(buf, len, "doclen=%s", doclen_source_name(p->doclen));
     if ((uses & MASK_USES_SEED) && p->seed) append(buf, len, "seed=%llu", (unsigned long long)p->seed);
+}
+
+enum lc_status mask_params_check(enum mask_pattern pattern, const struct mask_params *p, int64_t seqlen,
+                                 char *err)
+{
+    if ((unsigned)pattern >= MASK_PATTERN_COUNT) return lc_fail(err, LC_ERR_INVALID, "unknown mask pattern");
+    if (seqlen <= 0) return lc_fail(err, LC_ERR_INVALID, "sequence length must be positive");
+    if (p->window < 0) return lc_fail(err, LC_ERR_INVALID, "--window %lld is negative", (long long)p->window);
+    if (p->global_tokens < 0)
+        return lc_fail(err, LC_ERR_INVALID, "--global %lld is negative", (long long)p->global_tokens);
+    if (p->prefix < 0) return lc_fail(err, LC_ERR_INVALID, "--prefix %lld is negative", (long long)p->prefix);
+    if (p->prefix > seqlen)
+        return lc_fail(err, LC_ERR_INVALID, "--prefix %lld exceeds the sequence length %lld", (long long)p->prefix,
+                       (long long)seqlen);
+    if (p->block < 0) return lc_fail(err, LC_ERR_INVALID, "--block %lld is negative", (long long)p->block);
+    if (!(p->density >= 0 && p->density <= 1)) /* also catches NaN */
+        return lc_fail(err, LC_ERR_INVALID, "--density %g must be in (0, 1] (the kept fraction of blocks)", p->density);
+    if ((unsigned)p->doclen > DOCLEN_LONG) return lc_fail(err, LC_ERR_INVALID, "unknown document length source");
+    if (pattern == MASK_BLOCK_SPARSE && p->block && p->block != 64 && p->block != 128)
+        return lc_fail(err, LC_ERR_INVALID, "block_sparse needs --block 64 or 128 (got %lld)", (long long)p->block);
+    if (pattern == MASK_VARIABLE_BLOCK_SPARSE && p->block && p->block != 128 && p->block != 256 &&
+        p->block != 512 && p->block != 1024)
+        return lc_fail(err, LC_ERR_INVALID, "variable_block_sparse needs --block (mean size) 128, 256, 512 or 1024 (got %lld)",
+                       (long long)p->block);
+    if (p->window > LC_MAX_SEQLEN || p->global_tokens > LC_MAX_SEQLEN || p->block > LC_MAX_SEQLEN)
+        return lc_fail(err, LC_ERR_INVALID, "mask parameter larger than %lld tokens", (long long)LC_MAX_SEQLEN);
+    return LC_OK;
 }

@@ -1,5 +1,6 @@
 /* Mask pictures from exact rule areas: a rule adds its visible count to each cell it touches. */
 #include "core/mask/mask_picture.h"
+#include "core/mask/mask_rule.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,5 +1,6 @@
 /* Rules: a rectangle plus a band of diagonals. Exact visible counts in O(1). */
 #include "core/mask/mask.h"
+#include "core/mask/mask_rule.h"
 
 static inline int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "core/mask/mask.h"
+#include "core/mask/mask_rule.h"
+#include "core/mask/mask_tiles.h"
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 

@@ -3,6 +3,8 @@
 #include <string.h>
 
 #include "core/mask/mask.h"
+#include "core/mask/mask_rule.h"
+#include "core/mask/mask_view.h"
 
 struct rule_list {
     struct longca_rule *v;

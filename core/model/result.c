@@ -31,6 +31,7 @@ void run_result_merge(const struct run_result *per_rank, int n, int first_rank, 
         if (out->algbw_gbs < 0 || x->algbw_gbs < out->algbw_gbs) out->algbw_gbs = x->algbw_gbs;
         if (out->busbw_gbs < 0 || x->busbw_gbs < out->busbw_gbs) out->busbw_gbs = x->busbw_gbs;
         out->cores += x->cores;
+        if (!out->kernel_version[0]) snprintf(out->kernel_version, sizeof out->kernel_version, "%s", x->kernel_version);
         /* The run's failure is the first rank's that is a cause, not a rank stopped because of
          * another (cancelled): that one speaks only when every failure is a cancellation. */
         bool cause = x->status != LC_OK && (out->status == LC_OK ||

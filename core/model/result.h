@@ -8,9 +8,14 @@
 
 #include "core/model/status.h"
 
+#define LC_KERNEL_VERSION_LEN 160
+
 struct run_result {
     enum lc_status status; /* LC_OK, LC_ERR_UNSUPPORTED, LC_ERR_OOM, ... */
     char message[LC_ERRMSG_LEN];
+    /* The kernel's own version string ("cuDNN 9.19.0 (path)" for cudnn), "" where it gives none:
+     * which library a plugin ran is part of what was measured. */
+    char kernel_version[LC_KERNEL_VERSION_LEN];
     double ms_median, ms_p20, ms_p80; /* this rank (the slowest rank when merged) */
     double ms_mean_ranks;             /* merged: mean over ranks of the median */
     double flops;                     /* whole run, all ranks */

@@ -5,6 +5,8 @@
 
 #include "core/engine/cp_method.h"
 #include "core/engine/kernel.h"
+#include "core/mask/mask_params.h"
+#include "core/mask/mask_view.h"
 
 const char *direction_name(enum run_direction d)
 {

@@ -41,7 +41,7 @@ void lc_print_error(const char *who, const char *fmt, ...)
 
 int lc_status_exit(enum lc_status status)
 {
-    return status == LC_OK ? 0 : status == LC_ERR_INVALID ? 2 : 1;
+    return status == LC_OK ? LC_EXIT_OK : status == LC_ERR_INVALID ? LC_EXIT_USAGE : LC_EXIT_FAILED;
 }
 
 enum lc_status lc_fail(char *err, enum lc_status status, const char *fmt, ...)

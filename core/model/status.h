@@ -31,8 +31,13 @@ void lc_sanitize(char *text);
 /* "who: message" and a newline on stderr, the message sanitized (it may quote user text). */
 void lc_print_error(const char *who, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* The process exit status for a command's outcome (see commands.h): 0 ok, 2 bad input
- * (LC_ERR_INVALID), 1 anything else (I/O, memory, a failed or lost run). */
+/* Process exit statuses: every command's (cli/), and the worker ranks'. */
+#define LC_EXIT_OK 0
+#define LC_EXIT_FAILED 1 /* a run or check failed, a worker was lost, I/O or memory */
+#define LC_EXIT_USAGE 2  /* bad input, one line on stderr */
+
+/* The process exit status for a command's outcome: LC_EXIT_OK, LC_EXIT_USAGE for
+ * LC_ERR_INVALID, LC_EXIT_FAILED for anything else. */
 int lc_status_exit(enum lc_status status);
 
 #endif

@@ -7,6 +7,7 @@
 #include "core/engine/cp_method.h"
 #include "core/engine/kernel.h"
 #include "core/model/parse.h"
+#include "core/mask/mask_params.h"
 
 void sweep_init(struct sweep_axes *axes)
 {

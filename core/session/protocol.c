@@ -10,7 +10,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/commands.h"
 
 static bool launcher_recovers;
 static volatile int mpi_started;

@@ -30,10 +30,15 @@ enum proto_tag {
                          cancel it, and leave the job if still in it after PROTO_ABANDON_GRACE_S */
 };
 
+#define PROTO_PATH_LEN 1024
+
 struct proto_run {
     int32_t run_id;
     int32_t first_rank; /* the run takes session ranks first_rank .. first_rank + cp_degree - 1 */
     struct run_spec spec;
+    /* The plugin file of the run's kernel ("" when built in): a worker started before the front
+     * end loaded it (the TUI's Setup) loads it before the run. */
+    char kernel_lib[PROTO_PATH_LEN];
 };
 
 struct proto_info {

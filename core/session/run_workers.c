@@ -9,7 +9,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli/commands.h"
 #include "core/engine/host_memory.h"
 #include "core/io/stderr_log.h"
 #include "core/session/protocol.h"

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/engine/kernel.h"
 #include "core/session/protocol.h"
 #include "core/session/session_internal.h"
 
@@ -120,6 +121,8 @@ void session_start_runs(struct session *s)
         s->flights[slot] = (struct flight){.run_id = id, .first = first, .n = need, .pending = need};
         s->in_flight++;
         struct proto_run msg = {.run_id = id, .first_rank = first, .spec = *spec};
+        const char *lib = kernel_origin(kernel_find(spec->kernel));
+        if (lib) snprintf(msg.kernel_lib, sizeof msg.kernel_lib, "%s", lib);
         for (int r = first; r < first + need; r++) {
             memset(&s->outcome[r], 0, sizeof s->outcome[r]);
             s->link[r].flight = slot;

@@ -299,8 +299,14 @@ static enum lc_status spawn_workers(const struct session_options *opt, int n, MP
     for (int i = 0; i < n_libs; i++) args[n_args++] = "--kernel-lib", args[n_args++] = (char *)libs[i];
     int *codes = calloc((size_t)n, sizeof *codes);
     if (!codes) return lc_fail(err, LC_ERR_OOM, "out of memory");
+    /* Open MPI binds one or two spawned processes to a core each; workers place themselves
+     * (CPU workers take disjoint slices of the host's cores, GPU workers keep them all). */
+    MPI_Info placement;
+    MPI_Info_create(&placement);
+    MPI_Info_set(placement, "bind_to", "none");
     MPI_Comm inter;
-    int rc = MPI_Comm_spawn(path, args, n, MPI_INFO_NULL, 0, MPI_COMM_SELF, &inter, codes);
+    int rc = MPI_Comm_spawn(path, args, n, placement, 0, MPI_COMM_SELF, &inter, codes);
+    MPI_Info_free(&placement);
     int failed = 0;
     for (int i = 0; i < n && rc == MPI_SUCCESS; i++)
         if (codes[i] != MPI_SUCCESS) failed++;

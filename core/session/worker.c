@@ -15,7 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/commands.h"
 #include "core/engine/cp_method.h"
 #include "core/engine/device.h"
 #include "core/engine/host_memory.h"
@@ -276,9 +275,23 @@ static enum lc_status make_cp_comm(struct worker *w, const struct proto_run *run
     return LC_OK;
 }
 
+/* A kernel the front end loaded after this worker started comes with its plugin file. */
+static enum lc_status ensure_kernel(const struct proto_run *run, char *err)
+{
+    if (kernel_find(run->spec.kernel) || !run->kernel_lib[0]) return LC_OK;
+    if (!services()->load_kernel_library)
+        return lc_fail(err, LC_ERR_UNSUPPORTED, "this program loads no kernel plugins (kernel %s)", run->spec.kernel);
+    return services()->load_kernel_library(run->kernel_lib, err);
+}
+
 static enum lc_status execute_run(struct worker *w, const struct proto_run *run)
 {
     char err[LC_ERRMSG_LEN];
+    enum lc_status loaded = ensure_kernel(run, err);
+    if (loaded != LC_OK) {
+        send_error(w, run->run_id, loaded, err);
+        return loaded;
+    }
     const struct device_ops *dev = device_for_run(w, &run->spec);
     /* The recorder sees the GPU only: CPU runs here keep their host clock stamps. */
     struct engine_env env = {.device = dev, .rank = w->rank, .cores = w->cores, .sink = {sink_emit, w},
@@ -455,9 +468,8 @@ int worker_main(MPI_Comm session, MPI_Comm workers)
     return LC_EXIT_OK;
 }
 
-int cmd_worker(int argc, char **argv)
+int worker_run_spawned(void)
 {
-    (void)argc, (void)argv;
     char err[LC_ERRMSG_LEN];
     if (proto_mpi_init(err) != LC_OK) {
         fprintf(stderr, "longca worker: %s\n", err);

@@ -14,6 +14,10 @@
  * communicators and finalizes MPI (bounded). Returns the process exit status. */
 int worker_main(MPI_Comm session, MPI_Comm workers);
 
+/* `longca worker`: a rank MPI_Comm_spawn started (refused, exit status 2, when started by hand);
+ * joins the spawning front end's session and runs the worker loop. Its exit status. */
+int worker_run_spawned(void);
+
 /* For a `longca` started under mpirun with more than one rank: initialises MPI and, on ranks
  * above 0, runs the worker loop, returning true with its exit status in *exit_status. Returns
  * false on rank 0 and in a plain process: the caller then opens its session (session_open).

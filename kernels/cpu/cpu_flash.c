@@ -30,6 +30,7 @@
 #include "core/engine/kernel.h"
 #include "kernels/cpu/cpu_common.h"
 #include "kernels/cpu/cpu_kernels.h"
+#include "core/mask/mask_tiles.h"
 
 #define TILE_Q 64
 #define TILE_K 64

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "kernels/cuda/cuda_backend.h"
+#include "core/mask/mask_rule.h"
+#include "core/mask/mask_tiles.h"
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 

@@ -4,8 +4,34 @@
  * larger batch located by ragged offsets (in elements), with per-entry sequence lengths. */
 #include "cudnn_sdpa.h"
 
+#include <cudnn_version.h>
 #include <math.h>
 #include <string.h>
+
+/* Headers older than the fused operations (forward 9.13, backward 9.17; the GPU machine's system
+ * cuDNN is 9.14) lack their names: the same numbers, which the library checks at run time. */
+#if CUDNN_VERSION < 91300
+#define CUDNN_BACKEND_OPERATION_SDPA_FWD_DESCRIPTOR ((cudnnBackendDescriptorType_t)41)
+#define CUDNN_ATTR_OPERATION_SDPA_FWD_QDESC ((cudnnBackendAttributeName_t)2800)
+#define CUDNN_ATTR_OPERATION_SDPA_FWD_KDESC ((cudnnBackendAttributeName_t)2801)
+#define CUDNN_ATTR_OPERATION_SDPA_FWD_VDESC ((cudnnBackendAttributeName_t)2802)
+#define CUDNN_ATTR_OPERATION_SDPA_FWD_ODESC ((cudnnBackendAttributeName_t)2803)
+#define CUDNN_ATTR_OPERATION_SDPA_FWD_STATSDESC ((cudnnBackendAttributeName_t)2804)
+#define CUDNN_ATTR_OPERATION_SDPA_FWD_SCALEDESC ((cudnnBackendAttributeName_t)2805)
+#endif
+#if CUDNN_VERSION < 91700
+#define CUDNN_BACKEND_OPERATION_SDPA_BWD_DESCRIPTOR ((cudnnBackendDescriptorType_t)43)
+#define CUDNN_ATTR_OPERATION_SDPA_BWD_QDESC ((cudnnBackendAttributeName_t)2851)
+#define CUDNN_ATTR_OPERATION_SDPA_BWD_KDESC ((cudnnBackendAttributeName_t)2852)
+#define CUDNN_ATTR_OPERATION_SDPA_BWD_VDESC ((cudnnBackendAttributeName_t)2853)
+#define CUDNN_ATTR_OPERATION_SDPA_BWD_ODESC ((cudnnBackendAttributeName_t)2854)
+#define CUDNN_ATTR_OPERATION_SDPA_BWD_STATSDESC ((cudnnBackendAttributeName_t)2855)
+#define CUDNN_ATTR_OPERATION_SDPA_BWD_SCALEDESC ((cudnnBackendAttributeName_t)2856)
+#define CUDNN_ATTR_OPERATION_SDPA_BWD_DQDESC ((cudnnBackendAttributeName_t)2859)
+#define CUDNN_ATTR_OPERATION_SDPA_BWD_DKDESC ((cudnnBackendAttributeName_t)2860)
+#define CUDNN_ATTR_OPERATION_SDPA_BWD_DVDESC ((cudnnBackendAttributeName_t)2861)
+#define CUDNN_ATTR_OPERATION_SDPA_BWD_DODDESC ((cudnnBackendAttributeName_t)2862)
+#endif
 
 #define F32 CUDNN_DATA_FLOAT
 #define I32 CUDNN_DATA_INT32
