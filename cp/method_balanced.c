@@ -71,7 +71,7 @@ static enum lc_status stage_kv_rows(const struct cp_balanced_plan *p, const stru
 {
     if (k == 0) return cp_layout_slice(own, 0, own->rows, out, err);
     int *chunks = NULL, n = 0;
-    enum lc_status st = cp_balanced_needed(p, me, (me - k + p->ranks) % p->ranks, &chunks, &n, err);
+    enum lc_status st = cp_balanced_needed(p, me, cp_balanced_peer(p, me, k, false), &chunks, &n, err);
     if (!st) st = cp_balanced_chunks_layout(p, chunks, n, out, err);
     free(chunks);
     return st;
@@ -92,7 +92,7 @@ static enum lc_status plan_stages(struct cp_exec *run, struct balanced *bal, cha
         memset(&kv_rows, 0, sizeof kv_rows);
         st = stage_kv_rows(&bal->plan, &run->layout, me, k, &kv_rows, err);
         if (!st && k > 0) {
-            st = cp_balanced_needed(&bal->plan, (me + k) % P, me, &chunks, &n, err);
+            st = cp_balanced_needed(&bal->plan, cp_balanced_peer(&bal->plan, me, k, true), me, &chunks, &n, err);
             for (int j = 0; !st && j < n; j++) chunks[j] = position[chunks[j]];
             sg->send_at = chunks;
             sg->n_send = n;
@@ -196,9 +196,9 @@ static enum lc_status post_kv(struct cp_exec *run, struct balanced *bal, char *e
         cp_exec_stamp(run, "pack_kv", t0, k);
         if (st) return st;
         cp_comm_tag(bal->kv, k, "kv");
-        st = bal->kv->ops->send_recv(bal->kv, out, (size_t)sg->send_rows * row_bytes, (run->rank + k) % P,
+        st = bal->kv->ops->send_recv(bal->kv, out, (size_t)sg->send_rows * row_bytes, cp_balanced_peer(&bal->plan, run->rank, k, true),
                                      buffer_row(run, bal->recv_kv, sg->recv_first, run->esize),
-                                     (size_t)sg->recv_rows * row_bytes, (run->rank - k + P) % P, &bal->kv_ticket[k], err);
+                                     (size_t)sg->recv_rows * row_bytes, cp_balanced_peer(&bal->plan, run->rank, k, false), &bal->kv_ticket[k], err);
         if (st) return st;
     }
     return LC_OK;
@@ -306,9 +306,9 @@ static enum lc_status balanced_backward(struct cp_exec *run, char *err)
         bal->returned[k] = 0;
         if (k > 0 && (sg->recv_rows || sg->send_rows)) {
             cp_comm_tag(bal->dkv, k, "dkv");
-            st = bal->dkv->ops->send_recv(bal->dkv, grads, (size_t)sg->recv_rows * grad_row, (run->rank - k + P) % P,
+            st = bal->dkv->ops->send_recv(bal->dkv, grads, (size_t)sg->recv_rows * grad_row, cp_balanced_peer(&bal->plan, run->rank, k, false),
                                           buffer_row(run, bal->grad_in, sg->send_first, sizeof(float)),
-                                          (size_t)sg->send_rows * grad_row, (run->rank + k) % P, &bal->returned[k], err);
+                                          (size_t)sg->send_rows * grad_row, cp_balanced_peer(&bal->plan, run->rank, k, true), &bal->returned[k], err);
             if (st) return st;
         }
     }
@@ -359,11 +359,11 @@ static enum lc_status balanced_predict(const struct run_spec *spec, const struct
 /* Stage k's KV exchange as post_kv issues it (nothing when neither side has rows). */
 static int schedule_post(struct cp_schedule *s, const struct cp_balanced_plan *p, int me, int k, double row_bytes)
 {
-    const int P = p->ranks;
     const double out = (double)cp_balanced_send_rows(p, me, k) * row_bytes, in = (double)cp_balanced_recv_rows(p, me, k) * row_bytes;
     if (out <= 0 && in <= 0) return 0;
     cp_schedule_copy(s, 2 * out, k); /* pack_kv */
-    return cp_schedule_send_recv(s, 1, out > 0 ? (me + k) % P : -1, out, in > 0 ? (me - k + P) % P : -1, in, k);
+    return cp_schedule_send_recv(s, 1, out > 0 ? cp_balanced_peer(p, me, k, true) : -1, out,
+                                 in > 0 ? cp_balanced_peer(p, me, k, false) : -1, in, k);
 }
 
 static void schedule_rank(struct cp_schedule *s, const struct run_spec *spec, const struct cp_balanced_plan *p, int me,
@@ -382,8 +382,8 @@ static void schedule_rank(struct cp_schedule *s, const struct run_spec *spec, co
             returned[k] = 0;
             const double in = (double)cp_balanced_recv_rows(p, me, k), out = (double)cp_balanced_send_rows(p, me, k);
             if (backward && k > 0 && (in > 0 || out > 0))
-                returned[k] = cp_schedule_send_recv(s, 2, in > 0 ? (me - k + P) % P : -1, in * grad_row,
-                                                    out > 0 ? (me + k) % P : -1, out * grad_row, k);
+                returned[k] = cp_schedule_send_recv(s, 2, in > 0 ? cp_balanced_peer(p, me, k, false) : -1, in * grad_row,
+                                                    out > 0 ? cp_balanced_peer(p, me, k, true) : -1, out * grad_row, k);
         }
         if (!backward || P == 1) continue;
         for (int k = 1; k < P; k++) { /* take_grads */
