@@ -18,7 +18,8 @@
 #include "cp/plan_balanced.h"
 #include "core/mask/mask_view.h"
 
-/* One stage: this rank's rows against the KV of rank (me - s), and what it sends rank (me + s). */
+/* One stage: this rank's rows against the KV of the peer behind it at that stage, and what it
+ * sends the peer ahead (cp_balanced_peer). */
 struct stage {
     int64_t recv_rows, send_rows;
     int64_t recv_first, send_first; /* its block's first row in the receive / send buffers */
@@ -64,8 +65,8 @@ static enum lc_status move_chunks(struct cp_exec *run, const struct balanced *ba
     return s;
 }
 
-/* The KV rows stage k computes against on rank me: its own at stage 0, else the chunks of rank
- * me - k that its queries attend to. */
+/* The KV rows stage k computes against on rank me: its own at stage 0, else the chunks of the
+ * peer behind it at stage k that its queries attend to. */
 static enum lc_status stage_kv_rows(const struct cp_balanced_plan *p, const struct cp_layout *own, int me, int k,
                                     struct cp_layout *out, char *err)
 {
@@ -181,7 +182,7 @@ static void *buffer_row(const struct cp_exec *run, void *base, int64_t r, size_t
     return (char *)base + (size_t)r * 2 * (size_t)run->spec->batch * kv_row(run) * esize;
 }
 
-/* Posts every stage's KV exchange: packs what rank (me + k) needs, receives from rank (me - k). */
+/* Posts every stage's KV exchange: packs what the peer ahead needs, receives from the one behind. */
 static enum lc_status post_kv(struct cp_exec *run, struct balanced *bal, char *err)
 {
     const size_t row_bytes = 2 * (size_t)run->spec->batch * kv_row(run) * run->esize;
@@ -196,9 +197,11 @@ static enum lc_status post_kv(struct cp_exec *run, struct balanced *bal, char *e
         cp_exec_stamp(run, "pack_kv", t0, k);
         if (st) return st;
         cp_comm_tag(bal->kv, k, "kv");
-        st = bal->kv->ops->send_recv(bal->kv, out, (size_t)sg->send_rows * row_bytes, cp_balanced_peer(&bal->plan, run->rank, k, true),
+        const int ahead = cp_balanced_peer(&bal->plan, run->rank, k, true);
+        const int behind = cp_balanced_peer(&bal->plan, run->rank, k, false);
+        st = bal->kv->ops->send_recv(bal->kv, out, (size_t)sg->send_rows * row_bytes, ahead,
                                      buffer_row(run, bal->recv_kv, sg->recv_first, run->esize),
-                                     (size_t)sg->recv_rows * row_bytes, cp_balanced_peer(&bal->plan, run->rank, k, false), &bal->kv_ticket[k], err);
+                                     (size_t)sg->recv_rows * row_bytes, behind, &bal->kv_ticket[k], err);
         if (st) return st;
     }
     return LC_OK;
@@ -306,9 +309,11 @@ static enum lc_status balanced_backward(struct cp_exec *run, char *err)
         bal->returned[k] = 0;
         if (k > 0 && (sg->recv_rows || sg->send_rows)) {
             cp_comm_tag(bal->dkv, k, "dkv");
-            st = bal->dkv->ops->send_recv(bal->dkv, grads, (size_t)sg->recv_rows * grad_row, cp_balanced_peer(&bal->plan, run->rank, k, false),
+            const int ahead = cp_balanced_peer(&bal->plan, run->rank, k, true);
+            const int behind = cp_balanced_peer(&bal->plan, run->rank, k, false);
+            st = bal->dkv->ops->send_recv(bal->dkv, grads, (size_t)sg->recv_rows * grad_row, behind,
                                           buffer_row(run, bal->grad_in, sg->send_first, sizeof(float)),
-                                          (size_t)sg->send_rows * grad_row, cp_balanced_peer(&bal->plan, run->rank, k, true), &bal->returned[k], err);
+                                          (size_t)sg->send_rows * grad_row, ahead, &bal->returned[k], err);
             if (st) return st;
         }
     }
