@@ -83,8 +83,11 @@ static void draw_workers(WINDOW *win, const struct tui_rect *r, const struct tui
         int pid = app->session ? session_worker_pid(app->session, w->rank) : 0;
         char pid_text[24] = "";
         if (pid > 0) snprintf(pid_text, sizeof(pid_text), "pid %d", pid);
-        int x = r->x + 2 + tui_putf(win, y, r->x + 2, r->w - 2, TUI_ROLE_NORMAL, "rank %-3d %-12.12s %-34.34s %-10s ",
-                                    w->rank, w->hello.host, w->hello.device, pid_text);
+        char device[40]; /* its column: a longer description ends in "..." */
+        const char *d = w->hello.device;
+        snprintf(device, sizeof device, strlen(d) > 34 ? "%.31s..." : "%s", d);
+        int x = r->x + 2 + tui_putf(win, y, r->x + 2, r->w - 2, TUI_ROLE_NORMAL, "rank %-3d %-12.12s %-34s %-10s ",
+                                    w->rank, w->hello.host, device, pid_text);
         int room = r->x + r->w - x;
         if (w->lost)
             tui_putf(win, y, x, room, TUI_ROLE_FAIL, "LOST: %s", w->reason);
