@@ -105,6 +105,13 @@ static void headless_emit(void *ctx, const struct event *ev)
         return;
     }
     const struct run_spec *spec = &h->runs[ev->run_id];
+    if (ev->type == EV_ESTIMATE) { /* said before the reps start, whatever --quiet */
+        char what[160], estimate[320];
+        run_spec_describe(spec, what, sizeof what);
+        event_estimate_describe(&ev->u.estimate, estimate, sizeof estimate);
+        fprintf(stderr, "%slongca run: run %d (%s) will take over a minute a rep: %s; Ctrl-C cancels\n",
+                h->progress ? "\r\033[K" : "", ev->run_id + 1, what, estimate);
+    }
     if (ev->type == EV_PROGRESS && h->progress) {
         char what[160];
         run_spec_describe(spec, what, sizeof what);
