@@ -7,13 +7,15 @@
 #include "core/engine/cp_method.h"
 #include "cp/sim_calibration.h"
 
-/* Rates above any device of the kind (FLOP/s): a run that would not take a minute even at this
- * one is not worth measuring a rate for. A CPU core's fp32 FMA peak is below 0.25 TFLOP/s; a
- * GPU's dense 16-bit peak below 2.5 PFLOP/s. */
+/* Rates above any device of the kind (FLOP/s): a CPU core's fp32 FMA peak is below 0.25
+ * TFLOP/s, a GPU's dense 16-bit peak below 2.5 PFLOP/s. A probe costs a few tenths of a second,
+ * once per process and shape: worth it for a run whose rep would take PROBE_FROM_S even at the
+ * bound, so half a minute or more at the rates kernels reach (a fifth of it or less). */
 #define CPU_CORE_BOUND 2.5e11
 #define GPU_BOUND 2.5e15
+#define PROBE_FROM_S 6.0
 
-#define PROBE_MIN_S 0.05       /* a probe rep this long times the kernel well enough */
+#define PROBE_MIN_S 0.1        /* a probe rep this long times the kernel well enough */
 #define PROBE_FIRST_SEQLEN 256 /* small enough for the slowest kernel at 64 heads */
 #define PROBE_MAX_SEQLEN 65536
 
@@ -101,7 +103,7 @@ void cp_announce_long_rep(const struct cp_exec *run)
     struct ev_estimate e = {.flops = run_flops(s, &run->mask) / run->size};
     const bool gpu = run->dev->kind != DEVICE_CPU;
     const double bound = gpu ? GPU_BOUND : CPU_CORE_BOUND * (run->env->cores > 0 ? run->env->cores : 1);
-    if (e.flops / bound <= CP_LONG_REP_S) return;
+    if (e.flops / bound <= PROBE_FROM_S) return;
     e.flops_per_s = gpu ? rate_calibrated(s, e.basis, sizeof e.basis) : 0;
     if (e.flops_per_s <= 0) {
         const struct measured_rate m = rate_measured_here(run);

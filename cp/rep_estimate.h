@@ -3,8 +3,8 @@
  * 4*area*h_q*d, bwd 2.5x) over a rate for the kernel on this device. The rate is a `longca model`
  * calibration of a GPU kernel where one exists (its full tiles' rate), otherwise measured here
  * once per process, kernel and shape: the kernel's forward on a full mask of a few thousand
- * tokens with the run's heads, head dim and dtype, lengthened until a rep takes 50 ms. Runs that
- * could not take a minute even at a rate no device of their kind reaches measure nothing. */
+ * tokens with the run's heads, head dim and dtype, lengthened until a rep takes 0.1 s. Runs that
+ * would take seconds even at a rate no device of their kind reaches measure nothing. */
 #ifndef LC_CP_REP_ESTIMATE_H
 #define LC_CP_REP_ESTIMATE_H
 
