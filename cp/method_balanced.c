@@ -32,7 +32,8 @@ struct stage {
 struct balanced {
     struct cp_balanced_plan plan;
     struct stage *stages; /* [P]; stage 0 is the local KV */
-    int first, last;      /* stages with a plan; -1 when none has one */
+    int first[2], last[2]; /* per pass (forward, backward): the first and last stage with a plan
+                              in its order (cp_balanced_stage_at); -1 when none has one */
     int64_t max_recv, all_recv, all_send; /* rows: the largest stage, and every stage's */
     struct cp_comm *kv, *dkv;
     uint64_t *kv_ticket, *returned;       /* per stage */
@@ -111,12 +112,15 @@ static enum lc_status plan_stages(struct cp_exec *run, struct balanced *bal, cha
         const double area = (double)cp_view_area(&sg->view);
         run->work += area * s->heads_q * s->batch;
         /* A single rank always runs its one block (it writes the outputs). */
-        if (area > 0 || P == 1) {
-            st = cp_exec_plan_kernel(run, s->heads_q, s->heads_kv, &sg->view, &sg->plan, err);
-            if (bal->first < 0) bal->first = k;
-            bal->last = k;
-        }
+        if (area > 0 || P == 1) st = cp_exec_plan_kernel(run, s->heads_q, s->heads_kv, &sg->view, &sg->plan, err);
     }
+    for (int pass = 0; pass < 2 && !st; pass++)
+        for (int i = 0; i < P; i++) {
+            const int k = cp_balanced_stage_at(&bal->plan, i, pass == 1);
+            if (!bal->stages[k].plan) continue;
+            if (bal->first[pass] < 0) bal->first[pass] = k;
+            bal->last[pass] = k;
+        }
     free(position);
     return st;
 }
@@ -145,7 +149,7 @@ static enum lc_status balanced_plan(struct cp_exec *run, char *err)
     struct balanced *bal = calloc(1, sizeof *bal);
     if (!bal) return lc_fail(err, LC_ERR_OOM, "out of host memory");
     run->state = bal;
-    bal->first = bal->last = -1;
+    bal->first[0] = bal->first[1] = bal->last[0] = bal->last[1] = -1;
     enum lc_status st = cp_balanced_plan_build(&run->mask, &run->view, run->size, run->kernel->tile_q, &bal->plan, err);
     if (!st) st = cp_balanced_layout(&bal->plan, run->rank, &run->layout, err);
     if (!st && (!(bal->stages = calloc((size_t)run->size, sizeof *bal->stages)) ||
@@ -182,12 +186,14 @@ static void *buffer_row(const struct cp_exec *run, void *base, int64_t r, size_t
     return (char *)base + (size_t)r * 2 * (size_t)run->spec->batch * kv_row(run) * esize;
 }
 
-/* Posts every stage's KV exchange: packs what the peer ahead needs, receives from the one behind. */
-static enum lc_status post_kv(struct cp_exec *run, struct balanced *bal, char *err)
+/* Posts every stage's KV exchange in the pass's order: packs what the peer ahead needs, receives
+ * from the one behind. */
+static enum lc_status post_kv(struct cp_exec *run, struct balanced *bal, bool backward, char *err)
 {
     const size_t row_bytes = 2 * (size_t)run->spec->batch * kv_row(run) * run->esize;
     const int P = run->size;
-    for (int k = 1; k < P; k++) {
+    for (int i = 1; i < P; i++) {
+        const int k = cp_balanced_stage_at(&bal->plan, i, backward);
         const struct stage *sg = &bal->stages[k];
         bal->kv_ticket[k] = 0;
         if (!sg->send_rows && !sg->recv_rows) continue;
@@ -237,18 +243,18 @@ static enum lc_status balanced_forward(struct cp_exec *run, char *err)
     const struct cp_array_ops *a = run->arr;
     const size_t qn = (size_t)run->spec->batch * (size_t)run->layout.rows * cp_row_elems(run, run->spec->heads_q);
     enum lc_status st;
-    if (bal->first < 0) { /* no row of this rank sees a key: O = 0, LSE = -inf */
+    if (bal->first[0] < 0) { /* no row of this rank sees a key: O = 0, LSE = -inf */
         const size_t lse_n = (size_t)run->spec->batch * (size_t)run->spec->heads_q * (size_t)run->layout.rows;
         if ((st = a->fill_f32(bal->o_acc, qn, 0.0f, err)) || (st = a->fill_f32(sh->lse, lse_n, -INFINITY, err)) ||
             (st = a->copy2d(sh->o, run->spec->dtype, qn, bal->o_acc, LC_FP32, qn, qn, 1, false, err)))
             return st;
     }
-    if ((st = post_kv(run, bal, err))) return st;
+    if ((st = post_kv(run, bal, false, err))) return st;
     for (int k = 0; k < run->size; k++) {
         if (k && (st = bal->kv->ops->wait(bal->kv, bal->kv_ticket[k], err))) return st;
         if (!bal->stages[k].plan) continue;
         stage_kv(run, bal, k, &key, &value);
-        const struct longca_fold f = {.first = k == bal->first, .last = k == bal->last, .o_acc = bal->o_acc};
+        const struct longca_fold f = {.first = k == bal->first[0], .last = k == bal->last[0], .o_acc = bal->o_acc};
         struct longca_tensors t = {.q = sh->q, .k = key, .v = value, .o = sh->o, .lse = sh->lse, .fold = &f};
         const struct cp_fold_scratch sc = scratch_for(run, bal, k);
         if ((st = cp_fold_attention(run, bal->stages[k].plan, false, &t, &sc, k, err))) return st;
@@ -288,18 +294,19 @@ static enum lc_status balanced_backward(struct cp_exec *run, char *err)
     const size_t grad_row = 2 * (size_t)s->batch * kv_row(run) * sizeof(float);
     const int P = run->size;
     enum lc_status st = LC_OK;
-    if (bal->first < 0 && ((st = a->fill_f32(bal->dq_acc, qn, 0.0f, err)) ||
+    if (bal->first[1] < 0 && ((st = a->fill_f32(bal->dq_acc, qn, 0.0f, err)) ||
                            (st = a->copy2d(sh->dq, s->dtype, qn, bal->dq_acc, LC_FP32, qn, qn, 1, false, err))))
         return st;
     if (!bal->stages[0].plan && (st = a->fill_f32(bal->own_grad, own, 0.0f, err))) return st;
-    if ((st = post_kv(run, bal, err))) return st;
-    for (int k = 0; k < P; k++) {
+    if ((st = post_kv(run, bal, true, err))) return st;
+    for (int i = 0; i < P; i++) {
+        const int k = cp_balanced_stage_at(&bal->plan, i, true);
         if (k && (st = bal->kv->ops->wait(bal->kv, bal->kv_ticket[k], err))) return st;
         const struct stage *sg = &bal->stages[k];
         float *grads = k ? buffer_row(run, bal->grad_out, sg->recv_first, sizeof(float)) : bal->own_grad;
         if (sg->plan) {
             stage_kv(run, bal, k, &key, &value);
-            const struct longca_fold f = {.first = k == bal->first, .last = k == bal->last, .dq_acc = bal->dq_acc,
+            const struct longca_fold f = {.first = k == bal->first[1], .last = k == bal->last[1], .dq_acc = bal->dq_acc,
                                         .dkv_acc = grads};
             struct longca_tensors t = {.q = sh->q, .k = key, .v = value, .o = sh->o, .lse = sh->lse, .d_o = sh->d_o,
                                      .dq = sh->dq, .fold = &f};
@@ -317,7 +324,7 @@ static enum lc_status balanced_backward(struct cp_exec *run, char *err)
             if (st) return st;
         }
     }
-    for (int k = 1; k < P && !st; k++) st = take_grads(run, bal, k, err);
+    for (int i = 1; i < P && !st; i++) st = take_grads(run, bal, cp_balanced_stage_at(&bal->plan, i, true), err);
     if (st) return st;
     return a->copy2d(sh->dkv, s->dtype, own, bal->own_grad, LC_FP32, own, own, 1, false, err);
 }
@@ -380,8 +387,12 @@ static void schedule_rank(struct cp_schedule *s, const struct run_spec *spec, co
     for (int pass = 0; pass < 2; pass++) {
         const bool backward = pass == 1;
         if (!(spec->direction & (backward ? DIR_BWD : DIR_FWD))) continue;
-        for (int k = 1; k < P; k++) kv[k] = schedule_post(s, p, me, k, row_bytes);
-        for (int k = 0; k < P; k++) {
+        for (int i = 1; i < P; i++) {
+            const int k = cp_balanced_stage_at(p, i, backward);
+            kv[k] = schedule_post(s, p, me, k, row_bytes);
+        }
+        for (int i = 0; i < P; i++) {
+            const int k = cp_balanced_stage_at(p, i, backward);
             if (k) cp_schedule_wait(s, kv[k], k);
             if (work[k].area > 0 || P == 1) cp_schedule_compute(s, &work[k], backward, k);
             returned[k] = 0;
@@ -391,7 +402,8 @@ static void schedule_rank(struct cp_schedule *s, const struct run_spec *spec, co
                                                     out > 0 ? cp_balanced_peer(p, me, k, true) : -1, out * grad_row, k);
         }
         if (!backward || P == 1) continue;
-        for (int k = 1; k < P; k++) { /* take_grads */
+        for (int i = 1; i < P; i++) { /* take_grads */
+            const int k = cp_balanced_stage_at(p, i, true);
             cp_schedule_wait(s, returned[k], k);
             cp_schedule_copy(s, 3.0 * (double)cp_balanced_send_rows(p, me, k) * grad_row, k);
         }

@@ -200,6 +200,13 @@ int cp_balanced_stage_of(const struct cp_balanced_plan *p, int rank, int from)
     return (rank / w - from / w + nodes) % nodes * w + (rank % w - from % w + w) % w;
 }
 
+int cp_balanced_stage_at(const struct cp_balanced_plan *p, int i, bool backward)
+{
+    const int w = node_size(p);
+    if (!backward || i == 0) return i;
+    return i <= p->ranks - w ? i + w - 1 : i - (p->ranks - w);
+}
+
 int64_t cp_balanced_recv_rows(const struct cp_balanced_plan *p, int rank, int stage)
 {
     return p->received[(size_t)rank * p->ranks + (size_t)stage] * p->chunk;

@@ -59,6 +59,11 @@ enum lc_status cp_balanced_chunks_layout(const struct cp_balanced_plan *p, const
  * `rank` receives from `from`. */
 int cp_balanced_peer(const struct cp_balanced_plan *p, int rank, int stage, bool ahead);
 int cp_balanced_stage_of(const struct cp_balanced_plan *p, int rank, int from);
+/* The stage computed i-th (0 <= i < ranks; 0 is the local one). The forward takes the stages as
+ * numbered: those inside a node first, their KV arriving fast while the local stage computes.
+ * The backward takes those across nodes first, so that its last dK, dV returns, which no
+ * attention hides, cross NVLink. */
+int cp_balanced_stage_at(const struct cp_balanced_plan *p, int i, bool backward);
 /* Rows rank receives and sends at stage s (1 <= s < ranks). */
 int64_t cp_balanced_recv_rows(const struct cp_balanced_plan *p, int rank, int stage);
 int64_t cp_balanced_send_rows(const struct cp_balanced_plan *p, int rank, int stage);
