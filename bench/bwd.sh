@@ -12,7 +12,8 @@
 # timeout inside the call's END seconds. Logs and CSVs go to $OUT; a summary goes to stdout.
 #
 #   OUT=/tmp/o BUILD=/tmp/bg bench/bwd.sh
-#   BASE=../.. VARIANT_FLAGS=-DLC_BWD_STAGES=3 SKIP_PEERS=1 DET_SEQLENS=8k DENSITIES=0.25 END=280 bench/bwd.sh
+#   BASE=../.. VARIANT_FLAGS=-DLC_BWD_STAGES=3 SKIP_PEERS=1 DET_SEQLENS=8k BLOCKS=128 DENSITIES=0.25 END=280 \
+#       bench/bwd.sh
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -111,7 +112,7 @@ rows() { # label suffix, run arguments...
         --quiet | head -1
     for s in ${SEQLENS//,/ }; do rows "" --mask "$MASKS" --seqlen "$s"; done
     rows _det --mask full,causal --seqlen "${DET_SEQLENS:-$SEQLENS}" --deterministic
-    for b in 128 64; do
+    for b in ${BLOCKS-128 64}; do
         for d in ${DENSITIES:-0.1 0.25 0.5}; do
             rows "" --mask block_sparse --block $b --density $d --seqlen 32k | sed "s#block_sparse#block_sparse/B$b/d$d#"
         done
