@@ -115,6 +115,15 @@ static struct cg_tensor *band_mask(struct cg *g, const struct sdpa_shape *s, str
     return x;
 }
 
+/* The -inf that masked scores take, only where a mask uses it: a by-value scalar the graph does
+ * not name makes the variant pack name a tensor the plan lacks, which cuDNN refuses
+ * (BAD_PARAM_NULL_POINTER in isCompatibleVariantPack) — the full mask's composite graphs. */
+static struct cg_tensor *minus_infinity(struct cg *g, const struct sdpa_shape *s)
+{
+    bool masked = s->ragged || s->diag_lo != SDPA_NO_BOUND || s->diag_hi != SDPA_NO_BOUND;
+    return masked ? cg_float(g, -INFINITY) : NULL;
+}
+
 /* Scaled scores S = scale * Q K^T of every entry, -inf past packed entries' lengths. */
 static struct cg_tensor *scaled_scores(struct cg *g, const struct sdpa_shape *s, const struct io *io,
                                        struct cg_tensor *neg)
@@ -129,7 +138,7 @@ static void forward_composite(struct cg *g, const struct sdpa_shape *s)
 {
     struct io io;
     inputs(g, s, &io, true);
-    struct cg_tensor *neg = cg_float(g, -INFINITY);
+    struct cg_tensor *neg = minus_infinity(g, s);
     struct cg_tensor *x = band_mask(g, s, scaled_scores(g, s, &io, neg), neg);
     /* softmax with its stats: max, exp(x - max), sum; stats = max + log(sum) */
     struct cg_tensor *max = cg_like(g, io.stats, F32), *sum = cg_like(g, io.stats, F32);
@@ -196,7 +205,7 @@ static void backward_composite(struct cg *g, const struct sdpa_shape *s, int64_t
     cg_pointwise(g, CUDNN_POINTWISE_MUL, rowsum, cg_float(g, 1.0f), NULL, sum, F32, F32, -1);
     scratch[SCRATCH_SUM] = s->b * s->hq * s->sq * (int64_t)sizeof(float);
     /* P = exp(S - stats), the band applied after the subtraction (the order cuDNN's matcher knows) */
-    struct cg_tensor *neg = cg_float(g, -INFINITY);
+    struct cg_tensor *neg = minus_infinity(g, s);
     struct cg_tensor *x = scaled_scores(g, s, &io, neg);
     x = band_mask(g, s, cg_pointwise(g, CUDNN_POINTWISE_SUB, x, io.stats, NULL, NULL, F32, F32, -1), neg);
     struct cg_tensor *p = cg_pointwise(g, CUDNN_POINTWISE_EXP, x, NULL, NULL, NULL, F32, F32, -1);
