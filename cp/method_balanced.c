@@ -1,9 +1,13 @@
 /* Mask-aware context parallelism (`--cp balanced`, after MagiAttention's dispatch): query chunks
  * are dealt to ranks so that every rank's exact work is even (cp/balance.h), and each rank
  * receives exactly the KV chunks its queries attend to (cp/plan_balanced.h), in P - 1 pairwise
- * stages, each posted before the attention of the stage before it. The local stage runs first,
- * on KV already present. The backward moves KV the same way and sends the partial dK, dV of
- * every received chunk back to its owner in fp32, one stage behind, where they add up. */
+ * stages. Every stage's exchange is posted before any attention: the KV is all there from the
+ * start, and a stage posted only when its buffer frees would chain each rank to its peers'
+ * progress, so that every stage waited for the slowest of them (stages carry uneven work). The
+ * buffers therefore hold everything a rank receives (at most the sequence's KV) and sends. The
+ * local stage runs first, on KV already present, then the stages in posting order. The backward
+ * moves KV the same way and sends the partial dK, dV of every received chunk back to its owner
+ * in fp32 after the stage's attention; the owner adds them up at the end. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +21,7 @@
 /* One stage: this rank's rows against the KV of rank (me - s), and what it sends rank (me + s). */
 struct stage {
     int64_t recv_rows, send_rows;
+    int64_t recv_first, send_first; /* its block's first row in the receive / send buffers */
     int *send_at; /* local chunk positions of the chunks sent, ascending */
     int n_send;
     struct longca_mask view;
@@ -27,10 +32,11 @@ struct balanced {
     struct cp_balanced_plan plan;
     struct stage *stages; /* [P]; stage 0 is the local KV */
     int first, last;      /* stages with a plan; -1 when none has one */
-    int64_t max_recv, max_send;
+    int64_t max_recv, all_recv, all_send; /* rows: the largest stage, and every stage's */
     struct cp_comm *kv, *dkv;
-    void *send_kv[2], *recv_kv[2];                  /* dtype [2][b][rows][hkv d] */
-    float *grad_out[2], *grad_in[2], *own_grad;     /* fp32, same shape; own_grad: this rank's rows */
+    uint64_t *kv_ticket, *returned;       /* per stage */
+    void *send_kv, *recv_kv;              /* per stage a dtype [2][b][rows][hkv d] block */
+    float *grad_out, *grad_in, *own_grad; /* fp32, the same blocks; own_grad: this rank's rows */
     float *o_acc, *dq_acc;
     struct cp_fold_scratch scratch;
 };
@@ -92,8 +98,11 @@ static enum lc_status plan_stages(struct cp_exec *run, struct balanced *bal, cha
             sg->n_send = n;
             sg->recv_rows = cp_balanced_recv_rows(&bal->plan, me, k);
             sg->send_rows = cp_balanced_send_rows(&bal->plan, me, k);
+            sg->recv_first = bal->all_recv;
+            sg->send_first = bal->all_send;
+            bal->all_recv += sg->recv_rows;
+            bal->all_send += sg->send_rows;
             if (sg->recv_rows > bal->max_recv) bal->max_recv = sg->recv_rows;
-            if (sg->send_rows > bal->max_send) bal->max_send = sg->send_rows;
         }
         if (!st) st = cp_view_between(&run->view, &run->layout, &kv_rows, &sg->view, err);
         cp_layout_free(&kv_rows);
@@ -119,12 +128,10 @@ static enum lc_status make_buffers(struct cp_exec *run, struct balanced *bal, ch
     const bool bwd = s->direction & DIR_BWD;
     const int64_t kv_max = bal->max_recv > run->layout.rows ? bal->max_recv : run->layout.rows;
     enum lc_status st = cp_fold_prepare(run, &bal->scratch, run->layout.rows, kv_max, s->heads_q, s->heads_kv, err);
-    for (int i = 0; i < 2 && !st; i++) {
-        st = cp_exec_alloc(run, b2 * (size_t)bal->max_send * e, &bal->send_kv[i], err);
-        if (!st) st = cp_exec_alloc(run, b2 * (size_t)bal->max_recv * e, &bal->recv_kv[i], err);
-        if (!st && bwd) st = cp_exec_alloc(run, b2 * (size_t)bal->max_recv * sizeof(float), (void **)&bal->grad_out[i], err);
-        if (!st && bwd) st = cp_exec_alloc(run, b2 * (size_t)bal->max_send * sizeof(float), (void **)&bal->grad_in[i], err);
-    }
+    if (!st) st = cp_exec_alloc(run, b2 * (size_t)bal->all_send * e, &bal->send_kv, err);
+    if (!st) st = cp_exec_alloc(run, b2 * (size_t)bal->all_recv * e, &bal->recv_kv, err);
+    if (!st && bwd) st = cp_exec_alloc(run, b2 * (size_t)bal->all_recv * sizeof(float), (void **)&bal->grad_out, err);
+    if (!st && bwd) st = cp_exec_alloc(run, b2 * (size_t)bal->all_send * sizeof(float), (void **)&bal->grad_in, err);
     if (!st) st = cp_exec_alloc(run, q * sizeof(float), (void **)&bal->o_acc, err);
     if (!st && bwd) st = cp_exec_alloc(run, q * sizeof(float), (void **)&bal->dq_acc, err);
     if (!st && bwd) st = cp_exec_alloc(run, b2 * N * sizeof(float), (void **)&bal->own_grad, err);
@@ -140,7 +147,9 @@ static enum lc_status balanced_plan(struct cp_exec *run, char *err)
     bal->first = bal->last = -1;
     enum lc_status st = cp_balanced_plan_build(&run->mask, &run->view, run->size, run->kernel->tile_q, &bal->plan, err);
     if (!st) st = cp_balanced_layout(&bal->plan, run->rank, &run->layout, err);
-    if (!st && !(bal->stages = calloc((size_t)run->size, sizeof *bal->stages)))
+    if (!st && (!(bal->stages = calloc((size_t)run->size, sizeof *bal->stages)) ||
+                !(bal->kv_ticket = calloc((size_t)run->size, sizeof *bal->kv_ticket)) ||
+                !(bal->returned = calloc((size_t)run->size, sizeof *bal->returned))))
         st = lc_fail(err, LC_ERR_OOM, "out of host memory");
     if (!st) st = plan_stages(run, bal, err);
     if (st || run->size == 1) return st;
@@ -159,34 +168,47 @@ static void balanced_release(struct cp_exec *run)
         free(bal->stages[k].send_at);
     }
     free(bal->stages);
+    free(bal->kv_ticket);
+    free(bal->returned);
     cp_balanced_plan_free(&bal->plan);
     free(bal);
     run->state = NULL;
 }
 
-/* Posts stage k's KV exchange: packs what rank (me + k) needs, receives from rank (me - k). */
-static enum lc_status post_kv(struct cp_exec *run, struct balanced *bal, int k, uint64_t *ticket, char *err)
+/* Row r of a stage buffer of rows of `esize`-byte elements. */
+static void *buffer_row(const struct cp_exec *run, void *base, int64_t r, size_t esize)
 {
-    *ticket = 0;
-    const struct stage *sg = &bal->stages[k];
-    if (k >= run->size || (!sg->send_rows && !sg->recv_rows)) return LC_OK;
+    return (char *)base + (size_t)r * 2 * (size_t)run->spec->batch * kv_row(run) * esize;
+}
+
+/* Posts every stage's KV exchange: packs what rank (me + k) needs, receives from rank (me - k). */
+static enum lc_status post_kv(struct cp_exec *run, struct balanced *bal, char *err)
+{
     const size_t row_bytes = 2 * (size_t)run->spec->batch * kv_row(run) * run->esize;
-    int64_t t0 = lc_now_ns();
-    enum lc_status st = move_chunks(run, bal, sg, bal->send_kv[k & 1], run->shard.kv, true, err);
-    cp_exec_stamp(run, "pack_kv", t0, k);
-    if (st) return st;
-    cp_comm_tag(bal->kv, k, "kv");
     const int P = run->size;
-    return bal->kv->ops->send_recv(bal->kv, bal->send_kv[k & 1], (size_t)sg->send_rows * row_bytes, (run->rank + k) % P,
-                                   bal->recv_kv[k & 1], (size_t)sg->recv_rows * row_bytes, (run->rank - k + P) % P,
-                                   ticket, err);
+    for (int k = 1; k < P; k++) {
+        const struct stage *sg = &bal->stages[k];
+        bal->kv_ticket[k] = 0;
+        if (!sg->send_rows && !sg->recv_rows) continue;
+        void *out = buffer_row(run, bal->send_kv, sg->send_first, run->esize);
+        int64_t t0 = lc_now_ns();
+        enum lc_status st = move_chunks(run, bal, sg, out, run->shard.kv, true, err);
+        cp_exec_stamp(run, "pack_kv", t0, k);
+        if (st) return st;
+        cp_comm_tag(bal->kv, k, "kv");
+        st = bal->kv->ops->send_recv(bal->kv, out, (size_t)sg->send_rows * row_bytes, (run->rank + k) % P,
+                                     buffer_row(run, bal->recv_kv, sg->recv_first, run->esize),
+                                     (size_t)sg->recv_rows * row_bytes, (run->rank - k + P) % P, &bal->kv_ticket[k], err);
+        if (st) return st;
+    }
+    return LC_OK;
 }
 
 /* The K and V of stage k: this rank's own, or what arrived. */
 static void stage_kv(const struct cp_exec *run, const struct balanced *bal, int k, const void **key, const void **value)
 {
     const int64_t rows = k ? bal->stages[k].recv_rows : run->layout.rows;
-    const char *kv = k ? bal->recv_kv[k & 1] : run->shard.kv;
+    const char *kv = k ? buffer_row(run, bal->recv_kv, bal->stages[k].recv_first, run->esize) : run->shard.kv;
     *key = kv;
     *value = kv + (size_t)run->spec->batch * (size_t)rows * kv_row(run) * run->esize;
 }
@@ -218,11 +240,9 @@ static enum lc_status balanced_forward(struct cp_exec *run, char *err)
             (st = a->copy2d(sh->o, run->spec->dtype, qn, bal->o_acc, LC_FP32, qn, qn, 1, false, err)))
             return st;
     }
-    /* Stage k + 1's KV moves while stage k computes; tickets alternate with the buffers. */
-    uint64_t kv_ticket[2] = {0, 0};
+    if ((st = post_kv(run, bal, err))) return st;
     for (int k = 0; k < run->size; k++) {
-        if ((st = post_kv(run, bal, k + 1, &kv_ticket[(k + 1) & 1], err))) return st;
-        if ((st = bal->kv->ops->wait(bal->kv, kv_ticket[k & 1], err))) return st;
+        if (k && (st = bal->kv->ops->wait(bal->kv, bal->kv_ticket[k], err))) return st;
         if (!bal->stages[k].plan) continue;
         stage_kv(run, bal, k, &key, &value);
         const struct longca_fold f = {.first = k == bal->first, .last = k == bal->last, .o_acc = bal->o_acc};
@@ -233,14 +253,15 @@ static enum lc_status balanced_forward(struct cp_exec *run, char *err)
     return LC_OK;
 }
 
-/* Waits for stage k's return of dK, dV (its buffers are free after) and adds what came back to
- * this rank's rows. */
-static enum lc_status take_grads(struct cp_exec *run, struct balanced *bal, int k, uint64_t ticket, char *err)
+/* Waits for stage k's return of dK, dV and adds what came back to this rank's rows. */
+static enum lc_status take_grads(struct cp_exec *run, struct balanced *bal, int k, char *err)
 {
-    enum lc_status st = bal->dkv->ops->wait(bal->dkv, ticket, err);
-    if (st || k < 1 || !bal->stages[k].send_rows) return st;
+    enum lc_status st = bal->dkv->ops->wait(bal->dkv, bal->returned[k], err);
+    const struct stage *sg = &bal->stages[k];
+    if (st || !sg->send_rows) return st;
     int64_t t0 = lc_now_ns();
-    st = move_chunks(run, bal, &bal->stages[k], bal->grad_in[k & 1], bal->own_grad, false, err);
+    st = move_chunks(run, bal, sg, buffer_row(run, bal->grad_in, sg->send_first, sizeof(float)), bal->own_grad, false,
+                     err);
     cp_exec_stamp(run, "grad_sum", t0, k);
     return st;
 }
@@ -268,32 +289,30 @@ static enum lc_status balanced_backward(struct cp_exec *run, char *err)
                            (st = a->copy2d(sh->dq, s->dtype, qn, bal->dq_acc, LC_FP32, qn, qn, 1, false, err))))
         return st;
     if (!bal->stages[0].plan && (st = a->fill_f32(bal->own_grad, own, 0.0f, err))) return st;
-    uint64_t kv_ticket[2] = {0, 0}, returned[2] = {0, 0};
+    if ((st = post_kv(run, bal, err))) return st;
     for (int k = 0; k < P; k++) {
-        if ((st = post_kv(run, bal, k + 1, &kv_ticket[(k + 1) & 1], err))) return st;
-        if ((st = bal->kv->ops->wait(bal->kv, kv_ticket[k & 1], err))) return st;
-        /* grad_out[k & 1] carried stage k - 2's return: it must have left. */
-        if (k >= 2 && (st = take_grads(run, bal, k - 2, returned[k & 1], err))) return st;
+        if (k && (st = bal->kv->ops->wait(bal->kv, bal->kv_ticket[k], err))) return st;
         const struct stage *sg = &bal->stages[k];
+        float *grads = k ? buffer_row(run, bal->grad_out, sg->recv_first, sizeof(float)) : bal->own_grad;
         if (sg->plan) {
             stage_kv(run, bal, k, &key, &value);
             const struct longca_fold f = {.first = k == bal->first, .last = k == bal->last, .dq_acc = bal->dq_acc,
-                                        .dkv_acc = k ? bal->grad_out[k & 1] : bal->own_grad};
+                                        .dkv_acc = grads};
             struct longca_tensors t = {.q = sh->q, .k = key, .v = value, .o = sh->o, .lse = sh->lse, .d_o = sh->d_o,
                                      .dq = sh->dq, .fold = &f};
             const struct cp_fold_scratch sc = scratch_for(run, bal, k);
             if ((st = cp_fold_attention(run, sg->plan, true, &t, &sc, k, err))) return st;
         }
-        returned[k & 1] = 0;
+        bal->returned[k] = 0;
         if (k > 0 && (sg->recv_rows || sg->send_rows)) {
             cp_comm_tag(bal->dkv, k, "dkv");
-            st = bal->dkv->ops->send_recv(bal->dkv, bal->grad_out[k & 1], (size_t)sg->recv_rows * grad_row,
-                                          (run->rank - k + P) % P, bal->grad_in[k & 1], (size_t)sg->send_rows * grad_row,
-                                          (run->rank + k) % P, &returned[k & 1], err);
+            st = bal->dkv->ops->send_recv(bal->dkv, grads, (size_t)sg->recv_rows * grad_row, (run->rank - k + P) % P,
+                                          buffer_row(run, bal->grad_in, sg->send_first, sizeof(float)),
+                                          (size_t)sg->send_rows * grad_row, (run->rank + k) % P, &bal->returned[k], err);
             if (st) return st;
         }
     }
-    for (int k = P - 2 > 0 ? P - 2 : 1; k < P && !st; k++) st = take_grads(run, bal, k, returned[k & 1], err);
+    for (int k = 1; k < P && !st; k++) st = take_grads(run, bal, k, err);
     if (st) return st;
     return a->copy2d(sh->dkv, s->dtype, own, bal->own_grad, LC_FP32, own, own, 1, false, err);
 }
@@ -341,23 +360,14 @@ static enum lc_status balanced_predict(const struct run_spec *spec, const struct
 static int schedule_post(struct cp_schedule *s, const struct cp_balanced_plan *p, int me, int k, double row_bytes)
 {
     const int P = p->ranks;
-    if (k >= P) return 0;
     const double out = (double)cp_balanced_send_rows(p, me, k) * row_bytes, in = (double)cp_balanced_recv_rows(p, me, k) * row_bytes;
     if (out <= 0 && in <= 0) return 0;
     cp_schedule_copy(s, 2 * out, k); /* pack_kv */
     return cp_schedule_send_recv(s, 1, out > 0 ? (me + k) % P : -1, out, in > 0 ? (me - k + P) % P : -1, in, k);
 }
 
-/* take_grads: the return of stage k's dK, dV, added into this rank's rows. */
-static void schedule_take(struct cp_schedule *s, const struct cp_balanced_plan *p, int me, int k, int ticket,
-                          double grad_row)
-{
-    cp_schedule_wait(s, ticket, k);
-    if (k >= 1) cp_schedule_copy(s, 3.0 * (double)cp_balanced_send_rows(p, me, k) * grad_row, k);
-}
-
 static void schedule_rank(struct cp_schedule *s, const struct run_spec *spec, const struct cp_balanced_plan *p, int me,
-                          const struct cp_tile_work *work, int64_t own_rows)
+                          const struct cp_tile_work *work, int64_t own_rows, int *kv, int *returned)
 {
     const int P = p->ranks;
     const double row = 2.0 * spec->batch * spec->heads_kv * spec->head_dim;
@@ -365,20 +375,21 @@ static void schedule_rank(struct cp_schedule *s, const struct run_spec *spec, co
     for (int pass = 0; pass < 2; pass++) {
         const bool backward = pass == 1;
         if (!(spec->direction & (backward ? DIR_BWD : DIR_FWD))) continue;
-        int kv[2] = {0, 0}, returned[2] = {0, 0};
+        for (int k = 1; k < P; k++) kv[k] = schedule_post(s, p, me, k, row_bytes);
         for (int k = 0; k < P; k++) {
-            if (P > 1) kv[(k + 1) & 1] = schedule_post(s, p, me, k + 1, row_bytes);
-            cp_schedule_wait(s, kv[k & 1], k);
-            if (backward && k >= 2) schedule_take(s, p, me, k - 2, returned[k & 1], grad_row);
+            if (k) cp_schedule_wait(s, kv[k], k);
             if (work[k].area > 0 || P == 1) cp_schedule_compute(s, &work[k], backward, k);
-            returned[k & 1] = 0;
+            returned[k] = 0;
             const double in = (double)cp_balanced_recv_rows(p, me, k), out = (double)cp_balanced_send_rows(p, me, k);
             if (backward && k > 0 && (in > 0 || out > 0))
-                returned[k & 1] = cp_schedule_send_recv(s, 2, in > 0 ? (me - k + P) % P : -1, in * grad_row,
-                                                        out > 0 ? (me + k) % P : -1, out * grad_row, k);
+                returned[k] = cp_schedule_send_recv(s, 2, in > 0 ? (me - k + P) % P : -1, in * grad_row,
+                                                    out > 0 ? (me + k) % P : -1, out * grad_row, k);
         }
         if (!backward || P == 1) continue;
-        for (int k = P - 2 > 0 ? P - 2 : 1; k < P; k++) schedule_take(s, p, me, k, returned[k & 1], grad_row);
+        for (int k = 1; k < P; k++) { /* take_grads */
+            cp_schedule_wait(s, returned[k], k);
+            cp_schedule_copy(s, 3.0 * (double)cp_balanced_send_rows(p, me, k) * grad_row, k);
+        }
         cp_schedule_copy(s, (double)own_rows * row * (sizeof(float) + (double)dtype_size(spec->dtype)), -1);
     }
 }
@@ -392,7 +403,8 @@ static enum lc_status balanced_schedule(const struct run_spec *spec, const struc
     struct cp_balanced_plan p;
     enum lc_status st = cp_balanced_plan_build(m, view, P, k->tile_q, &p, err);
     struct cp_tile_work *work = st ? NULL : malloc((size_t)P * sizeof *work);
-    if (!st && !work) st = lc_fail(err, LC_ERR_OOM, "out of host memory");
+    int *tickets = st ? NULL : malloc(2 * (size_t)P * sizeof *tickets);
+    if (!st && (!work || !tickets)) st = lc_fail(err, LC_ERR_OOM, "out of host memory");
     for (int me = 0; me < P && !st; me++) {
         struct cp_layout own;
         if ((st = cp_balanced_layout(&p, me, &own, err))) break;
@@ -408,11 +420,12 @@ static enum lc_status balanced_schedule(const struct run_spec *spec, const struc
         }
         if (!st) {
             cp_schedule_rank(out, me);
-            schedule_rank(out, spec, &p, me, work, own.rows);
+            schedule_rank(out, spec, &p, me, work, own.rows, tickets, tickets + P);
         }
         cp_layout_free(&own);
     }
     free(work);
+    free(tickets);
     cp_balanced_plan_free(&p);
     return st;
 }

@@ -1,6 +1,8 @@
-/* Playing a schedule (cp/sim.h). Ranks run until they wait for a ticket that is not complete;
- * a transfer is timed when its last side posts, and completing it wakes the rank waiting for
- * it, so every operation is visited once. */
+/* Playing a schedule (cp/sim.h). Ranks run until they wait for a ticket that is not complete.
+ * Each lane of a rank is a queue in posting order, as a communicator's stream is: its head
+ * operation starts when the one before it has completed on both sides, and a transfer is timed
+ * when both of its sides are at the head of their lanes. Completing an operation starts the next
+ * one of its lane and wakes the rank waiting for it, so every operation is visited once. */
 #include "cp/sim.h"
 
 #include <stdlib.h>
@@ -34,14 +36,26 @@ double cp_kernel_time(const struct cp_cost *c, const struct cp_tile_work *w, boo
 
 struct ticket {
     int pending;
+    int lane;
     bool waited;
     double done;
 };
 
-/* A posted side of a send / receive, or a member of a collective. */
+/* A side of a send / receive, or a member of a collective, once at the head of its lane. */
 struct post {
     int rank, ticket, inst; /* inst: a collective's instance */
     double time, bytes;
+};
+
+/* One rank's lane: its operations' sides in posting order, and the one running. */
+struct lane {
+    const struct cp_sched_op **q;
+    double *posted_at;
+    int head, n, cap;
+    int active;       /* the ticket at the head; 0 when idle */
+    double active_at; /* when it started */
+    double free;      /* when the operation before it completed */
+    bool starting;    /* on the sim's list of lanes to start */
 };
 
 struct channel {
@@ -65,7 +79,8 @@ struct sim {
     double *clock;
     struct ticket *tickets;
     int64_t *ticket_base;
-    double *send_free, *recv_free; /* [rank * LANES + lane] */
+    struct lane *lanes; /* [rank * LANES + lane] */
+    int *starting, n_starting; /* lanes whose operation completed: start the next ([rank * LANES + lane]) */
     struct channel *channels;
     int64_t n_channels, cap_channels;
     int64_t *table; /* open addressing: channel index + 1 */
@@ -152,7 +167,13 @@ static void complete(struct sim *m, int rank, int ticket, double end)
 {
     struct ticket *t = ticket_of(m, rank, ticket);
     if (end > t->done) t->done = end;
-    if (--t->pending == 0 && t->waited) {
+    if (--t->pending > 0) return;
+    struct lane *l = &m->lanes[rank * LANES + t->lane];
+    l->free = t->done;
+    l->active = 0;
+    if (!l->starting) m->starting[m->n_starting++] = rank * LANES + t->lane;
+    l->starting = true;
+    if (t->waited) {
         t->waited = false;
         m->ready[m->n_ready++] = rank;
     }
@@ -168,12 +189,8 @@ static double hop(const struct sim *m, bool intra, double bytes)
 
 static void match(struct sim *m, const struct post *send, const struct post *recv, int lane, int step)
 {
-    double *sf = &m->send_free[send->rank * LANES + lane], *rf = &m->recv_free[recv->rank * LANES + lane];
-    double start = send->time > recv->time ? send->time : recv->time;
-    if (*sf > start) start = *sf;
-    if (*rf > start) start = *rf;
+    const double start = send->time > recv->time ? send->time : recv->time;
     const double end = start + hop(m, same_node(m, send->rank, recv->rank), send->bytes);
-    *sf = *rf = end;
     m->out->rank[send->rank].sent += send->bytes;
     trace(m, send->rank, lane, step, CP_SIM_COMM, start, end);
     trace(m, recv->rank, lane, step, CP_SIM_COMM, start, end);
@@ -181,14 +198,14 @@ static void match(struct sim *m, const struct post *send, const struct post *rec
     complete(m, recv->rank, recv->ticket, end);
 }
 
-static bool post_p2p(struct sim *m, int rank, const struct cp_sched_op *op)
+/* A side at the head of its lane since `at`. */
+static bool start_p2p(struct sim *m, int rank, const struct cp_sched_op *op, double at)
 {
     const bool is_send = op->kind == CP_SCHED_SEND;
     const int from = is_send ? rank : op->peer, to = is_send ? op->peer : rank;
     struct channel *c = channel_of(m, ((int64_t)from * m->s->ranks + to) * LANES + op->lane);
     if (!c) return false;
-    ticket_of(m, rank, op->ref)->pending++;
-    const struct post p = {rank, op->ref, 0, m->clock[rank], op->bytes};
+    const struct post p = {rank, op->ref, 0, at, op->bytes};
     if (c->head < c->n && c->q_sends != is_send) {
         const struct post other = c->q[c->head++];
         if (c->head == c->n) c->head = c->n = 0;
@@ -213,7 +230,7 @@ static double coll_time(const struct sim *m, const struct cp_sched_op *op)
 
 /* The members' i-th collective on a lane of a group is one operation: per member, the count of
  * its posts on the channel says which instance a post joins. */
-static bool post_coll(struct sim *m, int rank, const struct cp_sched_op *op)
+static bool start_coll(struct sim *m, int rank, const struct cp_sched_op *op, double at)
 {
     const int64_t group = ((int64_t)op->peer << 16 | op->stride) * LANES + op->lane;
     /* channel_of may move the channels: the count first, the instance's channel after it */
@@ -230,9 +247,6 @@ static bool post_coll(struct sim *m, int rank, const struct cp_sched_op *op)
         if (!posted || !latest) return false;
         for (; c->n_inst <= inst; c->n_inst++) c->posted[c->n_inst] = 0, c->latest[c->n_inst] = 0;
     }
-    ticket_of(m, rank, op->ref)->pending++;
-    double at = m->clock[rank], lane_free = m->send_free[rank * LANES + op->lane];
-    if (lane_free > at) at = lane_free;
     if (at > c->latest[inst]) c->latest[inst] = at;
     const struct post p = {rank, op->ref, inst, at, op->bytes};
     if (!push_post(c, &p)) return false;
@@ -242,13 +256,68 @@ static bool post_coll(struct sim *m, int rank, const struct cp_sched_op *op)
     for (int i = 0; i < c->n; i++) {
         struct post *q = &c->q[i];
         if (q->ticket < 0 || q->inst != inst) continue;
-        m->send_free[q->rank * LANES + op->lane] = m->recv_free[q->rank * LANES + op->lane] = end;
         m->out->rank[q->rank].sent += q->bytes * (op->size - 1);
         trace(m, q->rank, op->lane, op->step, CP_SIM_COMM, c->latest[inst], end);
         complete(m, q->rank, q->ticket, end);
         q->ticket = -1;
     }
     return true;
+}
+
+static bool is_side(const struct cp_sched_op *op)
+{
+    return op->kind == CP_SCHED_SEND || op->kind == CP_SCHED_RECV || op->kind == CP_SCHED_COLL;
+}
+
+static bool start_side(struct sim *m, int rank, const struct cp_sched_op *op, double at)
+{
+    return op->kind == CP_SCHED_COLL ? start_coll(m, rank, op, at) : start_p2p(m, rank, op, at);
+}
+
+/* Starts the operation at the head of an idle lane: every side of its ticket. */
+static bool start_lane(struct sim *m, int index)
+{
+    struct lane *l = &m->lanes[index];
+    if (l->active || l->head == l->n) return true;
+    l->active = l->q[l->head]->ref;
+    l->active_at = l->posted_at[l->head] > l->free ? l->posted_at[l->head] : l->free;
+    for (; l->head < l->n && l->q[l->head]->ref == l->active; l->head++)
+        if (!start_side(m, index / LANES, l->q[l->head], l->active_at)) return false;
+    if (l->head == l->n) l->head = l->n = 0;
+    return true;
+}
+
+static bool queue_side(struct sim *m, int rank, const struct cp_sched_op *op)
+{
+    const int index = rank * LANES + op->lane;
+    struct lane *l = &m->lanes[index];
+    if (l->active == op->ref) return start_side(m, rank, op, l->active_at);
+    if (l->n == l->cap) {
+        const int cap = l->cap ? 2 * l->cap : 16;
+        const struct cp_sched_op **q = realloc(l->q, (size_t)cap * sizeof *q);
+        if (q) l->q = q;
+        double *at = realloc(l->posted_at, (size_t)cap * sizeof *at);
+        if (at) l->posted_at = at;
+        if (!q || !at) return false;
+        l->cap = cap;
+    }
+    l->q[l->n] = op;
+    l->posted_at[l->n++] = m->clock[rank];
+    return start_lane(m, index);
+}
+
+/* A side joins its lane's queue; it starts at once when its operation is the one running. Then
+ * every lane whose operation completed meanwhile starts its next one. */
+static bool post_side(struct sim *m, int rank, const struct cp_sched_op *op)
+{
+    ticket_of(m, rank, op->ref)->lane = op->lane;
+    bool ok = queue_side(m, rank, op);
+    while (ok && m->n_starting > 0) {
+        const int next = m->starting[--m->n_starting];
+        m->lanes[next].starting = false;
+        ok = start_lane(m, next);
+    }
+    return ok;
 }
 
 /* Runs rank r until it waits for an incomplete ticket or ends; false when out of memory. */
@@ -276,11 +345,18 @@ static bool advance(struct sim *m, int r)
         }
         case CP_SCHED_SEND:
         case CP_SCHED_RECV:
-            if (!post_p2p(m, r, op)) return false;
+        case CP_SCHED_COLL: {
+            /* The sides of one operation (a send and a receive) are counted before any starts:
+             * the operation completes when all of them have. */
+            int64_t last = m->pc[r];
+            while (last + 1 < s->rank_offsets[r + 1] && is_side(&s->ops[last + 1]) && s->ops[last + 1].ref == op->ref)
+                last++;
+            ticket_of(m, r, op->ref)->pending += (int)(last - m->pc[r] + 1);
+            for (; m->pc[r] < last; m->pc[r]++)
+                if (!post_side(m, r, &s->ops[m->pc[r]])) return false;
+            if (!post_side(m, r, &s->ops[last])) return false;
             break;
-        case CP_SCHED_COLL:
-            if (!post_coll(m, r, op)) return false;
-            break;
+        }
         case CP_SCHED_WAIT: {
             struct ticket *tk = ticket_of(m, r, op->ref);
             if (tk->pending > 0) {
@@ -322,8 +398,12 @@ static void sim_free(struct sim *m)
     free(m->clock);
     free(m->tickets);
     free(m->ticket_base);
-    free(m->send_free);
-    free(m->recv_free);
+    for (int64_t i = 0; m->lanes && i < (int64_t)m->s->ranks * LANES; i++) {
+        free(m->lanes[i].q);
+        free(m->lanes[i].posted_at);
+    }
+    free(m->lanes);
+    free(m->starting);
     for (int64_t i = 0; i < m->n_channels; i++) {
         free(m->channels[i].q);
         free(m->channels[i].posted);
@@ -344,10 +424,10 @@ enum lc_status cp_simulate(const struct cp_schedule *s, const struct cp_topology
     out->rank = calloc((size_t)P, sizeof *out->rank);
     m.pc = malloc((size_t)P * sizeof *m.pc);
     m.clock = calloc((size_t)P, sizeof *m.clock);
-    m.send_free = calloc((size_t)P * LANES, sizeof *m.send_free);
-    m.recv_free = calloc((size_t)P * LANES, sizeof *m.recv_free);
+    m.lanes = calloc((size_t)P * LANES, sizeof *m.lanes);
+    m.starting = malloc((size_t)P * LANES * sizeof *m.starting);
     m.ready = malloc((size_t)P * sizeof *m.ready);
-    bool ok = out->rank && m.pc && m.clock && m.send_free && m.recv_free && m.ready && make_tickets(&m);
+    bool ok = out->rank && m.pc && m.clock && m.lanes && m.starting && m.ready && make_tickets(&m);
     for (int r = 0; ok && r < P; r++) {
         m.pc[r] = s->rank_offsets[r];
         m.ready[m.n_ready++] = P - 1 - r;

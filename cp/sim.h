@@ -8,10 +8,12 @@
  * time it advances is the rank's exposed communication. So a ring step costs the larger of its
  * attention and its transfer plus what cannot overlap, an all-gather waited for before the
  * attention is all exposed, Ulysses' all-to-alls sit before and after, and the backward's dK/dV
- * ring runs one step behind, all because the schedule says so. A send and its receive start when
- * both sides have posted and their lanes are free and take alpha + bytes / beta of the link
- * between the two ranks (within a node of --gpus-per-node GPUs, or across nodes). A collective
- * starts when every member has posted: all-gather and reduce-scatter as NCCL's ring, (n - 1)
+ * ring runs one step behind, all because the schedule says so. A rank's operations on one lane
+ * run in posting order, as on a communicator's stream: each starts when the one before it has
+ * completed (a send / receive pair when both directions have). A send and its receive start when
+ * both sides have started and take alpha + bytes / beta of the link between the two ranks
+ * (within a node of --gpus-per-node GPUs, or across nodes). A collective starts when every
+ * member has started it: all-gather and reduce-scatter as NCCL's ring, (n - 1)
  * hops of alpha + block / beta on the slowest link of the group; all-to-all one alpha and every
  * peer's block over its link, NVLink and the network side by side. Links are not shared between
  * concurrent messages (contention is not modelled), nor do communication kernels slow the

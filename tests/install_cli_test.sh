@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `cmake --install` of the build beside the binary puts the binary, the man page and the bash
 # completion in place; the man page renders; the completion offers sub-commands, flags and the
-# kernel, mask and CP method names the installed binary lists; --version names the build.
+# kernel, mask and CP method names the installed binary lists; --version names the build and
+# the commit it was built from.
 set -u
 longca=$1
 build=$(dirname "$(realpath "$longca")")
@@ -17,6 +18,15 @@ bin=$tmp/prefix/bin/longca
 comp=$tmp/prefix/share/bash-completion/completions/longca
 [ -f "$comp" ] || fail "no share/bash-completion/completions/longca"
 "$bin" --version | grep -Eq '^longca [0-9]+\.[0-9]+\.[0-9]+ \(commit [0-9a-f]+|unknown\)' || fail "--version: $("$bin" --version)"
+# The commit comes from the header each build rewrites (cmake/commit.cmake, not a value fixed at
+# configuring), and that script names the sources' HEAD.
+built=$(sed -n 's/^#define LONGCA_COMMIT "\(.*\)"$/\1/p' "$build/generated/longca_commit.h")
+"$bin" --version | grep -q "(commit $built)" || fail "--version: $("$bin" --version), the build's header: $built"
+src=$(dirname "$(realpath "$0")")/..
+if head=$(git -C "$src" rev-parse --short=12 HEAD 2>/dev/null); then
+    cmake -DSOURCE="$src" -DOUTPUT="$tmp/commit.h" -P "$src/cmake/commit.cmake"
+    grep -Eq "^#define LONGCA_COMMIT \"$head(-dirty)?\"$" "$tmp/commit.h" || fail "commit.cmake: $(cat "$tmp/commit.h"), HEAD $head"
+fi
 if command -v groff >/dev/null 2>&1; then
     groff -man -Tascii "$tmp/prefix/share/man/man1/longca.1" 2>&1 | grep -q "Compares two results files" || fail "the man page does not render"
 fi

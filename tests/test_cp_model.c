@@ -123,6 +123,47 @@ static void ring_overlap_by_hand(void)
     cp_schedule_free(&sch);
 }
 
+/* Operations on one lane run in posting order, as on a communicator's stream: rank 0 posts a
+ * send to rank 2, then one to rank 1; rank 2 posts its receive only after an attention of C
+ * seconds, so the second send, whose receiver is ready at once, still starts after the first
+ * has ended: rank 1 finishes at C + 2T, not T. */
+static void lane_runs_in_posting_order(void)
+{
+    char err[LC_ERRMSG_LEN] = "";
+    struct cp_schedule sch;
+    if (cp_schedule_init(&sch, 3, 128, err) != LC_OK) {
+        CHECK(false, "%s", err);
+        return;
+    }
+    const double bytes = 1e9, C = 0.5;
+    const struct cp_tile_work work = {.q_tiles = 1, .full_tiles = 1, .heads = 1, .area = 1};
+    cp_schedule_rank(&sch, 0);
+    cp_schedule_send_recv(&sch, 1, 2, bytes, -1, 0, 0);
+    cp_schedule_wait(&sch, cp_schedule_send_recv(&sch, 1, 1, bytes, -1, 0, 0), 0);
+    cp_schedule_rank(&sch, 1);
+    cp_schedule_wait(&sch, cp_schedule_send_recv(&sch, 1, -1, 0, 0, bytes, 0), 0);
+    cp_schedule_rank(&sch, 2);
+    cp_schedule_compute(&sch, &work, false, 0);
+    cp_schedule_wait(&sch, cp_schedule_send_recv(&sch, 1, -1, 0, 0, bytes, 0), 0);
+    CHECK(cp_schedule_finish(&sch, err) == LC_OK, "%s", err);
+    struct cp_topology topo;
+    cp_topology_defaults(&topo);
+    topo.intra_gbs = 1; /* T = 1 s */
+    topo.intra_us = 0;
+    struct cp_cost cost = {0};
+    cost.fwd.full_tile = C;
+    struct cp_sim_result res;
+    if (cp_simulate(&sch, &topo, &cost, 0, &res, err) == LC_OK) {
+        CHECK(fabs(res.rank[2].total - (C + 1)) < 1e-12, "rank 2 ends at %.9f s, want %.9f", res.rank[2].total, C + 1);
+        CHECK(fabs(res.rank[1].total - (C + 2)) < 1e-12, "rank 1 ends at %.9f s, want %.9f", res.rank[1].total, C + 2);
+        CHECK(fabs(res.rank[0].total - (C + 2)) < 1e-12, "rank 0 ends at %.9f s, want %.9f", res.rank[0].total, C + 2);
+        cp_sim_result_free(&res);
+    } else {
+        CHECK(false, "%s", err);
+    }
+    cp_schedule_free(&sch);
+}
+
 /* Times made from known costs come back from the fit; the file keeps them. */
 static void calibration_round_trip(void)
 {
@@ -213,6 +254,7 @@ int main(void)
         for (int k = 0; k < 4; k++)
             for (int p = 1; p <= 8; p *= 2) schedule_matches_prediction(methods[m], masks[k], p);
     ring_overlap_by_hand();
+    lane_runs_in_posting_order();
     calibration_round_trip();
     speed_at_scale();
     return check_report("test_cp_model");

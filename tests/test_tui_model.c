@@ -324,11 +324,22 @@ static char *slurp(const char *path)
     return buf;
 }
 
-/* Export: CSV and JSON of every finished run, failures with their rank; no temp file left. */
+/* Export: CSV and JSON of every finished run, failures with their rank; the JSON's meta names
+ * the stream's session and workers (a replayed capture's, not the exporting process's); no temp
+ * file left. */
 static void test_export(void)
 {
     struct tui_model m;
     tui_model_init(&m);
+    struct event session = make(EV_SESSION, -1, 0);
+    session.u.session.schema = 2;
+    snprintf(session.u.session.host, sizeof(session.u.session.host), "capture-host");
+    snprintf(session.u.session.command, sizeof(session.u.session.command), "longca run --cp ring");
+    tui_model_apply(&m, &session);
+    struct event gpu = make(EV_HELLO, -1, 1);
+    snprintf(gpu.u.hello.backend, sizeof(gpu.u.hello.backend), "cuda");
+    snprintf(gpu.u.hello.driver, sizeof(gpu.u.hello.driver), "580.65.06");
+    tui_model_apply(&m, &gpu);
     queue(&m, 0, MASK_CAUSAL, 1024, 1, "none");
     queue(&m, 1, MASK_SLIDING_WINDOW, 2048, 1, "none");
     queue(&m, 2, MASK_FULL, 1024, 1, "none");
@@ -368,6 +379,17 @@ static void test_export(void)
             CHECK(json_as_double(json_get(&list->items[0], "ms_median"), &ms) && ms == 2.5);
             const struct json_value *st = json_get(&list->items[1], "status");
             CHECK(st && st->type == JSON_STRING && !strcmp(st->string, lc_status_name(LC_ERR_DEVICE)));
+        }
+        const struct json_value *meta = json_get(&doc, "meta");
+        const struct json_value *host = meta ? json_get(meta, "host") : NULL;
+        const struct json_value *command = meta ? json_get(meta, "command") : NULL;
+        const struct json_value *workers = meta ? json_get(meta, "workers") : NULL;
+        CHECK(host && host->type == JSON_STRING && !strcmp(host->string, "capture-host"), "meta.host");
+        CHECK(command && command->type == JSON_STRING && !strcmp(command->string, "longca run --cp ring"));
+        CHECK(workers && workers->type == JSON_ARRAY && workers->count == 1, "meta.workers");
+        if (workers && workers->type == JSON_ARRAY && workers->count == 1) {
+            const struct json_value *driver = json_get(&workers->items[0], "driver");
+            CHECK(driver && driver->type == JSON_STRING && !strcmp(driver->string, "580.65.06"));
         }
         json_free(&doc);
     }

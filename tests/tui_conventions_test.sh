@@ -3,16 +3,20 @@
 # Setup's choices persist in $XDG_CONFIG_HOME/longca/longca.conf (chosen, quit, restarted, still
 # chosen); Setup's validation message is whole at 100 and 160 columns; NO_COLOR draws without
 # colour; TERM=dumb gets one line pointing to longca run; a long capture path in the title ends
-# with its file name after "..."; the Timeline axis keeps the run's times after panning;
+# with its file name after "...", the capture's source line cut with "..."; the Timeline axis
+# keeps the run's times after panning;
 # `view --compare` adds the "vs B" column; `view | cat` keeps the CP columns. Every wait has a
 # deadline.
 set -u
 LONGCA=$(realpath "${1:?usage: tui_conventions_test.sh PATH_TO_LONGCA}")
 source "$(dirname "$0")/tui_lib.sh"
 # start NAME WIDTH COMMAND: a fresh window running COMMAND, its exit status kept in $WORK/NAME.rc.
+# The old window goes after the new one exists: killing the server's last session ends the
+# server, and a session started while it shuts down dies with it ("server exited unexpectedly").
 start() {
-    tm kill-session -t tui 2>/dev/null
+    tm rename-session -t tui old 2>/dev/null
     tm new-session -d -s tui -x "$2" -y 30 "$3; echo \$? > '$WORK/$1.rc'; sleep 600"
+    tm kill-session -t old 2>/dev/null
 }
 quit_and_wait() { # NAME
     keys q
@@ -103,6 +107,9 @@ start title 80 "'$LONGCA' view '$deep/ring-2026-session.lccap' --compare '$WORK/
 wait_for 60 "Workers:"
 screen | head -1 | grep -q "longca view  \.\.\..*/ring-2026-session.lccap " || fail "title: $(screen | head -1)"
 echo "ok: title at 80 columns: $(screen | head -1 | sed 's/  */ /g')"
+# What wrote the capture (version, host, command line) beside Workers: cut at 80 columns, marked so.
+screen | grep "^Workers: " | grep -q "longca [0-9.]* (.*) on .*\.\.\.$" || fail "the capture's source line: $(screen | grep "^Workers: ")"
+echo "ok: the capture's source at 80 columns: $(screen | grep "^Workers: " | sed 's/  */ /g')"
 
 # --- 5. view --compare: the vs B column (a capture against itself: +0.0%).
 tm resize-window -t tui -x 140 -y 30

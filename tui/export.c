@@ -17,6 +17,23 @@ bool tui_run_outcome(const struct tui_run *r, struct run_result *out)
     return true;
 }
 
+/* The JSON's "meta" names what produced the runs: a replayed capture's own session and workers,
+ * not the process exporting them (a live session has no session event: it is this process). */
+static void describe_source(struct report *rep, const struct tui_model *m)
+{
+    struct event ev;
+    if (m->session.schema > 0) {
+        event_init(&ev, EV_SESSION, -1, 0);
+        ev.u.session = m->session;
+        report_event(rep, &ev);
+    }
+    for (int i = 0; i < m->n_workers; i++) {
+        event_init(&ev, EV_HELLO, -1, m->workers[i].rank);
+        ev.u.hello = m->workers[i].hello;
+        report_event(rep, &ev);
+    }
+}
+
 static enum lc_status write_one(const struct tui_model *m, const char *path, enum report_format format, int *rows,
                                 char *err)
 {
@@ -26,6 +43,7 @@ static enum lc_status write_one(const struct tui_model *m, const char *path, enu
     /* report_begin looks at the specs only to decide whether CP columns exist. */
     struct report rep;
     report_begin(&rep, out.f, format, NULL, 0);
+    describe_source(&rep, m);
     for (int i = 0; i < m->n_runs; i++) {
         struct run_result res;
         if (tui_run_outcome(&m->runs[i], &res)) report_row(&rep, &m->runs[i].spec, &res);

@@ -14,7 +14,8 @@
 bool tui_run_outcome(const struct tui_run *r, struct run_result *out);
 
 /* Writes base.csv and base.json with one row per finished run (failed runs carry the failing
- * rank and reason as their message); *rows gets the count. */
+ * rank and reason as their message), the JSON's meta naming the stream's session and workers;
+ * *rows gets the count. */
 enum lc_status tui_export_results(const struct tui_model *m, const char *base, int *rows, char *err);
 
 /* "longca-results-20250101-120000" in the current directory, as an absolute path. */

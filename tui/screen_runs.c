@@ -65,9 +65,12 @@ static void draw_workers(WINDOW *win, const struct tui_rect *r, const struct tui
     tui_putf(win, r->y, r->x, r->w, TUI_ROLE_HEADER, "Workers: %d", m->n_workers);
     tui_fill(win, r->y, r->x + 11, r->w - 11, TUI_ROLE_NORMAL);
     const struct ev_session *s = &m->session;
-    if (s->schema > 0 && r->w > 16) /* what wrote the stream: a capture says so on its first line */
-        tui_putf(win, r->y, r->x + 14, r->w - 14, TUI_ROLE_DIM, "longca %s (%s) on %s, %s: %s", s->version, s->commit,
-                 s->host, s->cpu, s->command);
+    if (s->schema > 0 && r->w > 18) { /* what wrote the stream: a capture says so on its first line */
+        char source[1024];
+        snprintf(source, sizeof source, "longca %s (%s) on %s, %s: %s", s->version, s->commit, s->host, s->cpu,
+                 s->command);
+        tui_put_wrapped(win, r->y, r->x + 14, r->w - 14, 1, TUI_ROLE_DIM, source); /* a cut command ends in "..." */
+    }
     if (m->n_workers == 0) {
         if (r->h > 1)
             tui_put(win, r->y + 1, r->x + 2, r->w - 2, TUI_ROLE_DIM,

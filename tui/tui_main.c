@@ -390,7 +390,7 @@ static void usage(FILE *f, bool view)
                    "  The live terminal profiler. Under mpirun rank 0 draws and ranks 1..N work; otherwise\n"
                    "  it spawns N workers (default: one per GPU, or 2 CPU workers).\n"
                    "  --workers N     workers to spawn when not under mpirun\n"
-                   "  --capture FILE  where the session's events are written (default: a new file in $TMPDIR)\n"
+                   "  --capture FILE  where the session's events are written (default: in $XDG_STATE_HOME/longca)\n"
                    "  --no-color      monochrome (also when the terminal has no colours)\n"
                    "  --no-mouse      leave the mouse to the terminal\n");
 }
@@ -528,7 +528,6 @@ static void capture_event(void *ctx, const struct event *ev)
     tui_model_apply(ctx, ev);
 }
 
-/* Not a terminal: print the capture's results table (core/io/report.c's table) and stop. */
 /* stdout not a terminal (view | cat): the results table with every column the runs fill, the CP
  * ones included when any run is a CP run. */
 static int print_results(const struct tui_model *m)

@@ -5,14 +5,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/engine/kernel.h"
 #include "core/engine/services.h"
 #include "core/io/json.h"
 
+#include "longca_commit.h" /* LONGCA_COMMIT, written at each build (cmake/commit.cmake) */
+
 #ifndef LONGCA_VERSION
 #define LONGCA_VERSION "unknown"
-#endif
-#ifndef LONGCA_COMMIT
-#define LONGCA_COMMIT "unknown"
 #endif
 
 static struct ev_session self;
@@ -83,11 +83,26 @@ void metadata_session(struct event *ev)
     if (!self.schema) ev->u.session.schema = LC_SCHEMA_VERSION; /* a test that never called metadata_init */
 }
 
+/* The cuDNN a loaded kernel runs: longca links none, the cudnn plugin loads one and names it as
+ * its version ("cuDNN 9.19.0 (/path)"). Without such a kernel no cuDNN runs: left empty. */
+static void cudnn_version(char *buf, size_t len)
+{
+    for (int i = 0; i < kernel_count(); i++) {
+        const char *v = kernel_at(i)->version;
+        int major, minor, patch;
+        if (v && sscanf(v, "cuDNN %d.%d.%d", &major, &minor, &patch) == 3) {
+            snprintf(buf, len, "%d.%d.%d", major, minor, patch);
+            return;
+        }
+    }
+}
+
 void metadata_fill_stack(struct ev_hello *hello, const struct device_ops *gpu)
 {
     if (gpu->stack_versions)
         gpu->stack_versions(hello->driver, sizeof hello->driver, hello->cuda, sizeof hello->cuda);
     if (services()->comm_version) services()->comm_version(hello->nccl, sizeof hello->nccl);
+    cudnn_version(hello->cudnn, sizeof hello->cudnn);
 }
 
 /* A string, or null when empty (not known or not there). */

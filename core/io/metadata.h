@@ -17,7 +17,8 @@ const char *metadata_commit(void);
 void metadata_init(int argc, char **argv); /* main() calls it first */
 /* An EV_SESSION event (rank 0, now) describing this process. */
 void metadata_session(struct event *ev);
-/* Fills hello's driver, CUDA and NCCL versions for an opened GPU (cuDNN stays "": not linked). */
+/* Fills hello's driver, CUDA, NCCL and cuDNN versions for an opened GPU (cuDNN: the one a loaded
+ * kernel runs, "" when none does). */
 void metadata_fill_stack(struct ev_hello *hello, const struct device_ops *gpu);
 
 /* The header object ({"schema":..,"longca":{..},"host":..,"cpu":..,"command":..,"workers":[..]})

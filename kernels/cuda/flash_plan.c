@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mask/mask_view.h"
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/flash.h"
 
