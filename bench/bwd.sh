@@ -1,64 +1,131 @@
 #!/usr/bin/env bash
 # The flash backward in one GPU call: build, the GPU correctness tests (14 masks against cpu_ref,
 # flash vs naive with deterministic repeats, the CP folds), backward TFLOP/s of flash (default,
-# --deterministic, block-sparse B=64 and B=128) beside SDPA cuDNN and FlexAttention measured by
-# bench/peers.py in the same call (FlexAttention with a BlockMask beside B=128), then
-# compute-sanitizer memcheck, racecheck and synccheck on the quick test set.
-# Logs and CSVs go to $OUT; a summary goes to stdout.
+# --deterministic, block-sparse B=64 and B=128), compute-sanitizer (SANITIZERS, default memcheck
+# racecheck synccheck) on the quick test set, SDPA cuDNN and FlexAttention from bench/peers.py in
+# the same call (FlexAttention with a BlockMask beside B=128) and, with NCU=1, ncu's view of one
+# causal 8K launch.
+# SRC names the tree checked and measured (default: this script's). With BASE=<source tree> the
+# previous version is built too and measured row by row beside it (rows `base`), and with
+# VARIANT_SRC=<tree> and/or VARIANT_FLAGS="-D..." (CUDA flags) a variant (rows `variant`, after a
+# deterministic smoke run of its own): ratios measured in one call. Every step runs under a
+# timeout inside the call's END seconds. Logs and CSVs go to $OUT; a summary goes to stdout.
 #
-#   OUT=/tmp/o bench/bwd.sh
-#   SEQLENS=8k MASKS=causal SKIP_PEERS=1 bench/bwd.sh
+#   OUT=/tmp/o BUILD=/tmp/bg bench/bwd.sh
+#   BASE=../.. VARIANT_FLAGS=-DLC_BWD_STAGES=3 SKIP_PEERS=1 DET_SEQLENS=8k DENSITIES=0.25 END=280 bench/bwd.sh
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SRC=${SRC:-$ROOT}
 OUT=${OUT:-$ROOT/bench/out}
 BUILD=${BUILD:-/tmp/bg}
 SEQLENS=${SEQLENS:-8k,32k}
 MASKS=${MASKS:-full,causal,sliding_window_causal,causal_document}
-export NCCL_NVLS_ENABLE=0
+END=${END:-580}
+export NCCL_NVLS_ENABLE=0 PYTHONUNBUFFERED=1
 mkdir -p "$OUT"
+T0=$SECONDS
+el() { echo "[$((SECONDS - T0)) s] $*"; }
+# a step's timeout: its own limit, or what is left of the call's, whichever is less
+lim() {
+    local l=$((END - (SECONDS - T0) - 5))
+    [ $l -lt "$1" ] && echo $((l > 1 ? l : 1)) || echo "$1"
+}
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader | tee "$OUT/gpu.txt"
 date -u | tee -a "$OUT/gpu.txt"
 
-cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLONGCA_TUI=OFF >"$OUT/build.log" 2>&1 &&
-    ninja -C "$BUILD" >>"$OUT/build.log" 2>&1 || {
-    tail -40 "$OUT/build.log"
-    exit 1
+GEN=Ninja
+command -v ninja >/dev/null || GEN="Unix Makefiles"
+build() { # source dir, build dir, name, extra CUDA flags, targets...
+    local src=$1 dir=$2 name=$3 log=$OUT/build_$3.log flags=$4
+    shift 4
+    timeout 100 cmake -S "$src" -B "$dir" -G "$GEN" -DCMAKE_BUILD_TYPE=Release -DLONGCA_TUI=OFF \
+        ${flags:+-DCMAKE_CUDA_FLAGS="$flags"} >"$log" 2>&1 &&
+        timeout $(lim 200) cmake --build "$dir" -j 8 --target "$@" >>"$log" 2>&1 || {
+        tail -30 "$log"
+        echo "build of $src ($name) failed"
+        return 1
+    }
 }
+build "$SRC" "$BUILD" new "" longca test_gpu_kernels test_gpu_flash_vs_naive test_gpu_fold &
+[ -n "${BASE:-}" ] && build "$BASE" "$BUILD-base" base "" longca &
+[ -n "${VARIANT_SRC:-}${VARIANT_FLAGS:-}" ] && build "${VARIANT_SRC:-$SRC}" "$BUILD-variant" variant "${VARIANT_FLAGS:-}" longca &
+wait
+[ -x "$BUILD/longca" ] || exit 1
+el built
 L=$BUILD/longca
+obj=$(find "$BUILD" -name 'flash_bwd.cu.o' | head -1)
+[ -n "$obj" ] && command -v cuobjdump >/dev/null &&
+    cuobjdump -sass "$obj" | awk '/Function :/ {keep = /elem_bf16Li128/} keep' |
+    grep -oE 'HGMMA|UTMAREDG|UBLKRED|UTMALDG|RED\.E[A-Z.0-9]*|STL|LDL|SETMAXREG[A-Z.]*' | sort | uniq -c |
+        tr '\n' ' ' && echo " <- SASS of flash_bwd_kernel<bf16, 128>"
 
 # A hang (a barrier that never completes) shows here in seconds, not after the tests' timeouts.
+smoke() { # binary, run arguments...
+    local bin=$1
+    shift
+    timeout $(lim 30) "$bin" run --kernel flash --mask causal,block_sparse --seqlen 1000 --heads 4:2 --direction bwd \
+        --iters 2 --warmup 1 --check --format csv --quiet "$@" | cut -d, -f1,2,3,7,12,21,22,23
+    local rc=${PIPESTATUS[0]}
+    [ "$rc" != 124 ] || echo "smoke: $bin $* hung"
+    return $rc
+}
 for det in "" --deterministic; do
     for d in 128 64; do
-        timeout 30 "$L" run --kernel flash --mask causal,block_sparse --seqlen 1000 --heads 4:2 --head-dim $d \
-            --direction bwd --iters 2 --warmup 1 --check $det --format csv --quiet | cut -d, -f1,2,3,7,12,21,22,23
-        rc=${PIPESTATUS[0]}
-        if [ "$rc" = 124 ]; then
-            echo "smoke: flash bwd d=$d $det hung; stopping"
-            exit 1
-        fi
+        smoke "$L" --head-dim $d $det
+        [ $? = 124 ] && exit 1
     done
 done
+if [ -x "$BUILD-variant/longca" ]; then
+    for d in 128 64; do
+        [ -x "$BUILD-variant/longca" ] && { smoke "$BUILD-variant/longca" --head-dim $d --deterministic || rm "$BUILD-variant/longca"; }
+    done
+fi
+el smoke
 
 for t in test_gpu_kernels test_gpu_flash_vs_naive test_gpu_fold; do
-    timeout 150 "$BUILD/tests/$t" >"$OUT/$t.log" 2>&1
-    rc=$?
-    echo "$t: exit $rc, $(grep -c '^ *pass' "$OUT/$t.log") pass lines, $(grep -c 'FAIL' "$OUT/$t.log") FAIL lines"
-    grep -m 8 'FAIL' "$OUT/$t.log"
+    (
+        timeout $(lim 150) "$BUILD/tests/$t" >"$OUT/$t.log" 2>&1
+        rc=$?
+        echo "$t: exit $rc, $(grep -c '^ *pass' "$OUT/$t.log") pass lines, $(grep -c 'FAIL' "$OUT/$t.log") FAIL lines"
+    ) &
 done
+wait
+grep -h -m 8 'FAIL' "$OUT"/test_gpu_*.log
+el tests
 
-run() { timeout 120 "$L" run --kernel flash --heads 64:8 --head-dim 128 --dtype bf16 --direction bwd --format csv --quiet "$@"; }
+# each row for every binary in turn (this one as `flash`, then `base`, `variant`)
+bins=("flash:$L")
+[ -x "$BUILD-base/longca" ] && bins+=("base:$BUILD-base/longca")
+[ -x "$BUILD-variant/longca" ] && bins+=("variant:$BUILD-variant/longca")
+rows() { # label suffix, run arguments...
+    local sfx=$1 b
+    shift
+    for b in "${bins[@]}"; do
+        timeout $(lim 120) "${b#*:}" run --kernel flash --heads 64:8 --head-dim 128 --dtype bf16 --direction bwd \
+            --format csv --quiet "$@" | tail -n +2 | sed "s/^flash,/${b%%:*}$sfx,/"
+    done
+}
 {
-    run --mask "$MASKS" --seqlen "$SEQLENS"
-    run --mask full,causal --seqlen "$SEQLENS" --deterministic | tail -n +2 | sed 's/^flash,/flash_det,/'
+    "$L" run --kernel flash --mask causal --seqlen 1000 --heads 1 --direction bwd --iters 1 --warmup 0 --format csv \
+        --quiet | head -1
+    for s in ${SEQLENS//,/ }; do rows "" --mask "$MASKS" --seqlen "$s"; done
+    rows _det --mask full,causal --seqlen "${DET_SEQLENS:-$SEQLENS}" --deterministic
     for b in 128 64; do
-        for d in 0.1 0.25 0.5; do
-            run --mask block_sparse --block $b --density $d --seqlen 32k | tail -n +2 |
-                sed "s#block_sparse#block_sparse/B$b/d$d#"
+        for d in ${DENSITIES:-0.1 0.25 0.5}; do
+            rows "" --mask block_sparse --block $b --density $d --seqlen 32k | sed "s#block_sparse#block_sparse/B$b/d$d#"
         done
     done
 } >"$OUT/longca_bwd.csv" 2>"$OUT/longca_bwd.err"
-cut -d, -f1,2,3,12,13,16,28 "$OUT/longca_bwd.csv" | head -40
+cut -d, -f1,2,3,12,13,16 "$OUT/longca_bwd.csv" | head -60
+el bench
+
+for tool in ${SANITIZERS-memcheck racecheck synccheck}; do
+    LONGCA_GPU_TEST_QUICK=1 timeout $(lim 120) compute-sanitizer --print-limit 20 --tool $tool \
+        "$BUILD/tests/test_gpu_kernels" >"$OUT/$tool.log" 2>&1
+    echo "$tool: exit $?; $(grep -E -m1 '(ERROR|RACECHECK) SUMMARY' "$OUT/$tool.log")"
+done
+el sanitizers
 
 if [ -z "${SKIP_PEERS:-}" ]; then
     tokens=""
@@ -66,16 +133,20 @@ if [ -z "${SKIP_PEERS:-}" ]; then
         case $s in *[kK]) n=$((${s%[kK]} * 1024)) ;; *) n=$s ;; esac
         tokens+="${tokens:+,}$n"
     done
-    PYTHONUNBUFFERED=1 timeout 300 python3 "$ROOT/bench/peers.py" --longca "$L" --masks "$MASKS" --seqlens "$tokens" \
+    timeout $(lim 300) python3 "$ROOT/bench/peers.py" --longca "$L" --masks "$MASKS" --seqlens "$tokens" \
         --directions bwd --peers sdpa_cudnn,flex --out "$OUT/peers.csv" >"$OUT/peers.log" 2>&1
     # FlexAttention's BlockMask beside the B=128 rows (it refuses B=64)
-    PYTHONUNBUFFERED=1 timeout 200 python3 "$ROOT/bench/peers.py" --longca "$L" --seqlens 32768 --directions bwd \
+    timeout $(lim 200) python3 "$ROOT/bench/peers.py" --longca "$L" --seqlens 32768 --directions bwd \
         --masks block_sparse/B128/d0.1,block_sparse/B128/d0.25,block_sparse/B128/d0.5 --peers flex \
         --out "$OUT/peers_sparse.csv" >>"$OUT/peers.log" 2>&1 && tail -n +2 "$OUT/peers_sparse.csv" >>"$OUT/peers.csv"
-    python3 "$ROOT/bench/table.py" "$OUT/longca_bwd.csv" "$OUT/peers.csv" | head -30
+    python3 "$ROOT/bench/table.py" "$OUT/longca_bwd.csv" "$OUT/peers.csv" | head -40
+    el peers
 fi
 
-for tool in memcheck racecheck synccheck; do
-    LONGCA_GPU_TEST_QUICK=1 timeout 120 compute-sanitizer --tool $tool "$BUILD/tests/test_gpu_kernels" >"$OUT/$tool.log" 2>&1
-    echo "$tool: exit $?; $(grep -E -m1 '(ERROR|RACECHECK) SUMMARY' "$OUT/$tool.log")"
-done
+if [ -n "${NCU:-}" ]; then # where the cycles go: causal 8K, one launch
+    timeout $(lim 90) ncu --clock-control none --section SpeedOfLight --section WarpStateStats \
+        --section MemoryWorkloadAnalysis -c 1 -k regex:flash_bwd_kernel "$L" run --kernel flash --mask causal \
+        --seqlen 8k --heads 64:8 --direction bwd --iters 1 --warmup 0 --counters off --quiet >"$OUT/ncu_bwd.txt" 2>&1
+    grep -E 'Duration|Compute \(SM\) Throughput|L2 Cache Throughput|DRAM Throughput|Issue Slots Busy|Warp Cycles Per Issued|Local Memory Spilling Requests  ' "$OUT/ncu_bwd.txt"
+    el ncu
+fi

@@ -2,24 +2,28 @@
 # What `longca model` predicts for the published CP trend (8K tokens per GPU, 8 to 64 GPUs,
 # 64:8 heads, d=128, bf16, forward; full, causal, and causal_document with ProLong-512K
 # documents) and for issue 18's target (balanced against ring at 32 GPUs), as CSV, then a
-# summary: each method's 64-GPU figure over its 8-GPU one, and Ulysses', USP's and balanced's
-# over ring's. Pass the calibration and any topology flag through:
+# summary: each method's 64-GPU figure over its 8-GPU one, Ulysses', USP's and balanced's over
+# ring's, and the attention work per GPU of causal_document at each scale over causal's (the
+# documents are drawn at each sequence length, so how many long ones it holds changes with it).
+# DOCLEN picks the document lengths (default prolong512k; prolong64k has no document over 64K).
+# Pass the calibration and any topology flag through:
 #   LONGCA=build/longca bench/model_trend.sh --calibration calibration-new.txt
 set -euo pipefail
 LONGCA=${LONGCA:-longca}
 methods=${METHODS:-ring,allgather,ulysses,usp,double_ring,balanced}
+doclen=${DOCLEN:-prolong512k}
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
 first=1
 for mask in full causal causal_document; do
     for gpus in 8 16 32 64; do
-        "$LONGCA" model --kernel flash --mask "$mask" --doclen prolong512k --seqlen $((8192 * gpus)) --gpus "$gpus" \
+        "$LONGCA" model --kernel flash --mask "$mask" --doclen "$doclen" --seqlen $((8192 * gpus)) --gpus "$gpus" \
             --heads 64:8 --cp "$methods" --format csv "$@" | if ((first)); then cat; else tail -n +2; fi
         first=0
     done
 done | tee "$tmp"
 echo
-awk -F, 'NR > 1 && $12 == "ok" { t[$2 "," $10 "," $11] = $14 }
+awk -F, 'NR > 1 && $12 == "ok" { t[$2 "," $10 "," $11] = $14; w[$2 "," $11] = $16 / $11 }
 END {
     split("full causal causal_document", masks, " ")
     split("ring allgather ulysses usp double_ring balanced", ms, " ")
@@ -31,6 +35,10 @@ END {
         }
         printf "\n"
     }
+    printf "causal_document attention work per GPU, over causal'"'"'s (TFLOP):"
+    for (g = 8; g <= 64; g *= 2)
+        if (w["causal," g] > 0) printf " %d GPUs %.3g (%.1f%%)", g, w["causal_document," g] / 1e12, 100 * w["causal_document," g] / w["causal," g]
+    printf "\n"
     for (g = 8; g <= 64; g *= 2) {
         r = t["causal_document,ring," g]
         if (r <= 0) continue

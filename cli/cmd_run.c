@@ -56,7 +56,8 @@ static void run_usage(FILE *f)
             "  --dry-run     validate and list the runs of the sweep, run nothing\n"
             "  --quiet       no progress line on stderr\n"
             "  --strict      unsupported runs fail the sweep too\n"
-            "FLOPs: fwd 4*area*h_q*d from the mask's exact area; bwd 2.5x fwd.\n"
+            "FLOPs: fwd 4*area*h_q*d from the mask's exact area; bwd 2.5x fwd. A run estimated at over\n"
+            "a minute a rep says so on stderr before its reps; Ctrl-C stops a rep between kernel calls.\n"
             "Exit status: 0 every run that could run succeeded; 1 a run failed (an error, out of memory,\n"
             "a lost worker, a --check mismatch, Ctrl-C) or no run could run (all unsupported); 2 bad\n"
             "input. Unsupported runs in a sweep that otherwise ran are counted in the last line on\n"
@@ -105,6 +106,13 @@ static void headless_emit(void *ctx, const struct event *ev)
         return;
     }
     const struct run_spec *spec = &h->runs[ev->run_id];
+    if (ev->type == EV_ESTIMATE) { /* said before the reps start, whatever --quiet */
+        char what[160], estimate[320];
+        run_spec_describe(spec, what, sizeof what);
+        event_estimate_describe(&ev->u.estimate, estimate, sizeof estimate);
+        fprintf(stderr, "%slongca run: run %d (%s) will take over a minute a rep: %s; Ctrl-C cancels\n",
+                h->progress ? "\r\033[K" : "", ev->run_id + 1, what, estimate);
+    }
     if (ev->type == EV_PROGRESS && h->progress) {
         char what[160];
         run_spec_describe(spec, what, sizeof what);

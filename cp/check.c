@@ -41,11 +41,14 @@ enum lc_status cp_inputs_make(struct cp_inputs *in, const struct run_spec *s, ch
 {
     const size_t nq = (size_t)s->batch * (size_t)s->seqlen * (size_t)s->heads_q * (size_t)s->head_dim;
     const size_t nk = (size_t)s->batch * (size_t)s->seqlen * (size_t)s->heads_kv * (size_t)s->head_dim;
-    enum lc_status st;
-    if ((st = make_input(&in->q, nq, s, 1, err)) || (st = make_input(&in->k, nk, s, 2, err)) ||
-        (st = make_input(&in->v, nk, s, 3, err)))
-        return st;
-    return (s->direction & DIR_BWD) ? make_input(&in->d_o, nq, s, 4, err) : LC_OK;
+    const size_t sizes[4] = {nq, nk, nk, (s->direction & DIR_BWD) ? nq : 0};
+    struct cp_host_tensor *tensors[4] = {&in->q, &in->k, &in->v, &in->d_o};
+    for (int i = 0; i < 4 && sizes[i]; i++) { /* seconds each at a million tokens: a cancel is seen between */
+        if (engine_cancel_requested()) return lc_fail(err, LC_ERR_CANCELLED, "cancelled while making the inputs");
+        enum lc_status st = make_input(tensors[i], sizes[i], s, (uint64_t)i + 1, err);
+        if (st) return st;
+    }
+    return LC_OK;
 }
 
 void cp_inputs_free(struct cp_inputs *in)

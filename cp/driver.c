@@ -13,6 +13,7 @@
 #include "core/model/stats.h"
 #include "core/model/timeline.h"
 #include "core/mask/mask_view.h"
+#include "cp/rep_estimate.h"
 
 /* ------------------------------------------------------------ resources */
 
@@ -62,9 +63,19 @@ void cp_exec_stamp(struct cp_exec *run, const char *name, int64_t t0, int step)
     tl->cp_step = -1;
 }
 
+static enum lc_status cancelled_in(char *err, bool backward, int step)
+{
+    if (step < 0) return lc_fail(err, LC_ERR_CANCELLED, "cancelled in the %s", backward ? "backward" : "forward");
+    return lc_fail(err, LC_ERR_CANCELLED, "cancelled in the %s, at CP step %d", backward ? "backward" : "forward", step);
+}
+
 enum lc_status cp_exec_attention(struct cp_exec *run, void *plan, bool backward, const struct longca_tensors *t, int step,
                                 char *err)
 {
+    /* A cancel stops the computation between kernel calls (and CPU kernels between tiles). A
+     * rank of a CP run keeps its part of the exchange, with the kernels left out, so that no
+     * peer waits on it; the agreement after the rep ends the run on every rank. */
+    if (engine_cancel_requested()) return run->size > 1 ? LC_OK : cancelled_in(err, backward, step);
     int iter = run->env->timeline->iter;
     engine_recorder_mark(run->env, run->run_id, iter, step); /* CUPTI tags and NVTX range of this step */
     int64_t t0 = lc_now_ns();
@@ -72,6 +83,7 @@ enum lc_status cp_exec_attention(struct cp_exec *run, void *plan, bool backward,
                                  : kernel_forward(run->kernel, plan, t, run->workspace, run->dev->stream(), err);
     cp_exec_stamp(run, backward ? "attn_bwd" : "attn_fwd", t0, step);
     engine_recorder_mark(run->env, run->run_id, iter, -1);
+    if (!st && run->size == 1 && engine_cancel_requested()) st = cancelled_in(err, backward, step);
     return st;
 }
 
@@ -317,17 +329,22 @@ static enum lc_status timed_reps(struct cp_exec *run, const struct cp_algo *algo
     double *ms = calloc((size_t)s->iters, sizeof *ms);
     if (!from || !to || !ms) st = lc_fail(err, LC_ERR_OOM, "no host memory for timers");
     const int total = s->warmup + s->iters;
-    for (int i = 0; i < total && !st; i++) {
+    /* The reps begin: a first rep of minutes is no longer shown as setup. */
+    emit_progress(run, run_id, s->warmup ? PHASE_WARMUP : PHASE_TIMED, 0, s->warmup ? s->warmup : s->iters);
+    for (int i = 0; i <= total && !st; i++) {
         const bool timed = i >= s->warmup;
         tl->iter = timed ? i - s->warmup : -1;
-        if (timed) d->flush_cache();
-        /* Every rank starts the rep together, and a cancel seen by any rank stops them all here. */
+        if (timed && i < total) d->flush_cache();
+        /* Every rank starts the rep together, and a cancel seen by any rank stops them all here;
+         * once more after the last rep, whose kernels a cancel may have left out. */
         int cancel = 0;
-        if ((st = cp_group_agree(run->group, run->env->cancel && *run->env->cancel, &cancel, NULL, err))) break;
+        if ((st = cp_group_agree(run->group, engine_cancel_requested(), &cancel, NULL, err))) break;
         if (cancel) {
-            st = lc_fail(err, LC_ERR_CANCELLED, "cancelled at iteration %d of %d", i, total);
+            st = i < total ? lc_fail(err, LC_ERR_CANCELLED, "cancelled at iteration %d of %d", i, total)
+                           : lc_fail(err, LC_ERR_CANCELLED, "cancelled in the last iteration");
             break;
         }
+        if (i == total) break;
         engine_recorder_mark(run->env, run_id, tl->iter, -1);
         d->event_record(from);
         st = one_rep(run, algo, s->direction, err);
@@ -368,6 +385,12 @@ static void fill_result(const struct cp_exec *run, const struct comm_totals *com
 }
 
 /* ------------------------------------------------------------ the whole run */
+
+/* Planning and the inputs of a long run take seconds each: a cancel is seen between them. */
+static enum lc_status setup_cancelled(char *err)
+{
+    return engine_cancel_requested() ? lc_fail(err, LC_ERR_CANCELLED, "cancelled during setup") : LC_OK;
+}
 
 /* Setup on every rank, then one answer: a rank's failure stops all (its reason, or naming it). */
 static enum lc_status agree_setup(struct cp_exec *run, enum lc_status mine, char *err)
@@ -425,14 +448,16 @@ enum lc_status cp_execute(const struct engine_env *env, const struct run_spec *s
     struct comm_totals comm = {0, 0, 0};
 
     emit_progress(&run, run_id, PHASE_SETUP, 0, 1);
-    run.dev->reset_peak();
     enum lc_status st = setup_problem(&run, err);
     if (run.kernel && run.kernel->version)
         snprintf(out->kernel_version, sizeof out->kernel_version, "%s", run.kernel->version);
     if (!st) st = check_memory(&run, err);
+    if (!st) cp_announce_long_rep(&run);
+    run.dev->reset_peak(); /* after the estimate's probe run, before this run's buffers */
     if (!st) st = algo->plan(&run, err);
     if (!st && run.workspace_bytes) st = run.dev->alloc(run.workspace_bytes, &run.workspace, err);
-    if (!st) st = place_inputs(&run, &in, err);
+    if (!st && !(st = setup_cancelled(err))) st = place_inputs(&run, &in, err);
+    if (!st) st = setup_cancelled(err);
     st = agree_setup(&run, st, err);
     if (!st && run.rank != 0) cp_inputs_free(&in); /* only rank 0 checks */
     if (!st) st = timed_reps(&run, algo, run_id, out, &comm, err);
@@ -441,6 +466,8 @@ enum lc_status cp_execute(const struct engine_env *env, const struct run_spec *s
     if (!st && spec->check) {
         emit_progress(&run, run_id, PHASE_CHECK, 0, 1);
         st = cp_check(&run, &in, out, err);
+        if (engine_cancel_requested()) /* the reference stopped short: its verdict means nothing */
+            st = lc_fail(err, LC_ERR_CANCELLED, "cancelled during the check");
     }
     release(&run, algo, &in);
     cp_group_destroy(local);

@@ -18,7 +18,8 @@
 #include "cp/plan_balanced.h"
 #include "core/mask/mask_view.h"
 
-/* One stage: this rank's rows against the KV of rank (me - s), and what it sends rank (me + s). */
+/* One stage: this rank's rows against the KV of the peer behind it at that stage, and what it
+ * sends the peer ahead (cp_balanced_peer). */
 struct stage {
     int64_t recv_rows, send_rows;
     int64_t recv_first, send_first; /* its block's first row in the receive / send buffers */
@@ -31,7 +32,8 @@ struct stage {
 struct balanced {
     struct cp_balanced_plan plan;
     struct stage *stages; /* [P]; stage 0 is the local KV */
-    int first, last;      /* stages with a plan; -1 when none has one */
+    int first[2], last[2]; /* per pass (forward, backward): the first and last stage with a plan
+                              in its order (cp_balanced_stage_at); -1 when none has one */
     int64_t max_recv, all_recv, all_send; /* rows: the largest stage, and every stage's */
     struct cp_comm *kv, *dkv;
     uint64_t *kv_ticket, *returned;       /* per stage */
@@ -64,14 +66,14 @@ static enum lc_status move_chunks(struct cp_exec *run, const struct balanced *ba
     return s;
 }
 
-/* The KV rows stage k computes against on rank me: its own at stage 0, else the chunks of rank
- * me - k that its queries attend to. */
+/* The KV rows stage k computes against on rank me: its own at stage 0, else the chunks of the
+ * peer behind it at stage k that its queries attend to. */
 static enum lc_status stage_kv_rows(const struct cp_balanced_plan *p, const struct cp_layout *own, int me, int k,
                                     struct cp_layout *out, char *err)
 {
     if (k == 0) return cp_layout_slice(own, 0, own->rows, out, err);
     int *chunks = NULL, n = 0;
-    enum lc_status st = cp_balanced_needed(p, me, (me - k + p->ranks) % p->ranks, &chunks, &n, err);
+    enum lc_status st = cp_balanced_needed(p, me, cp_balanced_peer(p, me, k, false), &chunks, &n, err);
     if (!st) st = cp_balanced_chunks_layout(p, chunks, n, out, err);
     free(chunks);
     return st;
@@ -92,7 +94,7 @@ static enum lc_status plan_stages(struct cp_exec *run, struct balanced *bal, cha
         memset(&kv_rows, 0, sizeof kv_rows);
         st = stage_kv_rows(&bal->plan, &run->layout, me, k, &kv_rows, err);
         if (!st && k > 0) {
-            st = cp_balanced_needed(&bal->plan, (me + k) % P, me, &chunks, &n, err);
+            st = cp_balanced_needed(&bal->plan, cp_balanced_peer(&bal->plan, me, k, true), me, &chunks, &n, err);
             for (int j = 0; !st && j < n; j++) chunks[j] = position[chunks[j]];
             sg->send_at = chunks;
             sg->n_send = n;
@@ -110,12 +112,15 @@ static enum lc_status plan_stages(struct cp_exec *run, struct balanced *bal, cha
         const double area = (double)cp_view_area(&sg->view);
         run->work += area * s->heads_q * s->batch;
         /* A single rank always runs its one block (it writes the outputs). */
-        if (area > 0 || P == 1) {
-            st = cp_exec_plan_kernel(run, s->heads_q, s->heads_kv, &sg->view, &sg->plan, err);
-            if (bal->first < 0) bal->first = k;
-            bal->last = k;
-        }
+        if (area > 0 || P == 1) st = cp_exec_plan_kernel(run, s->heads_q, s->heads_kv, &sg->view, &sg->plan, err);
     }
+    for (int pass = 0; pass < 2 && !st; pass++)
+        for (int i = 0; i < P; i++) {
+            const int k = cp_balanced_stage_at(&bal->plan, i, pass == 1);
+            if (!bal->stages[k].plan) continue;
+            if (bal->first[pass] < 0) bal->first[pass] = k;
+            bal->last[pass] = k;
+        }
     free(position);
     return st;
 }
@@ -144,7 +149,7 @@ static enum lc_status balanced_plan(struct cp_exec *run, char *err)
     struct balanced *bal = calloc(1, sizeof *bal);
     if (!bal) return lc_fail(err, LC_ERR_OOM, "out of host memory");
     run->state = bal;
-    bal->first = bal->last = -1;
+    bal->first[0] = bal->first[1] = bal->last[0] = bal->last[1] = -1;
     enum lc_status st = cp_balanced_plan_build(&run->mask, &run->view, run->size, run->kernel->tile_q, &bal->plan, err);
     if (!st) st = cp_balanced_layout(&bal->plan, run->rank, &run->layout, err);
     if (!st && (!(bal->stages = calloc((size_t)run->size, sizeof *bal->stages)) ||
@@ -181,12 +186,14 @@ static void *buffer_row(const struct cp_exec *run, void *base, int64_t r, size_t
     return (char *)base + (size_t)r * 2 * (size_t)run->spec->batch * kv_row(run) * esize;
 }
 
-/* Posts every stage's KV exchange: packs what rank (me + k) needs, receives from rank (me - k). */
-static enum lc_status post_kv(struct cp_exec *run, struct balanced *bal, char *err)
+/* Posts every stage's KV exchange in the pass's order: packs what the peer ahead needs, receives
+ * from the one behind. */
+static enum lc_status post_kv(struct cp_exec *run, struct balanced *bal, bool backward, char *err)
 {
     const size_t row_bytes = 2 * (size_t)run->spec->batch * kv_row(run) * run->esize;
     const int P = run->size;
-    for (int k = 1; k < P; k++) {
+    for (int i = 1; i < P; i++) {
+        const int k = cp_balanced_stage_at(&bal->plan, i, backward);
         const struct stage *sg = &bal->stages[k];
         bal->kv_ticket[k] = 0;
         if (!sg->send_rows && !sg->recv_rows) continue;
@@ -196,9 +203,11 @@ static enum lc_status post_kv(struct cp_exec *run, struct balanced *bal, char *e
         cp_exec_stamp(run, "pack_kv", t0, k);
         if (st) return st;
         cp_comm_tag(bal->kv, k, "kv");
-        st = bal->kv->ops->send_recv(bal->kv, out, (size_t)sg->send_rows * row_bytes, (run->rank + k) % P,
+        const int ahead = cp_balanced_peer(&bal->plan, run->rank, k, true);
+        const int behind = cp_balanced_peer(&bal->plan, run->rank, k, false);
+        st = bal->kv->ops->send_recv(bal->kv, out, (size_t)sg->send_rows * row_bytes, ahead,
                                      buffer_row(run, bal->recv_kv, sg->recv_first, run->esize),
-                                     (size_t)sg->recv_rows * row_bytes, (run->rank - k + P) % P, &bal->kv_ticket[k], err);
+                                     (size_t)sg->recv_rows * row_bytes, behind, &bal->kv_ticket[k], err);
         if (st) return st;
     }
     return LC_OK;
@@ -234,18 +243,18 @@ static enum lc_status balanced_forward(struct cp_exec *run, char *err)
     const struct cp_array_ops *a = run->arr;
     const size_t qn = (size_t)run->spec->batch * (size_t)run->layout.rows * cp_row_elems(run, run->spec->heads_q);
     enum lc_status st;
-    if (bal->first < 0) { /* no row of this rank sees a key: O = 0, LSE = -inf */
+    if (bal->first[0] < 0) { /* no row of this rank sees a key: O = 0, LSE = -inf */
         const size_t lse_n = (size_t)run->spec->batch * (size_t)run->spec->heads_q * (size_t)run->layout.rows;
         if ((st = a->fill_f32(bal->o_acc, qn, 0.0f, err)) || (st = a->fill_f32(sh->lse, lse_n, -INFINITY, err)) ||
             (st = a->copy2d(sh->o, run->spec->dtype, qn, bal->o_acc, LC_FP32, qn, qn, 1, false, err)))
             return st;
     }
-    if ((st = post_kv(run, bal, err))) return st;
+    if ((st = post_kv(run, bal, false, err))) return st;
     for (int k = 0; k < run->size; k++) {
         if (k && (st = bal->kv->ops->wait(bal->kv, bal->kv_ticket[k], err))) return st;
         if (!bal->stages[k].plan) continue;
         stage_kv(run, bal, k, &key, &value);
-        const struct longca_fold f = {.first = k == bal->first, .last = k == bal->last, .o_acc = bal->o_acc};
+        const struct longca_fold f = {.first = k == bal->first[0], .last = k == bal->last[0], .o_acc = bal->o_acc};
         struct longca_tensors t = {.q = sh->q, .k = key, .v = value, .o = sh->o, .lse = sh->lse, .fold = &f};
         const struct cp_fold_scratch sc = scratch_for(run, bal, k);
         if ((st = cp_fold_attention(run, bal->stages[k].plan, false, &t, &sc, k, err))) return st;
@@ -285,18 +294,19 @@ static enum lc_status balanced_backward(struct cp_exec *run, char *err)
     const size_t grad_row = 2 * (size_t)s->batch * kv_row(run) * sizeof(float);
     const int P = run->size;
     enum lc_status st = LC_OK;
-    if (bal->first < 0 && ((st = a->fill_f32(bal->dq_acc, qn, 0.0f, err)) ||
+    if (bal->first[1] < 0 && ((st = a->fill_f32(bal->dq_acc, qn, 0.0f, err)) ||
                            (st = a->copy2d(sh->dq, s->dtype, qn, bal->dq_acc, LC_FP32, qn, qn, 1, false, err))))
         return st;
     if (!bal->stages[0].plan && (st = a->fill_f32(bal->own_grad, own, 0.0f, err))) return st;
-    if ((st = post_kv(run, bal, err))) return st;
-    for (int k = 0; k < P; k++) {
+    if ((st = post_kv(run, bal, true, err))) return st;
+    for (int i = 0; i < P; i++) {
+        const int k = cp_balanced_stage_at(&bal->plan, i, true);
         if (k && (st = bal->kv->ops->wait(bal->kv, bal->kv_ticket[k], err))) return st;
         const struct stage *sg = &bal->stages[k];
         float *grads = k ? buffer_row(run, bal->grad_out, sg->recv_first, sizeof(float)) : bal->own_grad;
         if (sg->plan) {
             stage_kv(run, bal, k, &key, &value);
-            const struct longca_fold f = {.first = k == bal->first, .last = k == bal->last, .dq_acc = bal->dq_acc,
+            const struct longca_fold f = {.first = k == bal->first[1], .last = k == bal->last[1], .dq_acc = bal->dq_acc,
                                         .dkv_acc = grads};
             struct longca_tensors t = {.q = sh->q, .k = key, .v = value, .o = sh->o, .lse = sh->lse, .d_o = sh->d_o,
                                      .dq = sh->dq, .fold = &f};
@@ -306,13 +316,15 @@ static enum lc_status balanced_backward(struct cp_exec *run, char *err)
         bal->returned[k] = 0;
         if (k > 0 && (sg->recv_rows || sg->send_rows)) {
             cp_comm_tag(bal->dkv, k, "dkv");
-            st = bal->dkv->ops->send_recv(bal->dkv, grads, (size_t)sg->recv_rows * grad_row, (run->rank - k + P) % P,
+            const int ahead = cp_balanced_peer(&bal->plan, run->rank, k, true);
+            const int behind = cp_balanced_peer(&bal->plan, run->rank, k, false);
+            st = bal->dkv->ops->send_recv(bal->dkv, grads, (size_t)sg->recv_rows * grad_row, behind,
                                           buffer_row(run, bal->grad_in, sg->send_first, sizeof(float)),
-                                          (size_t)sg->send_rows * grad_row, (run->rank + k) % P, &bal->returned[k], err);
+                                          (size_t)sg->send_rows * grad_row, ahead, &bal->returned[k], err);
             if (st) return st;
         }
     }
-    for (int k = 1; k < P && !st; k++) st = take_grads(run, bal, k, err);
+    for (int i = 1; i < P && !st; i++) st = take_grads(run, bal, cp_balanced_stage_at(&bal->plan, i, true), err);
     if (st) return st;
     return a->copy2d(sh->dkv, s->dtype, own, bal->own_grad, LC_FP32, own, own, 1, false, err);
 }
@@ -359,11 +371,11 @@ static enum lc_status balanced_predict(const struct run_spec *spec, const struct
 /* Stage k's KV exchange as post_kv issues it (nothing when neither side has rows). */
 static int schedule_post(struct cp_schedule *s, const struct cp_balanced_plan *p, int me, int k, double row_bytes)
 {
-    const int P = p->ranks;
     const double out = (double)cp_balanced_send_rows(p, me, k) * row_bytes, in = (double)cp_balanced_recv_rows(p, me, k) * row_bytes;
     if (out <= 0 && in <= 0) return 0;
     cp_schedule_copy(s, 2 * out, k); /* pack_kv */
-    return cp_schedule_send_recv(s, 1, out > 0 ? (me + k) % P : -1, out, in > 0 ? (me - k + P) % P : -1, in, k);
+    return cp_schedule_send_recv(s, 1, out > 0 ? cp_balanced_peer(p, me, k, true) : -1, out,
+                                 in > 0 ? cp_balanced_peer(p, me, k, false) : -1, in, k);
 }
 
 static void schedule_rank(struct cp_schedule *s, const struct run_spec *spec, const struct cp_balanced_plan *p, int me,
@@ -375,18 +387,23 @@ static void schedule_rank(struct cp_schedule *s, const struct run_spec *spec, co
     for (int pass = 0; pass < 2; pass++) {
         const bool backward = pass == 1;
         if (!(spec->direction & (backward ? DIR_BWD : DIR_FWD))) continue;
-        for (int k = 1; k < P; k++) kv[k] = schedule_post(s, p, me, k, row_bytes);
-        for (int k = 0; k < P; k++) {
+        for (int i = 1; i < P; i++) {
+            const int k = cp_balanced_stage_at(p, i, backward);
+            kv[k] = schedule_post(s, p, me, k, row_bytes);
+        }
+        for (int i = 0; i < P; i++) {
+            const int k = cp_balanced_stage_at(p, i, backward);
             if (k) cp_schedule_wait(s, kv[k], k);
             if (work[k].area > 0 || P == 1) cp_schedule_compute(s, &work[k], backward, k);
             returned[k] = 0;
             const double in = (double)cp_balanced_recv_rows(p, me, k), out = (double)cp_balanced_send_rows(p, me, k);
             if (backward && k > 0 && (in > 0 || out > 0))
-                returned[k] = cp_schedule_send_recv(s, 2, in > 0 ? (me - k + P) % P : -1, in * grad_row,
-                                                    out > 0 ? (me + k) % P : -1, out * grad_row, k);
+                returned[k] = cp_schedule_send_recv(s, 2, in > 0 ? cp_balanced_peer(p, me, k, false) : -1, in * grad_row,
+                                                    out > 0 ? cp_balanced_peer(p, me, k, true) : -1, out * grad_row, k);
         }
         if (!backward || P == 1) continue;
-        for (int k = 1; k < P; k++) { /* take_grads */
+        for (int i = 1; i < P; i++) { /* take_grads */
+            const int k = cp_balanced_stage_at(p, i, true);
             cp_schedule_wait(s, returned[k], k);
             cp_schedule_copy(s, 3.0 * (double)cp_balanced_send_rows(p, me, k) * grad_row, k);
         }

@@ -117,7 +117,7 @@ enum lc_status cp_balanced_plan_build(const struct mask *m, const struct longca_
     for (int r = 0; !st && r < ranks; r++) {
         attended(p, r, mark);
         for (int i = 0; i < p->n_chunks; i++)
-            if (mark[i] && p->owner[i] != r) p->received[(size_t)r * ranks + (size_t)((r - p->owner[i] + ranks) % ranks)]++;
+            if (mark[i] && p->owner[i] != r) p->received[(size_t)r * ranks + (size_t)cp_balanced_stage_of(p, r, p->owner[i])]++;
     }
     free(mark);
     free(work);
@@ -181,6 +181,32 @@ enum lc_status cp_balanced_layout(const struct cp_balanced_plan *p, int rank, st
     return st;
 }
 
+/* Ranks as (node, place in the node) when they fill whole nodes, else one node. */
+static int node_size(const struct cp_balanced_plan *p)
+{
+    return p->ranks > CP_NODE_RANKS && p->ranks % CP_NODE_RANKS == 0 ? CP_NODE_RANKS : p->ranks;
+}
+
+int cp_balanced_peer(const struct cp_balanced_plan *p, int rank, int stage, bool ahead)
+{
+    const int w = node_size(p), nodes = p->ranks / w, sign = ahead ? 1 : -1;
+    const int node = (rank / w + sign * (stage / w) + nodes) % nodes, place = (rank % w + sign * (stage % w) + w) % w;
+    return node * w + place;
+}
+
+int cp_balanced_stage_of(const struct cp_balanced_plan *p, int rank, int from)
+{
+    const int w = node_size(p), nodes = p->ranks / w;
+    return (rank / w - from / w + nodes) % nodes * w + (rank % w - from % w + w) % w;
+}
+
+int cp_balanced_stage_at(const struct cp_balanced_plan *p, int i, bool backward)
+{
+    const int w = node_size(p);
+    if (!backward || i == 0) return i;
+    return i <= p->ranks - w ? i + w - 1 : i - (p->ranks - w);
+}
+
 int64_t cp_balanced_recv_rows(const struct cp_balanced_plan *p, int rank, int stage)
 {
     return p->received[(size_t)rank * p->ranks + (size_t)stage] * p->chunk;
@@ -188,7 +214,7 @@ int64_t cp_balanced_recv_rows(const struct cp_balanced_plan *p, int rank, int st
 
 int64_t cp_balanced_send_rows(const struct cp_balanced_plan *p, int rank, int stage)
 {
-    return cp_balanced_recv_rows(p, (rank + stage) % p->ranks, stage);
+    return cp_balanced_recv_rows(p, cp_balanced_peer(p, rank, stage, true), stage);
 }
 
 double cp_balanced_rank_bytes(const struct cp_balanced_plan *p, int rank, double kv_row, double grad_row, bool fwd,

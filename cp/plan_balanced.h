@@ -3,10 +3,15 @@
  * each query chunk (cp/balance.h), each rank's exact work, and every message of its stages.
  *
  * Rank r holds the Q, K, V rows of its chunks (in sequence order). The KV it lacks arrives in
- * P - 1 stages: at stage s it receives from rank (r - s) mod P exactly the chunks of that rank
- * its queries attend to, and sends rank (r + s) mod P what that one needs from it; a stage with
- * nothing either way posts nothing. The backward returns the partial dK, dV (fp32) of every
- * received chunk to its owner the same way, in the opposite direction. */
+ * P - 1 stages: at stage s it receives from one rank exactly the chunks of that rank its queries
+ * attend to, and sends another what that one needs from it; a stage with nothing either way
+ * posts nothing. With one node (P <= CP_NODE_RANKS, or P not a multiple of it) stage s pairs r
+ * with r - s and r + s (mod P). Over whole nodes a rank is (node n, place l) and stage
+ * s = CP_NODE_RANKS dn + dl pairs it with (n -/+ dn, l -/+ dl), each mod its range: stages 1..7 stay inside
+ * every node and the others cross nodes for every rank, so no NVLink stage waits for a message
+ * on the network (a stage ends with its slowest message: the exchanges of one communicator run
+ * in order). The backward returns the partial dK, dV (fp32) of every received chunk to its owner
+ * the same way, in the opposite direction. */
 #ifndef LC_CP_PLAN_BALANCED_H
 #define LC_CP_PLAN_BALANCED_H
 
@@ -16,6 +21,10 @@
 #include "core/mask/mask.h"
 #include "core/model/status.h"
 #include "cp/shard.h"
+
+/* Ranks of one node: consecutive ranks share a node of 8 GPUs (H100/H200 SXM), as the model's
+ * default topology and a job launched node by node place them. */
+#define CP_NODE_RANKS 8
 
 struct cp_balanced_plan {
     int ranks, n_chunks;
@@ -46,6 +55,15 @@ enum lc_status cp_balanced_layout(const struct cp_balanced_plan *p, int rank, st
 enum lc_status cp_balanced_chunks_layout(const struct cp_balanced_plan *p, const int *chunks, int n,
                                          struct cp_layout *out, char *err);
 
+/* The rank `rank` sends to at stage s (ahead) or receives from (behind), and the stage at which
+ * `rank` receives from `from`. */
+int cp_balanced_peer(const struct cp_balanced_plan *p, int rank, int stage, bool ahead);
+int cp_balanced_stage_of(const struct cp_balanced_plan *p, int rank, int from);
+/* The stage computed i-th (0 <= i < ranks; 0 is the local one). The forward takes the stages as
+ * numbered: those inside a node first, their KV arriving fast while the local stage computes.
+ * The backward takes those across nodes first, so that its last dK, dV returns, which no
+ * attention hides, cross NVLink. */
+int cp_balanced_stage_at(const struct cp_balanced_plan *p, int i, bool backward);
 /* Rows rank receives and sends at stage s (1 <= s < ranks). */
 int64_t cp_balanced_recv_rows(const struct cp_balanced_plan *p, int rank, int stage);
 int64_t cp_balanced_send_rows(const struct cp_balanced_plan *p, int rank, int stage);

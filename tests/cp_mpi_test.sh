@@ -3,7 +3,8 @@
 # sliding_window_causal} x {fwd, bwd} x {8:8, 8:2} against the single-device reference on 4
 # ranks and a smaller matrix on 2 (tests/test_cp_methods.c), then the whole path through
 # `longca run` with a front end and 4 CPU workers (the balanced method on all 12 static masks),
-# and bad CP input refused with one line and exit status 2.
+# balanced again on 16 workers (two nodes' worth: its node-aware stage pairing), and bad CP input
+# refused with one line and exit status 2.
 set -u
 longca=$1
 bin=$(dirname "$longca")/tests/test_cp_methods
@@ -43,6 +44,17 @@ rc=$?
 passed=$(grep -c ',pass,' <<<"$out")
 want=$((12 * $(tr ',' '\n' <<<"$dirs" | wc -l) * $(tr ',' '\n' <<<"$heads" | wc -l)))
 [ "$rc" -eq 0 ] && [ "$passed" -eq "$want" ] || say "longca run --cp balanced --gpus 4: exit $rc, $passed of $want checks passed"$'\n'"$out"
+
+# Over two nodes' worth of ranks (16) balanced pairs its stages by node and place in the node.
+masks=causal_document,sliding_window_causal
+[ -n "$quick" ] && masks=causal_document
+out=$(timeout 600 mpirun --oversubscribe -np 17 -x OMP_NUM_THREADS "$longca" run --cp balanced --gpus 16 \
+      --mask "$masks" --window 100 --seqlen 1024 --heads 8:2 --head-dim 32 \
+      --direction fwd+bwd --warmup 0 --iters 1 --check --quiet --format csv)
+rc=$?
+passed=$(grep -c ',pass,' <<<"$out")
+want=$(tr ',' '\n' <<<"$masks" | wc -l)
+[ "$rc" -eq 0 ] && [ "$passed" -eq "$want" ] || say "longca run --cp balanced --gpus 16: exit $rc, $passed of $want checks passed"$'\n'"$out"
 
 # Bad input: a clear line before anything runs.
 expect_refusal() {

@@ -253,6 +253,8 @@ int main(void)
     for (int m = 0; m < 6; m++)
         for (int k = 0; k < 4; k++)
             for (int p = 1; p <= 8; p *= 2) schedule_matches_prediction(methods[m], masks[k], p);
+    /* Two nodes: balanced pairs its stages by node and place in the node. */
+    for (int k = 0; k < 4; k++) schedule_matches_prediction("balanced", masks[k], 16);
     ring_overlap_by_hand();
     lane_runs_in_posting_order();
     calibration_round_trip();

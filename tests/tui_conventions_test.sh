@@ -3,10 +3,9 @@
 # Setup's choices persist in $XDG_CONFIG_HOME/longca/longca.conf (chosen, quit, restarted, still
 # chosen); Setup's validation message is whole at 100 and 160 columns; NO_COLOR draws without
 # colour; TERM=dumb gets one line pointing to longca run; a long capture path in the title ends
-# with its file name after "...", the capture's source line cut with "..."; the Timeline axis
-# keeps the run's times after panning;
-# `view --compare` adds the "vs B" column; `view | cat` keeps the CP columns. Every wait has a
-# deadline.
+# with its file name after "...", the capture's source line and a long device cut with "...";
+# the Timeline axis keeps the run's times after panning; `view --compare` adds the "vs B" column;
+# `view | cat` keeps the CP columns. Every wait has a deadline.
 set -u
 LONGCA=$(realpath "${1:?usage: tui_conventions_test.sh PATH_TO_LONGCA}")
 source "$(dirname "$0")/tui_lib.sh"
@@ -110,6 +109,11 @@ echo "ok: title at 80 columns: $(screen | head -1 | sed 's/  */ /g')"
 # What wrote the capture (version, host, command line) beside Workers: cut at 80 columns, marked so.
 screen | grep "^Workers: " | grep -q "longca [0-9.]* (.*) on .*\.\.\.$" || fail "the capture's source line: $(screen | grep "^Workers: ")"
 echo "ok: the capture's source at 80 columns: $(screen | grep "^Workers: " | sed 's/  */ /g')"
+# A worker's device in its 34-column cell: whole, or its start and "...".
+device=$(grep -m1 '"type":"hello"' "$WORK/ring.lccap" | sed 's/.*"device":"\([^"]*\)".*/\1/')
+[ ${#device} -gt 34 ] && device="${device:0:31}..."
+screen | grep -E "^  rank 1 " | grep -qF "$device" || fail "rank 1's device is not '$device': $(screen | grep -E "^  rank 1 ")"
+echo "ok: rank 1's device cell: $device"
 
 # --- 5. view --compare: the vs B column (a capture against itself: +0.0%).
 tm resize-window -t tui -x 140 -y 30

@@ -424,6 +424,11 @@ void tui_model_apply(struct tui_model *m, const struct event *ev)
     case EV_COUNTERS: on_counters(m, ev); break;
     case EV_SWEEP_DONE: on_sweep_done(m); break;
     case EV_SESSION: m->session = ev->u.session; break;
+    case EV_ESTIMATE: {
+        struct tui_run *r = get_run(m, ev->run_id);
+        if (r) r->estimate = ev->u.estimate;
+        break;
+    }
     case EV_TYPE_COUNT: return;
     }
     m->events++;

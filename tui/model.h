@@ -40,6 +40,7 @@ struct tui_run {
     char error[LC_ERRMSG_LEN];
     bool timeline_dropped; /* its intervals were let go to keep the timelines' bound */
     bool has_timeline;     /* it sent intervals: a new run's timeline is made without a search */
+    struct ev_estimate estimate; /* said before reps of over a minute (rep_s 0: none) */
 };
 
 /* One rank's intervals of one run. */

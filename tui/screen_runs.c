@@ -83,8 +83,11 @@ static void draw_workers(WINDOW *win, const struct tui_rect *r, const struct tui
         int pid = app->session ? session_worker_pid(app->session, w->rank) : 0;
         char pid_text[24] = "";
         if (pid > 0) snprintf(pid_text, sizeof(pid_text), "pid %d", pid);
-        int x = r->x + 2 + tui_putf(win, y, r->x + 2, r->w - 2, TUI_ROLE_NORMAL, "rank %-3d %-12.12s %-34.34s %-10s ",
-                                    w->rank, w->hello.host, w->hello.device, pid_text);
+        char device[40]; /* its column: a longer description ends in "..." */
+        const char *d = w->hello.device;
+        snprintf(device, sizeof device, strlen(d) > 34 ? "%.31s..." : "%s", d);
+        int x = r->x + 2 + tui_putf(win, y, r->x + 2, r->w - 2, TUI_ROLE_NORMAL, "rank %-3d %-12.12s %-34s %-10s ",
+                                    w->rank, w->hello.host, device, pid_text);
         int room = r->x + r->w - x;
         if (w->lost)
             tui_putf(win, y, x, room, TUI_ROLE_FAIL, "LOST: %s", w->reason);
@@ -132,11 +135,17 @@ static void draw_progress(WINDOW *win, const struct tui_rect *r, const struct tu
             if (&m->runs[i] == cur) pos = i + 1;
         tui_putf(win, r->y, r->x, r->w, TUI_ROLE_HEADER, "Running %d of %d: run %d  %s", pos, m->n_runs, cur->id,
                  label);
-        for (int i = 0; i < cur->n_ranks && i + 1 < r->h; i++) {
+        int y0 = r->y + 1; /* a rep estimated over a minute says so above the bars */
+        if (cur->estimate.rep_s > 0 && r->h > 1) {
+            char estimate[320];
+            event_estimate_describe(&cur->estimate, estimate, sizeof estimate);
+            tui_putf(win, y0++, r->x, r->w, TUI_ROLE_WARN, "over a minute a rep: %s; F7 cancels", estimate);
+        }
+        for (int i = 0; i < cur->n_ranks && y0 + i < r->y + r->h; i++) {
             double frac;
             char what[48];
             progress_label(&cur->ranks[i], what, sizeof(what), &frac);
-            int y = r->y + 1 + i;
+            int y = y0 + i;
             tui_putf(win, y, r->x + 2, 8, TUI_ROLE_NORMAL, "rank %d", i + 1);
             tui_draw_bar(win, y, r->x + 10, r->w - 10 > 60 ? 60 : r->w - 10, frac, what);
         }
@@ -314,11 +323,17 @@ static void draw_table(WINDOW *win, const struct tui_rect *r, const struct tui_r
     free(idx);
 }
 
+/* Under the heading of the run in flight: its estimate, if over a minute a rep, and a bar a rank. */
+static int progress_rows(const struct tui_run *cur)
+{
+    return cur ? cur->n_ranks + (cur->estimate.rep_s > 0) : 0;
+}
+
 static void draw(WINDOW *win, const struct tui_rect *r, struct tui_app *app)
 {
     const struct tui_run *cur = tui_model_current(&app->model);
     struct tui_runs_layout l;
-    tui_layout_runs(r, app->model.n_workers, cur ? cur->n_ranks : 0, &l);
+    tui_layout_runs(r, app->model.n_workers, progress_rows(cur), &l);
     draw_workers(win, &l.workers, app);
     draw_progress(win, &l.progress, app);
     draw_table(win, &l.table, &l.detail, app);
@@ -338,7 +353,7 @@ static void click(struct tui_app *app, const struct tui_rect *r, int y, int x)
 {
     const struct tui_run *cur = tui_model_current(&app->model);
     struct tui_runs_layout l;
-    tui_layout_runs(r, app->model.n_workers, cur ? cur->n_ranks : 0, &l);
+    tui_layout_runs(r, app->model.n_workers, progress_rows(cur), &l);
     if (y > l.table.y && y < l.table.y + l.table.h) tui_app_pick_row(app, app->runs_top + (y - l.table.y - 1));
 }
 

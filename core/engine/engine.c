@@ -13,6 +13,12 @@ void engine_emit(const struct engine_env *env, struct event *ev)
     env->sink.emit(env->sink.ctx, ev);
 }
 
+/* The cancel flag of the run executing here; a nested run (the rate probe) puts its own and
+ * gives the outer one back. */
+static volatile int *executing_cancel;
+
+bool engine_cancel_requested(void) { return executing_cancel && *executing_cancel; }
+
 void engine_recorder_mark(const struct engine_env *env, int run_id, int iter, int cp_step)
 {
     if (env->recorder && env->recorder->mark) env->recorder->mark(run_id, iter, cp_step);
@@ -44,7 +50,13 @@ enum lc_status engine_execute(const struct engine_env *env, const struct run_spe
 
     memset(out, 0, sizeof *out);
     const struct cp_method_ops *method = cp_method_find(spec->cp_method);
-    if (method) return method->execute(env, spec, run_id, out);
+    if (method) {
+        volatile int *outer = executing_cancel;
+        executing_cancel = env->cancel;
+        enum lc_status st = method->execute(env, spec, run_id, out);
+        executing_cancel = outer;
+        return st;
+    }
     char err[LC_ERRMSG_LEN];
     return engine_report(env, run_id, lc_fail(err, LC_ERR_INVALID, "unknown CP method '%s'", spec->cp_method), err, out);
 }

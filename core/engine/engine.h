@@ -38,6 +38,12 @@ enum lc_status engine_report(const struct engine_env *env, int run_id, enum lc_s
 /* Stamps ev with this rank's clock and hands it to the sink. */
 void engine_emit(const struct engine_env *env, struct event *ev);
 
+/* Whether the run executing on this process was asked to stop (its env's cancel flag). The
+ * driver asks between kernel calls and the built-in CPU kernels between query tiles, so F7 or
+ * Ctrl-C takes effect within a tile of work, not at the end of a rep that may last minutes.
+ * Kernels of plugins and GPU kernels finish the call they are in. */
+bool engine_cancel_requested(void);
+
 /* The device recorder's hooks as runs use them (no-ops without a recorder): mark where the host
  * is (tags what it launches next), deliver completed records (call after a sync, before taking
  * the timeline), and send the counter samples gathered so far as one EV_COUNTERS (dropped when

@@ -179,6 +179,12 @@ void event_write_json(FILE *f, const struct event *ev)
         put_i64(f, "iter", ev->u.progress.iter);
         put_i64(f, "total", ev->u.progress.total);
         break;
+    case EV_ESTIMATE:
+        put_double(f, "rep_s", ev->u.estimate.rep_s);
+        put_double(f, "flops", ev->u.estimate.flops);
+        put_double(f, "flops_per_s", ev->u.estimate.flops_per_s);
+        put_string(f, "basis", ev->u.estimate.basis);
+        break;
     case EV_RESULT:
     case EV_RUN_DONE:
         fputs(",\"result\":", f);
@@ -516,6 +522,12 @@ enum lc_status event_parse_json(const char *line, struct event *out, char *err)
             out->u.progress.total = (int)get_int(&fr, "total", INT32_MIN, INT32_MAX);
             break;
         }
+        case EV_ESTIMATE:
+            out->u.estimate.rep_s = get_double(&fr, "rep_s");
+            out->u.estimate.flops = get_double(&fr, "flops");
+            out->u.estimate.flops_per_s = get_double(&fr, "flops_per_s");
+            copy_string(&fr, "basis", out->u.estimate.basis, sizeof out->u.estimate.basis);
+            break;
         case EV_RESULT:
         case EV_RUN_DONE: read_result(&fr, &out->u.result); break;
         case EV_ERROR:

@@ -22,6 +22,7 @@ static const char *const event_type_names[EV_TYPE_COUNT] = {
     [EV_SWEEP_DONE] = "sweep_done",
     [EV_GOODBYE] = "goodbye",
     [EV_SESSION] = "session",
+    [EV_ESTIMATE] = "estimate",
 };
 
 const char *event_type_name(enum event_type t)
@@ -99,6 +100,15 @@ void event_copy(struct event *dst, const struct event *src)
     if (!dst->intervals) dst->n_intervals = 0;
     dst->samples = dup_array(src->samples, (size_t)src->n_samples, sizeof *src->samples);
     if (!dst->samples) dst->n_samples = 0;
+}
+
+void event_estimate_describe(const struct ev_estimate *e, char *buf, size_t len)
+{
+    double t = e->rep_s;
+    const char *unit = t >= 7200 ? "h" : t >= 120 ? "min" : "s";
+    t /= t >= 7200 ? 3600 : t >= 120 ? 60 : 1;
+    snprintf(buf, len, "~%.3g %s a rep (%.3g FLOP at %.3g GFLOP/s, %s)", t, unit, e->flops, e->flops_per_s / 1e9,
+             e->basis);
 }
 
 int64_t lc_now_ns(void)

@@ -4,6 +4,7 @@
 #define LC_EVENT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/model/result.h"
@@ -24,6 +25,7 @@ enum event_type {
     EV_GOODBYE,      /* a worker left cleanly */
     EV_SESSION,      /* rank 0: the build, host and command line the stream came from (first line of a capture) */
     EV_RUN_DONE,     /* rank 0: a run's one final result, its ranks merged (rank -1), every run */
+    EV_ESTIMATE,     /* a worker, before a run's reps: each is estimated to take over a minute */
     EV_TYPE_COUNT
 };
 const char *event_type_name(enum event_type t);
@@ -74,6 +76,15 @@ struct ev_progress {
     int iter, total;
 };
 
+/* A rep's time estimated before it runs: the rank's FLOPs (the mask's exact area) over a rate
+ * for the kernel on this device, and where the rate came from. */
+struct ev_estimate {
+    double rep_s, flops, flops_per_s;
+    char basis[96]; /* "measured here on a 2K full mask", "calibration of NVIDIA H200" */
+};
+/* "~3.4 min a rep (7.03e+13 FLOP at 21.2 GFLOP/s, measured here on ...)". */
+void event_estimate_describe(const struct ev_estimate *e, char *buf, size_t len);
+
 /* Times are ns on the worker's clock corrected to rank 0's (see profiling's clock sync). */
 struct interval {
     int64_t start_ns, end_ns;
@@ -108,6 +119,7 @@ struct event {
         struct ev_session session;
         struct run_spec spec; /* EV_RUN_QUEUED */
         struct ev_progress progress;
+        struct ev_estimate estimate;
         struct run_result result; /* EV_RESULT, EV_RUN_DONE */
         struct { enum lc_status status; char message[LC_ERRMSG_LEN]; } error; /* EV_ERROR, EV_WORKER_LOST */
     } u;

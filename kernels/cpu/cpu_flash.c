@@ -27,6 +27,7 @@
 #define TILE_FUNCTION
 #endif
 
+#include "core/engine/engine.h"
 #include "core/engine/kernel.h"
 #include "kernels/cpu/cpu_common.h"
 #include "kernels/cpu/cpu_kernels.h"
@@ -361,7 +362,7 @@ static int flash_forward(void *plan, const struct longca_tensors *t, void *works
         /* Last query tiles first: under causal-like masks they carry the most work. */
 #pragma omp for schedule(dynamic, 1)
         for (int64_t task = 0; task < tasks; task++) {
-            if (!buf) continue;
+            if (!buf || engine_cancel_requested()) continue; /* the driver reports the cancel */
             const int qt = nqt - 1 - (int)(task % nqt);
             const int h = (int)(task / nqt % p->heads_q), b = (int)(task / nqt / p->heads_q);
             forward_tile(fp, t, q, k, v, b, h, qt, &w);
@@ -539,14 +540,14 @@ static int flash_backward(void *plan, const struct longca_tensors *t, void *work
         const int64_t q_tasks = (int64_t)p->batch * p->heads_q * nqt;
 #pragma omp for schedule(dynamic, 1)
         for (int64_t task = 0; task < q_tasks; task++) {
-            if (!buf) continue;
+            if (!buf || engine_cancel_requested()) continue; /* the driver reports the cancel */
             const int qt = nqt - 1 - (int)(task % nqt);
             backward_dq_tile(fp, t, &in, (int)(task / nqt / p->heads_q), (int)(task / nqt % p->heads_q), qt, &w);
         }
         const int64_t k_tasks = (int64_t)p->batch * p->heads_kv * nkt;
 #pragma omp for schedule(dynamic, 1)
         for (int64_t task = 0; task < k_tasks; task++) {
-            if (!buf) continue;
+            if (!buf || engine_cancel_requested()) continue; /* the driver reports the cancel */
             backward_dkv_tile(fp, t, &in, (int)(task / nkt / p->heads_kv), (int)(task / nkt % p->heads_kv),
                               (int)(task % nkt), &w);
         }

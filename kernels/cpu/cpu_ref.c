@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/engine/engine.h"
 #include "core/engine/kernel.h"
 #include "kernels/cpu/cpu_common.h"
 #include "kernels/cpu/cpu_kernels.h"
@@ -167,7 +168,7 @@ static int ref_forward(void *plan, const struct longca_tensors *t, void *workspa
         float *out = buf.out;
 #pragma omp for schedule(dynamic, 16)
         for (int64_t row = 0; row < rows; row++) {
-            if (!ok) continue;
+            if (!ok || engine_cancel_requested()) continue; /* the driver reports the cancel */
             const int64_t i = row % sq;
             const int h = (int)(row / sq % p->heads_q), b = (int)(row / sq / p->heads_q);
             const int hk = h / group;
@@ -218,7 +219,7 @@ static int backward_rows(const struct ref_plan *rp, const struct longca_tensors 
         float *out = buf.out;
 #pragma omp for schedule(dynamic, 16)
         for (int64_t row = 0; row < rows; row++) {
-            if (!ok) continue;
+            if (!ok || engine_cancel_requested()) continue; /* the driver reports the cancel */
             const int64_t i = row % sq;
             const int h = (int)(row / sq % p->heads_q), b = (int)(row / sq / p->heads_q);
             const int hk = h / group;
@@ -262,7 +263,7 @@ static int backward_columns(const struct ref_plan *rp, const struct longca_tenso
         float *out = buf.out;
 #pragma omp for schedule(dynamic, 16)
         for (int64_t col = 0; col < cols; col++) {
-            if (!ok) continue;
+            if (!ok || engine_cancel_requested()) continue; /* the driver reports the cancel */
             const int64_t j = col % sk;
             const int hk = (int)(col / sk % p->heads_kv), b = (int)(col / sk / p->heads_kv);
             const size_t ko = bshd(p, b, j, sk, p->heads_kv, hk);
