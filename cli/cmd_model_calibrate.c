@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/model.h"
+#include "core/engine/cp_method.h"
 #include "core/engine/device.h"
 #include "core/engine/engine.h"
 #include "core/engine/kernel.h"
@@ -89,7 +90,8 @@ static enum lc_status time_from(const char *path, const struct run_spec *specs, 
         line[strcspn(line, "\r\n")] = 0;
         if (split(line, cols, 64) < n_names || strcmp(cols[at[STATUS]], "ok")) continue;
         const double ms = strtod(cols[at[MEDIAN]], NULL);
-        if (!(ms > 0 && ms < 1e7) || (strcmp(cols[at[CP]], "none") && strcmp(cols[at[CP]], "local"))) continue;
+        const struct cp_method_ops *method = cp_method_find(cols[at[CP]]); /* older files name local "none" */
+        if (!(ms > 0 && ms < 1e7) || !method || !method->single_device) continue;
         for (int i = 0; i < n; i++) {
             const struct run_spec *s = &specs[i];
             if (!strcmp(cols[at[KERNEL]], s->kernel) && !strcmp(cols[at[MASK]], mask_pattern_name(s->mask)) &&

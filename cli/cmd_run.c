@@ -181,7 +181,7 @@ static void run_in_process(struct headless *h)
         emit_queued(h, i);
         const struct longca_kernel *k = kernel_find(h->runs[i].kernel);
         const struct device_ops *dev = device_for(k->device);
-        if (!dev) dev = &device_cpu; /* the runner reports that the kernel needs a GPU */
+        if (!dev) dev = &device_cpu; /* the driver reports that the kernel needs a GPU */
         if (!opened[dev->kind]) {
             char describe[128], err[LC_ERRMSG_LEN];
             if (dev->open(0, describe, sizeof describe, err)) dev = &device_cpu;
@@ -266,7 +266,7 @@ static void print_dry_run(const struct run_spec *runs, int n_runs)
         run_spec_describe(&runs[i], what, sizeof what);
         printf("%4d  %s", i + 1, what);
         struct cp_prediction p;
-        if (strcmp(runs[i].cp_method, "none")) {
+        if (run_spec_is_cp(&runs[i])) {
             if (cp_method_predict(&runs[i], &p, err) == LC_OK)
                 printf("  predicted: imbalance %.4f, bytes per rank max %.4g mean %.4g", p.imbalance, p.max_bytes,
                        p.mean_bytes);

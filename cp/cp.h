@@ -9,7 +9,7 @@
 #include "core/engine/device.h"
 #include "core/model/status.h"
 
-struct cp_group; /* opaque; core/engine/runner.h forward-declares it for engine_env.cp */
+struct cp_group; /* opaque; core/engine/engine.h forward-declares it for engine_env.cp */
 
 /* Collective over comm: every rank of comm calls it, with the same device kind. comm is
  * duplicated (the caller keeps and frees its own). The group talks NCCL when dev is a CUDA

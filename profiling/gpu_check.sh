@@ -71,7 +71,7 @@ cat <<EOF
  6. longca export: the trace opens in https://ui.perfetto.dev (one process per rank, one track per
     stream, runs and iterations on the host track); a CUPTI capture holds compute intervals named
     after the flash kernels. No intervals there means the recorder is not yet installed by the
-    worker (core/session/worker.c) or started by the runner: see the profiling report.
+    worker (core/session/worker.c) or started by the driver (cp/driver.c): see the profiling report.
  7. Optional: Holistic Trace Analysis on the per-rank files agrees with the "HTA overlap" printed
     by longca export once its own rounding of ts/dur to whole microseconds is applied:
       python -c 'from hta.trace_analysis import TraceAnalysis as T; print(T(trace_dir="$out/ring-ranks").get_comm_comp_overlap(visualize=False))'

@@ -14,6 +14,7 @@
 #include "core/model/rng.h"
 #include "core/mask/mask_rule.h"
 #include "core/mask/mask_view.h"
+#include "core/model/spec.h"
 
 static inline void *test_alloc(size_t bytes)
 {

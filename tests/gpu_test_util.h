@@ -1,6 +1,6 @@
 /* Helpers of the GPU kernel tests: skip without a GPU, run a CUDA kernel on host fp32 values
  * (outputs poisoned with NaN first, so an unwritten element fails), masks with small
- * parameters, and the runner's comparison rule. */
+ * parameters, and the check's comparison rule. */
 #ifndef LC_GPU_TEST_UTIL_H
 #define LC_GPU_TEST_UTIL_H
 
@@ -84,7 +84,7 @@ static inline enum lc_status gpu_run_kernel(const struct longca_kernel *ops, con
     return st;
 }
 
-/* The runner's check rule: |got - want| <= atol * max(1, max|want|) + rtol * |want|. Returns the
+/* The check's rule: |got - want| <= atol * max(1, max|want|) + rtol * |want|. Returns the
  * worst ratio of error to allowance (<= 1 passes). */
 static inline double gt_error_ratio(const float *got, const float *want_f, size_t n, enum lc_dtype dtype,
                                     size_t *worst)

@@ -15,6 +15,7 @@ fail() { echo "FAIL: $*"; failed=1; }
 ok() { echo "ok: $*"; }
 mpi() { timeout 120 mpirun --oversubscribe --enable-recovery -x OMP_NUM_THREADS=1 "$@"; }
 trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/mpi_lib.sh"
 
 mpi -np 3 "$longca" run --seqlen 256 --iters 1 --warmup 0 --quiet >"$tmp/out" 2>"$tmp/err"
 rc=$?
@@ -42,22 +43,10 @@ fi
 mpi -np 4 "$longca" run --cp ring --gpus 3 --seqlen 6k --iters 400 --warmup 0 --quiet --capture "$tmp/c.lccap" \
     >"$tmp/out" 2>"$tmp/err" &
 job=$!
-for _ in $(seq 300); do grep -q '"type":"progress"' "$tmp/c.lccap" 2>/dev/null && break; sleep 0.1; done
-descendants() { local c; for c in $(pgrep -P "$1"); do echo "$c"; descendants "$c"; done; }
-victim=""
-for p in $(descendants "$job"); do
-    tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=2" && victim=$p
-done
-if [ -z "$victim" ]; then
+if ! kill_rank "$job" 2 "$tmp/c.lccap" 300; then
     fail "no rank 2 under mpirun (or the run never started): $(cat "$tmp/err")"
-    kill "$job" 2>/dev/null
-    wait "$job"
 else
-    start=$SECONDS
-    kill -9 "$victim"
-    wait "$job"
-    rc=$?
-    took=$((SECONDS - start))
+    rc=$job_rc took=$job_took
     rows=$(grep -c "ring x3" "$tmp/out")
     # Detected within 5 s of silence; ranks 1 and 3 then leave the exchange (and the job) at once.
     if [ "$rc" = 1 ] && [ "$took" -le 15 ] && [ "$rows" = 1 ] && grep -q "rank 2: rank 2 was lost during the run" "$tmp/out" \

@@ -27,6 +27,7 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
+source "$(dirname "$0")/mpi_lib.sh"
 
 made=true
 ip link add "${tag}br" type bridge && ip addr add "$net.1/24" dev "${tag}br" && ip link set "${tag}br" up || made=false
@@ -66,21 +67,10 @@ rc=$?
 
 job run --cp ring --gpus 4 --seqlen 8k --iters 400 --warmup 0 --quiet --capture "$tmp/c.lccap" >"$tmp/out" 2>"$tmp/err" &
 pid=$!
-for _ in $(seq 600); do grep -q '"type":"progress"' "$tmp/c.lccap" 2>/dev/null && break; sleep 0.1; done
-victim=""
-for p in $(pgrep -f "$longca run"); do
-    tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=3" && victim=$p
-done
-if [ -z "$victim" ]; then
+if ! kill_rank "$pid" 3 "$tmp/c.lccap" 600; then
     fail "rank 3 not found (or the run never started): $(cat "$tmp/err")"
-    kill "$pid" 2>/dev/null
-    wait "$pid"
 else
-    start=$SECONDS
-    kill -9 "$victim"
-    wait "$pid"
-    rc=$?
-    took=$((SECONDS - start))
+    rc=$job_rc took=$job_took
     rows=$(grep -c "ring x4" "$tmp/out")
     if [ "$rc" = 1 ] && [ "$took" -le 30 ] && [ "$rows" = 1 ] && grep -q "rank 3: rank 3 was lost during the run" "$tmp/out" \
         && grep -q "worker rank 3 lost" "$tmp/err" \

@@ -71,7 +71,7 @@ static enum lc_status fwd_setup(struct fwd *f, int64_t seqlen, char *err)
 
 static enum lc_status fwd_launch(struct fwd *f, char *err) { return kernel_forward(f->kernel, f->plan, &f->t, f->ws, device_cuda.stream(), err); }
 
-/* ------------------------------------------------------------------ a run through the runner */
+/* ------------------------------------------------------------------ a run through the driver */
 
 struct collect {
     struct interval *ivs;

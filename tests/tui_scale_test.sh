@@ -4,34 +4,13 @@
 # in between frames), the measured run in brackets at 2 GPUs, and the chart; R predicts again.
 set -u
 LONGCA=$(realpath "${1:?usage: tui_scale_test.sh PATH_TO_LONGCA}")
-command -v tmux >/dev/null || { echo "skipped: tmux is not installed"; exit 77; }
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-WORK=$(mktemp -d)
-SOCK="$WORK/tmux.sock"
-tm() { tmux -S "$SOCK" "$@"; }
-trap 'tm kill-server 2>/dev/null; rm -rf "$WORK"' EXIT
-export XDG_CONFIG_HOME=$WORK/config XDG_STATE_HOME=$WORK/state
-mkdir -p "$XDG_CONFIG_HOME" && mkdir -m 700 "$XDG_STATE_HOME"
-screen() { tm capture-pane -p -t scale 2>/dev/null; }
-fail() {
-    echo "FAIL: $*"
-    screen
-    exit 1
-}
-wait_for() {
-    local deadline=$((SECONDS + $1))
-    while ((SECONDS < deadline)); do
-        screen | grep -Eq -- "$2" && return 0
-        sleep 0.2
-    done
-    fail "no '$2' on screen after $1 s"
-}
+source "$(dirname "$0")/tui_lib.sh"
 
 timeout 300 "$LONGCA" run --kernel cpu --cp ring --gpus 2 --workers 2 --mask causal --seqlen 1k --heads 8:8 \
     --head-dim 64 --warmup 1 --iters 3 --quiet --capture "$WORK/ring.lccap" >/dev/null || fail "the ring run"
-tm new-session -d -s scale -x 120 -y 34 "'$LONGCA' view '$WORK/ring.lccap'; sleep 600"
+tm new-session -d -s tui -x 120 -y 34 "'$LONGCA' view '$WORK/ring.lccap'; sleep 600"
 wait_for 10 "runs 1/1"
-tm send-keys -t scale 5
+tm send-keys -t tui 5
 wait_for 10 "^Scale: predicted TFLOP/s per GPU .* cp=ring x2"
 wait_for 10 "assumed 0.05 TFLOP/s: no calibration"
 # Every method's row filled in (no "..." left), ring's 2-GPU cell with the measured run beside it.
@@ -44,7 +23,7 @@ for m in allgather ring ulysses usp double_ring balanced; do
 done
 screen | grep -Eq "^b ring +[0-9.]+ \([0-9.]+\)" || fail "the measured ring run is not beside its prediction"
 screen | grep -Eq "^ +[0-9.]+ \| .*B" || fail "the measured point is not on the chart"
-tm send-keys -t scale R
+tm send-keys -t tui R
 wait_for 10 "^a allgather"
-tm send-keys -t scale q
+tm send-keys -t tui q
 echo "tui_scale_test: ok"

@@ -1,5 +1,5 @@
 /* A compute device behind a table of functions (as nvtop's GPU back ends): the CPU backend
- * lives in core/, the CUDA one in kernels/cuda/. The runner only ever talks to this. */
+ * lives in kernels/cpu/, the CUDA one in kernels/cuda/. The driver (cp/driver.c) only ever talks to this. */
 #ifndef LC_DEVICE_H
 #define LC_DEVICE_H
 

@@ -10,7 +10,6 @@
 #include "core/engine/device.h"
 #include "core/mask/mask.h"
 #include "core/model/dtype.h"
-#include "core/model/spec.h"
 #include "core/model/status.h"
 #include "kernels/longca_kernel.h"
 
@@ -20,7 +19,6 @@ _Static_assert(LONGCA_OK == LC_OK && LONGCA_ERR_INVALID == LC_ERR_INVALID &&
                    LONGCA_ERR_DEVICE == LC_ERR_DEVICE && LONGCA_ERR_INTERNAL == LC_ERR_INTERNAL,
                "kernel ABI statuses");
 _Static_assert(LONGCA_FP32 == LC_FP32 && LONGCA_BF16 == LC_BF16 && LONGCA_FP16 == LC_FP16, "kernel ABI dtypes");
-_Static_assert(LONGCA_FWD == DIR_FWD && LONGCA_BWD == DIR_BWD, "kernel ABI directions");
 _Static_assert(LONGCA_DEVICE_CPU == DEVICE_CPU && LONGCA_DEVICE_CUDA == DEVICE_CUDA, "kernel ABI devices");
 _Static_assert(LONGCA_MESSAGE_LEN == LC_ERRMSG_LEN, "kernel ABI message length");
 

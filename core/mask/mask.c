@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/model/spec.h"
-
 #define DOCS MASK_USES_DOCLEN | MASK_USES_SEED
 
 static const struct {

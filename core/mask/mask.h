@@ -17,6 +17,8 @@
 #include "core/model/status.h"
 #include "kernels/longca_kernel.h" /* views and rules are the kernel ABI's types */
 
+#define LC_MAX_SEQLEN (1ll << 30) /* 1G tokens: anything beyond is a typo, not a run or a mask */
+
 enum mask_pattern {
     MASK_FULL = 0,
     MASK_CAUSAL,

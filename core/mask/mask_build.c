@@ -5,7 +5,6 @@
 #include "core/engine/host_memory.h"
 #include "core/mask/mask_build.h"
 #include "core/model/rng.h"
-#include "core/model/spec.h"
 #include "core/mask/doclen.h"
 #include "core/mask/mask_params.h"
 

@@ -7,7 +7,6 @@
 #include "core/mask/doclen.h"
 #include "core/mask/mask_params.h"
 #include "core/model/parse.h"
-#include "core/model/spec.h"
 
 enum lc_status mask_params_parse_flag(const char *flag, const char *value, struct mask_params *p, bool *consumed,
                                       char *err)

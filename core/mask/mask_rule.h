@@ -1,5 +1,5 @@
 /* Rules: a rectangle with an optional band of diagonals k - q in [diag_lo, diag_hi] (struct
- * longca_rule, the kernel ABI's type, so a kernel reads the runner's rules without a copy), what
+ * longca_rule, the kernel ABI's type, so a kernel reads the driver's rules without a copy), what
  * every slice and block map reduces to; their exact area and clipping, in O(1). */
 #ifndef LC_MASK_RULE_H
 #define LC_MASK_RULE_H

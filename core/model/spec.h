@@ -11,6 +11,7 @@
 #include "core/model/status.h"
 
 enum run_direction { DIR_FWD = 1, DIR_BWD = 2, DIR_FWD_BWD = 3 };
+_Static_assert(LONGCA_FWD == DIR_FWD && LONGCA_BWD == DIR_BWD, "kernel ABI directions"); /* passed through as is */
 const char *direction_name(enum run_direction d);
 int direction_parse(const char *name, enum run_direction *out);
 
@@ -21,7 +22,6 @@ const char *counter_mode_name(enum counter_mode m);
 int counter_mode_parse(const char *name, enum counter_mode *out);
 
 #define LC_NAME_LEN 32
-#define LC_MAX_SEQLEN (1ll << 30) /* 1G tokens: anything beyond is a typo, not a run */
 
 struct run_spec {
     char kernel[LC_NAME_LEN];

@@ -45,7 +45,7 @@ struct worker {
     bool quit;         /* goodbye received */
     bool skip_finalize; /* the front end lost a peer: MPI_Finalize could wait for it forever */
     bool stop_listener;
-    volatile int cancel; /* the runner's flag for the current run */
+    volatile int cancel; /* the driver's flag for the current run */
     struct proto_abandon abandon; /* the last run a peer of which was lost (run_id -1: none) */
     double abandon_deadline;      /* by then that run must have ended here, or this worker leaves */
 
@@ -172,7 +172,7 @@ static void *listener_main(void *arg)
 
 static void send_event(struct worker *w, const struct event *ev)
 {
-    /* Stamped here, on rank 0's clock, whatever clock the producer (runner, CP method) used:
+    /* Stamped here, on rank 0's clock, whatever clock the producer (the driver, a CP method) used:
      * sinks are called the moment an event is made, so this is its time. */
     struct event shifted = *ev;
     shifted.t_ns = lc_now_ns() + w->clock.offset_ns;
@@ -246,7 +246,7 @@ static void open_devices(struct worker *w, struct ev_hello *hello)
     snprintf(hello->backend, sizeof hello->backend, "%s", device_cpu.name);
 }
 
-/* The device a run's kernel needs; the runner explains a mismatch (a GPU kernel here on a CPU). */
+/* The device a run's kernel needs; the driver explains a mismatch (a GPU kernel here on a CPU). */
 static const struct device_ops *device_for_run(struct worker *w, const struct run_spec *spec)
 {
     const struct longca_kernel *k = kernel_find(spec->kernel);

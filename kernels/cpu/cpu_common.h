@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "core/engine/kernel.h"
+#include "core/model/spec.h" /* enum run_direction */
 
 /* LC_ERR_INVALID with a one-line reason unless sizes, heads, dtype and mask view agree. */
 enum lc_status cpu_problem_check(const struct longca_problem *p, char *err);

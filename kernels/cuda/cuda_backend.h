@@ -5,6 +5,7 @@
 
 #include "core/engine/device.h"
 #include "core/engine/kernel.h"
+#include "core/model/spec.h" /* enum run_direction */
 
 extern const struct device_ops device_cuda;     /* kernels/cuda/device_cuda.c */
 extern const struct longca_kernel kernel_naive;    /* "naive": cuBLAS QK^T, masked softmax, cuBLAS PV */

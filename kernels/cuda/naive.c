@@ -2,7 +2,7 @@
  * cuBLAS, a masked softmax turns them into P, and cuBLAS forms O = P V; the backward
  * recomputes S and P, and forms dV = P^T dO, dP = dO V^T, dS = P (dP - Dsum) and dQ = dS K,
  * dK = dS^T Q with the same GEMMs. It needs batch * heads_q * S_q * S_k scores at once, so
- * long sequences end in an out-of-memory result naming the bytes, as the runner allocates the
+ * long sequences end in an out-of-memory result naming the bytes, as the driver allocates the
  * workspace this plan asks for.
  *
  * Layouts in cuBLAS's column-major terms: a BSHD head is a (head_dim x S) matrix with leading

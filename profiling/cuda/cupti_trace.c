@@ -42,7 +42,7 @@ static struct {
     struct prof_cupti_stats stats;
 } rec = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-/* Host side, touched only by the thread that marks (the runner's). */
+/* Host side, touched only by the thread that marks (the driver's, cp/driver.c). */
 static int pushed_correlation;
 
 static const char *cupti_error(CUptiResult r)
@@ -246,7 +246,7 @@ static enum lc_status trace_start(struct timeline *tl, char *err)
     return LC_OK;
 }
 
-/* Called at sync points (the runner flushes after each timed iteration's synchronisation), so
+/* Called at sync points (the driver flushes after each timed iteration's synchronisation), so
  * every record is complete and a forced flush loses nothing. */
 static void trace_flush(void)
 {
