@@ -45,6 +45,12 @@ reader=$!
 run --capture "$tmp/fifo" >/dev/null 2>&1 || fail "capture into a FIFO"
 wait "$reader"
 [ -p "$tmp/fifo" ] && grep -q '"type":"result"' "$tmp/from_fifo" && ok "capture streamed through a FIFO" || fail "FIFO capture"
+# A FIFO nobody reads: a bounded wait for a reader, then one line and exit 1 (never a hang).
+start=$SECONDS
+timeout -k 5 30 "$longca" run --seqlen 64 --iters 1 --warmup 0 --quiet --capture "$tmp/fifo" >/dev/null 2>"$tmp/err"
+rc=$?
+[ "$rc" = 1 ] && [ "$(wc -l <"$tmp/err")" = 1 ] && grep -q "no reader opened the FIFO" "$tmp/err" && [ -p "$tmp/fifo" ] \
+    && ok "FIFO without a reader -> exit 1 after $((SECONDS - start)) s: $(cat "$tmp/err")" || fail "FIFO without a reader: rc $rc $(cat "$tmp/err")"
 if [ -w /dev/full ]; then
     "$longca" export "$tmp/cap.lccap" -o /dev/full >/dev/null 2>"$tmp/err"
     rc=$?

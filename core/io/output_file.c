@@ -17,6 +17,8 @@
 
 #define OUTPUT_BUFFER (1u << 20)
 #define TEMP_ATTEMPTS 64
+#define FIFO_READER_WAIT_MS 10000
+#define FIFO_READER_POLL_MS 20
 
 static void release(struct output_file *o)
 {
@@ -80,6 +82,27 @@ static enum lc_status open_stream(struct output_file *o, int fd, char *err)
     return LC_OK;
 }
 
+/* A FIFO opened for writing blocks until a reader opens it, for ever if none comes: wait for
+ * one a bounded time instead, then write blocking as to any stream. */
+static int open_fifo(const char *path)
+{
+    for (int waited = 0;; waited += FIFO_READER_POLL_MS) {
+        int fd = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd >= 0) {
+            int flags = fcntl(fd, F_GETFL);
+            if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+                int saved = errno;
+                close(fd);
+                errno = saved;
+                return -1;
+            }
+            return fd;
+        }
+        if (errno != ENXIO || waited >= FIFO_READER_WAIT_MS) return -1;
+        nanosleep(&(struct timespec){.tv_nsec = FIFO_READER_POLL_MS * 1000000L}, NULL);
+    }
+}
+
 static enum lc_status open_regular(struct output_file *o, const struct stat *existing, char *err)
 {
     /* A new file: 0666 less the umask, as any tool. A replaced one keeps its bits and, for
@@ -137,9 +160,12 @@ enum lc_status output_open(struct output_file *o, const char *path, char *err)
     if (!o->path) return lc_fail(err, LC_ERR_OOM, "out of memory opening %s", path);
     if (S_ISREG(st.st_mode)) return open_regular(o, &st, err);
     if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode)) {
-        int fd = open(o->path, O_WRONLY | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0) {
+        int fd = S_ISFIFO(st.st_mode) ? open_fifo(o->path) : open(o->path, O_WRONLY | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 && errno == ENXIO && S_ISFIFO(st.st_mode))
+            status = lc_fail(err, LC_ERR_IO, "no reader opened the FIFO %s within %d s", o->path, FIFO_READER_WAIT_MS / 1000);
+        else if (fd < 0)
             status = lc_fail(err, LC_ERR_IO, "cannot open %s: %s", o->path, strerror(errno));
+        if (fd < 0) {
             release(o);
             return status;
         }
