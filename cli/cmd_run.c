@@ -284,19 +284,22 @@ static int finish_sweep(struct headless *h)
 {
     char err[LC_ERRMSG_LEN];
     int status = tally_exit_status(&h->tally);
+    const char *unwritten = NULL; /* the runs went well but a file of them did not */
     report_end(&h->report);
     if (h->opt->output && output_commit(&h->output, err)) {
         lc_print_error("longca run", "%s", err);
         status = LC_EXIT_FAILED;
+        unwritten = "the results file";
     }
     if (interrupted) fprintf(stderr, "longca run: interrupted; the runs that finished are written\n");
     if (h->capture && capture_close(h->capture, err)) {
         lc_print_error("longca run", "%s", err);
         status = LC_EXIT_FAILED;
+        unwritten = unwritten ? "the results file and the capture" : "the capture";
     }
     char summary[LC_ERRMSG_LEN];
     tally_summary(&h->tally, summary, sizeof summary);
-    fprintf(stderr, "longca run: %s\n", summary);
+    fprintf(stderr, "longca run: %s%s%s\n", summary, unwritten ? "; not written: " : "", unwritten ? unwritten : "");
     fflush(stdout);
     return status;
 }

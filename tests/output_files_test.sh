@@ -57,7 +57,8 @@ if [ -w /dev/full ]; then
     [ "$rc" = 1 ] && grep -q "No space left" "$tmp/err" && ok "-o /dev/full -> exit 1: $(cat "$tmp/err")" || fail "-o /dev/full: rc $rc $(cat "$tmp/err")"
     run --capture /dev/full >/dev/null 2>"$tmp/err"
     rc=$?
-    [ "$rc" = 1 ] && grep -q "No space left" "$tmp/err" && ok "--capture /dev/full -> exit 1" || fail "--capture /dev/full: rc $rc $(cat "$tmp/err")"
+    [ "$rc" = 1 ] && grep -q "No space left" "$tmp/err" && grep -q "0 of 1 run failed; not written: the capture" "$tmp/err" \
+        && ok "--capture /dev/full -> exit 1, the summary says the capture was not written" || fail "--capture /dev/full: rc $rc $(cat "$tmp/err")"
 fi
 
 # As root, on device nodes of our own: they stay devices.
