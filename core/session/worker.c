@@ -33,7 +33,7 @@ struct worker {
     int rank;        /* in session: 1..N */
     int local_index; /* among the workers of this node: the GPU it takes */
     int local_count; /* workers on this node */
-    int cores;       /* host cores its runs may use: its share of the node's when on the CPU */
+    int cores;       /* host cores its runs may use: a share of the node's where CPU workers are on it */
     struct clock_alignment clock; /* residual -1: not measured */
 
     pthread_mutex_t lock; /* guards everything below it; cond wakes the main thread */
@@ -205,7 +205,8 @@ static void send_error(struct worker *w, int run_id, enum lc_status status, cons
 
 /* CPU workers sharing a host take equal, disjoint slices of the cores this process may use,
  * pinned, with as many OpenMP threads: concurrent runs then do not skew each other's timings.
- * GPU workers keep every core (their host threads only launch). */
+ * GPU workers keep every core (their host threads only launch) unless CPU workers share their
+ * host: a CPU kernel run on the GPU worker would otherwise spread over the others' slices. */
 static void take_core_share(struct worker *w)
 {
     w->cores = omp_get_max_threads();
@@ -233,6 +234,8 @@ static void open_devices(struct worker *w, struct ev_hello *hello)
     if (gpu && w->local_index < gpu->count()) {
         if (gpu->open(w->local_index, hello->device, sizeof hello->device, err) == LC_OK) {
             w->gpu = gpu;
+            if (w->local_count > gpu->count()) take_core_share(w);
+            else w->cores = omp_get_max_threads();
             snprintf(hello->backend, sizeof hello->backend, "%s", gpu->name);
             metadata_fill_stack(hello, gpu);
             return;
