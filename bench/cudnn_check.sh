@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The cudnn plugin on a GPU machine in one call, with both cuDNN versions there (the system's and
 # a PyTorch venv's): build longca and the plugin; for each version `longca list`, a checked smoke
-# run and full and causal (64:8, d=128, bf16) fwd and bwd timed; PyTorch's SDPA cuDNN on the same
+# run and full and causal (64:8 and 64:64, d=128, bf16) fwd and bwd timed; PyTorch's SDPA cuDNN on the same
 # shapes in the same call, one table with the cudnn/sdpa_cudnn ratios; then --check of every mask
 # cudnn takes (fwd+bwd, bf16, d=128, GQA; the newest version also fp16 at d=64, packed documents
 # with batch 2 and the composite route forced for full) and the CP path at degree 1 (mpirun -np 2
@@ -16,6 +16,9 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${OUT:-$ROOT/bench/out}
 BUILD=${BUILD:-$ROOT/build-bench}
 SEQLENS=${SEQLENS:-8k,16k,32k}
+# 64:8 is the benchmark's GQA shape; 64:64 gives SDPA's cuDNN path the same work (it has no GQA
+# path of its own and times K and V expanded to every query head: peers.py notes it).
+HEADS=${HEADS:-64:8,64:64}
 SYSTEM_CUDNN=${SYSTEM_CUDNN:-/usr/lib/x86_64-linux-gnu/libcudnn.so.9}
 TORCH_CUDNN=${TORCH_CUDNN:-$(ls /opt/torch/.venv/lib/python3*/site-packages/nvidia/cudnn/lib/libcudnn.so.9 2>/dev/null | head -1)}
 export NCCL_NVLS_ENABLE=0 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 LONGCA_CUDNN_VERBOSE=1
@@ -59,9 +62,12 @@ for pair in "${versions[@]}"; do
         status=1
     step "smoke, cuDNN $tag: $(grep -c ',pass,' "$OUT/check_$tag.csv") of 2 passed"
     grep -v ',pass,' "$OUT/check_$tag.csv" | tee -a "$log"
-    step "performance, cuDNN $tag"
-    limited 120 "$LONGCA" run --kernel cudnn --mask full,causal --seqlen "$SEQLENS" --heads 64:8 --head-dim 128 \
-        --dtype bf16 --direction fwd,bwd --format csv --quiet | sed "s/^cudnn,/cudnn_$tag,/" >"$OUT/perf_$tag.csv" || status=1
+    for heads in ${HEADS//,/ }; do
+        step "performance, cuDNN $tag, heads $heads"
+        limited 120 "$LONGCA" run --kernel cudnn --mask full,causal --seqlen "$SEQLENS" --heads "$heads" --head-dim 128 \
+            --dtype bf16 --direction fwd,bwd --format csv --quiet | sed "s/^cudnn,/cudnn_$tag,/" \
+            >"$OUT/perf_${tag}_kv${heads#*:}.csv" || status=1
+    done
 done
 unset LONGCA_CUDNN_LIB
 
@@ -70,11 +76,17 @@ for s in ${SEQLENS//,/ }; do
     case $s in *[kK]) n=$((${s%[kK]} * 1024)) ;; *) n=$s ;; esac
     seqlens_tokens+="${seqlens_tokens:+,}$n"
 done
-step "PyTorch SDPA cuDNN"
-PYTHONUNBUFFERED=1 limited 120 python3 "$ROOT/bench/peers.py" --longca "$LONGCA" --masks full,causal \
-    --seqlens "$seqlens_tokens" --peers sdpa_cudnn --out "$OUT/peers_cudnn.csv" || status=1
 python3 -c "import torch; print('torch', torch.__version__, 'cuDNN', torch.backends.cudnn.version())" 2>&1 | tee -a "$log"
-python3 "$ROOT/bench/table.py" "$OUT"/perf_*.csv "$OUT/peers_cudnn.csv" | tee "$OUT/cudnn_table.md"
+for heads in ${HEADS//,/ }; do
+    kv=${heads#*:}
+    step "PyTorch SDPA cuDNN, heads $heads"
+    PYTHONUNBUFFERED=1 limited 120 python3 "$ROOT/bench/peers.py" --longca "$LONGCA" --masks full,causal \
+        --seqlens "$seqlens_tokens" --heads-q "${heads%:*}" --heads-kv "$kv" --peers sdpa_cudnn \
+        --out "$OUT/peers_cudnn_kv$kv.csv" || status=1
+    echo "heads $heads" | tee "$OUT/cudnn_table_kv$kv.md"
+    python3 "$ROOT/bench/table.py" "$OUT"/perf_*_kv"$kv".csv "$OUT/peers_cudnn_kv$kv.csv" | tee -a "$OUT/cudnn_table_kv$kv.md"
+    grep -h 'expanded' "$OUT/peers_cudnn_kv$kv.csv" | head -1 | tee -a "$OUT/cudnn_table_kv$kv.md"
+done
 
 for pair in "${versions[@]}"; do
     use "$pair"
