@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The kernel benchmark in one call on a GPU machine: build longca, run flash and naive through
+# The kernel benchmark in one call on a GPU machine: build longca, run flash, naive and cudnn through
 # `longca run`, run the PyTorch peers (bench/peers.py) on the same shapes and masks, and print
 # one side-by-side table (bench/table.py). Results and logs go to $OUT (default bench/out).
 #
@@ -17,7 +17,6 @@ BUILD=${BUILD:-$ROOT/build-bench}
 SEQLENS=${SEQLENS:-4k,8k,16k,32k}
 MASKS=${MASKS:-full,causal,sliding_window_causal,causal_document}
 PEERS=${PEERS:-sdpa_flash,sdpa_cudnn,sdpa_efficient,flex}
-KERNELS=${KERNELS:-flash,naive}
 DIRECTIONS=${DIRECTIONS:-fwd,bwd}
 BLOCK_SPARSE=${BLOCK_SPARSE-64:0.1,64:0.25,64:0.5,128:0.1,128:0.25,128:0.5}
 SPARSE_SEQLEN=${SPARSE_SEQLEN:-32k}
@@ -26,6 +25,11 @@ mkdir -p "$OUT"
 
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv,noheader | tee "$OUT/gpu.txt"
 source "$ROOT/bench/build.sh"
+# longca's cudnn plugin is a column wherever it loads (build.sh builds it where cudnn.h is present)
+kernels=$("$LONGCA" list kernels 2>/dev/null || true)
+cudnn=""
+[[ $'\n'$kernels == *$'\n  cudnn'* ]] && cudnn=,cudnn
+KERNELS=${KERNELS:-flash,naive$cudnn}
 
 tokens() {
     local out="" s n
