@@ -25,7 +25,57 @@ static void release(struct output_file *o)
     free(o->path);
     free(o->tmp_path);
     o->f = NULL;
+    o->sink = NULL;
     o->path = o->tmp_path = NULL;
+}
+
+/* The descriptor under the FILE and the first write error on it: stdio keeps only a flag, and
+ * glibc drops a buffer it failed to write, so a later fflush cannot say it was ENOSPC. */
+struct output_sink {
+    int fd;
+    int error;
+};
+
+static ssize_t sink_write(void *cookie, const char *buf, size_t size)
+{
+    struct output_sink *s = cookie;
+    size_t done = 0;
+    while (done < size) {
+        ssize_t n = write(s->fd, buf + done, size - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            if (!s->error) s->error = n < 0 ? errno : EIO;
+            break;
+        }
+        done += (size_t)n;
+    }
+    return (ssize_t)done; /* short: stdio marks the stream failed */
+}
+
+static int sink_close(void *cookie)
+{
+    struct output_sink *s = cookie;
+    int rc = close(s->fd);
+    free(s);
+    return rc;
+}
+
+/* A FILE over fd whose write errors keep their errno; fd stays the caller's on failure. */
+static FILE *sink_open(struct output_file *o, int fd)
+{
+    struct output_sink *s = malloc(sizeof *s);
+    if (!s) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    *s = (struct output_sink){.fd = fd};
+    FILE *f = fopencookie(s, "w", (cookie_io_functions_t){.write = sink_write, .close = sink_close});
+    if (!f) {
+        free(s);
+        return NULL;
+    }
+    o->sink = s;
+    return f;
 }
 
 /* "<path>.partial-" plus six random letters, created exclusively (never through a symlink). */
@@ -72,7 +122,8 @@ static enum lc_status follow_link(const char *path, char **real, struct stat *st
 static enum lc_status open_stream(struct output_file *o, int fd, char *err)
 {
     o->stream = true;
-    o->f = fdopen(fd, "w");
+    o->f = sink_open(o, fd);
+    if (o->f && isatty(fd)) setvbuf(o->f, NULL, _IOLBF, 0); /* rows appear as they come */
     if (!o->f) {
         close(fd);
         enum lc_status st = lc_fail(err, LC_ERR_IO, "cannot open %s: %s", o->path, strerror(errno));
@@ -119,7 +170,7 @@ static enum lc_status open_regular(struct output_file *o, const struct stat *exi
         if (geteuid() == 0 && fchown(fd, existing->st_uid, existing->st_gid) != 0) { /* best effort */ }
         fchmod(fd, existing->st_mode & 0777);
     }
-    o->f = fdopen(fd, "w");
+    o->f = sink_open(o, fd);
     if (!o->f) {
         enum lc_status st = lc_fail(err, LC_ERR_IO, "cannot open %s: %s", o->tmp_path, strerror(errno));
         close(fd);
@@ -177,14 +228,13 @@ enum lc_status output_open(struct output_file *o, const char *path, char *err)
     return status;
 }
 
-/* The first write error of the stream: one that stuck in the FILE is found again by flushing. */
-static int flush_error(FILE *f)
+/* The first write error of the stream, with its errno (ENOSPC, EPIPE, EIO). */
+static int flush_error(struct output_file *o)
 {
-    if (ferror(f)) {
-        clearerr(f);
-        return fflush(f) != 0 && errno ? errno : EIO;
-    }
-    return fflush(f) != 0 ? errno : 0;
+    bool failed = fflush(o->f) != 0 || ferror(o->f);
+    if (!failed) return 0;
+    clearerr(o->f);
+    return o->sink->error ? o->sink->error : EIO;
 }
 
 /* The rename is only durable once the directory entry is on disk too. */
@@ -202,8 +252,8 @@ static void sync_parent_dir(const char *path)
 
 enum lc_status output_flush(struct output_file *o, bool durable, char *err)
 {
-    int failure = flush_error(o->f);
-    if (!failure && durable && !o->stream && fsync(fileno(o->f)) != 0) failure = errno;
+    int failure = flush_error(o);
+    if (!failure && durable && !o->stream && fsync(o->sink->fd) != 0) failure = errno;
     if (failure) return lc_fail(err, LC_ERR_IO, "cannot write %s: %s", o->path, strerror(failure));
     return LC_OK;
 }

@@ -16,6 +16,7 @@ struct output_file {
     char *path;     /* the file written: the name given, or a symlink's target */
     char *tmp_path; /* regular file: "<path>.partial-XXXXXX" until published; NULL for a stream */
     bool stream;    /* device, FIFO or stdout */
+    struct output_sink *sink; /* the descriptor under f and its first write error; f owns it */
 };
 
 enum lc_status output_open(struct output_file *o, const char *path, char *err);
