@@ -18,6 +18,9 @@ struct output_file {
     bool stream;    /* device, FIFO or stdout */
 };
 
+/* The descriptor a name stands for ("-" and /dev/stdout 1, /dev/stderr 2, /dev/fd/N and
+ * /proc/self/fd/N N), written as a stream by output_open; -1 for any other name. */
+int output_names_descriptor(const char *path);
 enum lc_status output_open(struct output_file *o, const char *path, char *err);
 /* Makes what was written so far visible under the final name and keeps the file open for more
  * (a capture that grows while a session runs): flush, fsync, rename. A stream is flushed. */
