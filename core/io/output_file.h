@@ -18,9 +18,6 @@ struct output_file {
     bool stream;    /* device, FIFO or stdout */
 };
 
-/* The descriptor a name stands for ("-" and /dev/stdout 1, /dev/stderr 2, /dev/fd/N and
- * /proc/self/fd/N N), written as a stream by output_open; -1 for any other name. */
-int output_names_descriptor(const char *path);
 enum lc_status output_open(struct output_file *o, const char *path, char *err);
 /* Makes what was written so far visible under the final name and keeps the file open for more
  * (a capture that grows while a session runs): flush, fsync, rename. A stream is flushed. */
@@ -32,5 +29,9 @@ enum lc_status output_flush(struct output_file *o, bool durable, char *err);
 enum lc_status output_commit(struct output_file *o, char *err);
 /* Drops the temp file (after a failure of the caller's own); a published file stays. */
 void output_abort(struct output_file *o);
+
+/* The descriptor a name stands for ("-" and /dev/stdout 1, /dev/stderr 2, /dev/fd/N and
+ * /proc/self/fd/N N), written as a stream by output_open; -1 for any other name. */
+int output_names_descriptor(const char *path);
 
 #endif
