@@ -7,8 +7,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/io/capture.h"
+#include "core/io/output_file.h"
 #include "cli/commands.h"
 #include "core/model/parse.h"
 #include "profiling/trace_export.h"
@@ -149,7 +151,7 @@ int cmd_export(int argc, char **argv)
         lc_print_error("longca export", "%s: truncated at line %ld (the writer stopped mid-line); exported what precedes",
                        capture, truncated_at);
     /* With -o - the trace is on stdout: the summary goes to stderr. */
-    FILE *say = !strcmp(out, "-") ? stderr : stdout;
+    FILE *say = output_names_descriptor(out) == STDOUT_FILENO ? stderr : stdout;
     fprintf(say, "wrote %s: %d rank(s), %lld interval(s), %lld launch(es), %lld host range(s), %lld counter sample(s) in "
             "%.2f s\n",
             out, sum.ranks, (long long)sum.kernels, (long long)sum.launches, (long long)sum.ranges,

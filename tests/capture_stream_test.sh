@@ -53,10 +53,33 @@ if [ -z "$quick" ]; then
     head -c 300000000 /dev/zero | tr '\0' ' ' >"$tmp/long.lccap"
     expect_refused "a 300 MB line" "$tmp/long.lccap"
     rm -f "$tmp/long.lccap"
+    # Out of memory mid-capture is an error (exit 1), not an end of file that shows the runs
+    # before it and exits 0: a 200 MB line (under the maximum) between runs, read under an
+    # address-space limit of what the program maps before reading plus 200 MB (measured on a
+    # `view -` waiting on an empty FIFO: the CUDA build maps far more than the C-only one).
+    "$longca" run --seqlen 64,128 --iters 1 --warmup 0 --quiet --capture "$tmp/two.lccap" >/dev/null 2>&1
+    { head -n 3 "$tmp/two.lccap"; head -c 200000000 /dev/zero | tr '\0' ' '; echo; tail -n +4 "$tmp/two.lccap"; } >"$tmp/mid.lccap"
+    mkfifo "$tmp/idle"
+    sleep 5 >"$tmp/idle" &
+    holder=$!
+    "$longca" view - <"$tmp/idle" >/dev/null 2>&1 &
+    viewer=$!
+    sleep 1
+    base=$(awk '/^VmSize/ {print $2}' "/proc/$viewer/status" 2>/dev/null)
+    kill "$viewer" "$holder" 2>/dev/null
+    wait "$viewer" "$holder" 2>/dev/null
+    if [ -z "$base" ]; then fail "no VmSize of a waiting view"; else
+        (ulimit -v $((base + 200000)) && timeout 60 "$longca" view "$tmp/mid.lccap" </dev/null >/dev/null 2>"$tmp/err")
+        rc=$?
+        [ "$rc" = 1 ] && [ "$(wc -l <"$tmp/err")" = 1 ] && grep -q "out of memory for line" "$tmp/err" \
+            && ok "out of memory mid-capture -> exit 1: $(cat "$tmp/err")" || fail "out of memory mid-capture: rc $rc $(cat "$tmp/err")"
+    fi
+    rm -f "$tmp/mid.lccap"
 fi
 printf '{"type":"progress","run":1,"rank":300000000,"t_ns":5,"phase":"setup","iter":0,"total":1}\n' >"$tmp/rank.lccap"
 expect_refused "rank 300000000" "$tmp/rank.lccap"
 "$longca" export - -o "$tmp/stdin.json" <"$tmp/killed.lccap" >/dev/null 2>&1 && ok "export - reads stdin" || fail "export -"
+[ "$("$longca" view - <"$tmp/killed.lccap" 2>/dev/null | grep -c '^cpu ')" = "$rows" ] && ok "view - reads stdin" || fail "view -"
 
 # --- linear: runs of one captured run repeated with new ids, 20K and 80K
 make_capture() { # runs, file

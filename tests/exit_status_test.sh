@@ -48,6 +48,32 @@ rc=$?
 [ "$rc" = 1 ] && grep -q "4096 workers on this host need about" "$tmp/err" && ok "--workers 4096 refused: $(head -1 "$tmp/err")" \
     || fail "--workers 4096: rc $rc $(cat "$tmp/err")"
 
+# More GPUs than the host can hold (--gpus spawns one worker each): refused before any starts.
+timeout 60 "$longca" run --cp ring --gpus 4096 --seqlen 8m --heads 8:8 --head-dim 64 --quiet >"$tmp/out" 2>"$tmp/err"
+rc=$?
+[ "$rc" = 1 ] && grep -q "4096 workers on this host need about" "$tmp/err" && ok "--gpus 4096 refused: $(head -1 "$tmp/err")" \
+    || fail "--gpus 4096: rc $rc $(cat "$tmp/err")"
+
+# Unsupported runs (the example plugin, built beside longca, has fp32 only): all of them -> 1
+# "no run could run"; beside a run that ran -> 0 and counted in the last line; --strict -> 1.
+example=$(dirname "$longca")/plugins/liblongca_example.so
+if [ ! -f "$example" ]; then
+    echo "note: no $example: the unsupported sweeps were not tried"
+else
+    run --kernel-lib "$example" --kernel example --dtype fp16 --seqlen 128
+    rc=$?
+    [ "$rc" = 1 ] && [ "$(tail -1 "$tmp/err")" = "longca run: 0 of 1 run failed; 1 unsupported (no run could run)" ] \
+        && ok "every run unsupported -> 1: $(tail -1 "$tmp/err")" || fail "all unsupported: rc $rc $(cat "$tmp/out" "$tmp/err")"
+    run --kernel-lib "$example" --kernel example --dtype fp32,fp16 --seqlen 128
+    rc=$?
+    [ "$rc" = 0 ] && [ "$(tail -1 "$tmp/err")" = "longca run: 0 of 2 runs failed; 1 unsupported (--strict fails them)" ] \
+        && ok "unsupported beside a run -> 0: $(tail -1 "$tmp/err")" || fail "unsupported beside a run: rc $rc $(cat "$tmp/err")"
+    run --kernel-lib "$example" --kernel example --dtype fp32,fp16 --seqlen 128 --strict
+    rc=$?
+    [ "$rc" = 1 ] && [ "$(tail -1 "$tmp/err")" = "longca run: 1 of 2 runs failed; 1 unsupported (failed by --strict)" ] \
+        && ok "--strict -> 1: $(tail -1 "$tmp/err")" || fail "--strict: rc $rc $(cat "$tmp/err")"
+fi
+
 # Bad input with a newline and an escape sequence: exit 2, one line, no ESC byte.
 "$longca" run --kernel "$(printf 'evil\033[31m\nsecond line')" >"$tmp/out" 2>"$tmp/err"
 rc=$?

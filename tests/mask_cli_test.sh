@@ -84,5 +84,17 @@ if [ -z "${ASAN_OPTIONS:-}" ]; then
   fi
 fi
 
+# block_sparse draws a block grid per KV head: at S = 4M it is refused at once (it ran over 60 s
+# at 14 GB).
+start=$SECONDS
+err=$(timeout 60 "$longca" mask block_sparse --seqlen 4m 2>&1 >/dev/null)
+rc=$?
+if [ $rc -eq 2 ] && [ $((SECONDS - start)) -le 10 ] && [[ $err == *"too many to draw"* ]] && [ "$(echo "$err" | wc -l)" = 1 ]; then
+  echo "ok: block_sparse S=4M refused: $err"
+else
+  echo "FAIL: block_sparse S=4M: exit $rc after $((SECONDS - start)) s: $err"
+  fail=1
+fi
+
 [ $fail -eq 0 ] && echo "longca mask: all checks passed"
 exit $fail

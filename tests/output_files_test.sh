@@ -39,6 +39,16 @@ mkdir "$tmp/dir"
 "$longca" export "$tmp/cap.lccap" -o - 2>"$tmp/err" | head -c 15 | grep -q '{"traceEvents"' && grep -q "^wrote -" "$tmp/err" \
     && ok "-o - streams the trace to stdout, the summary to stderr" || fail "-o -"
 "$longca" export "$tmp/cap.lccap" -o /dev/null >/dev/null 2>&1 && [ -c /dev/null ] && ok "-o /dev/null" || fail "-o /dev/null"
+# /dev/stdout (and /dev/fd/N) name the descriptor: a pipe works (the symlink has no file to
+# resolve to), and a file the shell opened to append keeps what it held (no rename over it).
+"$longca" export "$tmp/cap.lccap" -o /dev/stdout 2>"$tmp/err" | head -c 15 | grep -q '{"traceEvents"' \
+    && grep -q "^wrote /dev/stdout" "$tmp/err" && ok "-o /dev/stdout into a pipe" || fail "-o /dev/stdout into a pipe: $(cat "$tmp/err")"
+run --capture /dev/stdout 2>"$tmp/err" | grep -q '"type":"result"' && ok "--capture /dev/stdout into a pipe" \
+    || fail "--capture /dev/stdout into a pipe: $(cat "$tmp/err")"
+echo "before" >"$tmp/appended"
+"$longca" export "$tmp/cap.lccap" -o /dev/fd/3 3>>"$tmp/appended" >/dev/null 2>"$tmp/err"
+[ "$(head -1 "$tmp/appended")" = before ] && grep -q traceEvents "$tmp/appended" && ok "-o /dev/fd/3 appends to the shell's file" \
+    || fail "-o /dev/fd/3: $(cat "$tmp/err")"
 mkfifo "$tmp/fifo"
 cat "$tmp/fifo" >"$tmp/from_fifo" &
 reader=$!

@@ -379,8 +379,8 @@ static void app_free(struct tui_app *app)
 static void usage(FILE *f, bool view)
 {
     if (view)
-        fprintf(f, "usage: longca view FILE [--compare B] [--no-color] [--no-mouse]\n"
-                   "  Replays a capture in the terminal UI (no MPI, no GPU). When stdout is not a\n"
+        fprintf(f, "usage: longca view FILE|- [--compare B] [--no-color] [--no-mouse]\n"
+                   "  Replays a capture (- : read from stdin) in the terminal UI (no MPI, no GPU). When stdout is not a\n"
                    "  terminal, prints the capture's results table instead.\n"
                    "  --compare B   a column on Runs with each run's median against B's run of the same key\n"
                    "                (B: a capture, --format json or jsonl results; see longca diff)\n"
@@ -423,7 +423,7 @@ static int parse_options(int argc, char **argv, bool view, struct tui_options *o
             opt->capture = argv[++i];
         } else if (view && !strcmp(a, "--compare") && i + 1 < argc) {
             opt->compare = argv[++i];
-        } else if (view && a[0] != '-' && !*file) {
+        } else if (view && (a[0] != '-' || !strcmp(a, "-")) && !*file) { /* - : stdin, as its refusals say */
             *file = a;
         } else {
             lc_print_error(view ? "longca view" : "longca", "unknown or incomplete option '%s' (try --help)", a);

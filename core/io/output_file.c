@@ -182,15 +182,29 @@ static enum lc_status open_regular(struct output_file *o, const struct stat *exi
     return LC_OK;
 }
 
+int output_names_descriptor(const char *path)
+{
+    if (!strcmp(path, "-") || !strcmp(path, "/dev/stdout")) return STDOUT_FILENO;
+    if (!strcmp(path, "/dev/stderr")) return STDERR_FILENO;
+    const char *digits = !strncmp(path, "/dev/fd/", 8) ? path + 8 : !strncmp(path, "/proc/self/fd/", 14) ? path + 14 : NULL;
+    if (!digits || !*digits || strlen(digits) > 6 || strspn(digits, "0123456789") != strlen(digits)) return -1;
+    return atoi(digits);
+}
+
 enum lc_status output_open(struct output_file *o, const char *path, char *err)
 {
     memset(o, 0, sizeof *o);
-    if (!strcmp(path, "-")) {
-        o->path = strdup("-");
-        int fd = o->path ? dup(STDOUT_FILENO) : -1;
+    /* -, /dev/stdout, /dev/stderr, /dev/fd/N: the descriptor itself, as a stream. Through the
+     * symlink, a pipe or socket has no file to resolve to, and a regular file the shell opened
+     * (perhaps to append) must not be replaced by a rename. */
+    int named_fd = output_names_descriptor(path);
+    if (named_fd >= 0) {
+        o->path = strdup(path);
+        int fd = o->path ? fcntl(named_fd, F_DUPFD_CLOEXEC, 0) : -1;
         if (fd < 0) {
+            int saved = errno;
             release(o);
-            return lc_fail(err, LC_ERR_IO, "cannot write to standard output: %s", strerror(errno));
+            return lc_fail(err, LC_ERR_IO, "cannot write to %s: %s", path, strerror(saved));
         }
         return open_stream(o, fd, err);
     }

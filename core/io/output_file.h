@@ -31,4 +31,8 @@ enum lc_status output_commit(struct output_file *o, char *err);
 /* Drops the temp file (after a failure of the caller's own); a published file stays. */
 void output_abort(struct output_file *o);
 
+/* The descriptor a name stands for ("-" and /dev/stdout 1, /dev/stderr 2, /dev/fd/N and
+ * /proc/self/fd/N N), written as a stream by output_open; -1 for any other name. */
+int output_names_descriptor(const char *path);
+
 #endif
