@@ -5,7 +5,7 @@
 # colour; TERM=dumb gets one line pointing to longca run; a long capture path in the title ends
 # with its file name after "...", the capture's source line and a long device cut with "...";
 # the Timeline axis keeps the run's times after panning; `view --compare` adds the "vs B" column;
-# `view | cat` keeps the CP columns. Every wait has a deadline.
+# `view | cat` keeps the CP columns and, with --compare, the "vs B" column. Every wait has a deadline.
 set -u
 LONGCA=$(realpath "${1:?usage: tui_conventions_test.sh PATH_TO_LONGCA}")
 source "$(dirname "$0")/tui_lib.sh"
@@ -141,4 +141,9 @@ quit_and_wait title
 "$LONGCA" view "$WORK/ring.lccap" | cat >"$WORK/cat.out"
 grep -q "busbw" "$WORK/cat.out" && grep -q "ring x2" "$WORK/cat.out" || fail "view | cat lost the CP columns: $(cat "$WORK/cat.out")"
 echo "ok: view | cat keeps the CP columns"
+# --- 8. view --compare | cat keeps Runs' "vs B" column (against itself: +0.0% same).
+"$LONGCA" view "$WORK/ring.lccap" --compare "$WORK/ring.lccap" | cat >"$WORK/cat_vs.out"
+head -1 "$WORK/cat_vs.out" | grep -q "busbw .* vs B$" || fail "view --compare | cat has no vs B column: $(head -1 "$WORK/cat_vs.out")"
+[ "$(grep -cE '^cpu .* \+0\.0% same$' "$WORK/cat_vs.out")" -eq 2 ] || fail "vs B cells in view --compare | cat: $(cat "$WORK/cat_vs.out")"
+echo "ok: view --compare | cat keeps the vs B column"
 echo "tui_conventions_test: all passed"
