@@ -2,10 +2,11 @@
 # The terminal conventions of the front end, under tmux against real CPU worker ranks:
 # Setup's choices persist in $XDG_CONFIG_HOME/longca/longca.conf (chosen, quit, restarted, still
 # chosen); Setup's validation message is whole at 100 and 160 columns; NO_COLOR draws without
-# colour; TERM=dumb gets one line pointing to longca run; a long capture path in the title ends
-# with its file name after "...", the capture's source line and a long device cut with "...";
-# the Timeline axis keeps the run's times after panning; `view --compare` adds the "vs B" column;
-# `view | cat` keeps the CP columns and, with --compare, the "vs B" column. Every wait has a deadline.
+# colour; TERM=dumb gets one line (view: pointing to `view | cat`; the live front end: to
+# longca run); a long capture path in the title ends with its file name after "...", the
+# capture's source line and a long device cut with "..."; the Timeline axis keeps the run's
+# times after panning; `view --compare` adds the "vs B" column; `view | cat` keeps the CP
+# columns and, with --compare, the "vs B" column. Every wait has a deadline.
 set -u
 LONGCA=$(realpath "${1:?usage: tui_conventions_test.sh PATH_TO_LONGCA}")
 source "$(dirname "$0")/tui_lib.sh"
@@ -97,6 +98,14 @@ sleep 0.3
 screen | tr -d '\n' | grep -q "TERM=dumb cannot place the cursor (the results table: longca view FILE | cat)" ||
     fail "TERM=dumb message"
 echo "ok: TERM=dumb gets one line and exit status 2"
+# The live front end under TERM=dumb: one line pointing to longca run, before any worker starts.
+start dumblive 100 "TERM=dumb '$LONGCA' --workers 2"
+wait_for 60 "cannot place the cursor"
+sleep 0.3
+[ "$(cat "$WORK/dumblive.rc")" = 2 ] || fail "live front end under TERM=dumb: exit status $(cat "$WORK/dumblive.rc")"
+screen | tr -d '\n' | grep -q "longca: TERM=dumb cannot place the cursor (the same sweep headless: longca run)" ||
+    fail "live front end under TERM=dumb: $(screen | tr -d '\n')"
+echo "ok: the live front end under TERM=dumb points to longca run"
 
 # --- 4. The title at 80 columns: a long path ends with its file name after "...".
 deep=$WORK/a-rather-long-folder-name-for-captures/another-level-of-folders-here/and-one-more
