@@ -1,12 +1,13 @@
 #!/bin/bash
 # The terminal conventions of the front end, under tmux against real CPU worker ranks:
 # Setup's choices persist in $XDG_CONFIG_HOME/longca/longca.conf (chosen, quit, restarted, still
-# chosen); Setup's validation message is whole at 100 and 160 columns; NO_COLOR draws without
-# colour; TERM=dumb gets one line (view: pointing to `view | cat`; the live front end: to
-# longca run); a long capture path in the title ends with its file name after "...", the
-# capture's source line and a long device cut with "..."; the Timeline axis keeps the run's
-# times after panning; `view --compare` adds the "vs B" column; `view | cat` keeps the CP
-# columns and, with --compare, the "vs B" column. Every wait has a deadline.
+# chosen; its "color = off" holds for view too); Setup's validation message is whole at 100 and
+# 160 columns; NO_COLOR draws without colour; TERM=dumb gets one line (view: pointing to
+# `view | cat`; the live front end: to longca run); a long capture path in the title ends with
+# its file name after "...", the capture's source line and a long device cut with "..."; the
+# Timeline axis keeps the run's times after panning; `view --compare` adds the "vs B" column;
+# `view | cat` keeps the CP columns and, with --compare, the "vs B" column. Every wait has a
+# deadline.
 set -u
 LONGCA=$(realpath "${1:?usage: tui_conventions_test.sh PATH_TO_LONGCA}")
 source "$(dirname "$0")/tui_lib.sh"
@@ -89,6 +90,16 @@ wait_for 60 "Workers:"
 tm capture-pane -e -p -t tui | grep -q $'\e\\[[0-9;]*3[0-7]m\|\e\\[[0-9;]*38;5\|\e\\[[0-9;]*4[0-7]m' &&
     fail "colour escapes under NO_COLOR"
 echo "ok: NO_COLOR draws without colour"
+# The settings' "color = off" (kept by the live front end) holds for view too.
+cp "$conf" "$WORK/conf.saved"
+sed -i 's/^color = .*/color = off/' "$conf"
+grep -q "^color = off$" "$conf" || echo "color = off" >>"$conf"
+start setoff 100 "'$LONGCA' view '$WORK/ring.lccap'"
+wait_for 60 "Workers:"
+tm capture-pane -e -p -t tui | grep -q $'\e\\[[0-9;]*3[0-7]m\|\e\\[[0-9;]*38;5\|\e\\[[0-9;]*4[0-7]m' &&
+    fail "colour escapes in view with color = off in $conf"
+cp "$WORK/conf.saved" "$conf"
+echo "ok: color = off in the settings draws view without colour"
 
 # --- 3. A terminal that cannot place the cursor: one line, exit status 2.
 start dumb 100 "TERM=dumb '$LONGCA' view '$WORK/ring.lccap'"

@@ -558,6 +558,7 @@ static int print_results(const struct tui_model *m, const struct result_set *com
     FILE *out = compare->n ? open_memstream(&text, &size) : stdout;
     if (!specs || !out) {
         free(specs);
+        if (out && out != stdout) fclose(out), free(text);
         fprintf(stderr, "longca view: out of memory\n");
         return LC_EXIT_FAILED;
     }
@@ -624,6 +625,11 @@ int cmd_view(int argc, char **argv)
     }
     snprintf(app.capture, sizeof(app.capture), "%s", file);
     app.screen = TUI_SCREEN_RUNS;
+    /* The settings' colour choice holds here too (view never writes the settings back). */
+    char settings_path[4096], not_read[LC_ERRMSG_LEN];
+    if (config_path(settings_path, sizeof settings_path, not_read) == LC_OK &&
+        config_load(settings_path, &app.settings, not_read) == LC_OK && !tui_settings_color(&app.settings))
+        opt.color = false;
     tui_setup_init(&app.setup, app.model.n_workers, !tui_model_cpu_only(&app.model));
     char why[160];
     if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
