@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The per-rank export read by Holistic Trace Analysis as its users run it: a 2-rank CPU ring
-# capture with two runs, `longca export --run 1 --per-rank DIR`, then HTA's five analyses on
+# capture with two runs, `longca export --run 1 --per-rank DIR` (and --run 0,1 / 0-1: both runs), then HTA's five analyses on
 # TraceAnalysis(trace_dir=DIR) with their defaults, and again over every iteration
 # (include_last_profiler_step=True, HTA's default leaves the last ProfilerStep out) to compare
 # with longca's own breakdown of the same run. The file checks run always; the HTA part where
@@ -35,6 +35,18 @@ done
 [ -f "$tmp/ranks/rank2.json" ] && fail "a third rank file for a 2-rank run"
 grep -q '"name":"process_labels","args":{"labels":"rank 1,MPI rank 2"}' "$tmp/trace.json" ||
     fail "the combined trace does not label rank 1 (MPI rank 2)"
+# A list (and a range) of runs: both runs exported, numbered ProfilerStep#0.. across them.
+for runs in 0,1 0-1; do
+    "$longca" export "$tmp/cap.lccap" --run $runs -o "$tmp/both.json" --per-rank "$tmp/both" >/dev/null 2>&1 ||
+        fail "export --run $runs"
+    for r in 0 1; do
+        grep -q '"name":"run 0:' "$tmp/both/rank$r.json" && grep -q '"name":"run 1:' "$tmp/both/rank$r.json" ||
+            fail "--run $runs: rank$r.json lacks run 0 or run 1"
+    done
+    [ "$(grep -o '"name":"ProfilerStep#[0-9]*"' "$tmp/both/rank0.json" | sort -u | wc -l)" -eq 6 ] ||
+        fail "--run $runs: not 6 distinct ProfilerSteps (2 runs x 3 timed iterations)"
+    rm -rf "$tmp/both"
+done
 "$longca" export "$tmp/cap.lccap" --run 7 -o "$tmp/t.json" >/dev/null 2>"$tmp/err"
 [ $? -eq 2 ] && grep -q "no run 7" "$tmp/err" || fail "--run 7 of a 2-run capture: $(cat "$tmp/err")"
 "$longca" export "$tmp/cap.lccap" --run 1-x -o "$tmp/t.json" >/dev/null 2>"$tmp/err"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `cmake --install` of the build beside the binary puts the binary, the man page and the bash
-# completion in place; the man page renders; the completion offers sub-commands, flags and the
+# `cmake --install` of the build beside the binary puts the binary, its plugins, the man page and
+# the bash completion in place; the man page renders; the completion offers sub-commands, flags and the
 # kernel, mask and CP method names the installed binary lists; --version names the build and
 # the commit it was built from.
 set -u
@@ -17,6 +17,14 @@ bin=$tmp/prefix/bin/longca
 [ -f "$tmp/prefix/share/man/man1/longca.1" ] || fail "no share/man/man1/longca.1"
 comp=$tmp/prefix/share/bash-completion/completions/longca
 [ -f "$comp" ] || fail "no share/bash-completion/completions/longca"
+# The plugins built beside the binary (lib/longca/*.so; none without CUDA) go with it, and the
+# installed binary loads them from the prefix, not from the build tree.
+for so in "$build"/lib/longca/*.so; do
+    [ -e "$so" ] || continue
+    [ -f "$tmp/prefix/lib/longca/$(basename "$so")" ] || fail "plugin $(basename "$so") not installed"
+    "$bin" list kernels | grep -q "plugin $tmp/prefix/lib/longca/$(basename "$so")" ||
+        fail "the installed binary does not load $(basename "$so") from the prefix: $("$bin" list kernels | grep plugin)"
+done
 "$bin" --version | grep -Eq '^longca [0-9]+\.[0-9]+\.[0-9]+ \(commit [0-9a-f]+|unknown\)' || fail "--version: $("$bin" --version)"
 # The commit comes from the header each build rewrites (cmake/commit.cmake, not a value fixed at
 # configuring), and that script names the sources' HEAD.

@@ -2,7 +2,7 @@
 # Machine output of `longca run`: JSON Lines (a header naming the build, host, CPU, workers and
 # command line, then one object per run), JSON as one complete document with the same "meta"
 # (also when Ctrl-C stops the sweep), -o written whole, CSV integers printed whole, and the
-# capture's first line naming what wrote it.
+# capture's first line naming what wrote it; the table's dtype column where dtypes mix.
 set -u
 longca=$1
 tmp=$(mktemp -d)
@@ -25,6 +25,15 @@ rc=$?
 "$longca" run "${common[@]}" --format jsonl -o "$tmp/no/such/dir/x.jsonl" >/dev/null 2>"$tmp/err"
 [ $? -eq 2 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "-o into a missing directory: $(cat "$tmp/err")"
 
+# The table names each run's dtype where a sweep mixes them (rows otherwise look the same, in
+# `longca run` and `longca view FILE | cat`); a one-dtype table keeps its columns.
+"$longca" run --dtype fp32,bf16 --seqlen 128 --warmup 1 --iters 2 --quiet --capture "$tmp/dt.lccap" >"$tmp/dt.txt" 2>/dev/null
+head -1 "$tmp/dt.txt" | grep -q " d dtype dir " && grep -Eq "^cpu .* 64 fp32 +fwd " "$tmp/dt.txt" &&
+    grep -Eq "^cpu .* 64 bf16 +fwd " "$tmp/dt.txt" || fail "mixed dtypes without a dtype column: $(cat "$tmp/dt.txt")"
+if "$longca" view "$tmp/dt.lccap" >"$tmp/dt_view.txt" 2>/dev/null; then
+    cmp -s "$tmp/dt.txt" "$tmp/dt_view.txt" || fail "view | cat differs from the run's table: $(cat "$tmp/dt_view.txt")"
+fi
+"$longca" run --seqlen 128 --warmup 1 --iters 2 --quiet | head -1 | grep -q "dtype" && fail "a dtype column for one dtype"
 grep -q 'e+' "$tmp/out.csv" && fail "CSV has an integer in exponent form: $(grep 'e+' "$tmp/out.csv" | head -1)"
 head -1 "$tmp/cap.lccap" | grep -q '^{"type":"session","run":-1,"rank":0,.*"schema":2,"version":"[^"]*","commit":"' ||
     fail "the capture's first line is not the session: $(head -c 200 "$tmp/cap.lccap")"

@@ -1,11 +1,13 @@
 #!/bin/bash
 # The terminal conventions of the front end, under tmux against real CPU worker ranks:
 # Setup's choices persist in $XDG_CONFIG_HOME/longca/longca.conf (chosen, quit, restarted, still
-# chosen); Setup's validation message is whole at 100 and 160 columns; NO_COLOR draws without
-# colour; TERM=dumb gets one line pointing to longca run; a long capture path in the title ends
-# with its file name after "...", the capture's source line and a long device cut with "...";
-# the Timeline axis keeps the run's times after panning; `view --compare` adds the "vs B" column;
-# `view | cat` keeps the CP columns. Every wait has a deadline.
+# chosen; its "color = off" holds for view too); Setup's validation message is whole at 100 and
+# 160 columns; NO_COLOR draws without colour; TERM=dumb gets one line (view: pointing to
+# `view | cat`; the live front end: to longca run); a long capture path in the title ends with
+# its file name after "...", the capture's source line and a long device cut with "..."; the
+# Timeline axis keeps the run's times after panning; `view --compare` adds the "vs B" column;
+# `view | cat` keeps the CP columns and, with --compare, the "vs B" column. Every wait has a
+# deadline.
 set -u
 LONGCA=$(realpath "${1:?usage: tui_conventions_test.sh PATH_TO_LONGCA}")
 source "$(dirname "$0")/tui_lib.sh"
@@ -88,6 +90,16 @@ wait_for 60 "Workers:"
 tm capture-pane -e -p -t tui | grep -q $'\e\\[[0-9;]*3[0-7]m\|\e\\[[0-9;]*38;5\|\e\\[[0-9;]*4[0-7]m' &&
     fail "colour escapes under NO_COLOR"
 echo "ok: NO_COLOR draws without colour"
+# The settings' "color = off" (kept by the live front end) holds for view too.
+cp "$conf" "$WORK/conf.saved"
+sed -i 's/^color = .*/color = off/' "$conf"
+grep -q "^color = off$" "$conf" || echo "color = off" >>"$conf"
+start setoff 100 "'$LONGCA' view '$WORK/ring.lccap'"
+wait_for 60 "Workers:"
+tm capture-pane -e -p -t tui | grep -q $'\e\\[[0-9;]*3[0-7]m\|\e\\[[0-9;]*38;5\|\e\\[[0-9;]*4[0-7]m' &&
+    fail "colour escapes in view with color = off in $conf"
+cp "$WORK/conf.saved" "$conf"
+echo "ok: color = off in the settings draws view without colour"
 
 # --- 3. A terminal that cannot place the cursor: one line, exit status 2.
 start dumb 100 "TERM=dumb '$LONGCA' view '$WORK/ring.lccap'"
@@ -97,6 +109,14 @@ sleep 0.3
 screen | tr -d '\n' | grep -q "TERM=dumb cannot place the cursor (the results table: longca view FILE | cat)" ||
     fail "TERM=dumb message"
 echo "ok: TERM=dumb gets one line and exit status 2"
+# The live front end under TERM=dumb: one line pointing to longca run, before any worker starts.
+start dumblive 100 "TERM=dumb '$LONGCA' --workers 2"
+wait_for 60 "cannot place the cursor"
+sleep 0.3
+[ "$(cat "$WORK/dumblive.rc")" = 2 ] || fail "live front end under TERM=dumb: exit status $(cat "$WORK/dumblive.rc")"
+screen | tr -d '\n' | grep -q "longca: TERM=dumb cannot place the cursor (the same sweep headless: longca run)" ||
+    fail "live front end under TERM=dumb: $(screen | tr -d '\n')"
+echo "ok: the live front end under TERM=dumb points to longca run"
 
 # --- 4. The title at 80 columns: a long path ends with its file name after "...".
 deep=$WORK/a-rather-long-folder-name-for-captures/another-level-of-folders-here/and-one-more
@@ -141,4 +161,9 @@ quit_and_wait title
 "$LONGCA" view "$WORK/ring.lccap" | cat >"$WORK/cat.out"
 grep -q "busbw" "$WORK/cat.out" && grep -q "ring x2" "$WORK/cat.out" || fail "view | cat lost the CP columns: $(cat "$WORK/cat.out")"
 echo "ok: view | cat keeps the CP columns"
+# --- 8. view --compare | cat keeps Runs' "vs B" column (against itself: +0.0% same).
+"$LONGCA" view "$WORK/ring.lccap" --compare "$WORK/ring.lccap" | cat >"$WORK/cat_vs.out"
+head -1 "$WORK/cat_vs.out" | grep -q "busbw .* vs B$" || fail "view --compare | cat has no vs B column: $(head -1 "$WORK/cat_vs.out")"
+[ "$(grep -cE '^cpu .* \+0\.0% same$' "$WORK/cat_vs.out")" -eq 2 ] || fail "vs B cells in view --compare | cat: $(cat "$WORK/cat_vs.out")"
+echo "ok: view --compare | cat keeps the vs B column"
 echo "tui_conventions_test: all passed"

@@ -51,6 +51,7 @@ void report_begin(struct report *r, FILE *out, enum report_format format, const 
     metadata_session(&self);
     r->session = self.u.session;
     for (int i = 0; i < n_runs; i++) r->any_cp |= run_spec_is_cp(&runs[i]);
+    for (int i = 1; i < n_runs; i++) r->dtypes_differ |= runs[i].dtype != runs[0].dtype;
     if (format == REPORT_CSV)
         fprintf(out, "kernel,mask,seqlen,batch,heads_q,heads_kv,head_dim,dtype,direction,cp,gpus,status,ms_median,"
                      "ms_p20,ms_p80,tflops,tflops_mean,flops,area_pct,peak_mem_bytes,check,max_abs_err,max_rel_err,"
@@ -58,7 +59,9 @@ void report_begin(struct report *r, FILE *out, enum report_format format, const 
     else if (format == REPORT_JSON)
         fprintf(out, "{\"schema\": %d, \"runs\": [", LC_SCHEMA_VERSION);
     else if (format == REPORT_TABLE) {
-        fprintf(out, "%-8s %-22s %7s %7s %4s %-7s", "kernel", "mask", "S", "heads", "d", "dir");
+        fprintf(out, "%-8s %-22s %7s %7s %4s", "kernel", "mask", "S", "heads", "d");
+        if (r->dtypes_differ) fprintf(out, " %-5s", "dtype");
+        fprintf(out, " %-7s", "dir");
         if (r->any_cp) fprintf(out, " %-14s", "cp");
         fprintf(out, " %10s %17s %9s", "median ms", "p20-p80 ms", "TFLOP/s");
         if (r->any_cp) fprintf(out, " %9s %6s %9s", "mean TF/s", "imbal", "busbw");
@@ -151,8 +154,10 @@ static void row_table(struct report *r, const struct run_spec *s, const struct r
     FILE *f = r->out;
     char heads[24], cp[48] = "", mem[24];
     snprintf(heads, sizeof heads, "%d:%d", s->heads_q, s->heads_kv);
-    fprintf(f, "%-8s %-22s %7lld %7s %4d %-7s", s->kernel, mask_pattern_name(s->mask), (long long)s->seqlen, heads,
-            s->head_dim, direction_name(s->direction));
+    fprintf(f, "%-8s %-22s %7lld %7s %4d", s->kernel, mask_pattern_name(s->mask), (long long)s->seqlen, heads,
+            s->head_dim);
+    if (r->dtypes_differ) fprintf(f, " %-5s", dtype_name(s->dtype));
+    fprintf(f, " %-7s", direction_name(s->direction));
     if (r->any_cp) {
         if (run_spec_is_cp(s)) snprintf(cp, sizeof cp, "%s x%d", s->cp_method, s->cp_degree);
         fprintf(f, " %-14s", run_spec_is_cp(s) ? cp : "-");

@@ -18,6 +18,7 @@ struct report {
     enum report_format format;
     int rows;
     bool any_cp;
+    bool dtypes_differ; /* table: a dtype column when the runs' dtypes are not all one */
     const struct run_spec *runs;
     int n_runs;
     struct run_result *done; /* [n_runs]: results that came before an earlier run's */
