@@ -95,9 +95,10 @@ constexpr int CONSUMER_THREADS = 256;
  * warpgroup and the dQ warp. */
 constexpr int DS_BARRIER = 1, TURN_BARRIER = 2, WG_BARRIER = 3;
 constexpr int DQ_FULL_BARRIER = 5, DQ_EMPTY_BARRIER = 7, DQ_BARRIER_THREADS = 128 + 32;
-/* A dQ message's flags (word 3, below rank << 3): the last message (the consumers stop); the
- * warpgroup's dQ is zero and was not staged (d = 64, its keys unseen); the item's last tile. */
-constexpr int DQ_STOP = 1, DQ_SKIP = 2, DQ_LAST = 4;
+/* A dQ message's flags (word 3, below rank << 4): the last message (the consumers stop); the
+ * warpgroup's dQ is zero and was not staged (d = 64, its keys unseen); the item's last message;
+ * no tile at all (an item without query tiles: only its end, for the deterministic item_done). */
+constexpr int DQ_STOP = 1, DQ_SKIP = 2, DQ_LAST = 4, DQ_NONE = 8, DQ_FLAG_BITS = 4;
 
 struct bwd_tma_params {
     CUtensorMap q_map, do_map, k_map, v_map;
@@ -198,7 +199,7 @@ __device__ __forceinline__ void dq_warp(const bwd_tma_params &P, uint32_t s_dq, 
     named_arrive(DQ_EMPTY_BARRIER, DQ_BARRIER_THREADS);
     named_arrive(DQ_EMPTY_BARRIER + 1, DQ_BARRIER_THREADS);
     auto reduce = [&](int cw, const int4 &m) {
-        /* m: batch, head, query tile, rank << 3 | flags */
+        /* m: batch, head, query tile, rank << DQ_FLAG_BITS | flags */
         if (m.w & DQ_SKIP) return;
         const uint32_t from = s_dq + cw * bwd_cfg<D>::DQ_STAGE_BYTES;
         const int col = D == 128 ? 64 * cw : 0;
@@ -212,18 +213,19 @@ __device__ __forceinline__ void dq_warp(const bwd_tma_params &P, uint32_t s_dq, 
             named_sync(DQ_FULL_BARRIER + 1, DQ_BARRIER_THREADS); /* the other warpgroup stops too */
             break;
         }
-        const bool det = p.deterministic;
+        /* deterministic, a tile takes its turn (an item without tiles has none) */
+        const bool det = p.deterministic, turned = det && !(m.w & DQ_NONE);
         int *turn = p.turns + ((int64_t)m.x * p.heads_q + m.y) * p.n_qtiles + m.z;
-        const int first = D == 128 ? (m.w >> 3) : 2 * (m.w >> 3);
+        const int first = D == 128 ? (m.w >> DQ_FLAG_BITS) : 2 * (m.w >> DQ_FLAG_BITS);
         if (lane == 0) {
-            if (det) {
+            if (turned) {
                 while (ld_acquire_gpu(turn) != first) __nanosleep(64);
                 fence_proxy_async_global(); /* the adds below after the acquire */
             }
             reduce(0, m);
             bulk_commit();
             /* d = 64: both warpgroups add into the same elements, in a fixed order when deterministic */
-            if (D == 64 && det) bulk_wait<0>();
+            if (D == 64 && turned) bulk_wait<0>();
         }
         __syncwarp();
         named_sync(DQ_FULL_BARRIER + 1, DQ_BARRIER_THREADS);
@@ -240,10 +242,12 @@ __device__ __forceinline__ void dq_warp(const bwd_tma_params &P, uint32_t s_dq, 
         named_arrive(DQ_EMPTY_BARRIER + 1, DQ_BARRIER_THREADS);
         if (det) {
             if (lane == 0) {
-                bulk_wait<0>();             /* the adds done in global memory */
-                fence_proxy_async_global(); /* ... and visible to the generic proxy's release */
-                st_release_gpu(turn, D == 128 ? first + 1 : first + 2);
-                if (m1.w & DQ_LAST) mbar_arrive(item_done);
+                if (turned) {
+                    bulk_wait<0>();             /* the adds done in global memory */
+                    fence_proxy_async_global(); /* ... and visible to the generic proxy's release */
+                    st_release_gpu(turn, D == 128 ? first + 1 : first + 2);
+                }
+                if (m1.w & DQ_LAST) mbar_arrive(item_done); /* the producer may take the next item */
             }
             __syncwarp();
         }
@@ -311,8 +315,6 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
         ring_pos<STAGES> at;
         uint32_t kv_phase = 0;
 #if LC_BWD_DQ_TMA
-        uint32_t done_phase = 0;
-        bool pending = false; /* deterministic: the last item taken had query tiles, its adds to wait for */
 #endif
         auto load_q_tile = [&](const bwd_item &w, int i) {
             const gpu_tile_entry *ent = w.row.ents + walk(i, w.row.n);
@@ -362,11 +364,9 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
             if (p.deterministic) {
                 mbar_wait(empty_kv, kv_phase ^ 1);
 #if LC_BWD_DQ_TMA
-                /* the consumers are done with it, but its dQ adds are the dQ warp's: those too */
-                if (pending) {
-                    mbar_wait(item_done, done_phase);
-                    done_phase ^= 1;
-                }
+                /* the consumers are done with it, but its dQ adds are the dQ warp's: those too (one
+                 * item_done phase per item, as empty_kv's) */
+                mbar_wait(item_done, kv_phase ^ 1);
 #endif
             }
             int it = 0;
@@ -378,9 +378,6 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
             if (w.row.n > 0) load_q_tile(w, 0);
             announce(it, w);
             if (it >= P.n_items) break;
-#if LC_BWD_DQ_TMA
-            pending = w.row.n > 0;
-#endif
             for (int i = 1; i < w.row.n; i++) load_q_tile(w, i);
         }
         return;
@@ -564,7 +561,7 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
             if (!skip) stage_dq(dq, s_dq + cw * C::DQ_STAGE_BYTES);
             if (tid % 128 == 0)
                 st_shared_v4_i32(s_msg + 16 * cw, b, h, ent.tile,
-                                 (ent.rank << 3) | (skip ? DQ_SKIP : 0) | (i == n - 1 ? DQ_LAST : 0));
+                                 (ent.rank << DQ_FLAG_BITS) | (skip ? DQ_SKIP : 0) | (i == n - 1 ? DQ_LAST : 0));
             fence_proxy_async(); /* this thread's stores, before the copy engine reads them */
             named_arrive(DQ_FULL_BARRIER + cw, DQ_BARRIER_THREADS);
 #else
@@ -587,6 +584,13 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
             }
 #endif
         }
+#if LC_BWD_DQ_TMA
+        if (n == 0) { /* no tiles: the dQ warp hears of the item all the same (it ends it, deterministic) */
+            named_sync(DQ_EMPTY_BARRIER + cw, DQ_BARRIER_THREADS);
+            if (tid % 128 == 0) st_shared_v4_i32(s_msg + 16 * cw, b, h, 0, DQ_NONE | DQ_SKIP | DQ_LAST);
+            named_arrive(DQ_FULL_BARRIER + cw, DQ_BARRIER_THREADS);
+        }
+#endif
         mbar_arrive(empty_kv); /* K and V read for the last time (the dQ product above) */
         store_dk_dv<D, DT>(acc_dk, acc_dv, p, b, h, key_base, lane);
     }
