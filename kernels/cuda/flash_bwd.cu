@@ -94,11 +94,13 @@ constexpr int CONSUMER_THREADS = 256;
  * its staging free again (ids 7, 8: the dQ warp arrives, the warpgroup syncs), each of a
  * warpgroup and the dQ warp. */
 constexpr int DS_BARRIER = 1, TURN_BARRIER = 2, WG_BARRIER = 3;
+#if LC_BWD_DQ_TMA
 constexpr int DQ_FULL_BARRIER = 5, DQ_EMPTY_BARRIER = 7, DQ_BARRIER_THREADS = 128 + 32;
 /* A dQ message's flags (word 3, below rank << 4): the last message (the consumers stop); the
  * warpgroup's dQ is zero and was not staged (d = 64, its keys unseen); the item's last message;
  * no tile at all (an item without query tiles: only its end, for the deterministic item_done). */
 constexpr int DQ_STOP = 1, DQ_SKIP = 2, DQ_LAST = 4, DQ_NONE = 8, DQ_FLAG_BITS = 4;
+#endif
 
 struct bwd_tma_params {
     CUtensorMap q_map, do_map, k_map, v_map;
