@@ -16,6 +16,12 @@
  * (red.global), or, when deterministic, in key-tile order under a per-query-tile turn counter
  * (then each key tile walks its query tiles from the last, and a CTA takes an item only when it
  * can start it).
+ * With LC_BWD_DQ_TMA=1, dQ goes by the copy engine instead: each consumer warpgroup stages its
+ * 64 x 64 fp32 dQ in shared memory (two 128-byte-swizzled boxes of 32 columns) and hands it to
+ * the producer warpgroup's warp 1, which adds it into the accumulator with bulk tensor
+ * reduce-adds and gives the buffer back once the copy engine has read it; deterministic, that
+ * warp alone keeps the turns, and the producer takes an item only once the last one's adds are
+ * complete.
  * dK and dV are written per query head in fp32 and folded over each GQA group afterwards. */
 #include <limits.h>
 
@@ -28,6 +34,11 @@ extern "C" {
 
 #ifndef LC_BWD_STAGES
 #define LC_BWD_STAGES 2
+#endif
+/* 1: dQ by bulk tensor reduce-adds from a dQ warp (see above); 0: vector reductions from the
+ * consumers */
+#ifndef LC_BWD_DQ_TMA
+#define LC_BWD_DQ_TMA 0
 #endif
 
 namespace {
@@ -45,24 +56,57 @@ struct bwd_cfg {
     static constexpr int STAGES = LC_BWD_STAGES;
     static constexpr int KV_BYTES = BN * D * 2, QT_BYTES = BM * D * 2, DS_BYTES = BN * BM * 2;
     static constexpr int VEC_BYTES = BM * 4; /* LSE or Dsum of one query tile */
-    static constexpr int BARRIERS = 2 + 2 * STAGES;
-    /* K, V, STAGES x (Q, dO), two dS^T buffers, STAGES x (LSE, Dsum), barriers, the item slot,
-     * STAGES x the query tile's list entry;
-     * + 1024 so that the tiles can start on the 1024-byte boundary 128-byte swizzle needs */
-    static constexpr int SMEM = 2 * KV_BYTES + 2 * STAGES * QT_BYTES + 2 * DS_BYTES + 2 * STAGES * VEC_BYTES +
-                                8 * BARRIERS + 16 + 16 * STAGES + 1024;
+    static constexpr bool DQ_TMA = LC_BWD_DQ_TMA != 0;
+    /* dQ staging per consumer warpgroup: two boxes of 64 rows x 32 fp32 columns (128 bytes) */
+    static constexpr int DQ_BOX_BYTES = BM * 32 * 4, DQ_STAGE_BYTES = DQ_TMA ? 2 * DQ_BOX_BYTES : 0;
+    /* full_kv, empty_kv, STAGES x (full, empty), and with DQ_TMA the dQ warp's item-done barrier */
+    static constexpr int BARRIERS = 2 + 2 * STAGES + (DQ_TMA ? 1 : 0);
+    static constexpr int BAR_BYTES = (8 * BARRIERS + 15) / 16 * 16; /* what follows is 16-byte aligned */
+    static constexpr int MSG_BYTES = DQ_TMA ? 2 * 16 : 0;            /* a message per consumer warpgroup */
+    /* Byte offsets from the 1024-aligned base: K, V, STAGES x (Q, dO), two dS^T buffers, the dQ
+     * staging (DQ_TMA), STAGES x (LSE, Dsum), barriers, the item slot, STAGES x the query tile's
+     * list entry, the dQ messages (DQ_TMA) */
+    static constexpr int OFF_V = KV_BYTES, OFF_QD = 2 * KV_BYTES, OFF_DS = OFF_QD + 2 * STAGES * QT_BYTES;
+    static constexpr int OFF_DQ = OFF_DS + 2 * DS_BYTES, OFF_VEC = OFF_DQ + 2 * DQ_STAGE_BYTES;
+    static constexpr int OFF_BARS = OFF_VEC + 2 * STAGES * VEC_BYTES, OFF_ITEM = OFF_BARS + BAR_BYTES;
+    static constexpr int OFF_ENT = OFF_ITEM + 16, OFF_MSG = OFF_ENT + 16 * STAGES, END = OFF_MSG + MSG_BYTES;
+    /* + 1024 so that the tiles can start on the 1024-byte boundary 128-byte swizzle needs */
+    static constexpr int SMEM = END + 1024;
     static_assert(BM == 64 && BN == 128 && D % 64 == 0, "two consumer warpgroups of 64 keys, 64-dim boxes");
+    /* 128-byte-swizzled TMA boxes and wgmma operands start on 1024-byte boundaries */
+    static_assert(OFF_V % 1024 == 0 && OFF_QD % 1024 == 0 && QT_BYTES % 1024 == 0 && (BM * 128) % 1024 == 0 &&
+                      (BN * 128) % 1024 == 0 && OFF_DS % 1024 == 0 && DS_BYTES % 1024 == 0 && OFF_DQ % 1024 == 0 &&
+                      DQ_BOX_BYTES % 1024 == 0,
+                  "a swizzled tile off its 1024-byte boundary");
+    /* cp.async destinations: 4-byte LSE, Dsum; 16-byte list entries; 8-byte mbarriers */
+    static_assert(OFF_VEC % 16 == 0 && OFF_BARS % 8 == 0 && OFF_ITEM % 16 == 0 && OFF_ENT % 16 == 0 &&
+                      OFF_MSG % 16 == 0,
+                  "a cp.async destination or barrier misaligned");
+    static_assert(SMEM <= 232448, "more shared memory than a block may opt in to");
 };
 
 /* Every consumer thread releases a slot (the empty barriers' count): an arrival orders only the
  * arriving thread's own reads of LSE, Dsum, the list entry and the item before the refill. */
 constexpr int CONSUMER_THREADS = 256;
 /* Named barriers (0 is __syncthreads): dS^T complete across both consumer warpgroups (d = 128),
- * the deterministic turn (d = 128), and per consumer warpgroup (d = 64). */
+ * the deterministic turn (d = 128), and per consumer warpgroup (d = 64, ids 3 and 4). DQ_TMA:
+ * per consumer warpgroup, its dQ staged (ids 5, 6: the warpgroup arrives, the dQ warp syncs) and
+ * its staging free again (ids 7, 8: the dQ warp arrives, the warpgroup syncs), each of a
+ * warpgroup and the dQ warp. */
 constexpr int DS_BARRIER = 1, TURN_BARRIER = 2, WG_BARRIER = 3;
+#if LC_BWD_DQ_TMA
+constexpr int DQ_FULL_BARRIER = 5, DQ_EMPTY_BARRIER = 7, DQ_BARRIER_THREADS = 128 + 32;
+/* A dQ message's flags (word 3, below rank << 4): the last message (the consumers stop); the
+ * warpgroup's dQ is zero and was not staged (d = 64, its keys unseen); the item's last message;
+ * no tile at all (an item without query tiles: only its end, for the deterministic item_done). */
+constexpr int DQ_STOP = 1, DQ_SKIP = 2, DQ_LAST = 4, DQ_NONE = 8, DQ_FLAG_BITS = 4;
+#endif
 
 struct bwd_tma_params {
     CUtensorMap q_map, do_map, k_map, v_map;
+#if LC_BWD_DQ_TMA
+    CUtensorMap dq_map; /* fp32 dQ accumulator, boxes of 64 rows x 32 columns */
+#endif
     flash_bwd_params p;
     int n_items;
     int *next_item;
@@ -97,6 +141,123 @@ __device__ __forceinline__ int ld_shared_i32(uint32_t addr)
     return v;
 }
 
+#if LC_BWD_DQ_TMA
+__device__ __forceinline__ void st_shared_v4_i32(uint32_t addr, int a, int b, int c, int d)
+{
+    asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};\n" ::"r"(addr), "r"(a), "r"(b), "r"(c), "r"(d) : "memory");
+}
+
+__device__ __forceinline__ int4 ld_shared_v4_i32(uint32_t addr)
+{
+    int4 v;
+    asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+                 : "r"(addr)
+                 : "memory");
+    return v;
+}
+
+__device__ __forceinline__ uint32_t lane_id()
+{
+    uint32_t l;
+    asm volatile("mov.u32 %0, %%laneid;\n" : "=r"(l));
+    return l;
+}
+
+/* A consumer warpgroup's 64 x 64 fp32 dQ fragment (wgmma's accumulator layout: rows 16 warp +
+ * lane/4 (+8), columns 8j + 2 (lane%4)) into its staging at `stage`: box c holds columns 32c..,
+ * rows of 128 bytes whose 16-byte chunks sit at chunk ^ (row % 8), the 128-byte swizzle the
+ * tensor map reads. For one (j, half) a warp's 8 rows take 8 distinct chunk pairs, so each
+ * st.shared.v2 covers the 32 banks twice: 2 wavefronts, the least for 256 bytes. The addresses
+ * come from %laneid here so that they are remade in the tile loop, not held live across it. */
+__device__ __forceinline__ void stage_dq(const float (&dq)[8][4], uint32_t stage)
+{
+    const uint32_t lane = lane_id(), warp = (threadIdx.x / 32) % 4;
+    const uint32_t row0 = warp * 16 + lane / 4; /* row0 % 8 == lane / 4 */
+    const uint32_t base = stage + row0 * 128 + (lane & 1) * 8, sw = lane / 4, half = (lane % 4) / 2;
+#pragma unroll
+    for (int j = 0; j < 8; j++)
+#pragma unroll
+        for (int hf = 0; hf < 2; hf++) {
+            const uint32_t chunk = (2 * (j % 4) + half) ^ sw;
+            const uint32_t addr = base + (j / 4) * (64 * 128) + hf * (8 * 128) + chunk * 16;
+            asm volatile("st.shared.v2.f32 [%0], {%1, %2};\n" ::"r"(addr), "f"(dq[j][2 * hf]), "f"(dq[j][2 * hf + 1])
+                         : "memory");
+        }
+}
+
+/* The dQ warp (warp 1 of the producer warpgroup, 24 registers): per query tile, each consumer
+ * warpgroup's staged dQ into the accumulator by bulk tensor reduce-adds (d = 128: its 64 of the
+ * columns; d = 64: all 64 columns, both warpgroups adding), then the staging handed back once
+ * the copy engine has read it. Deterministic: the tile's turn first (d = 128: rank; d = 64:
+ * 2 rank, both warpgroups' adds in turn), the adds complete before the next turn is released. */
+template <int D>
+__device__ __forceinline__ void dq_warp(const bwd_tma_params &P, uint32_t s_dq, uint32_t s_msg, uint32_t item_done)
+{
+    const flash_bwd_params &p = P.p;
+    const int lane = threadIdx.x % 32;
+    if (lane == 0) tma_prefetch_map(&P.dq_map);
+    /* both stagings start free */
+    named_arrive(DQ_EMPTY_BARRIER, DQ_BARRIER_THREADS);
+    named_arrive(DQ_EMPTY_BARRIER + 1, DQ_BARRIER_THREADS);
+    auto reduce = [&](int cw, const int4 &m) {
+        /* m: batch, head, query tile, rank << DQ_FLAG_BITS | flags */
+        if (m.w & DQ_SKIP) return;
+        const uint32_t from = s_dq + cw * bwd_cfg<D>::DQ_STAGE_BYTES;
+        const int col = D == 128 ? 64 * cw : 0;
+        tma_reduce_add_4d(&P.dq_map, from, col, m.y, m.z * FLASH_BWD_TILE_Q, m.x);
+        tma_reduce_add_4d(&P.dq_map, from + bwd_cfg<D>::DQ_BOX_BYTES, col + 32, m.y, m.z * FLASH_BWD_TILE_Q, m.x);
+    };
+    for (;;) {
+        named_sync(DQ_FULL_BARRIER, DQ_BARRIER_THREADS);
+        const int4 m = ld_shared_v4_i32(s_msg);
+        if (m.w & DQ_STOP) {
+            named_sync(DQ_FULL_BARRIER + 1, DQ_BARRIER_THREADS); /* the other warpgroup stops too */
+            break;
+        }
+        /* deterministic, a tile takes its turn (an item without tiles has none) */
+        const bool det = p.deterministic, turned = det && !(m.w & DQ_NONE);
+        int *turn = p.turns + ((int64_t)m.x * p.heads_q + m.y) * p.n_qtiles + m.z;
+        const int first = D == 128 ? (m.w >> DQ_FLAG_BITS) : 2 * (m.w >> DQ_FLAG_BITS);
+        if (lane == 0) {
+            if (turned) {
+                while (ld_acquire_gpu(turn) != first) __nanosleep(64);
+                fence_proxy_async_global(); /* the adds below after the acquire */
+            }
+            reduce(0, m);
+            bulk_commit();
+            /* d = 64: both warpgroups add into the same elements, in a fixed order when deterministic */
+            if (D == 64 && turned) bulk_wait<0>();
+        }
+        __syncwarp();
+        named_sync(DQ_FULL_BARRIER + 1, DQ_BARRIER_THREADS);
+        const int4 m1 = ld_shared_v4_i32(s_msg + 16); /* the same tile, its own flags */
+        if (lane == 0) {
+            reduce(1, m1);
+            bulk_commit();
+            bulk_wait_read<1>(); /* warpgroup 0's staging read */
+        }
+        __syncwarp();
+        named_arrive(DQ_EMPTY_BARRIER, DQ_BARRIER_THREADS);
+        if (lane == 0) bulk_wait_read<0>();
+        __syncwarp();
+        named_arrive(DQ_EMPTY_BARRIER + 1, DQ_BARRIER_THREADS);
+        if (det) {
+            if (lane == 0) {
+                if (turned) {
+                    bulk_wait<0>();             /* the adds done in global memory */
+                    fence_proxy_async_global(); /* ... and visible to the generic proxy's release */
+                    st_release_gpu(turn, D == 128 ? first + 1 : first + 2);
+                }
+                if (m1.w & DQ_LAST) mbar_arrive(item_done); /* the producer may take the next item */
+            }
+            __syncwarp();
+        }
+    }
+    if (lane == 0) bulk_wait<0>(); /* nothing in flight reads shared memory when the CTA ends */
+}
+#endif
+
 template <typename E, int D>
 __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const __grid_constant__ bwd_tma_params P)
 {
@@ -105,9 +266,13 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
     const flash_bwd_params &p = P.p;
     extern __shared__ unsigned char smem_raw[];
     const uint32_t s_k = (smem_addr(smem_raw) + 1023u) & ~1023u;
-    const uint32_t s_v = s_k + C::KV_BYTES, s_qd = s_v + C::KV_BYTES, s_ds = s_qd + 2 * STAGES * C::QT_BYTES;
-    const uint32_t s_vec = s_ds + 2 * C::DS_BYTES, bars = s_vec + 2 * STAGES * C::VEC_BYTES;
-    const uint32_t full_kv = bars, empty_kv = bars + 8, s_item = bars + 8 * C::BARRIERS, s_ent = s_item + 16;
+    const uint32_t s_v = s_k + C::OFF_V, s_qd = s_k + C::OFF_QD, s_ds = s_k + C::OFF_DS;
+    const uint32_t s_vec = s_k + C::OFF_VEC, bars = s_k + C::OFF_BARS;
+    const uint32_t full_kv = bars, empty_kv = bars + 8, s_item = s_k + C::OFF_ITEM, s_ent = s_k + C::OFF_ENT;
+#if LC_BWD_DQ_TMA
+    /* the dQ warp's arrival per finished item (deterministic), after the ring's barriers */
+    const uint32_t s_dq = s_k + C::OFF_DQ, s_msg = s_k + C::OFF_MSG, item_done = bars + 16 + 16 * STAGES;
+#endif
     auto full = [&](int s) { return bars + 16 + 8 * s; };
     auto empty = [&](int s) { return bars + 16 + 8 * (STAGES + s); };
     auto q_at = [&](int s) { return s_qd + s * 2 * C::QT_BYTES; };
@@ -126,6 +291,9 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
             mbar_init(full(s), 1 + 32); /* the TMA arrival and the warp's 32 copy arrivals */
             mbar_init(empty(s), CONSUMER_THREADS);
         }
+#if LC_BWD_DQ_TMA
+        mbar_init(item_done, 1);
+#endif
         mbar_init_fence();
     }
     __syncthreads();
@@ -133,6 +301,12 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
     if (wg == 0) {
         /* producer: warp 0; lane 0 issues the TMA copies, all lanes copy LSE and Dsum */
         regs_shrink<C::PRODUCER_REGS>();
+#if LC_BWD_DQ_TMA
+        if (tid / 32 == 1) {
+            dq_warp<D>(P, s_dq, s_msg, item_done);
+            return;
+        }
+#endif
         if (tid >= 32) return;
         if (lane == 0) {
             tma_prefetch_map(&P.q_map);
@@ -142,6 +316,8 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
         }
         ring_pos<STAGES> at;
         uint32_t kv_phase = 0;
+#if LC_BWD_DQ_TMA
+#endif
         auto load_q_tile = [&](const bwd_item &w, int i) {
             const gpu_tile_entry *ent = w.row.ents + walk(i, w.row.n);
             const int q0 = ent->tile * BM;
@@ -187,7 +363,14 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
         for (;;) {
             /* Deterministic: an item is taken only by a CTA free to start it, since the dQ turns of
              * later items wait on it (taken ahead, it would wait on this CTA's current item). */
-            if (p.deterministic) mbar_wait(empty_kv, kv_phase ^ 1);
+            if (p.deterministic) {
+                mbar_wait(empty_kv, kv_phase ^ 1);
+#if LC_BWD_DQ_TMA
+                /* the consumers are done with it, but its dQ adds are the dQ warp's: those too (one
+                 * item_done phase per item, as empty_kv's) */
+                mbar_wait(item_done, kv_phase ^ 1);
+#endif
+            }
             int it = 0;
             if (lane == 0) it = atomicAdd(P.next_item, 1);
             it = __shfl_sync(0xffffffffu, it, 0);
@@ -227,7 +410,14 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
         mbar_wait(full_kv, kv_phase);
         kv_phase ^= 1;
         const int it = ld_shared_i32(s_item);
-        if (it >= P.n_items) break;
+        if (it >= P.n_items) {
+#if LC_BWD_DQ_TMA
+            named_sync(DQ_EMPTY_BARRIER + cw, DQ_BARRIER_THREADS);
+            if (tid % 128 == 0) st_shared_v4_i32(s_msg + 16 * cw, 0, 0, 0, DQ_STOP);
+            named_arrive(DQ_FULL_BARRIER + cw, DQ_BARRIER_THREADS);
+#endif
+            break;
+        }
         const bwd_item w = bwd_item_at(p, it);
         const int n = w.row.n, b = w.b, h = w.h;
         const int key_base = w.row.tile * BN + cw * 64 + warp_in_wg * 16; /* this thread's keys: + lane/4 (+8) */
@@ -365,6 +555,18 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
             wgmma_wait<0>();
             wgmma_pin(dq);
 
+#if LC_BWD_DQ_TMA
+            /* to the dQ warp: staging free (the copy engine has read the last tile's), dQ staged,
+             * its message; d = 64 with this warpgroup's keys unseen, dQ is zero: nothing staged */
+            const bool skip = D == 64 && idle;
+            named_sync(DQ_EMPTY_BARRIER + cw, DQ_BARRIER_THREADS);
+            if (!skip) stage_dq(dq, s_dq + cw * C::DQ_STAGE_BYTES);
+            if (tid % 128 == 0)
+                st_shared_v4_i32(s_msg + 16 * cw, b, h, ent.tile,
+                                 (ent.rank << DQ_FLAG_BITS) | (skip ? DQ_SKIP : 0) | (i == n - 1 ? DQ_LAST : 0));
+            fence_proxy_async(); /* this thread's stores, before the copy engine reads them */
+            named_arrive(DQ_FULL_BARRIER + cw, DQ_BARRIER_THREADS);
+#else
             int *turn = p.turns + ((int64_t)b * p.heads_q + h) * p.n_qtiles + ent.tile;
             /* d = 64 adds twice per tile (one per warpgroup): their turns are 2 rank and 2 rank + 1 */
             const int my_turn = D == 128 ? ent.rank : 2 * ent.rank + cw;
@@ -382,7 +584,15 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
                 turn_sync();
                 if (lead) atomicExch(turn, my_turn + 1);
             }
+#endif
         }
+#if LC_BWD_DQ_TMA
+        if (n == 0) { /* no tiles: the dQ warp hears of the item all the same (it ends it, deterministic) */
+            named_sync(DQ_EMPTY_BARRIER + cw, DQ_BARRIER_THREADS);
+            if (tid % 128 == 0) st_shared_v4_i32(s_msg + 16 * cw, b, h, 0, DQ_NONE | DQ_SKIP | DQ_LAST);
+            named_arrive(DQ_FULL_BARRIER + cw, DQ_BARRIER_THREADS);
+        }
+#endif
         mbar_arrive(empty_kv); /* K and V read for the last time (the dQ product above) */
         store_dk_dv<D, DT>(acc_dk, acc_dv, p, b, h, key_base, lane);
     }
@@ -391,6 +601,9 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
 /* The arguments with the tensor maps of Q, dO, K and V made for them. */
 struct bwd_tma_args : flash_bwd_args {
     CUtensorMap q_map, do_map, k_map, v_map;
+#if LC_BWD_DQ_TMA
+    CUtensorMap dq_map;
+#endif
 };
 
 template <typename E, int D>
@@ -411,6 +624,9 @@ struct bwd_launch {
         P.do_map = a->do_map;
         P.k_map = a->k_map;
         P.v_map = a->v_map;
+#if LC_BWD_DQ_TMA
+        P.dq_map = a->dq_map;
+#endif
         P.n_items = a->shape.batch * a->shape.heads_q * a->tiles->n_rows;
         P.next_item = a->buf.next_item;
         const int grid = P.n_items < sms ? P.n_items : sms;
@@ -436,6 +652,11 @@ extern "C" enum lc_status flash_bwd_launch(const struct flash_bwd_args *a, void 
         (st = tensor_map_bshd(&t.k_map, a->k, s.batch, s.seqlen_k, s.heads_kv, s.head_dim, FLASH_BWD_TILE_K, err)) ||
         (st = tensor_map_bshd(&t.v_map, a->v, s.batch, s.seqlen_k, s.heads_kv, s.head_dim, FLASH_BWD_TILE_K, err)))
         return st;
+#if LC_BWD_DQ_TMA
+    if ((st = tensor_map_bshd_f32(&t.dq_map, a->buf.dq_acc, s.batch, s.seqlen_q, s.heads_q, s.head_dim,
+                                  FLASH_BWD_TILE_Q, err)))
+        return st;
+#endif
     return flash_launch_checked<bwd_launch>(&t, FLASH_BWD_TILE_K, FLASH_BWD_TILE_Q, true, "flash backward", stream,
                                             err);
 }

@@ -14,4 +14,10 @@
 enum lc_status tensor_map_bshd(CUtensorMap *map, const void *base, int batch, int64_t seqlen, int heads, int head_dim,
                                int box_rows, char *err);
 
+/* The same for fp32 [batch, seqlen, heads, head_dim] (the backward's dQ accumulator): boxes of
+ * box_rows positions and 32 elements (128 bytes), 128-byte swizzled, for bulk reduce-adds into it;
+ * rows past seqlen are skipped. */
+enum lc_status tensor_map_bshd_f32(CUtensorMap *map, const float *base, int batch, int64_t seqlen, int heads,
+                                   int head_dim, int box_rows, char *err);
+
 #endif

@@ -65,6 +65,51 @@ __device__ __forceinline__ void tma_load_4d(uint32_t dst, const CUtensorMap *map
                  : "memory");
 }
 
+/* Adds a box of shared memory at src into the tensor map's tensor at the coordinates (innermost
+ * first) in the copy engine (fp32 adds at L2 for an fp32 map); elements past the tensor's end are
+ * skipped. The box must be laid out as the map's swizzle says. Completes by bulk groups: commit,
+ * then wait for the reads of shared memory (.read) or for the writes too. */
+__device__ __forceinline__ void tma_reduce_add_4d(const CUtensorMap *map, uint32_t src, int c0, int c1, int c2, int c3)
+{
+    asm volatile("cp.reduce.async.bulk.tensor.4d.global.shared::cta.add.tile.bulk_group [%0, {%2, %3, %4, %5}], "
+                 "[%1];\n" ::"l"(reinterpret_cast<uint64_t>(map)),
+                 "r"(src), "r"(c0), "r"(c1), "r"(c2), "r"(c3)
+                 : "memory");
+}
+
+/* Closes this thread's bulk copies issued since the last commit into one group. */
+__device__ __forceinline__ void bulk_commit() { asm volatile("cp.async.bulk.commit_group;\n" ::: "memory"); }
+
+/* Waits until at most N of this thread's committed groups still read their shared memory. */
+template <int N>
+__device__ __forceinline__ void bulk_wait_read()
+{
+    asm volatile("cp.async.bulk.wait_group.read %0;\n" ::"n"(N) : "memory");
+}
+
+/* Waits until at most N of this thread's committed groups are incomplete (their writes done). */
+template <int N>
+__device__ __forceinline__ void bulk_wait()
+{
+    asm volatile("cp.async.bulk.wait_group %0;\n" ::"n"(N) : "memory");
+}
+
+/* Orders this thread's global accesses between the generic and the async proxy (the copy
+ * engine's completed writes before a generic release, a generic acquire before its reads). */
+__device__ __forceinline__ void fence_proxy_async_global() { asm volatile("fence.proxy.async.global;\n" ::: "memory"); }
+
+__device__ __forceinline__ int ld_acquire_gpu(const int *p)
+{
+    int v;
+    asm volatile("ld.acquire.gpu.global.b32 %0, [%1];\n" : "=r"(v) : "l"(p) : "memory");
+    return v;
+}
+
+__device__ __forceinline__ void st_release_gpu(int *p, int v)
+{
+    asm volatile("st.release.gpu.global.b32 [%0], %1;\n" ::"l"(p), "r"(v) : "memory");
+}
+
 /* A slot of a ring of STAGES mbarrier-guarded buffers and the parity of its barriers' current
  * phase; producer and consumers each walk their own copy in the same order. */
 template <int STAGES>
