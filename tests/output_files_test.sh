@@ -69,6 +69,10 @@ if [ -w /dev/full ]; then
     rc=$?
     [ "$rc" = 1 ] && grep -q "No space left" "$tmp/err" && grep -q "0 of 1 run failed; not written: the capture" "$tmp/err" \
         && ok "--capture /dev/full -> exit 1, the summary says the capture was not written" || fail "--capture /dev/full: rc $rc $(cat "$tmp/err")"
+    run -o /dev/full >/dev/null 2>"$tmp/err" # the results file: a buffered write's errno survives
+    rc=$?
+    [ "$rc" = 1 ] && grep -q "cannot write /dev/full: No space left" "$tmp/err" \
+        && ok "run -o /dev/full -> exit 1, ENOSPC named" || fail "run -o /dev/full: rc $rc $(cat "$tmp/err")"
 fi
 
 # As root, on device nodes of our own: they stay devices.
