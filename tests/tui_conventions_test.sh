@@ -102,21 +102,22 @@ cp "$WORK/conf.saved" "$conf"
 echo "ok: color = off in the settings draws view without colour"
 
 # --- 3. A terminal that cannot place the cursor: one line, exit status 2.
-start dumb 100 "TERM=dumb '$LONGCA' view '$WORK/ring.lccap'"
-wait_for 60 "cannot place the cursor"
-sleep 0.3
-[ "$(cat "$WORK/dumb.rc")" = 2 ] || fail "TERM=dumb exit status $(cat "$WORK/dumb.rc")"
-screen | tr -d '\n' | grep -q "TERM=dumb cannot place the cursor (the results table: longca view FILE | cat)" ||
-    fail "TERM=dumb message"
-echo "ok: TERM=dumb gets one line and exit status 2"
-# The live front end under TERM=dumb: one line pointing to longca run, before any worker starts.
-start dumblive 100 "TERM=dumb '$LONGCA' --workers 2"
-wait_for 60 "cannot place the cursor"
-sleep 0.3
-[ "$(cat "$WORK/dumblive.rc")" = 2 ] || fail "live front end under TERM=dumb: exit status $(cat "$WORK/dumblive.rc")"
-screen | tr -d '\n' | grep -q "longca: TERM=dumb cannot place the cursor (the same sweep headless: longca run)" ||
-    fail "live front end under TERM=dumb: $(screen | tr -d '\n')"
-echo "ok: the live front end under TERM=dumb points to longca run"
+# window name, command, the line expected, what passed
+dumb_terminal() {
+    start "$1" 100 "$2"
+    wait_for 60 "cannot place the cursor"
+    sleep 0.3
+    [ "$(cat "$WORK/$1.rc")" = 2 ] || fail "$4: exit status $(cat "$WORK/$1.rc")"
+    screen | tr -d '\n' | grep -qF "$3" || fail "$4: $(screen | tr -d '\n')"
+    echo "ok: $4"
+}
+dumb_terminal dumb "TERM=dumb '$LONGCA' view '$WORK/ring.lccap'" \
+    "TERM=dumb cannot place the cursor (the results table: longca view FILE | cat)" \
+    "TERM=dumb gets one line and exit status 2"
+# The live front end: one line pointing to longca run, before any worker starts.
+dumb_terminal dumblive "TERM=dumb '$LONGCA' --workers 2" \
+    "longca: TERM=dumb cannot place the cursor (the same sweep headless: longca run)" \
+    "the live front end under TERM=dumb points to longca run"
 
 # --- 4. The title at 80 columns: a long path ends with its file name after "...".
 deep=$WORK/a-rather-long-folder-name-for-captures/another-level-of-folders-here/and-one-more
