@@ -19,7 +19,8 @@
  * With LC_BWD_DQ_TMA=1, dQ goes by the copy engine instead: each consumer warpgroup stages its
  * 64 x 64 fp32 dQ in shared memory (two 128-byte-swizzled boxes of 32 columns) and hands it to
  * the producer warpgroup's warp 1, which adds it into the accumulator with bulk tensor
- * reduce-adds and gives the buffer back once the copy engine has read it; deterministic, that
+ * reduce-adds and gives the buffer back once the copy engine has read it (a full and an empty
+ * mbarrier per warpgroup, with a 16-byte message naming the tile); deterministic, that
  * warp alone keeps the turns, and the producer takes an item only once the last one's adds are
  * complete.
  * dK and dV are written per query head in fp32 and folded over each GQA group afterwards. */
@@ -38,7 +39,7 @@ extern "C" {
 /* 1: dQ by bulk tensor reduce-adds from a dQ warp (see above); 0: vector reductions from the
  * consumers */
 #ifndef LC_BWD_DQ_TMA
-#define LC_BWD_DQ_TMA 0
+#define LC_BWD_DQ_TMA 1
 #endif
 
 namespace {
@@ -59,8 +60,9 @@ struct bwd_cfg {
     static constexpr bool DQ_TMA = LC_BWD_DQ_TMA != 0;
     /* dQ staging per consumer warpgroup: two boxes of 64 rows x 32 fp32 columns (128 bytes) */
     static constexpr int DQ_BOX_BYTES = BM * 32 * 4, DQ_STAGE_BYTES = DQ_TMA ? 2 * DQ_BOX_BYTES : 0;
-    /* full_kv, empty_kv, STAGES x (full, empty), and with DQ_TMA the dQ warp's item-done barrier */
-    static constexpr int BARRIERS = 2 + 2 * STAGES + (DQ_TMA ? 1 : 0);
+    /* full_kv, empty_kv, STAGES x (full, empty), and with DQ_TMA the dQ warp's item-done barrier
+     * and per consumer warpgroup its dQ staged (full) and its staging free again (empty) */
+    static constexpr int BARRIERS = 2 + 2 * STAGES + (DQ_TMA ? 5 : 0);
     static constexpr int BAR_BYTES = (8 * BARRIERS + 15) / 16 * 16; /* what follows is 16-byte aligned */
     static constexpr int MSG_BYTES = DQ_TMA ? 2 * 16 : 0;            /* a message per consumer warpgroup */
     /* Byte offsets from the 1024-aligned base: K, V, STAGES x (Q, dO), two dS^T buffers, the dQ
@@ -89,13 +91,14 @@ struct bwd_cfg {
  * arriving thread's own reads of LSE, Dsum, the list entry and the item before the refill. */
 constexpr int CONSUMER_THREADS = 256;
 /* Named barriers (0 is __syncthreads): dS^T complete across both consumer warpgroups (d = 128),
- * the deterministic turn (d = 128), and per consumer warpgroup (d = 64, ids 3 and 4). DQ_TMA:
- * per consumer warpgroup, its dQ staged (ids 5, 6: the warpgroup arrives, the dQ warp syncs) and
- * its staging free again (ids 7, 8: the dQ warp arrives, the warpgroup syncs), each of a
- * warpgroup and the dQ warp. */
+ * the deterministic turn (d = 128), and per consumer warpgroup (d = 64, ids 3 and 4). */
 constexpr int DS_BARRIER = 1, TURN_BARRIER = 2, WG_BARRIER = 3;
 #if LC_BWD_DQ_TMA
-constexpr int DQ_FULL_BARRIER = 5, DQ_EMPTY_BARRIER = 7, DQ_BARRIER_THREADS = 128 + 32;
+/* The dQ handoff's mbarriers, not named barriers: each message is a release by its writers and
+ * an acquire by its readers (the staging's 128 writers arrive on full, the dQ warp's 32 lanes on
+ * empty), an ordering compute-sanitizer's racecheck follows; with bar.arrive / bar.sync it
+ * reported the message's store and load as hazards. */
+constexpr int DQ_FULL_COUNT = 128, DQ_EMPTY_COUNT = 32;
 /* A dQ message's flags (word 3, below rank << 4): the last message (the consumers stop); the
  * warpgroup's dQ is zero and was not staged (d = 64, its keys unseen); the item's last message;
  * no tile at all (an item without query tiles: only its end, for the deterministic item_done). */
@@ -192,14 +195,13 @@ __device__ __forceinline__ void stage_dq(const float (&dq)[8][4], uint32_t stage
  * the copy engine has read it. Deterministic: the tile's turn first (d = 128: rank; d = 64:
  * 2 rank, both warpgroups' adds in turn), the adds complete before the next turn is released. */
 template <int D>
-__device__ __forceinline__ void dq_warp(const bwd_tma_params &P, uint32_t s_dq, uint32_t s_msg, uint32_t item_done)
+__device__ __forceinline__ void dq_warp(const bwd_tma_params &P, uint32_t s_dq, uint32_t s_msg, uint32_t dq_full,
+                                        uint32_t dq_empty, uint32_t item_done)
 {
     const flash_bwd_params &p = P.p;
     const int lane = threadIdx.x % 32;
     if (lane == 0) tma_prefetch_map(&P.dq_map);
-    /* both stagings start free */
-    named_arrive(DQ_EMPTY_BARRIER, DQ_BARRIER_THREADS);
-    named_arrive(DQ_EMPTY_BARRIER + 1, DQ_BARRIER_THREADS);
+    uint32_t phase = 0; /* of both full barriers: the warpgroups stage the same tiles */
     auto reduce = [&](int cw, const int4 &m) {
         /* m: batch, head, query tile, rank << DQ_FLAG_BITS | flags */
         if (m.w & DQ_SKIP) return;
@@ -208,11 +210,11 @@ __device__ __forceinline__ void dq_warp(const bwd_tma_params &P, uint32_t s_dq, 
         tma_reduce_add_4d(&P.dq_map, from, col, m.y, m.z * FLASH_BWD_TILE_Q, m.x);
         tma_reduce_add_4d(&P.dq_map, from + bwd_cfg<D>::DQ_BOX_BYTES, col + 32, m.y, m.z * FLASH_BWD_TILE_Q, m.x);
     };
-    for (;;) {
-        named_sync(DQ_FULL_BARRIER, DQ_BARRIER_THREADS);
+    for (;; phase ^= 1) {
+        mbar_wait(dq_full, phase);
         const int4 m = ld_shared_v4_i32(s_msg);
         if (m.w & DQ_STOP) {
-            named_sync(DQ_FULL_BARRIER + 1, DQ_BARRIER_THREADS); /* the other warpgroup stops too */
+            mbar_wait(dq_full + 8, phase); /* the other warpgroup stops too */
             break;
         }
         /* deterministic, a tile takes its turn (an item without tiles has none) */
@@ -230,7 +232,7 @@ __device__ __forceinline__ void dq_warp(const bwd_tma_params &P, uint32_t s_dq, 
             if (D == 64 && turned) bulk_wait<0>();
         }
         __syncwarp();
-        named_sync(DQ_FULL_BARRIER + 1, DQ_BARRIER_THREADS);
+        mbar_wait(dq_full + 8, phase);
         const int4 m1 = ld_shared_v4_i32(s_msg + 16); /* the same tile, its own flags */
         if (lane == 0) {
             reduce(1, m1);
@@ -238,10 +240,10 @@ __device__ __forceinline__ void dq_warp(const bwd_tma_params &P, uint32_t s_dq, 
             bulk_wait_read<1>(); /* warpgroup 0's staging read */
         }
         __syncwarp();
-        named_arrive(DQ_EMPTY_BARRIER, DQ_BARRIER_THREADS);
+        mbar_arrive(dq_empty);
         if (lane == 0) bulk_wait_read<0>();
         __syncwarp();
-        named_arrive(DQ_EMPTY_BARRIER + 1, DQ_BARRIER_THREADS);
+        mbar_arrive(dq_empty + 8);
         if (det) {
             if (lane == 0) {
                 if (turned) {
@@ -270,8 +272,10 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
     const uint32_t s_vec = s_k + C::OFF_VEC, bars = s_k + C::OFF_BARS;
     const uint32_t full_kv = bars, empty_kv = bars + 8, s_item = s_k + C::OFF_ITEM, s_ent = s_k + C::OFF_ENT;
 #if LC_BWD_DQ_TMA
-    /* the dQ warp's arrival per finished item (deterministic), after the ring's barriers */
+    /* after the ring's barriers: the dQ warp's arrival per finished item (deterministic), then per
+     * consumer warpgroup (8 bytes apart) its full and its empty barrier */
     const uint32_t s_dq = s_k + C::OFF_DQ, s_msg = s_k + C::OFF_MSG, item_done = bars + 16 + 16 * STAGES;
+    const uint32_t dq_full = item_done + 8, dq_empty = item_done + 24;
 #endif
     auto full = [&](int s) { return bars + 16 + 8 * s; };
     auto empty = [&](int s) { return bars + 16 + 8 * (STAGES + s); };
@@ -293,6 +297,10 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
         }
 #if LC_BWD_DQ_TMA
         mbar_init(item_done, 1);
+        for (int c = 0; c < 2; c++) {
+            mbar_init(dq_full + 8 * c, DQ_FULL_COUNT);
+            mbar_init(dq_empty + 8 * c, DQ_EMPTY_COUNT);
+        }
 #endif
         mbar_init_fence();
     }
@@ -303,7 +311,7 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
         regs_shrink<C::PRODUCER_REGS>();
 #if LC_BWD_DQ_TMA
         if (tid / 32 == 1) {
-            dq_warp<D>(P, s_dq, s_msg, item_done);
+            dq_warp<D>(P, s_dq, s_msg, dq_full, dq_empty, item_done);
             return;
         }
 #endif
@@ -316,8 +324,6 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
         }
         ring_pos<STAGES> at;
         uint32_t kv_phase = 0;
-#if LC_BWD_DQ_TMA
-#endif
         auto load_q_tile = [&](const bwd_item &w, int i) {
             const gpu_tile_entry *ent = w.row.ents + walk(i, w.row.n);
             const int q0 = ent->tile * BM;
@@ -406,15 +412,26 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
     ring_pos<STAGES> at;
     uint32_t kv_phase = 0;
     int ds_buf = 0;
+#if LC_BWD_DQ_TMA
+    uint32_t dq_phase = 0;
+    /* the staging and the message slot once the dQ warp is done with the last ones */
+    auto dq_claim = [&]() { mbar_wait(dq_empty + 8 * cw, dq_phase ^ 1); };
+    /* the message, after whatever this thread staged; the 128th arrival hands both over */
+    auto dq_post = [&](int b, int h, int tile, int word) {
+        if (tid % 128 == 0) st_shared_v4_i32(s_msg + 16 * cw, b, h, tile, word);
+        fence_proxy_async(); /* this thread's stores, before the copy engine reads them */
+        mbar_arrive(dq_full + 8 * cw);
+        dq_phase ^= 1;
+    };
+#endif
     for (;;) {
         mbar_wait(full_kv, kv_phase);
         kv_phase ^= 1;
         const int it = ld_shared_i32(s_item);
         if (it >= P.n_items) {
 #if LC_BWD_DQ_TMA
-            named_sync(DQ_EMPTY_BARRIER + cw, DQ_BARRIER_THREADS);
-            if (tid % 128 == 0) st_shared_v4_i32(s_msg + 16 * cw, 0, 0, 0, DQ_STOP);
-            named_arrive(DQ_FULL_BARRIER + cw, DQ_BARRIER_THREADS);
+            dq_claim();
+            dq_post(0, 0, 0, DQ_STOP);
 #endif
             break;
         }
@@ -559,13 +576,9 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
             /* to the dQ warp: staging free (the copy engine has read the last tile's), dQ staged,
              * its message; d = 64 with this warpgroup's keys unseen, dQ is zero: nothing staged */
             const bool skip = D == 64 && idle;
-            named_sync(DQ_EMPTY_BARRIER + cw, DQ_BARRIER_THREADS);
+            dq_claim();
             if (!skip) stage_dq(dq, s_dq + cw * C::DQ_STAGE_BYTES);
-            if (tid % 128 == 0)
-                st_shared_v4_i32(s_msg + 16 * cw, b, h, ent.tile,
-                                 (ent.rank << DQ_FLAG_BITS) | (skip ? DQ_SKIP : 0) | (i == n - 1 ? DQ_LAST : 0));
-            fence_proxy_async(); /* this thread's stores, before the copy engine reads them */
-            named_arrive(DQ_FULL_BARRIER + cw, DQ_BARRIER_THREADS);
+            dq_post(b, h, ent.tile, (ent.rank << DQ_FLAG_BITS) | (skip ? DQ_SKIP : 0) | (i == n - 1 ? DQ_LAST : 0));
 #else
             int *turn = p.turns + ((int64_t)b * p.heads_q + h) * p.n_qtiles + ent.tile;
             /* d = 64 adds twice per tile (one per warpgroup): their turns are 2 rank and 2 rank + 1 */
@@ -588,9 +601,8 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
         }
 #if LC_BWD_DQ_TMA
         if (n == 0) { /* no tiles: the dQ warp hears of the item all the same (it ends it, deterministic) */
-            named_sync(DQ_EMPTY_BARRIER + cw, DQ_BARRIER_THREADS);
-            if (tid % 128 == 0) st_shared_v4_i32(s_msg + 16 * cw, b, h, 0, DQ_NONE | DQ_SKIP | DQ_LAST);
-            named_arrive(DQ_FULL_BARRIER + cw, DQ_BARRIER_THREADS);
+            dq_claim();
+            dq_post(b, h, 0, DQ_NONE | DQ_SKIP | DQ_LAST);
         }
 #endif
         mbar_arrive(empty_kv); /* K and V read for the last time (the dQ product above) */
