@@ -2,7 +2,8 @@
 # The cudnn plugin on a GPU machine in one call, with both cuDNN versions there (the system's and
 # a PyTorch venv's): build longca and the plugin; for each version `longca list`, a checked smoke
 # run and full and causal (64:8 and 64:64, d=128, bf16) fwd and bwd timed; PyTorch's SDPA cuDNN on the same
-# shapes in the same call, one table with the cudnn/sdpa_cudnn ratios; then --check of every mask
+# shapes in the same call, one table with the cudnn/sdpa_cudnn ratios, and both sides' GPU kernels
+# of one call (bench/cudnn_kernels.py); then --check of every mask
 # cudnn takes (fwd+bwd, bf16, d=128, GQA; the newest version also fp16 at d=64, packed documents
 # with batch 2 and the composite route forced for full) and the CP path at degree 1 (mpirun -np 2
 # longca run --kernel cudnn --cp ring --gpus 1 --check). Every step has a time limit; logs and
@@ -87,6 +88,11 @@ for heads in ${HEADS//,/ }; do
     python3 "$ROOT/bench/table.py" "$OUT"/perf_*_kv"$kv".csv "$OUT/peers_cudnn_kv$kv.csv" | tee -a "$OUT/cudnn_table_kv$kv.md"
     grep -h 'expanded' "$OUT/peers_cudnn_kv$kv.csv" | head -1 | tee -a "$OUT/cudnn_table_kv$kv.md"
 done
+# The GPU work of one call on each side, kernel by kernel (same cuDNN as PyTorch's): is a gap
+# cuDNN's kernel or what surrounds it?
+step "kernels of one call: longca cudnn against SDPA cuDNN"
+LONGCA_CUDNN_LIB=$TORCH_CUDNN limited 150 python3 "$ROOT/bench/cudnn_kernels.py" --longca "$LONGCA" \
+    --seqlens "${seqlens_tokens%%,*}" --heads 64:64 --out "$OUT/cudnn_kernels.md" || status=1
 
 for pair in "${versions[@]}"; do
     use "$pair"
