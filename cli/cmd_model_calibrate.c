@@ -1,7 +1,7 @@
 /* `longca model --calibrate`: times the calibration sweep (cp/sim_calibration.h) on this
- * machine's kernel in this process, or reads the times from a CSV results file of `longca run`
- * (--from: any build that wrote the same columns), fits the kernel's costs and writes the
- * calibration file. */
+ * machine's kernel in this process, or takes the kernel's single-device runs of a CSV results
+ * file of `longca run` (--from: any build that wrote the same columns), fits the kernel's costs
+ * and writes the calibration file. */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,45 +64,59 @@ static int column(char **names, int n, const char *want)
     return -1;
 }
 
-/* The rows of the CSV that match a calibration spec give its time. */
-static enum lc_status time_from(const char *path, const struct run_spec *specs, int n, double *seconds, char *err)
+/* Every run of the CSV that the fit can use: the kernel's own single-device forward or backward
+ * runs at this dtype and head dim that went well, any mask, S, batch and heads (taken to have
+ * the sweep's mask parameters). specs and seconds are malloc'd. */
+static enum lc_status runs_from(const char *path, const char *kernel, enum lc_dtype dtype, int head_dim,
+                                struct run_spec **specs, double **seconds, int *n, char *err)
 {
+    enum { MAX_RUNS = 100000 };
+    *specs = NULL, *seconds = NULL, *n = 0;
     FILE *f = fopen(path, "r");
     if (!f) return lc_fail(err, LC_ERR_INVALID, "cannot read %s", path);
     static char header[4096], line[4096];
     char *names[64], *cols[64];
-    enum { KERNEL, MASK, SEQLEN, HEADS_Q, HEADS_KV, HEAD_DIM, DTYPE, DIRECTION, CP, STATUS, MEDIAN, N_WANTED };
-    const char *want[N_WANTED] = {"kernel", "mask", "seqlen", "heads_q", "heads_kv", "head_dim", "dtype", "direction",
-                                  "cp", "status", "ms_median"};
-    int at[N_WANTED], n_names = 0;
+    enum { KERNEL, MASK, SEQLEN, BATCH, HEADS_Q, HEADS_KV, HEAD_DIM, DTYPE, DIRECTION, CP, STATUS, MEDIAN, N_WANTED };
+    const char *want[N_WANTED] = {"kernel", "mask",  "seqlen", "batch",  "heads_q", "heads_kv",
+                                  "head_dim", "dtype", "direction", "cp", "status", "ms_median"};
+    int at[N_WANTED], n_names = 0, cap = 0;
     bool ok = fgets(header, sizeof header, f) != NULL;
     if (ok) {
         header[strcspn(header, "\r\n")] = 0;
         n_names = split(header, names, 64);
     }
     for (int i = 0; ok && i < N_WANTED; i++) ok = (at[i] = column(names, n_names, want[i])) >= 0;
-    if (!ok) {
-        fclose(f);
-        return lc_fail(err, LC_ERR_INVALID, "%s: not a CSV results file of longca run (columns missing)", path);
-    }
-    int rows = 0;
-    while (fgets(line, sizeof line, f) && rows++ < 100000) {
+    enum lc_status st = ok ? LC_OK : lc_fail(err, LC_ERR_INVALID, "%s: not a CSV results file of longca run (columns missing)", path);
+    for (int rows = 0; !st && fgets(line, sizeof line, f) && rows < MAX_RUNS; rows++) {
         line[strcspn(line, "\r\n")] = 0;
-        if (split(line, cols, 64) < n_names || strcmp(cols[at[STATUS]], "ok")) continue;
+        if (split(line, cols, 64) < n_names || strcmp(cols[at[STATUS]], "ok") || strcmp(cols[at[KERNEL]], kernel) ||
+            strcmp(cols[at[DTYPE]], dtype_name(dtype)) || atoi(cols[at[HEAD_DIM]]) != head_dim)
+            continue;
         const double ms = strtod(cols[at[MEDIAN]], NULL);
         const struct cp_method_ops *method = cp_method_find(cols[at[CP]]); /* older files name local "none" */
-        if (!(ms > 0 && ms < 1e7) || !method || !method->single_device) continue;
-        for (int i = 0; i < n; i++) {
-            const struct run_spec *s = &specs[i];
-            if (!strcmp(cols[at[KERNEL]], s->kernel) && !strcmp(cols[at[MASK]], mask_pattern_name(s->mask)) &&
-                atoll(cols[at[SEQLEN]]) == s->seqlen && atoi(cols[at[HEADS_Q]]) == s->heads_q &&
-                atoi(cols[at[HEADS_KV]]) == s->heads_kv && atoi(cols[at[HEAD_DIM]]) == s->head_dim &&
-                !strcmp(cols[at[DTYPE]], dtype_name(s->dtype)) && !strcmp(cols[at[DIRECTION]], direction_name(s->direction)))
-                seconds[i] = ms * 1e-3;
+        struct run_spec s;
+        cp_calibration_spec_init(&s, kernel, dtype, head_dim);
+        char why[LC_ERRMSG_LEN];
+        if (!(ms > 0 && ms < 1e7) || !method || !method->single_device || mask_pattern_parse(cols[at[MASK]], &s.mask) ||
+            direction_parse(cols[at[DIRECTION]], &s.direction) || (s.direction != DIR_FWD && s.direction != DIR_BWD))
+            continue;
+        s.seqlen = atoll(cols[at[SEQLEN]]);
+        s.batch = atoi(cols[at[BATCH]]);
+        s.heads_q = atoi(cols[at[HEADS_Q]]);
+        s.heads_kv = atoi(cols[at[HEADS_KV]]);
+        if (run_spec_validate(&s, why)) continue; /* bounds every number before it sizes a tile list */
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 64;
+            struct run_spec *sp = realloc(*specs, (size_t)cap * sizeof *sp);
+            if (sp) *specs = sp;
+            double *sec = sp ? realloc(*seconds, (size_t)cap * sizeof *sec) : NULL;
+            if (sec) *seconds = sec;
+            if (!sp || !sec) st = lc_fail(err, LC_ERR_OOM, "out of host memory");
         }
+        if (!st) (*specs)[*n] = s, (*seconds)[(*n)++] = ms * 1e-3;
     }
     fclose(f);
-    return LC_OK;
+    return st;
 }
 
 static void print_cost(const char *dir, const struct cp_kernel_cost *k, double max_err)
@@ -125,16 +139,18 @@ int model_calibrate(const struct model_options *o)
         lc_print_error("longca model", "unknown kernel '%s' (longca list kernels)", kernel);
         return LC_EXIT_USAGE;
     }
-    enum lc_status st = cp_calibration_specs(kernel, dtype, head_dim, &specs, &n, err);
-    double *seconds = st ? NULL : calloc((size_t)n, sizeof *seconds);
-    if (!st && !seconds) st = lc_fail(err, LC_ERR_OOM, "out of host memory");
+    double *seconds = NULL;
     struct cp_calibration cal;
     char device[128] = "";
-    if (!st && o->from) {
-        st = time_from(o->from, specs, n, seconds, err);
+    enum lc_status st;
+    if (o->from) {
+        st = runs_from(o->from, kernel, dtype, head_dim, &specs, &seconds, &n, err);
         snprintf(device, sizeof device, "%s", o->device ? o->device : "unknown");
-    } else if (!st) {
-        st = time_here(specs, n, seconds, device, sizeof device, err);
+    } else {
+        st = cp_calibration_specs(kernel, dtype, head_dim, &specs, &n, err);
+        seconds = st ? NULL : calloc((size_t)n, sizeof *seconds);
+        if (!st && !seconds) st = lc_fail(err, LC_ERR_OOM, "out of host memory");
+        if (!st) st = time_here(specs, n, seconds, device, sizeof device, err);
     }
     if (!st) st = cp_calibration_fit(specs, seconds, n, &cal, err);
     if (!st) {

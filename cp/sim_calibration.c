@@ -16,36 +16,47 @@
 
 #define FORMAT_LINE "longca-calibration 1"
 
+/* GPU kernels at the per-GPU lengths CP runs give them; CPU kernels where they take seconds. */
+static const int64_t gpu_lengths[] = {8192, 32768, 131072}, cpu_lengths[] = {1024, 2048, 4096};
+
+static bool on_gpu(const char *kernel)
+{
+    const struct longca_kernel *k = kernel_find(kernel);
+    return k && k->device != LONGCA_DEVICE_CPU;
+}
+
+void cp_calibration_spec_init(struct run_spec *s, const char *kernel, enum lc_dtype dtype, int head_dim)
+{
+    const bool gpu = on_gpu(kernel);
+    run_spec_defaults(s, gpu);
+    snprintf(s->kernel, sizeof s->kernel, "%s", kernel);
+    s->mask_params.window = (gpu ? gpu_lengths : cpu_lengths)[0] / 2;
+    s->mask_params.doclen = DOCLEN_PROLONG64K;
+    s->mask_params.seed = 42;
+    s->heads_q = s->heads_kv = 8;
+    s->head_dim = head_dim;
+    s->dtype = dtype;
+    s->warmup = 1;
+    s->iters = 3;
+}
+
 enum lc_status cp_calibration_specs(const char *kernel, enum lc_dtype dtype, int head_dim, struct run_spec **specs,
                                     int *n, char *err)
 {
     static const enum mask_pattern masks[] = {MASK_FULL, MASK_CAUSAL, MASK_SLIDING_WINDOW_CAUSAL, MASK_CAUSAL_DOCUMENT};
-    /* GPU kernels at the per-GPU lengths CP runs give them; CPU kernels where they take seconds. */
-    static const int64_t gpu_lengths[] = {8192, 32768, 131072}, cpu_lengths[] = {1024, 2048, 4096};
     const int count = 4 * 3 * 2;
     *specs = calloc((size_t)count, sizeof **specs);
     if (!*specs) return lc_fail(err, LC_ERR_OOM, "out of host memory");
     *n = 0;
-    const struct longca_kernel *k = kernel_find(kernel);
-    const bool gpu = k && k->device != LONGCA_DEVICE_CPU;
-    const int64_t *lengths = gpu ? gpu_lengths : cpu_lengths;
+    const int64_t *lengths = on_gpu(kernel) ? gpu_lengths : cpu_lengths;
     for (int m = 0; m < 4; m++)
         for (int l = 0; l < 3; l++)
             for (int d = 0; d < 2; d++) {
                 struct run_spec *s = &(*specs)[(*n)++];
-                run_spec_defaults(s, gpu);
-                snprintf(s->kernel, sizeof s->kernel, "%s", kernel);
+                cp_calibration_spec_init(s, kernel, dtype, head_dim);
                 s->mask = masks[m];
-                s->mask_params.window = lengths[0] / 2;
-                s->mask_params.doclen = DOCLEN_PROLONG64K;
-                s->mask_params.seed = 42;
                 s->seqlen = lengths[l];
-                s->heads_q = s->heads_kv = 8;
-                s->head_dim = head_dim;
-                s->dtype = dtype;
                 s->direction = d ? DIR_BWD : DIR_FWD;
-                s->warmup = 1;
-                s->iters = 3;
             }
     return LC_OK;
 }

@@ -7,8 +7,8 @@
  * with) give, per direction, a least-squares fit in relative error of
  *     time = call + heads x (q_tile x query tiles + full_tile x full tiles + partial_tile x partial tiles)
  * with every coefficient kept >= 0. Times may also come from a results file of `longca run`
- * (any build: the file says what ran and how long), so a calibration can describe an older
- * kernel build; the file is plain text, portable between builds and machines. */
+ * (any build, any single-device runs of the kernel made with the sweep's mask parameters: the
+ * file says what ran and how long), so a calibration can describe an older kernel build; the file is plain text, portable between builds and machines. */
 #ifndef LC_CP_SIM_CALIBRATION_H
 #define LC_CP_SIM_CALIBRATION_H
 
@@ -23,7 +23,11 @@ struct cp_calibration {
     double fwd_err, bwd_err; /* largest relative error of the fit over its samples */
 };
 
-/* The calibration sweep for a kernel, dtype and head dim (malloc'd; the runs' heads 8:8). */
+/* A run of the sweep's kind: the kernel, dtype and head dim, heads 8:8, 1 warm-up and 3 timed
+ * reps, and the sweep's mask parameters (a window of half the shortest length, ProLong-64K
+ * documents drawn with seed 42); the caller sets the mask, S and the direction. */
+void cp_calibration_spec_init(struct run_spec *s, const char *kernel, enum lc_dtype dtype, int head_dim);
+/* The calibration sweep for a kernel, dtype and head dim (malloc'd). */
 enum lc_status cp_calibration_specs(const char *kernel, enum lc_dtype dtype, int head_dim, struct run_spec **specs,
                                     int *n, char *err);
 /* Fits from n runs and their median times (seconds; runs with time <= 0 are left out). */

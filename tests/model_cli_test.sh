@@ -42,10 +42,17 @@ grep -q '"name":"rank 3' "$tmp/m.json" || grep -q 'rank 3' "$tmp/m.json" || fail
             echo "cpu,$mask,$s,1,8,8,64,fp32,bwd,local,1,ok,$((s / 16)).25,\"\""
         done
     done
+    # other lengths and heads count too; other kernels, failed runs and numbers out of bounds do not
+    echo "cpu,causal,512,2,4,2,64,fp32,fwd,local,1,ok,3.5,\"\""
+    echo "cpu,causal,512,2,4,2,64,fp32,bwd,local,1,ok,9.5,\"\""
+    echo "cpu_ref,causal,512,1,8,8,64,fp32,fwd,local,1,ok,3.5,\"\""
+    echo "cpu,causal,512,1,8,8,64,fp32,fwd,local,1,oom,3.5,\"\""
+    echo "cpu,causal,99999999999999,1,8,8,64,fp32,fwd,local,1,ok,3.5,\"\""
+    echo "cpu,causal,512,1,8,3,64,fp32,fwd,local,1,ok,3.5,\"\""
 } >"$tmp/runs.csv"
 "$longca" model --calibrate --kernel cpu --dtype fp32 --head-dim 64 --from "$tmp/runs.csv" --device "test cpu" \
     --from-version t1 >"$tmp/cal.txt" || fail "calibrate --from"
-grep -q 'from 24 runs, written to .*/longca/calibration-test_cpu-cpu-t1.txt' "$tmp/cal.txt" || fail "calibration: $(cat "$tmp/cal.txt")"
+grep -q 'from 26 runs, written to .*/longca/calibration-test_cpu-cpu-t1.txt' "$tmp/cal.txt" || fail "calibration: $(cat "$tmp/cal.txt")"
 "$longca" model "${shape[@]}" --gpus 2 --cp ring >"$tmp/found.txt" || fail "model with the state folder's calibration"
 grep -q 'kernel: calibration .*calibration-test_cpu-cpu-t1.txt (cpu on test cpu, t1)' "$tmp/found.txt" ||
     fail "the calibration was not found: $(head -2 "$tmp/found.txt")"
