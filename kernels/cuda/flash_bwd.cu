@@ -12,17 +12,14 @@
  *   P^T = exp(S^T - LSE), dS^T = P^T (dP^T - Dsum) * scale   (registers; mask on partial tiles)
  *   dV += P^T dO, dK += dS^T Q         (A from registers, B transposed by the descriptor)
  *   dQ += dS K                         (dS^T staged in shared memory, two buffers, read transposed)
- * dK and dV stay in registers for the whole item; dQ goes to an fp32 buffer by vector reductions
- * (red.global), or, when deterministic, in key-tile order under a per-query-tile turn counter
- * (then each key tile walks its query tiles from the last, and a CTA takes an item only when it
- * can start it).
- * With LC_BWD_DQ_TMA=1, dQ goes by the copy engine instead: each consumer warpgroup stages its
- * 64 x 64 fp32 dQ in shared memory (two 128-byte-swizzled boxes of 32 columns) and hands it to
- * the producer warpgroup's warp 1, which adds it into the accumulator with bulk tensor
- * reduce-adds and gives the buffer back once the copy engine has read it (a full and an empty
- * mbarrier per warpgroup, with a 16-byte message naming the tile); deterministic, that
- * warp alone keeps the turns, and the producer takes an item only once the last one's adds are
- * complete.
+ * dK and dV stay in registers for the whole item. dQ goes to an fp32 buffer by the copy engine:
+ * each consumer warpgroup stages its 64 x 64 fp32 dQ in shared memory (two 128-byte-swizzled
+ * boxes of 32 columns) and hands it to the producer warpgroup's warp 1, which adds it into the
+ * buffer with bulk tensor reduce-adds and gives the staging back once the copy engine has read
+ * it (a full and an empty mbarrier per warpgroup, with a 16-byte message naming the tile).
+ * Deterministic, the adds go in key-tile order under a per-query-tile turn counter that the dQ
+ * warp alone keeps; each key tile then walks its query tiles from the last, and the producer
+ * takes an item only once it can start it and the last item's adds are complete.
  * dK and dV are written per query head in fp32 and folded over each GQA group afterwards. */
 #include <limits.h>
 
@@ -35,11 +32,6 @@ extern "C" {
 
 #ifndef LC_BWD_STAGES
 #define LC_BWD_STAGES 2
-#endif
-/* 1: dQ by bulk tensor reduce-adds from a dQ warp (see above); 0: vector reductions from the
- * consumers */
-#ifndef LC_BWD_DQ_TMA
-#define LC_BWD_DQ_TMA 1
 #endif
 
 namespace {
@@ -57,17 +49,16 @@ struct bwd_cfg {
     static constexpr int STAGES = LC_BWD_STAGES;
     static constexpr int KV_BYTES = BN * D * 2, QT_BYTES = BM * D * 2, DS_BYTES = BN * BM * 2;
     static constexpr int VEC_BYTES = BM * 4; /* LSE or Dsum of one query tile */
-    static constexpr bool DQ_TMA = LC_BWD_DQ_TMA != 0;
     /* dQ staging per consumer warpgroup: two boxes of 64 rows x 32 fp32 columns (128 bytes) */
-    static constexpr int DQ_BOX_BYTES = BM * 32 * 4, DQ_STAGE_BYTES = DQ_TMA ? 2 * DQ_BOX_BYTES : 0;
-    /* full_kv, empty_kv, STAGES x (full, empty), and with DQ_TMA the dQ warp's item-done barrier
-     * and per consumer warpgroup its dQ staged (full) and its staging free again (empty) */
-    static constexpr int BARRIERS = 2 + 2 * STAGES + (DQ_TMA ? 5 : 0);
+    static constexpr int DQ_BOX_BYTES = BM * 32 * 4, DQ_STAGE_BYTES = 2 * DQ_BOX_BYTES;
+    /* full_kv, empty_kv, STAGES x (full, empty), the dQ warp's item-done barrier, and per
+     * consumer warpgroup its dQ staged (full) and its staging free again (empty) */
+    static constexpr int BARRIERS = 2 + 2 * STAGES + 5;
     static constexpr int BAR_BYTES = (8 * BARRIERS + 15) / 16 * 16; /* what follows is 16-byte aligned */
-    static constexpr int MSG_BYTES = DQ_TMA ? 2 * 16 : 0;            /* a message per consumer warpgroup */
+    static constexpr int MSG_BYTES = 2 * 16;                         /* a message per consumer warpgroup */
     /* Byte offsets from the 1024-aligned base: K, V, STAGES x (Q, dO), two dS^T buffers, the dQ
-     * staging (DQ_TMA), STAGES x (LSE, Dsum), barriers, the item slot, STAGES x the query tile's
-     * list entry, the dQ messages (DQ_TMA) */
+     * staging, STAGES x (LSE, Dsum), barriers, the item slot, STAGES x the query tile's list
+     * entry, the dQ messages */
     static constexpr int OFF_V = KV_BYTES, OFF_QD = 2 * KV_BYTES, OFF_DS = OFF_QD + 2 * STAGES * QT_BYTES;
     static constexpr int OFF_DQ = OFF_DS + 2 * DS_BYTES, OFF_VEC = OFF_DQ + 2 * DQ_STAGE_BYTES;
     static constexpr int OFF_BARS = OFF_VEC + 2 * STAGES * VEC_BYTES, OFF_ITEM = OFF_BARS + BAR_BYTES;
@@ -91,9 +82,8 @@ struct bwd_cfg {
  * arriving thread's own reads of LSE, Dsum, the list entry and the item before the refill. */
 constexpr int CONSUMER_THREADS = 256;
 /* Named barriers (0 is __syncthreads): dS^T complete across both consumer warpgroups (d = 128),
- * the deterministic turn (d = 128), and per consumer warpgroup (d = 64, ids 3 and 4). */
-constexpr int DS_BARRIER = 1, TURN_BARRIER = 2, WG_BARRIER = 3;
-#if LC_BWD_DQ_TMA
+ * and per consumer warpgroup (d = 64, ids 3 and 4). */
+constexpr int DS_BARRIER = 1, WG_BARRIER = 3;
 /* The dQ handoff's mbarriers, not named barriers: each message is a release by its writers and
  * an acquire by its readers (the staging's 128 writers arrive on full, the dQ warp's 32 lanes on
  * empty), an ordering compute-sanitizer's racecheck follows; with bar.arrive / bar.sync it
@@ -103,13 +93,10 @@ constexpr int DQ_FULL_COUNT = 128, DQ_EMPTY_COUNT = 32;
  * warpgroup's dQ is zero and was not staged (d = 64, its keys unseen); the item's last message;
  * no tile at all (an item without query tiles: only its end, for the deterministic item_done). */
 constexpr int DQ_STOP = 1, DQ_SKIP = 2, DQ_LAST = 4, DQ_NONE = 8, DQ_FLAG_BITS = 4;
-#endif
 
 struct bwd_tma_params {
     CUtensorMap q_map, do_map, k_map, v_map;
-#if LC_BWD_DQ_TMA
     CUtensorMap dq_map; /* fp32 dQ accumulator, boxes of 64 rows x 32 columns */
-#endif
     flash_bwd_params p;
     int n_items;
     int *next_item;
@@ -144,7 +131,6 @@ __device__ __forceinline__ int ld_shared_i32(uint32_t addr)
     return v;
 }
 
-#if LC_BWD_DQ_TMA
 __device__ __forceinline__ void st_shared_v4_i32(uint32_t addr, int a, int b, int c, int d)
 {
     asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};\n" ::"r"(addr), "r"(a), "r"(b), "r"(c), "r"(d) : "memory");
@@ -258,7 +244,6 @@ __device__ __forceinline__ void dq_warp(const bwd_tma_params &P, uint32_t s_dq, 
     }
     if (lane == 0) bulk_wait<0>(); /* nothing in flight reads shared memory when the CTA ends */
 }
-#endif
 
 template <typename E, int D>
 __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const __grid_constant__ bwd_tma_params P)
@@ -271,12 +256,10 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
     const uint32_t s_v = s_k + C::OFF_V, s_qd = s_k + C::OFF_QD, s_ds = s_k + C::OFF_DS;
     const uint32_t s_vec = s_k + C::OFF_VEC, bars = s_k + C::OFF_BARS;
     const uint32_t full_kv = bars, empty_kv = bars + 8, s_item = s_k + C::OFF_ITEM, s_ent = s_k + C::OFF_ENT;
-#if LC_BWD_DQ_TMA
     /* after the ring's barriers: the dQ warp's arrival per finished item (deterministic), then per
      * consumer warpgroup (8 bytes apart) its full and its empty barrier */
     const uint32_t s_dq = s_k + C::OFF_DQ, s_msg = s_k + C::OFF_MSG, item_done = bars + 16 + 16 * STAGES;
     const uint32_t dq_full = item_done + 8, dq_empty = item_done + 24;
-#endif
     auto full = [&](int s) { return bars + 16 + 8 * s; };
     auto empty = [&](int s) { return bars + 16 + 8 * (STAGES + s); };
     auto q_at = [&](int s) { return s_qd + s * 2 * C::QT_BYTES; };
@@ -295,13 +278,11 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
             mbar_init(full(s), 1 + 32); /* the TMA arrival and the warp's 32 copy arrivals */
             mbar_init(empty(s), CONSUMER_THREADS);
         }
-#if LC_BWD_DQ_TMA
         mbar_init(item_done, 1);
         for (int c = 0; c < 2; c++) {
             mbar_init(dq_full + 8 * c, DQ_FULL_COUNT);
             mbar_init(dq_empty + 8 * c, DQ_EMPTY_COUNT);
         }
-#endif
         mbar_init_fence();
     }
     __syncthreads();
@@ -309,12 +290,10 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
     if (wg == 0) {
         /* producer: warp 0; lane 0 issues the TMA copies, all lanes copy LSE and Dsum */
         regs_shrink<C::PRODUCER_REGS>();
-#if LC_BWD_DQ_TMA
         if (tid / 32 == 1) {
             dq_warp<D>(P, s_dq, s_msg, dq_full, dq_empty, item_done);
             return;
         }
-#endif
         if (tid >= 32) return;
         if (lane == 0) {
             tma_prefetch_map(&P.q_map);
@@ -371,11 +350,9 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
              * later items wait on it (taken ahead, it would wait on this CTA's current item). */
             if (p.deterministic) {
                 mbar_wait(empty_kv, kv_phase ^ 1);
-#if LC_BWD_DQ_TMA
                 /* the consumers are done with it, but its dQ adds are the dQ warp's: those too (one
                  * item_done phase per item, as empty_kv's) */
                 mbar_wait(item_done, kv_phase ^ 1);
-#endif
             }
             int it = 0;
             if (lane == 0) it = atomicAdd(P.next_item, 1);
@@ -402,17 +379,10 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
         else
             named_sync(WG_BARRIER + cw, 128);
     };
-    auto turn_sync = [&]() {
-        if (D == 128)
-            named_sync(TURN_BARRIER, CONSUMER_THREADS);
-        else
-            named_sync(WG_BARRIER + cw, 128);
-    };
 
     ring_pos<STAGES> at;
     uint32_t kv_phase = 0;
     int ds_buf = 0;
-#if LC_BWD_DQ_TMA
     uint32_t dq_phase = 0;
     /* the staging and the message slot once the dQ warp is done with the last ones */
     auto dq_claim = [&]() { mbar_wait(dq_empty + 8 * cw, dq_phase ^ 1); };
@@ -423,16 +393,13 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
         mbar_arrive(dq_full + 8 * cw);
         dq_phase ^= 1;
     };
-#endif
     for (;;) {
         mbar_wait(full_kv, kv_phase);
         kv_phase ^= 1;
         const int it = ld_shared_i32(s_item);
         if (it >= P.n_items) {
-#if LC_BWD_DQ_TMA
             dq_claim();
             dq_post(0, 0, 0, DQ_STOP);
-#endif
             break;
         }
         const bwd_item w = bwd_item_at(p, it);
@@ -572,39 +539,17 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
             wgmma_wait<0>();
             wgmma_pin(dq);
 
-#if LC_BWD_DQ_TMA
             /* to the dQ warp: staging free (the copy engine has read the last tile's), dQ staged,
              * its message; d = 64 with this warpgroup's keys unseen, dQ is zero: nothing staged */
             const bool skip = D == 64 && idle;
             dq_claim();
             if (!skip) stage_dq(dq, s_dq + cw * C::DQ_STAGE_BYTES);
             dq_post(b, h, ent.tile, (ent.rank << DQ_FLAG_BITS) | (skip ? DQ_SKIP : 0) | (i == n - 1 ? DQ_LAST : 0));
-#else
-            int *turn = p.turns + ((int64_t)b * p.heads_q + h) * p.n_qtiles + ent.tile;
-            /* d = 64 adds twice per tile (one per warpgroup): their turns are 2 rank and 2 rank + 1 */
-            const int my_turn = D == 128 ? ent.rank : 2 * ent.rank + cw;
-            const bool lead = D == 128 ? tid == 128 : tid % 128 == 0;
-            if (p.deterministic) {
-                if (lead) {
-                    while (atomicAdd(turn, 0) != my_turn) __nanosleep(64);
-                    __threadfence();
-                }
-                turn_sync();
-            }
-            add_dq<D>(dq, p, b, h, q0 + warp_in_wg * 16, D == 128 ? cw * 64 : 0, lane);
-            if (p.deterministic) {
-                __threadfence();
-                turn_sync();
-                if (lead) atomicExch(turn, my_turn + 1);
-            }
-#endif
         }
-#if LC_BWD_DQ_TMA
         if (n == 0) { /* no tiles: the dQ warp hears of the item all the same (it ends it, deterministic) */
             dq_claim();
             dq_post(b, h, 0, DQ_NONE | DQ_SKIP | DQ_LAST);
         }
-#endif
         mbar_arrive(empty_kv); /* K and V read for the last time (the dQ product above) */
         store_dk_dv<D, DT>(acc_dk, acc_dv, p, b, h, key_base, lane);
     }
@@ -613,9 +558,7 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
 /* The arguments with the tensor maps of Q, dO, K and V made for them. */
 struct bwd_tma_args : flash_bwd_args {
     CUtensorMap q_map, do_map, k_map, v_map;
-#if LC_BWD_DQ_TMA
     CUtensorMap dq_map;
-#endif
 };
 
 template <typename E, int D>
@@ -636,9 +579,7 @@ struct bwd_launch {
         P.do_map = a->do_map;
         P.k_map = a->k_map;
         P.v_map = a->v_map;
-#if LC_BWD_DQ_TMA
         P.dq_map = a->dq_map;
-#endif
         P.n_items = a->shape.batch * a->shape.heads_q * a->tiles->n_rows;
         P.next_item = a->buf.next_item;
         const int grid = P.n_items < sms ? P.n_items : sms;
@@ -664,11 +605,9 @@ extern "C" enum lc_status flash_bwd_launch(const struct flash_bwd_args *a, void 
         (st = tensor_map_bshd(&t.k_map, a->k, s.batch, s.seqlen_k, s.heads_kv, s.head_dim, FLASH_BWD_TILE_K, err)) ||
         (st = tensor_map_bshd(&t.v_map, a->v, s.batch, s.seqlen_k, s.heads_kv, s.head_dim, FLASH_BWD_TILE_K, err)))
         return st;
-#if LC_BWD_DQ_TMA
     if ((st = tensor_map_bshd_f32(&t.dq_map, a->buf.dq_acc, s.batch, s.seqlen_q, s.heads_q, s.head_dim,
                                   FLASH_BWD_TILE_Q, err)))
         return st;
-#endif
     return flash_launch_checked<bwd_launch>(&t, FLASH_BWD_TILE_K, FLASH_BWD_TILE_Q, true, "flash backward", stream,
                                             err);
 }
