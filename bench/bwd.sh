@@ -140,7 +140,8 @@ if [ -z "${SKIP_PEERS:-}" ]; then
     timeout $(lim 200) python3 "$ROOT/bench/peers.py" --longca "$L" --seqlens 32768 --directions bwd \
         --masks block_sparse/B128/d0.1,block_sparse/B128/d0.25,block_sparse/B128/d0.5 --peers flex \
         --out "$OUT/peers_sparse.csv" >>"$OUT/peers.log" 2>&1 && tail -n +2 "$OUT/peers_sparse.csv" >>"$OUT/peers.csv"
-    python3 "$ROOT/bench/table.py" "$OUT/longca_bwd.csv" "$OUT/peers.csv" | head -40
+    python3 "$ROOT/bench/table.py" "$OUT/longca_bwd.csv" "$OUT/peers.csv" >"$OUT/table.md"
+    sed -n 1,40p "$OUT/table.md"
     el peers
 fi
 
