@@ -388,14 +388,14 @@ static void schedule_a2a(struct cp_schedule *s, const struct hybrid *h, double b
 }
 
 /* The tile-list work of every step of ring position h->ri (shared by the members of its group). */
-static enum lc_status ring_work(const struct run_spec *spec, const struct longca_mask *view, const struct hybrid *h,
+static enum lc_status ring_work(const struct run_spec *spec, const struct cp_view_index *view, const struct hybrid *h,
                                 const struct cp_ring_config *cfg, int tile, struct cp_tile_work *work, char *err)
 {
     enum lc_status st = LC_OK;
     for (int step = 0; step < h->r && !st; step++) {
         struct longca_mask block;
         const int src = cp_ring_member_at(cfg, step);
-        st = cp_view_between(view, &h->ring_layouts[h->ri], &h->ring_layouts[src], &block, err);
+        st = cp_view_cut(view, &h->ring_layouts[h->ri], &h->ring_layouts[src], &block, err);
         if (st) break;
         st = cp_schedule_count(&block, tile, h->hq * spec->batch, &work[step], err);
         mask_view_free(&block);
@@ -413,12 +413,14 @@ enum lc_status cp_hybrid_schedule(const struct run_spec *spec, const struct mask
     enum lc_status st = hybrid_shape(spec, m, degrees, 0, &h, err);
     struct cp_tile_work *work = st ? NULL : malloc((size_t)h.r * sizeof *work);
     if (!st && !work) st = lc_fail(err, LC_ERR_OOM, "out of host memory");
+    struct cp_view_index index = {0};
+    if (!st) st = cp_view_index_build(view, &index, err);
     const double k = st ? 0 : (double)spec->batch * (double)h.rows_ring * (double)cp_row_elems(&run, h.hkv);
     for (int ri = 0; !st && ri < h.r; ri++) {
         h.ri = ri;
         h.ui = 0;
         struct cp_ring_config cfg = ring_config(&h, degrees->window);
-        if ((st = ring_work(spec, view, &h, &cfg, out->tile, work, err))) break;
+        if ((st = ring_work(spec, &index, &h, &cfg, out->tile, work, err))) break;
         for (int ui = 0; ui < h.u; ui++) {
             h.ui = ui;
             cfg.ring_id = ui;
@@ -437,6 +439,7 @@ enum lc_status cp_hybrid_schedule(const struct run_spec *spec, const struct mask
             }
         }
     }
+    cp_view_index_free(&index);
     free(work);
     free_layouts(&h);
     return st;

@@ -422,6 +422,8 @@ static enum lc_status balanced_schedule(const struct run_spec *spec, const struc
     struct cp_tile_work *work = st ? NULL : malloc((size_t)P * sizeof *work);
     int *tickets = st ? NULL : malloc(2 * (size_t)P * sizeof *tickets);
     if (!st && (!work || !tickets)) st = lc_fail(err, LC_ERR_OOM, "out of host memory");
+    struct cp_view_index index = {0};
+    if (!st) st = cp_view_index_build(view, &index, err);
     for (int me = 0; me < P && !st; me++) {
         struct cp_layout own;
         if ((st = cp_balanced_layout(&p, me, &own, err))) break;
@@ -429,7 +431,7 @@ static enum lc_status balanced_schedule(const struct run_spec *spec, const struc
             struct cp_layout kv_rows;
             struct longca_mask block;
             if ((st = stage_kv_rows(&p, &own, me, stage, &kv_rows, err))) break;
-            st = cp_view_between(view, &own, &kv_rows, &block, err);
+            st = cp_view_cut(&index, &own, &kv_rows, &block, err);
             cp_layout_free(&kv_rows);
             if (st) break;
             st = cp_schedule_count(&block, out->tile, spec->heads_q * spec->batch, &work[stage], err);
@@ -441,6 +443,7 @@ static enum lc_status balanced_schedule(const struct run_spec *spec, const struc
         }
         cp_layout_free(&own);
     }
+    cp_view_index_free(&index);
     free(work);
     free(tickets);
     cp_balanced_plan_free(&p);

@@ -88,9 +88,11 @@ enum lc_status cp_ring_plan(struct cp_exec *run, struct cp_ring *r, const struct
     r->views = calloc((size_t)r->steps, sizeof *r->views);
     r->plans = calloc((size_t)r->steps, sizeof *r->plans);
     if (!r->views || !r->plans) return lc_fail(err, LC_ERR_OOM, "out of host memory for ring plans");
+    struct cp_view_index index = {0};
+    st = cp_view_index_build(&run->view, &index, err);
     for (int step = 0; step < r->steps && !st; step++) {
         int src = cp_ring_member_at(cfg, step);
-        st = cp_view_between(&run->view, &layouts[cfg->rank], &layouts[src], &r->views[step], err);
+        st = cp_view_cut(&index, &layouts[cfg->rank], &layouts[src], &r->views[step], err);
         if (st) break;
         double area = (double)cp_view_area(&r->views[step]);
         r->work += area * cfg->heads_q * run->spec->batch;
@@ -101,6 +103,7 @@ enum lc_status cp_ring_plan(struct cp_exec *run, struct cp_ring *r, const struct
             r->last = step;
         }
     }
+    cp_view_index_free(&index);
     if (!st && r->steps > 1) st = make_buffers(run, r, err);
     return st;
 }

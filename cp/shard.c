@@ -234,8 +234,8 @@ static int by_seg(const void *a, const void *b)
 
 struct view_scratch {
     int64_t *cand;
-    int64_t *by_row;  /* the head's rules by first row */
-    int32_t *reach;   /* reach[i]: the furthest row end among by_row[0..i] */
+    const int64_t *by_row; /* the head's rules by first row (the index's) */
+    const int32_t *reach;  /* reach[i]: the furthest row end among by_row[0..i] */
     struct key_run *runs;
     int n_runs;
     struct pair *pairs;
@@ -313,17 +313,37 @@ static int by_first_row(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The head's rules by first row, and how far the rows of each prefix reach. */
-static void index_rules(const struct longca_mask *g, int head, struct view_scratch *w)
+enum lc_status cp_view_index_build(const struct longca_mask *global, struct cp_view_index *ix, char *err)
 {
-    const int64_t first = g->rule_offsets[head], n = g->rule_offsets[head + 1] - first;
-    for (int64_t i = 0; i < n; i++) w->by_row[i] = first + i;
-    sort_rules = g->rules;
-    qsort(w->by_row, (size_t)n, sizeof *w->by_row, by_first_row);
-    for (int64_t i = 0; i < n; i++) {
-        const int32_t end = g->rules[w->by_row[i]].q_end;
-        w->reach[i] = i && w->reach[i - 1] > end ? w->reach[i - 1] : end;
+    const int64_t n = global->rule_offsets[global->n_heads];
+    ix->global = global;
+    ix->by_row = malloc(((size_t)n + 1) * sizeof *ix->by_row);
+    ix->reach = malloc(((size_t)n + 1) * sizeof *ix->reach);
+    if (!ix->by_row || !ix->reach) {
+        cp_view_index_free(ix);
+        return lc_fail(err, LC_ERR_OOM, "out of host memory for a mask's rule index");
     }
+    sort_rules = global->rules;
+    for (int h = 0; h < global->n_heads; h++) {
+        const int64_t first = global->rule_offsets[h], count = global->rule_offsets[h + 1] - first;
+        int64_t *by_row = ix->by_row + first;
+        int32_t *reach = ix->reach + first;
+        for (int64_t i = 0; i < count; i++) by_row[i] = first + i;
+        qsort(by_row, (size_t)count, sizeof *by_row, by_first_row);
+        for (int64_t i = 0; i < count; i++) {
+            const int32_t end = global->rules[by_row[i]].q_end;
+            reach[i] = i && reach[i - 1] > end ? reach[i - 1] : end;
+        }
+    }
+    return LC_OK;
+}
+
+void cp_view_index_free(struct cp_view_index *ix)
+{
+    free(ix->by_row);
+    free(ix->reach);
+    ix->by_row = NULL;
+    ix->reach = NULL;
 }
 
 /* The key runs of k, sorted. */
@@ -337,9 +357,10 @@ static int index_runs(const struct cp_layout *k, struct view_scratch *w)
     return 0;
 }
 
-enum lc_status cp_view_between(const struct longca_mask *global, const struct cp_layout *q, const struct cp_layout *k,
-                               struct longca_mask *out, char *err)
+enum lc_status cp_view_cut(const struct cp_view_index *ix, const struct cp_layout *q, const struct cp_layout *k,
+                           struct longca_mask *out, char *err)
 {
+    const struct longca_mask *global = ix->global;
     memset(out, 0, sizeof *out);
     int64_t max_rules = 0;
     for (int h = 0; h < global->n_heads; h++) {
@@ -347,22 +368,19 @@ enum lc_status cp_view_between(const struct longca_mask *global, const struct cp
         if (n > max_rules) max_rules = n;
     }
     int64_t *q_off = segment_offsets(q), *k_off = segment_offsets(k);
-    struct view_scratch w = {.cand = malloc(((size_t)max_rules + 1) * sizeof *w.cand),
-                             .by_row = malloc(((size_t)max_rules + 1) * sizeof *w.by_row),
-                             .reach = malloc(((size_t)max_rules + 1) * sizeof *w.reach)};
+    struct view_scratch w = {.cand = malloc(((size_t)max_rules + 1) * sizeof *w.cand)};
     out->rule_offsets = calloc((size_t)global->n_heads + 1, sizeof *out->rule_offsets);
     struct rule_buf rules = {0};
-    int fail = !q_off || !k_off || !w.cand || !w.by_row || !w.reach || !out->rule_offsets || index_runs(k, &w);
+    int fail = !q_off || !k_off || !w.cand || !out->rule_offsets || index_runs(k, &w);
     for (int h = 0; h < global->n_heads && !fail; h++) {
-        index_rules(global, h, &w);
+        w.by_row = ix->by_row + global->rule_offsets[h];
+        w.reach = ix->reach + global->rule_offsets[h];
         fail = view_head(global, h, q, q_off, k, k_off, &w, &rules);
         out->rule_offsets[h + 1] = rules.n;
     }
     free(q_off);
     free(k_off);
     free(w.cand);
-    free(w.by_row);
-    free(w.reach);
     free(w.runs);
     free(w.pairs);
     out->n_heads = global->n_heads;
@@ -375,6 +393,17 @@ enum lc_status cp_view_between(const struct longca_mask *global, const struct cp
     }
     enum lc_status st = mask_view_find_documents(out, err); /* for kernels that read documents */
     if (st) mask_view_free(out);
+    return st;
+}
+
+enum lc_status cp_view_between(const struct longca_mask *global, const struct cp_layout *q, const struct cp_layout *k,
+                               struct longca_mask *out, char *err)
+{
+    struct cp_view_index ix;
+    enum lc_status st = cp_view_index_build(global, &ix, err);
+    if (st) return st;
+    st = cp_view_cut(&ix, q, k, out, err);
+    cp_view_index_free(&ix);
     return st;
 }
 

@@ -56,6 +56,18 @@ void cp_layout_scatter(const struct cp_layout *l, void *dst, const void *src, in
 /* The mask seen by local Q rows `q` against local KV rows `k`, from the global view. */
 enum lc_status cp_view_between(const struct longca_mask *global, const struct cp_layout *q, const struct cp_layout *k,
                                struct longca_mask *out, char *err);
+/* The global view's rules by first row, head by head: what every cut searches. A schedule that
+ * cuts many blocks from one mask (P^2 for a ring of P) sorts them once, not per block. */
+struct cp_view_index {
+    const struct longca_mask *global;
+    int64_t *by_row; /* rule indices, each head's from its rule_offsets entry, by q_begin */
+    int32_t *reach;  /* reach[i]: the furthest row end among its head's by_row entries up to i */
+};
+enum lc_status cp_view_index_build(const struct longca_mask *global, struct cp_view_index *ix, char *err);
+void cp_view_index_free(struct cp_view_index *ix);
+/* cp_view_between with the index built once (the view owns copies of its rules). */
+enum lc_status cp_view_cut(const struct cp_view_index *ix, const struct cp_layout *q, const struct cp_layout *k,
+                           struct longca_mask *out, char *err);
 /* Visible pairs of a view summed over its heads (static masks have one). */
 int64_t cp_view_area(const struct longca_mask *v);
 /* Visible pairs of a layout's rows against every key of a static mask's global view: the work
