@@ -388,14 +388,15 @@ static void schedule_a2a(struct cp_schedule *s, const struct hybrid *h, double b
 }
 
 /* The tile-list work of every step of ring position h->ri (shared by the members of its group). */
-static enum lc_status ring_work(const struct run_spec *spec, const struct cp_view_index *view, const struct hybrid *h,
-                                const struct cp_ring_config *cfg, int tile, struct cp_tile_work *work, char *err)
+static enum lc_status ring_work(const struct run_spec *spec, const struct cp_view_index *view,
+                                const struct cp_view_keys *keys, const struct hybrid *h, const struct cp_ring_config *cfg,
+                                int tile, struct cp_tile_work *work, char *err)
 {
     enum lc_status st = LC_OK;
     for (int step = 0; step < h->r && !st; step++) {
         struct longca_mask block;
         const int src = cp_ring_member_at(cfg, step);
-        st = cp_view_cut(view, &h->ring_layouts[h->ri], &h->ring_layouts[src], &block, err);
+        st = cp_view_cut(view, &h->ring_layouts[h->ri], &keys[src], &block, err);
         if (st) break;
         st = cp_schedule_count(&block, tile, h->hq * spec->batch, &work[step], err);
         mask_view_free(&block);
@@ -413,14 +414,19 @@ enum lc_status cp_hybrid_schedule(const struct run_spec *spec, const struct mask
     enum lc_status st = hybrid_shape(spec, m, degrees, 0, &h, err);
     struct cp_tile_work *work = st ? NULL : malloc((size_t)h.r * sizeof *work);
     if (!st && !work) st = lc_fail(err, LC_ERR_OOM, "out of host memory");
+    /* every ring position's rows are cut against every other's: the mask's rules and each
+     * position's key runs sorted once */
     struct cp_view_index index = {0};
+    struct cp_view_keys *keys = st ? NULL : calloc((size_t)h.r, sizeof *keys);
+    if (!st && !keys) st = lc_fail(err, LC_ERR_OOM, "out of host memory");
     if (!st) st = cp_view_index_build(view, &index, err);
+    for (int g = 0; g < h.r && !st; g++) st = cp_view_keys_build(&h.ring_layouts[g], &keys[g], err);
     const double k = st ? 0 : (double)spec->batch * (double)h.rows_ring * (double)cp_row_elems(&run, h.hkv);
     for (int ri = 0; !st && ri < h.r; ri++) {
         h.ri = ri;
         h.ui = 0;
         struct cp_ring_config cfg = ring_config(&h, degrees->window);
-        if ((st = ring_work(spec, &index, &h, &cfg, out->tile, work, err))) break;
+        if ((st = ring_work(spec, &index, keys, &h, &cfg, out->tile, work, err))) break;
         for (int ui = 0; ui < h.u; ui++) {
             h.ui = ui;
             cfg.ring_id = ui;
@@ -439,6 +445,8 @@ enum lc_status cp_hybrid_schedule(const struct run_spec *spec, const struct mask
             }
         }
     }
+    for (int g = 0; keys && g < h.r; g++) cp_view_keys_free(&keys[g]);
+    free(keys);
     cp_view_index_free(&index);
     free(work);
     free_layouts(&h);

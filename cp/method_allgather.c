@@ -179,11 +179,13 @@ static enum lc_status allgather_schedule(const struct run_spec *spec, const stru
     for (int r = 0; r < P && !st; r++) st = cp_layout_zigzag(m, P, r, P > 1 ? 2 * P : 1, &layouts[r], err);
     if (!st) st = cp_layout_concat(layouts, P, &gathered, err);
     struct cp_view_index index = {0};
+    struct cp_view_keys keys = {0};
     if (!st) st = cp_view_index_build(view, &index, err);
+    if (!st) st = cp_view_keys_build(&gathered, &keys, err);
     for (int r = 0; r < P && !st; r++) {
         struct longca_mask block;
         struct cp_tile_work work;
-        if ((st = cp_view_cut(&index, &layouts[r], &gathered, &block, err))) break;
+        if ((st = cp_view_cut(&index, &layouts[r], &keys, &block, err))) break;
         st = cp_schedule_count(&block, out->tile, spec->heads_q * spec->batch, &work, err);
         mask_view_free(&block);
         if (st) break;
@@ -203,6 +205,7 @@ static enum lc_status allgather_schedule(const struct run_spec *spec, const stru
             cp_schedule_copy(out, ops * n * (sizeof(float) + e), -1); /* fp32 dK, dV to the dtype */
         }
     }
+    cp_view_keys_free(&keys);
     cp_view_index_free(&index);
     for (int r = 0; r < P; r++) cp_layout_free(&layouts[r]);
     free(layouts);

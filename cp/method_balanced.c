@@ -431,7 +431,7 @@ static enum lc_status balanced_schedule(const struct run_spec *spec, const struc
             struct cp_layout kv_rows;
             struct longca_mask block;
             if ((st = stage_kv_rows(&p, &own, me, stage, &kv_rows, err))) break;
-            st = cp_view_cut(&index, &own, &kv_rows, &block, err);
+            st = cp_view_cut_rows(&index, &own, &kv_rows, &block, err);
             cp_layout_free(&kv_rows);
             if (st) break;
             st = cp_schedule_count(&block, out->tile, spec->heads_q * spec->batch, &work[stage], err);

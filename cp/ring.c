@@ -92,7 +92,7 @@ enum lc_status cp_ring_plan(struct cp_exec *run, struct cp_ring *r, const struct
     st = cp_view_index_build(&run->view, &index, err);
     for (int step = 0; step < r->steps && !st; step++) {
         int src = cp_ring_member_at(cfg, step);
-        st = cp_view_cut(&index, &layouts[cfg->rank], &layouts[src], &r->views[step], err);
+        st = cp_view_cut_rows(&index, &layouts[cfg->rank], &layouts[src], &r->views[step], err);
         if (st) break;
         double area = (double)cp_view_area(&r->views[step]);
         r->work += area * cfg->heads_q * run->spec->batch;

@@ -236,8 +236,7 @@ struct view_scratch {
     int64_t *cand;
     const int64_t *by_row; /* the head's rules by first row (the index's) */
     const int32_t *reach;  /* reach[i]: the furthest row end among by_row[0..i] */
-    struct key_run *runs;
-    int n_runs;
+    const struct cp_view_keys *keys;
     struct pair *pairs;
     int64_t n_pairs, cap_pairs;
 };
@@ -255,38 +254,55 @@ static int push_pair(struct view_scratch *w, int seg, int64_t cand)
     return 0;
 }
 
+/* The rules of one head that reach rows [begin, end) at all (few per run for document masks),
+ * into cand: those starting before the rows end, back to where no earlier one reaches them. */
+static int64_t candidates(const struct longca_mask *g, int head, const int64_t *by_row, const int32_t *reach,
+                          int64_t begin, int64_t end, int64_t *cand)
+{
+    int64_t lo = 0, hi = g->rule_offsets[head + 1] - g->rule_offsets[head], n = 0;
+    while (lo < hi) {
+        const int64_t mid = (lo + hi) / 2;
+        if (g->rules[by_row[mid]].q_begin < end) lo = mid + 1;
+        else hi = mid;
+    }
+    for (int64_t i = lo - 1; i >= 0 && reach[i] > begin; i--)
+        if (g->rules[by_row[i]].q_end > begin) cand[n++] = by_row[i];
+    return n;
+}
+
+/* The first of the sorted key runs that ends after column `col`. */
+static int first_run_after(const struct cp_view_keys *k, int64_t col)
+{
+    int from = 0, to = k->n_runs;
+    while (from < to) {
+        const int mid = (from + to) / 2;
+        if (k->runs[mid].end <= col) from = mid + 1;
+        else to = mid;
+    }
+    return from;
+}
+
 /* Clips every rule of one head to every (q run, k run) pair it reaches and moves it to local
  * rows: for each query run, its candidate rules' columns are looked up among the key runs. */
 static int view_head(const struct longca_mask *g, int head, const struct cp_layout *q, const int64_t *q_off,
-                     const struct cp_layout *k, const int64_t *k_off, struct view_scratch *w, struct rule_buf *out)
+                     struct view_scratch *w, struct rule_buf *out)
 {
+    const struct cp_layout *k = w->keys->layout;
+    const int64_t *k_off = w->keys->off;
+    const struct key_run *runs = w->keys->runs;
+    const int n_runs = w->keys->n_runs;
     for (int qi = 0; qi < q->n; qi++) {
         const struct cp_segment *qs = &q->seg[qi];
         if (qs->src == CP_PAD) continue;
-        /* Rules that reach these rows at all (few per run for document masks), in rule order:
-         * those starting before the run ends, back to where no earlier one reaches the run. */
-        const int64_t n_rules = g->rule_offsets[head + 1] - g->rule_offsets[head];
-        int64_t lo = 0, hi = n_rules, n_cand = 0;
-        while (lo < hi) {
-            const int64_t mid = (lo + hi) / 2;
-            if (g->rules[w->by_row[mid]].q_begin < qs->src + qs->len) lo = mid + 1;
-            else hi = mid;
-        }
-        for (int64_t i = lo - 1; i >= 0 && w->reach[i] > qs->src; i--)
-            if (g->rules[w->by_row[i]].q_end > qs->src) w->cand[n_cand++] = w->by_row[i];
+        /* the candidates in rule order */
+        const int64_t n_cand = candidates(g, head, w->by_row, w->reach, qs->src, qs->src + qs->len, w->cand);
         qsort(w->cand, (size_t)n_cand, sizeof *w->cand, by_index);
         w->n_pairs = 0;
         for (int64_t c = 0; c < n_cand; c++) {
             struct longca_rule cols;
             if (!mask_rule_clip(&g->rules[w->cand[c]], qs->src, qs->src + qs->len, 0, g->seqlen_k, &cols)) continue;
-            int from = 0, to = w->n_runs;
-            while (from < to) {
-                const int mid = (from + to) / 2;
-                if (w->runs[mid].end <= cols.k_begin) from = mid + 1;
-                else to = mid;
-            }
-            for (int j = from; j < w->n_runs && w->runs[j].src < cols.k_end; j++)
-                if (push_pair(w, w->runs[j].seg, c)) return -1;
+            for (int j = first_run_after(w->keys, cols.k_begin); j < n_runs && runs[j].src < cols.k_end; j++)
+                if (push_pair(w, runs[j].seg, c)) return -1;
         }
         if (w->n_pairs > 1) qsort(w->pairs, (size_t)w->n_pairs, sizeof *w->pairs, by_seg);
         for (int64_t p = 0; p < w->n_pairs; p++) {
@@ -346,18 +362,32 @@ void cp_view_index_free(struct cp_view_index *ix)
     ix->reach = NULL;
 }
 
-/* The key runs of k, sorted. */
-static int index_runs(const struct cp_layout *k, struct view_scratch *w)
+enum lc_status cp_view_keys_build(const struct cp_layout *k, struct cp_view_keys *keys, char *err)
 {
-    w->runs = malloc(((size_t)k->n + 1) * sizeof *w->runs);
-    if (!w->runs) return -1;
+    memset(keys, 0, sizeof *keys);
+    keys->layout = k;
+    keys->off = segment_offsets(k);
+    keys->runs = malloc(((size_t)k->n + 1) * sizeof *keys->runs);
+    if (!keys->off || !keys->runs) {
+        cp_view_keys_free(keys);
+        return lc_fail(err, LC_ERR_OOM, "out of host memory for a layout's key runs");
+    }
     for (int i = 0; i < k->n; i++)
-        if (k->seg[i].src != CP_PAD) w->runs[w->n_runs++] = (struct key_run){k->seg[i].src, k->seg[i].src + k->seg[i].len, i};
-    qsort(w->runs, (size_t)w->n_runs, sizeof *w->runs, by_src);
-    return 0;
+        if (k->seg[i].src != CP_PAD)
+            keys->runs[keys->n_runs++] = (struct key_run){k->seg[i].src, k->seg[i].src + k->seg[i].len, i};
+    qsort(keys->runs, (size_t)keys->n_runs, sizeof *keys->runs, by_src);
+    return LC_OK;
 }
 
-enum lc_status cp_view_cut(const struct cp_view_index *ix, const struct cp_layout *q, const struct cp_layout *k,
+void cp_view_keys_free(struct cp_view_keys *keys)
+{
+    free(keys->off);
+    free(keys->runs);
+    keys->off = NULL;
+    keys->runs = NULL;
+}
+
+enum lc_status cp_view_cut(const struct cp_view_index *ix, const struct cp_layout *q, const struct cp_view_keys *k,
                            struct longca_mask *out, char *err)
 {
     const struct longca_mask *global = ix->global;
@@ -367,25 +397,23 @@ enum lc_status cp_view_cut(const struct cp_view_index *ix, const struct cp_layou
         int64_t n = global->rule_offsets[h + 1] - global->rule_offsets[h];
         if (n > max_rules) max_rules = n;
     }
-    int64_t *q_off = segment_offsets(q), *k_off = segment_offsets(k);
-    struct view_scratch w = {.cand = malloc(((size_t)max_rules + 1) * sizeof *w.cand)};
+    int64_t *q_off = segment_offsets(q);
+    struct view_scratch w = {.cand = malloc(((size_t)max_rules + 1) * sizeof *w.cand), .keys = k};
     out->rule_offsets = calloc((size_t)global->n_heads + 1, sizeof *out->rule_offsets);
     struct rule_buf rules = {0};
-    int fail = !q_off || !k_off || !w.cand || !out->rule_offsets || index_runs(k, &w);
+    int fail = !q_off || !w.cand || !out->rule_offsets;
     for (int h = 0; h < global->n_heads && !fail; h++) {
         w.by_row = ix->by_row + global->rule_offsets[h];
         w.reach = ix->reach + global->rule_offsets[h];
-        fail = view_head(global, h, q, q_off, k, k_off, &w, &rules);
+        fail = view_head(global, h, q, q_off, &w, &rules);
         out->rule_offsets[h + 1] = rules.n;
     }
     free(q_off);
-    free(k_off);
     free(w.cand);
-    free(w.runs);
     free(w.pairs);
     out->n_heads = global->n_heads;
     out->seqlen_q = q->rows;
-    out->seqlen_k = k->rows;
+    out->seqlen_k = k->layout->rows;
     out->rules = rules.v;
     if (fail) {
         mask_view_free(out);
@@ -396,13 +424,24 @@ enum lc_status cp_view_cut(const struct cp_view_index *ix, const struct cp_layou
     return st;
 }
 
+enum lc_status cp_view_cut_rows(const struct cp_view_index *ix, const struct cp_layout *q, const struct cp_layout *k,
+                                struct longca_mask *out, char *err)
+{
+    struct cp_view_keys keys;
+    enum lc_status st = cp_view_keys_build(k, &keys, err);
+    if (st) return st;
+    st = cp_view_cut(ix, q, &keys, out, err);
+    cp_view_keys_free(&keys);
+    return st;
+}
+
 enum lc_status cp_view_between(const struct longca_mask *global, const struct cp_layout *q, const struct cp_layout *k,
                                struct longca_mask *out, char *err)
 {
     struct cp_view_index ix;
     enum lc_status st = cp_view_index_build(global, &ix, err);
     if (st) return st;
-    st = cp_view_cut(&ix, q, k, out, err);
+    st = cp_view_cut_rows(&ix, q, k, out, err);
     cp_view_index_free(&ix);
     return st;
 }

@@ -65,9 +65,23 @@ struct cp_view_index {
 };
 enum lc_status cp_view_index_build(const struct longca_mask *global, struct cp_view_index *ix, char *err);
 void cp_view_index_free(struct cp_view_index *ix);
-/* cp_view_between with the index built once (the view owns copies of its rules). */
-enum lc_status cp_view_cut(const struct cp_view_index *ix, const struct cp_layout *q, const struct cp_layout *k,
+/* A KV layout's runs of tokens sorted by first token: the key side of cuts, prepared once per
+ * layout where many blocks share it (allgather's gathered KV, a ring's P layouts). */
+struct key_run;
+struct cp_view_keys {
+    const struct cp_layout *layout;
+    int64_t *off; /* local row of each segment */
+    struct key_run *runs;
+    int n_runs;
+};
+enum lc_status cp_view_keys_build(const struct cp_layout *k, struct cp_view_keys *keys, char *err);
+void cp_view_keys_free(struct cp_view_keys *keys);
+/* cp_view_between from the prepared index and keys (the view owns copies of its rules), and
+ * from the index and a layout. */
+enum lc_status cp_view_cut(const struct cp_view_index *ix, const struct cp_layout *q, const struct cp_view_keys *k,
                            struct longca_mask *out, char *err);
+enum lc_status cp_view_cut_rows(const struct cp_view_index *ix, const struct cp_layout *q, const struct cp_layout *k,
+                                struct longca_mask *out, char *err);
 /* Visible pairs of a view summed over its heads (static masks have one). */
 int64_t cp_view_area(const struct longca_mask *v);
 /* Visible pairs of a layout's rows against every key of a static mask's global view: the work
