@@ -4,7 +4,9 @@ call of `longca run --kernel cudnn` (CUPTI, from its capture) beside PyTorch's S
 (torch.profiler) on the same shape, per kernel name: calls and mean microseconds per call. It
 tells whether a gap between the two is cuDNN's own kernel or the work around it. PyTorch runs
 twice: Q, K, V contiguous as [b, h, s, d] (what bench/peers.py times) and as [b, s, h, d]
-tensors seen through transpose(1, 2) (longca's layout, the one most models hand to SDPA).
+tensors seen through transpose(1, 2) (longca's layout, the one most models hand to SDPA). The sides
+run in one order and then in the reverse one, since sustained attention at the power limit slows
+whichever runs later.
 
   bench/cudnn_kernels.py --longca build/longca --seqlens 8192 --heads 64:64 --out kernels.md
 """
@@ -116,9 +118,14 @@ def main():
             for direction in args.directions.split(","):
                 first = len(out)
                 out.append(f"\n## {mask} S={seqlen} heads {args.heads} d=128 bf16 {direction}")
-                out += table("longca cudnn", longca_kernels(args.longca, mask, seqlen, args.heads, direction))
+                # Long runs at the power limit slow whoever comes later: the sides run in one order,
+                # then in the reverse one, and each is listed twice.
+                sides = [("longca cudnn", lambda: longca_kernels(args.longca, mask, seqlen, args.heads, direction))]
                 for layout in ("bhsd", "bshd"):
-                    out += table(f"SDPA cuDNN, {layout}", torch_kernels(mask, seqlen, args.heads, direction, layout))
+                    sides.append((f"SDPA cuDNN, {layout}",
+                                  lambda layout=layout: torch_kernels(mask, seqlen, args.heads, direction, layout)))
+                for n, (name, run) in enumerate(sides + sides[::-1]):
+                    out += table(f"{name} ({'first' if n < len(sides) else 'reversed'} order)", run())
                 print("\n".join(out[first:]), file=sys.stderr, flush=True)
     with open(args.out, "w") as f:
         f.write("\n".join(out) + "\n")
