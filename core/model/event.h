@@ -45,7 +45,8 @@ const char *interval_kind_name(enum interval_kind k);
 #define LC_MAX_TIME_NS ((int64_t)1 << 62)
 
 #define LC_HOST_LEN 64
-#define LC_IV_NAME_LEN 48
+/* Vendor kernels carry their configuration in long names (cuDNN's run past 100 characters). */
+#define LC_IV_NAME_LEN 128
 
 struct ev_hello {
     char host[LC_HOST_LEN];
