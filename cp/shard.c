@@ -339,9 +339,11 @@ enum lc_status cp_view_index_build(const struct longca_mask *global, struct cp_v
         cp_view_index_free(ix);
         return lc_fail(err, LC_ERR_OOM, "out of host memory for a mask's rule index");
     }
+    ix->max_rules = 0;
     sort_rules = global->rules;
     for (int h = 0; h < global->n_heads; h++) {
         const int64_t first = global->rule_offsets[h], count = global->rule_offsets[h + 1] - first;
+        if (count > ix->max_rules) ix->max_rules = count;
         int64_t *by_row = ix->by_row + first;
         int32_t *reach = ix->reach + first;
         for (int64_t i = 0; i < count; i++) by_row[i] = first + i;
@@ -392,13 +394,8 @@ enum lc_status cp_view_cut(const struct cp_view_index *ix, const struct cp_layou
 {
     const struct longca_mask *global = ix->global;
     memset(out, 0, sizeof *out);
-    int64_t max_rules = 0;
-    for (int h = 0; h < global->n_heads; h++) {
-        int64_t n = global->rule_offsets[h + 1] - global->rule_offsets[h];
-        if (n > max_rules) max_rules = n;
-    }
     int64_t *q_off = segment_offsets(q);
-    struct view_scratch w = {.cand = malloc(((size_t)max_rules + 1) * sizeof *w.cand), .keys = k};
+    struct view_scratch w = {.cand = malloc(((size_t)ix->max_rules + 1) * sizeof *w.cand), .keys = k};
     out->rule_offsets = calloc((size_t)global->n_heads + 1, sizeof *out->rule_offsets);
     struct rule_buf rules = {0};
     int fail = !q_off || !w.cand || !out->rule_offsets;

@@ -60,8 +60,9 @@ enum lc_status cp_view_between(const struct longca_mask *global, const struct cp
  * cuts many blocks from one mask (P^2 for a ring of P) sorts them once, not per block. */
 struct cp_view_index {
     const struct longca_mask *global;
-    int64_t *by_row; /* rule indices, each head's from its rule_offsets entry, by q_begin */
-    int32_t *reach;  /* reach[i]: the furthest row end among its head's by_row entries up to i */
+    int64_t *by_row;   /* rule indices, each head's from its rule_offsets entry, by q_begin */
+    int32_t *reach;    /* reach[i]: the furthest row end among its head's by_row entries up to i */
+    int64_t max_rules; /* the most rules of one head: how many candidates a cut may find */
 };
 enum lc_status cp_view_index_build(const struct longca_mask *global, struct cp_view_index *ix, char *err);
 void cp_view_index_free(struct cp_view_index *ix);

@@ -8,7 +8,8 @@
  *     time = call + heads x (q_tile x query tiles + full_tile x full tiles + partial_tile x partial tiles)
  * with every coefficient kept >= 0. Times may also come from a results file of `longca run`
  * (any build, any single-device runs of the kernel made with the sweep's mask parameters: the
- * file says what ran and how long), so a calibration can describe an older kernel build; the file is plain text, portable between builds and machines. */
+ * file says what ran and how long), so a calibration can describe an older kernel build; the
+ * file is plain text, portable between builds and machines. */
 #ifndef LC_CP_SIM_CALIBRATION_H
 #define LC_CP_SIM_CALIBRATION_H
 

@@ -79,6 +79,32 @@ __device__ __forceinline__ void gemm_p_x(float (&acc)[D / 8][4], const float (&p
     }
 }
 
+/* Adds this thread's dQ fragment (rows q_base + lane/4 (+8), NJ column groups of 8 from col)
+ * into the fp32 dQ accumulator: by reductions, or, deterministic, by a plain read-add-write that
+ * the caller orders with its turn counter. */
+template <int D, int NJ>
+__device__ __forceinline__ void add_dq(const float (&dq)[NJ][4], const flash_bwd_params &p, int b, int h, int q_base,
+                                       int col, int lane)
+{
+#pragma unroll
+    for (int hf = 0; hf < 2; hf++) {
+        const int q = q_base + lane / 4 + 8 * hf;
+        if (q >= p.seqlen_q) continue;
+        float *dst = p.dq_acc + (((int64_t)b * p.seqlen_q + q) * p.heads_q + h) * D + col + 2 * (lane % 4);
+#pragma unroll
+        for (int j = 0; j < NJ; j++) {
+            if (p.deterministic) {
+                float2 old = __ldcg(reinterpret_cast<const float2 *>(dst + 8 * j));
+                old.x += dq[j][2 * hf];
+                old.y += dq[j][2 * hf + 1];
+                __stcg(reinterpret_cast<float2 *>(dst + 8 * j), old);
+            } else {
+                red_add_f32x2(dst + 8 * j, dq[j][2 * hf], dq[j][2 * hf + 1]);
+            }
+        }
+    }
+}
+
 template <typename E, int D>
 __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const bwd_params p)
 {
