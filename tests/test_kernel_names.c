@@ -42,6 +42,10 @@ int main(void)
     expect_name("_ZN4cute10gemm_Etile12kernel_EntryINS_5ShapeILi64EEELb0EEEvv", 48, "cute::gemm_Etile::kernel_Entry");
     /* Not mangled, or beyond this reader: copied. */
     expect_name("Memcpy DtoD (Device -> Device)", 48, "Memcpy DtoD (Device -> Device)");
+    /* A timeline name holds a vendor kernel's whole name, its configuration included. */
+    expect_name("cudnn_generated_fort_native_sdpa_sm90_flash_bprop_wgmma_f16_knob_26_64x64x128_1x4x1_cga1x1x1_kernel0_0",
+                LC_IV_NAME_LEN,
+                "cudnn_generated_fort_native_sdpa_sm90_flash_bprop_wgmma_f16_knob_26_64x64x128_1x4x1_cga1x1x1_kernel0_0");
     expect_name("_ZN2ab3cdeC1Ev", 48, "_ZN2ab3cdeC1Ev");
     expect_name("_Z99short", 48, "_Z99short");
     expect_name("_ZN", 48, "_ZN");
