@@ -18,10 +18,13 @@ extern "C" {
 #endif
 
 /* Forward: a CTA owns TILE_Q query rows and walks key tiles of TILE_K; flash also runs on
- * FINE_TILE x FINE_TILE lists, chosen by the plan for masks whose 128-tiles are mostly empty. */
+ * FINE_TILE x FINE_TILE lists, chosen by the plan for masks whose 128-tiles are mostly empty,
+ * and, at head dim 128, on TILE_Q x WIDE_TILE_K lists where the mask fills the wider tiles
+ * (more GEMM per softmax row and per barrier). */
 #define FLASH_FWD_TILE_Q 128
 #define FLASH_FWD_TILE_K 128
 #define FLASH_FWD_FINE_TILE 64
+#define FLASH_FWD_WIDE_TILE_K 176
 #define FLASH_MMA_FWD_TILE_Q 128
 #define FLASH_MMA_FWD_TILE_K 64
 /* Backward: a CTA owns TILE_K keys and walks query tiles of TILE_Q. */

@@ -12,6 +12,8 @@
 #include <math.h>
 #include <stdint.h>
 
+#include <type_traits>
+
 extern "C" {
 #include "kernels/cuda/flash.h"
 }
@@ -175,6 +177,13 @@ __device__ __forceinline__ void rule_row_span(const longca_rule &r, int q, int &
     hi = b < r.k_end - 1 ? (int)(b < -1 ? -1 : b) : r.k_end - 1;
 }
 
+/* A thread's visible columns of one row as bits (2 per 8-column tile): 64 of them where a tile
+ * is wider than 128 columns. */
+template <int NT>
+struct column_bits {
+    typedef typename std::conditional<(2 * NT > 32), uint64_t, uint32_t>::type type;
+};
+
 /* Sets the scores of pairs no rule of a partial tile covers to -inf. Row r of this thread is
  * q_base + mt*16 + lane/4 + 8*hf; column (j, e) is k0 + 8*j + 2*(lane%4) + e. */
 template <int MT, int NT>
@@ -200,7 +209,9 @@ __device__ __forceinline__ void mask_partial(float (&s)[MT][NT][4], const longca
             }
         return;
     }
-    uint32_t vis[MT][2] = {};
+    typedef typename column_bits<NT>::type bits;
+    static_assert(2 * NT <= 64, "a tile of at most 256 columns");
+    bits vis[MT][2] = {};
     for (int r = 0; r < count; r++) {
         const longca_rule rule = rules[r];
 #pragma unroll
@@ -214,7 +225,7 @@ __device__ __forceinline__ void mask_partial(float (&s)[MT][NT][4], const longca
 #pragma unroll
                     for (int e = 0; e < 2; e++) {
                         const int o = 8 * j + e;
-                        if (o >= lo - c0 && o <= hi - c0) vis[mt][hf] |= 1u << (2 * j + e);
+                        if (o >= lo - c0 && o <= hi - c0) vis[mt][hf] |= (bits)1 << (2 * j + e);
                     }
             }
     }

@@ -27,18 +27,26 @@ extern "C" {
 #ifndef LC_FWD_STAGES_D64
 #define LC_FWD_STAGES_D64 4
 #endif
+#ifndef LC_FWD_Q_REGS_SHARED
+#define LC_FWD_Q_REGS_SHARED 0
+#endif
 
 namespace {
 
-/* Two shapes. Shared: both consumer warpgroups work on one 128-row query tile (64 rows each)
- * against 128-key tiles from one ring, and ping-pong. Split (the fine tile lists, for masks
- * whose structure is finer than 128, such as 64-blocks): each consumer warpgroup is a stream
- * of its own, its own 64-row query tiles against 64-key tiles from its own ring, fed by its own
- * producer warp, so that neither computes the other's empty blocks. */
-template <int D, bool SPLIT>
+/* Three shapes. Shared: both consumer warpgroups work on one 128-row query tile (64 rows each)
+ * against 128-key tiles from one ring, and ping-pong. Wide: the shared shape on 176-key tiles
+ * (head dim 128), for masks that fill them: a third more GEMM per softmax max, rescale and
+ * barrier. Split (the fine tile lists, for masks whose structure is finer than 128, such as
+ * 64-blocks): each consumer warpgroup is a stream of its own, its own 64-row query tiles
+ * against 64-key tiles from its own ring, fed by its own producer warp, so that neither
+ * computes the other's empty blocks. */
+enum fwd_shape { FWD_SHARED, FWD_WIDE, FWD_SPLIT };
+
+template <int D, fwd_shape SHAPE>
 struct fwd_cfg {
+    static constexpr bool SPLIT = SHAPE == FWD_SPLIT;
     static constexpr int BM = SPLIT ? FLASH_FWD_FINE_TILE : FLASH_FWD_TILE_Q;
-    static constexpr int BN = SPLIT ? FLASH_FWD_FINE_TILE : FLASH_FWD_TILE_K;
+    static constexpr int BN = SPLIT ? FLASH_FWD_FINE_TILE : SHAPE == FWD_WIDE ? FLASH_FWD_WIDE_TILE_K : FLASH_FWD_TILE_K;
     static constexpr int THREADS = 384; /* producer + two consumer warpgroups */
     /* setmaxnreg.inc waits for registers that another warpgroup's dec gave back, so the two
      * sums must stay within the 168 x 384 the CTA starts with: 24 + 2 x 240, or 40 + 2 x 232
@@ -49,12 +57,19 @@ struct fwd_cfg {
     static constexpr int STREAM_WARPS = 8 / STREAMS; /* consumer warps of a stream: each releases a slot once */
     static constexpr int NT = BN / 8, DT = D / 8;
     static constexpr int STAGES = SPLIT ? (D == 128 ? 3 : 4) : D == 128 ? LC_FWD_STAGES_D128 : LC_FWD_STAGES_D64;
+    /* Q K^T with Q from registers (loaded once per query tile) rather than shared memory: a
+     * wgmma from shared memory reads its A operand again for every instruction, and on 64-key
+     * tiles that traffic, with the ring's TMA writes, holds the shared-memory port as long as the
+     * tensor cores work. The wide shape has no registers to spare. */
+    static constexpr bool Q_IN_REGS = SPLIT || (SHAPE == FWD_SHARED && LC_FWD_Q_REGS_SHARED);
     static constexpr int Q_BYTES = BM * D * 2, KV_BYTES = BN * D * 2;
     static constexpr int STREAM_BYTES = Q_BYTES + 2 * STAGES * KV_BYTES;
     static constexpr int BARRIERS = 2 + 4 * STAGES;
     /* + 1024 so that the tiles can start on the 1024-byte boundary 128-byte swizzle needs */
     static constexpr int SMEM = STREAMS * (STREAM_BYTES + 8 * BARRIERS) + 1024;
-    static_assert(BM == 64 * (3 - STREAMS) && D % 64 == 0 && STREAM_BYTES % 1024 == 0, "tile shapes");
+    static_assert(BM == 64 * (3 - STREAMS) && D % 64 == 0 && STREAM_BYTES % 1024 == 0 && KV_BYTES % 1024 == 0,
+                  "tile shapes");
+    static_assert(SMEM <= 232448, "more shared memory than a block may opt in to");
 };
 
 /* Named barrier ids 1 and 2: consumer warpgroup w may issue its GEMMs once barrier 1 + w
@@ -88,11 +103,12 @@ __device__ __forceinline__ fwd_item fwd_item_at(const fwd_tma_params &P, int it)
     return w;
 }
 
-template <typename E, int D, bool SPLIT, flash_store STORE>
-__global__ void __launch_bounds__(fwd_cfg<D, SPLIT>::THREADS, 1)
+template <typename E, int D, fwd_shape SHAPE, flash_store STORE>
+__global__ void __launch_bounds__(fwd_cfg<D, SHAPE>::THREADS, 1)
     flash_fwd_kernel(const __grid_constant__ fwd_tma_params P)
 {
-    typedef fwd_cfg<D, SPLIT> C;
+    typedef fwd_cfg<D, SHAPE> C;
+    constexpr bool SPLIT = C::SPLIT;
     constexpr int BM = C::BM, BN = C::BN, NT = C::NT, DT = C::DT, STAGES = C::STAGES;
     const flash_fwd_params &p = P.p;
     extern __shared__ unsigned char smem_raw[];
@@ -181,15 +197,28 @@ __global__ void __launch_bounds__(fwd_cfg<D, SPLIT>::THREADS, 1)
     typedef float scores[1][NT][4];
     float acc_o[1][DT][4], alpha[1][2];
     uint32_t pa[BN / 16][4];
+    /* Q's A fragments, k-step s in qa[s] (Q_IN_REGS): one ldmatrix.x4 per step from the
+     * swizzled tile, lane l naming row 16 warp + 8 ((l / 8) % 2) + l % 8 of 16-byte chunk
+     * 2 (s % 4) + l / 16 of column block s / 4. */
+    uint32_t qa[C::Q_IN_REGS ? D / 16 : 1][4];
+    auto load_q = [&]() {
+        const int m = lane / 8, row = warp_in_wg * 16 + (m % 2) * 8 + lane % 8;
+#pragma unroll
+        for (int s = 0; s < D / 16; s++)
+            ldmatrix_x4(qa[s], q_rows + (s / 4) * BM * 128 + row * 128 + (((2 * (s % 4) + m / 2) ^ (row % 8)) * 16));
+    };
     /* S = Q K^T of the key tile in `stage`, issued and committed, not awaited. */
     auto issue_s = [&](scores &acc_s, int stage) {
         const uint32_t kt = s_k + stage * C::KV_BYTES;
         wgmma_fence();
 #pragma unroll
         for (int s = 0; s < D / 16; s++) {
-            const uint64_t da = wgmma_desc(q_rows + (s / 4) * BM * 128 + (s % 4) * 32, 16, 1024);
             const uint64_t db = wgmma_desc(kt + (s / 4) * BN * 128 + (s % 4) * 32, 16, 1024);
-            wgmma_ss<E, BN, 0, 0>::run(acc_s[0], da, db, s > 0);
+            if constexpr (C::Q_IN_REGS)
+                wgmma_rs<E, BN, 0>::run(acc_s[0], qa[s], db, s > 0);
+            else
+                wgmma_ss<E, BN, 0, 0>::run(acc_s[0], wgmma_desc(q_rows + (s / 4) * BM * 128 + (s % 4) * 32, 16, 1024),
+                                           db, s > 0);
         }
         wgmma_commit();
     };
@@ -236,6 +265,11 @@ __global__ void __launch_bounds__(fwd_cfg<D, SPLIT>::THREADS, 1)
         if (n > 0) {
             mbar_wait(full_q, q_phase);
             q_phase ^= 1;
+            if constexpr (C::Q_IN_REGS) {
+                load_q();
+                __syncwarp(); /* the warp's reads, before lane 0 lets the next item's Q in */
+                release(empty_q);
+            }
             mbar_wait(full_k(at.stage), at.phase);
             {
                 scores acc_s;
@@ -245,7 +279,7 @@ __global__ void __launch_bounds__(fwd_cfg<D, SPLIT>::THREADS, 1)
                 wgmma_wait<0>();
                 wgmma_pin(acc_s[0]);
                 release(empty_k(at.stage));
-                if (n == 1) release(empty_q);
+                if (!C::Q_IN_REGS && n == 1) release(empty_q);
                 softmax(acc_s, ents[n - 1], row_base, row_max, row_sum);
                 pack_p(acc_s);
             }
@@ -263,7 +297,7 @@ __global__ void __launch_bounds__(fwd_cfg<D, SPLIT>::THREADS, 1)
                 wgmma_wait<1>(); /* this tile's S; the previous P V may still run */
                 wgmma_pin(acc_s[0]);
                 release(empty_k(at.stage));
-                if (i == n - 1) release(empty_q);
+                if (!C::Q_IN_REGS && i == n - 1) release(empty_q);
                 softmax(acc_s, ents[n - 1 - i], row_base, row_max, row_sum);
                 wgmma_wait<0>();
                 wgmma_pin(acc_o[0]);
@@ -288,15 +322,15 @@ struct fwd_tma_args : flash_fwd_args {
     CUtensorMap q_map, k_map, v_map;
 };
 
-template <typename E, int D, bool SPLIT>
+template <typename E, int D, fwd_shape SHAPE>
 struct fwd_launch_shape {
     static cudaError_t run(const fwd_tma_args *a, cudaStream_t stream)
     {
-        typedef fwd_cfg<D, SPLIT> C;
-        void (*kernel)(fwd_tma_params) = a->store == STORE_MERGE_KEEP ? flash_fwd_kernel<E, D, SPLIT, STORE_MERGE_KEEP>
+        typedef fwd_cfg<D, SHAPE> C;
+        void (*kernel)(fwd_tma_params) = a->store == STORE_MERGE_KEEP ? flash_fwd_kernel<E, D, SHAPE, STORE_MERGE_KEEP>
                                          : a->store == STORE_MERGE_OUT
-                                             ? flash_fwd_kernel<E, D, SPLIT, STORE_MERGE_OUT>
-                                             : flash_fwd_kernel<E, D, SPLIT, STORE_PLAIN>;
+                                             ? flash_fwd_kernel<E, D, SHAPE, STORE_MERGE_OUT>
+                                             : flash_fwd_kernel<E, D, SHAPE, STORE_PLAIN>;
         cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, C::SMEM);
         int device, sms;
         if (e || (e = cudaGetDevice(&device)) ||
@@ -318,8 +352,10 @@ template <typename E, int D>
 struct fwd_launch {
     static cudaError_t run(const fwd_tma_args *a, cudaStream_t stream)
     {
-        return a->tiles->row_tile == FLASH_FWD_FINE_TILE ? fwd_launch_shape<E, D, true>::run(a, stream)
-                                                         : fwd_launch_shape<E, D, false>::run(a, stream);
+        if (a->tiles->row_tile == FLASH_FWD_FINE_TILE) return fwd_launch_shape<E, D, FWD_SPLIT>::run(a, stream);
+        if (a->tiles->col_tile != FLASH_FWD_WIDE_TILE_K) return fwd_launch_shape<E, D, FWD_SHARED>::run(a, stream);
+        if constexpr (D == 128) return fwd_launch_shape<E, D, FWD_WIDE>::run(a, stream);
+        return cudaErrorNotSupported; /* the plan lists wide tiles at head dim 128 only */
     }
 };
 
@@ -330,9 +366,10 @@ extern "C" enum lc_status flash_fwd_launch(const struct flash_fwd_args *a, void 
     const flash_shape &s = a->shape;
     if ((int64_t)s.batch * s.heads_q * a->tiles->n_rows > INT_MAX)
         return lc_fail(err, LC_ERR_UNSUPPORTED, "flash forward: more than 2^31 query tiles");
-    /* the plan builds the lists in one of the two shapes */
-    const bool fine = a->tiles->row_tile == FLASH_FWD_FINE_TILE;
-    const int tile_q = fine ? FLASH_FWD_FINE_TILE : FLASH_FWD_TILE_Q, tile_k = fine ? FLASH_FWD_FINE_TILE : FLASH_FWD_TILE_K;
+    /* the plan builds the lists in one of the three shapes */
+    const bool fine = a->tiles->row_tile == FLASH_FWD_FINE_TILE, wide = a->tiles->col_tile == FLASH_FWD_WIDE_TILE_K;
+    const int tile_q = fine ? FLASH_FWD_FINE_TILE : FLASH_FWD_TILE_Q;
+    const int tile_k = fine ? FLASH_FWD_FINE_TILE : wide ? FLASH_FWD_WIDE_TILE_K : FLASH_FWD_TILE_K;
     fwd_tma_args t;
     static_cast<flash_fwd_args &>(t) = *a;
     enum lc_status st;

@@ -11,16 +11,17 @@
 
 struct flash_design {
     int fwd_tile_q, fwd_tile_k, bwd_tile_q, bwd_tile_k;
-    int fwd_fine_tile; /* square forward tiles the design also runs, 0 for none */
+    int fwd_fine_tile;   /* square forward tiles the design also runs, 0 for none */
+    int fwd_wide_tile_k; /* wider forward key tiles it runs at head dim 128, 0 for none */
     enum lc_status (*fwd)(const struct flash_fwd_args *a, void *stream, char *err);
     enum lc_status (*bwd)(const struct flash_bwd_args *a, void *stream, char *err);
 };
 
-static const struct flash_design design_wgmma = {FLASH_FWD_TILE_Q, FLASH_FWD_TILE_K, FLASH_BWD_TILE_Q,
-                                                 FLASH_BWD_TILE_K, FLASH_FWD_FINE_TILE, flash_fwd_launch,
-                                                 flash_bwd_launch};
+static const struct flash_design design_wgmma = {FLASH_FWD_TILE_Q,      FLASH_FWD_TILE_K,      FLASH_BWD_TILE_Q,
+                                                 FLASH_BWD_TILE_K,      FLASH_FWD_FINE_TILE,   FLASH_FWD_WIDE_TILE_K,
+                                                 flash_fwd_launch,      flash_bwd_launch};
 static const struct flash_design design_mma = {FLASH_MMA_FWD_TILE_Q, FLASH_MMA_FWD_TILE_K, FLASH_MMA_BWD_TILE_Q,
-                                               FLASH_MMA_BWD_TILE_K, 0, flash_mma_fwd_launch, flash_mma_bwd_launch};
+                                               FLASH_MMA_BWD_TILE_K, 0, 0, flash_mma_fwd_launch, flash_mma_bwd_launch};
 
 struct flash_plan {
     const struct flash_design *design;
@@ -86,6 +87,31 @@ static enum lc_status pick_fine_tiles(const struct flash_design *design, const s
     return LC_OK;
 }
 
+#ifndef LC_FWD_WIDE_PAIR_COST
+#define LC_FWD_WIDE_PAIR_COST 0.96
+#endif
+
+/* At head dim 128, wide key tiles replace the 128-key ones where they list about as few pairs:
+ * a pair on a wide tile costs LC_FWD_WIDE_PAIR_COST of one on a 128-key tile (fewer softmax
+ * steps, rescales and barriers per key), and the extra pairs they list (the overhang of a
+ * diagonal, a window or the sequence end) cost in full. */
+static enum lc_status pick_wide_tiles(const struct flash_design *design, const struct longca_problem *p,
+                                      struct gpu_tiles *fwd, char *err)
+{
+    if (!design->fwd_wide_tile_k || p->head_dim != 128 || fwd->row_tile != design->fwd_tile_q) return LC_OK;
+    struct gpu_tiles wide;
+    enum lc_status st = gpu_tiles_build(p->mask, design->fwd_tile_q, design->fwd_wide_tile_k, false, false, &wide, err);
+    if (st) return st;
+    const double pairs = (double)fwd->n_entries * fwd->col_tile, wide_pairs = (double)wide.n_entries * wide.col_tile;
+    if (wide_pairs * LC_FWD_WIDE_PAIR_COST >= pairs) {
+        gpu_tiles_free(&wide);
+        return LC_OK;
+    }
+    gpu_tiles_free(fwd);
+    *fwd = wide;
+    return LC_OK;
+}
+
 static enum lc_status plan_create(const struct flash_design *design, const struct longca_problem *p,
                                   enum run_direction dir, void **plan, size_t *workspace_bytes, char *err)
 {
@@ -101,6 +127,7 @@ static enum lc_status plan_create(const struct flash_design *design, const struc
     /* The forward runs in every direction: the backward needs its O and LSE. */
     st = gpu_tiles_build(p->mask, design->fwd_tile_q, design->fwd_tile_k, false, false, &fp->fwd, err);
     if (!st) st = pick_fine_tiles(design, p->mask, &fp->fwd, err);
+    if (!st) st = pick_wide_tiles(design, p, &fp->fwd, err);
     if (!st && fp->has_bwd)
         st = gpu_tiles_build(p->mask, design->bwd_tile_q, design->bwd_tile_k, true, fp->deterministic, &fp->bwd, err);
     if (st) {
