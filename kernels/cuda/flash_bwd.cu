@@ -156,22 +156,29 @@ __device__ __forceinline__ uint32_t lane_id()
 /* A consumer warpgroup's 64 x 64 fp32 dQ fragment (wgmma's accumulator layout: rows 16 warp +
  * lane/4 (+8), columns 8j + 2 (lane%4)) into its staging at `stage`: box c holds columns 32c..,
  * rows of 128 bytes whose 16-byte chunks sit at chunk ^ (row % 8), the 128-byte swizzle the
- * tensor map reads. For one (j, half) a warp's 8 rows take 8 distinct chunk pairs, so each
- * st.shared.v2 covers the 32 banks twice: 2 wavefronts, the least for 256 bytes. The addresses
- * come from %laneid here so that they are remade in the tile loop, not held live across it. */
+ * tensor map reads. An st.shared.v2 goes to the banks half a warp at a time, 4 rows of 32 bytes
+ * (2 chunks, 8 banks each): for the 4 rows to meet 4 different bank octets, the odd rows store
+ * column tile j ^ 2 while the even ones store j (their chunks then differ in bit 2 as well as by
+ * the swizzle); with every row at j, rows 2i and 2i + 1 shared an octet and each store took 4
+ * wavefronts, not 2. The addresses come from %laneid here so that they are remade in the tile
+ * loop, not held live across it. */
 __device__ __forceinline__ void stage_dq(const float (&dq)[8][4], uint32_t stage)
 {
     const uint32_t lane = lane_id(), warp = (threadIdx.x / 32) % 4;
     const uint32_t row0 = warp * 16 + lane / 4; /* row0 % 8 == lane / 4 */
-    const uint32_t base = stage + row0 * 128 + (lane & 1) * 8, sw = lane / 4, half = (lane % 4) / 2;
+    const bool odd = lane & 4;
+    /* the swizzle of row0, and bit 2 for the odd rows' column tile j ^ 2 (chunk 2 (j % 4) ^ 4) */
+    const uint32_t sw = (lane / 4) ^ (odd ? 4 : 0), half = (lane % 4) / 2;
+    const uint32_t base = stage + row0 * 128 + (lane & 1) * 8;
 #pragma unroll
     for (int j = 0; j < 8; j++)
 #pragma unroll
         for (int hf = 0; hf < 2; hf++) {
             const uint32_t chunk = (2 * (j % 4) + half) ^ sw;
             const uint32_t addr = base + (j / 4) * (64 * 128) + hf * (8 * 128) + chunk * 16;
-            asm volatile("st.shared.v2.f32 [%0], {%1, %2};\n" ::"r"(addr), "f"(dq[j][2 * hf]), "f"(dq[j][2 * hf + 1])
-                         : "memory");
+            const float x = odd ? dq[j ^ 2][2 * hf] : dq[j][2 * hf];
+            const float y = odd ? dq[j ^ 2][2 * hf + 1] : dq[j][2 * hf + 1];
+            asm volatile("st.shared.v2.f32 [%0], {%1, %2};\n" ::"r"(addr), "f"(x), "f"(y) : "memory");
         }
 }
 
