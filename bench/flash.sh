@@ -4,7 +4,7 @@
 # folds), TFLOP/s of flash (default, backward also --deterministic, block-sparse B=64 and B=128),
 # compute-sanitizer (SANITIZERS, default memcheck racecheck synccheck) on the quick test set, SDPA
 # cuDNN and FlexAttention from bench/peers.py in the same call (FlexAttention with a BlockMask beside
-# B=128) and, with NCU=1, ncu's view of one launch (NCU_MASK, default causal, 8K).
+# B=128, a cuBLAS GEMM as the roof) and, with NCU=1, ncu's view of one launch (NCU_MASK, default causal, 8K).
 # SRC names the tree checked and measured (default: this script's). With BASE=<source tree> the
 # previous version is built too and measured row by row beside it (rows `base`); with
 # VARIANT_SRC=<tree> and/or VARIANT_FLAGS="-D..." a variant (rows `variant`), and with
@@ -153,7 +153,7 @@ if [ -z "${SKIP_PEERS:-}" ]; then
         tokens+="${tokens:+,}$n"
     done
     timeout $(lim 300) python3 "$ROOT/bench/peers.py" --longca "$L" --masks "$MASKS" --seqlens "$tokens" \
-        --directions "$DIRECTION" --peers sdpa_cudnn,flex --out "$OUT/peers.csv" >"$OUT/peers.log" 2>&1
+        --directions "$DIRECTION" --peers sdpa_cudnn,flex --gemm --out "$OUT/peers.csv" >"$OUT/peers.log" 2>&1
     # FlexAttention's BlockMask beside the B=128 rows (it refuses B=64)
     timeout $(lim 200) python3 "$ROOT/bench/peers.py" --longca "$L" --seqlens 32768 --directions "$DIRECTION" \
         --masks block_sparse/B128/d0.1,block_sparse/B128/d0.25,block_sparse/B128/d0.5 --peers flex \
