@@ -63,7 +63,8 @@ struct flash_fwd_args {
 /* The backward's fp32 scratch, carved from the caller's workspace by the plan. */
 struct flash_bwd_buffers {
     float *dq_acc;       /* [b, S_q, heads_q, d]: dQ summed over key tiles */
-    float *dk_acc, *dv_acc; /* [b, S_k, heads_q, d]: per query head, summed over its GQA group last */
+    float *dk_acc, *dv_acc; /* fp32 partials of dK, dV, summed over each GQA group last: [b, S_k,
+                               heads_q / heads per item, d]; NULL where items take whole groups */
     float *dsum;         /* [b, heads_q, S_q]: rowsum(dO * O) */
     int *turns;          /* deterministic dQ order: [b, heads_q, query tiles] */
     size_t turns_bytes;
@@ -86,6 +87,9 @@ struct flash_bwd_args {
 
 enum lc_status flash_fwd_launch(const struct flash_fwd_args *a, void *stream, char *err);
 enum lc_status flash_bwd_launch(const struct flash_bwd_args *a, void *stream, char *err);
+/* Query heads a work item of flash_bwd_launch takes (1 .. the GQA group) on the current device;
+ * below the whole group it needs buf.dk_acc, buf.dv_acc for [b, S_k, heads_q / that, d] fp32. */
+int flash_bwd_heads_per_item(const struct flash_shape *s, int n_ktiles);
 enum lc_status flash_mma_fwd_launch(const struct flash_fwd_args *a, void *stream, char *err);
 enum lc_status flash_mma_bwd_launch(const struct flash_bwd_args *a, void *stream, char *err);
 

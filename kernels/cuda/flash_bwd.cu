@@ -1,26 +1,28 @@
 /* Fused attention backward by recomputation on Hopper, the FlashAttention-3 design (sm_90a).
  *
- * A persistent CTA of three warpgroups takes work items (batch, query head, key tile) from a
+ * A persistent CTA of three warpgroups takes work items (batch, KV head, key tile) from a
  * counter, each head's key tiles longest first (ascending when deterministic), heads in order so
  * that the CTAs in flight share a few heads' dQ in L2. Per item the key tile's K and V stay
- * resident in shared memory while one producer warp streams the query tiles its tile-list row
- * names: Q and dO by TMA, LSE and Dsum by 4-byte copies (rows need not be 16-byte aligned) and
- * the tile's list entry, into a ring of STAGES slots guarded by full/empty mbarriers. The
+ * resident in shared memory while one producer warp streams, for each query head of the KV
+ * head's GQA group in turn, the query tiles its tile-list row names: Q and dO by TMA, LSE and
+ * Dsum by 4-byte copies (rows need not be 16-byte aligned) and the tile's list entry, into a
+ * ring of STAGES slots guarded by full/empty mbarriers. The
  * producer warpgroup gives its registers to the two consumer warpgroups (setmaxnreg), which own
  * 64 keys each:
  *   S^T = K Q^T and dP^T = V dO^T      (both operands from shared memory, two commit groups)
  *   P^T = exp(S^T - LSE), dS^T = P^T (dP^T - Dsum) * scale   (registers; mask on partial tiles)
  *   dV += P^T dO, dK += dS^T Q         (A from registers, B transposed by the descriptor)
  *   dQ += dS K                         (dS^T staged in shared memory, two buffers, read transposed)
- * dK and dV stay in registers for the whole item. dQ goes to an fp32 buffer by the copy engine:
+ * dK and dV stay in registers for the whole item, summed over the group there, and are written
+ * once per KV head (no per-query-head buffer and no summing pass). dQ goes to an fp32 buffer by
+ * the copy engine:
  * each consumer warpgroup stages its 64 x 64 fp32 dQ in shared memory (two 128-byte-swizzled
  * boxes of 32 columns) and hands it to the producer warpgroup's warp 1, which adds it into the
  * buffer with bulk tensor reduce-adds and gives the staging back once the copy engine has read
  * it (a full and an empty mbarrier per warpgroup, with a 16-byte message naming the tile).
  * Deterministic, the adds go in key-tile order under a per-query-tile turn counter that the dQ
  * warp alone keeps; each key tile then walks its query tiles from the last, and the producer
- * takes an item only once it can start it and the last item's adds are complete.
- * dK and dV are written per query head in fp32 and folded over each GQA group afterwards. */
+ * takes an item only once it can start it and the last item's adds are complete. */
 #include <limits.h>
 
 #include "kernels/cuda/flash_launch.cuh"
@@ -102,20 +104,22 @@ struct bwd_tma_params {
     int *next_item;
 };
 
-/* Work item `it`: key tiles in work order (slot) fastest, then heads, then batch. */
+/* Work item `it`: key tiles in work order (slot) fastest, then output heads (heads_per_item query
+ * heads of one GQA group each), then batch. Its steps are the row's query tiles for each of
+ * those query heads in turn: step t is query head out * heads_per_item + t / n, entry t % n. */
 struct bwd_item {
-    int b, h;
+    int b, out, hk; /* batch, output head, KV head */
     flash_tile_row row;
 };
 
 __device__ __forceinline__ bwd_item bwd_item_at(const flash_bwd_params &p, int it)
 {
-    const int slot = it % p.n_ktiles, bh = it / p.n_ktiles;
+    const int slot = it % p.n_ktiles, rest = it / p.n_ktiles;
     bwd_item w;
-    w.h = bh % p.heads_q;
-    w.b = bh / p.heads_q;
-    const int mh = p.mask_heads == 1 ? 0 : w.h / p.group;
-    w.row = flash_tile_row_at(p.row_offsets, p.entries, p.row_order, mh, p.n_ktiles, slot);
+    w.out = rest % p.heads_out;
+    w.b = rest / p.heads_out;
+    w.hk = w.out * p.heads_per_item / p.group;
+    w.row = flash_tile_row_at(p.row_offsets, p.entries, p.row_order, p.mask_heads == 1 ? 0 : w.hk, p.n_ktiles, slot);
     return w;
 }
 
@@ -310,10 +314,11 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
         }
         ring_pos<STAGES> at;
         uint32_t kv_phase = 0;
-        auto load_q_tile = [&](const bwd_item &w, int i) {
+        auto load_q_tile = [&](const bwd_item &w, int g, int i) { /* the item's query head g, entry i */
+            const int h = w.out * p.heads_per_item + g;
             const gpu_tile_entry *ent = w.row.ents + walk(i, w.row.n);
             const int q0 = ent->tile * BM;
-            const int64_t row0 = ((int64_t)w.b * p.heads_q + w.h) * p.seqlen_q;
+            const int64_t row0 = ((int64_t)w.b * p.heads_q + h) * p.seqlen_q;
             mbar_wait(empty(at.stage), at.phase ^ 1);
             const uint32_t v = vec_at(at.stage);
 #pragma unroll
@@ -329,8 +334,8 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
                 const uint32_t q = q_at(at.stage);
                 mbar_expect_tx(full(at.stage), 2 * C::QT_BYTES);
                 for (int c = 0; c < D / 64; c++) {
-                    tma_load_4d(q + c * BM * 128, &P.q_map, full(at.stage), c * 64, w.h, q0, w.b);
-                    tma_load_4d(q + C::QT_BYTES + c * BM * 128, &P.do_map, full(at.stage), c * 64, w.h, q0, w.b);
+                    tma_load_4d(q + c * BM * 128, &P.q_map, full(at.stage), c * 64, h, q0, w.b);
+                    tma_load_4d(q + C::QT_BYTES + c * BM * 128, &P.do_map, full(at.stage), c * 64, h, q0, w.b);
                 }
             }
             at.next();
@@ -345,11 +350,11 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
                 mbar_arrive(full_kv);
                 return;
             }
-            const int k0 = w.row.tile * BN, hk = w.h / p.group;
+            const int k0 = w.row.tile * BN;
             mbar_expect_tx(full_kv, 2 * C::KV_BYTES);
             for (int c = 0; c < D / 64; c++) {
-                tma_load_4d(s_k + c * BN * 128, &P.k_map, full_kv, c * 64, hk, k0, w.b);
-                tma_load_4d(s_v + c * BN * 128, &P.v_map, full_kv, c * 64, hk, k0, w.b);
+                tma_load_4d(s_k + c * BN * 128, &P.k_map, full_kv, c * 64, w.hk, k0, w.b);
+                tma_load_4d(s_v + c * BN * 128, &P.v_map, full_kv, c * 64, w.hk, k0, w.b);
             }
         };
         for (;;) {
@@ -364,13 +369,15 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
             int it = 0;
             if (lane == 0) it = atomicAdd(P.next_item, 1);
             it = __shfl_sync(0xffffffffu, it, 0);
-            bwd_item w = {0, 0, {0, 0, nullptr}};
+            bwd_item w = {0, 0, 0, {0, 0, nullptr}};
             if (it < P.n_items) w = bwd_item_at(p, it);
+            const int steps = w.row.n * p.heads_per_item;
             /* the first query tile goes ahead of K and V: it needs only a free slot */
-            if (w.row.n > 0) load_q_tile(w, 0);
+            if (steps > 0) load_q_tile(w, 0, 0);
             announce(it, w);
             if (it >= P.n_items) break;
-            for (int i = 1; i < w.row.n; i++) load_q_tile(w, i);
+            for (int g = 0, i = 1; g < p.heads_per_item; g++, i = 0)
+                for (; i < w.row.n; i++) load_q_tile(w, g, i);
         }
         return;
     }
@@ -410,7 +417,7 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
             break;
         }
         const bwd_item w = bwd_item_at(p, it);
-        const int n = w.row.n, b = w.b, h = w.h;
+        const int n = w.row.n, b = w.b, steps = n * p.heads_per_item;
         const int key_base = w.row.tile * BN + cw * 64 + warp_in_wg * 16; /* this thread's keys: + lane/4 (+8) */
         const int kw_end = w.row.tile * BN + cw * 64 + 64;                /* past this warpgroup's keys */
 
@@ -422,7 +429,10 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
         wgmma_pin(acc_dk);
         wgmma_pin(acc_dv);
 
-        for (int i = 0; i < n; i++, at.next(), ds_buf ^= 1) {
+        int h = w.out * p.heads_per_item, left_in_head = n; /* step t's query head, and its steps left */
+        for (int t = 0; t < steps; t++, at.next(), ds_buf ^= 1) {
+            if (left_in_head == 0) h++, left_in_head = n;
+            left_in_head--;
             const uint32_t s_q = q_at(at.stage), s_do = s_q + C::QT_BYTES;
             const float *f_lse = reinterpret_cast<const float *>(smem_raw + (vec_at(at.stage) - smem_addr(smem_raw)));
             const float *f_dsum = f_lse + BM;
@@ -551,14 +561,14 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
             const bool skip = D == 64 && idle;
             dq_claim();
             if (!skip) stage_dq(dq, s_dq + cw * C::DQ_STAGE_BYTES);
-            dq_post(b, h, ent.tile, (ent.rank << DQ_FLAG_BITS) | (skip ? DQ_SKIP : 0) | (i == n - 1 ? DQ_LAST : 0));
+            dq_post(b, h, ent.tile, (ent.rank << DQ_FLAG_BITS) | (skip ? DQ_SKIP : 0) | (t == steps - 1 ? DQ_LAST : 0));
         }
-        if (n == 0) { /* no tiles: the dQ warp hears of the item all the same (it ends it, deterministic) */
+        if (steps == 0) { /* no tiles: the dQ warp hears of the item all the same (it ends it, deterministic) */
             dq_claim();
             dq_post(b, h, 0, DQ_NONE | DQ_SKIP | DQ_LAST);
         }
         mbar_arrive(empty_kv); /* K and V read for the last time (the dQ product above) */
-        store_dk_dv<D, DT>(acc_dk, acc_dv, p, b, h, key_base, lane);
+        store_dk_dv<E, D, DT>(acc_dk, acc_dv, p, b, w.out, key_base, lane);
     }
 }
 
@@ -577,7 +587,7 @@ struct bwd_launch {
         bwd_tma_params P;
         int device, sms;
         cudaError_t e;
-        if ((e = flash_bwd_before<D>(a, P.p, stream)) ||
+        if ((e = flash_bwd_before<D>(a, flash_bwd_heads_per_item(&a->shape, a->tiles->n_rows), P.p, stream)) ||
             (e = cudaMemsetAsync(a->buf.next_item, 0, sizeof(int), stream)) ||
             (e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, C::SMEM)) ||
             (e = cudaGetDevice(&device)) || (e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device)))
@@ -587,7 +597,7 @@ struct bwd_launch {
         P.k_map = a->k_map;
         P.v_map = a->v_map;
         P.dq_map = a->dq_map;
-        P.n_items = a->shape.batch * a->shape.heads_q * a->tiles->n_rows;
+        P.n_items = a->shape.batch * P.p.heads_out * a->tiles->n_rows;
         P.next_item = a->buf.next_item;
         const int grid = P.n_items < sms ? P.n_items : sms;
         if (grid > 0) kernel<<<grid, C::THREADS, C::SMEM, stream>>>(P);
@@ -598,12 +608,29 @@ struct bwd_launch {
 
 } // namespace
 
+/* Query heads per work item: whole GQA groups (dK, dV summed in registers, written once, no
+ * partials and no summing pass) unless that leaves fewer than two items per SM; then the largest
+ * part of a group that does not. */
+extern "C" int flash_bwd_heads_per_item(const struct flash_shape *s, int n_ktiles)
+{
+    int device, sms = 132;
+    if (cudaGetDevice(&device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess)
+        sms = 132;
+    const int group = s->heads_q / s->heads_kv;
+    for (int per = group; per > 1; per--)
+        if (group % per == 0 && (int64_t)s->batch * (s->heads_q / per) * n_ktiles >= 2 * sms) return per;
+    return 1;
+}
+
 extern "C" enum lc_status flash_bwd_launch(const struct flash_bwd_args *a, void *stream, char *err)
 {
     const flash_shape &s = a->shape;
     /* + the counter's overshoot: every CTA takes one item past the end */
     if ((int64_t)s.batch * s.heads_q * a->tiles->n_rows > INT_MAX - 65536)
         return lc_fail(err, LC_ERR_UNSUPPORTED, "flash backward: more than 2^31 key tiles");
+    if (flash_bwd_heads_per_item(&s, a->tiles->n_rows) != s.heads_q / s.heads_kv && !a->buf.dk_acc)
+        return lc_fail(err, LC_ERR_INTERNAL, "flash backward: no workspace for dK, dV partials");
     bwd_tma_args t;
     static_cast<flash_bwd_args &>(t) = *a;
     enum lc_status st;

@@ -26,7 +26,14 @@ struct flash_fwd_params {
 struct flash_bwd_params {
     const uint16_t *q, *k, *v, *d_o;
     const float *lse, *dsum;
-    float *dq_acc, *dk_acc, *dv_acc; /* [b, S, heads_q, D] fp32 */
+    float *dq_acc; /* [b, S, heads_q, D] fp32 */
+    /* A work item takes heads_per_item query heads of one GQA group (all of it, or 1, or a part)
+     * and writes their dK, dV summed, [b, S_k, heads_out = heads_q / heads_per_item, D]: the
+     * final dK, dV when it takes whole groups (fp32 when folding blocks, else the dtype), else
+     * fp32 partials that flash_bwd_after sums. */
+    void *dk_out, *dv_out;
+    bool dkv_f32;
+    int heads_per_item, heads_out;
     int *turns;                      /* deterministic: [b, heads_q, n_qtiles] */
     int64_t seqlen_q, seqlen_k;
     int heads_q, heads_kv, group, mask_heads, n_ktiles, n_qtiles;
@@ -55,21 +62,28 @@ __device__ __forceinline__ flash_tile_row flash_tile_row_at(const int64_t *row_o
     return {tile, (int)(row_offsets[row + 1] - begin), entries + begin};
 }
 
-/* The backward's dK, dV of this thread's keys (key_base as in mask_partial) for query head h,
- * fp32 [b, S_k, heads_q, D]; attn_group_sum folds the GQA group. */
-template <int D, int DT>
+/* The backward's dK, dV of this thread's keys (key_base as in mask_partial) for output head
+ * `head` (query head h / heads_per_item) into [b, S_k, heads_out, D], fp32 or the dtype. */
+template <typename E, int D, int DT>
 __device__ __forceinline__ void store_dk_dv(const float (&acc_dk)[DT][4], const float (&acc_dv)[DT][4],
-                                            const flash_bwd_params &p, int b, int h, int key_base, int lane)
+                                            const flash_bwd_params &p, int b, int head, int key_base, int lane)
 {
 #pragma unroll
     for (int hf = 0; hf < 2; hf++) {
         const int k = key_base + lane / 4 + 8 * hf;
         if (k >= p.seqlen_k) continue;
-        const int64_t off = (((int64_t)b * p.seqlen_k + k) * p.heads_q + h) * D + 2 * (lane % 4);
+        const int64_t off = (((int64_t)b * p.seqlen_k + k) * p.heads_out + head) * D + 2 * (lane % 4);
 #pragma unroll
         for (int dt = 0; dt < DT; dt++) {
-            *reinterpret_cast<float2 *>(p.dk_acc + off + dt * 8) = make_float2(acc_dk[dt][2 * hf], acc_dk[dt][2 * hf + 1]);
-            *reinterpret_cast<float2 *>(p.dv_acc + off + dt * 8) = make_float2(acc_dv[dt][2 * hf], acc_dv[dt][2 * hf + 1]);
+            const float2 dk = make_float2(acc_dk[dt][2 * hf], acc_dk[dt][2 * hf + 1]);
+            const float2 dv = make_float2(acc_dv[dt][2 * hf], acc_dv[dt][2 * hf + 1]);
+            if (p.dkv_f32) {
+                *reinterpret_cast<float2 *>(static_cast<float *>(p.dk_out) + off + dt * 8) = dk;
+                *reinterpret_cast<float2 *>(static_cast<float *>(p.dv_out) + off + dt * 8) = dv;
+            } else {
+                *reinterpret_cast<uint32_t *>(static_cast<uint16_t *>(p.dk_out) + off + dt * 8) = E::pack(dk.x, dk.y);
+                *reinterpret_cast<uint32_t *>(static_cast<uint16_t *>(p.dv_out) + off + dt * 8) = E::pack(dv.x, dv.y);
+            }
         }
     }
 }
@@ -113,8 +127,6 @@ inline flash_bwd_params flash_bwd_params_make(const flash_bwd_args *a)
     p.lse = a->lse;
     p.dsum = a->buf.dsum;
     p.dq_acc = a->buf.dq_acc;
-    p.dk_acc = a->buf.dk_acc;
-    p.dv_acc = a->buf.dv_acc;
     p.turns = a->buf.turns;
     p.seqlen_q = s.seqlen_q;
     p.seqlen_k = s.seqlen_k;
@@ -147,15 +159,23 @@ inline cudaError_t flash_fwd_run(void (*kernel)(flash_fwd_params), int threads, 
 
 /* The passes around a backward kernel: before, dQ's accumulator started (unless folding into
  * a running one), the deterministic turns cleared and D = rowsum(dO * O); the kernel's params,
- * with dK, dV pointed straight at the caller's fp32 buffer when folding without GQA. */
+ * with dK, dV pointed at their final place (the caller's fp32 buffer when folding blocks) when
+ * an item takes whole GQA groups, else at the fp32 partials in the workspace. */
 template <int D>
-cudaError_t flash_bwd_before(const flash_bwd_args *a, flash_bwd_params &p, cudaStream_t stream)
+cudaError_t flash_bwd_before(const flash_bwd_args *a, int heads_per_item, flash_bwd_params &p, cudaStream_t stream)
 {
     const flash_shape &s = a->shape;
     p = flash_bwd_params_make(a);
-    if (a->folding && p.group == 1) {
-        p.dk_acc = a->dkv_f32;
-        p.dv_acc = a->dkv_f32 + (int64_t)s.batch * s.seqlen_k * s.heads_kv * D;
+    p.heads_per_item = heads_per_item;
+    p.heads_out = s.heads_q / heads_per_item;
+    if (heads_per_item == p.group) {
+        p.dkv_f32 = a->folding;
+        p.dk_out = a->folding ? static_cast<void *>(a->dkv_f32) : a->dk;
+        p.dv_out = a->folding ? static_cast<void *>(a->dkv_f32 + (int64_t)s.batch * s.seqlen_k * s.heads_kv * D) : a->dv;
+    } else {
+        p.dkv_f32 = true;
+        p.dk_out = a->buf.dk_acc;
+        p.dv_out = a->buf.dv_acc;
     }
     cudaError_t e;
     if (a->dq_first && (e = cudaMemsetAsync(p.dq_acc, 0, (size_t)s.batch * s.seqlen_q * s.heads_q * D * 4, stream)))
@@ -164,9 +184,9 @@ cudaError_t flash_bwd_before(const flash_bwd_args *a, flash_bwd_params &p, cudaS
     return (cudaError_t)attn_dsum_launch(s.dtype, D, a->o, p.d_o, a->buf.dsum, s.batch, s.seqlen_q, s.heads_q, stream);
 }
 
-/* After: dQ converted when it is complete, dK and dV summed over each GQA group. Folding blocks,
- * dQ keeps adding up in the caller's fp32 buffer across calls, and dK, dV stay fp32: written
- * straight into the caller's buffer without GQA, summed over the group into it with. */
+/* After: dQ converted when it is complete; dK and dV summed over the partials of each GQA
+ * group where an item took part of one. Folding blocks, dQ keeps adding up in the caller's fp32
+ * buffer across calls, and dK, dV stay fp32 in the caller's buffer. */
 template <int D>
 cudaError_t flash_bwd_after(const flash_bwd_args *a, const flash_bwd_params &p, cudaStream_t stream)
 {
@@ -176,16 +196,14 @@ cudaError_t flash_bwd_after(const flash_bwd_args *a, const flash_bwd_params &p, 
     cudaError_t e;
     if (a->dq_last && (e = (cudaError_t)attn_group_sum_launch(s.dtype, p.dq_acc, a->dq, q_rows, 1, D, stream)))
         return e;
-    if (a->folding) {
-        if (p.group != 1 &&
-            ((e = (cudaError_t)attn_group_sum_launch(LC_FP32, p.dk_acc, a->dkv_f32, kv_rows, p.group, D, stream)) ||
-             (e = (cudaError_t)attn_group_sum_launch(LC_FP32, p.dv_acc, a->dkv_f32 + kv_rows * D, kv_rows, p.group, D,
-                                                     stream))))
-            return e;
-    } else if ((e = (cudaError_t)attn_group_sum_launch(s.dtype, p.dk_acc, a->dk, kv_rows, p.group, D, stream)) ||
-               (e = (cudaError_t)attn_group_sum_launch(s.dtype, p.dv_acc, a->dv, kv_rows, p.group, D, stream))) {
+    if (p.heads_per_item == p.group) return cudaGetLastError();
+    const int parts = p.group / p.heads_per_item;
+    const lc_dtype to = a->folding ? LC_FP32 : s.dtype;
+    void *dk = a->folding ? static_cast<void *>(a->dkv_f32) : a->dk;
+    void *dv = a->folding ? static_cast<void *>(a->dkv_f32 + kv_rows * D) : a->dv;
+    if ((e = (cudaError_t)attn_group_sum_launch(to, a->buf.dk_acc, dk, kv_rows, parts, D, stream)) ||
+        (e = (cudaError_t)attn_group_sum_launch(to, a->buf.dv_acc, dv, kv_rows, parts, D, stream)))
         return e;
-    }
     return cudaGetLastError();
 }
 
@@ -196,7 +214,7 @@ cudaError_t flash_bwd_run(void (*kernel)(flash_bwd_params), int threads, int sme
 {
     flash_bwd_params p;
     cudaError_t e;
-    if ((e = flash_bwd_before<D>(a, p, stream)) ||
+    if ((e = flash_bwd_before<D>(a, 1, p, stream)) ||
         (e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem)))
         return e;
     dim3 grid(p.n_ktiles, a->shape.heads_q, a->shape.batch);

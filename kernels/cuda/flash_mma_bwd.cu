@@ -271,7 +271,7 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
 
     cp_async_wait<0>(); /* a key tile no query sees still loaded K and V */
 
-    store_dk_dv<D, DT>(acc_dk, acc_dv, p, b, h, k0 + warp_key, lane);
+    store_dk_dv<E, D, DT>(acc_dk, acc_dv, p, b, h, k0 + warp_key, lane);
 }
 
 template <typename E, int D>

@@ -13,15 +13,18 @@ struct flash_design {
     int fwd_tile_q, fwd_tile_k, bwd_tile_q, bwd_tile_k;
     int fwd_fine_tile;   /* square forward tiles the design also runs, 0 for none */
     int fwd_wide_tile_k; /* wider forward key tiles it runs at head dim 128, 0 for none */
+    /* query heads a backward work item takes (NULL: one) */
+    int (*bwd_heads_per_item)(const struct flash_shape *s, int n_ktiles);
     enum lc_status (*fwd)(const struct flash_fwd_args *a, void *stream, char *err);
     enum lc_status (*bwd)(const struct flash_bwd_args *a, void *stream, char *err);
 };
 
 static const struct flash_design design_wgmma = {FLASH_FWD_TILE_Q,      FLASH_FWD_TILE_K,      FLASH_BWD_TILE_Q,
                                                  FLASH_BWD_TILE_K,      FLASH_FWD_FINE_TILE,   FLASH_FWD_WIDE_TILE_K,
-                                                 flash_fwd_launch,      flash_bwd_launch};
-static const struct flash_design design_mma = {FLASH_MMA_FWD_TILE_Q, FLASH_MMA_FWD_TILE_K, FLASH_MMA_BWD_TILE_Q,
-                                               FLASH_MMA_BWD_TILE_K, 0, 0, flash_mma_fwd_launch, flash_mma_bwd_launch};
+                                                 flash_bwd_heads_per_item, flash_fwd_launch, flash_bwd_launch};
+static const struct flash_design design_mma = {
+    FLASH_MMA_FWD_TILE_Q, FLASH_MMA_FWD_TILE_K, FLASH_MMA_BWD_TILE_Q, FLASH_MMA_BWD_TILE_K, 0, 0, NULL,
+    flash_mma_fwd_launch, flash_mma_bwd_launch};
 
 struct flash_plan {
     const struct flash_design *design;
@@ -136,13 +139,17 @@ static enum lc_status plan_create(const struct flash_design *design, const struc
     }
     if (fp->has_bwd) {
         const size_t n_q = (size_t)p->batch * p->seqlen_q * p->heads_q * p->head_dim;
-        const size_t n_kx = (size_t)p->batch * p->seqlen_k * p->heads_q * p->head_dim;
+        /* dK, dV partials where a work item takes part of a GQA group */
+        const int per_item = design->bwd_heads_per_item ? design->bwd_heads_per_item(&fp->shape, fp->bwd.n_rows) : 1;
+        const size_t n_dkv = per_item == p->heads_q / p->heads_kv
+                                 ? 0
+                                 : (size_t)p->batch * p->seqlen_k * (p->heads_q / per_item) * p->head_dim;
         /* two turns per query tile: designs that add dQ twice per key tile take both */
         const size_t n_turns = (size_t)p->batch * p->heads_q * fp->bwd.n_cols * 2;
         size_t at = 0;
         fp->dq_acc = at, at += align_up(n_q * 4);
-        fp->dk_acc = at, at += align_up(n_kx * 4);
-        fp->dv_acc = at, at += align_up(n_kx * 4);
+        fp->dk_acc = at, at += align_up(n_dkv * 4);
+        fp->dv_acc = at, at += align_up(n_dkv * 4);
         fp->dsum = at, at += align_up((size_t)p->batch * p->heads_q * p->seqlen_q * 4);
         fp->turns = at, fp->turns_bytes = n_turns * 4, at += align_up(fp->turns_bytes);
         fp->next_item = at, at += align_up(sizeof(int));
@@ -180,8 +187,13 @@ static int flash_backward(void *plan, const struct longca_tensors *t, void *work
     const struct flash_plan *fp = plan;
     if (!fp->has_bwd) return lc_fail(err, LC_ERR_INTERNAL, "flash plan was made without the backward");
     char *ws = workspace;
-    struct flash_bwd_buffers buf = {(float *)(ws + fp->dq_acc), (float *)(ws + fp->dk_acc), (float *)(ws + fp->dv_acc),
-                                    (float *)(ws + fp->dsum), (int *)(ws + fp->turns), fp->turns_bytes,
+    const bool partials = fp->dv_acc > fp->dk_acc;
+    struct flash_bwd_buffers buf = {(float *)(ws + fp->dq_acc),
+                                    partials ? (float *)(ws + fp->dk_acc) : NULL,
+                                    partials ? (float *)(ws + fp->dv_acc) : NULL,
+                                    (float *)(ws + fp->dsum),
+                                    (int *)(ws + fp->turns),
+                                    fp->turns_bytes,
                                     (int *)(ws + fp->next_item)};
     const struct longca_fold *f = t->fold;
     if (f) buf.dq_acc = f->dq_acc;
