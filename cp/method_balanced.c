@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/model/event.h"
+#include "cp/block_work.h"
 #include "cp/fold.h"
 #include "cp/methods.h"
 #include "cp/plan_balanced.h"
@@ -419,13 +420,15 @@ static enum lc_status balanced_schedule(const struct run_spec *spec, const struc
         struct cp_segment *kv_segs;
         if ((st = cp_balanced_stage_rows(&p, me, kv_rows, &kv_segs, err))) break;
         const struct cp_layout *own = &kv_rows[0];
-        for (int stage = 0; stage < P && !st; stage++) {
-            struct longca_mask block;
-            st = cp_view_cut_rows(&index, own, &kv_rows[stage], &block, err);
-            if (st) break;
-            st = cp_schedule_count(&block, out->tile, spec->heads_q * spec->batch, &work[stage], err);
-            mask_view_free(&block);
+        /* its rows against every stage's KV at once */
+        struct cp_view_keys keys;
+        struct cp_block_work counter;
+        st = cp_view_keys_build(kv_rows, P, &keys, err);
+        if (!st && !(st = cp_block_work_init(&counter, &index, &keys, out->tile, err))) {
+            cp_block_work_count(&counter, own, spec->heads_q * spec->batch, work);
+            cp_block_work_free(&counter);
         }
+        cp_view_keys_free(&keys);
         if (!st) {
             cp_schedule_rank(out, me);
             schedule_rank(out, spec, &p, me, work, own->rows, tickets, tickets + P);
