@@ -200,12 +200,6 @@ static int64_t *segment_offsets(const struct cp_layout *l)
     return off;
 }
 
-static int by_src(const void *a, const void *b)
-{
-    const struct cp_key_run *x = a, *y = b;
-    return (x->src > y->src) - (x->src < y->src);
-}
-
 /* A (key run, candidate rule) pair to clip; sorted back into the layout's segment order, rule
  * order within. */
 struct pair {
@@ -355,6 +349,29 @@ void cp_view_index_free(struct cp_view_index *ix)
     ix->reach = NULL;
 }
 
+/* Runs by first token, a byte of it at a time: a balanced schedule sorts a thousand runs for
+ * each of 1,024 ranks, where a comparison sort took a fifth of the time. */
+static bool sort_runs(struct cp_key_run *runs, int64_t n)
+{
+    int64_t top = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (runs[i].src > top) top = runs[i].src;
+    if (!top) return true;
+    struct cp_key_run *spare = malloc((size_t)n * sizeof *spare), *from = runs, *to = spare;
+    if (!spare) return false;
+    for (int shift = 0; top >> shift; shift += 8) {
+        int64_t at[257] = {0};
+        for (int64_t i = 0; i < n; i++) at[(from[i].src >> shift & 255) + 1]++;
+        for (int b = 0; b < 256; b++) at[b + 1] += at[b];
+        for (int64_t i = 0; i < n; i++) to[at[from[i].src >> shift & 255]++] = from[i];
+        struct cp_key_run *t = from;
+        from = to, to = t;
+    }
+    if (from != runs) memcpy(runs, from, (size_t)n * sizeof *runs);
+    free(spare);
+    return true;
+}
+
 enum lc_status cp_view_keys_build(const struct cp_layout *layouts, int n, struct cp_view_keys *keys, char *err)
 {
     memset(keys, 0, sizeof *keys);
@@ -371,7 +388,10 @@ enum lc_status cp_view_keys_build(const struct cp_layout *layouts, int n, struct
             if (g->src != CP_PAD) keys->runs[keys->n_runs++] = (struct cp_key_run){g->src, g->src + g->len, off, l, i};
         }
     }
-    qsort(keys->runs, (size_t)keys->n_runs, sizeof *keys->runs, by_src);
+    if (!sort_runs(keys->runs, keys->n_runs)) {
+        cp_view_keys_free(keys);
+        return lc_fail(err, LC_ERR_OOM, "out of host memory for a layout's key runs");
+    }
     return LC_OK;
 }
 
