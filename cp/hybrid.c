@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/model/event.h"
+#include "cp/block_work.h"
 #include "cp/methods.h"
 #include "cp/ring.h"
 #include "core/mask/mask_view.h"
@@ -387,21 +388,13 @@ static void schedule_a2a(struct cp_schedule *s, const struct hybrid *h, double b
     cp_schedule_copy(s, 2.0 * h->u * block, -1);
 }
 
-/* The tile-list work of every step of ring position h->ri (shared by the members of its group). */
-static enum lc_status ring_work(const struct run_spec *spec, const struct cp_view_index *view,
-                                const struct cp_view_keys *keys, const struct hybrid *h, const struct cp_ring_config *cfg,
-                                int tile, struct cp_tile_work *work, char *err)
+/* The tile-list work of every step of ring position h->ri (shared by the members of its group),
+ * from its rows' work against every position's KV. */
+static void ring_work(const struct run_spec *spec, struct cp_block_work *counter, const struct hybrid *h,
+                      const struct cp_ring_config *cfg, struct cp_tile_work *by_position, struct cp_tile_work *work)
 {
-    enum lc_status st = LC_OK;
-    for (int step = 0; step < h->r && !st; step++) {
-        struct longca_mask block;
-        const int src = cp_ring_member_at(cfg, step);
-        st = cp_view_cut(view, &h->ring_layouts[h->ri], &keys[src], &block, err);
-        if (st) break;
-        st = cp_schedule_count(&block, tile, h->hq * spec->batch, &work[step], err);
-        mask_view_free(&block);
-    }
-    return st;
+    cp_block_work_count(counter, &h->ring_layouts[h->ri], h->hq * spec->batch, by_position);
+    for (int step = 0; step < h->r; step++) work[step] = by_position[cp_ring_member_at(cfg, step)];
 }
 
 enum lc_status cp_hybrid_schedule(const struct run_spec *spec, const struct mask *m, const struct longca_mask *view,
@@ -412,21 +405,22 @@ enum lc_status cp_hybrid_schedule(const struct run_spec *spec, const struct mask
     struct hybrid h;
     memset(&h, 0, sizeof h);
     enum lc_status st = hybrid_shape(spec, m, degrees, 0, &h, err);
-    struct cp_tile_work *work = st ? NULL : malloc((size_t)h.r * sizeof *work);
+    struct cp_tile_work *work = st ? NULL : malloc(2 * (size_t)h.r * sizeof *work);
     if (!st && !work) st = lc_fail(err, LC_ERR_OOM, "out of host memory");
-    /* every ring position's rows are cut against every other's: the mask's rules and each
-     * position's key runs sorted once */
+    /* every ring position's rows are counted against every other's: the mask's rules and all
+     * positions' key runs sorted once */
     struct cp_view_index index = {0};
-    struct cp_view_keys *keys = st ? NULL : calloc((size_t)h.r, sizeof *keys);
-    if (!st && !keys) st = lc_fail(err, LC_ERR_OOM, "out of host memory");
+    struct cp_view_keys keys = {0};
+    struct cp_block_work counter = {0};
     if (!st) st = cp_view_index_build(view, &index, err);
-    for (int g = 0; g < h.r && !st; g++) st = cp_view_keys_build(&h.ring_layouts[g], &keys[g], err);
+    if (!st) st = cp_view_keys_build(h.ring_layouts, h.r, &keys, err);
+    if (!st) st = cp_block_work_init(&counter, &index, &keys, out->tile, err);
     const double k = st ? 0 : (double)spec->batch * (double)h.rows_ring * (double)cp_row_elems(&run, h.hkv);
     for (int ri = 0; !st && ri < h.r; ri++) {
         h.ri = ri;
         h.ui = 0;
         struct cp_ring_config cfg = ring_config(&h, degrees->window);
-        if ((st = ring_work(spec, &index, keys, &h, &cfg, out->tile, work, err))) break;
+        ring_work(spec, &counter, &h, &cfg, work + h.r, work);
         for (int ui = 0; ui < h.u; ui++) {
             h.ui = ui;
             cfg.ring_id = ui;
@@ -445,8 +439,8 @@ enum lc_status cp_hybrid_schedule(const struct run_spec *spec, const struct mask
             }
         }
     }
-    for (int g = 0; keys && g < h.r; g++) cp_view_keys_free(&keys[g]);
-    free(keys);
+    cp_block_work_free(&counter);
+    cp_view_keys_free(&keys);
     cp_view_index_free(&index);
     free(work);
     free_layouts(&h);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cp/block_work.h"
 #include "cp/fold.h"
 #include "cp/methods.h"
 #include "core/mask/mask_view.h"
@@ -180,15 +181,13 @@ static enum lc_status allgather_schedule(const struct run_spec *spec, const stru
     if (!st) st = cp_layout_concat(layouts, P, &gathered, err);
     struct cp_view_index index = {0};
     struct cp_view_keys keys = {0};
+    struct cp_block_work counter = {0};
     if (!st) st = cp_view_index_build(view, &index, err);
-    if (!st) st = cp_view_keys_build(&gathered, &keys, err);
+    if (!st) st = cp_view_keys_build(&gathered, 1, &keys, err);
+    if (!st) st = cp_block_work_init(&counter, &index, &keys, out->tile, err);
     for (int r = 0; r < P && !st; r++) {
-        struct longca_mask block;
         struct cp_tile_work work;
-        if ((st = cp_view_cut(&index, &layouts[r], &keys, &block, err))) break;
-        st = cp_schedule_count(&block, out->tile, spec->heads_q * spec->batch, &work, err);
-        mask_view_free(&block);
-        if (st) break;
+        cp_block_work_count(&counter, &layouts[r], spec->heads_q * spec->batch, &work);
         const double n = (double)layouts[r].rows * spec->heads_kv * spec->head_dim;
         cp_schedule_rank(out, r);
         for (int pass = 0; pass < 2; pass++) {
@@ -205,6 +204,7 @@ static enum lc_status allgather_schedule(const struct run_spec *spec, const stru
             cp_schedule_copy(out, ops * n * (sizeof(float) + e), -1); /* fp32 dK, dV to the dtype */
         }
     }
+    cp_block_work_free(&counter);
     cp_view_keys_free(&keys);
     cp_view_index_free(&index);
     for (int r = 0; r < P; r++) cp_layout_free(&layouts[r]);

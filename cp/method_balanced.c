@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/model/event.h"
+#include "cp/block_work.h"
 #include "cp/fold.h"
 #include "cp/methods.h"
 #include "cp/plan_balanced.h"
@@ -66,19 +67,6 @@ static enum lc_status move_chunks(struct cp_exec *run, const struct balanced *ba
     return s;
 }
 
-/* The KV rows stage k computes against on rank me: its own at stage 0, else the chunks of the
- * peer behind it at stage k that its queries attend to. */
-static enum lc_status stage_kv_rows(const struct cp_balanced_plan *p, const struct cp_layout *own, int me, int k,
-                                    struct cp_layout *out, char *err)
-{
-    if (k == 0) return cp_layout_slice(own, 0, own->rows, out, err);
-    int *chunks = NULL, n = 0;
-    enum lc_status st = cp_balanced_needed(p, me, cp_balanced_peer(p, me, k, false), &chunks, &n, err);
-    if (!st) st = cp_balanced_chunks_layout(p, chunks, n, out, err);
-    free(chunks);
-    return st;
-}
-
 static enum lc_status plan_stages(struct cp_exec *run, struct balanced *bal, char *err)
 {
     const struct run_spec *s = run->spec;
@@ -86,14 +74,15 @@ static enum lc_status plan_stages(struct cp_exec *run, struct balanced *bal, cha
     int *position = malloc((size_t)bal->plan.n_chunks * sizeof *position);
     if (!position) return lc_fail(err, LC_ERR_OOM, "out of host memory");
     for (int i = 0, n = 0; i < bal->plan.n_chunks; i++) position[i] = bal->plan.owner[i] == me ? n++ : -1;
-    enum lc_status st = LC_OK;
+    /* the KV rows of every stage: its own at stage 0, else the chunks of the peer behind it */
+    struct cp_layout *kv_rows = malloc((size_t)P * sizeof *kv_rows);
+    struct cp_segment *kv_segs = NULL;
+    enum lc_status st = kv_rows ? cp_balanced_stage_rows(&bal->plan, me, kv_rows, &kv_segs, err)
+                                : lc_fail(err, LC_ERR_OOM, "out of host memory");
     for (int k = 0; k < P && !st; k++) {
         struct stage *sg = &bal->stages[k];
         int *chunks = NULL, n = 0;
-        struct cp_layout kv_rows;
-        memset(&kv_rows, 0, sizeof kv_rows);
-        st = stage_kv_rows(&bal->plan, &run->layout, me, k, &kv_rows, err);
-        if (!st && k > 0) {
+        if (k > 0) {
             st = cp_balanced_needed(&bal->plan, cp_balanced_peer(&bal->plan, me, k, true), me, &chunks, &n, err);
             for (int j = 0; !st && j < n; j++) chunks[j] = position[chunks[j]];
             sg->send_at = chunks;
@@ -106,8 +95,7 @@ static enum lc_status plan_stages(struct cp_exec *run, struct balanced *bal, cha
             bal->all_send += sg->send_rows;
             if (sg->recv_rows > bal->max_recv) bal->max_recv = sg->recv_rows;
         }
-        if (!st) st = cp_view_between(&run->view, &run->layout, &kv_rows, &sg->view, err);
-        cp_layout_free(&kv_rows);
+        if (!st) st = cp_view_between(&run->view, &run->layout, &kv_rows[k], &sg->view, err);
         if (st) break;
         const double area = (double)cp_view_area(&sg->view);
         run->work += area * s->heads_q * s->batch;
@@ -121,6 +109,8 @@ static enum lc_status plan_stages(struct cp_exec *run, struct balanced *bal, cha
             if (bal->first[pass] < 0) bal->first[pass] = k;
             bal->last[pass] = k;
         }
+    free(kv_segs);
+    free(kv_rows);
     free(position);
     return st;
 }
@@ -424,25 +414,28 @@ static enum lc_status balanced_schedule(const struct run_spec *spec, const struc
     if (!st && (!work || !tickets)) st = lc_fail(err, LC_ERR_OOM, "out of host memory");
     struct cp_view_index index = {0};
     if (!st) st = cp_view_index_build(view, &index, err);
+    struct cp_layout *kv_rows = st ? NULL : malloc((size_t)P * sizeof *kv_rows);
+    if (!st && !kv_rows) st = lc_fail(err, LC_ERR_OOM, "out of host memory");
     for (int me = 0; me < P && !st; me++) {
-        struct cp_layout own;
-        if ((st = cp_balanced_layout(&p, me, &own, err))) break;
-        for (int stage = 0; stage < P && !st; stage++) {
-            struct cp_layout kv_rows;
-            struct longca_mask block;
-            if ((st = stage_kv_rows(&p, &own, me, stage, &kv_rows, err))) break;
-            st = cp_view_cut_rows(&index, &own, &kv_rows, &block, err);
-            cp_layout_free(&kv_rows);
-            if (st) break;
-            st = cp_schedule_count(&block, out->tile, spec->heads_q * spec->batch, &work[stage], err);
-            mask_view_free(&block);
+        struct cp_segment *kv_segs;
+        if ((st = cp_balanced_stage_rows(&p, me, kv_rows, &kv_segs, err))) break;
+        const struct cp_layout *own = &kv_rows[0];
+        /* its rows against every stage's KV at once */
+        struct cp_view_keys keys;
+        struct cp_block_work counter;
+        st = cp_view_keys_build(kv_rows, P, &keys, err);
+        if (!st && !(st = cp_block_work_init(&counter, &index, &keys, out->tile, err))) {
+            cp_block_work_count(&counter, own, spec->heads_q * spec->batch, work);
+            cp_block_work_free(&counter);
         }
+        cp_view_keys_free(&keys);
         if (!st) {
             cp_schedule_rank(out, me);
-            schedule_rank(out, spec, &p, me, work, own.rows, tickets, tickets + P);
+            schedule_rank(out, spec, &p, me, work, own->rows, tickets, tickets + P);
         }
-        cp_layout_free(&own);
+        free(kv_segs);
     }
+    free(kv_rows);
     cp_view_index_free(&index);
     free(work);
     free(tickets);

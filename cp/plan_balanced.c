@@ -153,6 +153,43 @@ enum lc_status cp_balanced_needed(const struct cp_balanced_plan *p, int rank, in
     return LC_OK;
 }
 
+enum lc_status cp_balanced_stage_rows(const struct cp_balanced_plan *p, int rank, struct cp_layout *out,
+                                      struct cp_segment **segs, char *err)
+{
+    const int P = p->ranks;
+    memset(out, 0, (size_t)P * sizeof *out);
+    unsigned char *mark = malloc((size_t)p->n_chunks);
+    int64_t *first = calloc((size_t)P + 1, sizeof *first);
+    *segs = malloc(((size_t)p->n_chunks + 1) * sizeof **segs);
+    if (!mark || !first || !*segs) {
+        free(mark), free(first), free(*segs);
+        *segs = NULL;
+        return lc_fail(err, LC_ERR_OOM, "balanced: out of host memory");
+    }
+    attended(p, rank, mark);
+    /* Each stage's chunks get room for a segment each, in stage order; then they are dealt in
+     * sequence order, a chunk that continues its stage's last one merged into it. */
+    for (int i = 0; i < p->n_chunks; i++)
+        if (p->owner[i] == rank || mark[i]) first[cp_balanced_stage_of(p, rank, p->owner[i]) + 1]++;
+    for (int s = 0; s < P; s++) {
+        first[s + 1] += first[s];
+        out[s].seg = *segs + first[s];
+    }
+    for (int i = 0; i < p->n_chunks; i++) {
+        if (p->owner[i] != rank && !mark[i]) continue;
+        struct cp_layout *l = &out[cp_balanced_stage_of(p, rank, p->owner[i])];
+        const int64_t src = i * p->chunk;
+        if (l->n && l->seg[l->n - 1].src + l->seg[l->n - 1].len == src)
+            l->seg[l->n - 1].len += p->chunk;
+        else
+            l->seg[l->n++] = (struct cp_segment){src, p->chunk};
+        l->rows += p->chunk;
+    }
+    free(mark);
+    free(first);
+    return LC_OK;
+}
+
 enum lc_status cp_balanced_chunks_layout(const struct cp_balanced_plan *p, const int *chunks, int n,
                                          struct cp_layout *out, char *err)
 {

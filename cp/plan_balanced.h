@@ -49,6 +49,11 @@ void cp_balanced_plan_free(struct cp_balanced_plan *p);
 /* The chunks of rank `from` that rank `rank` attends to and does not own (from != rank), in
  * sequence order; *list is malloc'd (NULL when there are none). */
 enum lc_status cp_balanced_needed(const struct cp_balanced_plan *p, int rank, int from, int **list, int *n, char *err);
+/* The KV rows every stage of `rank` computes against, in one pass over the chunks: out[0] its
+ * own chunks, out[s] (0 < s < ranks) the chunks of the rank behind it at stage s that it attends
+ * to, each in sequence order. The layouts' segments lie in one block, *segs: free it, not them. */
+enum lc_status cp_balanced_stage_rows(const struct cp_balanced_plan *p, int rank, struct cp_layout *out,
+                                      struct cp_segment **segs, char *err);
 /* Rank's rows: its chunks in sequence order. */
 enum lc_status cp_balanced_layout(const struct cp_balanced_plan *p, int rank, struct cp_layout *out, char *err);
 /* The same for a list of chunks. */

@@ -66,21 +66,29 @@ struct cp_view_index {
 };
 enum lc_status cp_view_index_build(const struct longca_mask *global, struct cp_view_index *ix, char *err);
 void cp_view_index_free(struct cp_view_index *ix);
-/* A KV layout's runs of tokens sorted by first token: the key side of cuts, prepared once per
- * layout where many blocks share it (allgather's gathered KV, a ring's P layouts). */
-struct key_run;
-struct cp_view_keys {
-    const struct cp_layout *layout;
-    int64_t *off; /* local row of each segment */
-    struct key_run *runs;
-    int n_runs;
+/* The rules of `head` that reach rows [begin, end) at all, as indices into the global rules, into
+ * cand (room for max_rules); returns their count. */
+int64_t cp_view_candidates(const struct cp_view_index *ix, int head, int64_t begin, int64_t end, int64_t *cand);
+/* KV layouts' runs of tokens sorted by first token (padding left out): the key side of cuts and
+ * counts, prepared once where many blocks share them (allgather's gathered KV, a ring's P
+ * layouts). The layouts hold distinct tokens, so sorted by start the runs are sorted by end too,
+ * and a rule finds the runs its columns meet by bisection. */
+struct cp_key_run {
+    int64_t src, end; /* global tokens [src, end) */
+    int64_t off;      /* the local row of src in its layout */
+    int layout, seg;  /* which layout, and which of its segments */
 };
-enum lc_status cp_view_keys_build(const struct cp_layout *k, struct cp_view_keys *keys, char *err);
+struct cp_view_keys {
+    const struct cp_layout *layouts;
+    int n_layouts;
+    struct cp_key_run *runs;
+    int64_t n_runs;
+};
+enum lc_status cp_view_keys_build(const struct cp_layout *layouts, int n, struct cp_view_keys *keys, char *err);
 void cp_view_keys_free(struct cp_view_keys *keys);
-/* cp_view_between from the prepared index and keys (the view owns copies of its rules), and
- * from the index and a layout. */
-enum lc_status cp_view_cut(const struct cp_view_index *ix, const struct cp_layout *q, const struct cp_view_keys *k,
-                           struct longca_mask *out, char *err);
+/* The first of the sorted runs that ends after column `col` (n_runs when none does). */
+int64_t cp_view_keys_first(const struct cp_view_keys *k, int64_t col);
+/* cp_view_between from the prepared index and a layout (the view owns copies of its rules). */
 enum lc_status cp_view_cut_rows(const struct cp_view_index *ix, const struct cp_layout *q, const struct cp_layout *k,
                                 struct longca_mask *out, char *err);
 /* Visible pairs of a view summed over its heads (static masks have one). */

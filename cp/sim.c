@@ -133,7 +133,7 @@ static struct channel *channel_of(struct sim *m, int64_t key)
 static bool push_post(struct channel *c, const struct post *p)
 {
     if (c->n == c->cap) {
-        int cap = c->cap ? 2 * c->cap : 8;
+        int cap = c->cap ? 2 * c->cap : 2;
         struct post *grown = realloc(c->q, (size_t)cap * sizeof *grown);
         if (!grown) return false;
         c->q = grown;
