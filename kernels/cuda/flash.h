@@ -87,9 +87,10 @@ struct flash_bwd_args {
 
 enum lc_status flash_fwd_launch(const struct flash_fwd_args *a, void *stream, char *err);
 enum lc_status flash_bwd_launch(const struct flash_bwd_args *a, void *stream, char *err);
-/* Query heads a work item of flash_bwd_launch takes (1 .. the GQA group) on the current device;
- * below the whole group it needs buf.dk_acc, buf.dv_acc for [b, S_k, heads_q / that, d] fp32. */
-int flash_bwd_heads_per_item(const struct flash_shape *s, int n_ktiles);
+/* Query heads a work item of flash_bwd_launch takes (1 or the GQA group) on the current device,
+ * for tile lists t; below the whole group it needs buf.dk_acc, buf.dv_acc for [b, S_k,
+ * heads_q / that, d] fp32. */
+int flash_bwd_heads_per_item(const struct flash_shape *s, const struct gpu_tiles *t, bool deterministic);
 enum lc_status flash_mma_fwd_launch(const struct flash_fwd_args *a, void *stream, char *err);
 enum lc_status flash_mma_bwd_launch(const struct flash_bwd_args *a, void *stream, char *err);
 

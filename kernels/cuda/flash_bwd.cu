@@ -587,7 +587,7 @@ struct bwd_launch {
         bwd_tma_params P;
         int device, sms;
         cudaError_t e;
-        if ((e = flash_bwd_before<D>(a, flash_bwd_heads_per_item(&a->shape, a->tiles->n_rows), P.p, stream)) ||
+        if ((e = flash_bwd_before<D>(a, flash_bwd_heads_per_item(&a->shape, a->tiles, a->deterministic), P.p, stream)) ||
             (e = cudaMemsetAsync(a->buf.next_item, 0, sizeof(int), stream)) ||
             (e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, C::SMEM)) ||
             (e = cudaGetDevice(&device)) || (e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device)))
@@ -608,19 +608,26 @@ struct bwd_launch {
 
 } // namespace
 
-/* Query heads per work item: whole GQA groups (dK, dV summed in registers, written once, no
- * partials and no summing pass) unless that leaves fewer than two items per SM; then the largest
- * part of a group that does not. */
-extern "C" int flash_bwd_heads_per_item(const struct flash_shape *s, int n_ktiles)
+/* Query heads per work item: a whole GQA group where that pays, else one. A whole group keeps
+ * its dK, dV in registers (no fp32 partials, no summing pass after the kernel: worth 12-17 % on a
+ * sliding window's short rows) but makes items group times longer and puts a group's dQ in
+ * flight at once. Measured (H100, 64:8 heads) on masks whose key tiles meet query tiles across
+ * the sequence (full, causal, documents, block-sparse), that cost 1-22 %: the longest items
+ * ended the launch alone and the dQ adds left L2. So whole groups only where a key tile's
+ * query tiles lie within a quarter of the sequence, its longest item is under a third of an
+ * SM's share, and the dQ order is free (not deterministic: its turns would chain the group's
+ * heads). */
+extern "C" int flash_bwd_heads_per_item(const struct flash_shape *s, const struct gpu_tiles *t, bool deterministic)
 {
     int device, sms = 132;
     if (cudaGetDevice(&device) != cudaSuccess ||
         cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess)
         sms = 132;
     const int group = s->heads_q / s->heads_kv;
-    for (int per = group; per > 1; per--)
-        if (group % per == 0 && (int64_t)s->batch * (s->heads_q / per) * n_ktiles >= 2 * sms) return per;
-    return 1;
+    const double steps = (double)s->batch * s->heads_q * t->n_entries / t->n_heads; /* (query head, tile) pairs */
+    const bool local = 4 * t->max_row_span <= t->n_cols;
+    const bool short_items = 3.0 * t->max_row_entries * group * sms <= steps;
+    return !deterministic && local && short_items ? group : 1;
 }
 
 extern "C" enum lc_status flash_bwd_launch(const struct flash_bwd_args *a, void *stream, char *err)
@@ -629,7 +636,7 @@ extern "C" enum lc_status flash_bwd_launch(const struct flash_bwd_args *a, void 
     /* + the counter's overshoot: every CTA takes one item past the end */
     if ((int64_t)s.batch * s.heads_q * a->tiles->n_rows > INT_MAX - 65536)
         return lc_fail(err, LC_ERR_UNSUPPORTED, "flash backward: more than 2^31 key tiles");
-    if (flash_bwd_heads_per_item(&s, a->tiles->n_rows) != s.heads_q / s.heads_kv && !a->buf.dk_acc)
+    if (flash_bwd_heads_per_item(&s, a->tiles, a->deterministic) != s.heads_q / s.heads_kv && !a->buf.dk_acc)
         return lc_fail(err, LC_ERR_INTERNAL, "flash backward: no workspace for dK, dV partials");
     bwd_tma_args t;
     static_cast<flash_bwd_args &>(t) = *a;

@@ -14,7 +14,7 @@ struct flash_design {
     int fwd_fine_tile;   /* square forward tiles the design also runs, 0 for none */
     int fwd_wide_tile_k; /* wider forward key tiles it runs at head dim 128, 0 for none */
     /* query heads a backward work item takes (NULL: one) */
-    int (*bwd_heads_per_item)(const struct flash_shape *s, int n_ktiles);
+    int (*bwd_heads_per_item)(const struct flash_shape *s, const struct gpu_tiles *t, bool deterministic);
     enum lc_status (*fwd)(const struct flash_fwd_args *a, void *stream, char *err);
     enum lc_status (*bwd)(const struct flash_bwd_args *a, void *stream, char *err);
 };
@@ -140,7 +140,8 @@ static enum lc_status plan_create(const struct flash_design *design, const struc
     if (fp->has_bwd) {
         const size_t n_q = (size_t)p->batch * p->seqlen_q * p->heads_q * p->head_dim;
         /* dK, dV partials where a work item takes part of a GQA group */
-        const int per_item = design->bwd_heads_per_item ? design->bwd_heads_per_item(&fp->shape, fp->bwd.n_rows) : 1;
+        const int per_item =
+            design->bwd_heads_per_item ? design->bwd_heads_per_item(&fp->shape, &fp->bwd, fp->deterministic) : 1;
         const size_t n_dkv = per_item == p->heads_q / p->heads_kv
                                  ? 0
                                  : (size_t)p->batch * p->seqlen_k * (p->heads_q / per_item) * p->head_dim;

@@ -109,6 +109,12 @@ enum lc_status gpu_tiles_build(const struct longca_mask *v, int tile_q, int tile
         const int64_t row = r % mt.n_qtiles;
         int64_t n_here = mt.row_offsets[r + 1] - mt.row_offsets[r];
         if (n_here > out->max_row_entries) out->max_row_entries = n_here;
+        int32_t lo = INT32_MAX, hi = -1;
+        for (int64_t e = mt.row_offsets[r]; e < mt.row_offsets[r + 1]; e++) {
+            if (mt.k_tile[e] < lo) lo = mt.k_tile[e];
+            if (mt.k_tile[e] > hi) hi = mt.k_tile[e];
+        }
+        if (hi >= lo && hi - lo + 1 > out->max_row_span) out->max_row_span = hi - lo + 1;
         for (int64_t e = mt.row_offsets[r]; e < mt.row_offsets[r + 1]; e++) {
             const int32_t col = mt.k_tile[e];
             struct gpu_tile_entry *g = &entries[e];
