@@ -609,25 +609,27 @@ struct bwd_launch {
 } // namespace
 
 /* Query heads per work item: a whole GQA group where that pays, else one. A whole group keeps
- * its dK, dV in registers (no fp32 partials, no summing pass after the kernel: worth 12-17 % on a
- * sliding window's short rows) but makes items group times longer and puts a group's dQ in
- * flight at once. Measured (H100, 64:8 heads) on masks whose key tiles meet query tiles across
- * the sequence (full, causal, documents, block-sparse), that cost 1-22 %: the longest items
- * ended the launch alone and the dQ adds left L2. So whole groups only where a key tile's
- * query tiles lie within a quarter of the sequence, its longest item is under a third of an
- * SM's share, and the dQ order is free (not deterministic: its turns would chain the group's
- * heads). */
+ * its dK, dV in registers (no fp32 partials, no summing pass after the kernel: 4 % on a full 8K
+ * mask, 12-17 % on a sliding window's short rows, H100, 64:8 heads) but makes items group times
+ * longer and puts a group's dQ in flight at once. Where that dQ left L2 (full, causal and
+ * block-sparse at 32K: 1-7 % lost) or the longest items ended the launch alone (causal and
+ * documents at 8K: 14-22 % lost), one query head per item won. So whole groups only where the
+ * dQ adds stay in L2 (a key tile's query tiles lie within a quarter of the sequence, or a
+ * group's whole dQ fits in three quarters of L2), the longest item is under a third of an SM's
+ * share, and the dQ order is free (deterministic turns would chain the group's heads). */
 extern "C" int flash_bwd_heads_per_item(const struct flash_shape *s, const struct gpu_tiles *t, bool deterministic)
 {
-    int device, sms = 132;
+    int device, sms = 0, l2 = 0;
     if (cudaGetDevice(&device) != cudaSuccess ||
-        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess)
-        sms = 132;
+        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, device) != cudaSuccess)
+        return 1;
     const int group = s->heads_q / s->heads_kv;
     const double steps = (double)s->batch * s->heads_q * t->n_entries / t->n_heads; /* (query head, tile) pairs */
-    const bool local = 4 * t->max_row_span <= t->n_cols;
+    const double group_dq_bytes = (double)group * s->seqlen_q * s->head_dim * 4;
+    const bool dq_in_l2 = 4 * t->max_row_span <= t->n_cols || group_dq_bytes <= 0.75 * l2;
     const bool short_items = 3.0 * t->max_row_entries * group * sms <= steps;
-    return !deterministic && local && short_items ? group : 1;
+    return !deterministic && dq_in_l2 && short_items ? group : 1;
 }
 
 extern "C" enum lc_status flash_bwd_launch(const struct flash_bwd_args *a, void *stream, char *err)
