@@ -27,9 +27,6 @@ extern "C" {
 #ifndef LC_FWD_STAGES_D64
 #define LC_FWD_STAGES_D64 4
 #endif
-#ifndef LC_FWD_Q_REGS_SHARED
-#define LC_FWD_Q_REGS_SHARED 0
-#endif
 
 namespace {
 
@@ -60,8 +57,9 @@ struct fwd_cfg {
     /* Q K^T with Q from registers (loaded once per query tile) rather than shared memory: a
      * wgmma from shared memory reads its A operand again for every instruction, and on 64-key
      * tiles that traffic, with the ring's TMA writes, holds the shared-memory port as long as the
-     * tensor cores work. The wide shape has no registers to spare. */
-    static constexpr bool Q_IN_REGS = SPLIT || (SHAPE == FWD_SHARED && LC_FWD_Q_REGS_SHARED);
+     * tensor cores work. The 128-row shapes have no registers to spare (it spilled and ran 1-4 %
+     * slower on 128-key tiles). */
+    static constexpr bool Q_IN_REGS = SPLIT;
     static constexpr int Q_BYTES = BM * D * 2, KV_BYTES = BN * D * 2;
     static constexpr int STREAM_BYTES = Q_BYTES + 2 * STAGES * KV_BYTES;
     static constexpr int BARRIERS = 2 + 4 * STAGES;
