@@ -157,6 +157,6 @@ void cp_block_work_count(struct cp_block_work *w, const struct cp_layout *q, int
         const struct block_count *c = &w->count[l];
         out[l] = (struct cp_tile_work){.q_tiles = (float)c->q_tiles, .full_tiles = (float)c->full,
                                        .partial_tiles = (float)c->partial, .heads = (float)heads,
-                                       .area = (double)c->area, .keys = (double)w->keys->layouts[l].rows};
+                                       .area = (double)c->area};
     }
 }

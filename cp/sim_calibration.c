@@ -14,7 +14,7 @@
 #include "core/io/private_dir.h"
 #include "core/mask/doclen.h"
 
-/* Format 2 adds the key-length lines; a file of format 1 has no key-length dependence. */
+/* Format 2 adds the row-length lines; a file of format 1 has no row-length dependence. */
 #define FORMAT_PREFIX "longca-calibration "
 #define FORMAT_VERSION 2
 
@@ -64,7 +64,7 @@ enum lc_status cp_calibration_specs(const char *kernel, enum lc_dtype dtype, int
 }
 
 /* The fit's features: a call, query tiles, full tiles, partial tiles, and key tiles times the
- * doublings of key length past the knot. */
+ * doublings of row length past the knot. */
 #define FEATURES 5
 
 /* Least squares of rows a (already divided by the time) against 1, over the coefficients marked
@@ -103,7 +103,7 @@ static bool solve(const double (*a)[FEATURES], int n, const bool *use, double *x
     return true;
 }
 
-/* Non-negative fit with the key-length term counted from key_knot to key_top of k (knot 0: no
+/* Non-negative fit with the row-length term counted from key_knot to key_top of k (knot 0: no
  * term): drops the most negative coefficient until none is negative. Features are scaled to
  * comparable sizes so the normal equations stay well conditioned. Sets k's other coefficients
  * and the sum of squared relative errors; false when the runs do not determine them. a: n rows
@@ -115,7 +115,7 @@ static bool fit_with(const struct cp_tile_work *w, const double *t, int n, doubl
     for (int i = 0; i < n; i++) {
         const double f[FEATURES] = {1, w[i].heads * w[i].q_tiles, w[i].heads * w[i].full_tiles,
                                     w[i].heads * w[i].partial_tiles,
-                                    w[i].heads * (w[i].full_tiles + w[i].partial_tiles) * cp_key_doublings(k, w[i].keys)};
+                                    w[i].heads * (w[i].full_tiles + w[i].partial_tiles) * cp_key_doublings(k, &w[i])};
         for (int c = 0; c < FEATURES; c++) {
             a[i][c] = f[c] / t[i];
             if (a[i][c] > scale[c]) scale[c] = a[i][c];
@@ -146,11 +146,11 @@ static bool fit_with(const struct cp_tile_work *w, const double *t, int n, doubl
     return true;
 }
 
-/* The fit of one direction. Without the key-length term first; then with it, its knot at each
- * key length the runs have below the longest (where the growth stops: beyond it nothing was
+/* The fit of one direction. Without the row-length term first; then with it, its knot at each
+ * row length the runs have below the longest (where the growth stops: beyond it nothing was
  * measured), the best of those kept if it earns its two parameters (rate and knot) by the
  * Bayesian information criterion, n ln(SSE) + parameters x ln(n). Relative errors below 1e-6
- * count as none, so a fit already exact keeps no term. Runs of one key length fit as without it. */
+ * count as none, so a fit already exact keeps no term. Runs of one row length fit as without it. */
 static enum lc_status fit_direction(const struct cp_tile_work *w, const double *t, int n, struct cp_kernel_cost *k,
                                     double *max_err, char *err)
 {
@@ -161,13 +161,14 @@ static enum lc_status fit_direction(const struct cp_tile_work *w, const double *
         free(a);
         return lc_fail(err, LC_ERR_INVALID, "calibration: the runs do not determine the kernel's costs");
     }
-    for (int i = 0; i < n; i++) top = fmax(top, w[i].keys);
+    for (int i = 0; i < n; i++) top = fmax(top, cp_row_tiles(&w[i]));
     struct cp_kernel_cost best = {0};
     double best_sse = sse;
     for (int i = 0; i < n; i++) {
-        bool first = w[i].keys > 0 && w[i].keys < top;
-        for (int j = 0; j < i && first; j++) first = w[j].keys != w[i].keys;
-        struct cp_kernel_cost with = {.key_knot = w[i].keys, .key_top = top};
+        const double row = cp_row_tiles(&w[i]);
+        bool first = row >= 1 && row < top;
+        for (int j = 0; j < i && first; j++) first = cp_row_tiles(&w[j]) != row;
+        struct cp_kernel_cost with = {.key_knot = row, .key_top = top};
         double sse_with;
         if (first && fit_with(w, t, n, a, &with, &sse_with) && with.key_tile > 0 && sse_with < best_sse)
             best = with, best_sse = sse_with;
@@ -259,8 +260,8 @@ static bool read_cost(const char *text, struct cp_kernel_cost *k, double *max_er
     return true;
 }
 
-/* A key-length line: seconds a key tile per doubling within [0, 1], then the knot and the top,
- * key lengths of at most 2^40; a term in use needs 1 <= knot < top. */
+/* A row-length line: seconds a key tile per doubling within [0, 1], then the knot and the top,
+ * row lengths of at most 2^40 key tiles; a term in use needs 1 <= knot < top. */
 static bool read_keys(const char *text, struct cp_kernel_cost *k)
 {
     static const double most[3] = {1, 0x1p40, 0x1p40};

@@ -1,8 +1,8 @@
 /* `longca model`'s pieces without running anything: every method's schedule covers exactly the
  * work its prediction (and so its run) reports, rank by rank, and simulates to the end; the
  * simulator's overlap rules on cases worked out by hand; the calibration fit recovers known
- * costs, with and without a key-length term, and its file reads back (a damaged one is refused,
- * one of the format before the key-length term reads as none); and the speed of 1,024-GPU
+ * costs, with and without a row-length term, and its file reads back (a damaged one is refused,
+ * one of the format before the row-length term reads as none); and the speed of 1,024-GPU
  * predictions of a 1M-token document mask (one core's CPU time; asserted in optimised builds). */
 #define _POSIX_C_SOURCE 200809L /* mkstemp */
 #include <math.h>
@@ -232,10 +232,26 @@ static void calibration_round_trip(void)
     free(specs);
 }
 
-/* A kernel whose key tiles cost more per doubling of the call's key length past 2,048 keys: the
- * fit finds the rate, the knot and the top (the sweep's longest, 4,096) from the sweep's three
- * lengths, and beyond the top the cost is held. Runs of one length fit without the term. */
-static void calibration_key_length(void)
+/* The row length (key tiles per query tile) of a run's one call. */
+static double sweep_row(const struct run_spec *spec)
+{
+    char err[LC_ERRMSG_LEN] = "";
+    struct run_spec local = *spec;
+    struct cp_schedule sch;
+    if (cp_method_schedule(&local, &sch, err) != LC_OK) {
+        CHECK(false, "%s", err);
+        return 0;
+    }
+    const double row = cp_row_tiles(&sch.work[0]);
+    cp_schedule_free(&sch);
+    return row;
+}
+
+/* A kernel whose key tiles cost more per doubling of the row length past that of the full mask
+ * at 2,048 tokens, up to the sweep's longest row: the fit finds the rate, the knot and the top
+ * from the sweep, and beyond the top the cost is held. (Without a term in the times, the round
+ * trip above finds none.) */
+static void calibration_row_length(void)
 {
     char err[LC_ERRMSG_LEN] = "";
     struct run_spec *specs;
@@ -244,11 +260,18 @@ static void calibration_key_length(void)
         CHECK(false, "%s", err);
         return;
     }
+    double knot = 0, top = 0;
+    for (int i = 0; i < n; i++) {
+        const double row = sweep_row(&specs[i]);
+        if (specs[i].mask == MASK_FULL && specs[i].seqlen == 2048) knot = row;
+        if (row > top) top = row;
+    }
+    CHECK(knot >= 1 && top > knot, "rows: knot %g, top %g", knot, top);
     const struct cp_cost truth = {
         .fwd = {.call = 20e-6, .q_tile = 3e-9, .full_tile = 40e-9, .partial_tile = 55e-9, .key_tile = 6e-9,
-                .key_knot = 2048, .key_top = 4096},
+                .key_knot = knot, .key_top = top},
         .bwd = {.call = 35e-6, .q_tile = 9e-9, .full_tile = 100e-9, .partial_tile = 130e-9, .key_tile = 15e-9,
-                .key_knot = 2048, .key_top = 4096},
+                .key_knot = knot, .key_top = top},
         .calibrated = true};
     double *seconds = sweep_times(&truth, specs, n);
     struct cp_calibration cal;
@@ -256,30 +279,18 @@ static void calibration_key_length(void)
     check_cost("fwd", &cal.cost.fwd, &truth.fwd);
     check_cost("bwd", &cal.cost.bwd, &truth.bwd);
     CHECK(cal.fwd_err < 1e-9 && cal.bwd_err < 1e-9, "fit within %g / %g", cal.fwd_err, cal.bwd_err);
-    const struct cp_tile_work at_top = {.q_tiles = 1, .full_tiles = 10, .heads = 1, .keys = 4096},
-                              beyond = {.q_tiles = 1, .full_tiles = 10, .heads = 1, .keys = 1 << 20};
-    CHECK(cp_kernel_time(&cal.cost, &beyond, false) == cp_kernel_time(&cal.cost, &at_top, false),
-          "the growth must stop at the longest length calibrated");
-    /* one length: today's model, the key tiles' extra cost part of their own (the sweep's 4,096-token
-     * runs at 8 and 16 heads, so that a call and a query tile are told apart) */
-    int one = 0;
-    for (int i = 0; i < n; i++)
-        if (specs[i].seqlen == 4096) specs[one++] = specs[i];
-    for (int i = 0; i < one; i++) {
-        specs[one + i] = specs[i];
-        specs[one + i].heads_q = specs[one + i].heads_kv = 16;
-    }
-    free(seconds);
-    seconds = sweep_times(&truth, specs, 2 * one);
-    CHECK(cp_calibration_fit(specs, seconds, 2 * one, &cal, err) == LC_OK, "%s", err);
-    const struct cp_kernel_cost flat = {.call = 20e-6, .q_tile = 3e-9, .full_tile = 46e-9, .partial_tile = 61e-9};
-    check_cost("fwd of one length", &cal.cost.fwd, &flat);
+    const struct cp_tile_work at_top = {.q_tiles = 1, .full_tiles = (float)top, .heads = 1},
+                              beyond = {.q_tiles = 1, .full_tiles = (float)(8 * top), .heads = 1};
+    CHECK(fabs(cp_kernel_time(&cal.cost, &beyond, false) - cal.cost.fwd.call -
+               8 * (cp_kernel_time(&cal.cost, &at_top, false) - cal.cost.fwd.call - cal.cost.fwd.q_tile) -
+               cal.cost.fwd.q_tile) < 1e-15,
+          "a key tile's cost must stop growing at the longest row calibrated");
     free(seconds);
     free(specs);
 }
 
-/* A file of format 1 (before the key-length lines) reads as costs without a key-length term; the
- * key-length lines are bounded. */
+/* A file of format 1 (before the row-length lines) reads as costs without a row-length term; the
+ * row-length lines are bounded. */
 static void calibration_old_format(void)
 {
     char err[LC_ERRMSG_LEN] = "", path[] = "/tmp/longca_calibration_XXXXXX";
@@ -294,8 +305,8 @@ static void calibration_old_format(void)
     CHECK(cp_calibration_read(path, &c, err) == LC_OK, "%s", err);
     CHECK(c.cost.fwd.full_tile == 2e-8 && c.cost.bwd.partial_tile == 6e-8 && c.cost.fwd.key_tile == 0 &&
           c.cost.bwd.key_tile == 0);
-    const struct cp_tile_work w = {.q_tiles = 4, .full_tiles = 10, .partial_tiles = 2, .heads = 8, .keys = 1 << 20};
-    CHECK(fabs(cp_kernel_time(&c.cost, &w, true) - (2e-5 + 8 * (4e-9 + 10 * 5e-8 + 2 * 6e-8))) < 1e-15);
+    const struct cp_tile_work w = {.q_tiles = 4, .full_tiles = 1000, .partial_tiles = 2, .heads = 8};
+    CHECK(fabs(cp_kernel_time(&c.cost, &w, true) - (2e-5 + 8 * (4e-9 + 1000 * 5e-8 + 2 * 6e-8))) < 1e-15);
     static const char *bad[] = {"fwd_keys 2 1024 4096", "fwd_keys 1e-9 4096 2048", "fwd_keys 1e-9 0 4096",
                                 "bwd_keys 1e-9 1024 1e13", "bwd_keys -1e-9 1024 4096"};
     for (int i = 0; i < 5; i++) {
@@ -358,7 +369,7 @@ int main(void)
     ring_overlap_by_hand();
     lane_runs_in_posting_order();
     calibration_round_trip();
-    calibration_key_length();
+    calibration_row_length();
     calibration_old_format();
 #if defined(NDEBUG) && !defined(__SANITIZE_ADDRESS__)
     /* every method with P^2 blocks in optimised builds; the sanitizers' build times one */

@@ -63,7 +63,6 @@ enum lc_status cp_schedule_count(const struct longca_mask *view, int tile, int h
 {
     memset(w, 0, sizeof *w);
     w->heads = (float)heads;
-    w->keys = (double)view->seqlen_k;
     if (view->seqlen_q <= 0 || view->seqlen_k <= 0) return LC_OK;
     struct longca_mask one = *view; /* static masks have one head */
     one.n_heads = 1;

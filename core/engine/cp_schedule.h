@@ -30,12 +30,11 @@ enum cp_sched_coll { CP_COLL_ALL_TO_ALL, CP_COLL_ALL_GATHER, CP_COLL_REDUCE_SCAT
 
 /* The tile lists of one block for one head as the kernel walks them: query tiles with any
  * visible key, full and partial key tiles (tile_q x tile_q, the kernel's query tile), and the
- * exact visible pairs; and the call's key length, which a kernel's rate per tile may depend on. */
+ * exact visible pairs. */
 struct cp_tile_work {
     float q_tiles, full_tiles, partial_tiles;
     float heads; /* query heads x batch the call covers */
     double area; /* visible pairs of one head */
-    double keys; /* key rows the call is given (its view's, or its KV layout's); 0: unknown */
 };
 
 struct cp_sched_op {
