@@ -40,11 +40,11 @@ void cp_topology_defaults(struct cp_topology *t);
 /* Time of one kernel call over tile-list work, per direction: a fixed cost per call plus a cost
  * per query tile (once per row of the tile lists), per full and per partial key tile, each per
  * query head (x batch). A kernel may also run slower per key tile when each query tile reads a
- * long row of keys (the K and V it streams no longer held in L2 for the query tiles beside it):
- * every key tile then costs key_tile more per doubling of the call's row length, its key tiles
- * per query tile ((full + partial) / query tiles), past key_knot, up to key_top (the longest row
- * calibrated: the growth is not extrapolated). key_tile 0: no such dependence. Seconds; row
- * lengths in key tiles. */
+ * long row of keys (likely: the K and V it streams fall out of L2 before the query tiles beside
+ * it reuse them): every key tile then costs key_tile more per doubling of the call's row length,
+ * its key tiles per query tile ((full + partial) / query tiles), past key_knot, up to key_top
+ * (the longest row calibrated: the growth is not extrapolated). key_tile 0: no such dependence.
+ * Seconds; row lengths in key tiles. */
 struct cp_kernel_cost {
     double call, q_tile, full_tile, partial_tile;
     double key_tile, key_knot, key_top;
