@@ -124,6 +124,9 @@ static void print_cost(const char *dir, const struct cp_kernel_cost *k, double m
     printf("  %s: %.2f us a call, per query head: %.3f ns a query tile, %.3f ns a full tile, %.3f ns a partial "
            "tile (fit within %.1f %%)\n",
            dir, k->call * 1e6, k->q_tile * 1e9, k->full_tile * 1e9, k->partial_tile * 1e9, 100 * max_err);
+    if (k->key_tile > 0)
+        printf("    and %.3f ns a key tile per doubling of the row length (key tiles per query tile) from %.1f to %.1f\n",
+               k->key_tile * 1e9, k->key_knot, k->key_top);
 }
 
 int model_calibrate(const struct model_options *o)

@@ -5,6 +5,7 @@
  * one of its lane and wakes the rank waiting for it, so every operation is visited once. */
 #include "cp/sim.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,10 +29,23 @@ void cp_cost_assumed(struct cp_cost *c, double tflops, int tile, int head_dim)
     c->bwd.full_tile = c->bwd.partial_tile = 2.5 * c->fwd.full_tile;
 }
 
+double cp_row_tiles(const struct cp_tile_work *w)
+{
+    return w->q_tiles > 0 ? ((double)w->full_tiles + w->partial_tiles) / w->q_tiles : 0;
+}
+
+double cp_key_doublings(const struct cp_kernel_cost *k, const struct cp_tile_work *w)
+{
+    const double row = cp_row_tiles(w);
+    if (!(k->key_knot > 0) || !(row > k->key_knot) || !(k->key_top > k->key_knot)) return 0;
+    return log2(fmin(row, k->key_top) / k->key_knot);
+}
+
 double cp_kernel_time(const struct cp_cost *c, const struct cp_tile_work *w, bool backward)
 {
     const struct cp_kernel_cost *k = backward ? &c->bwd : &c->fwd;
-    return k->call + w->heads * (w->q_tiles * k->q_tile + w->full_tiles * k->full_tile + w->partial_tiles * k->partial_tile);
+    return k->call + w->heads * (w->q_tiles * k->q_tile + w->full_tiles * k->full_tile + w->partial_tiles * k->partial_tile +
+                                 (w->full_tiles + w->partial_tiles) * k->key_tile * cp_key_doublings(k, w));
 }
 
 struct ticket {

@@ -39,9 +39,15 @@ void cp_topology_defaults(struct cp_topology *t);
 
 /* Time of one kernel call over tile-list work, per direction: a fixed cost per call plus a cost
  * per query tile (once per row of the tile lists), per full and per partial key tile, each per
- * query head (x batch). Seconds. */
+ * query head (x batch). A kernel may also run slower per key tile when each query tile reads a
+ * long row of keys (likely: the K and V it streams fall out of L2 before the query tiles beside
+ * it reuse them): every key tile then costs key_tile more per doubling of the call's row length,
+ * its key tiles per query tile ((full + partial) / query tiles), past key_knot, up to key_top
+ * (the longest row calibrated: the growth is not extrapolated). key_tile 0: no such dependence.
+ * Seconds; row lengths in key tiles. */
 struct cp_kernel_cost {
     double call, q_tile, full_tile, partial_tile;
+    double key_tile, key_knot, key_top;
 };
 struct cp_cost {
     struct cp_kernel_cost fwd, bwd;
@@ -51,6 +57,11 @@ struct cp_cost {
  * 2.5 x the forward, nothing per call. tile: the side the work is counted in. */
 void cp_cost_assumed(struct cp_cost *c, double tflops, int tile, int head_dim);
 double cp_kernel_time(const struct cp_cost *c, const struct cp_tile_work *w, bool backward);
+/* w's row length: key tiles per query tile (0 without query tiles). */
+double cp_row_tiles(const struct cp_tile_work *w);
+/* The doublings of w's row length that k's key_tile applies to: log2(row / key_knot) held within
+ * [0, log2(key_top / key_knot)]. */
+double cp_key_doublings(const struct cp_kernel_cost *k, const struct cp_tile_work *w);
 
 enum cp_sim_interval_kind { CP_SIM_COMPUTE, CP_SIM_COPY, CP_SIM_COMM };
 struct cp_sim_interval {

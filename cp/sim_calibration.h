@@ -6,10 +6,16 @@
  * time and the tile lists its kernel sees (counted by the same code the model counts CP blocks
  * with) give, per direction, a least-squares fit in relative error of
  *     time = call + heads x (q_tile x query tiles + full_tile x full tiles + partial_tile x partial tiles)
- * with every coefficient kept >= 0. Times may also come from a results file of `longca run`
- * (any build, any single-device runs of the kernel made with the sweep's mask parameters: the
- * file says what ran and how long), so a calibration can describe an older kernel build; the
- * file is plain text, portable between builds and machines. */
+ * with every coefficient kept >= 0, and one more term where the runs call for it: a kernel may
+ * run slower per key tile when each query tile streams a long row of keys (cp/sim.h), so each key
+ * tile may cost key_tile more per doubling of the row length (key tiles per query tile) past a
+ * knot, up to the longest row the runs have and flat beyond it (nothing was measured there). The
+ * knot is the row length of one of the runs, the one whose fit is best; the term stays only if it
+ * earns its two parameters by the Bayesian information criterion, so runs of one row length, or
+ * times the linear model already fits, give the model without it. Times may also come from a
+ * results file of `longca run` (any build, any single-device runs of the kernel made with the
+ * sweep's mask parameters: the file says what ran and how long), so a calibration can describe an
+ * older kernel build; the file is plain text, portable between builds and machines. */
 #ifndef LC_CP_SIM_CALIBRATION_H
 #define LC_CP_SIM_CALIBRATION_H
 
@@ -35,7 +41,9 @@ enum lc_status cp_calibration_specs(const char *kernel, enum lc_dtype dtype, int
 enum lc_status cp_calibration_fit(const struct run_spec *specs, const double *seconds, int n, struct cp_calibration *out,
                                   char *err);
 
-/* Plain text, written whole (temp file, fsync, rename); reading bounds every figure. */
+/* Plain text, written whole (temp file, fsync, rename); reading bounds every figure. Format 2
+ * adds a line per direction for the row-length term (cost, knot, longest row); a file of format 1
+ * reads as having none. */
 enum lc_status cp_calibration_write(const char *path, const struct cp_calibration *c, char *err);
 enum lc_status cp_calibration_read(const char *path, struct cp_calibration *c, char *err);
 

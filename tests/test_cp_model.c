@@ -1,7 +1,8 @@
 /* `longca model`'s pieces without running anything: every method's schedule covers exactly the
  * work its prediction (and so its run) reports, rank by rank, and simulates to the end; the
  * simulator's overlap rules on cases worked out by hand; the calibration fit recovers known
- * costs and its file reads back (and a damaged one is refused); and the speed of 1,024-GPU
+ * costs, with and without a row-length term, and its file reads back (a damaged one is refused,
+ * one of the format before the row-length term reads as none); and the speed of 1,024-GPU
  * predictions of a 1M-token document mask (one core's CPU time; asserted in optimised builds). */
 #define _POSIX_C_SOURCE 200809L /* mkstemp */
 #include <math.h>
@@ -164,6 +165,34 @@ static void lane_runs_in_posting_order(void)
     cp_schedule_free(&sch);
 }
 
+/* Times of the calibration sweep's runs under known costs. */
+static double *sweep_times(const struct cp_cost *truth, const struct run_spec *specs, int n)
+{
+    char err[LC_ERRMSG_LEN] = "";
+    double *seconds = calloc((size_t)n, sizeof *seconds);
+    for (int i = 0; i < n; i++) {
+        struct run_spec local = specs[i];
+        struct cp_schedule sch;
+        if (cp_method_schedule(&local, &sch, err) != LC_OK) {
+            CHECK(false, "%s", err);
+            continue;
+        }
+        seconds[i] = cp_kernel_time(truth, &sch.work[0], specs[i].direction == DIR_BWD);
+        cp_schedule_free(&sch);
+    }
+    return seconds;
+}
+
+static void check_cost(const char *dir, const struct cp_kernel_cost *got, const struct cp_kernel_cost *want)
+{
+    const double g[7] = {got->call, got->q_tile, got->full_tile, got->partial_tile, got->key_tile, got->key_knot,
+                         got->key_top};
+    const double w[7] = {want->call, want->q_tile, want->full_tile, want->partial_tile, want->key_tile, want->key_knot,
+                         want->key_top};
+    for (int i = 0; i < 7; i++)
+        CHECK(w[i] ? fabs(g[i] / w[i] - 1) < 1e-6 : g[i] == 0, "%s coefficient %d: %g, want %g", dir, i, g[i], w[i]);
+}
+
 /* Times made from known costs come back from the fit; the file keeps them. */
 static void calibration_round_trip(void)
 {
@@ -174,22 +203,14 @@ static void calibration_round_trip(void)
         CHECK(false, "%s", err);
         return;
     }
-    const struct cp_cost truth = {{20e-6, 3e-9, 40e-9, 55e-9}, {35e-6, 9e-9, 100e-9, 130e-9}, true};
-    double *seconds = calloc((size_t)n, sizeof *seconds);
-    for (int i = 0; i < n; i++) {
-        struct run_spec local = specs[i];
-        struct cp_schedule sch;
-        if (cp_method_schedule(&local, &sch, err) != LC_OK) {
-            CHECK(false, "%s", err);
-            continue;
-        }
-        seconds[i] = cp_kernel_time(&truth, &sch.work[0], specs[i].direction == DIR_BWD);
-        cp_schedule_free(&sch);
-    }
+    const struct cp_cost truth = {.fwd = {.call = 20e-6, .q_tile = 3e-9, .full_tile = 40e-9, .partial_tile = 55e-9},
+                                  .bwd = {.call = 35e-6, .q_tile = 9e-9, .full_tile = 100e-9, .partial_tile = 130e-9},
+                                  .calibrated = true};
+    double *seconds = sweep_times(&truth, specs, n);
     struct cp_calibration cal;
     CHECK(cp_calibration_fit(specs, seconds, n, &cal, err) == LC_OK, "%s", err);
-    const double *got = &cal.cost.fwd.call, *want = &truth.fwd.call;
-    for (int i = 0; i < 8; i++) CHECK(fabs(got[i] / want[i] - 1) < 1e-6, "coefficient %d: %g, want %g", i, got[i], want[i]);
+    check_cost("fwd", &cal.cost.fwd, &truth.fwd);
+    check_cost("bwd", &cal.cost.bwd, &truth.bwd);
     CHECK(cal.fwd_err < 1e-9 && cal.bwd_err < 1e-9 && cal.samples == n);
     char path[] = "/tmp/longca_calibration_XXXXXX";
     int fd = mkstemp(path);
@@ -209,6 +230,96 @@ static void calibration_round_trip(void)
     unlink(path);
     free(seconds);
     free(specs);
+}
+
+/* The row length (key tiles per query tile) of a run's one call. */
+static double sweep_row(const struct run_spec *spec)
+{
+    char err[LC_ERRMSG_LEN] = "";
+    struct run_spec local = *spec;
+    struct cp_schedule sch;
+    if (cp_method_schedule(&local, &sch, err) != LC_OK) {
+        CHECK(false, "%s", err);
+        return 0;
+    }
+    const double row = cp_row_tiles(&sch.work[0]);
+    cp_schedule_free(&sch);
+    return row;
+}
+
+/* A kernel whose key tiles cost more per doubling of the row length past that of the full mask
+ * at 2,048 tokens, up to the sweep's longest row: the fit finds the rate, the knot and the top
+ * from the sweep, and beyond the top the cost is held. (Without a term in the times, the round
+ * trip above finds none.) */
+static void calibration_row_length(void)
+{
+    char err[LC_ERRMSG_LEN] = "";
+    struct run_spec *specs;
+    int n;
+    if (cp_calibration_specs("cpu", LC_FP32, 64, &specs, &n, err) != LC_OK) {
+        CHECK(false, "%s", err);
+        return;
+    }
+    double knot = 0, top = 0;
+    for (int i = 0; i < n; i++) {
+        const double row = sweep_row(&specs[i]);
+        if (specs[i].mask == MASK_FULL && specs[i].seqlen == 2048) knot = row;
+        if (row > top) top = row;
+    }
+    CHECK(knot >= 1 && top > knot, "rows: knot %g, top %g", knot, top);
+    const struct cp_cost truth = {
+        .fwd = {.call = 20e-6, .q_tile = 3e-9, .full_tile = 40e-9, .partial_tile = 55e-9, .key_tile = 6e-9,
+                .key_knot = knot, .key_top = top},
+        .bwd = {.call = 35e-6, .q_tile = 9e-9, .full_tile = 100e-9, .partial_tile = 130e-9, .key_tile = 15e-9,
+                .key_knot = knot, .key_top = top},
+        .calibrated = true};
+    double *seconds = sweep_times(&truth, specs, n);
+    struct cp_calibration cal;
+    CHECK(cp_calibration_fit(specs, seconds, n, &cal, err) == LC_OK, "%s", err);
+    check_cost("fwd", &cal.cost.fwd, &truth.fwd);
+    check_cost("bwd", &cal.cost.bwd, &truth.bwd);
+    CHECK(cal.fwd_err < 1e-9 && cal.bwd_err < 1e-9, "fit within %g / %g", cal.fwd_err, cal.bwd_err);
+    const struct cp_tile_work at_top = {.q_tiles = 1, .full_tiles = (float)top, .heads = 1},
+                              beyond = {.q_tiles = 1, .full_tiles = (float)(8 * top), .heads = 1};
+    CHECK(fabs(cp_kernel_time(&cal.cost, &beyond, false) - cal.cost.fwd.call -
+               8 * (cp_kernel_time(&cal.cost, &at_top, false) - cal.cost.fwd.call - cal.cost.fwd.q_tile) -
+               cal.cost.fwd.q_tile) < 1e-15,
+          "a key tile's cost must stop growing at the longest row calibrated");
+    free(seconds);
+    free(specs);
+}
+
+/* A file of format 1 (before the row-length lines) reads as costs without a row-length term; the
+ * row-length lines are bounded. */
+static void calibration_old_format(void)
+{
+    char err[LC_ERRMSG_LEN] = "", path[] = "/tmp/longca_calibration_XXXXXX";
+    const int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    static const char *head = "device x\nkernel cpu\ndtype fp32\nhead_dim 64\ntile 64\n";
+    struct cp_calibration c;
+    FILE *f = fopen(path, "w");
+    fprintf(f, "longca-calibration 1\n%sfwd 1e-5 0 2e-8 3e-8 0.05\nbwd 2e-5 1e-9 5e-8 6e-8 0.02\n", head);
+    fclose(f);
+    CHECK(cp_calibration_read(path, &c, err) == LC_OK, "%s", err);
+    CHECK(c.cost.fwd.full_tile == 2e-8 && c.cost.bwd.partial_tile == 6e-8 && c.cost.fwd.key_tile == 0 &&
+          c.cost.bwd.key_tile == 0);
+    const struct cp_tile_work w = {.q_tiles = 4, .full_tiles = 1000, .partial_tiles = 2, .heads = 8};
+    CHECK(fabs(cp_kernel_time(&c.cost, &w, true) - (2e-5 + 8 * (4e-9 + 1000 * 5e-8 + 2 * 6e-8))) < 1e-15);
+    static const char *bad[] = {"fwd_keys 2 1024 4096", "fwd_keys 1e-9 4096 2048", "fwd_keys 1e-9 0 4096",
+                                "bwd_keys 1e-9 1024 1e13", "bwd_keys -1e-9 1024 4096"};
+    for (int i = 0; i < 5; i++) {
+        f = fopen(path, "w");
+        fprintf(f, "longca-calibration 2\n%sfwd 1e-5 0 2e-8 3e-8 0.05\nbwd 2e-5 1e-9 5e-8 6e-8 0.02\n%s\n", head, bad[i]);
+        fclose(f);
+        CHECK(cp_calibration_read(path, &c, err) == LC_ERR_INVALID, "'%s' must be refused", bad[i]);
+    }
+    f = fopen(path, "w");
+    fprintf(f, "longca-calibration 3\n%sfwd 1e-5 0 2e-8 3e-8 0.05\nbwd 2e-5 1e-9 5e-8 6e-8 0.02\n", head);
+    fclose(f);
+    CHECK(cp_calibration_read(path, &c, err) == LC_ERR_INVALID, "a later format must be refused");
+    unlink(path);
 }
 
 /* One method at 1,024 GPUs on a 1M-token document mask: the CPU time of the whole prediction. */
@@ -258,6 +369,8 @@ int main(void)
     ring_overlap_by_hand();
     lane_runs_in_posting_order();
     calibration_round_trip();
+    calibration_row_length();
+    calibration_old_format();
 #if defined(NDEBUG) && !defined(__SANITIZE_ADDRESS__)
     /* every method with P^2 blocks in optimised builds; the sanitizers' build times one */
     static const char *timed[] = {"usp", "ring", "double_ring", "allgather", "balanced"};
