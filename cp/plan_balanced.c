@@ -79,6 +79,12 @@ static enum lc_status chunk_demand(const struct longca_mask *view, struct cp_bal
     return st;
 }
 
+/* Ranks as (node, place in the node) when they fill whole nodes, else one node. */
+static int node_size(const struct cp_balanced_plan *p)
+{
+    return p->ranks > CP_NODE_RANKS && p->ranks % CP_NODE_RANKS == 0 ? CP_NODE_RANKS : p->ranks;
+}
+
 /* Chunks rank attends to (owned ones included) as a bit per chunk. */
 static void attended(const struct cp_balanced_plan *p, int rank, unsigned char *mark)
 {
@@ -110,7 +116,7 @@ enum lc_status cp_balanced_plan_build(const struct mask *m, const struct longca_
         st = lc_fail(err, LC_ERR_OOM, "balanced: out of host memory for %d chunks", p->n_chunks);
     if (!st) st = chunk_demand(view, p, work, err);
     if (!st) {
-        struct cp_balance_input in = {p->n_chunks, ranks, work, p->range_offsets, p->ranges};
+        struct cp_balance_input in = {p->n_chunks, ranks, work, p->range_offsets, p->ranges, node_size(p)};
         st = cp_balance_solve(&in, p->owner, err);
     }
     for (int i = 0; !st && i < p->n_chunks; i++) p->area[p->owner[i]] += work[i];
@@ -179,12 +185,6 @@ enum lc_status cp_balanced_layout(const struct cp_balanced_plan *p, int rank, st
     enum lc_status st = cp_balanced_chunks_layout(p, mine, n, out, err);
     free(mine);
     return st;
-}
-
-/* Ranks as (node, place in the node) when they fill whole nodes, else one node. */
-static int node_size(const struct cp_balanced_plan *p)
-{
-    return p->ranks > CP_NODE_RANKS && p->ranks % CP_NODE_RANKS == 0 ? CP_NODE_RANKS : p->ranks;
 }
 
 int cp_balanced_peer(const struct cp_balanced_plan *p, int rank, int stage, bool ahead)
