@@ -233,8 +233,8 @@ enum lc_status cp_balance_solve(const struct cp_balance_input *in, int *owner, c
     nodes.node_ranks = 0;
     int *node = malloc((size_t)in->n_chunks * sizeof *node);
     if (!node) return lc_fail(err, LC_ERR_OOM, "balance: out of host memory for %d chunks", in->n_chunks);
-    enum lc_status st = solve_ranks(&nodes, NULL, 0, node, true, err);
-    if (!st) st = solve_ranks(in, node, w, owner, true, err);
+    enum lc_status st = solve_ranks(&nodes, NULL, 0, node, in->node_reserve, err);
+    if (!st) st = solve_ranks(in, node, w, owner, in->rank_reserve, err);
     free(node);
     return st;
 }

@@ -27,10 +27,21 @@
  * default topology and a job launched node by node place them. */
 #define CP_NODE_RANKS 8
 
+/* Over whole nodes, the solver's reserve at each level (cp/balance.h). None of the four is best
+ * on every mask and scale, so the method plans with each and keeps the one whose schedule a
+ * simulation says ends first (cp/method_balanced.c). */
+struct cp_balanced_variant {
+    bool node_reserve, rank_reserve;
+};
+#define CP_BALANCED_VARIANTS 4
+/* Variant i (0 <= i < CP_BALANCED_VARIANTS); 0 reserves at both levels. */
+struct cp_balanced_variant cp_balanced_variant_at(int i);
+
 struct cp_balanced_plan {
     int ranks, n_chunks;
     int64_t chunk;          /* rows of one chunk */
     int *owner;             /* per chunk */
+    double *work;           /* per chunk: visible pairs of its query rows (one head) */
     double *area;           /* per rank: visible pairs of its query rows (one head) */
     int64_t *received;      /* [rank * ranks + stage]: chunks rank receives at that stage */
     int64_t *range_offsets; /* per chunk, the KV chunk ranges it attends to (cp/balance.h) */
@@ -44,7 +55,9 @@ int64_t cp_balanced_chunk(int64_t seqlen, int ranks, int tile_q);
 
 /* view: the mask's global view. */
 enum lc_status cp_balanced_plan_build(const struct mask *m, const struct longca_mask *view, int ranks, int tile_q,
-                                      struct cp_balanced_plan *out, char *err);
+                                      struct cp_balanced_variant variant, struct cp_balanced_plan *out, char *err);
+/* Whether ranks fill whole nodes (the variants differ only then). */
+bool cp_balanced_over_nodes(int ranks);
 void cp_balanced_plan_free(struct cp_balanced_plan *p);
 
 /* The chunks of rank `from` that rank `rank` attends to and does not own (from != rank), in
