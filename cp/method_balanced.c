@@ -7,7 +7,10 @@
  * buffers therefore hold everything a rank receives (at most the sequence's KV) and sends. The
  * local stage runs first, on KV already present, then the stages in posting order. The backward
  * moves KV the same way and sends the partial dK, dV of every received chunk back to its owner
- * in fp32 after the stage's attention; the owner adds them up at the end. */
+ * in fp32 after the stage's attention; the owner adds them up at the end. Over whole nodes the
+ * plan is the solver variant (cp/plan_balanced.h) whose schedule, simulated with per-stage work
+ * estimated from the plan and an assumed kernel, ends first: the same on every rank and in the
+ * model, since it depends on the spec and the mask alone. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,8 +77,8 @@ static void schedule_rank(struct cp_schedule *s, const struct run_spec *spec, co
 }
 
 /* The kernel of the plans' estimate (plan_for): every key tile at this rate, and a cost per call
- * and, in the backward, per query tile in about the ratios a calibrated flash kernel shows on an
- * H100; the choice rests on those ratios, not on the device. */
+ * and, in the backward, per query tile in about the ratios the H100 calibration of the flash
+ * kernel in bench/calibrations has; the choice rests on those ratios, not on the device. */
 #define ESTIMATE_TFLOPS 500.0
 #define ESTIMATE_CALL_FWD_S 50e-6
 #define ESTIMATE_CALL_BWD_S 100e-6
@@ -118,7 +121,7 @@ static enum lc_status estimate_time(const struct run_spec *spec, const struct cp
     enum lc_status st = cp_schedule_init(&s, P, tile, err);
     if (st) return st;
     struct cp_tile_work *work = malloc((size_t)P * sizeof *work);
-    int *scratch = malloc(3 * (size_t)P * sizeof *scratch);
+    int *scratch = malloc(2 * (size_t)P * sizeof *scratch); /* estimate_work's, then the tickets */
     if (!work || !scratch) st = lc_fail(err, LC_ERR_OOM, "out of host memory");
     for (int me = 0; me < P && !st; me++) {
         estimate_work(spec, p, me, tile, work, scratch);
