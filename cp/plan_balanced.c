@@ -83,7 +83,7 @@ bool cp_balanced_over_nodes(int ranks) { return ranks > CP_NODE_RANKS && ranks %
 
 struct cp_balanced_variant cp_balanced_variant_at(int i)
 {
-    return (struct cp_balanced_variant){.node_reserve = i < 2, .rank_reserve = i % 2 == 0};
+    return (struct cp_balanced_variant){.by_node = i < 4, .node_reserve = i < 2, .rank_reserve = i < 4 && i % 2 == 0};
 }
 
 /* Ranks as (node, place in the node) when they fill whole nodes, else one node. */
@@ -123,8 +123,8 @@ enum lc_status cp_balanced_plan_build(const struct mask *m, const struct longca_
         st = lc_fail(err, LC_ERR_OOM, "balanced: out of host memory for %d chunks", p->n_chunks);
     if (!st) st = chunk_demand(view, p, work, err);
     if (!st) {
-        struct cp_balance_input in = {p->n_chunks, ranks, work, p->range_offsets, p->ranges, node_size(p),
-                                      variant.node_reserve, variant.rank_reserve};
+        struct cp_balance_input in = {p->n_chunks, ranks, work, p->range_offsets, p->ranges,
+                                      variant.by_node ? node_size(p) : 0, variant.node_reserve, variant.rank_reserve};
         st = cp_balance_solve(&in, p->owner, err);
     }
     for (int i = 0; !st && i < p->n_chunks; i++) p->area[p->owner[i]] += work[i];

@@ -27,14 +27,15 @@
  * default topology and a job launched node by node place them. */
 #define CP_NODE_RANKS 8
 
-/* Over whole nodes, the solver's reserve at each level (cp/balance.h). None of the four is best
- * on every mask and scale, so the method plans with each and keeps the one whose schedule a
- * simulation says ends first (cp/method_balanced.c). */
+/* Over whole nodes, whether the solver deals chunks to nodes first, and then its reserve at each
+ * level (cp/balance.h). None of the five is best on every mask and scale, so the method plans
+ * with each and keeps the one whose schedule a simulation says ends first (cp/method_balanced.c). */
 struct cp_balanced_variant {
-    bool node_reserve, rank_reserve;
+    bool by_node, node_reserve, rank_reserve;
 };
-#define CP_BALANCED_VARIANTS 4
-/* Variant i (0 <= i < CP_BALANCED_VARIANTS); 0 reserves at both levels. */
+#define CP_BALANCED_VARIANTS 5
+/* Variant i (0 <= i < CP_BALANCED_VARIANTS): 0 by node with both reserves, ..., 3 by node with
+ * neither, 4 without nodes (as within one node). */
 struct cp_balanced_variant cp_balanced_variant_at(int i);
 
 struct cp_balanced_plan {
