@@ -1,7 +1,7 @@
 /* The plan of the balanced CP method, computed the same way on every rank and without running
  * anything (so `longca model` and `--dry-run` predict from it): the chunk size, which rank owns
- * each query chunk (cp/balance.h; over whole nodes, dealt to nodes first), each rank's exact
- * work, and every message of its stages.
+ * each query chunk (cp/balance.h; over whole nodes, as one of the variants below), each rank's
+ * exact work, and every message of its stages.
  *
  * Rank r holds the Q, K, V rows of its chunks (in sequence order). The KV it lacks arrives in
  * P - 1 stages: at stage s it receives from one rank exactly the chunks of that rank its queries
