@@ -7,7 +7,10 @@
  * buffers therefore hold everything a rank receives (at most the sequence's KV) and sends. The
  * local stage runs first, on KV already present, then the stages in posting order. The backward
  * moves KV the same way and sends the partial dK, dV of every received chunk back to its owner
- * in fp32 after the stage's attention; the owner adds them up at the end. */
+ * in fp32 after the stage's attention; the owner adds them up at the end. Over whole nodes the
+ * plan is the solver variant (cp/plan_balanced.h) whose schedule, simulated with per-stage work
+ * estimated from the plan and an assumed kernel, ends first: the same on every rank and in the
+ * model, since it depends on the spec and the mask alone. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +20,7 @@
 #include "cp/fold.h"
 #include "cp/methods.h"
 #include "cp/plan_balanced.h"
+#include "cp/sim.h"
 #include "core/mask/mask_view.h"
 
 /* One stage: this rank's rows against the KV of the peer behind it at that stage, and what it
@@ -29,6 +33,146 @@ struct stage {
     struct longca_mask view;
     void *plan; /* NULL when the block has no visible pair */
 };
+
+/* Stage k's KV exchange as post_kv issues it (nothing when neither side has rows). */
+static int schedule_post(struct cp_schedule *s, const struct cp_balanced_plan *p, int me, int k, double row_bytes)
+{
+    const double out = (double)cp_balanced_send_rows(p, me, k) * row_bytes, in = (double)cp_balanced_recv_rows(p, me, k) * row_bytes;
+    if (out <= 0 && in <= 0) return 0;
+    cp_schedule_copy(s, 2 * out, k); /* pack_kv */
+    return cp_schedule_send_recv(s, 1, out > 0 ? cp_balanced_peer(p, me, k, true) : -1, out,
+                                 in > 0 ? cp_balanced_peer(p, me, k, false) : -1, in, k);
+}
+
+static void schedule_rank(struct cp_schedule *s, const struct run_spec *spec, const struct cp_balanced_plan *p, int me,
+                          const struct cp_tile_work *work, int64_t own_rows, int *kv, int *returned)
+{
+    const int P = p->ranks;
+    const double row = 2.0 * spec->batch * spec->heads_kv * spec->head_dim;
+    const double row_bytes = row * (double)dtype_size(spec->dtype), grad_row = row * sizeof(float);
+    for (int pass = 0; pass < 2; pass++) {
+        const bool backward = pass == 1;
+        if (!(spec->direction & (backward ? DIR_BWD : DIR_FWD))) continue;
+        for (int i = 1; i < P; i++) {
+            const int k = cp_balanced_stage_at(p, i, backward);
+            kv[k] = schedule_post(s, p, me, k, row_bytes);
+        }
+        for (int i = 0; i < P; i++) {
+            const int k = cp_balanced_stage_at(p, i, backward);
+            if (k) cp_schedule_wait(s, kv[k], k);
+            if (work[k].area > 0 || P == 1) cp_schedule_compute(s, &work[k], backward, k);
+            returned[k] = 0;
+            const double in = (double)cp_balanced_recv_rows(p, me, k), out = (double)cp_balanced_send_rows(p, me, k);
+            if (backward && k > 0 && (in > 0 || out > 0))
+                returned[k] = cp_schedule_send_recv(s, 2, in > 0 ? cp_balanced_peer(p, me, k, false) : -1, in * grad_row,
+                                                    out > 0 ? cp_balanced_peer(p, me, k, true) : -1, out * grad_row, k);
+        }
+        if (!backward || P == 1) continue;
+        for (int i = 1; i < P; i++) { /* take_grads */
+            const int k = cp_balanced_stage_at(p, i, true);
+            cp_schedule_wait(s, returned[k], k);
+            cp_schedule_copy(s, 3.0 * (double)cp_balanced_send_rows(p, me, k) * grad_row, k);
+        }
+        cp_schedule_copy(s, (double)own_rows * row * (sizeof(float) + (double)dtype_size(spec->dtype)), -1);
+    }
+}
+
+/* The kernel of the plans' estimate (plan_for): every key tile at this rate, and a cost per call
+ * and, in the backward, per query tile in about the ratios the H100 calibration of the flash
+ * kernel in bench/calibrations has; the choice rests on those ratios, not on the device. */
+#define ESTIMATE_TFLOPS 500.0
+#define ESTIMATE_CALL_FWD_S 50e-6
+#define ESTIMATE_CALL_BWD_S 100e-6
+#define ESTIMATE_Q_TILE_BWD 4.0 /* key tiles' worth */
+
+/* Rank me's work at each stage as the plan alone tells it: each of its chunks' exact work spread
+ * evenly over the KV chunks the chunk attends to, in full tiles, and the chunk's query tiles at
+ * every stage it has KV in. seen: P ints. */
+static void estimate_work(const struct run_spec *spec, const struct cp_balanced_plan *p, int me, int tile,
+                          struct cp_tile_work *work, int *seen)
+{
+    const int P = p->ranks;
+    for (int k = 0; k < P; k++) {
+        work[k] = (struct cp_tile_work){.heads = (float)(spec->heads_q * spec->batch)};
+        seen[k] = -1;
+    }
+    for (int i = 0; i < p->n_chunks; i++) {
+        if (p->owner[i] != me) continue;
+        int64_t attended = 0;
+        for (int64_t j = p->range_offsets[i]; j < p->range_offsets[i + 1]; j++)
+            attended += p->ranges[2 * j + 1] - p->ranges[2 * j];
+        for (int64_t j = p->range_offsets[i]; j < p->range_offsets[i + 1]; j++)
+            for (int c = p->ranges[2 * j]; c < p->ranges[2 * j + 1]; c++) {
+                const int k = p->owner[c] == me ? 0 : cp_balanced_stage_of(p, me, p->owner[c]);
+                work[k].area += p->work[i] / (double)attended;
+                if (seen[k] != i) work[k].q_tiles += (float)(p->chunk / tile);
+                seen[k] = i;
+            }
+    }
+    for (int k = 0; k < P; k++) work[k].full_tiles = (float)(work[k].area / ((double)tile * tile));
+}
+
+/* Seconds the plan's schedule takes with the estimated work, the estimate's kernel and the
+ * default links. */
+static enum lc_status estimate_time(const struct run_spec *spec, const struct cp_balanced_plan *p, int tile,
+                                    double *seconds, char *err)
+{
+    const int P = p->ranks;
+    struct cp_schedule s;
+    enum lc_status st = cp_schedule_init(&s, P, tile, err);
+    if (st) return st;
+    struct cp_tile_work *work = malloc((size_t)P * sizeof *work);
+    int *scratch = malloc(2 * (size_t)P * sizeof *scratch); /* estimate_work's, then the tickets */
+    if (!work || !scratch) st = lc_fail(err, LC_ERR_OOM, "out of host memory");
+    for (int me = 0; me < P && !st; me++) {
+        estimate_work(spec, p, me, tile, work, scratch);
+        cp_schedule_rank(&s, me);
+        schedule_rank(&s, spec, p, me, work, p->n_chunks / P * p->chunk, scratch, scratch + P);
+    }
+    if (!st) st = cp_schedule_finish(&s, err);
+    struct cp_topology topo;
+    cp_topology_defaults(&topo);
+    struct cp_cost cost;
+    cp_cost_assumed(&cost, ESTIMATE_TFLOPS, tile, spec->head_dim);
+    cost.fwd.call = ESTIMATE_CALL_FWD_S;
+    cost.bwd.call = ESTIMATE_CALL_BWD_S;
+    cost.bwd.q_tile = ESTIMATE_Q_TILE_BWD * cost.bwd.full_tile;
+    struct cp_sim_result res;
+    if (!st && !(st = cp_simulate(&s, &topo, &cost, 0, &res, err))) {
+        *seconds = res.slowest_s;
+        cp_sim_result_free(&res);
+    }
+    free(scratch);
+    free(work);
+    cp_schedule_free(&s);
+    return st;
+}
+
+/* The plan the method runs, its prediction and its schedule alike: over whole nodes, of the
+ * solver's variants (cp/plan_balanced.h) the one whose estimated schedule ends first. */
+static enum lc_status plan_for(const struct run_spec *spec, const struct mask *m, const struct longca_mask *view,
+                               int tile_q, struct cp_balanced_plan *out, char *err)
+{
+    const int P = spec->cp_degree;
+    enum lc_status st = cp_balanced_plan_build(m, view, P, tile_q, cp_balanced_variant_at(0), out, err);
+    double best = 0;
+    if (!st && cp_balanced_over_nodes(P)) st = estimate_time(spec, out, tile_q, &best, err);
+    for (int i = 1; !st && cp_balanced_over_nodes(P) && i < CP_BALANCED_VARIANTS; i++) {
+        struct cp_balanced_plan other;
+        double t = 0;
+        st = cp_balanced_plan_build(m, view, P, tile_q, cp_balanced_variant_at(i), &other, err);
+        if (!st) st = estimate_time(spec, &other, tile_q, &t, err);
+        if (!st && t < best) {
+            cp_balanced_plan_free(out);
+            *out = other;
+            best = t;
+        } else {
+            cp_balanced_plan_free(&other);
+        }
+    }
+    if (st) cp_balanced_plan_free(out);
+    return st;
+}
 
 struct balanced {
     struct cp_balanced_plan plan;
@@ -140,7 +284,7 @@ static enum lc_status balanced_plan(struct cp_exec *run, char *err)
     if (!bal) return lc_fail(err, LC_ERR_OOM, "out of host memory");
     run->state = bal;
     bal->first[0] = bal->first[1] = bal->last[0] = bal->last[1] = -1;
-    enum lc_status st = cp_balanced_plan_build(&run->mask, &run->view, run->size, run->kernel->tile_q, &bal->plan, err);
+    enum lc_status st = plan_for(run->spec, &run->mask, &run->view, run->kernel->tile_q, &bal->plan, err);
     if (!st) st = cp_balanced_layout(&bal->plan, run->rank, &run->layout, err);
     if (!st && (!(bal->stages = calloc((size_t)run->size, sizeof *bal->stages)) ||
                 !(bal->kv_ticket = calloc((size_t)run->size, sizeof *bal->kv_ticket)) ||
@@ -346,7 +490,7 @@ static enum lc_status balanced_predict(const struct run_spec *spec, const struct
     const struct longca_kernel *k = kernel_find(spec->kernel);
     if (!k) return lc_fail(err, LC_ERR_INVALID, "unknown kernel '%s'", spec->kernel);
     struct cp_balanced_plan p;
-    enum lc_status st = cp_balanced_plan_build(m, view, spec->cp_degree, k->tile_q, &p, err);
+    enum lc_status st = plan_for(spec, m, view, k->tile_q, &p, err);
     if (st) return st;
     const double row = 2.0 * spec->batch * spec->heads_kv * spec->head_dim;
     for (int r = 0; r < spec->cp_degree; r++) {
@@ -358,49 +502,6 @@ static enum lc_status balanced_predict(const struct run_spec *spec, const struct
     return LC_OK;
 }
 
-/* Stage k's KV exchange as post_kv issues it (nothing when neither side has rows). */
-static int schedule_post(struct cp_schedule *s, const struct cp_balanced_plan *p, int me, int k, double row_bytes)
-{
-    const double out = (double)cp_balanced_send_rows(p, me, k) * row_bytes, in = (double)cp_balanced_recv_rows(p, me, k) * row_bytes;
-    if (out <= 0 && in <= 0) return 0;
-    cp_schedule_copy(s, 2 * out, k); /* pack_kv */
-    return cp_schedule_send_recv(s, 1, out > 0 ? cp_balanced_peer(p, me, k, true) : -1, out,
-                                 in > 0 ? cp_balanced_peer(p, me, k, false) : -1, in, k);
-}
-
-static void schedule_rank(struct cp_schedule *s, const struct run_spec *spec, const struct cp_balanced_plan *p, int me,
-                          const struct cp_tile_work *work, int64_t own_rows, int *kv, int *returned)
-{
-    const int P = p->ranks;
-    const double row = 2.0 * spec->batch * spec->heads_kv * spec->head_dim;
-    const double row_bytes = row * (double)dtype_size(spec->dtype), grad_row = row * sizeof(float);
-    for (int pass = 0; pass < 2; pass++) {
-        const bool backward = pass == 1;
-        if (!(spec->direction & (backward ? DIR_BWD : DIR_FWD))) continue;
-        for (int i = 1; i < P; i++) {
-            const int k = cp_balanced_stage_at(p, i, backward);
-            kv[k] = schedule_post(s, p, me, k, row_bytes);
-        }
-        for (int i = 0; i < P; i++) {
-            const int k = cp_balanced_stage_at(p, i, backward);
-            if (k) cp_schedule_wait(s, kv[k], k);
-            if (work[k].area > 0 || P == 1) cp_schedule_compute(s, &work[k], backward, k);
-            returned[k] = 0;
-            const double in = (double)cp_balanced_recv_rows(p, me, k), out = (double)cp_balanced_send_rows(p, me, k);
-            if (backward && k > 0 && (in > 0 || out > 0))
-                returned[k] = cp_schedule_send_recv(s, 2, in > 0 ? cp_balanced_peer(p, me, k, false) : -1, in * grad_row,
-                                                    out > 0 ? cp_balanced_peer(p, me, k, true) : -1, out * grad_row, k);
-        }
-        if (!backward || P == 1) continue;
-        for (int i = 1; i < P; i++) { /* take_grads */
-            const int k = cp_balanced_stage_at(p, i, true);
-            cp_schedule_wait(s, returned[k], k);
-            cp_schedule_copy(s, 3.0 * (double)cp_balanced_send_rows(p, me, k) * grad_row, k);
-        }
-        cp_schedule_copy(s, (double)own_rows * row * (sizeof(float) + (double)dtype_size(spec->dtype)), -1);
-    }
-}
-
 static enum lc_status balanced_schedule(const struct run_spec *spec, const struct mask *m, const struct longca_mask *view,
                                         struct cp_schedule *out, char *err)
 {
@@ -408,7 +509,7 @@ static enum lc_status balanced_schedule(const struct run_spec *spec, const struc
     if (!k) return lc_fail(err, LC_ERR_INVALID, "unknown kernel '%s'", spec->kernel);
     const int P = spec->cp_degree;
     struct cp_balanced_plan p;
-    enum lc_status st = cp_balanced_plan_build(m, view, P, k->tile_q, &p, err);
+    enum lc_status st = plan_for(spec, m, view, k->tile_q, &p, err);
     struct cp_tile_work *work = st ? NULL : malloc((size_t)P * sizeof *work);
     int *tickets = st ? NULL : malloc(2 * (size_t)P * sizeof *tickets);
     if (!st && (!work || !tickets)) st = lc_fail(err, LC_ERR_OOM, "out of host memory");

@@ -79,6 +79,19 @@ static enum lc_status chunk_demand(const struct longca_mask *view, struct cp_bal
     return st;
 }
 
+bool cp_balanced_over_nodes(int ranks) { return ranks > CP_NODE_RANKS && ranks % CP_NODE_RANKS == 0; }
+
+struct cp_balanced_variant cp_balanced_variant_at(int i)
+{
+    return (struct cp_balanced_variant){.by_node = i < 4, .node_reserve = i < 2, .rank_reserve = i < 4 && i % 2 == 0};
+}
+
+/* Ranks as (node, place in the node) when they fill whole nodes, else one node. */
+static int node_size(const struct cp_balanced_plan *p)
+{
+    return cp_balanced_over_nodes(p->ranks) ? CP_NODE_RANKS : p->ranks;
+}
+
 /* Chunks rank attends to (owned ones included) as a bit per chunk. */
 static void attended(const struct cp_balanced_plan *p, int rank, unsigned char *mark)
 {
@@ -91,7 +104,7 @@ static void attended(const struct cp_balanced_plan *p, int rank, unsigned char *
 }
 
 enum lc_status cp_balanced_plan_build(const struct mask *m, const struct longca_mask *view, int ranks, int tile_q,
-                                      struct cp_balanced_plan *p, char *err)
+                                      struct cp_balanced_variant variant, struct cp_balanced_plan *p, char *err)
 {
     memset(p, 0, sizeof *p);
     p->ranks = ranks;
@@ -100,7 +113,7 @@ enum lc_status cp_balanced_plan_build(const struct mask *m, const struct longca_
         return lc_fail(err, LC_ERR_INVALID, "balanced: sequence length %lld is not a multiple of %d GPUs x %d rows",
                        (long long)m->seqlen, ranks, tile_q);
     p->n_chunks = (int)(m->seqlen / p->chunk);
-    double *work = malloc((size_t)p->n_chunks * sizeof *work);
+    double *work = p->work = malloc((size_t)p->n_chunks * sizeof *work);
     unsigned char *mark = malloc((size_t)p->n_chunks);
     p->owner = malloc((size_t)p->n_chunks * sizeof *p->owner);
     p->area = calloc((size_t)ranks, sizeof *p->area);
@@ -110,7 +123,8 @@ enum lc_status cp_balanced_plan_build(const struct mask *m, const struct longca_
         st = lc_fail(err, LC_ERR_OOM, "balanced: out of host memory for %d chunks", p->n_chunks);
     if (!st) st = chunk_demand(view, p, work, err);
     if (!st) {
-        struct cp_balance_input in = {p->n_chunks, ranks, work, p->range_offsets, p->ranges};
+        struct cp_balance_input in = {p->n_chunks, ranks, work, p->range_offsets, p->ranges,
+                                      variant.by_node ? node_size(p) : 0, variant.node_reserve, variant.rank_reserve};
         st = cp_balance_solve(&in, p->owner, err);
     }
     for (int i = 0; !st && i < p->n_chunks; i++) p->area[p->owner[i]] += work[i];
@@ -120,13 +134,13 @@ enum lc_status cp_balanced_plan_build(const struct mask *m, const struct longca_
             if (mark[i] && p->owner[i] != r) p->received[(size_t)r * ranks + (size_t)cp_balanced_stage_of(p, r, p->owner[i])]++;
     }
     free(mark);
-    free(work);
     return st;
 }
 
 void cp_balanced_plan_free(struct cp_balanced_plan *p)
 {
     free(p->owner);
+    free(p->work);
     free(p->area);
     free(p->received);
     free(p->range_offsets);
@@ -216,12 +230,6 @@ enum lc_status cp_balanced_layout(const struct cp_balanced_plan *p, int rank, st
     enum lc_status st = cp_balanced_chunks_layout(p, mine, n, out, err);
     free(mine);
     return st;
-}
-
-/* Ranks as (node, place in the node) when they fill whole nodes, else one node. */
-static int node_size(const struct cp_balanced_plan *p)
-{
-    return p->ranks > CP_NODE_RANKS && p->ranks % CP_NODE_RANKS == 0 ? CP_NODE_RANKS : p->ranks;
 }
 
 int cp_balanced_peer(const struct cp_balanced_plan *p, int rank, int stage, bool ahead)

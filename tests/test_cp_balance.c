@@ -86,7 +86,7 @@ int main(void)
             struct cp_balanced_plan p;
             struct timespec t0, t1;
             clock_gettime(CLOCK_MONOTONIC, &t0);
-            enum lc_status st = cp_balanced_plan_build(&m, &v, P, TILE_Q, &p, err);
+            enum lc_status st = cp_balanced_plan_build(&m, &v, P, TILE_Q, cp_balanced_variant_at(0), &p, err);
             clock_gettime(CLOCK_MONOTONIC, &t1);
             CHECK(st == LC_OK, "%s", err);
             if (st) continue;
