@@ -270,27 +270,37 @@ static enum lc_status estimate_time(const struct run_spec *spec, const struct cp
 }
 
 /* The plan the method runs, its prediction and its schedule alike: over whole nodes, of the
- * solver's variants (cp/plan_balanced.h) the one whose estimated schedule ends first. */
+ * solver's variants (cp/plan_balanced.h) the one whose estimated schedule ends first (the first
+ * such). The variants share the chunks' demand; a variant dealing the chunks as an earlier one
+ * did (at 1,024 ranks the rank level's reserve often changes nothing) is not estimated again. */
 static enum lc_status plan_for(const struct run_spec *spec, const struct mask *m, const struct longca_mask *view,
                                int tile_q, struct cp_balanced_plan *out, char *err)
 {
     const int P = spec->cp_degree;
     enum lc_status st = cp_balanced_plan_build(m, view, P, tile_q, cp_balanced_variant_at(0), out, err);
+    if (st || !cp_balanced_over_nodes(P)) {
+        if (st) cp_balanced_plan_free(out);
+        return st;
+    }
+    const size_t n = (size_t)out->n_chunks;
+    int *owners = malloc(CP_BALANCED_VARIANTS * n * sizeof *owners); /* each variant's */
+    if (!owners) st = lc_fail(err, LC_ERR_OOM, "out of host memory");
     double best = 0;
-    if (!st && cp_balanced_over_nodes(P)) st = estimate_time(spec, out, tile_q, &best, err);
-    for (int i = 1; !st && cp_balanced_over_nodes(P) && i < CP_BALANCED_VARIANTS; i++) {
-        struct cp_balanced_plan other;
+    int chosen = 0;
+    for (int i = 0; !st && i < CP_BALANCED_VARIANTS; i++) {
+        if (i) st = cp_balanced_plan_deal(out, cp_balanced_variant_at(i), err);
+        if (st) break;
+        memcpy(owners + i * n, out->owner, n * sizeof *owners);
+        bool again = false;
+        for (int j = 0; j < i && !again; j++) again = !memcmp(owners + j * n, out->owner, n * sizeof *owners);
         double t = 0;
-        st = cp_balanced_plan_build(m, view, P, tile_q, cp_balanced_variant_at(i), &other, err);
-        if (!st) st = estimate_time(spec, &other, tile_q, &t, err);
-        if (!st && t < best) {
-            cp_balanced_plan_free(out);
-            *out = other;
+        if (!again && !(st = estimate_time(spec, out, tile_q, &t, err)) && (i == 0 || t < best)) {
             best = t;
-        } else {
-            cp_balanced_plan_free(&other);
+            chosen = i;
         }
     }
+    if (!st && chosen != CP_BALANCED_VARIANTS - 1) st = cp_balanced_plan_take(out, owners + chosen * n, err);
+    free(owners);
     if (st) cp_balanced_plan_free(out);
     return st;
 }
