@@ -79,6 +79,19 @@ static enum lc_status chunk_demand(const struct longca_mask *view, struct cp_bal
     return st;
 }
 
+bool cp_balanced_over_nodes(int ranks) { return ranks > CP_NODE_RANKS && ranks % CP_NODE_RANKS == 0; }
+
+struct cp_balanced_variant cp_balanced_variant_at(int i)
+{
+    return (struct cp_balanced_variant){.by_node = i < 4, .node_reserve = i < 2, .rank_reserve = i < 4 && i % 2 == 0};
+}
+
+/* Ranks as (node, place in the node) when they fill whole nodes, else one node. */
+static int node_size(const struct cp_balanced_plan *p)
+{
+    return cp_balanced_over_nodes(p->ranks) ? CP_NODE_RANKS : p->ranks;
+}
+
 /* Chunks rank attends to (owned ones included) as a bit per chunk. */
 static void attended(const struct cp_balanced_plan *p, int rank, unsigned char *mark)
 {
@@ -90,8 +103,47 @@ static void attended(const struct cp_balanced_plan *p, int rank, unsigned char *
     }
 }
 
+/* Each rank's area and the chunks it receives at each stage, from the owners: a rank's
+ * attended chunks counted by owner, then put at their owners' stages. */
+static enum lc_status derive(struct cp_balanced_plan *p, char *err)
+{
+    const int P = p->ranks;
+    unsigned char *mark = malloc((size_t)p->n_chunks);
+    int64_t *from = malloc((size_t)P * sizeof *from);
+    if (!mark || !from) {
+        free(mark), free(from);
+        return lc_fail(err, LC_ERR_OOM, "balanced: out of host memory for %d chunks", p->n_chunks);
+    }
+    memset(p->area, 0, (size_t)P * sizeof *p->area);
+    for (int i = 0; i < p->n_chunks; i++) p->area[p->owner[i]] += p->work[i];
+    for (int r = 0; r < P; r++) {
+        attended(p, r, mark);
+        memset(from, 0, (size_t)P * sizeof *from);
+        for (int i = 0; i < p->n_chunks; i++) from[p->owner[i]] += mark[i];
+        from[r] = 0;
+        for (int o = 0; o < P; o++) p->received[(size_t)r * P + (size_t)cp_balanced_stage_of(p, r, o)] = from[o];
+    }
+    free(mark);
+    free(from);
+    return LC_OK;
+}
+
+enum lc_status cp_balanced_plan_deal(struct cp_balanced_plan *p, struct cp_balanced_variant variant, char *err)
+{
+    struct cp_balance_input in = {p->n_chunks, p->ranks, p->work, p->range_offsets, p->ranges,
+                                  variant.by_node ? node_size(p) : 0, variant.node_reserve, variant.rank_reserve};
+    enum lc_status st = cp_balance_solve(&in, p->owner, err);
+    return st ? st : derive(p, err);
+}
+
+enum lc_status cp_balanced_plan_take(struct cp_balanced_plan *p, const int *owner, char *err)
+{
+    memcpy(p->owner, owner, (size_t)p->n_chunks * sizeof *owner);
+    return derive(p, err);
+}
+
 enum lc_status cp_balanced_plan_build(const struct mask *m, const struct longca_mask *view, int ranks, int tile_q,
-                                      struct cp_balanced_plan *p, char *err)
+                                      struct cp_balanced_variant variant, struct cp_balanced_plan *p, char *err)
 {
     memset(p, 0, sizeof *p);
     p->ranks = ranks;
@@ -100,33 +152,22 @@ enum lc_status cp_balanced_plan_build(const struct mask *m, const struct longca_
         return lc_fail(err, LC_ERR_INVALID, "balanced: sequence length %lld is not a multiple of %d GPUs x %d rows",
                        (long long)m->seqlen, ranks, tile_q);
     p->n_chunks = (int)(m->seqlen / p->chunk);
-    double *work = malloc((size_t)p->n_chunks * sizeof *work);
-    unsigned char *mark = malloc((size_t)p->n_chunks);
+    p->work = malloc((size_t)p->n_chunks * sizeof *p->work);
     p->owner = malloc((size_t)p->n_chunks * sizeof *p->owner);
     p->area = calloc((size_t)ranks, sizeof *p->area);
     p->received = calloc((size_t)ranks * (size_t)ranks, sizeof *p->received);
     enum lc_status st = LC_OK;
-    if (!work || !mark || !p->owner || !p->area || !p->received)
+    if (!p->work || !p->owner || !p->area || !p->received)
         st = lc_fail(err, LC_ERR_OOM, "balanced: out of host memory for %d chunks", p->n_chunks);
-    if (!st) st = chunk_demand(view, p, work, err);
-    if (!st) {
-        struct cp_balance_input in = {p->n_chunks, ranks, work, p->range_offsets, p->ranges};
-        st = cp_balance_solve(&in, p->owner, err);
-    }
-    for (int i = 0; !st && i < p->n_chunks; i++) p->area[p->owner[i]] += work[i];
-    for (int r = 0; !st && r < ranks; r++) {
-        attended(p, r, mark);
-        for (int i = 0; i < p->n_chunks; i++)
-            if (mark[i] && p->owner[i] != r) p->received[(size_t)r * ranks + (size_t)cp_balanced_stage_of(p, r, p->owner[i])]++;
-    }
-    free(mark);
-    free(work);
+    if (!st) st = chunk_demand(view, p, p->work, err);
+    if (!st) st = cp_balanced_plan_deal(p, variant, err);
     return st;
 }
 
 void cp_balanced_plan_free(struct cp_balanced_plan *p)
 {
     free(p->owner);
+    free(p->work);
     free(p->area);
     free(p->received);
     free(p->range_offsets);
@@ -216,12 +257,6 @@ enum lc_status cp_balanced_layout(const struct cp_balanced_plan *p, int rank, st
     enum lc_status st = cp_balanced_chunks_layout(p, mine, n, out, err);
     free(mine);
     return st;
-}
-
-/* Ranks as (node, place in the node) when they fill whole nodes, else one node. */
-static int node_size(const struct cp_balanced_plan *p)
-{
-    return p->ranks > CP_NODE_RANKS && p->ranks % CP_NODE_RANKS == 0 ? CP_NODE_RANKS : p->ranks;
 }
 
 int cp_balanced_peer(const struct cp_balanced_plan *p, int rank, int stage, bool ahead)

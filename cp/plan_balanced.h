@@ -1,6 +1,7 @@
 /* The plan of the balanced CP method, computed the same way on every rank and without running
  * anything (so `longca model` and `--dry-run` predict from it): the chunk size, which rank owns
- * each query chunk (cp/balance.h), each rank's exact work, and every message of its stages.
+ * each query chunk (cp/balance.h; over whole nodes, as one of the variants below), each rank's
+ * exact work, and every message of its stages.
  *
  * Rank r holds the Q, K, V rows of its chunks (in sequence order). The KV it lacks arrives in
  * P - 1 stages: at stage s it receives from one rank exactly the chunks of that rank its queries
@@ -26,10 +27,22 @@
  * default topology and a job launched node by node place them. */
 #define CP_NODE_RANKS 8
 
+/* Over whole nodes, whether the solver deals chunks to nodes first, and then its reserve at each
+ * level (cp/balance.h). None of the five is best on every mask and scale, so the method plans
+ * with each and keeps the one whose schedule a simulation says ends first (cp/method_balanced.c). */
+struct cp_balanced_variant {
+    bool by_node, node_reserve, rank_reserve;
+};
+#define CP_BALANCED_VARIANTS 5
+/* Variant i (0 <= i < CP_BALANCED_VARIANTS): 0 by node with both reserves, ..., 3 by node with
+ * neither, 4 without nodes (as within one node). */
+struct cp_balanced_variant cp_balanced_variant_at(int i);
+
 struct cp_balanced_plan {
     int ranks, n_chunks;
     int64_t chunk;          /* rows of one chunk */
     int *owner;             /* per chunk */
+    double *work;           /* per chunk: visible pairs of its query rows (one head) */
     double *area;           /* per rank: visible pairs of its query rows (one head) */
     int64_t *received;      /* [rank * ranks + stage]: chunks rank receives at that stage */
     int64_t *range_offsets; /* per chunk, the KV chunk ranges it attends to (cp/balance.h) */
@@ -43,7 +56,13 @@ int64_t cp_balanced_chunk(int64_t seqlen, int ranks, int tile_q);
 
 /* view: the mask's global view. */
 enum lc_status cp_balanced_plan_build(const struct mask *m, const struct longca_mask *view, int ranks, int tile_q,
-                                      struct cp_balanced_plan *out, char *err);
+                                      struct cp_balanced_variant variant, struct cp_balanced_plan *out, char *err);
+/* Deals the plan's chunks again (their work and ranges stay) with another variant, or as
+ * `owner` says (a dealing kept from before): owners, areas and what each stage receives. */
+enum lc_status cp_balanced_plan_deal(struct cp_balanced_plan *p, struct cp_balanced_variant variant, char *err);
+enum lc_status cp_balanced_plan_take(struct cp_balanced_plan *p, const int *owner, char *err);
+/* Whether ranks fill whole nodes (the variants differ only then). */
+bool cp_balanced_over_nodes(int ranks);
 void cp_balanced_plan_free(struct cp_balanced_plan *p);
 
 /* The chunks of rank `from` that rank `rank` attends to and does not own (from != rank), in

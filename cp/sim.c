@@ -193,18 +193,22 @@ static void complete(struct sim *m, int rank, int ticket, double end)
     }
 }
 
-static bool same_node(const struct sim *m, int a, int b) { return a / m->topo->gpus_per_node == b / m->topo->gpus_per_node; }
+static bool same_node(const struct cp_topology *t, int a, int b) { return a / t->gpus_per_node == b / t->gpus_per_node; }
 
-static double hop(const struct sim *m, bool intra, double bytes)
+static double hop(const struct cp_topology *t, bool intra, double bytes)
 {
-    const struct cp_topology *t = m->topo;
     return (intra ? t->intra_us : t->inter_us) * 1e-6 + bytes / ((intra ? t->intra_gbs : t->inter_gbs) * 1e9);
+}
+
+double cp_message_time(const struct cp_topology *t, int from, int to, double bytes)
+{
+    return hop(t, same_node(t, from, to), bytes);
 }
 
 static void match(struct sim *m, const struct post *send, const struct post *recv, int lane, int step)
 {
     const double start = send->time > recv->time ? send->time : recv->time;
-    const double end = start + hop(m, same_node(m, send->rank, recv->rank), send->bytes);
+    const double end = start + cp_message_time(m->topo, send->rank, recv->rank, send->bytes);
     m->out->rank[send->rank].sent += send->bytes;
     trace(m, send->rank, lane, step, CP_SIM_COMM, start, end);
     trace(m, recv->rank, lane, step, CP_SIM_COMM, start, end);
@@ -234,11 +238,12 @@ static bool start_p2p(struct sim *m, int rank, const struct cp_sched_op *op, dou
 static double coll_time(const struct sim *m, const struct cp_sched_op *op)
 {
     const int n = op->size, first = op->peer, last = first + (n - 1) * op->stride;
-    const bool intra = same_node(m, first, last);
-    if (op->coll != CP_COLL_ALL_TO_ALL) return (n - 1) * hop(m, intra, op->bytes);
+    const bool intra = same_node(m->topo, first, last);
+    if (op->coll != CP_COLL_ALL_TO_ALL) return (n - 1) * hop(m->topo, intra, op->bytes);
     int near = 0;
-    for (int i = 1; i < n; i++) near += same_node(m, first, first + i * op->stride);
-    const double a = near ? hop(m, true, near * op->bytes) : 0, b = n - 1 - near ? hop(m, false, (n - 1 - near) * op->bytes) : 0;
+    for (int i = 1; i < n; i++) near += same_node(m->topo, first, first + i * op->stride);
+    const double a = near ? hop(m->topo, true, near * op->bytes) : 0,
+                 b = n - 1 - near ? hop(m->topo, false, (n - 1 - near) * op->bytes) : 0;
     return a > b ? a : b;
 }
 

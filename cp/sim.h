@@ -85,6 +85,9 @@ struct cp_sim_result {
     int n_trace, cap_trace;
 };
 
+/* Seconds one send of `bytes` takes from rank `from` to rank `to`, once both sides are posted. */
+double cp_message_time(const struct cp_topology *t, int from, int to, double bytes);
+
 /* trace_ranks: how many ranks (from 0) to keep the intervals of; 0 for none. */
 enum lc_status cp_simulate(const struct cp_schedule *s, const struct cp_topology *topo, const struct cp_cost *cost,
                            int trace_ranks, struct cp_sim_result *out, char *err);

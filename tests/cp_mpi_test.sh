@@ -55,6 +55,14 @@ rc=$?
 passed=$(grep -c ',pass,' <<<"$out")
 want=$(tr ',' '\n' <<<"$masks" | wc -l)
 [ "$rc" -eq 0 ] && [ "$passed" -eq "$want" ] || say "longca run --cp balanced --gpus 16: exit $rc, $passed of $want checks passed"$'\n'"$out"
+# Its plan there is chosen among the solver's variants: the run and its prediction take the same one.
+pred=$("$longca" run --dry-run --cp balanced --gpus 16 --mask "$masks" --window 100 --seqlen 1024 --heads 8:2 \
+       --head-dim 32 --direction fwd+bwd)
+for mask in ${masks//,/ }; do
+    ran=$(awk -F, -v m="$mask" '$2 == m {printf "imbalance %s, bytes per rank max %.4g", $24, $25}' <<<"$out")
+    grep -q " $mask .*predicted: $ran " <<<"$pred" ||
+        say "balanced --gpus 16 $mask: the run reports '$ran', the prediction"$'\n'"$pred"
+done
 
 # Bad input: a clear line before anything runs.
 expect_refusal() {

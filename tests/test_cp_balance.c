@@ -4,7 +4,8 @@
  * work is within 5 % of the mean (zigzag ring's figure printed beside it), and the bytes the
  * busiest rank moves stay at or below ring's (at or below 0.75x on causal_document), forward and
  * forward + backward. Also: every chunk owned once, equal chunk counts, work summing to the
- * mask's area, and stage lists that agree between sender and receiver. */
+ * mask's area, and stage lists that agree between sender and receiver; over whole nodes, a plan
+ * dealt again with another variant (or back to earlier owners) is the plan built with it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,33 @@ static void check_plan(const struct cp_balanced_plan *p, const struct mask *m, c
     free(count);
 }
 
+/* Same owners, areas and stage counts. */
+static bool same_plan(const struct cp_balanced_plan *a, const struct cp_balanced_plan *b)
+{
+    const size_t P = (size_t)a->ranks;
+    return a->n_chunks == b->n_chunks && !memcmp(a->owner, b->owner, (size_t)a->n_chunks * sizeof *a->owner) &&
+           !memcmp(a->area, b->area, P * sizeof *a->area) && !memcmp(a->received, b->received, P * P * sizeof *a->received);
+}
+
+static void dealt_again(const struct mask *m, const struct longca_mask *v, int P)
+{
+    char err[LC_ERRMSG_LEN];
+    struct cp_balanced_plan p, first;
+    CHECK(cp_balanced_plan_build(m, v, P, TILE_Q, cp_balanced_variant_at(0), &p, err) == LC_OK, "%s", err);
+    CHECK(cp_balanced_plan_build(m, v, P, TILE_Q, cp_balanced_variant_at(0), &first, err) == LC_OK, "%s", err);
+    for (int i = 1; i < CP_BALANCED_VARIANTS; i++) {
+        struct cp_balanced_plan built;
+        CHECK(cp_balanced_plan_build(m, v, P, TILE_Q, cp_balanced_variant_at(i), &built, err) == LC_OK, "%s", err);
+        CHECK(cp_balanced_plan_deal(&p, cp_balanced_variant_at(i), err) == LC_OK, "%s", err);
+        CHECK(same_plan(&p, &built), "%d ranks: variant %d dealt again differs from its build", P, i);
+        cp_balanced_plan_free(&built);
+    }
+    CHECK(cp_balanced_plan_take(&p, first.owner, err) == LC_OK, "%s", err);
+    CHECK(same_plan(&p, &first), "%d ranks: variant 0's owners taken back differ from its build", P);
+    cp_balanced_plan_free(&first);
+    cp_balanced_plan_free(&p);
+}
+
 int main(void)
 {
     const int ranks[] = {4, 8};
@@ -86,7 +114,7 @@ int main(void)
             struct cp_balanced_plan p;
             struct timespec t0, t1;
             clock_gettime(CLOCK_MONOTONIC, &t0);
-            enum lc_status st = cp_balanced_plan_build(&m, &v, P, TILE_Q, &p, err);
+            enum lc_status st = cp_balanced_plan_build(&m, &v, P, TILE_Q, cp_balanced_variant_at(0), &p, err);
             clock_gettime(CLOCK_MONOTONIC, &t1);
             CHECK(st == LC_OK, "%s", err);
             if (st) continue;
@@ -111,6 +139,7 @@ int main(void)
                   bytes_f / ring_f, bytes_fb / ring_fb);
             cp_balanced_plan_free(&p);
         }
+        for (int P = 16; P <= 32; P *= 2) dealt_again(&m, &v, P);
         mask_view_free(&v);
         mask_free(&m);
     }
