@@ -98,4 +98,12 @@ int64_t cp_balanced_send_rows(const struct cp_balanced_plan *p, int rank, int st
 double cp_balanced_rank_bytes(const struct cp_balanced_plan *p, int rank, double kv_row, double grad_row, bool fwd,
                               bool bwd);
 
+struct run_spec;
+/* The plan the method runs, its prediction and its schedule alike: over whole nodes, of the
+ * solver's variants the one whose schedule, estimated from the plan and an assumed kernel, ends
+ * first (the first such); one variant elsewhere. Freed by cp_balanced_plan_free; nothing to
+ * free on failure. */
+enum lc_status cp_balanced_plan_choose(const struct run_spec *spec, const struct mask *m, const struct longca_mask *view,
+                                       int tile_q, struct cp_balanced_plan *out, char *err);
+
 #endif
