@@ -387,44 +387,33 @@ static enum lc_status balanced_execute(const struct engine_env *env, const struc
     return cp_execute(env, spec, run_id, out, &cp_balanced_algo, &degrees);
 }
 
-static enum lc_status balanced_predict(const struct run_spec *spec, const struct mask *m, const struct longca_mask *view,
-                                       double *work, double *bytes, char *err)
+/* The plan's prediction: each rank's work and bytes. */
+static void plan_predict(const struct run_spec *spec, const struct cp_balanced_plan *p, double *work, double *bytes)
 {
-    const struct longca_kernel *k = kernel_find(spec->kernel);
-    if (!k) return lc_fail(err, LC_ERR_INVALID, "unknown kernel '%s'", spec->kernel);
-    struct cp_balanced_plan p;
-    enum lc_status st = cp_balanced_plan_choose(spec, m, view, k->tile_q, &p, err);
-    if (st) return st;
     const double row = 2.0 * spec->batch * spec->heads_kv * spec->head_dim;
     for (int r = 0; r < spec->cp_degree; r++) {
-        work[r] = p.area[r] * spec->heads_q * spec->batch;
-        bytes[r] = cp_balanced_rank_bytes(&p, r, row * (double)dtype_size(spec->dtype), row * sizeof(float),
+        work[r] = p->area[r] * spec->heads_q * spec->batch;
+        bytes[r] = cp_balanced_rank_bytes(p, r, row * (double)dtype_size(spec->dtype), row * sizeof(float),
                                           spec->direction & DIR_FWD, spec->direction & DIR_BWD);
     }
-    cp_balanced_plan_free(&p);
-    return LC_OK;
 }
 
-static enum lc_status balanced_schedule(const struct run_spec *spec, const struct mask *m, const struct longca_mask *view,
-                                        struct cp_schedule *out, char *err)
+/* The plan's schedule: each rank's tiles against every stage's KV, counted at once. */
+static enum lc_status plan_schedule(const struct run_spec *spec, const struct cp_balanced_plan *p,
+                                    const struct longca_mask *view, struct cp_schedule *out, char *err)
 {
-    const struct longca_kernel *k = kernel_find(spec->kernel);
-    if (!k) return lc_fail(err, LC_ERR_INVALID, "unknown kernel '%s'", spec->kernel);
     const int P = spec->cp_degree;
-    struct cp_balanced_plan p;
-    enum lc_status st = cp_balanced_plan_choose(spec, m, view, k->tile_q, &p, err);
-    struct cp_tile_work *work = st ? NULL : malloc((size_t)P * sizeof *work);
-    int *tickets = st ? NULL : malloc(2 * (size_t)P * sizeof *tickets);
-    if (!st && (!work || !tickets)) st = lc_fail(err, LC_ERR_OOM, "out of host memory");
+    enum lc_status st = LC_OK;
+    struct cp_tile_work *work = malloc((size_t)P * sizeof *work);
+    int *tickets = malloc(2 * (size_t)P * sizeof *tickets);
+    struct cp_layout *kv_rows = malloc((size_t)P * sizeof *kv_rows);
+    if (!work || !tickets || !kv_rows) st = lc_fail(err, LC_ERR_OOM, "out of host memory");
     struct cp_view_index index = {0};
     if (!st) st = cp_view_index_build(view, &index, err);
-    struct cp_layout *kv_rows = st ? NULL : malloc((size_t)P * sizeof *kv_rows);
-    if (!st && !kv_rows) st = lc_fail(err, LC_ERR_OOM, "out of host memory");
     for (int me = 0; me < P && !st; me++) {
         struct cp_segment *kv_segs;
-        if ((st = cp_balanced_stage_rows(&p, me, kv_rows, &kv_segs, err))) break;
+        if ((st = cp_balanced_stage_rows(p, me, kv_rows, &kv_segs, err))) break;
         const struct cp_layout *own = &kv_rows[0];
-        /* its rows against every stage's KV at once */
         struct cp_view_keys keys;
         struct cp_block_work counter;
         st = cp_view_keys_build(kv_rows, P, &keys, err);
@@ -435,7 +424,7 @@ static enum lc_status balanced_schedule(const struct run_spec *spec, const struc
         cp_view_keys_free(&keys);
         if (!st) {
             cp_schedule_rank(out, me);
-            schedule_rank(out, spec, &p, me, work, own->rows, tickets, tickets + P);
+            schedule_rank(out, spec, p, me, work, own->rows, tickets, tickets + P);
         }
         free(kv_segs);
     }
@@ -443,6 +432,49 @@ static enum lc_status balanced_schedule(const struct run_spec *spec, const struc
     cp_view_index_free(&index);
     free(work);
     free(tickets);
+    return st;
+}
+
+/* The plan its runs would take (the kernel's query tile sizes the chunks). */
+static enum lc_status plan_for(const struct run_spec *spec, const struct mask *m, const struct longca_mask *view,
+                               struct cp_balanced_plan *p, char *err)
+{
+    const struct longca_kernel *k = kernel_find(spec->kernel);
+    if (!k) return lc_fail(err, LC_ERR_INVALID, "unknown kernel '%s'", spec->kernel);
+    return cp_balanced_plan_choose(spec, m, view, k->tile_q, p, err);
+}
+
+static enum lc_status balanced_predict(const struct run_spec *spec, const struct mask *m, const struct longca_mask *view,
+                                       double *work, double *bytes, char *err)
+{
+    struct cp_balanced_plan p;
+    enum lc_status st = plan_for(spec, m, view, &p, err);
+    if (st) return st;
+    plan_predict(spec, &p, work, bytes);
+    cp_balanced_plan_free(&p);
+    return LC_OK;
+}
+
+static enum lc_status balanced_schedule(const struct run_spec *spec, const struct mask *m, const struct longca_mask *view,
+                                        struct cp_schedule *out, char *err)
+{
+    struct cp_balanced_plan p;
+    enum lc_status st = plan_for(spec, m, view, &p, err);
+    if (st) return st;
+    st = plan_schedule(spec, &p, view, out, err);
+    cp_balanced_plan_free(&p);
+    return st;
+}
+
+/* Choosing the plan costs more than both answers at a thousand ranks: once for the two. */
+static enum lc_status balanced_model(const struct run_spec *spec, const struct mask *m, const struct longca_mask *view,
+                                     double *work, double *bytes, struct cp_schedule *out, char *err)
+{
+    struct cp_balanced_plan p;
+    enum lc_status st = plan_for(spec, m, view, &p, err);
+    if (st) return st;
+    plan_predict(spec, &p, work, bytes);
+    st = plan_schedule(spec, &p, view, out, err);
     cp_balanced_plan_free(&p);
     return st;
 }
@@ -455,4 +487,5 @@ const struct cp_method_ops cp_method_balanced = {
     .execute = balanced_execute,
     .predict = balanced_predict,
     .schedule = balanced_schedule,
+    .model = balanced_model,
 };

@@ -74,6 +74,7 @@ struct lane {
 
 struct channel {
     int64_t key;
+    bool live;      /* in the table; a point-to-point channel leaves it when its queue empties */
     struct post *q; /* p2p: unmatched posts, all of one kind; collective: members of instances */
     int head, n, cap;
     bool q_sends;
@@ -95,9 +96,13 @@ struct sim {
     int64_t *ticket_base;
     struct lane *lanes; /* [rank * LANES + lane] */
     int *starting, n_starting; /* lanes whose operation completed: start the next ([rank * LANES + lane]) */
+    /* Point-to-point channels hold a queue only while a side waits for its peer, and a method may
+     * pair every two ranks once (P^2 channels): an emptied one leaves the table and its slot,
+     * queue allocation kept, goes to the next new channel. The table stays the size of what waits. */
     struct channel *channels;
-    int64_t n_channels, cap_channels;
-    int64_t *table; /* open addressing: channel index + 1 */
+    int64_t n_channels, cap_channels, n_live;
+    int64_t *unused, n_unused; /* slots of channels that left the table */
+    int64_t *table;            /* open addressing, linear probing: channel index + 1 */
     int64_t table_size;
     int *ready, n_ready;
     bool oom;
@@ -109,39 +114,86 @@ static uint64_t mix(int64_t key)
     return x ^ (x >> 29);
 }
 
+static int64_t home_of(const struct sim *m, int64_t key) { return (int64_t)(mix(key) & (uint64_t)(m->table_size - 1)); }
+
+static bool grow_table(struct sim *m)
+{
+    const int64_t size = m->table_size ? 2 * m->table_size : 1024;
+    int64_t *table = calloc((size_t)size, sizeof *table);
+    if (!table) return false;
+    free(m->table);
+    m->table = table;
+    m->table_size = size;
+    for (int64_t i = 0; i < m->n_channels; i++) {
+        if (!m->channels[i].live) continue;
+        int64_t h = home_of(m, m->channels[i].key);
+        while (table[h]) h = (h + 1) & (size - 1);
+        table[h] = i + 1;
+    }
+    return true;
+}
+
+/* A new channel's slot: one that left the table (its queue's allocation reused) or a new one. */
+static struct channel *new_channel(struct sim *m, int64_t *index)
+{
+    if (m->n_unused > 0) {
+        *index = m->unused[--m->n_unused];
+        return &m->channels[*index];
+    }
+    if (m->n_channels == m->cap_channels) {
+        const int64_t cap = m->cap_channels ? 2 * m->cap_channels : 256;
+        struct channel *grown = realloc(m->channels, (size_t)cap * sizeof *grown);
+        int64_t *unused = grown ? realloc(m->unused, (size_t)cap * sizeof *unused) : NULL;
+        if (grown) m->channels = grown;
+        if (unused) m->unused = unused;
+        if (!grown || !unused) return NULL;
+        m->cap_channels = cap;
+    }
+    *index = m->n_channels++;
+    struct channel *c = &m->channels[*index];
+    memset(c, 0, sizeof *c);
+    return c;
+}
+
 static struct channel *channel_of(struct sim *m, int64_t key)
 {
-    if (2 * (m->n_channels + 1) > m->table_size) {
-        int64_t size = m->table_size ? 2 * m->table_size : 1024;
-        int64_t *table = calloc((size_t)size, sizeof *table);
-        if (!table) return NULL;
-        for (int64_t i = 0; i < m->n_channels; i++) {
-            uint64_t h = mix(m->channels[i].key) & (uint64_t)(size - 1);
-            while (table[h]) h = (h + 1) & (uint64_t)(size - 1);
-            table[h] = i + 1;
-        }
-        free(m->table);
-        m->table = table;
-        m->table_size = size;
-    }
-    uint64_t h = mix(key) & (uint64_t)(m->table_size - 1);
+    if (2 * (m->n_live + 1) > m->table_size && !grow_table(m)) return NULL;
+    int64_t h = home_of(m, key);
     while (m->table[h]) {
         struct channel *c = &m->channels[m->table[h] - 1];
         if (c->key == key) return c;
-        h = (h + 1) & (uint64_t)(m->table_size - 1);
+        h = (h + 1) & (m->table_size - 1);
     }
-    if (m->n_channels == m->cap_channels) {
-        int64_t cap = m->cap_channels ? 2 * m->cap_channels : 256;
-        struct channel *grown = realloc(m->channels, (size_t)cap * sizeof *grown);
-        if (!grown) return NULL;
-        m->channels = grown;
-        m->cap_channels = cap;
-    }
-    struct channel *c = &m->channels[m->n_channels++];
-    memset(c, 0, sizeof *c);
+    int64_t index;
+    struct channel *c = new_channel(m, &index);
+    if (!c) return NULL;
     c->key = key;
-    m->table[h] = m->n_channels;
+    c->live = true;
+    c->head = c->n = 0;
+    m->table[h] = index + 1;
+    m->n_live++;
     return c;
+}
+
+/* An emptied point-to-point channel leaves the table: the entries probed past its place move
+ * back into it (deletion under linear probing needs no markers). */
+static void retire_channel(struct sim *m, struct channel *c)
+{
+    const int64_t mask = m->table_size - 1, index = c - m->channels;
+    int64_t hole = home_of(m, c->key);
+    while (m->table[hole] != index + 1) hole = (hole + 1) & mask;
+    for (int64_t j = (hole + 1) & mask; m->table[j]; j = (j + 1) & mask) {
+        const int64_t home = home_of(m, m->channels[m->table[j] - 1].key);
+        /* the entry at j may fill the hole unless its home lies cyclically in (hole, j] */
+        const bool stays = hole < j ? home > hole && home <= j : home > hole || home <= j;
+        if (stays) continue;
+        m->table[hole] = m->table[j];
+        hole = j;
+    }
+    m->table[hole] = 0;
+    c->live = false;
+    m->n_live--;
+    m->unused[m->n_unused++] = index;
 }
 
 static bool push_post(struct channel *c, const struct post *p)
@@ -226,7 +278,7 @@ static bool start_p2p(struct sim *m, int rank, const struct cp_sched_op *op, dou
     const struct post p = {rank, op->ref, 0, at, op->bytes};
     if (c->head < c->n && c->q_sends != is_send) {
         const struct post other = c->q[c->head++];
-        if (c->head == c->n) c->head = c->n = 0;
+        if (c->head == c->n) retire_channel(m, c);
         match(m, is_send ? &p : &other, is_send ? &other : &p, op->lane, op->step);
         return true;
     }
@@ -429,6 +481,7 @@ static void sim_free(struct sim *m)
         free(m->channels[i].latest);
     }
     free(m->channels);
+    free(m->unused);
     free(m->table);
     free(m->ready);
 }

@@ -21,9 +21,9 @@ void cp_model_predict(const struct run_spec *spec, const struct cp_topology *top
     const int64_t t0 = lc_now_ns();
     char err[LC_ERRMSG_LEN];
     struct cp_prediction p;
-    enum lc_status st = cp_method_predict(spec, &p, err);
+    struct cp_schedule s;
+    enum lc_status st = cp_method_model(spec, &p, &s, err);
     if (st) {
-        cp_prediction_free(&p);
         fail(out, st, err);
         return;
     }
@@ -32,17 +32,13 @@ void cp_model_predict(const struct run_spec *spec, const struct cp_topology *top
     cp_prediction_free(&p);
     struct mask m;
     if ((st = mask_build(spec->mask, &spec->mask_params, spec->seqlen, spec->heads_kv, &m, err))) {
+        cp_schedule_free(&s);
         fail(out, st, err);
         return;
     }
     out->flops = run_flops(spec, &m);
     mask_free(&m);
-    struct cp_schedule s;
     struct cp_sim_result r;
-    if ((st = cp_method_schedule(spec, &s, err))) {
-        fail(out, st, err);
-        return;
-    }
     st = cp_simulate(&s, topo, cost, trace ? trace_ranks : 0, &r, err);
     cp_schedule_free(&s);
     if (st) {

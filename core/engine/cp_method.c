@@ -54,22 +54,19 @@ static void free_problem(struct mask *mask, struct longca_mask *view)
     mask_free(mask);
 }
 
-enum lc_status cp_method_predict(const struct run_spec *spec, struct cp_prediction *out, char *err)
+/* The prediction's arrays, before the method fills them. */
+static enum lc_status prediction_alloc(const struct run_spec *spec, struct cp_prediction *out, char *err)
 {
-    memset(out, 0, sizeof *out);
-    const struct cp_method_ops *m;
-    struct mask mask;
-    struct longca_mask view;
-    enum lc_status st = build_problem(spec, &m, &mask, &view, err);
-    if (st) return st;
     out->ranks = spec->cp_degree;
     out->work = calloc((size_t)spec->cp_degree, sizeof *out->work);
     out->bytes = calloc((size_t)spec->cp_degree, sizeof *out->bytes);
-    if (!m->predict) st = lc_fail(err, LC_ERR_UNSUPPORTED, "%s cannot predict without running", m->name);
-    else if (!out->work || !out->bytes) st = lc_fail(err, LC_ERR_OOM, "no host memory for %d ranks", spec->cp_degree);
-    else st = m->predict(spec, &mask, &view, out->work, out->bytes, err);
-    free_problem(&mask, &view);
-    if (st) return st;
+    if (!out->work || !out->bytes) return lc_fail(err, LC_ERR_OOM, "no host memory for %d ranks", spec->cp_degree);
+    return LC_OK;
+}
+
+/* The run's figures from the method's per-rank work and bytes. */
+static void prediction_sum(struct cp_prediction *out)
+{
     double top = 0, total = 0;
     for (int r = 0; r < out->ranks; r++) {
         total += out->work[r];
@@ -78,7 +75,41 @@ enum lc_status cp_method_predict(const struct run_spec *spec, struct cp_predicti
         if (out->bytes[r] > out->max_bytes) out->max_bytes = out->bytes[r];
     }
     out->imbalance = total > 0 ? top / (total / out->ranks) : 0;
-    return LC_OK;
+}
+
+static enum lc_status predict_problem(const struct cp_method_ops *m, const struct run_spec *spec, const struct mask *mask,
+                                      const struct longca_mask *view, struct cp_prediction *out, char *err)
+{
+    if (!m->predict) return lc_fail(err, LC_ERR_UNSUPPORTED, "%s cannot predict without running", m->name);
+    enum lc_status st = prediction_alloc(spec, out, err);
+    if (!st) st = m->predict(spec, mask, view, out->work, out->bytes, err);
+    if (!st) prediction_sum(out);
+    return st;
+}
+
+static enum lc_status schedule_problem(const struct cp_method_ops *m, const struct run_spec *spec, const struct mask *mask,
+                                       const struct longca_mask *view, struct cp_schedule *out, char *err)
+{
+    const struct longca_kernel *k = kernel_find(spec->kernel);
+    if (!k) return lc_fail(err, LC_ERR_INVALID, "unknown kernel '%s'", spec->kernel);
+    if (!m->schedule) return lc_fail(err, LC_ERR_UNSUPPORTED, "%s has no schedule to simulate", m->name);
+    enum lc_status st = cp_schedule_init(out, spec->cp_degree, k->tile_q, err);
+    if (!st) st = m->schedule(spec, mask, view, out, err);
+    if (!st) st = cp_schedule_finish(out, err);
+    return st;
+}
+
+enum lc_status cp_method_predict(const struct run_spec *spec, struct cp_prediction *out, char *err)
+{
+    memset(out, 0, sizeof *out);
+    const struct cp_method_ops *m;
+    struct mask mask;
+    struct longca_mask view;
+    enum lc_status st = build_problem(spec, &m, &mask, &view, err);
+    if (st) return st;
+    st = predict_problem(m, spec, &mask, &view, out, err);
+    free_problem(&mask, &view);
+    return st;
 }
 
 void cp_prediction_free(struct cp_prediction *p)
@@ -91,18 +122,43 @@ void cp_prediction_free(struct cp_prediction *p)
 enum lc_status cp_method_schedule(const struct run_spec *spec, struct cp_schedule *out, char *err)
 {
     memset(out, 0, sizeof *out);
-    const struct longca_kernel *k = kernel_find(spec->kernel);
-    if (!k) return lc_fail(err, LC_ERR_INVALID, "unknown kernel '%s'", spec->kernel);
     const struct cp_method_ops *m;
     struct mask mask;
     struct longca_mask view;
     enum lc_status st = build_problem(spec, &m, &mask, &view, err);
     if (st) return st;
-    if (!m->schedule) st = lc_fail(err, LC_ERR_UNSUPPORTED, "%s has no schedule to simulate", m->name);
-    else if (!(st = cp_schedule_init(out, spec->cp_degree, k->tile_q, err)))
-        st = m->schedule(spec, &mask, &view, out, err);
-    if (!st) st = cp_schedule_finish(out, err);
+    st = schedule_problem(m, spec, &mask, &view, out, err);
     if (st) cp_schedule_free(out);
+    free_problem(&mask, &view);
+    return st;
+}
+
+enum lc_status cp_method_model(const struct run_spec *spec, struct cp_prediction *prediction, struct cp_schedule *schedule,
+                               char *err)
+{
+    memset(prediction, 0, sizeof *prediction);
+    memset(schedule, 0, sizeof *schedule);
+    const struct cp_method_ops *m;
+    struct mask mask;
+    struct longca_mask view;
+    enum lc_status st = build_problem(spec, &m, &mask, &view, err);
+    if (st) return st;
+    if (!m->model) {
+        st = predict_problem(m, spec, &mask, &view, prediction, err);
+        if (!st) st = schedule_problem(m, spec, &mask, &view, schedule, err);
+    } else {
+        const struct longca_kernel *k = kernel_find(spec->kernel);
+        if (!k) st = lc_fail(err, LC_ERR_INVALID, "unknown kernel '%s'", spec->kernel);
+        if (!st) st = prediction_alloc(spec, prediction, err);
+        if (!st) st = cp_schedule_init(schedule, spec->cp_degree, k->tile_q, err);
+        if (!st) st = m->model(spec, &mask, &view, prediction->work, prediction->bytes, schedule, err);
+        if (!st) st = cp_schedule_finish(schedule, err);
+        if (!st) prediction_sum(prediction);
+    }
+    if (st) {
+        cp_prediction_free(prediction);
+        cp_schedule_free(schedule);
+    }
     free_problem(&mask, &view);
     return st;
 }

@@ -35,6 +35,10 @@ struct cp_method_ops {
      * and the kernel's query tile. The timed part only: the forward, the backward, or both. */
     enum lc_status (*schedule)(const struct run_spec *spec, const struct mask *m, const struct longca_mask *view,
                                struct cp_schedule *out, char *err);
+    /* Optional, for a method whose planning costs more than the answers: predict's and
+     * schedule's answers from one planning. */
+    enum lc_status (*model)(const struct run_spec *spec, const struct mask *m, const struct longca_mask *view,
+                            double *work, double *bytes, struct cp_schedule *out, char *err);
 };
 
 /* A CP run's figures predicted without running (what each rank's result would report). */
@@ -52,6 +56,11 @@ void cp_prediction_free(struct cp_prediction *p);
 /* Builds the spec's mask and asks its method for the schedule (counted in the kernel's query
  * tile); the run's own validation first. cp_schedule_free releases it. */
 enum lc_status cp_method_schedule(const struct run_spec *spec, struct cp_schedule *out, char *err);
+
+/* Both, from one mask and, where the method can, one planning (`longca model`); on failure
+ * neither is left to free. */
+enum lc_status cp_method_model(const struct run_spec *spec, struct cp_prediction *prediction, struct cp_schedule *schedule,
+                               char *err);
 
 #define CP_METHOD_MAX 16
 void cp_method_register(const struct cp_method_ops *ops);
