@@ -128,17 +128,17 @@ static enum lc_status derive(struct cp_balanced_plan *p, char *err)
     return LC_OK;
 }
 
-enum lc_status cp_balanced_plan_deal(struct cp_balanced_plan *p, struct cp_balanced_variant variant, char *err)
+enum lc_status cp_balanced_plan_solve(const struct cp_balanced_plan *p, struct cp_balanced_variant variant, int *owner,
+                                      char *err)
 {
     struct cp_balance_input in = {p->n_chunks, p->ranks, p->work, p->range_offsets, p->ranges,
                                   variant.by_node ? node_size(p) : 0, variant.node_reserve, variant.rank_reserve};
-    enum lc_status st = cp_balance_solve(&in, p->owner, err);
-    return st ? st : derive(p, err);
+    return cp_balance_solve(&in, owner, err);
 }
 
 enum lc_status cp_balanced_plan_take(struct cp_balanced_plan *p, const int *owner, char *err)
 {
-    memcpy(p->owner, owner, (size_t)p->n_chunks * sizeof *owner);
+    if (owner != p->owner) memcpy(p->owner, owner, (size_t)p->n_chunks * sizeof *owner);
     return derive(p, err);
 }
 
@@ -160,7 +160,8 @@ enum lc_status cp_balanced_plan_build(const struct mask *m, const struct longca_
     if (!p->work || !p->owner || !p->area || !p->received)
         st = lc_fail(err, LC_ERR_OOM, "balanced: out of host memory for %d chunks", p->n_chunks);
     if (!st) st = chunk_demand(view, p, p->work, err);
-    if (!st) st = cp_balanced_plan_deal(p, variant, err);
+    if (!st) st = cp_balanced_plan_solve(p, variant, p->owner, err);
+    if (!st) st = derive(p, err);
     return st;
 }
 

@@ -57,9 +57,11 @@ int64_t cp_balanced_chunk(int64_t seqlen, int ranks, int tile_q);
 /* view: the mask's global view. */
 enum lc_status cp_balanced_plan_build(const struct mask *m, const struct longca_mask *view, int ranks, int tile_q,
                                       struct cp_balanced_variant variant, struct cp_balanced_plan *out, char *err);
-/* Deals the plan's chunks again (their work and ranges stay) with another variant, or as
- * `owner` says (a dealing kept from before): owners, areas and what each stage receives. */
-enum lc_status cp_balanced_plan_deal(struct cp_balanced_plan *p, struct cp_balanced_variant variant, char *err);
+/* Deals the plan's chunks (their work and ranges stay) with another variant into `owner` (a
+ * chunk's rank each), leaving the plan as it is. */
+enum lc_status cp_balanced_plan_solve(const struct cp_balanced_plan *p, struct cp_balanced_variant variant, int *owner,
+                                      char *err);
+/* Takes `owner` as the plan's dealing: owners, areas and what each stage receives. */
 enum lc_status cp_balanced_plan_take(struct cp_balanced_plan *p, const int *owner, char *err);
 /* Whether ranks fill whole nodes (the variants differ only then). */
 bool cp_balanced_over_nodes(int ranks);

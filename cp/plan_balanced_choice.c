@@ -56,11 +56,13 @@ static void estimate_work(struct estimate *e, const struct run_spec *spec, int m
         int64_t attended = 0;
         for (int64_t j = p->range_offsets[i]; j < p->range_offsets[i + 1]; j++)
             attended += p->ranges[2 * j + 1] - p->ranges[2 * j];
+        const double share = p->work[i] / (double)attended;
+        const float q_tiles = (float)(p->chunk / tile);
         for (int64_t j = p->range_offsets[i]; j < p->range_offsets[i + 1]; j++)
             for (int c = p->ranges[2 * j]; c < p->ranges[2 * j + 1]; c++) {
                 const int k = e->stage[p->owner[c]];
-                work[k].area += p->work[i] / (double)attended;
-                if (e->seen[k] != i) work[k].q_tiles += (float)(p->chunk / tile);
+                work[k].area += share;
+                if (e->seen[k] != i) work[k].q_tiles += q_tiles;
                 e->seen[k] = i;
             }
     }
@@ -179,10 +181,11 @@ static enum lc_status estimate_time(const struct run_spec *spec, const struct cp
     for (int r = P; r > 0; r--) e.owned[r] = e.owned[r - 1]; /* back to each rank's first */
     e.owned[0] = 0;
     e.recv = e.sent + (size_t)P * P;
-    for (int k = 0; k < P; k++)
-        for (int r = 0; r < P; r++) {
-            e.recv[(size_t)k * P + r] = p->received[(size_t)r * P + k];
-            e.sent[(size_t)k * P + r] = p->received[(size_t)cp_balanced_peer(p, r, k, true) * P + k];
+    for (int r = 0; r < P; r++) /* what r receives at stage k, the peer behind it sends */
+        for (int k = 0; k < P; k++) {
+            const int64_t got = p->received[(size_t)r * P + k];
+            e.recv[(size_t)k * P + r] = got;
+            e.sent[(size_t)k * P + cp_balanced_peer(p, r, k, false)] = got;
         }
     for (int pass = 0; pass < 2; pass++) {
         const bool backward = pass == 1;
@@ -216,20 +219,23 @@ enum lc_status cp_balanced_plan_choose(const struct run_spec *spec, const struct
     int *owners = malloc(CP_BALANCED_VARIANTS * n * sizeof *owners); /* each variant's */
     if (!owners) st = lc_fail(err, LC_ERR_OOM, "out of host memory");
     double best = 0;
-    int chosen = 0;
+    int chosen = 0, taken = 0; /* the variant the plan's dealing is */
     for (int i = 0; !st && i < CP_BALANCED_VARIANTS; i++) {
-        if (i) st = cp_balanced_plan_deal(out, cp_balanced_variant_at(i), err);
+        int *owner = owners + i * n;
+        if (i) st = cp_balanced_plan_solve(out, cp_balanced_variant_at(i), owner, err);
+        else memcpy(owner, out->owner, n * sizeof *owners);
         if (st) break;
-        memcpy(owners + i * n, out->owner, n * sizeof *owners);
         bool again = false;
-        for (int j = 0; j < i && !again; j++) again = !memcmp(owners + j * n, out->owner, n * sizeof *owners);
+        for (int j = 0; j < i && !again; j++) again = !memcmp(owners + j * n, owner, n * sizeof *owners);
+        if (again) continue;
+        if (i && !(st = cp_balanced_plan_take(out, owner, err))) taken = i;
         double t = 0;
-        if (!again && !(st = estimate_time(spec, out, tile_q, &t, err)) && (i == 0 || t < best)) {
+        if (!st && !(st = estimate_time(spec, out, tile_q, &t, err)) && (i == 0 || t < best)) {
             best = t;
             chosen = i;
         }
     }
-    if (!st && chosen != CP_BALANCED_VARIANTS - 1) st = cp_balanced_plan_take(out, owners + chosen * n, err);
+    if (!st && chosen != taken) st = cp_balanced_plan_take(out, owners + chosen * n, err);
     free(owners);
     if (st) cp_balanced_plan_free(out);
     return st;
