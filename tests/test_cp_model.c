@@ -322,7 +322,8 @@ static void calibration_old_format(void)
     unlink(path);
 }
 
-/* One method at 1,024 GPUs on a 1M-token document mask: the CPU time of the whole prediction. */
+/* One method at 1,024 GPUs on a 1M-token document mask: it must complete, and the CPU time of
+ * the whole prediction is printed (tests assert no timings: bench/RESULTS.md keeps them). */
 static void speed_at_scale(const char *method)
 {
     struct run_spec s;
@@ -345,10 +346,6 @@ static void speed_at_scale(const char *method)
            "per GPU predicted\n",
            s.kernel, method, cpu_s, row.wall_s, row.tflops);
     CHECK(row.status == LC_OK, "%s: %s", method, row.message);
-#if defined(NDEBUG) && !defined(__SANITIZE_ADDRESS__)
-    /* The target is for the GPU kernel's tiles (128); the CPU kernel's are 4x as many. */
-    if (!strcmp(s.kernel, "flash")) CHECK(cpu_s <= 2.0, "%s: %.2f s of CPU time, the target is 2 s", method, cpu_s);
-#endif
 }
 
 int main(void)
