@@ -87,29 +87,63 @@ static enum lc_status predict_problem(const struct cp_method_ops *m, const struc
     return st;
 }
 
-static enum lc_status schedule_problem(const struct cp_method_ops *m, const struct run_spec *spec, const struct mask *mask,
-                                       const struct longca_mask *view, struct cp_schedule *out, char *err)
+/* An empty schedule counted in the kernel's query tile. */
+static enum lc_status schedule_begin(const struct run_spec *spec, struct cp_schedule *out, char *err)
 {
     const struct longca_kernel *k = kernel_find(spec->kernel);
     if (!k) return lc_fail(err, LC_ERR_INVALID, "unknown kernel '%s'", spec->kernel);
+    return cp_schedule_init(out, spec->cp_degree, k->tile_q, err);
+}
+
+static enum lc_status schedule_problem(const struct cp_method_ops *m, const struct run_spec *spec, const struct mask *mask,
+                                       const struct longca_mask *view, struct cp_schedule *out, char *err)
+{
     if (!m->schedule) return lc_fail(err, LC_ERR_UNSUPPORTED, "%s has no schedule to simulate", m->name);
-    enum lc_status st = cp_schedule_init(out, spec->cp_degree, k->tile_q, err);
+    enum lc_status st = schedule_begin(spec, out, err);
     if (!st) st = m->schedule(spec, mask, view, out, err);
     if (!st) st = cp_schedule_finish(out, err);
     return st;
 }
 
-enum lc_status cp_method_predict(const struct run_spec *spec, struct cp_prediction *out, char *err)
+static enum lc_status model_problem(const struct cp_method_ops *m, const struct run_spec *spec, const struct mask *mask,
+                                    const struct longca_mask *view, struct cp_prediction *prediction,
+                                    struct cp_schedule *schedule, char *err)
 {
-    memset(out, 0, sizeof *out);
-    const struct cp_method_ops *m;
+    enum lc_status st = prediction_alloc(spec, prediction, err);
+    if (!st) st = schedule_begin(spec, schedule, err);
+    if (!st) st = m->model(spec, mask, view, prediction->work, prediction->bytes, schedule, err);
+    if (!st) st = cp_schedule_finish(schedule, err);
+    if (!st) prediction_sum(prediction);
+    return st;
+}
+
+/* The spec's method asked, over one mask, for a prediction, a schedule or both (NULL: not asked);
+ * on failure nothing is left to free. */
+static enum lc_status ask(const struct run_spec *spec, struct cp_prediction *prediction, struct cp_schedule *schedule,
+                          char *err)
+{
+    if (prediction) memset(prediction, 0, sizeof *prediction);
+    if (schedule) memset(schedule, 0, sizeof *schedule);
+    const struct cp_method_ops *m = NULL;
     struct mask mask;
     struct longca_mask view;
     enum lc_status st = build_problem(spec, &m, &mask, &view, err);
     if (st) return st;
-    st = predict_problem(m, spec, &mask, &view, out, err);
+    if (prediction && schedule && m->model) {
+        st = model_problem(m, spec, &mask, &view, prediction, schedule, err);
+    } else {
+        if (prediction) st = predict_problem(m, spec, &mask, &view, prediction, err);
+        if (!st && schedule) st = schedule_problem(m, spec, &mask, &view, schedule, err);
+    }
+    if (st && prediction) cp_prediction_free(prediction);
+    if (st && schedule) cp_schedule_free(schedule);
     free_problem(&mask, &view);
     return st;
+}
+
+enum lc_status cp_method_predict(const struct run_spec *spec, struct cp_prediction *out, char *err)
+{
+    return ask(spec, out, NULL, err);
 }
 
 void cp_prediction_free(struct cp_prediction *p)
@@ -121,44 +155,11 @@ void cp_prediction_free(struct cp_prediction *p)
 
 enum lc_status cp_method_schedule(const struct run_spec *spec, struct cp_schedule *out, char *err)
 {
-    memset(out, 0, sizeof *out);
-    const struct cp_method_ops *m;
-    struct mask mask;
-    struct longca_mask view;
-    enum lc_status st = build_problem(spec, &m, &mask, &view, err);
-    if (st) return st;
-    st = schedule_problem(m, spec, &mask, &view, out, err);
-    if (st) cp_schedule_free(out);
-    free_problem(&mask, &view);
-    return st;
+    return ask(spec, NULL, out, err);
 }
 
 enum lc_status cp_method_model(const struct run_spec *spec, struct cp_prediction *prediction, struct cp_schedule *schedule,
                                char *err)
 {
-    memset(prediction, 0, sizeof *prediction);
-    memset(schedule, 0, sizeof *schedule);
-    const struct cp_method_ops *m;
-    struct mask mask;
-    struct longca_mask view;
-    enum lc_status st = build_problem(spec, &m, &mask, &view, err);
-    if (st) return st;
-    if (!m->model) {
-        st = predict_problem(m, spec, &mask, &view, prediction, err);
-        if (!st) st = schedule_problem(m, spec, &mask, &view, schedule, err);
-    } else {
-        const struct longca_kernel *k = kernel_find(spec->kernel);
-        if (!k) st = lc_fail(err, LC_ERR_INVALID, "unknown kernel '%s'", spec->kernel);
-        if (!st) st = prediction_alloc(spec, prediction, err);
-        if (!st) st = cp_schedule_init(schedule, spec->cp_degree, k->tile_q, err);
-        if (!st) st = m->model(spec, &mask, &view, prediction->work, prediction->bytes, schedule, err);
-        if (!st) st = cp_schedule_finish(schedule, err);
-        if (!st) prediction_sum(prediction);
-    }
-    if (st) {
-        cp_prediction_free(prediction);
-        cp_schedule_free(schedule);
-    }
-    free_problem(&mask, &view);
-    return st;
+    return ask(spec, prediction, schedule, err);
 }
