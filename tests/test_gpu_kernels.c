@@ -16,6 +16,7 @@ struct config {
 static const struct config configs[] = {
     {1000, 1, 4, 2, 128, LC_BF16, false},
     {517, 2, 2, 2, 64, LC_FP16, true},
+    {777, 1, 4, 2, 64, LC_FP16, false}, /* GQA at d = 64: fine lists run paired */
 };
 
 /* compute-sanitizer runs: small, deterministic backward, GQA 2:1 */

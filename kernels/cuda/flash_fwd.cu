@@ -27,23 +27,33 @@ extern "C" {
 #ifndef LC_FWD_STAGES_D64
 #define LC_FWD_STAGES_D64 4
 #endif
+#ifndef LC_FWD_STAGES_PAIRED_D128
+#define LC_FWD_STAGES_PAIRED_D128 5
+#endif
 
 namespace {
 
-/* Three shapes. Shared: both consumer warpgroups work on one 128-row query tile (64 rows each)
+/* Four shapes. Shared: both consumer warpgroups work on one 128-row query tile (64 rows each)
  * against 128-key tiles from one ring, and ping-pong. Wide: the shared shape on 176-key tiles
  * (head dim 128), for masks that fill them: a third more GEMM per softmax max, rescale and
- * barrier. Split (the fine tile lists, for masks whose structure is finer than 128, such as
- * 64-blocks): each consumer warpgroup is a stream of its own, its own 64-row query tiles
- * against 64-key tiles from its own ring, fed by its own producer warp, so that neither
- * computes the other's empty blocks. */
-enum fwd_shape { FWD_SHARED, FWD_WIDE, FWD_SPLIT };
+ * barrier. The fine tile lists (64 x 64, for masks whose structure is finer than 128, such as
+ * 64-blocks) run in one of two. Paired, where GQA groups have an even number of query heads:
+ * the two consumer warpgroups take the same 64-row query tile of two query heads of one group,
+ * which share the KV head and its tile list, so each 64-key K and V tile is loaded once for
+ * both, from one ring, and they ping-pong as in the shared shape. On 64 x 64 tiles a stream of
+ * its own moves as many bytes through shared memory (its K and V written by TMA, then read by
+ * both GEMMs) as its tensor work takes cycles; paired, the writes are shared. Split, otherwise:
+ * each consumer warpgroup is a stream of its own, its own 64-row query tiles against 64-key
+ * tiles from its own ring, fed by its own producer warp, so that neither computes the other's
+ * empty blocks. */
+enum fwd_shape { FWD_SHARED, FWD_WIDE, FWD_SPLIT, FWD_PAIRED };
 
 template <int D, fwd_shape SHAPE>
 struct fwd_cfg {
-    static constexpr bool SPLIT = SHAPE == FWD_SPLIT;
-    static constexpr int BM = SPLIT ? FLASH_FWD_FINE_TILE : FLASH_FWD_TILE_Q;
-    static constexpr int BN = SPLIT ? FLASH_FWD_FINE_TILE : SHAPE == FWD_WIDE ? FLASH_FWD_WIDE_TILE_K : FLASH_FWD_TILE_K;
+    static constexpr bool SPLIT = SHAPE == FWD_SPLIT, PAIRED = SHAPE == FWD_PAIRED, FINE = SPLIT || PAIRED;
+    /* BM query rows of HEADS query heads: a tile's rows are HEADS x BM */
+    static constexpr int BM = FINE ? FLASH_FWD_FINE_TILE : FLASH_FWD_TILE_Q, HEADS = PAIRED ? 2 : 1;
+    static constexpr int BN = FINE ? FLASH_FWD_FINE_TILE : SHAPE == FWD_WIDE ? FLASH_FWD_WIDE_TILE_K : FLASH_FWD_TILE_K;
     static constexpr int THREADS = 384; /* producer + two consumer warpgroups */
     /* setmaxnreg.inc waits for registers that another warpgroup's dec gave back, so the two
      * sums must stay within the 168 x 384 the CTA starts with: 24 + 2 x 240, or 40 + 2 x 232
@@ -53,19 +63,23 @@ struct fwd_cfg {
     static constexpr int STREAMS = SPLIT ? 2 : 1;
     static constexpr int STREAM_WARPS = 8 / STREAMS; /* consumer warps of a stream: each releases a slot once */
     static constexpr int NT = BN / 8, DT = D / 8;
-    static constexpr int STAGES = SPLIT ? (D == 128 ? 3 : 4) : D == 128 ? LC_FWD_STAGES_D128 : LC_FWD_STAGES_D64;
+    static constexpr int STAGES = SPLIT    ? (D == 128 ? 3 : 4)
+                                  : PAIRED ? (D == 128 ? LC_FWD_STAGES_PAIRED_D128 : 8)
+                                  : D == 128 ? LC_FWD_STAGES_D128
+                                             : LC_FWD_STAGES_D64;
     /* Q K^T with Q from registers (loaded once per query tile) rather than shared memory: a
      * wgmma from shared memory reads its A operand again for every instruction, and on 64-key
      * tiles that traffic, with the ring's TMA writes, holds the shared-memory port as long as the
      * tensor cores work. The 128-row shapes have no registers to spare (it spilled and ran 1-4 %
      * slower on 128-key tiles). */
-    static constexpr bool Q_IN_REGS = SPLIT;
-    static constexpr int Q_BYTES = BM * D * 2, KV_BYTES = BN * D * 2;
+    static constexpr bool Q_IN_REGS = FINE;
+    static constexpr int HEAD_Q_BYTES = BM * D * 2, Q_BYTES = HEADS * HEAD_Q_BYTES, KV_BYTES = BN * D * 2;
     static constexpr int STREAM_BYTES = Q_BYTES + 2 * STAGES * KV_BYTES;
     static constexpr int BARRIERS = 2 + 4 * STAGES;
     /* + 1024 so that the tiles can start on the 1024-byte boundary 128-byte swizzle needs */
     static constexpr int SMEM = STREAMS * (STREAM_BYTES + 8 * BARRIERS) + 1024;
-    static_assert(BM == 64 * (3 - STREAMS) && D % 64 == 0 && STREAM_BYTES % 1024 == 0 && KV_BYTES % 1024 == 0,
+    static_assert(BM == (FINE ? 64 : 128) && D % 64 == 0 && STREAM_BYTES % 1024 == 0 && KV_BYTES % 1024 == 0 &&
+                      HEAD_Q_BYTES % 1024 == 0,
                   "tile shapes");
     static_assert(SMEM <= 232448, "more shared memory than a block may opt in to");
 };
@@ -82,21 +96,22 @@ struct fwd_tma_params {
 };
 
 /* Work item `it`: batch, then KV head, then query tiles in work order (slot, longest first),
- * then the query heads of the KV head's group. The CTAs in flight share one KV head, whose K
- * and V then stay in L2 (a head's K and V at 32K tokens take 16 MB of its 50). */
+ * then the query heads of the KV head's group, `heads` at a time (h is the first). The CTAs in
+ * flight share one KV head, whose K and V then stay in L2 (a head's K and V at 32K tokens take
+ * 16 MB of its 50). */
 struct fwd_item {
     int b, h;
     flash_tile_row row;
 };
 
-__device__ __forceinline__ fwd_item fwd_item_at(const fwd_tma_params &P, int it)
+__device__ __forceinline__ fwd_item fwd_item_at(const fwd_tma_params &P, int it, int heads)
 {
     const flash_fwd_params &p = P.p;
-    const int per_kv_head = p.group * p.n_qtiles, per_batch = p.heads_kv * per_kv_head;
-    const int b = it / per_batch, r = it % per_batch, hk = r / per_kv_head, slot = r % per_kv_head / p.group;
+    const int per_tile = p.group / heads, per_kv_head = per_tile * p.n_qtiles, per_batch = p.heads_kv * per_kv_head;
+    const int b = it / per_batch, r = it % per_batch, hk = r / per_kv_head, slot = r % per_kv_head / per_tile;
     fwd_item w;
     w.b = b;
-    w.h = hk * p.group + r % p.group;
+    w.h = hk * p.group + heads * (r % per_tile);
     w.row = flash_tile_row_at(p.row_offsets, p.entries, p.row_order, p.mask_heads == 1 ? 0 : hk, p.n_qtiles, slot);
     return w;
 }
@@ -148,14 +163,16 @@ __global__ void __launch_bounds__(fwd_cfg<D, SHAPE>::THREADS, 1)
         ring_pos<STAGES> at;
         uint32_t q_phase = 0;
         for (int it = first_item; it < P.n_items; it += item_step) {
-            const fwd_item w = fwd_item_at(P, it);
+            const fwd_item w = fwd_item_at(P, it, C::HEADS);
             const int n = w.row.n, hk = w.h / p.group;
             if (n == 0) continue;
             mbar_wait(empty_q, q_phase ^ 1);
             q_phase ^= 1;
             mbar_expect_tx(full_q, C::Q_BYTES);
-            for (int c = 0; c < D / 64; c++)
-                tma_load_4d(s_q + c * BM * 128, &P.q_map, full_q, c * 64, w.h, w.row.tile * BM, w.b);
+            for (int g = 0; g < C::HEADS; g++)
+                for (int c = 0; c < D / 64; c++)
+                    tma_load_4d(s_q + g * C::HEAD_Q_BYTES + c * BM * 128, &P.q_map, full_q, c * 64, w.h + g,
+                                w.row.tile * BM, w.b);
             for (int i = 0; i < n; i++, at.next()) {
                 const int k0 = w.row.ents[n - 1 - i].tile * BN;
                 mbar_wait(empty_k(at.stage), at.phase ^ 1);
@@ -175,9 +192,11 @@ __global__ void __launch_bounds__(fwd_cfg<D, SHAPE>::THREADS, 1)
 
     regs_grow<C::CONSUMER_REGS>();
     const int cw = wg - 1, warp_in_wg = (tid / 32) % 4;
-    const int my_rows = SPLIT ? 0 : cw * 64; /* this warpgroup's first row in the item's query tile */
-    const uint32_t q_rows = s_q + my_rows * 128;
-    /* ping-pong (shared shape only: split streams meet different numbers of key tiles):
+    /* this warpgroup's first row in the item's query tile, and its query head's Q (paired: the
+     * item's head + cw) */
+    const int my_rows = C::FINE ? 0 : cw * 64, my_head = C::PAIRED ? cw : 0;
+    const uint32_t q_rows = s_q + my_head * C::HEAD_Q_BYTES + my_rows * 128;
+    /* ping-pong (not split streams, which meet different numbers of key tiles):
      * warpgroup 0 takes the tensor cores first */
     if (!SPLIT && cw == 1) named_arrive(SCHED_BARRIER, CONSUMER_THREADS);
     auto sched_wait = [&]() {
@@ -250,7 +269,7 @@ __global__ void __launch_bounds__(fwd_cfg<D, SHAPE>::THREADS, 1)
     ring_pos<STAGES> at;
     uint32_t q_phase = 0;
     for (int it = first_item; it < P.n_items; it += item_step) {
-        const fwd_item w = fwd_item_at(P, it);
+        const fwd_item w = fwd_item_at(P, it, C::HEADS);
         const int n = w.row.n;
         const gpu_tile_entry *ents = w.row.ents;
         const int row_base = w.row.tile * BM + my_rows + warp_in_wg * 16;
@@ -310,7 +329,7 @@ __global__ void __launch_bounds__(fwd_cfg<D, SHAPE>::THREADS, 1)
             release(empty_v(at.stage));
             at.next();
         }
-        store_output<E, 1, DT, STORE>(acc_o, row_max, row_sum, p.out, w.b, w.h, row_base, p.seqlen_q, p.heads_q, D,
+        store_output<E, 1, DT, STORE>(acc_o, row_max, row_sum, p.out, w.b, w.h + my_head, row_base, p.seqlen_q, p.heads_q, D,
                                       p.scale_log2, lane);
     }
 }
@@ -339,7 +358,7 @@ struct fwd_launch_shape {
         P.k_map = a->k_map;
         P.v_map = a->v_map;
         P.p = flash_fwd_params_make(a);
-        P.n_items = a->shape.batch * a->shape.heads_q * a->tiles->n_rows;
+        P.n_items = a->shape.batch * (a->shape.heads_q / C::HEADS) * a->tiles->n_rows;
         const int ctas = (P.n_items + C::STREAMS - 1) / C::STREAMS, grid = ctas < sms ? ctas : sms;
         if (grid > 0) kernel<<<grid, C::THREADS, C::SMEM, stream>>>(P);
         return cudaGetLastError();
@@ -350,7 +369,9 @@ template <typename E, int D>
 struct fwd_launch {
     static cudaError_t run(const fwd_tma_args *a, cudaStream_t stream)
     {
-        if (a->tiles->row_tile == FLASH_FWD_FINE_TILE) return fwd_launch_shape<E, D, FWD_SPLIT>::run(a, stream);
+        if (a->tiles->row_tile == FLASH_FWD_FINE_TILE)
+            return (a->shape.heads_q / a->shape.heads_kv) % 2 == 0 ? fwd_launch_shape<E, D, FWD_PAIRED>::run(a, stream)
+                                                                   : fwd_launch_shape<E, D, FWD_SPLIT>::run(a, stream);
         if (a->tiles->col_tile != FLASH_FWD_WIDE_TILE_K) return fwd_launch_shape<E, D, FWD_SHARED>::run(a, stream);
         if constexpr (D == 128) return fwd_launch_shape<E, D, FWD_WIDE>::run(a, stream);
         return cudaErrorNotSupported; /* the plan lists wide tiles at head dim 128 only */
