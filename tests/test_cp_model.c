@@ -2,8 +2,9 @@
  * work its prediction (and so its run) reports, rank by rank, and simulates to the end; the
  * simulator's overlap rules on cases worked out by hand; the calibration fit recovers known
  * costs, with and without a row-length term, and its file reads back (a damaged one is refused,
- * one of the format before the row-length term reads as none); and the speed of 1,024-GPU
- * predictions of a 1M-token document mask (one core's CPU time; asserted in optimised builds). */
+ * one of the format before the row-length term reads as none); `longca model`'s one planning
+ * answers as the method's separate predict and schedule do; and 1,024-GPU predictions of a
+ * 1M-token document mask complete (one core's CPU time printed). */
 #define _POSIX_C_SOURCE 200809L /* mkstemp */
 #include <math.h>
 #include <stdlib.h>
@@ -33,6 +34,36 @@ static struct run_spec spec_for(const char *method, enum mask_pattern mask, int 
     s.cp_degree = gpus;
     s.direction = dir;
     return s;
+}
+
+static bool same_op(const struct cp_sched_op *a, const struct cp_sched_op *b)
+{
+    return a->kind == b->kind && a->lane == b->lane && a->coll == b->coll && a->backward == b->backward &&
+           a->step == b->step && a->peer == b->peer && a->ref == b->ref && a->stride == b->stride &&
+           a->size == b->size && a->bytes == b->bytes;
+}
+
+/* cp_method_model (one planning where the method offers it) gives what predict and schedule give. */
+static void model_matches(const struct run_spec *s, const struct cp_prediction *p, const struct cp_schedule *sch)
+{
+    char err[LC_ERRMSG_LEN] = "";
+    struct cp_prediction pm;
+    struct cp_schedule sm;
+    if (cp_method_model(s, &pm, &sm, err) != LC_OK) {
+        CHECK(false, "model: %s", err);
+        return;
+    }
+    const size_t P = (size_t)s->cp_degree;
+    CHECK(pm.imbalance == p->imbalance && pm.max_bytes == p->max_bytes && !memcmp(pm.work, p->work, P * sizeof *p->work) &&
+              !memcmp(pm.bytes, p->bytes, P * sizeof *p->bytes),
+          "the model's prediction differs from predict's");
+    bool same = sm.n_ops == sch->n_ops && sm.n_work == sch->n_work && sm.tile == sch->tile &&
+                !memcmp(sm.rank_offsets, sch->rank_offsets, (P + 1) * sizeof *sm.rank_offsets) &&
+                !memcmp(sm.work, sch->work, (size_t)sm.n_work * sizeof *sm.work);
+    for (int64_t i = 0; same && i < sm.n_ops; i++) same = same_op(&sm.ops[i], &sch->ops[i]);
+    CHECK(same, "the model's schedule differs from schedule's");
+    cp_schedule_free(&sm);
+    cp_prediction_free(&pm);
 }
 
 /* The schedule's forward blocks of each rank add up to the work its prediction reports. */
@@ -65,6 +96,7 @@ static void schedule_matches_prediction(const char *method, enum mask_pattern ma
         CHECK(fwd == p.work[r] && bwd == p.work[r], "rank %d: schedule %.0f fwd %.0f bwd, prediction %.0f", r, fwd, bwd,
               p.work[r]);
     }
+    model_matches(&s, &p, &sch);
     struct cp_topology topo;
     cp_topology_defaults(&topo);
     struct cp_cost cost;
