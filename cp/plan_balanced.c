@@ -138,7 +138,7 @@ enum lc_status cp_balanced_plan_solve(const struct cp_balanced_plan *p, struct c
 
 enum lc_status cp_balanced_plan_take(struct cp_balanced_plan *p, const int *owner, char *err)
 {
-    if (owner != p->owner) memcpy(p->owner, owner, (size_t)p->n_chunks * sizeof *owner);
+    memcpy(p->owner, owner, (size_t)p->n_chunks * sizeof *owner);
     return derive(p, err);
 }
 

@@ -169,7 +169,6 @@ static struct channel *channel_of(struct sim *m, int64_t key)
     if (!c) return NULL;
     c->key = key;
     c->live = true;
-    c->head = c->n = 0;
     m->table[h] = index + 1;
     m->n_live++;
     return c;
@@ -191,6 +190,7 @@ static void retire_channel(struct sim *m, struct channel *c)
         hole = j;
     }
     m->table[hole] = 0;
+    c->head = c->n = 0;
     c->live = false;
     m->n_live--;
     m->unused[m->n_unused++] = index;

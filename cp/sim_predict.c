@@ -29,15 +29,8 @@ void cp_model_predict(const struct run_spec *spec, const struct cp_topology *top
     }
     out->imbalance = p.imbalance;
     out->comm_bytes = p.max_bytes;
+    out->flops = p.flops;
     cp_prediction_free(&p);
-    struct mask m;
-    if ((st = mask_build(spec->mask, &spec->mask_params, spec->seqlen, spec->heads_kv, &m, err))) {
-        cp_schedule_free(&s);
-        fail(out, st, err);
-        return;
-    }
-    out->flops = run_flops(spec, &m);
-    mask_free(&m);
     struct cp_sim_result r;
     st = cp_simulate(&s, topo, cost, trace ? trace_ranks : 0, &r, err);
     cp_schedule_free(&s);

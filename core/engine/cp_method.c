@@ -135,6 +135,7 @@ static enum lc_status ask(const struct run_spec *spec, struct cp_prediction *pre
         if (prediction) st = predict_problem(m, spec, &mask, &view, prediction, err);
         if (!st && schedule) st = schedule_problem(m, spec, &mask, &view, schedule, err);
     }
+    if (!st && prediction) prediction->flops = run_flops(spec, &mask);
     if (st && prediction) cp_prediction_free(prediction);
     if (st && schedule) cp_schedule_free(schedule);
     free_problem(&mask, &view);

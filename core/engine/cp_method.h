@@ -47,6 +47,7 @@ struct cp_prediction {
     double *work, *bytes; /* per rank */
     double imbalance;     /* max / mean work, as the run computes it */
     double max_bytes, mean_bytes;
+    double flops;         /* the run's, from the mask's exact area (run_flops) */
 };
 
 /* Builds the spec's mask and asks its method; the run's own validation first. */

@@ -329,8 +329,8 @@ __global__ void __launch_bounds__(fwd_cfg<D, SHAPE>::THREADS, 1)
             release(empty_v(at.stage));
             at.next();
         }
-        store_output<E, 1, DT, STORE>(acc_o, row_max, row_sum, p.out, w.b, w.h + my_head, row_base, p.seqlen_q, p.heads_q, D,
-                                      p.scale_log2, lane);
+        store_output<E, 1, DT, STORE>(acc_o, row_max, row_sum, p.out, w.b, w.h + my_head, row_base, p.seqlen_q,
+                                      p.heads_q, D, p.scale_log2, lane);
     }
 }
 
