@@ -387,11 +387,13 @@ struct bwd_launch {
  * its dK, dV in registers (no fp32 partials, no summing pass after the kernel: 4 % on a full 8K
  * mask, 12-17 % on a sliding window's short rows, H100, 64:8 heads) but makes items group times
  * longer and puts a group's dQ in flight at once. Where that dQ left L2 (full, causal and
- * block-sparse at 32K: 1-7 % lost) or the longest items ended the launch alone (causal and
- * documents at 8K: 14-22 % lost), one query head per item won. So whole groups only where the
- * dQ adds stay in L2 (a key tile's query tiles lie within a quarter of the sequence, or a
- * group's whole dQ fits in three quarters of L2), the longest item is under a third of an SM's
- * share, and the dQ order is free (deterministic turns would chain the group's heads). */
+ * block-sparse at 32K: 1-7 % lost) or rows differ in length (causal and documents: 7-22 % lost
+ * at 8K and 32K, documents at 32K even with the longest item a quarter of an SM's share), one
+ * query head per item won. So whole groups only where the dQ adds stay in L2 (a key tile's
+ * query tiles lie within a quarter of the sequence, or a group's whole dQ fits in three
+ * quarters of L2), rows are of one length (the longest within 1.25 times the mean: full masks,
+ * sliding windows), the longest item is under a third of an SM's share, and the dQ order is
+ * free (deterministic turns would chain the group's heads). */
 extern "C" int flash_bwd_heads_per_item(const struct flash_shape *s, const struct gpu_tiles *t, bool deterministic)
 {
     int device, sms = 0, l2 = 0;
@@ -404,7 +406,8 @@ extern "C" int flash_bwd_heads_per_item(const struct flash_shape *s, const struc
     const double group_dq_bytes = (double)group * s->seqlen_q * s->head_dim * 4;
     const bool dq_in_l2 = 4 * t->max_row_span <= t->n_cols || group_dq_bytes <= 0.75 * l2;
     const bool short_items = 3.0 * t->max_row_entries * group * sms <= steps;
-    return !deterministic && dq_in_l2 && short_items ? group : 1;
+    const bool even_rows = 4.0 * t->max_row_entries * t->n_heads * t->n_rows <= 5.0 * t->n_entries;
+    return !deterministic && dq_in_l2 && short_items && even_rows ? group : 1;
 }
 
 extern "C" enum lc_status flash_bwd_launch(const struct flash_bwd_args *a, void *stream, char *err)
