@@ -43,11 +43,16 @@ command -v ninja >/dev/null || GEN="Unix Makefiles"
 build() { # source dir, build dir, name, extra CUDA flags, targets...
     local src=$1 dir=$2 name=$3 log=$OUT/build_$3.log flags=$4
     shift 4
+    # a build folder a warm machine kept from another source tree: cmake would refuse it and its
+    # old binary would be measured under this name
+    [ -f "$dir/CMakeCache.txt" ] &&
+        ! grep -qx "CMAKE_HOME_DIRECTORY:INTERNAL=$(cd "$src" && pwd)" "$dir/CMakeCache.txt" && rm -rf "$dir"
     timeout 100 cmake -S "$src" -B "$dir" -G "$GEN" -DCMAKE_BUILD_TYPE=Release -DLONGCA_TUI=OFF \
         ${flags:+-DCMAKE_CUDA_FLAGS="$flags" -DCMAKE_C_FLAGS="$flags"} >"$log" 2>&1 &&
         timeout $(lim 200) cmake --build "$dir" -j 8 --target "$@" >>"$log" 2>&1 || {
         tail -30 "$log"
         echo "build of $src ($name) failed"
+        rm -f "$dir/longca" # never measured under this name
         return 1
     }
 }
