@@ -55,6 +55,7 @@ static const struct lc_services wiring = {
     .comm_version = comm_nccl_version,
 #endif
     .load_kernel_library = plugins_load,
+    .load_remembered_kernel_library = plugins_load_remembered,
 };
 
 int main(int argc, char **argv)

@@ -74,6 +74,12 @@ static enum lc_status load(const char *path, bool from_search, char *err)
 
 enum lc_status plugins_load(const char *path, char *err) { return load(path, false, err); }
 
+enum lc_status plugins_load_remembered(const char *path, char *err)
+{
+    if (access(path, F_OK) != 0) return LC_OK; /* removed since, or a build folder gone */
+    return load(path, true, err);
+}
+
 static bool is_plugin_name(const char *name)
 {
     size_t n = strlen(name);

@@ -9,6 +9,11 @@
  * mismatch: not a shared object, a missing symbol, another ABI version, an incomplete table. */
 enum lc_status plugins_load(const char *path, char *err);
 
+/* Loads a plugin the TUI's settings remember from an earlier start, as one found on the search
+ * path: a kernel whose name is already given (this build's own copy of the plugin) is passed
+ * over, and a file no longer there is skipped; any other fault is an error as above. */
+enum lc_status plugins_load_remembered(const char *path, char *err);
+
 /* Loads every liblongca_*.so in the folders of LONGCA_KERNEL_PATH (colon-separated), then in the
  * installed folder (<bin>/../lib/longca, or <bin>/lib/longca in a build tree), skipping files
  * already loaded and kernels whose name an earlier folder gave. */

@@ -4,8 +4,8 @@
 # table (TFLOP/s cells are numbers), the Timeline breakdown (percentages sum to 100 +- 0.1) and
 # that the Timeline shows the run picked on Runs;
 # resizes mid-run; opens help; loads the example kernel plugin on Setup's Kernel libs and runs it
-# (reloaded from the settings at the next start); cancels a sweep; makes a run fail on a worker and checks its rank
-# and reason show; quits with status 0 and no process left; then `longca view` of the capture
+# (reloaded from the settings at the next start; a second copy and a vanished file listed there are
+# passed over); cancels a sweep; makes a run fail on a worker and checks its rank and reason show; quits with status 0 and no process left; then `longca view` of the capture
 # shows the same results table; and under mpirun rank 0 draws. Every wait has a deadline.
 set -u
 LONGCA=$(realpath "${1:?usage: tui_test.sh PATH_TO_LONGCA}")
@@ -223,9 +223,19 @@ while [ ! -f "$WORK/view_status" ] && ((SECONDS < deadline)); do sleep 0.2; done
 # kill-server returns before the server has gone; a session started meanwhile dies with it.
 tm kill-server 2>/dev/null
 sleep 1
+# The settings may remember plugin files another build folder made (the same plugin, a second copy)
+# or that are gone since: passed over without a word.
+conf=$XDG_CONFIG_HOME/longca/longca.conf
+if [ -f "$example" ]; then
+    grep -qx "kernel_libs = $(realpath "$example")" "$conf" || fail "settings saved: $(grep kernel_libs "$conf")"
+    mkdir -p "$WORK/other_build"
+    cp "$example" "$WORK/other_build/"
+    sed -i "s|^kernel_libs = .*|&:$WORK/other_build/liblongca_example.so:$WORK/gone/liblongca_gone.so|" "$conf"
+fi
 tm new-session -d -s tui -x 100 -y 30 \
     "mpirun -np 3 '$LONGCA' --capture '$WORK/mpirun.lccap'; echo \$? > '$WORK/mpirun_status'; sleep 600"
 wait_for 60 "live, 2 workers"
+screen | grep -q "settings" && fail "settings' plugins: $(screen | grep settings)"
 keys 2
 wait_for 5 "rank 2 .*cpu ready"
 # The settings file saved at the last quit loads the plugin again.

@@ -41,8 +41,9 @@ enum lc_status tui_settings_load_libs(const struct config *c, struct tui_setup *
         bool known = false;
         for (int i = 0, n = kernel_libraries(loaded, KERNEL_MAX); i < n && !known; i++) known = !strcmp(loaded[i], path);
         if (known || !path[0]) continue;
-        st = services()->load_kernel_library ? services()->load_kernel_library(path, err)
-                                             : lc_fail(err, LC_ERR_UNSUPPORTED, "this program loads no kernel plugins");
+        st = services()->load_remembered_kernel_library
+                 ? services()->load_remembered_kernel_library(path, err)
+                 : lc_fail(err, LC_ERR_UNSUPPORTED, "this program loads no kernel plugins");
     }
     tui_setup_list_kernels(s);
     return st;

@@ -35,6 +35,10 @@ struct lc_services {
     /* Loads a kernel plugin file and registers its kernels, after start: the TUI's Setup loads
      * one, and a worker loads the file of a run's kernel it lacks. */
     enum lc_status (*load_kernel_library)(const char *path, char *err);
+    /* The same for a file the TUI's settings remember: a kernel name already given is passed
+     * over and a file no longer there skipped, so a plugin saved from another build folder does
+     * not stand in the way of this build's own. */
+    enum lc_status (*load_remembered_kernel_library)(const char *path, char *err);
 };
 
 void services_register(const struct lc_services *s); /* copied; call before anything runs */
