@@ -5,8 +5,9 @@
 # that the Timeline shows the run picked on Runs;
 # resizes mid-run; opens help; loads the example kernel plugin on Setup's Kernel libs and runs it
 # (reloaded from the settings at the next start; a second copy and a vanished file listed there are
-# passed over); cancels a sweep; makes a run fail on a worker and checks its rank and reason show; quits with status 0 and no process left; then `longca view` of the capture
-# shows the same results table; and under mpirun rank 0 draws. Every wait has a deadline.
+# passed over); cancels a sweep; makes a run fail on a worker and checks its rank and reason show;
+# quits with status 0 and no process left; then `longca view` of the capture shows the same results
+# table; and under mpirun rank 0 draws. Every wait has a deadline.
 set -u
 LONGCA=$(realpath "${1:?usage: tui_test.sh PATH_TO_LONGCA}")
 source "$(dirname "$0")/tui_lib.sh"
