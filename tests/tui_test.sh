@@ -228,7 +228,8 @@ sleep 1
 # or that are gone since: passed over without a word.
 conf=$XDG_CONFIG_HOME/longca/longca.conf
 if [ -f "$example" ]; then
-    grep -qx "kernel_libs = $(realpath "$example")" "$conf" || fail "settings saved: $(grep kernel_libs "$conf")"
+    grep -q "^kernel_libs = \(.*:\)\?$(realpath "$example")\(:\|$\)" "$conf" ||
+        fail "settings saved: $(grep kernel_libs "$conf")"
     mkdir -p "$WORK/other_build"
     cp "$example" "$WORK/other_build/"
     sed -i "s|^kernel_libs = .*|&:$WORK/other_build/liblongca_example.so:$WORK/gone/liblongca_gone.so|" "$conf"
