@@ -37,10 +37,8 @@ enum lc_status tui_settings_load_libs(const struct config *c, struct tui_setup *
         char path[TUI_PATH_LEN];
         snprintf(path, sizeof path, "%.*s", (int)(colon ? colon - p : (long)strlen(p)), p);
         p = colon ? colon + 1 : NULL;
-        const char *loaded[KERNEL_MAX];
-        bool known = false;
-        for (int i = 0, n = kernel_libraries(loaded, KERNEL_MAX); i < n && !known; i++) known = !strcmp(loaded[i], path);
-        if (known || !path[0]) continue;
+        if (!path[0]) continue;
+        /* a file already loaded (found beside the binary, say) is loaded once: the loader knows */
         st = services()->load_remembered_kernel_library
                  ? services()->load_remembered_kernel_library(path, err)
                  : lc_fail(err, LC_ERR_UNSUPPORTED, "this program loads no kernel plugins");
