@@ -207,7 +207,7 @@ static enum lc_status estimate_time(const struct run_spec *spec, const struct cp
 /* The variants share the chunks' demand; a variant dealing the chunks as an earlier one did (at
  * 1,024 ranks the rank level's reserve often changes nothing) is not estimated again. */
 enum lc_status cp_balanced_plan_choose(const struct run_spec *spec, const struct mask *m, const struct longca_mask *view,
-                               int tile_q, struct cp_balanced_plan *out, char *err)
+                                       int tile_q, struct cp_balanced_plan *out, char *err)
 {
     const int P = spec->cp_degree;
     enum lc_status st = cp_balanced_plan_build(m, view, P, tile_q, cp_balanced_variant_at(0), out, err);
