@@ -282,14 +282,12 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
                     da[kk][2] = E::pack(dpt[0][2 * kk + 1][0], dpt[0][2 * kk + 1][1]);
                     da[kk][3] = E::pack(dpt[0][2 * kk + 1][2], dpt[0][2 * kk + 1][3]);
                 }
-                /* dV += P^T dO and dK += dS^T Q: B is [queries][d], d-major, transposed by the descriptor */
+                /* dV += P^T dO: B is [queries][d], d-major, transposed by the descriptor (dK follows the
+                 * dQ product, so that dQ's staging runs under it) */
                 wgmma_fence();
 #pragma unroll
                 for (int kk = 0; kk < BM / 16; kk++)
                     wgmma_rs<E, D, 1>::run(acc_dv, pa[kk], wgmma_desc(s_do + kk * 16 * 128, BM * 128, 1024), 1);
-#pragma unroll
-                for (int kk = 0; kk < BM / 16; kk++)
-                    wgmma_rs<E, D, 1>::run(acc_dk, da[kk], wgmma_desc(s_q + kk * 16 * 128, BM * 128, 1024), 1);
                 wgmma_commit();
             } else {
 #pragma unroll
@@ -324,19 +322,24 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
                 wgmma_ss<E, 64, 1, 1>::run(dq, wgmma_desc(ds_from + kk * 16 * 128, 64 * 128, 1024),
                                            wgmma_desc(k_from + kk * 16 * 128, BN * 128, 1024), kk > 0);
             wgmma_commit();
-            wgmma_wait<1>(); /* dV, dK (if issued): this slot's Q, dO, LSE and Dsum are free */
+            /* dK += dS^T Q, same B layout as dV's */
+#pragma unroll
+                for (int kk = 0; kk < BM / 16; kk++)
+                    wgmma_rs<E, D, 1>::run(acc_dk, da[kk], wgmma_desc(s_q + kk * 16 * 128, BM * 128, 1024), 1);
+            wgmma_commit();  /* (idle: an empty group) */
+            wgmma_wait<1>(); /* dV and dQ; dK may still run */
             wgmma_pin(acc_dv);
-            wgmma_pin(acc_dk);
-            mbar_arrive(empty(at.stage));
-            wgmma_wait<0>();
             wgmma_pin(dq);
 
-            /* to the dQ warp: staging free (the copy engine has read the last tile's), dQ staged,
-             * its message; d = 64 with this warpgroup's keys unseen, dQ is zero: nothing staged */
+            /* to the dQ warp, while dK runs: staging free (the copy engine has read the last tile's),
+             * dQ staged, its message; d = 64 with this warpgroup's keys unseen, dQ is zero: nothing staged */
             const bool skip = D == 64 && idle;
             dq_claim();
             if (!skip) stage_dq(dq, s_dq + cw * C::DQ_STAGE_BYTES);
             dq_post(b, h, ent.tile, (ent.rank << DQ_FLAG_BITS) | (skip ? DQ_SKIP : 0) | (t == steps - 1 ? DQ_LAST : 0));
+            wgmma_wait<0>();
+            wgmma_pin(acc_dk);
+            mbar_arrive(empty(at.stage)); /* this slot's Q, dO, LSE and Dsum are free */
         }
         if (steps == 0) { /* no tiles: the dQ warp hears of the item all the same (it ends it, deterministic) */
             dq_claim();
