@@ -13,6 +13,7 @@
  *   P^T = exp(S^T - LSE), dS^T = P^T (dP^T - Dsum) * scale   (registers; mask on partial tiles)
  *   dV += P^T dO, dK += dS^T Q         (A from registers, B transposed by the descriptor)
  *   dQ += dS K                         (dS^T staged in shared memory, two buffers, read transposed)
+ * in the order dV, dQ, dK, so that dQ goes to the dQ warp while dK runs.
  * dK and dV stay in registers for the whole item, summed over the group there, and are written
  * once per KV head (no per-query-head buffer and no summing pass). dQ goes to an fp32 buffer by
  * the copy engine:
@@ -322,11 +323,12 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
                 wgmma_ss<E, 64, 1, 1>::run(dq, wgmma_desc(ds_from + kk * 16 * 128, 64 * 128, 1024),
                                            wgmma_desc(k_from + kk * 16 * 128, BN * 128, 1024), kk > 0);
             wgmma_commit();
-            /* dK += dS^T Q, same B layout as dV's */
+            /* dK += dS^T Q, same B layout as dV's; an idle warpgroup's too (dS = 0): issued on one
+             * path only and running across the dQ hand-off, it made ptxas serialize every wgmma */
 #pragma unroll
-                for (int kk = 0; kk < BM / 16; kk++)
-                    wgmma_rs<E, D, 1>::run(acc_dk, da[kk], wgmma_desc(s_q + kk * 16 * 128, BM * 128, 1024), 1);
-            wgmma_commit();  /* (idle: an empty group) */
+            for (int kk = 0; kk < BM / 16; kk++)
+                wgmma_rs<E, D, 1>::run(acc_dk, da[kk], wgmma_desc(s_q + kk * 16 * 128, BM * 128, 1024), 1);
+            wgmma_commit();
             wgmma_wait<1>(); /* dV and dQ; dK may still run */
             wgmma_pin(acc_dv);
             wgmma_pin(dq);
