@@ -78,6 +78,7 @@ struct flash_bwd_args {
     void *dq, *dk, *dv;
     const struct gpu_tiles *tiles; /* by key tile */
     bool deterministic;
+    int heads_per_item; /* query heads a work item takes: the plan's choice, for which buf was sized */
     struct flash_bwd_buffers buf;
     /* Folding blocks (core/engine/kernel.h): buf.dq_acc is the caller's running dQ, started only when
      * dq_first, written to dq only when dq_last; dK | dV go to dkv_f32 in fp32, not dk, dv. */
@@ -88,8 +89,8 @@ struct flash_bwd_args {
 enum lc_status flash_fwd_launch(const struct flash_fwd_args *a, void *stream, char *err);
 enum lc_status flash_bwd_launch(const struct flash_bwd_args *a, void *stream, char *err);
 /* Query heads a work item of flash_bwd_launch takes (1 or the GQA group) on the current device,
- * for tile lists t; below the whole group it needs buf.dk_acc, buf.dv_acc for [b, S_k,
- * heads_q / that, d] fp32. */
+ * for tile lists t: the plan asks once and passes it as flash_bwd_args.heads_per_item; below the
+ * whole group it needs buf.dk_acc, buf.dv_acc for [b, S_k, heads_q / that, d] fp32. */
 int flash_bwd_heads_per_item(const struct flash_shape *s, const struct gpu_tiles *t, bool deterministic);
 enum lc_status flash_mma_fwd_launch(const struct flash_fwd_args *a, void *stream, char *err);
 enum lc_status flash_mma_bwd_launch(const struct flash_bwd_args *a, void *stream, char *err);

@@ -367,7 +367,7 @@ struct bwd_launch {
         bwd_tma_params P;
         int device, sms;
         cudaError_t e;
-        if ((e = flash_bwd_before<D>(a, flash_bwd_heads_per_item(&a->shape, a->tiles, a->deterministic), P.p, stream)) ||
+        if ((e = flash_bwd_before<D>(a, a->heads_per_item, P.p, stream)) ||
             (e = cudaMemsetAsync(a->buf.next_item, 0, sizeof(int), stream)) ||
             (e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, C::SMEM)) ||
             (e = cudaGetDevice(&device)) || (e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device)))
@@ -421,7 +421,7 @@ extern "C" enum lc_status flash_bwd_launch(const struct flash_bwd_args *a, void 
     /* + the counter's overshoot: every CTA takes one item past the end */
     if ((int64_t)s.batch * s.heads_q * a->tiles->n_rows > INT_MAX - 65536)
         return lc_fail(err, LC_ERR_UNSUPPORTED, "flash backward: more than 2^31 key tiles");
-    if (flash_bwd_heads_per_item(&s, a->tiles, a->deterministic) != s.heads_q / s.heads_kv && !a->buf.dk_acc)
+    if (a->heads_per_item != s.heads_q / s.heads_kv && !a->buf.dk_acc)
         return lc_fail(err, LC_ERR_INTERNAL, "flash backward: no workspace for dK, dV partials");
     bwd_tma_args t;
     static_cast<flash_bwd_args &>(t) = *a;

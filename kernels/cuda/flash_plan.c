@@ -32,6 +32,7 @@ struct flash_plan {
     bool deterministic;
     bool has_bwd;
     struct gpu_tiles fwd, bwd;
+    int bwd_heads_per_item; /* asked of the design once, here; the launch takes it */
     /* backward workspace layout: byte offsets */
     size_t dq_acc, dk_acc, dv_acc, dsum, turns, turns_bytes, next_item, total;
 };
@@ -140,7 +141,7 @@ static enum lc_status plan_create(const struct flash_design *design, const struc
     if (fp->has_bwd) {
         const size_t n_q = (size_t)p->batch * p->seqlen_q * p->heads_q * p->head_dim;
         /* dK, dV partials where a work item takes part of a GQA group */
-        const int per_item =
+        const int per_item = fp->bwd_heads_per_item =
             design->bwd_heads_per_item ? design->bwd_heads_per_item(&fp->shape, &fp->bwd, fp->deterministic) : 1;
         const size_t n_dkv = per_item == p->heads_q / p->heads_kv
                                  ? 0
@@ -199,8 +200,8 @@ static int flash_backward(void *plan, const struct longca_tensors *t, void *work
     const struct longca_fold *f = t->fold;
     if (f) buf.dq_acc = f->dq_acc;
     struct flash_bwd_args a = {fp->shape, t->q, t->k, t->v, t->o, t->d_o, t->lse, t->dq, t->dk, t->dv,
-                               &fp->bwd, fp->deterministic, buf, f != NULL, !f || f->first, !f || f->last,
-                               f ? f->dkv_acc : NULL};
+                               &fp->bwd, fp->deterministic, fp->bwd_heads_per_item, buf, f != NULL,
+                               !f || f->first, !f || f->last, f ? f->dkv_acc : NULL};
     return fp->design->bwd(&a, stream, err);
 }
 
