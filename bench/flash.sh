@@ -73,10 +73,14 @@ wait
 el built
 L=$BUILD/longca
 obj=$(find "$BUILD" -name "flash_$DIRECTION.cu.o" | head -1)
+# each bf16 d = 128 instance's count of the instructions that tell the design (and its spills: STL, LDL)
 [ -n "$obj" ] && command -v cuobjdump >/dev/null &&
-    cuobjdump -sass "$obj" | awk '/Function :/ {keep = /elem_bf16Li128/} keep' |
-    grep -oE 'HGMMA|UTMAREDG|UBLKRED|UTMALDG|RED\.E[A-Z.0-9]*|STL|LDL|LDSM[A-Z.0-9]*|SETMAXREG[A-Z.]*' | sort | uniq -c |
-        tr '\n' ' ' && echo " <- SASS of flash_${DIRECTION}_kernel<bf16, 128, ...> (every instance)"
+    cuobjdump -sass "$obj" | awk '
+        /Function :/ { name = /elem_bf16Li128/ ? $NF : ""; if (name) order[++n] = name; next }
+        name { while (match($0, /HGMMA|UTMAREDG|UBLKRED|UTMALDG|RED\.E[A-Z.0-9]*|STL|LDL|LDSM[A-Z.0-9]*|STSM[A-Z.0-9]*|SETMAXREG[A-Z.]*/)) {
+                   c[name, substr($0, RSTART, RLENGTH)]++; seen[substr($0, RSTART, RLENGTH)] = 1; $0 = substr($0, RSTART + RLENGTH) } }
+        END { for (i = 1; i <= n; i++) { line = ""; for (k in seen) if (c[order[i], k]) line = line " " c[order[i], k] " " k
+                                         print "SASS of " order[i] ":" line } }'
 
 # A hang (a barrier that never completes) shows here in seconds, not after the tests' timeouts.
 smoke() { # binary, run arguments...
