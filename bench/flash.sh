@@ -78,8 +78,9 @@ obj=$(find "$BUILD" -name "flash_$DIRECTION.cu.o" | head -1)
     cuobjdump -sass "$obj" | awk '
         /Function :/ { name = /elem_bf16Li128/ ? $NF : ""; if (name) order[++n] = name; next }
         name { while (match($0, /HGMMA|UTMAREDG|UBLKRED|UTMALDG|RED\.E[A-Z.0-9]*|STL|LDL|LDSM[A-Z.0-9]*|STSM[A-Z.0-9]*|SETMAXREG[A-Z.]*/)) {
-                   c[name, substr($0, RSTART, RLENGTH)]++; seen[substr($0, RSTART, RLENGTH)] = 1; $0 = substr($0, RSTART + RLENGTH) } }
-        END { for (i = 1; i <= n; i++) { line = ""; for (k in seen) if (c[order[i], k]) line = line " " c[order[i], k] " " k
+                   k = substr($0, RSTART, RLENGTH); if (!(k in seen)) { seen[k] = 1; kinds[++nk] = k }
+                   c[name, k]++; $0 = substr($0, RSTART + RLENGTH) } }
+        END { for (i = 1; i <= n; i++) { line = ""; for (j = 1; j <= nk; j++) if (c[order[i], kinds[j]]) line = line " " c[order[i], kinds[j]] " " kinds[j]
                                          print "SASS of " order[i] ":" line } }'
 
 # A hang (a barrier that never completes) shows here in seconds, not after the tests' timeouts.
