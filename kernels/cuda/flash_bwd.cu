@@ -161,6 +161,9 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
     regs_grow<C::CONSUMER_REGS>();
     const int cw = wg - 1, warp_in_wg = (tid / 32) % 4;
     const uint32_t s_kw = s_k + cw * 64 * 128, s_vw = s_v + cw * 64 * 128; /* this warpgroup's 64 keys */
+    /* the operands' descriptors, made once: each product's steps add constant offsets to them */
+    const uint64_t kw_desc = wgmma_desc(s_kw, 16, 1024), vw_desc = wgmma_desc(s_vw, 16, 1024);
+    const uint64_t kt_desc = D == 128 ? wgmma_desc(s_k + cw * BN * 128, BN * 128, 1024) : wgmma_desc(s_kw, BN * 128, 1024);
     /* d = 128: dQ's columns split between the warpgroups, each over both warpgroups' dS^T; d = 64:
      * each warpgroup its own keys' share of all columns, added separately */
     auto ds_sync = [&]() {
@@ -209,7 +212,8 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
         for (int t = 0; t < steps; t++, at.next(), ds_buf ^= 1) {
             if (left_in_head == 0) h++, left_in_head = n;
             left_in_head--;
-            const uint32_t s_q = q_at(at.stage), s_do = s_q + C::QT_BYTES;
+            const uint32_t s_q = q_at(at.stage); /* dO follows at + QT_BYTES */
+            const uint64_t q_desc = wgmma_desc(s_q, 16, 1024), qt_desc = wgmma_desc(s_q, BM * 128, 1024);
             const float *f_lse = reinterpret_cast<const float *>(smem_raw + (vec_at(at.stage) - smem_addr(smem_raw)));
             const float *f_dsum = f_lse + BM;
             mbar_wait(full(at.stage), at.phase);
@@ -233,15 +237,14 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
 #pragma unroll
                 for (int s = 0; s < D / 16; s++) {
                     const uint32_t ko = (s / 4) * BN * 128 + (s % 4) * 32, qo = (s / 4) * BM * 128 + (s % 4) * 32;
-                    wgmma_ss<E, BM, 0, 0>::run(st[0], wgmma_desc(s_kw + ko, 16, 1024), wgmma_desc(s_q + qo, 16, 1024),
-                                               s > 0);
+                    wgmma_ss<E, BM, 0, 0>::run(st[0], wgmma_desc_at(kw_desc, ko), wgmma_desc_at(q_desc, qo), s > 0);
                 }
                 wgmma_commit();
 #pragma unroll
                 for (int s = 0; s < D / 16; s++) {
                     const uint32_t ko = (s / 4) * BN * 128 + (s % 4) * 32, qo = (s / 4) * BM * 128 + (s % 4) * 32;
-                    wgmma_ss<E, BM, 0, 0>::run(dpt[0], wgmma_desc(s_vw + ko, 16, 1024), wgmma_desc(s_do + qo, 16, 1024),
-                                               s > 0);
+                    wgmma_ss<E, BM, 0, 0>::run(dpt[0], wgmma_desc_at(vw_desc, ko),
+                                               wgmma_desc_at(q_desc, C::QT_BYTES + qo), s > 0);
                 }
                 wgmma_commit();
                 wgmma_wait<1>(); /* S^T; dP^T may still run */
@@ -288,7 +291,7 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
                 wgmma_fence();
 #pragma unroll
                 for (int kk = 0; kk < BM / 16; kk++)
-                    wgmma_rs<E, D, 1>::run(acc_dv, pa[kk], wgmma_desc(s_do + kk * 16 * 128, BM * 128, 1024), 1);
+                    wgmma_rs<E, D, 1>::run(acc_dv, pa[kk], wgmma_desc_at(qt_desc, C::QT_BYTES + kk * 16 * 128), 1);
                 wgmma_commit();
             } else {
 #pragma unroll
@@ -315,19 +318,18 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
              * 128 keys; d = 64: each warpgroup takes its own 64 keys, both add into dQ. */
             float dq[8][4];
             constexpr int KSTEPS = D == 128 ? BN / 16 : 4;
-            const uint32_t ds_from = D == 128 ? ds : ds + cw * 64 * 128;
-            const uint32_t k_from = D == 128 ? s_k + cw * BN * 128 : s_kw;
+            const uint64_t ds_desc = wgmma_desc(D == 128 ? ds : ds + cw * 64 * 128, 64 * 128, 1024);
             wgmma_fence();
 #pragma unroll
             for (int kk = 0; kk < KSTEPS; kk++)
-                wgmma_ss<E, 64, 1, 1>::run(dq, wgmma_desc(ds_from + kk * 16 * 128, 64 * 128, 1024),
-                                           wgmma_desc(k_from + kk * 16 * 128, BN * 128, 1024), kk > 0);
+                wgmma_ss<E, 64, 1, 1>::run(dq, wgmma_desc_at(ds_desc, kk * 16 * 128), wgmma_desc_at(kt_desc, kk * 16 * 128),
+                                           kk > 0);
             wgmma_commit();
             /* dK += dS^T Q, same B layout as dV's; an idle warpgroup's too (dS = 0): issued on one
              * path only and running across the dQ hand-off, it made ptxas serialize every wgmma */
 #pragma unroll
             for (int kk = 0; kk < BM / 16; kk++)
-                wgmma_rs<E, D, 1>::run(acc_dk, da[kk], wgmma_desc(s_q + kk * 16 * 128, BM * 128, 1024), 1);
+                wgmma_rs<E, D, 1>::run(acc_dk, da[kk], wgmma_desc_at(qt_desc, kk * 16 * 128), 1);
             wgmma_commit();
             wgmma_wait<1>(); /* dV and dQ; dK may still run */
             wgmma_pin(acc_dv);

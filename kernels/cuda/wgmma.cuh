@@ -31,6 +31,14 @@ __device__ __forceinline__ uint64_t wgmma_desc(uint32_t addr, uint32_t lbo, uint
            ((uint64_t)((sbo & 0x3FFFF) >> 4) << 32) | (1ull << 62);
 }
 
+/* The descriptor of the tile `bytes` (a multiple of 16) past desc's: the start address is the low
+ * word's bits 0-13 and shared memory ends below 2^18 bytes, so a 32-bit add on the low word is
+ * exact, and a step's descriptors cost an add each instead of the whole build. */
+__device__ __forceinline__ uint64_t wgmma_desc_at(uint64_t desc, uint32_t bytes)
+{
+    return (desc & 0xFFFFFFFF00000000ull) | (uint32_t)((uint32_t)desc + (bytes >> 4));
+}
+
 template <typename E, int N, int TA, int TB>
 struct wgmma_ss;
 template <typename E, int N, int TB>
