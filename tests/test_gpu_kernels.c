@@ -17,6 +17,7 @@ static const struct config configs[] = {
     {1000, 1, 4, 2, 128, LC_BF16, false},
     {517, 2, 2, 2, 64, LC_FP16, true},
     {777, 1, 4, 2, 64, LC_FP16, false}, /* GQA at d = 64: fine lists run paired */
+    {1111, 1, 4, 1, 128, LC_FP16, true}, /* deterministic fp16 at d = 128, GQA 4:1 */
 };
 
 /* compute-sanitizer runs: small, deterministic backward, GQA 2:1 */
@@ -57,8 +58,8 @@ int main(void)
         return 1;
     }
     const bool quick = getenv("LONGCA_GPU_TEST_QUICK") != NULL;
-    const enum mask_pattern quick_masks[] = {MASK_CAUSAL, MASK_CAUSAL_DOCUMENT, MASK_BLOCK_SPARSE};
-    const int n_masks = quick ? 3 : MASK_PATTERN_COUNT;
+    const enum mask_pattern quick_masks[] = {MASK_FULL, MASK_CAUSAL, MASK_CAUSAL_DOCUMENT, MASK_BLOCK_SPARSE};
+    const int n_masks = quick ? (int)(sizeof quick_masks / sizeof *quick_masks) : MASK_PATTERN_COUNT;
     const int n_configs = quick ? 1 : (int)(sizeof configs / sizeof *configs);
     int cases = 0, failed = 0;
     for (int ci = 0; ci < n_configs; ci++)
