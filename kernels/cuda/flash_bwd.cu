@@ -32,10 +32,11 @@
 
 namespace {
 
-template <typename E, int D>
-__global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const __grid_constant__ bwd_tma_params P)
+template <typename E, int D, int TILE_Q>
+__global__ void __launch_bounds__(bwd_cfg<D, TILE_Q>::THREADS, 1)
+    flash_bwd_kernel(const __grid_constant__ bwd_tma_params P)
 {
-    typedef bwd_cfg<D> C;
+    typedef bwd_cfg<D, TILE_Q> C;
     constexpr int BM = C::BM, BN = C::BN, NT = C::NT, DT = C::DT, STAGES = C::STAGES;
     const flash_bwd_params &p = P.p;
     extern __shared__ unsigned char smem_raw[];
@@ -78,7 +79,7 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
         /* producer: warp 0; lane 0 issues the TMA copies, all lanes copy LSE and Dsum */
         regs_shrink<C::PRODUCER_REGS>();
         if (tid / 32 == 1) {
-            dq_warp<D>(P, s_dq, s_msg, dq_full, dq_empty, item_done);
+            dq_warp<D, BM>(P, s_dq, s_msg, dq_full, dq_empty, item_done);
             return;
         }
         if (tid >= 32) return;
@@ -299,31 +300,53 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
 #pragma unroll
                     for (int r = 0; r < 4; r++) da[kk][r] = 0u;
             }
-            /* dS^T to shared memory, [key][query] rows of 128 bytes, 128-byte swizzle: the dQ
-             * product reads it as a query-major A operand. Two buffers: the other warpgroup may
-             * still read the last tile's until the barrier below. */
+            /* dS^T to shared memory, 128-byte swizzle, two buffers: the other warpgroup may still
+             * read the last tile's until the barrier below. 64-row tiles: [key][query] rows of 128
+             * bytes, which the dQ product reads as a query-major A operand. 80-row tiles: [query][key]
+             * in two boxes of 64 keys (a K-major B operand of dQ^T), each 8 x 8 fragment stored
+             * transposed by stmatrix, one 16-byte row per lane. */
             const uint32_t ds = s_ds + ds_buf * C::DS_BYTES;
+            if constexpr (BM == 64) {
 #pragma unroll
-            for (int kk = 0; kk < BM / 16; kk++)
+                for (int kk = 0; kk < BM / 16; kk++)
 #pragma unroll
-                for (int r = 0; r < 4; r++) {
-                    const int key = cw * 64 + warp_in_wg * 16 + lane / 4 + 8 * (r & 1); /* row within the tile */
-                    const int chunk = 2 * kk + (r >> 1);
-                    st_shared_i32(ds + key * 128 + ((chunk ^ (key & 7)) * 16) + (lane % 4) * 4, (int)da[kk][r]);
+                    for (int r = 0; r < 4; r++) {
+                        const int key = cw * 64 + warp_in_wg * 16 + lane / 4 + 8 * (r & 1); /* row within the tile */
+                        const int chunk = 2 * kk + (r >> 1);
+                        st_shared_i32(ds + key * 128 + ((chunk ^ (key & 7)) * 16) + (lane % 4) * 4, (int)da[kk][r]);
+                    }
+            } else {
+                /* matrix lane/8: keys + 8 (its bit 0), queries + 8 (its bit 1); row lane%8 */
+                const int chunk = 2 * warp_in_wg + (lane / 8) % 2, q_in = 8 * (lane / 16) + lane % 8;
+#pragma unroll
+                for (int kk = 0; kk < BM / 16; kk++) {
+                    const int q = 16 * kk + q_in;
+                    stmatrix_x4_trans(ds + cw * BM * 128 + q * 128 + ((chunk ^ (q % 8)) * 16), da[kk]);
                 }
+            }
             fence_proxy_async();
             ds_sync();
 
-            /* dQ[64 queries x 64 columns] = dS K. d = 128: warpgroup w takes columns 64w.. over all
-             * 128 keys; d = 64: each warpgroup takes its own 64 keys, both add into dQ. */
-            float dq[8][4];
-            constexpr int KSTEPS = D == 128 ? BN / 16 : 4;
-            const uint64_t ds_desc = wgmma_desc(D == 128 ? ds : ds + cw * 64 * 128, 64 * 128, 1024);
+            /* 64-row tiles: dQ[64 queries x 64 columns] = dS K. d = 128: warpgroup w takes columns
+             * 64w.. over all 128 keys; d = 64: each warpgroup takes its own 64 keys, both add into
+             * dQ. 80-row tiles (d = 128): dQ^T[64 columns x 80 queries] = K^T dS^T, warpgroup w
+             * its columns 64w.. over all 128 keys (wgmma's M is 64: the queries go to N). */
+            float dq[BM / 8][4];
             wgmma_fence();
+            if constexpr (BM == 64) {
+                constexpr int KSTEPS = D == 128 ? BN / 16 : 4;
+                const uint64_t ds_desc = wgmma_desc(D == 128 ? ds : ds + cw * 64 * 128, 64 * 128, 1024);
 #pragma unroll
-            for (int kk = 0; kk < KSTEPS; kk++)
-                wgmma_ss<E, 64, 1, 1>::run(dq, wgmma_desc_at(ds_desc, kk * 16 * 128), wgmma_desc_at(kt_desc, kk * 16 * 128),
-                                           kk > 0);
+                for (int kk = 0; kk < KSTEPS; kk++)
+                    wgmma_ss<E, 64, 1, 1>::run(dq, wgmma_desc_at(ds_desc, kk * 16 * 128),
+                                               wgmma_desc_at(kt_desc, kk * 16 * 128), kk > 0);
+            } else {
+                const uint64_t ds_desc = wgmma_desc(ds, 16, 1024);
+#pragma unroll
+                for (int kk = 0; kk < BN / 16; kk++)
+                    wgmma_ss<E, BM, 1, 0>::run(dq, wgmma_desc_at(kt_desc, kk * 16 * 128),
+                                               wgmma_desc_at(ds_desc, (kk / 4) * BM * 128 + (kk % 4) * 32), kk > 0);
+            }
             wgmma_commit();
             /* dK += dS^T Q, same B layout as dV's; an idle warpgroup's too (dS = 0): issued on one
              * path only and running across the dQ hand-off, it made ptxas serialize every wgmma */
@@ -339,7 +362,11 @@ __global__ void __launch_bounds__(bwd_cfg<D>::THREADS, 1) flash_bwd_kernel(const
              * dQ staged, its message; d = 64 with this warpgroup's keys unseen, dQ is zero: nothing staged */
             const bool skip = D == 64 && idle;
             dq_claim();
-            if (!skip) stage_dq(dq, s_dq + cw * C::DQ_STAGE_BYTES);
+            if constexpr (BM == 64) {
+                if (!skip) stage_dq(dq, s_dq + cw * C::DQ_STAGE_BYTES);
+            } else {
+                stage_dq_t(dq, s_dq + cw * C::DQ_STAGE_BYTES);
+            }
             dq_post(b, h, ent.tile, (ent.rank << DQ_FLAG_BITS) | (skip ? DQ_SKIP : 0) | (t == steps - 1 ? DQ_LAST : 0));
             wgmma_wait<0>();
             wgmma_pin(acc_dk);
@@ -360,12 +387,12 @@ struct bwd_tma_args : flash_bwd_args {
     CUtensorMap dq_map;
 };
 
-template <typename E, int D>
-struct bwd_launch {
+template <typename E, int D, int TILE_Q>
+struct bwd_launch_tile {
     static cudaError_t run(const bwd_tma_args *a, cudaStream_t stream)
     {
-        typedef bwd_cfg<D> C;
-        void (*kernel)(bwd_tma_params) = flash_bwd_kernel<E, D>;
+        typedef bwd_cfg<D, TILE_Q> C;
+        void (*kernel)(bwd_tma_params) = flash_bwd_kernel<E, D, TILE_Q>;
         bwd_tma_params P;
         int device, sms;
         cudaError_t e;
@@ -385,6 +412,18 @@ struct bwd_launch {
         if (grid > 0) kernel<<<grid, C::THREADS, C::SMEM, stream>>>(P);
         if ((e = cudaGetLastError())) return e;
         return flash_bwd_after<D>(a, P.p, stream);
+    }
+};
+
+/* The kernel for the lists' query tile: 80 rows only at d = 128 (the plan asks no other) */
+template <typename E, int D>
+struct bwd_launch {
+    static cudaError_t run(const bwd_tma_args *a, cudaStream_t stream)
+    {
+        if constexpr (D == 128)
+            if (a->tiles->col_tile == FLASH_BWD_FULL_TILE_Q)
+                return bwd_launch_tile<E, D, FLASH_BWD_FULL_TILE_Q>::run(a, stream);
+        return bwd_launch_tile<E, D, FLASH_BWD_TILE_Q>::run(a, stream);
     }
 };
 
@@ -425,17 +464,18 @@ extern "C" enum lc_status flash_bwd_launch(const struct flash_bwd_args *a, void 
         return lc_fail(err, LC_ERR_UNSUPPORTED, "flash backward: more than 2^31 key tiles");
     if (a->heads_per_item != s.heads_q / s.heads_kv && !a->buf.dk_acc)
         return lc_fail(err, LC_ERR_INTERNAL, "flash backward: no workspace for dK, dV partials");
+    const int tile_q = a->tiles->col_tile == FLASH_BWD_FULL_TILE_Q && s.head_dim == 128 ? FLASH_BWD_FULL_TILE_Q
+                                                                                         : FLASH_BWD_TILE_Q;
     bwd_tma_args t;
     static_cast<flash_bwd_args &>(t) = *a;
     enum lc_status st;
-    if ((st = tensor_map_bshd(&t.q_map, a->q, s.batch, s.seqlen_q, s.heads_q, s.head_dim, FLASH_BWD_TILE_Q, err)) ||
-        (st = tensor_map_bshd(&t.do_map, a->d_o, s.batch, s.seqlen_q, s.heads_q, s.head_dim, FLASH_BWD_TILE_Q, err)) ||
+    if ((st = tensor_map_bshd(&t.q_map, a->q, s.batch, s.seqlen_q, s.heads_q, s.head_dim, tile_q, err)) ||
+        (st = tensor_map_bshd(&t.do_map, a->d_o, s.batch, s.seqlen_q, s.heads_q, s.head_dim, tile_q, err)) ||
         (st = tensor_map_bshd(&t.k_map, a->k, s.batch, s.seqlen_k, s.heads_kv, s.head_dim, FLASH_BWD_TILE_K, err)) ||
         (st = tensor_map_bshd(&t.v_map, a->v, s.batch, s.seqlen_k, s.heads_kv, s.head_dim, FLASH_BWD_TILE_K, err)))
         return st;
     if ((st = tensor_map_bshd_f32(&t.dq_map, a->buf.dq_acc, s.batch, s.seqlen_q, s.heads_q, s.head_dim,
-                                  FLASH_BWD_TILE_Q, err)))
+                                  tile_q, err)))
         return st;
-    return flash_launch_checked<bwd_launch>(&t, FLASH_BWD_TILE_K, FLASH_BWD_TILE_Q, true, "flash backward", stream,
-                                            err);
+    return flash_launch_checked<bwd_launch>(&t, FLASH_BWD_TILE_K, tile_q, true, "flash backward", stream, err);
 }

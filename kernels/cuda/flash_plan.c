@@ -13,17 +13,20 @@ struct flash_design {
     int fwd_tile_q, fwd_tile_k, bwd_tile_q, bwd_tile_k;
     int fwd_fine_tile;   /* square forward tiles the design also runs, 0 for none */
     int fwd_wide_tile_k; /* wider forward key tiles it runs at head dim 128, 0 for none */
+    int bwd_full_tile_q; /* taller backward query tiles it runs at head dim 128 on lists with no
+                            partial tile, 0 for none */
     /* query heads a backward work item takes (NULL: one) */
     int (*bwd_heads_per_item)(const struct flash_shape *s, const struct gpu_tiles *t, bool deterministic);
     enum lc_status (*fwd)(const struct flash_fwd_args *a, void *stream, char *err);
     enum lc_status (*bwd)(const struct flash_bwd_args *a, void *stream, char *err);
 };
 
-static const struct flash_design design_wgmma = {FLASH_FWD_TILE_Q,      FLASH_FWD_TILE_K,      FLASH_BWD_TILE_Q,
-                                                 FLASH_BWD_TILE_K,      FLASH_FWD_FINE_TILE,   FLASH_FWD_WIDE_TILE_K,
-                                                 flash_bwd_heads_per_item, flash_fwd_launch, flash_bwd_launch};
+static const struct flash_design design_wgmma = {
+    FLASH_FWD_TILE_Q,         FLASH_FWD_TILE_K, FLASH_BWD_TILE_Q, FLASH_BWD_TILE_K, FLASH_FWD_FINE_TILE,
+    FLASH_FWD_WIDE_TILE_K,    FLASH_BWD_FULL_TILE_Q,
+    flash_bwd_heads_per_item, flash_fwd_launch, flash_bwd_launch};
 static const struct flash_design design_mma = {
-    FLASH_MMA_FWD_TILE_Q, FLASH_MMA_FWD_TILE_K, FLASH_MMA_BWD_TILE_Q, FLASH_MMA_BWD_TILE_K, 0, 0, NULL,
+    FLASH_MMA_FWD_TILE_Q, FLASH_MMA_FWD_TILE_K, FLASH_MMA_BWD_TILE_Q, FLASH_MMA_BWD_TILE_K, 0, 0, 0, NULL,
     flash_mma_fwd_launch, flash_mma_bwd_launch};
 
 struct flash_plan {
@@ -116,6 +119,32 @@ static enum lc_status pick_wide_tiles(const struct flash_design *design, const s
     return LC_OK;
 }
 
+#ifndef LC_BWD_FULL_TILES
+#define LC_BWD_FULL_TILES 1 /* 0: the backward keeps 64-row query tiles everywhere (to measure against) */
+#endif
+
+/* At head dim 128, taller backward query tiles replace the 64-row ones where the mask fills
+ * every tile of them (full masks): a step of 80 queries does a quarter more products for the same
+ * fixed costs. Where a tile would be partial (a diagonal, a window, 128-blocks cut by 80-row
+ * tiles) the 64-row tiles stay: a partial tile costs its mask, and a diagonal would list more
+ * pairs. */
+static enum lc_status pick_full_tiles(const struct flash_design *design, const struct longca_problem *p,
+                                      bool deterministic, struct gpu_tiles *bwd, char *err)
+{
+    if (!LC_BWD_FULL_TILES || !design->bwd_full_tile_q || p->head_dim != 128 || bwd->n_partial) return LC_OK;
+    struct gpu_tiles full;
+    enum lc_status st =
+        gpu_tiles_build(p->mask, design->bwd_full_tile_q, design->bwd_tile_k, true, deterministic, &full, err);
+    if (st) return st;
+    if (full.n_partial) {
+        gpu_tiles_free(&full);
+        return LC_OK;
+    }
+    gpu_tiles_free(bwd);
+    *bwd = full;
+    return LC_OK;
+}
+
 static enum lc_status plan_create(const struct flash_design *design, const struct longca_problem *p,
                                   enum run_direction dir, void **plan, size_t *workspace_bytes, char *err)
 {
@@ -134,6 +163,7 @@ static enum lc_status plan_create(const struct flash_design *design, const struc
     if (!st) st = pick_wide_tiles(design, p, &fp->fwd, err);
     if (!st && fp->has_bwd)
         st = gpu_tiles_build(p->mask, design->bwd_tile_q, design->bwd_tile_k, true, fp->deterministic, &fp->bwd, err);
+    if (!st && fp->has_bwd) st = pick_full_tiles(design, p, fp->deterministic, &fp->bwd, err);
     if (st) {
         flash_plan_destroy(fp);
         return st;
