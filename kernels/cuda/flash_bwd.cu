@@ -316,13 +316,12 @@ __global__ void __launch_bounds__(bwd_cfg<D, TILE_Q>::THREADS, 1)
                         st_shared_i32(ds + key * 128 + ((chunk ^ (key & 7)) * 16) + (lane % 4) * 4, (int)da[kk][r]);
                     }
             } else {
-                /* matrix lane/8: keys + 8 (its bit 0), queries + 8 (its bit 1); row lane%8 */
-                const int chunk = 2 * warp_in_wg + (lane / 8) % 2, q_in = 8 * (lane / 16) + lane % 8;
+                /* matrix l/8: keys + 8 (its bit 0), queries + 8 (its bit 1); row l%8. The lane comes
+                 * from %laneid so that the addresses are made here, not held live across the loop. */
+                const uint32_t l = lane_id(), chunk = 2 * warp_in_wg + (l / 8) % 2;
+                const uint32_t row = ds + cw * BM * 128 + (8 * (l / 16) + l % 8) * 128, sw = (chunk ^ (l % 8)) * 16;
 #pragma unroll
-                for (int kk = 0; kk < BM / 16; kk++) {
-                    const int q = 16 * kk + q_in;
-                    stmatrix_x4_trans(ds + cw * BM * 128 + q * 128 + ((chunk ^ (q % 8)) * 16), da[kk]);
-                }
+                for (int kk = 0; kk < BM / 16; kk++) stmatrix_x4_trans(row + kk * 16 * 128 + sw, da[kk]);
             }
             fence_proxy_async();
             ds_sync();
