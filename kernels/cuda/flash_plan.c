@@ -124,19 +124,19 @@ static enum lc_status pick_wide_tiles(const struct flash_design *design, const s
 #endif
 
 /* At head dim 128, taller backward query tiles replace the 64-row ones where the mask fills
- * every tile of them (full masks): a step of 80 queries does a quarter more products for the same
- * fixed costs. Where a tile would be partial (a diagonal, a window, 128-blocks cut by 80-row
- * tiles) the 64-row tiles stay: a partial tile costs its mask, and a diagonal would list more
- * pairs. */
+ * every tile of them (full masks; the tiles the sequence end cuts aside): a step of 80 queries
+ * does a quarter more products for the same fixed costs. Where the mask would cut a tile (a
+ * diagonal, a window, 128-blocks cut by 80-row tiles) the 64-row tiles stay: a cut tile costs
+ * its mask, and a diagonal would list more pairs. */
 static enum lc_status pick_full_tiles(const struct flash_design *design, const struct longca_problem *p,
                                       bool deterministic, struct gpu_tiles *bwd, char *err)
 {
-    if (!LC_BWD_FULL_TILES || !design->bwd_full_tile_q || p->head_dim != 128 || bwd->n_partial) return LC_OK;
+    if (!LC_BWD_FULL_TILES || !design->bwd_full_tile_q || p->head_dim != 128 || bwd->n_cut) return LC_OK;
     struct gpu_tiles full;
     enum lc_status st =
         gpu_tiles_build(p->mask, design->bwd_full_tile_q, design->bwd_tile_k, true, deterministic, &full, err);
     if (st) return st;
-    if (full.n_partial) {
+    if (full.n_cut) {
         gpu_tiles_free(&full);
         return LC_OK;
     }
