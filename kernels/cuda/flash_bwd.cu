@@ -14,7 +14,7 @@
  *   dV += P^T dO, dK += dS^T Q         (A from registers, B transposed by the descriptor)
  *   dQ += dS K                         (dS^T staged in shared memory, two buffers, read transposed)
  * in the order dV, dQ, dK, so that dQ goes to the dQ warp while dK runs. Query tiles are 64 rows,
- * or 80 at d = 128 where the plan's lists hold no partial tile (full masks); there the products
+ * or 80 at d = 128 where the plan picks them (full masks, with LC_BWD_FULL_TILES); there the products
  * are m64n80, dS^T is stored [query][key] and dQ comes transposed, dQ^T = K^T dS^T, since a
  * warpgroup's wgmma M is 64.
  * dK and dV stay in registers for the whole item, summed over the group there, and are written

@@ -119,8 +119,10 @@ static enum lc_status pick_wide_tiles(const struct flash_design *design, const s
     return LC_OK;
 }
 
+/* 80-row backward tiles are built and compiled but off until a GPU run has checked and measured
+ * them (no GPU call of the session that wrote them ran them): -DLC_BWD_FULL_TILES=1 turns them on. */
 #ifndef LC_BWD_FULL_TILES
-#define LC_BWD_FULL_TILES 1 /* 0: the backward keeps 64-row query tiles everywhere (to measure against) */
+#define LC_BWD_FULL_TILES 0
 #endif
 
 /* At head dim 128, taller backward query tiles replace the 64-row ones where the mask fills
