@@ -9,13 +9,15 @@
 # previous version is built too and measured row by row beside it (rows `base`); with
 # VARIANT_SRC=<tree> and/or VARIANT_FLAGS="-D..." a variant (rows `variant`), and with
 # VARIANTS="name:-D...;name2:-D..." more variants of SRC (rows by name); each variant gets a smoke run
-# of its own first; flags go to the C and CUDA compilers. Ratios are measured in one call. Every step
+# of its own first; flags go to the C and CUDA compilers. FLAGS="-D..." builds SRC itself with flags (an
+# option that is off by default, say), so that the tests and sanitizers check it too. Ratios are measured in one call. Every step
 # runs under a timeout inside the call's END seconds. Logs and CSVs go to $OUT; a summary to stdout.
 #
 #   OUT=/tmp/o BUILD=/tmp/bg bench/flash.sh
 #   BASE=../.. VARIANT_FLAGS=-DLC_BWD_STAGES=3 SKIP_PEERS=1 DET_SEQLENS=8k BLOCKS=128 DENSITIES=0.25 END=280 \
 #       bench/flash.sh
 #   DIRECTION=fwd VARIANTS="wide:-DLC_FWD_WIDE_PAIR_COST=0" bench/flash.sh
+#   FLAGS=-DLC_BWD_FULL_TILES=1 VARIANTS="off:" MASKS=full BLOCKS="" SKIP_PEERS=1 bench/flash.sh
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -44,11 +46,12 @@ build() { # source dir, build dir, name, extra CUDA flags, targets...
     local src=$1 dir=$2 name=$3 log=$OUT/build_$3.log flags=$4
     shift 4
     # a build folder a warm machine kept from another source tree: cmake would refuse it and its
-    # old binary would be measured under this name
+    # old binary would be measured under this name (the flags are always given: the cache keeps
+    # an earlier call's)
     [ -f "$dir/CMakeCache.txt" ] &&
         ! grep -qx "CMAKE_HOME_DIRECTORY:INTERNAL=$(cd "$src" && pwd)" "$dir/CMakeCache.txt" && rm -rf "$dir"
     timeout 100 cmake -S "$src" -B "$dir" -G "$GEN" -DCMAKE_BUILD_TYPE=Release -DLONGCA_TUI=OFF \
-        ${flags:+-DCMAKE_CUDA_FLAGS="$flags" -DCMAKE_C_FLAGS="$flags"} >"$log" 2>&1 &&
+        -DCMAKE_CUDA_FLAGS="$flags" -DCMAKE_C_FLAGS="$flags" >"$log" 2>&1 &&
         timeout $(lim 200) cmake --build "$dir" -j 8 --target "$@" >>"$log" 2>&1 || {
         tail -30 "$log"
         echo "build of $src ($name) failed"
@@ -56,7 +59,7 @@ build() { # source dir, build dir, name, extra CUDA flags, targets...
         return 1
     }
 }
-build "$SRC" "$BUILD" new "" longca test_gpu_kernels test_gpu_flash_vs_naive test_gpu_fold &
+build "$SRC" "$BUILD" new "${FLAGS:-}" longca test_gpu_kernels test_gpu_flash_vs_naive test_gpu_fold &
 [ -n "${BASE:-}" ] && build "$BASE" "$BUILD-base" base "" longca &
 # every variant as name:flags
 variants=()
