@@ -28,7 +28,7 @@ extern "C" {
 #define FLASH_MMA_FWD_TILE_Q 128
 #define FLASH_MMA_FWD_TILE_K 64
 /* Backward: a CTA owns TILE_K keys and walks query tiles of TILE_Q, or at head dim 128 of
- * FULL_TILE_Q where the plan's lists hold no partial tile (full masks). */
+ * FULL_TILE_Q where the mask cuts none of those tiles (full masks). */
 #define FLASH_BWD_TILE_Q 64
 #define FLASH_BWD_FULL_TILE_Q 80
 #define FLASH_BWD_TILE_K 128

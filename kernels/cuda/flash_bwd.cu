@@ -367,7 +367,7 @@ __global__ void __launch_bounds__(bwd_cfg<D, TILE_Q>::THREADS, 1)
             if constexpr (BM == 64) {
                 if (!skip) stage_dq(dq, s_dq + cw * C::DQ_STAGE_BYTES);
             } else {
-                stage_dq_t(dq, s_dq + cw * C::DQ_STAGE_BYTES);
+                stage_dq_t<BM>(dq, s_dq + cw * C::DQ_STAGE_BYTES);
             }
             dq_post(b, h, ent.tile, (ent.rank << DQ_FLAG_BITS) | (skip ? DQ_SKIP : 0) | (t == steps - 1 ? DQ_LAST : 0));
             wgmma_wait<0>();

@@ -14,7 +14,7 @@ extern "C" {
 
 namespace {
 
-/* BM: the query tile, FLASH_BWD_TILE_Q or, at d = 128 on masks with no partial tiles,
+/* BM: the query tile, FLASH_BWD_TILE_Q or, at d = 128 where the mask cuts none of its tiles,
  * FLASH_BWD_FULL_TILE_Q (FlashAttention-3's 80 x 128 for full masks: a quarter more products per
  * step over the same K, V reads, barriers and dQ hand-off, and a smaller share of shared-memory
  * operand bytes per FLOP in S^T, dP^T and dQ) */

@@ -85,14 +85,13 @@ __device__ __forceinline__ void stage_dq(const float (&dq)[8][4], uint32_t stage
  * queries), one float at a time: box (warp / 2), column 16 (warp % 2) + lane/4 (+8), row the
  * query. Across a warp one store meets 8 chunks (lane/16 and 2 (lane%4) xor the swizzle) times
  * 4 words: 32 banks, no conflict. */
-template <int NT>
-__device__ __forceinline__ void stage_dq_t(const float (&dqt)[NT][4], uint32_t stage)
+template <int BM>
+__device__ __forceinline__ void stage_dq_t(const float (&dqt)[BM / 8][4], uint32_t stage)
 {
-    constexpr uint32_t BOX = NT * 8 * 32 * 4;
     const uint32_t lane = lane_id(), warp = (threadIdx.x / 32) % 4;
-    const uint32_t base = stage + (warp / 2) * BOX;
+    const uint32_t base = stage + (warp / 2) * bwd_cfg<128, BM>::DQ_BOX_BYTES;
 #pragma unroll
-    for (int j = 0; j < NT; j++)
+    for (int j = 0; j < BM / 8; j++)
 #pragma unroll
         for (int c = 0; c < 4; c++) {
             const uint32_t col = 16 * (warp % 2) + lane / 4 + 8 * (c / 2), q = 8 * j + 2 * (lane % 4) + c % 2;

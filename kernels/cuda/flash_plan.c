@@ -13,8 +13,8 @@ struct flash_design {
     int fwd_tile_q, fwd_tile_k, bwd_tile_q, bwd_tile_k;
     int fwd_fine_tile;   /* square forward tiles the design also runs, 0 for none */
     int fwd_wide_tile_k; /* wider forward key tiles it runs at head dim 128, 0 for none */
-    int bwd_full_tile_q; /* taller backward query tiles it runs at head dim 128 on lists with no
-                            partial tile, 0 for none */
+    int bwd_full_tile_q; /* taller backward query tiles it runs at head dim 128 where the mask
+                            cuts none of them, 0 for none */
     /* query heads a backward work item takes (NULL: one) */
     int (*bwd_heads_per_item)(const struct flash_shape *s, const struct gpu_tiles *t, bool deterministic);
     enum lc_status (*fwd)(const struct flash_fwd_args *a, void *stream, char *err);
