@@ -22,8 +22,18 @@ static const struct config configs[] = {
     {1111, 1, 4, 1, 128, LC_FP16, true}, /* deterministic fp16 at d = 128, GQA 4:1 */
 };
 
-/* compute-sanitizer runs: small, deterministic backward, GQA 2:1 */
-static const struct config quick_config = {300, 1, 2, 1, 128, LC_BF16, true};
+/* compute-sanitizer runs (LONGCA_GPU_TEST_QUICK): small, GQA 2:1; the deterministic backward on
+ * four masks, and the default one on block_sparse (B = 64), whose key tiles' halves run apart */
+static const struct quick_case {
+    struct config c;
+    enum mask_pattern mask;
+} quick_cases[] = {
+    {{300, 1, 2, 1, 128, LC_BF16, true}, MASK_FULL},
+    {{300, 1, 2, 1, 128, LC_BF16, true}, MASK_CAUSAL},
+    {{300, 1, 2, 1, 128, LC_BF16, true}, MASK_CAUSAL_DOCUMENT},
+    {{300, 1, 2, 1, 128, LC_BF16, true}, MASK_BLOCK_SPARSE},
+    {{300, 1, 2, 1, 128, LC_BF16, false}, MASK_BLOCK_SPARSE},
+};
 
 static const char *const kernel_names[] = {"naive", "flash", "flash_mma"};
 #define N_KERNELS 3
@@ -89,14 +99,13 @@ int main(void)
         return 1;
     }
     const bool quick = getenv("LONGCA_GPU_TEST_QUICK") != NULL;
-    const enum mask_pattern quick_masks[] = {MASK_FULL, MASK_CAUSAL, MASK_CAUSAL_DOCUMENT, MASK_BLOCK_SPARSE};
-    const int n_masks = quick ? (int)(sizeof quick_masks / sizeof *quick_masks) : MASK_PATTERN_COUNT;
+    const int n_masks = quick ? (int)(sizeof quick_cases / sizeof *quick_cases) : MASK_PATTERN_COUNT;
     const int n_configs = quick ? 1 : (int)(sizeof configs / sizeof *configs);
     int cases = 2, failed = check_cut_counts();
     for (int ci = 0; ci < n_configs; ci++)
         for (int mi = 0; mi < n_masks; mi++) {
-            const struct config *c = quick ? &quick_config : &configs[ci];
-            const enum mask_pattern pat = quick ? quick_masks[mi] : (enum mask_pattern)mi;
+            const struct config *c = quick ? &quick_cases[mi].c : &configs[ci];
+            const enum mask_pattern pat = quick ? quick_cases[mi].mask : (enum mask_pattern)mi;
             struct mask m;
             struct longca_mask view;
             if (gt_build_mask(pat, c->seqlen, c->heads_kv, &m, &view)) {

@@ -81,6 +81,9 @@ struct flash_bwd_args {
     const struct gpu_tiles *tiles; /* by key tile */
     bool deterministic;
     int heads_per_item; /* query heads a work item takes: the plan's choice, for which buf was sized */
+    /* flash, head dim 128, 64-row lists, not deterministic: the two 64-key halves of a key tile run
+     * apart (each skips the steps whose keys of it the mask leaves unseen) */
+    bool halves_apart;
     struct flash_bwd_buffers buf;
     /* Folding blocks (core/engine/kernel.h): buf.dq_acc is the caller's running dQ, started only when
      * dq_first, written to dq only when dq_last; dK | dV go to dkv_f32 in fp32, not dk, dv. */

@@ -35,11 +35,11 @@
 
 namespace {
 
-template <typename E, int D, int TILE_Q>
-__global__ void __launch_bounds__(bwd_cfg<D, TILE_Q>::THREADS, 1)
+template <typename E, int D, int TILE_Q, bool APART>
+__global__ void __launch_bounds__(bwd_cfg<D, TILE_Q, APART>::THREADS, 1)
     flash_bwd_kernel(const __grid_constant__ bwd_tma_params P)
 {
-    typedef bwd_cfg<D, TILE_Q> C;
+    typedef bwd_cfg<D, TILE_Q, APART> C;
     constexpr int BM = C::BM, BN = C::BN, NT = C::NT, DT = C::DT, STAGES = C::STAGES;
     const flash_bwd_params &p = P.p;
     extern __shared__ unsigned char smem_raw[];
@@ -81,7 +81,12 @@ __global__ void __launch_bounds__(bwd_cfg<D, TILE_Q>::THREADS, 1)
     if (wg == 0) {
         /* producer: warp 0; lane 0 issues the TMA copies, all lanes copy LSE and Dsum */
         regs_shrink<C::PRODUCER_REGS>();
-        if (tid / 32 == 1) {
+        if constexpr (APART) {
+            if (tid / 32 == 1 || tid / 32 == 2) {
+                dq_warp_apart(P, tid / 32 - 1, s_dq, s_msg, dq_full, dq_empty);
+                return;
+            }
+        } else if (tid / 32 == 1) {
             dq_warp<D, BM>(P, s_dq, s_msg, dq_full, dq_empty, item_done);
             return;
         }
@@ -167,11 +172,12 @@ __global__ void __launch_bounds__(bwd_cfg<D, TILE_Q>::THREADS, 1)
     const uint32_t s_kw = s_k + cw * 64 * 128, s_vw = s_v + cw * 64 * 128; /* this warpgroup's 64 keys */
     /* the operands' descriptors, made once: each product's steps add constant offsets to them */
     const uint64_t kw_desc = wgmma_desc(s_kw, 16, 1024), vw_desc = wgmma_desc(s_vw, 16, 1024);
-    const uint64_t kt_desc = D == 128 ? wgmma_desc(s_k + cw * BN * 128, BN * 128, 1024) : wgmma_desc(s_kw, BN * 128, 1024);
-    /* d = 128: dQ's columns split between the warpgroups, each over both warpgroups' dS^T; d = 64:
-     * each warpgroup its own keys' share of all columns, added separately */
+    const uint64_t kt_desc = D == 128 && !APART ? wgmma_desc(s_k + cw * BN * 128, BN * 128, 1024)
+                                                : wgmma_desc(s_kw, BN * 128, 1024);
+    /* d = 128: dQ's columns split between the warpgroups, each over both warpgroups' dS^T; d = 64
+     * and halves apart: each warpgroup its own keys' share of all columns, added separately */
     auto ds_sync = [&]() {
-        if (D == 128)
+        if (D == 128 && !APART)
             named_sync(DS_BARRIER, CONSUMER_THREADS);
         else
             named_sync(WG_BARRIER + cw, 128);
@@ -232,6 +238,10 @@ __global__ void __launch_bounds__(bwd_cfg<D, TILE_Q>::THREADS, 1)
             for (int r = 0; r < ent.rule_count && idle; r++) {
                 const longca_rule &rule = p.rules[ent.rule_begin + r];
                 idle = rule.k_begin >= kw_end || rule.k_end <= kw_end - 64;
+            }
+            if (APART && idle) { /* nothing to add: this warpgroup goes on to its next step */
+                mbar_arrive(empty(at.stage));
+                continue;
             }
             uint32_t pa[BM / 16][4], da[BM / 16][4];
             if (!idle) {
@@ -329,50 +339,82 @@ __global__ void __launch_bounds__(bwd_cfg<D, TILE_Q>::THREADS, 1)
             fence_proxy_async();
             ds_sync();
 
-            /* 64-row tiles: dQ[64 queries x 64 columns] = dS K. d = 128: warpgroup w takes columns
-             * 64w.. over all 128 keys; d = 64: each warpgroup takes its own 64 keys, both add into
-             * dQ. 80-row tiles (d = 128): dQ^T[64 columns x 80 queries] = K^T dS^T, warpgroup w
-             * its columns 64w.. over all 128 keys (wgmma's M is 64: the queries go to N). */
-            float dq[BM / 8][4];
-            wgmma_fence();
-            if constexpr (BM == 64) {
-                constexpr int KSTEPS = D == 128 ? BN / 16 : 4;
-                const uint64_t ds_desc = wgmma_desc(D == 128 ? ds : ds + cw * 64 * 128, 64 * 128, 1024);
-#pragma unroll
-                for (int kk = 0; kk < KSTEPS; kk++)
-                    wgmma_ss<E, 64, 1, 1>::run(dq, wgmma_desc_at(ds_desc, kk * 16 * 128),
-                                               wgmma_desc_at(kt_desc, kk * 16 * 128), kk > 0);
-            } else {
-                const uint64_t ds_desc = wgmma_desc(ds, 16, 1024);
-#pragma unroll
-                for (int kk = 0; kk < BN / 16; kk++)
-                    wgmma_ss<E, BM, 1, 0>::run(dq, wgmma_desc_at(kt_desc, kk * 16 * 128),
-                                               wgmma_desc_at(ds_desc, (kk / 4) * BM * 128 + (kk % 4) * 32), kk > 0);
-            }
-            wgmma_commit();
             /* dK += dS^T Q, same B layout as dV's; an idle warpgroup's too (dS = 0): issued on one
              * path only and running across the dQ hand-off, it made ptxas serialize every wgmma */
+            auto issue_dk = [&]() {
 #pragma unroll
-            for (int kk = 0; kk < BM / 16; kk++)
-                wgmma_rs<E, D, 1>::run(acc_dk, da[kk], wgmma_desc_at(qt_desc, kk * 16 * 128), 1);
-            wgmma_commit();
-            wgmma_wait<1>(); /* dV and dQ; dK may still run */
-            wgmma_pin(acc_dv);
-            wgmma_pin(dq);
-
-            /* to the dQ warp, while dK runs: staging free (the copy engine has read the last tile's),
-             * dQ staged, its message; d = 64 with this warpgroup's keys unseen, dQ is zero: nothing staged */
-            const bool skip = D == 64 && idle;
-            dq_claim();
-            if constexpr (BM == 64) {
-                if (!skip) stage_dq(dq, s_dq + cw * C::DQ_STAGE_BYTES);
+                for (int kk = 0; kk < BM / 16; kk++)
+                    wgmma_rs<E, D, 1>::run(acc_dk, da[kk], wgmma_desc_at(qt_desc, kk * 16 * 128), 1);
+                wgmma_commit();
+            };
+            float dq[BM / 8][4];
+            if constexpr (APART) {
+                /* dQ[64 queries x 128 columns] = dS K over this warpgroup's 64 keys, a column half at
+                 * a time (the 32 registers of the shared form's dQ): the first half runs beside dK and
+                 * is staged under it, the second after; one message hands both over */
+                const uint64_t ds_desc = wgmma_desc(ds + cw * 64 * 128, 64 * 128, 1024);
+                auto dq_half = [&](int c) {
+                    wgmma_fence();
+#pragma unroll
+                    for (int kk = 0; kk < 4; kk++)
+                        wgmma_ss<E, 64, 1, 1>::run(dq, wgmma_desc_at(ds_desc, kk * 16 * 128),
+                                                   wgmma_desc_at(kt_desc, c * BN * 128 + kk * 16 * 128), kk > 0);
+                    wgmma_commit();
+                };
+                dq_half(0);
+                issue_dk();
+                wgmma_wait<1>(); /* dV and the first half; dK may still run */
+                wgmma_pin(acc_dv);
+                wgmma_pin(dq);
+                dq_claim();
+                stage_dq(dq, s_dq + cw * C::DQ_STAGE_BYTES);
+                dq_half(1);
+                wgmma_wait<0>();
+                wgmma_pin(acc_dk);
+                wgmma_pin(dq);
+                stage_dq(dq, s_dq + cw * C::DQ_STAGE_BYTES + 2 * C::DQ_BOX_BYTES);
+                dq_post(b, h, ent.tile, ent.rank << DQ_FLAG_BITS);
             } else {
-                stage_dq_t<BM>(dq, s_dq + cw * C::DQ_STAGE_BYTES);
+                /* 64-row tiles: dQ[64 queries x 64 columns] = dS K. d = 128: warpgroup w takes
+                 * columns 64w.. over all 128 keys; d = 64: each warpgroup takes its own 64 keys, both
+                 * add into dQ. 80-row tiles (d = 128): dQ^T[64 columns x 80 queries] = K^T dS^T,
+                 * warpgroup w its columns 64w.. over all 128 keys (wgmma's M is 64: the queries go to N). */
+                wgmma_fence();
+                if constexpr (BM == 64) {
+                    constexpr int KSTEPS = D == 128 ? BN / 16 : 4;
+                    const uint64_t ds_desc = wgmma_desc(D == 128 ? ds : ds + cw * 64 * 128, 64 * 128, 1024);
+#pragma unroll
+                    for (int kk = 0; kk < KSTEPS; kk++)
+                        wgmma_ss<E, 64, 1, 1>::run(dq, wgmma_desc_at(ds_desc, kk * 16 * 128),
+                                                   wgmma_desc_at(kt_desc, kk * 16 * 128), kk > 0);
+                } else {
+                    const uint64_t ds_desc = wgmma_desc(ds, 16, 1024);
+#pragma unroll
+                    for (int kk = 0; kk < BN / 16; kk++)
+                        wgmma_ss<E, BM, 1, 0>::run(dq, wgmma_desc_at(kt_desc, kk * 16 * 128),
+                                                   wgmma_desc_at(ds_desc, (kk / 4) * BM * 128 + (kk % 4) * 32), kk > 0);
+                }
+                wgmma_commit();
+                issue_dk();
+                wgmma_wait<1>(); /* dV and dQ; dK may still run */
+                wgmma_pin(acc_dv);
+                wgmma_pin(dq);
+
+                /* to the dQ warp, while dK runs: staging free (the copy engine has read the last
+                 * tile's), dQ staged, its message; d = 64 with this warpgroup's keys unseen, dQ is
+                 * zero: nothing staged */
+                const bool skip = D == 64 && idle;
+                dq_claim();
+                if constexpr (BM == 64) {
+                    if (!skip) stage_dq(dq, s_dq + cw * C::DQ_STAGE_BYTES);
+                } else {
+                    stage_dq_t<BM>(dq, s_dq + cw * C::DQ_STAGE_BYTES);
+                }
+                dq_post(b, h, ent.tile,
+                        (ent.rank << DQ_FLAG_BITS) | (skip ? DQ_SKIP : 0) | (t == steps - 1 ? DQ_LAST : 0));
+                wgmma_wait<0>();
+                wgmma_pin(acc_dk);
             }
-            dq_post(b, h, ent.tile, (ent.rank << DQ_FLAG_BITS) | (skip ? DQ_SKIP : 0) | (t == steps - 1 ? DQ_LAST : 0));
-            wgmma_wait<0>();
-            wgmma_pin(acc_dk);
-            mbar_arrive(empty(at.stage)); /* this slot's Q, dO, LSE and Dsum are free */
         }
         if (steps == 0) { /* no tiles: the dQ warp hears of the item all the same (it ends it, deterministic) */
             dq_claim();
@@ -389,12 +431,12 @@ struct bwd_tma_args : flash_bwd_args {
     CUtensorMap dq_map;
 };
 
-template <typename E, int D, int TILE_Q>
+template <typename E, int D, int TILE_Q, bool APART = false>
 struct bwd_launch_tile {
     static cudaError_t run(const bwd_tma_args *a, cudaStream_t stream)
     {
-        typedef bwd_cfg<D, TILE_Q> C;
-        void (*kernel)(bwd_tma_params) = flash_bwd_kernel<E, D, TILE_Q>;
+        typedef bwd_cfg<D, TILE_Q, APART> C;
+        void (*kernel)(bwd_tma_params) = flash_bwd_kernel<E, D, TILE_Q, APART>;
         bwd_tma_params P;
         int device, sms;
         cudaError_t e;
@@ -417,14 +459,17 @@ struct bwd_launch_tile {
     }
 };
 
-/* The kernel for the lists' query tile: 80 rows only at d = 128 (the plan asks no other) */
+/* The kernel for the lists' query tile and the plan's choice of halves apart: each at d = 128
+ * only (the plan asks neither elsewhere) */
 template <typename E, int D>
 struct bwd_launch {
     static cudaError_t run(const bwd_tma_args *a, cudaStream_t stream)
     {
-        if constexpr (D == 128)
+        if constexpr (D == 128) {
             if (a->tiles->col_tile == FLASH_BWD_FULL_TILE_Q)
                 return bwd_launch_tile<E, D, FLASH_BWD_FULL_TILE_Q>::run(a, stream);
+            if (a->halves_apart) return bwd_launch_tile<E, D, FLASH_BWD_TILE_Q, true>::run(a, stream);
+        }
         return bwd_launch_tile<E, D, FLASH_BWD_TILE_Q>::run(a, stream);
     }
 };

@@ -171,6 +171,32 @@ __device__ __forceinline__ void dq_warp(const bwd_tma_params &P, uint32_t s_dq, 
     if (lane == 0) bulk_wait<0>(); /* nothing in flight reads shared memory when the CTA ends */
 }
 
+/* Halves apart (d = 128, never deterministic): one dQ warp per consumer warpgroup (warps 1 and 2),
+ * so that neither warpgroup's hand-off waits on the other's; each staged 64 x 128 tile goes to the
+ * accumulator as four boxes of 32 columns. */
+__device__ __forceinline__ void dq_warp_apart(const bwd_tma_params &P, int cw, uint32_t s_dq, uint32_t s_msg,
+                                              uint32_t dq_full, uint32_t dq_empty)
+{
+    typedef bwd_cfg<128, FLASH_BWD_TILE_Q, true> C;
+    const uint32_t from = s_dq + cw * C::DQ_STAGE_BYTES, full = dq_full + 8 * cw, empty = dq_empty + 8 * cw;
+    const bool leader = threadIdx.x % 32 == 0;
+    if (leader) tma_prefetch_map(&P.dq_map);
+    for (uint32_t phase = 0;; phase ^= 1) {
+        mbar_wait(full, phase);
+        const int4 m = ld_shared_v4_i32(s_msg + 16 * cw); /* batch, head, query tile, flags */
+        if (m.w & DQ_STOP) break;
+        if (leader && !(m.w & DQ_SKIP)) {
+            for (int c = 0; c < 4; c++)
+                tma_reduce_add_4d(&P.dq_map, from + c * C::DQ_BOX_BYTES, 32 * c, m.y, m.z * C::BM, m.x);
+            bulk_commit();
+            bulk_wait_read<0>();
+        }
+        __syncwarp();
+        mbar_arrive(empty);
+    }
+    if (leader) bulk_wait<0>();
+}
+
 } // namespace
 
 #endif

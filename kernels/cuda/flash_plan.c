@@ -15,6 +15,7 @@ struct flash_design {
     int fwd_wide_tile_k; /* wider forward key tiles it runs at head dim 128, 0 for none */
     int bwd_full_tile_q; /* taller backward query tiles it runs at head dim 128 where the mask
                             cuts none of them, 0 for none */
+    bool bwd_halves_apart; /* runs the two 64-key halves of a backward key tile apart (head dim 128) */
     /* query heads a backward work item takes (NULL: one) */
     int (*bwd_heads_per_item)(const struct flash_shape *s, const struct gpu_tiles *t, bool deterministic);
     enum lc_status (*fwd)(const struct flash_fwd_args *a, void *stream, char *err);
@@ -23,10 +24,10 @@ struct flash_design {
 
 static const struct flash_design design_wgmma = {
     FLASH_FWD_TILE_Q,         FLASH_FWD_TILE_K, FLASH_BWD_TILE_Q, FLASH_BWD_TILE_K, FLASH_FWD_FINE_TILE,
-    FLASH_FWD_WIDE_TILE_K,    FLASH_BWD_FULL_TILE_Q,
+    FLASH_FWD_WIDE_TILE_K,    FLASH_BWD_FULL_TILE_Q, true,
     flash_bwd_heads_per_item, flash_fwd_launch, flash_bwd_launch};
 static const struct flash_design design_mma = {
-    FLASH_MMA_FWD_TILE_Q, FLASH_MMA_FWD_TILE_K, FLASH_MMA_BWD_TILE_Q, FLASH_MMA_BWD_TILE_K, 0, 0, 0, NULL,
+    FLASH_MMA_FWD_TILE_Q, FLASH_MMA_FWD_TILE_K, FLASH_MMA_BWD_TILE_Q, FLASH_MMA_BWD_TILE_K, 0, 0, 0, false, NULL,
     flash_mma_fwd_launch, flash_mma_bwd_launch};
 
 struct flash_plan {
@@ -36,6 +37,7 @@ struct flash_plan {
     bool has_bwd;
     struct gpu_tiles fwd, bwd;
     int bwd_heads_per_item; /* asked of the design once, here; the launch takes it */
+    bool bwd_halves_apart;
     /* backward workspace layout: byte offsets */
     size_t dq_acc, dk_acc, dv_acc, dsum, turns, turns_bytes, next_item, total;
 };
@@ -147,6 +149,34 @@ static enum lc_status pick_full_tiles(const struct flash_design *design, const s
     return LC_OK;
 }
 
+#ifndef LC_BWD_HALVES_APART
+#define LC_BWD_HALVES_APART 1
+#endif
+/* The largest share of the 128-key tiles' 64-key halves that the mask may show for the halves to
+ * run apart */
+#ifndef LC_BWD_APART_SHARE
+#define LC_BWD_APART_SHARE 0.8
+#endif
+
+/* At head dim 128, the backward's two 64-key halves of a key tile run apart where the mask leaves
+ * many of them unseen (block-sparse at B = 64: at density 0.25, 43 % of the listed halves): a
+ * half with no pairs in a step then skips it, where together it would wait at the other's dS
+ * barrier and add its zeros into dQ. Apart, each half adds dQ over all columns (twice the
+ * reduce-adds), so masks that show nearly every half (full, causal, windows, documents, B = 128)
+ * keep them together. The shown halves are counted from the forward's 64 x 64 lists (the same
+ * tiles whichever dimension owns the rows) where the plan picked them; elsewhere the 128-tiles
+ * were mostly full and so are the halves. Not deterministic: the apart halves add dQ in no fixed
+ * order. */
+static bool halves_apart_pays(const struct flash_design *design, const struct longca_problem *p, bool deterministic,
+                              const struct gpu_tiles *fwd, const struct gpu_tiles *bwd)
+{
+    if (!LC_BWD_HALVES_APART || !design->bwd_halves_apart || p->head_dim != 128 || deterministic ||
+        bwd->col_tile != design->bwd_tile_q || bwd->row_tile != 2 * design->fwd_fine_tile ||
+        fwd->row_tile != design->fwd_fine_tile || fwd->col_tile != design->fwd_fine_tile)
+        return false;
+    return fwd->n_entries <= LC_BWD_APART_SHARE * 2.0 * bwd->n_entries;
+}
+
 static enum lc_status plan_create(const struct flash_design *design, const struct longca_problem *p,
                                   enum run_direction dir, void **plan, size_t *workspace_bytes, char *err)
 {
@@ -170,6 +200,7 @@ static enum lc_status plan_create(const struct flash_design *design, const struc
         flash_plan_destroy(fp);
         return st;
     }
+    fp->bwd_halves_apart = fp->has_bwd && halves_apart_pays(design, p, fp->deterministic, &fp->fwd, &fp->bwd);
     if (fp->has_bwd) {
         const size_t n_q = (size_t)p->batch * p->seqlen_q * p->heads_q * p->head_dim;
         /* dK, dV partials where a work item takes part of a GQA group */
@@ -232,7 +263,7 @@ static int flash_backward(void *plan, const struct longca_tensors *t, void *work
     const struct longca_fold *f = t->fold;
     if (f) buf.dq_acc = f->dq_acc;
     struct flash_bwd_args a = {fp->shape, t->q, t->k, t->v, t->o, t->d_o, t->lse, t->dq, t->dk, t->dv,
-                               &fp->bwd, fp->deterministic, fp->bwd_heads_per_item, buf, f != NULL,
+                               &fp->bwd, fp->deterministic, fp->bwd_heads_per_item, fp->bwd_halves_apart, buf, f != NULL,
                                !f || f->first, !f || f->last, f ? f->dkv_acc : NULL};
     return fp->design->bwd(&a, stream, err);
 }
