@@ -415,6 +415,7 @@ __global__ void __launch_bounds__(bwd_cfg<D, TILE_Q, APART>::THREADS, 1)
                 wgmma_wait<0>();
                 wgmma_pin(acc_dk);
             }
+            mbar_arrive(empty(at.stage)); /* this slot's Q, dO, LSE and Dsum are free */
         }
         if (steps == 0) { /* no tiles: the dQ warp hears of the item all the same (it ends it, deterministic) */
             dq_claim();
