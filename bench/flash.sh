@@ -17,7 +17,7 @@
 #   BASE=../.. VARIANT_FLAGS=-DLC_BWD_STAGES=3 SKIP_PEERS=1 DET_SEQLENS=8k BLOCKS=128 DENSITIES=0.25 END=280 \
 #       bench/flash.sh
 #   DIRECTION=fwd VARIANTS="wide:-DLC_FWD_WIDE_PAIR_COST=0" bench/flash.sh
-#   FLAGS=-DLC_BWD_FULL_TILES=1 VARIANTS="off:" MASKS=full BLOCKS="" SKIP_PEERS=1 bench/flash.sh
+#   VARIANTS="together:-DLC_BWD_HALVES_APART=0" SEQLENS="" BLOCKS="64 128" SKIP_PEERS=1 bench/flash.sh
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)

@@ -27,10 +27,8 @@ extern "C" {
 #define FLASH_FWD_WIDE_TILE_K 176
 #define FLASH_MMA_FWD_TILE_Q 128
 #define FLASH_MMA_FWD_TILE_K 64
-/* Backward: a CTA owns TILE_K keys and walks query tiles of TILE_Q, or at head dim 128 of
- * FULL_TILE_Q where the mask cuts none of those tiles (full masks). */
+/* Backward: a CTA owns TILE_K keys and walks query tiles of TILE_Q. */
 #define FLASH_BWD_TILE_Q 64
-#define FLASH_BWD_FULL_TILE_Q 80
 #define FLASH_BWD_TILE_K 128
 #define FLASH_MMA_BWD_TILE_Q 64
 #define FLASH_MMA_BWD_TILE_K 128
@@ -81,8 +79,8 @@ struct flash_bwd_args {
     const struct gpu_tiles *tiles; /* by key tile */
     bool deterministic;
     int heads_per_item; /* query heads a work item takes: the plan's choice, for which buf was sized */
-    /* flash, head dim 128, 64-row lists, not deterministic: the two 64-key halves of a key tile run
-     * apart (each skips the steps whose keys of it the mask leaves unseen) */
+    /* flash, head dim 128, not deterministic: the two 64-key halves of a key tile run apart (each
+     * skips the steps whose keys of it the mask leaves unseen) */
     bool halves_apart;
     struct flash_bwd_buffers buf;
     /* Folding blocks (core/engine/kernel.h): buf.dq_acc is the caller's running dQ, started only when

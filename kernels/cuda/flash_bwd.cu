@@ -13,10 +13,11 @@
  *   P^T = exp(S^T - LSE), dS^T = P^T (dP^T - Dsum) * scale   (registers; mask on partial tiles)
  *   dV += P^T dO, dK += dS^T Q         (A from registers, B transposed by the descriptor)
  *   dQ += dS K                         (dS^T staged in shared memory, two buffers, read transposed)
- * in the order dV, dQ, dK, so that dQ goes to the dQ warp while dK runs. Query tiles are 64 rows,
- * or 80 at d = 128 where the plan picks them (full masks, with LC_BWD_FULL_TILES); there the products
- * are m64n80, dS^T is stored [query][key] and dQ comes transposed, dQ^T = K^T dS^T, since a
- * warpgroup's wgmma M is 64.
+ * in the order dV, dQ, dK, so that dQ goes to the dQ warp while dK runs. At d = 128 the two
+ * warpgroups meet at a barrier each step, dS^T complete, and each takes half of dQ's columns over
+ * all 128 keys; with halves apart (APART, chosen by the plan where the mask leaves many 64-key
+ * halves unseen: block-sparse at B = 64) each warpgroup skips the steps its keys do not see and
+ * adds dQ over all columns from its own 64 keys, through its own dQ warp.
  * dK and dV stay in registers for the whole item, summed over the group there, and are written
  * once per KV head (no per-query-head buffer and no summing pass). dQ goes to an fp32 buffer by
  * the copy engine:
@@ -35,11 +36,11 @@
 
 namespace {
 
-template <typename E, int D, int TILE_Q, bool APART>
-__global__ void __launch_bounds__(bwd_cfg<D, TILE_Q, APART>::THREADS, 1)
+template <typename E, int D, bool APART>
+__global__ void __launch_bounds__(bwd_cfg<D, APART>::THREADS, 1)
     flash_bwd_kernel(const __grid_constant__ bwd_tma_params P)
 {
-    typedef bwd_cfg<D, TILE_Q, APART> C;
+    typedef bwd_cfg<D, APART> C;
     constexpr int BM = C::BM, BN = C::BN, NT = C::NT, DT = C::DT, STAGES = C::STAGES;
     const flash_bwd_params &p = P.p;
     extern __shared__ unsigned char smem_raw[];
@@ -87,7 +88,7 @@ __global__ void __launch_bounds__(bwd_cfg<D, TILE_Q, APART>::THREADS, 1)
                 return;
             }
         } else if (tid / 32 == 1) {
-            dq_warp<D, BM>(P, s_dq, s_msg, dq_full, dq_empty, item_done);
+            dq_warp<D>(P, s_dq, s_msg, dq_full, dq_empty, item_done);
             return;
         }
         if (tid >= 32) return;
@@ -174,8 +175,8 @@ __global__ void __launch_bounds__(bwd_cfg<D, TILE_Q, APART>::THREADS, 1)
     const uint64_t kw_desc = wgmma_desc(s_kw, 16, 1024), vw_desc = wgmma_desc(s_vw, 16, 1024);
     const uint64_t kt_desc = D == 128 && !APART ? wgmma_desc(s_k + cw * BN * 128, BN * 128, 1024)
                                                 : wgmma_desc(s_kw, BN * 128, 1024);
-    /* d = 128: dQ's columns split between the warpgroups, each over both warpgroups' dS^T; d = 64
-     * and halves apart: each warpgroup its own keys' share of all columns, added separately */
+    /* d = 128: dQ's columns split between the warpgroups, each over both warpgroups' dS^T; d = 64:
+     * each warpgroup its own keys' share of all columns, added separately */
     auto ds_sync = [&]() {
         if (D == 128 && !APART)
             named_sync(DS_BARRIER, CONSUMER_THREADS);
@@ -313,29 +314,18 @@ __global__ void __launch_bounds__(bwd_cfg<D, TILE_Q, APART>::THREADS, 1)
 #pragma unroll
                     for (int r = 0; r < 4; r++) da[kk][r] = 0u;
             }
-            /* dS^T to shared memory, 128-byte swizzle, two buffers: the other warpgroup may still
-             * read the last tile's until the barrier below. 64-row tiles: [key][query] rows of 128
-             * bytes, which the dQ product reads as a query-major A operand. 80-row tiles: [query][key]
-             * in two boxes of 64 keys (a K-major B operand of dQ^T), each 8 x 8 fragment stored
-             * transposed by stmatrix, one 16-byte row per lane. */
+            /* dS^T to shared memory, [key][query] rows of 128 bytes, 128-byte swizzle: the dQ
+             * product reads it as a query-major A operand. Two buffers: the other warpgroup may
+             * still read the last tile's until the barrier below. */
             const uint32_t ds = s_ds + ds_buf * C::DS_BYTES;
-            if constexpr (BM == 64) {
 #pragma unroll
-                for (int kk = 0; kk < BM / 16; kk++)
+            for (int kk = 0; kk < BM / 16; kk++)
 #pragma unroll
-                    for (int r = 0; r < 4; r++) {
-                        const int key = cw * 64 + warp_in_wg * 16 + lane / 4 + 8 * (r & 1); /* row within the tile */
-                        const int chunk = 2 * kk + (r >> 1);
-                        st_shared_i32(ds + key * 128 + ((chunk ^ (key & 7)) * 16) + (lane % 4) * 4, (int)da[kk][r]);
-                    }
-            } else {
-                /* matrix l/8: keys + 8 (its bit 0), queries + 8 (its bit 1); row l%8. The lane comes
-                 * from %laneid so that the addresses are made here, not held live across the loop. */
-                const uint32_t l = lane_id(), chunk = 2 * warp_in_wg + (l / 8) % 2;
-                const uint32_t row = ds + cw * BM * 128 + (8 * (l / 16) + l % 8) * 128, sw = (chunk ^ (l % 8)) * 16;
-#pragma unroll
-                for (int kk = 0; kk < BM / 16; kk++) stmatrix_x4_trans(row + kk * 16 * 128 + sw, da[kk]);
-            }
+                for (int r = 0; r < 4; r++) {
+                    const int key = cw * 64 + warp_in_wg * 16 + lane / 4 + 8 * (r & 1); /* row within the tile */
+                    const int chunk = 2 * kk + (r >> 1);
+                    st_shared_i32(ds + key * 128 + ((chunk ^ (key & 7)) * 16) + (lane % 4) * 4, (int)da[kk][r]);
+                }
             fence_proxy_async();
             ds_sync();
 
@@ -347,7 +337,7 @@ __global__ void __launch_bounds__(bwd_cfg<D, TILE_Q, APART>::THREADS, 1)
                     wgmma_rs<E, D, 1>::run(acc_dk, da[kk], wgmma_desc_at(qt_desc, kk * 16 * 128), 1);
                 wgmma_commit();
             };
-            float dq[BM / 8][4];
+            float dq[8][4];
             if constexpr (APART) {
                 /* dQ[64 queries x 128 columns] = dS K over this warpgroup's 64 keys, a column half at
                  * a time (the 32 registers of the shared form's dQ): the first half runs beside dK and
@@ -375,25 +365,15 @@ __global__ void __launch_bounds__(bwd_cfg<D, TILE_Q, APART>::THREADS, 1)
                 stage_dq(dq, s_dq + cw * C::DQ_STAGE_BYTES + 2 * C::DQ_BOX_BYTES);
                 dq_post(b, h, ent.tile, ent.rank << DQ_FLAG_BITS);
             } else {
-                /* 64-row tiles: dQ[64 queries x 64 columns] = dS K. d = 128: warpgroup w takes
-                 * columns 64w.. over all 128 keys; d = 64: each warpgroup takes its own 64 keys, both
-                 * add into dQ. 80-row tiles (d = 128): dQ^T[64 columns x 80 queries] = K^T dS^T,
-                 * warpgroup w its columns 64w.. over all 128 keys (wgmma's M is 64: the queries go to N). */
+                /* dQ[64 queries x 64 columns] = dS K. d = 128: warpgroup w takes columns 64w.. over
+                 * all 128 keys; d = 64: each warpgroup takes its own 64 keys, both add into dQ. */
+                constexpr int KSTEPS = D == 128 ? BN / 16 : 4;
+                const uint64_t ds_desc = wgmma_desc(D == 128 ? ds : ds + cw * 64 * 128, 64 * 128, 1024);
                 wgmma_fence();
-                if constexpr (BM == 64) {
-                    constexpr int KSTEPS = D == 128 ? BN / 16 : 4;
-                    const uint64_t ds_desc = wgmma_desc(D == 128 ? ds : ds + cw * 64 * 128, 64 * 128, 1024);
 #pragma unroll
-                    for (int kk = 0; kk < KSTEPS; kk++)
-                        wgmma_ss<E, 64, 1, 1>::run(dq, wgmma_desc_at(ds_desc, kk * 16 * 128),
-                                                   wgmma_desc_at(kt_desc, kk * 16 * 128), kk > 0);
-                } else {
-                    const uint64_t ds_desc = wgmma_desc(ds, 16, 1024);
-#pragma unroll
-                    for (int kk = 0; kk < BN / 16; kk++)
-                        wgmma_ss<E, BM, 1, 0>::run(dq, wgmma_desc_at(kt_desc, kk * 16 * 128),
-                                                   wgmma_desc_at(ds_desc, (kk / 4) * BM * 128 + (kk % 4) * 32), kk > 0);
-                }
+                for (int kk = 0; kk < KSTEPS; kk++)
+                    wgmma_ss<E, 64, 1, 1>::run(dq, wgmma_desc_at(ds_desc, kk * 16 * 128),
+                                               wgmma_desc_at(kt_desc, kk * 16 * 128), kk > 0);
                 wgmma_commit();
                 issue_dk();
                 wgmma_wait<1>(); /* dV and dQ; dK may still run */
@@ -405,11 +385,7 @@ __global__ void __launch_bounds__(bwd_cfg<D, TILE_Q, APART>::THREADS, 1)
                  * zero: nothing staged */
                 const bool skip = D == 64 && idle;
                 dq_claim();
-                if constexpr (BM == 64) {
-                    if (!skip) stage_dq(dq, s_dq + cw * C::DQ_STAGE_BYTES);
-                } else {
-                    stage_dq_t<BM>(dq, s_dq + cw * C::DQ_STAGE_BYTES);
-                }
+                if (!skip) stage_dq(dq, s_dq + cw * C::DQ_STAGE_BYTES);
                 dq_post(b, h, ent.tile,
                         (ent.rank << DQ_FLAG_BITS) | (skip ? DQ_SKIP : 0) | (t == steps - 1 ? DQ_LAST : 0));
                 wgmma_wait<0>();
@@ -432,12 +408,12 @@ struct bwd_tma_args : flash_bwd_args {
     CUtensorMap dq_map;
 };
 
-template <typename E, int D, int TILE_Q, bool APART = false>
-struct bwd_launch_tile {
+template <typename E, int D, bool APART>
+struct bwd_launch_as {
     static cudaError_t run(const bwd_tma_args *a, cudaStream_t stream)
     {
-        typedef bwd_cfg<D, TILE_Q, APART> C;
-        void (*kernel)(bwd_tma_params) = flash_bwd_kernel<E, D, TILE_Q, APART>;
+        typedef bwd_cfg<D, APART> C;
+        void (*kernel)(bwd_tma_params) = flash_bwd_kernel<E, D, APART>;
         bwd_tma_params P;
         int device, sms;
         cudaError_t e;
@@ -460,18 +436,14 @@ struct bwd_launch_tile {
     }
 };
 
-/* The kernel for the lists' query tile and the plan's choice of halves apart: each at d = 128
- * only (the plan asks neither elsewhere) */
+/* Halves apart where the plan chose them (d = 128 only: it asks no other) */
 template <typename E, int D>
 struct bwd_launch {
     static cudaError_t run(const bwd_tma_args *a, cudaStream_t stream)
     {
-        if constexpr (D == 128) {
-            if (a->tiles->col_tile == FLASH_BWD_FULL_TILE_Q)
-                return bwd_launch_tile<E, D, FLASH_BWD_FULL_TILE_Q>::run(a, stream);
-            if (a->halves_apart) return bwd_launch_tile<E, D, FLASH_BWD_TILE_Q, true>::run(a, stream);
-        }
-        return bwd_launch_tile<E, D, FLASH_BWD_TILE_Q>::run(a, stream);
+        if constexpr (D == 128)
+            if (a->halves_apart) return bwd_launch_as<E, D, true>::run(a, stream);
+        return bwd_launch_as<E, D, false>::run(a, stream);
     }
 };
 
@@ -512,18 +484,17 @@ extern "C" enum lc_status flash_bwd_launch(const struct flash_bwd_args *a, void 
         return lc_fail(err, LC_ERR_UNSUPPORTED, "flash backward: more than 2^31 key tiles");
     if (a->heads_per_item != s.heads_q / s.heads_kv && !a->buf.dk_acc)
         return lc_fail(err, LC_ERR_INTERNAL, "flash backward: no workspace for dK, dV partials");
-    const int tile_q = a->tiles->col_tile == FLASH_BWD_FULL_TILE_Q && s.head_dim == 128 ? FLASH_BWD_FULL_TILE_Q
-                                                                                         : FLASH_BWD_TILE_Q;
     bwd_tma_args t;
     static_cast<flash_bwd_args &>(t) = *a;
     enum lc_status st;
-    if ((st = tensor_map_bshd(&t.q_map, a->q, s.batch, s.seqlen_q, s.heads_q, s.head_dim, tile_q, err)) ||
-        (st = tensor_map_bshd(&t.do_map, a->d_o, s.batch, s.seqlen_q, s.heads_q, s.head_dim, tile_q, err)) ||
+    if ((st = tensor_map_bshd(&t.q_map, a->q, s.batch, s.seqlen_q, s.heads_q, s.head_dim, FLASH_BWD_TILE_Q, err)) ||
+        (st = tensor_map_bshd(&t.do_map, a->d_o, s.batch, s.seqlen_q, s.heads_q, s.head_dim, FLASH_BWD_TILE_Q, err)) ||
         (st = tensor_map_bshd(&t.k_map, a->k, s.batch, s.seqlen_k, s.heads_kv, s.head_dim, FLASH_BWD_TILE_K, err)) ||
         (st = tensor_map_bshd(&t.v_map, a->v, s.batch, s.seqlen_k, s.heads_kv, s.head_dim, FLASH_BWD_TILE_K, err)))
         return st;
     if ((st = tensor_map_bshd_f32(&t.dq_map, a->buf.dq_acc, s.batch, s.seqlen_q, s.heads_q, s.head_dim,
-                                  tile_q, err)))
+                                  FLASH_BWD_TILE_Q, err)))
         return st;
-    return flash_launch_checked<bwd_launch>(&t, FLASH_BWD_TILE_K, tile_q, true, "flash backward", stream, err);
+    return flash_launch_checked<bwd_launch>(&t, FLASH_BWD_TILE_K, FLASH_BWD_TILE_Q, true, "flash backward", stream,
+                                            err);
 }

@@ -14,14 +14,11 @@ extern "C" {
 
 namespace {
 
-/* BM: the query tile, FLASH_BWD_TILE_Q or, at d = 128 where the mask cuts none of its tiles,
- * FLASH_BWD_FULL_TILE_Q (FlashAttention-3's 80 x 128 for full masks: a quarter more products per
- * step over the same K, V reads, barriers and dQ hand-off, and a smaller share of shared-memory
- * operand bytes per FLOP in S^T, dP^T and dQ). APART (d = 128, 64-row tiles): the consumer
- * warpgroups' 64-key halves run apart, each staging dQ over all 128 columns. */
-template <int D, int BM_ = FLASH_BWD_TILE_Q, bool APART = false>
+/* APART (d = 128): the consumer warpgroups' 64-key halves run apart, each staging dQ over all 128
+ * columns (flash_bwd.cu) */
+template <int D, bool APART = false>
 struct bwd_cfg {
-    static constexpr int BM = BM_, BN = FLASH_BWD_TILE_K;
+    static constexpr int BM = FLASH_BWD_TILE_Q, BN = FLASH_BWD_TILE_K;
     static constexpr int THREADS = 384; /* producer + two consumer warpgroups of 64 keys */
     /* setmaxnreg.inc waits until the CTA's pool holds the registers asked for, and the pool is
      * what the launch gave (the entry cap, 168 for 384 threads) and the producer gave back: a
@@ -29,10 +26,10 @@ struct bwd_cfg {
     static constexpr int ENTRY_REGS = 168, PRODUCER_REGS = 24, CONSUMER_REGS = 240;
     static_assert(128 * PRODUCER_REGS + 256 * CONSUMER_REGS <= THREADS * ENTRY_REGS, "register split exceeds the pool");
     static constexpr int NT = BM / 8, DT = D / 8;
-    static constexpr int STAGES = BM == FLASH_BWD_TILE_Q ? LC_BWD_STAGES : 2; /* 80-row tiles fit two */
+    static constexpr int STAGES = LC_BWD_STAGES;
     static constexpr int KV_BYTES = BN * D * 2, QT_BYTES = BM * D * 2, DS_BYTES = BN * BM * 2;
     static constexpr int VEC_BYTES = BM * 4; /* LSE or Dsum of one query tile */
-    /* dQ staging per consumer warpgroup: boxes of BM rows x 32 fp32 columns (128 bytes), two for
+    /* dQ staging per consumer warpgroup: boxes of 64 rows x 32 fp32 columns (128 bytes), two for
      * its 64 columns, four apart (all 128) */
     static constexpr int DQ_BOX_BYTES = BM * 32 * 4, DQ_STAGE_BYTES = (APART ? 4 : 2) * DQ_BOX_BYTES;
     /* full_kv, empty_kv, STAGES x (full, empty), the dQ warp's item-done barrier, and per
@@ -49,9 +46,8 @@ struct bwd_cfg {
     static constexpr int OFF_ENT = OFF_ITEM + 16, OFF_MSG = OFF_ENT + 16 * STAGES, END = OFF_MSG + MSG_BYTES;
     /* + 1024 so that the tiles can start on the 1024-byte boundary 128-byte swizzle needs */
     static constexpr int SMEM = END + 1024;
-    static_assert((BM == 64 || (BM == FLASH_BWD_FULL_TILE_Q && D == 128)) && BN == 128 && D % 64 == 0,
-                  "two consumer warpgroups of 64 keys, 64-dim boxes; 80-row tiles at d = 128 only");
-    static_assert(!APART || (D == 128 && BM == 64), "halves apart at d = 128 on 64-row tiles only");
+    static_assert(BM == 64 && BN == 128 && D % 64 == 0, "two consumer warpgroups of 64 keys, 64-dim boxes");
+    static_assert(!APART || D == 128, "halves apart at d = 128 only");
     /* 128-byte-swizzled TMA boxes and wgmma operands start on 1024-byte boundaries */
     static_assert(OFF_V % 1024 == 0 && OFF_QD % 1024 == 0 && QT_BYTES % 1024 == 0 && (BM * 128) % 1024 == 0 &&
                       (BN * 128) % 1024 == 0 && OFF_DS % 1024 == 0 && DS_BYTES % 1024 == 0 && OFF_DQ % 1024 == 0 &&

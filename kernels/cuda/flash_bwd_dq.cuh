@@ -80,32 +80,12 @@ __device__ __forceinline__ void stage_dq(const float (&dq)[8][4], uint32_t stage
         }
 }
 
-/* The same staging from a consumer warpgroup's dQ^T fragment (80-row tiles: the product gives
- * dQ transposed, rows 16 warp + lane/4 (+8) its 64 columns, columns 8j + 2 (lane%4) the
- * queries), one float at a time: box (warp / 2), column 16 (warp % 2) + lane/4 (+8), row the
- * query. Across a warp one store meets 8 chunks (lane/16 and 2 (lane%4) xor the swizzle) times
- * 4 words: 32 banks, no conflict. */
-template <int BM>
-__device__ __forceinline__ void stage_dq_t(const float (&dqt)[BM / 8][4], uint32_t stage)
-{
-    const uint32_t lane = lane_id(), warp = (threadIdx.x / 32) % 4;
-    const uint32_t base = stage + (warp / 2) * bwd_cfg<128, BM>::DQ_BOX_BYTES;
-#pragma unroll
-    for (int j = 0; j < BM / 8; j++)
-#pragma unroll
-        for (int c = 0; c < 4; c++) {
-            const uint32_t col = 16 * (warp % 2) + lane / 4 + 8 * (c / 2), q = 8 * j + 2 * (lane % 4) + c % 2;
-            const uint32_t addr = base + q * 128 + (((col / 4) ^ (q % 8)) * 16) + (col % 4) * 4;
-            asm volatile("st.shared.f32 [%0], %1;\n" ::"r"(addr), "f"(dqt[j][c]) : "memory");
-        }
-}
-
 /* The dQ warp (warp 1 of the producer warpgroup, 24 registers): per query tile, each consumer
  * warpgroup's staged dQ into the accumulator by bulk tensor reduce-adds (d = 128: its 64 of the
  * columns; d = 64: all 64 columns, both warpgroups adding), then the staging handed back once
  * the copy engine has read it. Deterministic: the tile's turn first (d = 128: rank; d = 64:
  * 2 rank, both warpgroups' adds in turn), the adds complete before the next turn is released. */
-template <int D, int BM>
+template <int D>
 __device__ __forceinline__ void dq_warp(const bwd_tma_params &P, uint32_t s_dq, uint32_t s_msg, uint32_t dq_full,
                                         uint32_t dq_empty, uint32_t item_done)
 {
@@ -116,11 +96,10 @@ __device__ __forceinline__ void dq_warp(const bwd_tma_params &P, uint32_t s_dq, 
     auto reduce = [&](int cw, const int4 &m) {
         /* m: batch, head, query tile, rank << DQ_FLAG_BITS | flags */
         if (m.w & DQ_SKIP) return;
-        typedef bwd_cfg<D, BM> C;
-        const uint32_t from = s_dq + cw * C::DQ_STAGE_BYTES;
+        const uint32_t from = s_dq + cw * bwd_cfg<D>::DQ_STAGE_BYTES;
         const int col = D == 128 ? 64 * cw : 0;
-        tma_reduce_add_4d(&P.dq_map, from, col, m.y, m.z * BM, m.x);
-        tma_reduce_add_4d(&P.dq_map, from + C::DQ_BOX_BYTES, col + 32, m.y, m.z * BM, m.x);
+        tma_reduce_add_4d(&P.dq_map, from, col, m.y, m.z * FLASH_BWD_TILE_Q, m.x);
+        tma_reduce_add_4d(&P.dq_map, from + bwd_cfg<D>::DQ_BOX_BYTES, col + 32, m.y, m.z * FLASH_BWD_TILE_Q, m.x);
     };
     for (;; phase ^= 1) {
         mbar_wait(dq_full, phase);
@@ -177,7 +156,7 @@ __device__ __forceinline__ void dq_warp(const bwd_tma_params &P, uint32_t s_dq, 
 __device__ __forceinline__ void dq_warp_apart(const bwd_tma_params &P, int cw, uint32_t s_dq, uint32_t s_msg,
                                               uint32_t dq_full, uint32_t dq_empty)
 {
-    typedef bwd_cfg<128, FLASH_BWD_TILE_Q, true> C;
+    typedef bwd_cfg<128, true> C;
     const uint32_t from = s_dq + cw * C::DQ_STAGE_BYTES, full = dq_full + 8 * cw, empty = dq_empty + 8 * cw;
     const bool leader = threadIdx.x % 32 == 0;
     if (leader) tma_prefetch_map(&P.dq_map);

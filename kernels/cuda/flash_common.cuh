@@ -85,16 +85,6 @@ __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t *r, uint32_t addr)
                  : "r"(addr));
 }
 
-/* Four 8 x 8 b16 matrices from their mma fragments (register i: matrix i, row lane/4, columns
- * 2 (lane%4), +1) to shared memory transposed: lane l gives the address of the 16-byte row that
- * holds column l%8 of matrix l/8. */
-__device__ __forceinline__ void stmatrix_x4_trans(uint32_t addr, const uint32_t (&r)[4])
-{
-    asm volatile("stmatrix.sync.aligned.m8n8.x4.trans.shared.b16 [%0], {%1, %2, %3, %4};\n" ::"r"(addr), "r"(r[0]),
-                 "r"(r[1]), "r"(r[2]), "r"(r[3])
-                 : "memory");
-}
-
 /* 16-byte asynchronous copy global -> shared; zero-fills when !valid (rows past the end). */
 __device__ __forceinline__ void cp_async_16(uint32_t dst, const void *src, bool valid)
 {

@@ -13,8 +13,6 @@ struct flash_design {
     int fwd_tile_q, fwd_tile_k, bwd_tile_q, bwd_tile_k;
     int fwd_fine_tile;   /* square forward tiles the design also runs, 0 for none */
     int fwd_wide_tile_k; /* wider forward key tiles it runs at head dim 128, 0 for none */
-    int bwd_full_tile_q; /* taller backward query tiles it runs at head dim 128 where the mask
-                            cuts none of them, 0 for none */
     bool bwd_halves_apart; /* runs the two 64-key halves of a backward key tile apart (head dim 128) */
     /* query heads a backward work item takes (NULL: one) */
     int (*bwd_heads_per_item)(const struct flash_shape *s, const struct gpu_tiles *t, bool deterministic);
@@ -23,11 +21,10 @@ struct flash_design {
 };
 
 static const struct flash_design design_wgmma = {
-    FLASH_FWD_TILE_Q,         FLASH_FWD_TILE_K, FLASH_BWD_TILE_Q, FLASH_BWD_TILE_K, FLASH_FWD_FINE_TILE,
-    FLASH_FWD_WIDE_TILE_K,    FLASH_BWD_FULL_TILE_Q, true,
-    flash_bwd_heads_per_item, flash_fwd_launch, flash_bwd_launch};
+    FLASH_FWD_TILE_Q,      FLASH_FWD_TILE_K, FLASH_BWD_TILE_Q,         FLASH_BWD_TILE_K, FLASH_FWD_FINE_TILE,
+    FLASH_FWD_WIDE_TILE_K, true,             flash_bwd_heads_per_item, flash_fwd_launch, flash_bwd_launch};
 static const struct flash_design design_mma = {
-    FLASH_MMA_FWD_TILE_Q, FLASH_MMA_FWD_TILE_K, FLASH_MMA_BWD_TILE_Q, FLASH_MMA_BWD_TILE_K, 0, 0, 0, false, NULL,
+    FLASH_MMA_FWD_TILE_Q, FLASH_MMA_FWD_TILE_K, FLASH_MMA_BWD_TILE_Q, FLASH_MMA_BWD_TILE_K, 0, 0, false, NULL,
     flash_mma_fwd_launch, flash_mma_bwd_launch};
 
 struct flash_plan {
@@ -121,34 +118,6 @@ static enum lc_status pick_wide_tiles(const struct flash_design *design, const s
     return LC_OK;
 }
 
-/* 80-row backward tiles are built and compiled but off until a GPU run has checked and measured
- * them (no GPU call of the session that wrote them ran them): -DLC_BWD_FULL_TILES=1 turns them on. */
-#ifndef LC_BWD_FULL_TILES
-#define LC_BWD_FULL_TILES 0
-#endif
-
-/* At head dim 128, taller backward query tiles replace the 64-row ones where the mask fills
- * every tile of them (full masks; the tiles the sequence end cuts aside): a step of 80 queries
- * does a quarter more products for the same fixed costs. Where the mask would cut a tile (a
- * diagonal, a window, 128-blocks cut by 80-row tiles) the 64-row tiles stay: a cut tile costs
- * its mask, and a diagonal would list more pairs. */
-static enum lc_status pick_full_tiles(const struct flash_design *design, const struct longca_problem *p,
-                                      bool deterministic, struct gpu_tiles *bwd, char *err)
-{
-    if (!LC_BWD_FULL_TILES || !design->bwd_full_tile_q || p->head_dim != 128 || bwd->n_cut) return LC_OK;
-    struct gpu_tiles full;
-    enum lc_status st =
-        gpu_tiles_build(p->mask, design->bwd_full_tile_q, design->bwd_tile_k, true, deterministic, &full, err);
-    if (st) return st;
-    if (full.n_cut) {
-        gpu_tiles_free(&full);
-        return LC_OK;
-    }
-    gpu_tiles_free(bwd);
-    *bwd = full;
-    return LC_OK;
-}
-
 #ifndef LC_BWD_HALVES_APART
 #define LC_BWD_HALVES_APART 1
 #endif
@@ -171,8 +140,8 @@ static bool halves_apart_pays(const struct flash_design *design, const struct lo
                               const struct gpu_tiles *fwd, const struct gpu_tiles *bwd)
 {
     if (!LC_BWD_HALVES_APART || !design->bwd_halves_apart || p->head_dim != 128 || deterministic ||
-        bwd->col_tile != design->bwd_tile_q || bwd->row_tile != 2 * design->fwd_fine_tile ||
-        fwd->row_tile != design->fwd_fine_tile || fwd->col_tile != design->fwd_fine_tile)
+        bwd->row_tile != 2 * design->fwd_fine_tile || fwd->row_tile != design->fwd_fine_tile ||
+        fwd->col_tile != design->fwd_fine_tile)
         return false;
     return fwd->n_entries <= LC_BWD_APART_SHARE * 2.0 * bwd->n_entries;
 }
@@ -195,7 +164,6 @@ static enum lc_status plan_create(const struct flash_design *design, const struc
     if (!st) st = pick_wide_tiles(design, p, &fp->fwd, err);
     if (!st && fp->has_bwd)
         st = gpu_tiles_build(p->mask, design->bwd_tile_q, design->bwd_tile_k, true, fp->deterministic, &fp->bwd, err);
-    if (!st && fp->has_bwd) st = pick_full_tiles(design, p, fp->deterministic, &fp->bwd, err);
     if (st) {
         flash_plan_destroy(fp);
         return st;

@@ -133,7 +133,6 @@ enum lc_status gpu_tiles_build(const struct longca_mask *v, int tile_q, int tile
             }
             g->rule_count = (int32_t)(next_rule - g->rule_begin);
             out->n_partial += g->rule_count > 0;
-            out->n_cut += !mt.full[e];
         }
     }
     for (int64_t r = 0; r < n_rows_all; r++) order[r] = (int32_t)(r % mt.n_qtiles);

@@ -27,8 +27,6 @@ struct gpu_tiles {
     int row_tile, col_tile;
     int n_heads, n_rows, n_cols; /* heads of the mask view; tiles per head of each dimension */
     int64_t n_entries, n_partial, max_row_entries;
-    int64_t n_cut; /* partial entries the mask itself cuts: n_partial less those that only the
-                      sequence end cuts (a full tile overhanging it) */
     int64_t max_row_span; /* the most tiles of the other dimension one row's entries stretch over */
     int64_t *row_offsets;          /* device: n_heads * n_rows + 1 */
     struct gpu_tile_entry *entries; /* device */
