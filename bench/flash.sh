@@ -4,7 +4,8 @@
 # folds), TFLOP/s of flash (default, backward also --deterministic, block-sparse B=64 and B=128),
 # compute-sanitizer (SANITIZERS, default memcheck racecheck synccheck) on the quick test set, SDPA
 # cuDNN and FlexAttention from bench/peers.py in the same call (FlexAttention with a BlockMask beside
-# B=128, a cuBLAS GEMM as the roof) and, with NCU=1, ncu's view of one launch (NCU_MASK, default causal, 8K).
+# B=128, a cuBLAS GEMM as the roof) and, with NCU=1, ncu's view of one launch (NCU_MASK, default causal,
+# at NCU_SEQLEN, default 8k).
 # SRC names the tree checked and measured (default: this script's). With BASE=<source tree> the
 # previous version is built too and measured row by row beside it (rows `base`); with
 # VARIANT_SRC=<tree> and/or VARIANT_FLAGS="-D..." a variant (rows `variant`), and with
@@ -176,10 +177,10 @@ if [ -z "${SKIP_PEERS:-}" ]; then
     el peers
 fi
 
-if [ -n "${NCU:-}" ]; then # where the cycles go: one 8K launch
+if [ -n "${NCU:-}" ]; then # where the cycles go: one launch
     timeout $(lim 90) ncu --clock-control none --section SpeedOfLight --section WarpStateStats \
         --section MemoryWorkloadAnalysis --section ComputeWorkloadAnalysis -c 1 -k "regex:flash_${DIRECTION}_kernel" \
-        "$L" run --kernel flash --mask "${NCU_MASK:-causal}" --seqlen 8k --heads 64:8 --direction "$DIRECTION" --iters 1 \
+        "$L" run --kernel flash --mask "${NCU_MASK:-causal}" --seqlen "${NCU_SEQLEN:-8k}" --heads 64:8 --direction "$DIRECTION" --iters 1 \
         --warmup 0 --counters off --quiet >"$OUT/ncu_$DIRECTION.txt" 2>&1
     grep -E 'Duration|Compute \(SM\) Throughput|L2 Cache Throughput|DRAM Throughput|Issue Slots Busy|Warp Cycles Per Issued|Local Memory Spilling Requests  ' "$OUT/ncu_$DIRECTION.txt"
     el ncu
