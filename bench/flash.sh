@@ -10,9 +10,9 @@
 # previous version is built too and measured row by row beside it (rows `base`); with
 # VARIANT_SRC=<tree> and/or VARIANT_FLAGS="-D..." a variant (rows `variant`), and with
 # VARIANTS="name:-D...;name2:-D..." more variants of SRC (rows by name); each variant gets a smoke run
-# of its own first; flags go to the C and CUDA compilers. FLAGS="-D..." builds SRC itself with flags (an
-# option that is off by default, say), so that the tests and sanitizers check it too. Ratios are measured in one call. Every step
-# runs under a timeout inside the call's END seconds. Logs and CSVs go to $OUT; a summary to stdout.
+# of its own first; flags go to the C and CUDA compilers. FLAGS="-D..." builds SRC itself with flags
+# (an option that is off by default, say), so that the tests and sanitizers check it too. Ratios are
+# measured in one call. Every step runs under a timeout inside the call's END seconds. Logs and CSVs go to $OUT; a summary to stdout.
 #
 #   OUT=/tmp/o BUILD=/tmp/bg bench/flash.sh
 #   BASE=../.. VARIANT_FLAGS=-DLC_BWD_STAGES=3 SKIP_PEERS=1 DET_SEQLENS=8k BLOCKS=128 DENSITIES=0.25 END=280 \

@@ -1,7 +1,8 @@
 /* At medium sizes (S = 4096, GQA 8:2, d = 128, bf16), where the CPU reference is too slow,
  * flash and flash_mma equal the cuBLAS-based naive kernel on all 14 masks, forward and
- * backward; their deterministic backwards give the same bits twice (d = 128 and 64 on documents, and flash on the full mask, where every key tile meets every query tile); and naive asks for more memory than the
- * GPU has at S = 64K, which the device reports as out of memory with the bytes asked.
+ * backward; their deterministic backwards give the same bits twice (d = 128 and 64 on documents,
+ * and flash on the full mask, where every key tile meets every query tile); and naive asks for
+ * more memory than the GPU has at S = 64K, which the device reports as out of memory with the bytes asked.
  * Skipped (77) where no GPU is visible. */
 #include "tests/gpu_test_util.h"
 #include "core/mask/mask_view.h"

@@ -126,6 +126,11 @@ static enum lc_status pick_wide_tiles(const struct flash_design *design, const s
 #ifndef LC_BWD_APART_SHARE
 #define LC_BWD_APART_SHARE 0.8
 #endif
+/* Halves apart, each key tile's steps that only one half sees in alternation (gpu_tiles_mix_halves):
+ * off until a GPU run has measured it (none had when it was written); -DLC_BWD_APART_MIX=1 */
+#ifndef LC_BWD_APART_MIX
+#define LC_BWD_APART_MIX 0
+#endif
 
 /* At head dim 128, the backward's two 64-key halves of a key tile run apart where the mask leaves
  * many of them unseen (block-sparse at B = 64: at density 0.25, 43 % of the listed halves): a
@@ -136,12 +141,6 @@ static enum lc_status pick_wide_tiles(const struct flash_design *design, const s
  * tiles whichever dimension owns the rows) where the plan picked them; elsewhere the 128-tiles
  * were mostly full and so are the halves. Not deterministic: the apart halves add dQ in no fixed
  * order. */
-/* Halves apart, each key tile's steps that only one half sees in alternation (gpu_tiles_mix_halves):
- * off until a GPU run has measured it (none had when it was written); -DLC_BWD_APART_MIX=1 */
-#ifndef LC_BWD_APART_MIX
-#define LC_BWD_APART_MIX 0
-#endif
-
 static bool halves_apart_pays(const struct flash_design *design, const struct longca_problem *p, bool deterministic,
                               const struct gpu_tiles *fwd, const struct gpu_tiles *bwd)
 {

@@ -136,7 +136,12 @@ enum lc_status gpu_tiles_build(const struct longca_mask *v, int tile_q, int tile
     int32_t *order = malloc(((size_t)n_rows_all + 1) * sizeof *order);
     int32_t *visits = by_key ? calloc((size_t)mt.n_heads * mt.n_ktiles + 1, sizeof *visits) : NULL;
     const bool mix = by_key && (order_flags & GPU_TILES_MIX_HALVES);
-    struct gpu_tile_entry *scratch = mix ? malloc(((size_t)mt.n_entries + 1) * sizeof *scratch) : NULL;
+    int64_t longest = 0; /* scratch for one row */
+    for (int64_t r = 0; mix && r < n_rows_all; r++) {
+        const int64_t len = mt.row_offsets[r + 1] - mt.row_offsets[r];
+        if (len > longest) longest = len;
+    }
+    struct gpu_tile_entry *scratch = mix ? malloc(((size_t)longest + 1) * sizeof *scratch) : NULL;
     if (!entries || !rules || !order || (by_key && !visits) || (mix && !scratch)) {
         st = lc_fail(err, LC_ERR_OOM, "out of host memory packing the tile lists");
         goto done;
