@@ -262,28 +262,23 @@ __global__ void __launch_bounds__(bwd_cfg<D, APART>::THREADS, 1)
                                                wgmma_desc_at(q_desc, C::QT_BYTES + qo), s > 0);
                 }
                 wgmma_commit();
-                /* this thread's rows' LSE in log2 units (a row with none seen: 0, so that its masked
-                 * scores give exp2(-inf) = 0, not NaN); with LC_BWD_LSE_EARLY read while the
-                 * products run, not after S^T's wait (16 more registers live across it) */
-                float lse_lo[NT], lse_hi[NT];
-                auto load_lse = [&]() {
+                /* this thread's rows' LSE; with LC_BWD_LSE_EARLY read while the products run, not
+                 * after S^T's wait (16 more registers live across it) */
+                auto lse_at = [&](int j) { return *reinterpret_cast<const float2 *>(f_lse + 8 * j + 2 * (lane % 4)); };
+                float2 lse_early[NT];
+                if (LC_BWD_LSE_EARLY)
 #pragma unroll
-                    for (int j = 0; j < NT; j++) {
-                        const float2 l2 = *reinterpret_cast<const float2 *>(f_lse + 8 * j + 2 * (lane % 4));
-                        lse_lo[j] = l2.x == -INFINITY ? 0.f : l2.x * FLASH_LOG2E;
-                        lse_hi[j] = l2.y == -INFINITY ? 0.f : l2.y * FLASH_LOG2E;
-                    }
-                };
-                if (LC_BWD_LSE_EARLY) load_lse();
+                    for (int j = 0; j < NT; j++) lse_early[j] = lse_at(j);
                 wgmma_wait<1>(); /* S^T; dP^T may still run */
                 wgmma_pin(st[0]);
-                if (!LC_BWD_LSE_EARLY) load_lse();
 
                 if (ent.rule_count)
                     mask_partial_t<1, NT>(st, p.rules + ent.rule_begin, ent.rule_count, key_base, q0, lane);
 #pragma unroll
                 for (int j = 0; j < NT; j++) {
-                    const float lo = lse_lo[j], hi = lse_hi[j];
+                    const float2 l2 = LC_BWD_LSE_EARLY ? lse_early[j] : lse_at(j);
+                    const float lo = l2.x == -INFINITY ? 0.f : l2.x * FLASH_LOG2E;
+                    const float hi = l2.y == -INFINITY ? 0.f : l2.y * FLASH_LOG2E;
 #pragma unroll
                     for (int hf = 0; hf < 2; hf++) {
                         st[0][j][2 * hf] = exp2f(fmaf(st[0][j][2 * hf], p.scale_log2, -lo));
