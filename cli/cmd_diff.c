@@ -37,14 +37,6 @@ static void usage(FILE *f)
             "                   same shapes (A's flash against B's naive, say)\n");
 }
 
-static int fail(const char *fmt, const char *what)
-{
-    fputs("longca diff: ", stderr);
-    fprintf(stderr, fmt, what);
-    fputc('\n', stderr);
-    return LC_EXIT_USAGE;
-}
-
 static enum verdict judge(const struct run_result *a, const struct run_result *b)
 {
     if (a->status != LC_OK || b->status != LC_OK) return V_FAILED;
@@ -171,22 +163,24 @@ int cmd_diff(int argc, char **argv)
             usage(stdout);
             return LC_EXIT_OK;
         } else if (!strcmp(a, "--format")) {
-            if (i + 1 >= argc) return fail("%s needs table, csv or json", a);
+            if (i + 1 >= argc) return lc_usage_error("longca diff", "%s needs table, csv or json", a);
             format = argv[++i];
         } else if (!strcmp(a, "--ignore")) {
-            if (i + 1 >= argc || strcmp(argv[i + 1], "kernel")) return fail("%s takes kernel", a);
+            if (i + 1 >= argc || strcmp(argv[i + 1], "kernel"))
+                return lc_usage_error("longca diff", "%s takes kernel", a);
             any_kernel = true, i++;
         } else if (a[0] == '-' && a[1]) {
-            return fail("unknown flag '%s' (see longca diff --help)", a);
+            return lc_usage_error("longca diff", "unknown flag '%s' (see longca diff --help)", a);
         } else if (n_paths == 2) {
-            return fail("two files at a time ('%s' is a third)", a);
+            return lc_usage_error("longca diff", "two files at a time ('%s' is a third)", a);
         } else {
             paths[n_paths++] = a;
         }
     }
     enum diff_format fmt = !strcmp(format, "csv") ? DIFF_CSV : !strcmp(format, "json") ? DIFF_JSON : DIFF_TABLE;
-    if (fmt == DIFF_TABLE && strcmp(format, "table")) return fail("--format '%s': table, csv or json", format);
-    if (n_paths < 2) return fail("%s", "needs two results files (usage: longca diff A B)");
+    if (fmt == DIFF_TABLE && strcmp(format, "table"))
+        return lc_usage_error("longca diff", "--format '%s': table, csv or json", format);
+    if (n_paths < 2) return lc_usage_error("longca diff", "needs two results files (usage: longca diff A B)");
 
     struct result_set sets[2];
     char err[LC_ERRMSG_LEN];

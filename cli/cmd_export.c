@@ -31,14 +31,6 @@ static void usage(FILE *f)
             "                  gaps between runs\n");
 }
 
-static int fail(const char *fmt, const char *what)
-{
-    char line[LC_ERRMSG_LEN];
-    snprintf(line, sizeof line, fmt, what);
-    lc_print_error("longca export", "%s", line);
-    return LC_EXIT_USAGE;
-}
-
 static double seconds_since(const struct timespec *t0)
 {
     struct timespec t1;
@@ -91,35 +83,38 @@ int cmd_export(int argc, char **argv)
             usage(stdout);
             return LC_EXIT_OK;
         } else if (!strcmp(a, "-o") || !strcmp(a, "--output") || !strcmp(a, "--per-rank")) {
-            if (i + 1 >= argc || !*argv[i + 1]) return fail("%s needs a path", a);
+            if (i + 1 >= argc || !*argv[i + 1]) return lc_usage_error("longca export", "%s needs a path", a);
             *(!strcmp(a, "--per-rank") ? &per_rank : &out) = argv[++i];
         } else if (!strcmp(a, "--format") || !strcmp(a, "--run")) {
-            if (i + 1 >= argc || !*argv[i + 1]) return fail("%s needs a value", a);
+            if (i + 1 >= argc || !*argv[i + 1]) return lc_usage_error("longca export", "%s needs a value", a);
             *(!strcmp(a, "--run") ? &run_list : &format) = argv[++i];
         } else if (a[0] == '-' && a[1]) {
-            return fail("unknown flag '%s' (see longca export --help)", a);
+            return lc_usage_error("longca export", "unknown flag '%s' (see longca export --help)", a);
         } else if (capture) {
-            return fail("one capture at a time ('%s' is extra)", a);
+            return lc_usage_error("longca export", "one capture at a time ('%s' is extra)", a);
         } else {
             capture = a;
         }
     }
-    if (!capture) return fail("%s", "needs a capture file (usage: longca export CAPTURE -o trace.json)");
+    if (!capture)
+        return lc_usage_error("longca export", "needs a capture file (usage: longca export CAPTURE -o trace.json)");
     bool perfetto = !strcmp(format, "perfetto");
-    if (!perfetto && strcmp(format, "json")) return fail("--format '%s': json or perfetto", format);
+    if (!perfetto && strcmp(format, "json"))
+        return lc_usage_error("longca export", "--format '%s': json or perfetto", format);
     enum { MAX_RUNS = 4096 };
     static int runs[MAX_RUNS];
     int n_runs = run_list ? parse_runs(run_list, runs, MAX_RUNS) : 0;
-    if (n_runs < 0) return fail("--run '%s': run numbers as in longca view, a list (0,2,5-7)", run_list);
+    if (n_runs < 0)
+        return lc_usage_error("longca export", "--run '%s': run numbers as in longca view, a list (0,2,5-7)", run_list);
     char default_out[4096];
     if (!out) {
         if (snprintf(default_out, sizeof default_out, "%s.%s", capture, perfetto ? "perfetto-trace" : "trace.json") >=
             (int)sizeof default_out)
-            return fail("capture path too long: %s", capture);
+            return lc_usage_error("longca export", "capture path too long: %s", capture);
         out = default_out;
     }
     if (per_rank && mkdir(per_rank, 0755) != 0 && errno != EEXIST)
-        return fail("cannot create the per-rank directory %s", per_rank);
+        return lc_usage_error("longca export", "cannot create the per-rank directory %s", per_rank);
 
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);

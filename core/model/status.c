@@ -39,6 +39,17 @@ void lc_print_error(const char *who, const char *fmt, ...)
     fprintf(stderr, "%s: %s\n", who, line);
 }
 
+int lc_usage_error(const char *who, const char *fmt, ...)
+{
+    char line[LC_ERRMSG_LEN * 2];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    lc_print_error(who, "%s", line);
+    return LC_EXIT_USAGE;
+}
+
 int lc_status_exit(enum lc_status status)
 {
     return status == LC_OK ? LC_EXIT_OK : status == LC_ERR_INVALID ? LC_EXIT_USAGE : LC_EXIT_FAILED;

@@ -30,6 +30,8 @@ enum lc_status lc_fail(char *err, enum lc_status status, const char *fmt, ...)
 void lc_sanitize(char *text);
 /* "who: message" and a newline on stderr, the message sanitized (it may quote user text). */
 void lc_print_error(const char *who, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* lc_print_error for bad input, giving the exit status LC_EXIT_USAGE. */
+int lc_usage_error(const char *who, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Process exit statuses: every command's (cli/), and the worker ranks'. */
 #define LC_EXIT_OK 0
