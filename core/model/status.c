@@ -28,25 +28,29 @@ void lc_sanitize(char *text)
         if (*c < 0x20 || *c == 0x7f) *c = '?';
 }
 
-void lc_print_error(const char *who, const char *fmt, ...)
+/* who's message on stderr as one line: control characters from the caller's values shown as '?' */
+__attribute__((format(printf, 2, 0))) static void print_line(const char *who, const char *fmt, va_list ap)
 {
     char line[LC_ERRMSG_LEN * 2];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
     lc_sanitize(line);
     fprintf(stderr, "%s: %s\n", who, line);
 }
 
-int lc_usage_error(const char *who, const char *fmt, ...)
+void lc_print_error(const char *who, const char *fmt, ...)
 {
-    char line[LC_ERRMSG_LEN * 2];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    print_line(who, fmt, ap);
     va_end(ap);
-    lc_print_error(who, "%s", line);
+}
+
+int lc_usage_error(const char *who, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    print_line(who, fmt, ap);
+    va_end(ap);
     return LC_EXIT_USAGE;
 }
 
