@@ -87,6 +87,8 @@ else
         || fail "out of memory: exit $rc, $(cat "$tmp/err")"
 fi
 expect_usage "bad format" "$tmp/a.lccap" "$tmp/a.jsonl" --format xml
+# a value with control characters is still one line (the fuzzer's vector)
+expect_usage "a format with a newline" /dev/zero --format $'a\nb'
 expect_usage "three files" "$tmp/a.lccap" "$tmp/a.jsonl" "$tmp/a.json"
 [ "$failed" -eq 0 ] || { echo "diff_cli_test: FAILED"; exit 1; }
 echo "diff_cli_test: all checks passed"

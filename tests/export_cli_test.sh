@@ -36,6 +36,7 @@ expect_usage_error "not a capture" "$tmp/garbage.jsonl" -o "$tmp/t.json"
 head -c "$(($(stat -c %s "$tmp/cap.jsonl") - 20))" "$tmp/cap.jsonl" >"$tmp/cut.jsonl"
 expect_usage_error "unreadable capture (a directory)" "$tmp" -o "$tmp/t.json"
 expect_usage_error "unknown flag" "$tmp/cap.jsonl" --bogus
+expect_usage_error "a format with a newline" "$tmp/cap.jsonl" --format $'a\nb'
 expect_usage_error "-o without a path" "$tmp/cap.jsonl" -o
 expect_usage_error "two captures" "$tmp/cap.jsonl" "$tmp/cap.jsonl"
 expect_usage_error "output directory missing" "$tmp/cap.jsonl" -o "$tmp/no/such/dir/t.json"
