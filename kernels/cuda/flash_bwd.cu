@@ -263,7 +263,7 @@ __global__ void __launch_bounds__(bwd_cfg<D, APART>::THREADS, 1)
                 }
                 wgmma_commit();
                 /* this thread's rows' LSE; with LC_BWD_LSE_EARLY read while the products run, not
-                 * after S^T's wait (16 more registers live across it) */
+                 * after S^T's wait (16 more values held across it; ptxas: the same spills) */
                 auto lse_at = [&](int j) { return *reinterpret_cast<const float2 *>(f_lse + 8 * j + 2 * (lane % 4)); };
                 float2 lse_early[NT];
                 if (LC_BWD_LSE_EARLY)
