@@ -262,13 +262,6 @@ __global__ void __launch_bounds__(bwd_cfg<D, APART>::THREADS, 1)
                                                wgmma_desc_at(q_desc, C::QT_BYTES + qo), s > 0);
                 }
                 wgmma_commit();
-                /* this thread's rows' LSE; with LC_BWD_LSE_EARLY read while the products run, not
-                 * after S^T's wait (16 more values held across it; ptxas: the same spills) */
-                auto lse_at = [&](int j) { return *reinterpret_cast<const float2 *>(f_lse + 8 * j + 2 * (lane % 4)); };
-                float2 lse_early[NT];
-                if (LC_BWD_LSE_EARLY)
-#pragma unroll
-                    for (int j = 0; j < NT; j++) lse_early[j] = lse_at(j);
                 wgmma_wait<1>(); /* S^T; dP^T may still run */
                 wgmma_pin(st[0]);
 
@@ -276,7 +269,7 @@ __global__ void __launch_bounds__(bwd_cfg<D, APART>::THREADS, 1)
                     mask_partial_t<1, NT>(st, p.rules + ent.rule_begin, ent.rule_count, key_base, q0, lane);
 #pragma unroll
                 for (int j = 0; j < NT; j++) {
-                    const float2 l2 = LC_BWD_LSE_EARLY ? lse_early[j] : lse_at(j);
+                    const float2 l2 = *reinterpret_cast<const float2 *>(f_lse + 8 * j + 2 * (lane % 4));
                     const float lo = l2.x == -INFINITY ? 0.f : l2.x * FLASH_LOG2E;
                     const float hi = l2.y == -INFINITY ? 0.f : l2.y * FLASH_LOG2E;
 #pragma unroll

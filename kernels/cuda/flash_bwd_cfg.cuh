@@ -11,10 +11,6 @@ extern "C" {
 #ifndef LC_BWD_STAGES
 #define LC_BWD_STAGES 2
 #endif
-/* 1: the consumers read LSE before waiting on S^T (flash_bwd.cu); off until measured */
-#ifndef LC_BWD_LSE_EARLY
-#define LC_BWD_LSE_EARLY 0
-#endif
 
 namespace {
 

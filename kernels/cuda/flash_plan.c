@@ -131,12 +131,6 @@ static enum lc_status pick_wide_tiles(const struct flash_design *design, const s
 #ifndef LC_BWD_APART_MIX
 #define LC_BWD_APART_MIX 0
 #endif
-/* Halves apart wherever they can run (head dim 128, not deterministic), whatever the mask: the
- * warpgroups then meet at no dS barrier, so one's softmax may run under the other's products, at
- * twice the dQ reduce-adds; off until measured on full and causal masks: -DLC_BWD_APART_ALWAYS=1 */
-#ifndef LC_BWD_APART_ALWAYS
-#define LC_BWD_APART_ALWAYS 0
-#endif
 
 /* At head dim 128, the backward's two 64-key halves of a key tile run apart where the mask leaves
  * many of them unseen (block-sparse at B = 64: at density 0.25, 43 % of the listed halves): a
@@ -150,9 +144,8 @@ static enum lc_status pick_wide_tiles(const struct flash_design *design, const s
 static bool halves_apart_pays(const struct flash_design *design, const struct longca_problem *p, bool deterministic,
                               const struct gpu_tiles *fwd, const struct gpu_tiles *bwd)
 {
-    if (!LC_BWD_HALVES_APART || !design->bwd_halves_apart || p->head_dim != 128 || deterministic) return false;
-    if (LC_BWD_APART_ALWAYS) return true;
-    if (bwd->row_tile != 2 * design->fwd_fine_tile || fwd->row_tile != design->fwd_fine_tile ||
+    if (!LC_BWD_HALVES_APART || !design->bwd_halves_apart || p->head_dim != 128 || deterministic ||
+        bwd->row_tile != 2 * design->fwd_fine_tile || fwd->row_tile != design->fwd_fine_tile ||
         fwd->col_tile != design->fwd_fine_tile)
         return false;
     return fwd->n_entries <= LC_BWD_APART_SHARE * 2.0 * bwd->n_entries;
