@@ -82,7 +82,7 @@ static enum lc_status pick_fine_tiles(const struct flash_design *design, const s
     const double coarse = tile_coverage(v, fwd);
     if (!design->fwd_fine_tile || coarse >= 0.7) return LC_OK;
     struct gpu_tiles fine;
-    enum lc_status st = gpu_tiles_build(v, design->fwd_fine_tile, design->fwd_fine_tile, false, 0, &fine, err);
+    enum lc_status st = gpu_tiles_build(v, design->fwd_fine_tile, design->fwd_fine_tile, false, false, &fine, err);
     if (st) return st;
     if (tile_coverage(v, &fine) < 1.25 * coarse) {
         gpu_tiles_free(&fine);
@@ -106,7 +106,7 @@ static enum lc_status pick_wide_tiles(const struct flash_design *design, const s
 {
     if (!design->fwd_wide_tile_k || p->head_dim != 128 || fwd->row_tile != design->fwd_tile_q) return LC_OK;
     struct gpu_tiles wide;
-    enum lc_status st = gpu_tiles_build(p->mask, design->fwd_tile_q, design->fwd_wide_tile_k, false, 0, &wide, err);
+    enum lc_status st = gpu_tiles_build(p->mask, design->fwd_tile_q, design->fwd_wide_tile_k, false, false, &wide, err);
     if (st) return st;
     const double pairs = (double)fwd->n_entries * fwd->col_tile, wide_pairs = (double)wide.n_entries * wide.col_tile;
     if (wide_pairs * LC_FWD_WIDE_PAIR_COST >= pairs) {
@@ -125,11 +125,6 @@ static enum lc_status pick_wide_tiles(const struct flash_design *design, const s
  * run apart */
 #ifndef LC_BWD_APART_SHARE
 #define LC_BWD_APART_SHARE 0.8
-#endif
-/* Halves apart, each key tile's steps that only one half sees in alternation (gpu_tiles_mix_halves):
- * off until a GPU run has measured it (none had when it was written); -DLC_BWD_APART_MIX=1 */
-#ifndef LC_BWD_APART_MIX
-#define LC_BWD_APART_MIX 0
 #endif
 
 /* At head dim 128, the backward's two 64-key halves of a key tile run apart where the mask leaves
@@ -164,25 +159,16 @@ static enum lc_status plan_create(const struct flash_design *design, const struc
     fp->deterministic = p->deterministic;
     fp->has_bwd = (dir & DIR_BWD) != 0;
     /* The forward runs in every direction: the backward needs its O and LSE. */
-    st = gpu_tiles_build(p->mask, design->fwd_tile_q, design->fwd_tile_k, false, 0, &fp->fwd, err);
+    st = gpu_tiles_build(p->mask, design->fwd_tile_q, design->fwd_tile_k, false, false, &fp->fwd, err);
     if (!st) st = pick_fine_tiles(design, p->mask, &fp->fwd, err);
     if (!st) st = pick_wide_tiles(design, p, &fp->fwd, err);
     if (!st && fp->has_bwd)
-        st = gpu_tiles_build(p->mask, design->bwd_tile_q, design->bwd_tile_k, true,
-                             fp->deterministic ? GPU_TILES_ASCENDING : 0, &fp->bwd, err);
+        st = gpu_tiles_build(p->mask, design->bwd_tile_q, design->bwd_tile_k, true, fp->deterministic, &fp->bwd, err);
     if (st) {
         flash_plan_destroy(fp);
         return st;
     }
     fp->bwd_halves_apart = fp->has_bwd && halves_apart_pays(design, p, fp->deterministic, &fp->fwd, &fp->bwd);
-    if (fp->bwd_halves_apart && LC_BWD_APART_MIX) { /* the same lists, each row's steps mixed */
-        gpu_tiles_free(&fp->bwd);
-        if ((st = gpu_tiles_build(p->mask, design->bwd_tile_q, design->bwd_tile_k, true, GPU_TILES_MIX_HALVES,
-                                  &fp->bwd, err))) {
-            flash_plan_destroy(fp);
-            return st;
-        }
-    }
     if (fp->has_bwd) {
         const size_t n_q = (size_t)p->batch * p->seqlen_q * p->heads_q * p->head_dim;
         /* dK, dV partials where a work item takes part of a GQA group */

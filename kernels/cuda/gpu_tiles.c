@@ -58,47 +58,7 @@ static enum lc_status upload(const void *host, size_t bytes, void **dev, char *e
     return device_cuda.upload(*dev, host, bytes, err);
 }
 
-unsigned gpu_tile_entry_halves(const struct gpu_tile_entry *e, const struct longca_rule *rules, int32_t k0,
-                               int32_t half)
-{
-    if (!e->rule_count) return 3;
-    unsigned seen = 0;
-    for (int32_t i = 0; i < e->rule_count; i++) {
-        const struct longca_rule *r = &rules[e->rule_begin + i];
-        for (int h = 0; h < 2; h++)
-            if (r->k_begin < k0 + (h + 1) * half && r->k_end > k0 + h * half) seen |= 1u << h;
-    }
-    return seen;
-}
-
-void gpu_tiles_mix_halves(struct gpu_tile_entry *row, int64_t n, const struct longca_rule *rules, int32_t k0,
-                          int32_t half, struct gpu_tile_entry *scratch)
-{
-    /* scratch: the first half's own entries from the front, the second's from the back (reversed),
-     * the rest kept in row */
-    int64_t n_first = 0, n_second = 0, n_rest = 0;
-    for (int64_t i = 0; i < n; i++) {
-        const unsigned h = gpu_tile_entry_halves(&row[i], rules, k0, half);
-        if (h == 1)
-            scratch[n_first++] = row[i];
-        else if (h == 2)
-            scratch[n - 1 - n_second++] = row[i];
-        else
-            row[n_rest++] = row[i];
-    }
-    /* the rest to the back of row, then the pairs in front of it, then what one half has over */
-    memmove(row + n - n_rest, row, (size_t)n_rest * sizeof *row);
-    const int64_t pairs = n_first < n_second ? n_first : n_second;
-    int64_t at = 0;
-    for (int64_t i = 0; i < pairs; i++) {
-        row[at++] = scratch[i];
-        row[at++] = scratch[n - 1 - i];
-    }
-    for (int64_t i = pairs; i < n_first; i++) row[at++] = scratch[i];
-    for (int64_t i = pairs; i < n_second; i++) row[at++] = scratch[n - 1 - i];
-}
-
-enum lc_status gpu_tiles_build(const struct longca_mask *v, int tile_q, int tile_k, bool by_key, unsigned order_flags,
+enum lc_status gpu_tiles_build(const struct longca_mask *v, int tile_q, int tile_k, bool by_key, bool ascending,
                                struct gpu_tiles *out, char *err)
 {
     memset(out, 0, sizeof *out);
@@ -135,14 +95,7 @@ enum lc_status gpu_tiles_build(const struct longca_mask *v, int tile_q, int tile
     struct longca_rule *rules = malloc(((size_t)n_rules + 1) * sizeof *rules);
     int32_t *order = malloc(((size_t)n_rows_all + 1) * sizeof *order);
     int32_t *visits = by_key ? calloc((size_t)mt.n_heads * mt.n_ktiles + 1, sizeof *visits) : NULL;
-    const bool mix = by_key && (order_flags & GPU_TILES_MIX_HALVES);
-    int64_t longest = 0; /* scratch for one row */
-    for (int64_t r = 0; mix && r < n_rows_all; r++) {
-        const int64_t len = mt.row_offsets[r + 1] - mt.row_offsets[r];
-        if (len > longest) longest = len;
-    }
-    struct gpu_tile_entry *scratch = mix ? malloc(((size_t)longest + 1) * sizeof *scratch) : NULL;
-    if (!entries || !rules || !order || (by_key && !visits) || (mix && !scratch)) {
+    if (!entries || !rules || !order || (by_key && !visits)) {
         st = lc_fail(err, LC_ERR_OOM, "out of host memory packing the tile lists");
         goto done;
     }
@@ -181,12 +134,9 @@ enum lc_status gpu_tiles_build(const struct longca_mask *v, int tile_q, int tile
             g->rule_count = (int32_t)(next_rule - g->rule_begin);
             out->n_partial += g->rule_count > 0;
         }
-        if (mix)
-            gpu_tiles_mix_halves(entries + mt.row_offsets[r], n_here, rules, (int32_t)(row * mt.tile_q),
-                                 (int32_t)(mt.tile_q / 2), scratch);
     }
     for (int64_t r = 0; r < n_rows_all; r++) order[r] = (int32_t)(r % mt.n_qtiles);
-    if (!(order_flags & GPU_TILES_ASCENDING)) {
+    if (!ascending) {
         sort_counts_offsets = mt.row_offsets;
         for (int h = 0; h < mt.n_heads; h++) {
             int32_t *o = order + (int64_t)h * mt.n_qtiles;
@@ -207,7 +157,6 @@ done:
     free(rules);
     free(order);
     free(visits);
-    free(scratch);
     mask_tiles_free(&mt);
     return st;
 }

@@ -32,34 +32,13 @@ struct gpu_tiles {
     struct gpu_tile_entry *entries; /* device */
     struct longca_rule *rules;       /* device */
     int32_t *row_order;            /* device: per head, the rows to start first (heaviest first, or
-                                      ascending with GPU_TILES_ASCENDING) */
-};
-
-/* How gpu_tiles_build orders rows and entries */
-enum {
-    GPU_TILES_ASCENDING = 1, /* rows start in ascending order, not heaviest first */
-    GPU_TILES_MIX_HALVES = 2 /* by key: each row's entries as gpu_tiles_mix_halves orders them */
+                                      ascending when `ascending`) */
 };
 
 /* Builds and uploads the lists of view v: tiles of tile_q x tile_k, rows by query tile, or by
- * key tile when by_key; `order` holds GPU_TILES_* flags. Device memory comes from
- * device_cuda.alloc (counted in the peak). */
-enum lc_status gpu_tiles_build(const struct longca_mask *v, int tile_q, int tile_k, bool by_key, unsigned order,
+ * key tile when by_key. Device memory comes from device_cuda.alloc (counted in the peak). */
+enum lc_status gpu_tiles_build(const struct longca_mask *v, int tile_q, int tile_k, bool by_key, bool ascending,
                                struct gpu_tiles *out, char *err);
 void gpu_tiles_free(struct gpu_tiles *t);
-
-/* The halves of key tile [k0, k0 + 2 half) whose keys an entry's pairs use: bit 0 the first
- * half, bit 1 the second (a full entry: both). By the rules' key ranges, as the backward kernel
- * tells a half with nothing to do in a step. */
-unsigned gpu_tile_entry_halves(const struct gpu_tile_entry *e, const struct longca_rule *rules, int32_t k0,
-                               int32_t half);
-
-/* Reorders a key tile's n entries so that those only its first half sees and those only its second
- * half sees alternate, then what one of them has over, then the entries both see: where the
- * backward runs a key tile's halves apart, a step one half skips is one the other works on, so
- * neither waits long for a slot of the query ring the other still holds. Each kind keeps its
- * order. scratch holds n entries. */
-void gpu_tiles_mix_halves(struct gpu_tile_entry *row, int64_t n, const struct longca_rule *rules, int32_t k0,
-                          int32_t half, struct gpu_tile_entry *scratch);
 
 #endif

@@ -94,7 +94,7 @@ static int naive_plan_create(const struct longca_problem *p, unsigned dir, void 
     }
     np->total = at;
 
-    if ((st = gpu_tiles_build(p->mask, NAIVE_TILE, NAIVE_TILE, false, GPU_TILES_ASCENDING, &np->tiles, err))) goto fail;
+    if ((st = gpu_tiles_build(p->mask, NAIVE_TILE, NAIVE_TILE, false, true, &np->tiles, err))) goto fail;
     if ((st = blas_status(cublasCreate(&np->blas), err, "create"))) goto fail;
     if ((st = device_cuda.alloc(NAIVE_CUBLAS_WORKSPACE, &np->blas_workspace, err))) goto fail;
     if ((st = blas_status(cublasSetWorkspace(np->blas, np->blas_workspace, NAIVE_CUBLAS_WORKSPACE), err, "workspace")))
