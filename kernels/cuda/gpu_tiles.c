@@ -9,11 +9,6 @@
 #include "core/mask/mask_rule.h"
 #include "core/mask/mask_tiles.h"
 
-/* 1: the backward's key-tile rows start their walks staggered (below); off until measured */
-#ifndef LC_BWD_STAGGER
-#define LC_BWD_STAGGER 0
-#endif
-
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 /* The same pairs with the roles of query and key swapped: k - q in [lo, hi] becomes
@@ -54,19 +49,6 @@ static int cmp_heavier(const void *a, const void *b)
     int64_t ny = sort_counts_offsets[y + 1] - sort_counts_offsets[y];
     if (nx != ny) return nx > ny ? -1 : 1;
     return (x > y) - (x < y);
-}
-
-/* Rotates a row's n entries left by `by`, in place (three reversals). */
-static void entries_rotate(struct gpu_tile_entry *row, int64_t n, int64_t by)
-{
-    for (int pass = 0; pass < 3; pass++) {
-        int64_t lo = pass == 1 ? by : 0, hi = pass == 0 ? by : n;
-        for (hi--; lo < hi; lo++, hi--) {
-            struct gpu_tile_entry t = row[lo];
-            row[lo] = row[hi];
-            row[hi] = t;
-        }
-    }
 }
 
 static enum lc_status upload(const void *host, size_t bytes, void **dev, char *err)
@@ -152,11 +134,6 @@ enum lc_status gpu_tiles_build(const struct longca_mask *v, int tile_q, int tile
             g->rule_count = (int32_t)(next_rule - g->rule_begin);
             out->n_partial += g->rule_count > 0;
         }
-        /* The backward's CTAs in flight hold neighbouring key tiles of one head; walking their
-         * query tiles from one start, they would all add into the same dQ tile at once. Each row
-         * starts where its share of the walk begins instead (the deterministic order aside). */
-        if (LC_BWD_STAGGER && by_key && !ascending && n_here > 1)
-            entries_rotate(entries + mt.row_offsets[r], n_here, row * n_here / mt.n_qtiles);
     }
     for (int64_t r = 0; r < n_rows_all; r++) order[r] = (int32_t)(r % mt.n_qtiles);
     if (!ascending) {
