@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The flash kernel of one direction (DIRECTION, bwd by default, or fwd) in one GPU call: build, the
 # GPU correctness tests (14 masks against cpu_ref, flash vs naive with deterministic repeats, the CP
-# folds), TFLOP/s of flash (default, backward also --deterministic, block-sparse B=64 and B=128),
+# folds), TFLOP/s of flash (default, backward also --deterministic, block-sparse B=64 and B=128:
+# BLOCKS and DENSITIES, lists by commas or spaces as SEQLENS),
 # compute-sanitizer (SANITIZERS, default memcheck racecheck synccheck) on the quick test set, SDPA
 # cuDNN and FlexAttention from bench/peers.py in the same call (FlexAttention with a BlockMask beside
 # B=128, a cuBLAS GEMM as the roof) and, with NCU=1, ncu's view of one launch (NCU_MASK, default causal,
@@ -144,8 +145,9 @@ rows() { # label suffix, run arguments...
         --format csv --quiet | head -1
     for s in ${SEQLENS//,/ }; do rows "" --mask "$MASKS" --seqlen "$s"; done
     [ "$DIRECTION" = bwd ] && rows _det --mask full,causal --seqlen "${DET_SEQLENS:-$SEQLENS}" --deterministic
-    for b in ${BLOCKS-128 64}; do
-        for d in ${DENSITIES:-0.1 0.25 0.5}; do
+    blocks=${BLOCKS-128 64} densities=${DENSITIES:-0.1 0.25 0.5}
+    for b in ${blocks//,/ }; do
+        for d in ${densities//,/ }; do
             rows "" --mask block_sparse --block $b --density $d --seqlen 32k | sed "s#block_sparse#block_sparse/B$b/d$d#"
         done
     done
