@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Fuzzer of argument vectors: random commands, flags and values (valid, huge, negative, empty,
-# control characters, odd paths: devices, FIFOs, directories, missing files), seeded and
-# bounded in time (FUZZ_SECONDS: 45 s in the sanitizer pass, 10 s otherwise; FUZZ_SEED). Every vector must end within 20 s
+# control characters, odd paths: devices, FIFOs, directories, missing files), seeded and counted
+# (FUZZ_SEED; FUZZ_CASES vectors: 400 in the sanitizer pass, 50 otherwise), so that a seed and a
+# count name the same vectors on any machine, however fast. Every vector must end within 20 s
 # without a signal or a sanitizer report; a vector built bad (an unknown flag, a garbage number)
 # must exit 2 with one line on stderr; no vector may exit 0 with an error on stderr. Real runs
 # are kept tiny; sweeps of any size are only validated (--dry-run).
 set -u
 longca=$1
-seconds=${FUZZ_SECONDS:-$([ -n "${ASAN_OPTIONS:-}" ] && echo 45 || echo 10)}
-RANDOM=${FUZZ_SEED:-15}
+cases=${FUZZ_CASES:-$([ -n "${ASAN_OPTIONS:-}" ] && echo 400 || echo 50)}
+seed=${FUZZ_SEED:-15}
+RANDOM=$seed
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkfifo "$tmp/fifo"
@@ -31,7 +33,7 @@ bad_values=(garbage -5 1x2 99999999999999999999 "")
 
 declare -A by_status
 total=0 crashes=0 hangs=0 silent=0 multiline=0 start=$SECONDS
-while [ $((SECONDS - start)) -lt "$seconds" ]; do
+while [ "$total" -lt "$cases" ]; do
     cmd=$(pick commands)
     args=()
     [ -n "$cmd" ] && args+=("$cmd")
@@ -90,6 +92,6 @@ while [ $((SECONDS - start)) -lt "$seconds" ]; do
     fi
     [ -c /dev/null ] || { echo "FATAL: /dev/null is no longer a device"; exit 1; }
 done
-echo "fuzz_args: $total vectors in $((SECONDS - start)) s: $crashes crashes, $hangs hangs, $silent exit-0-on-error," \
-     "$multiline multi-line refusals; exit statuses: $(for k in "${!by_status[@]}"; do printf '%s:%s ' "$k" "${by_status[$k]}"; done)"
-[ $((crashes + hangs + silent + multiline)) = 0 ] || exit 1
+echo "fuzz_args: $total vectors (seed $seed) in $((SECONDS - start)) s: $crashes crashes, $hangs hangs," \
+     "$silent exit-0-on-error, $multiline multi-line refusals; exit statuses: $(for k in "${!by_status[@]}"; do printf '%s:%s ' "$k" "${by_status[$k]}"; done)"
+[ $((crashes + hangs + silent + multiline)) = 0 ] || { echo "again: FUZZ_SEED=$seed FUZZ_CASES=$total"; exit 1; }

@@ -3,12 +3,13 @@
 # CP run on two spawned workers), then mutated (cut at a random byte, bytes flipped or deleted,
 # control characters and NULs inserted, numbers swapped for huge, negative or fractional ones,
 # lines duplicated, dropped or swapped, deep nesting, long strings) and read by `longca view`
-# (results table) and `longca export` (Chrome trace). Seeded, bounded in time (FUZZ_SECONDS:
-# 45 s in the sanitizer pass, 10 s otherwise). Each read must end within 20 s with no signal or sanitizer report, exit 0, 1 or
+# (results table) and `longca export` (Chrome trace). Seeded and counted (FUZZ_SEED; FUZZ_CASES
+# corrupted captures: 200 in the sanitizer pass, 20 otherwise), so that a seed and a count name the
+# same cases on any machine. Each read must end within 20 s with no signal or sanitizer report, exit 0, 1 or
 # 2 (2 with one line), and exit 0 only with a well-formed output and no error on stderr.
 set -u
 longca=$1
-seconds=${FUZZ_SECONDS:-$([ -n "${ASAN_OPTIONS:-}" ] && echo 45 || echo 10)}
+cases=${FUZZ_CASES:-$([ -n "${ASAN_OPTIONS:-}" ] && echo 200 || echo 20)}
 seed=${FUZZ_SEED:-15}
 RANDOM=$seed
 tmp=$(mktemp -d)
@@ -49,7 +50,7 @@ mutate() {
 
 total=0 crashes=0 hangs=0 bad=0 start=$SECONDS
 declare -A by_status
-while [ $((SECONDS - start)) -lt "$seconds" ]; do
+while [ $((total / 2)) -lt "$cases" ]; do
     src=${seeds[RANDOM % 2]}
     cp "$src" "$tmp/m0"
     rounds=$((1 + RANDOM % 3))
@@ -77,6 +78,6 @@ while [ $((SECONDS - start)) -lt "$seconds" ]; do
         fi
     done
 done
-echo "fuzz_capture: $total reads of $((total / 2)) corrupted captures in $((SECONDS - start)) s: $crashes crashes," \
-     "$hangs hangs, $bad wrong statuses; exit statuses: $(for k in "${!by_status[@]}"; do printf '%s:%s ' "$k" "${by_status[$k]}"; done)"
-[ $((crashes + hangs + bad)) = 0 ] || exit 1
+echo "fuzz_capture: $total reads of $((total / 2)) corrupted captures (seed $seed) in $((SECONDS - start)) s: $crashes" \
+     "crashes, $hangs hangs, $bad wrong statuses; exit statuses: $(for k in "${!by_status[@]}"; do printf '%s:%s ' "$k" "${by_status[$k]}"; done)"
+[ $((crashes + hangs + bad)) = 0 ] || { echo "again: FUZZ_SEED=$seed FUZZ_CASES=$((total / 2))"; exit 1; }
