@@ -70,10 +70,8 @@ int cmd_list(int argc, char **argv)
         return LC_EXIT_OK;
     }
     bool all = !strcmp(what, "all");
-    if (!all && strcmp(what, "kernels") && strcmp(what, "masks") && strcmp(what, "cp")) {
-        lc_print_error("longca list", "unknown list '%s' (kernels, masks, cp)", what);
-        return LC_EXIT_USAGE;
-    }
+    if (!all && strcmp(what, "kernels") && strcmp(what, "masks") && strcmp(what, "cp"))
+        return lc_usage_error("longca list", "unknown list '%s' (kernels, masks, cp)", what);
     if (all || !strcmp(what, "kernels")) list_kernels();
     if (all) printf("\n");
     if (all || !strcmp(what, "masks")) list_masks();

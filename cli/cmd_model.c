@@ -312,10 +312,7 @@ static int predict_all(const struct model_options *o, FILE *out, struct capture_
     char err[LC_ERRMSG_LEN], source[1200];
     struct run_spec *base = NULL;
     int n_base = 0, status = LC_EXIT_OK, run_id = 0;
-    if (sweep_expand(&o->axes, &base, &n_base, err)) {
-        lc_print_error("longca model", "%s", err);
-        return LC_EXIT_USAGE;
-    }
+    if (sweep_expand(&o->axes, &base, &n_base, err)) return lc_usage_error("longca model", "%s", err);
     for (int b = 0; b < n_base && status == LC_EXIT_OK; b++) {
         struct cp_cost cost;
         if (pick_cost(o, &base[b], &cost, source, sizeof source, err)) {
@@ -348,10 +345,7 @@ int cmd_model(int argc, char **argv)
 {
     struct model_options o;
     char err[LC_ERRMSG_LEN];
-    if (parse_args(argc, argv, &o, err)) {
-        lc_print_error("longca model", "%s", err);
-        return LC_EXIT_USAGE;
-    }
+    if (parse_args(argc, argv, &o, err)) return lc_usage_error("longca model", "%s", err);
     if (o.help) {
         model_usage(stdout);
         return LC_EXIT_OK;

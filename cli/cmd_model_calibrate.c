@@ -138,10 +138,7 @@ int model_calibrate(const struct model_options *o)
     const enum lc_dtype dtype = o->axes.n_dtypes ? o->axes.dtypes[0] : LC_BF16;
     const int head_dim = o->axes.n_head_dims ? o->axes.head_dims[0] : 128;
     const struct longca_kernel *k = kernel_find(kernel);
-    if (!k) {
-        lc_print_error("longca model", "unknown kernel '%s' (longca list kernels)", kernel);
-        return LC_EXIT_USAGE;
-    }
+    if (!k) return lc_usage_error("longca model", "unknown kernel '%s' (longca list kernels)", kernel);
     double *seconds = NULL;
     struct cp_calibration cal;
     char device[128] = "";

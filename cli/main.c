@@ -95,6 +95,5 @@ int main(int argc, char **argv)
         usage(stdout);
         return LC_EXIT_OK;
     }
-    lc_print_error("longca", "unknown command '%s' (try: run, mask, list, view, export, diff, model)", cmd);
-    return LC_EXIT_USAGE;
+    return lc_usage_error("longca", "unknown command '%s' (try: run, mask, list, view, export, diff, model)", cmd);
 }

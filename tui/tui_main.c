@@ -428,8 +428,7 @@ static int parse_options(int argc, char **argv, bool view, struct tui_options *o
         } else if (view && (a[0] != '-' || !strcmp(a, "-")) && !*file) { /* - : stdin, as its refusals say */
             *file = a;
         } else {
-            lc_print_error(view ? "longca view" : "longca", "unknown or incomplete option '%s' (try --help)", a);
-            return LC_EXIT_USAGE;
+            return lc_usage_error(view ? "longca view" : "longca", "unknown or incomplete option '%s' (try --help)", a);
         }
     }
     if (view && !*file) {
